@@ -1,0 +1,162 @@
+// The agent <-> control-plane contract. Every frame is JSON with `v` (protocol version) and `type`.
+// Both sides parse incoming frames with these schemas; a frame that does not parse is logged and dropped,
+// never trusted. Bump PROTOCOL_VERSION on an incompatible change and keep accepting the previous one.
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = 1 as const;
+
+/** Path of the WebSocket endpoint on the control plane. Auth: `Authorization: Bearer <credential|enrollment token>`. */
+export const AGENT_LINK_PATH = "/api/agents/connect";
+
+export const ZDecision = z.enum(["allowed", "blocked", "masked", "pending_approval", "approved", "denied", "error"]);
+export type TDecision = z.infer<typeof ZDecision>;
+
+export const ZIdentityKind = z.enum(["human", "service", "ai_agent"]);
+export type TIdentityKind = z.infer<typeof ZIdentityKind>;
+
+export const ZAuditEventType = z.enum([
+  "statement",
+  "session_start",
+  "session_end",
+  "auth_failure",
+  "admin_change",
+  "approval",
+  "grant",
+]);
+
+/** One audit event as produced by an agent (or the control plane). The id makes redelivery idempotent. */
+export const ZAuditEvent = z.object({
+  id: z.uuid(),
+  type: ZAuditEventType,
+  occurredAt: z.iso.datetime({ offset: true }),
+  actorId: z.uuid().nullable(),
+  actorName: z.string().max(320),
+  actorKind: z.string().max(32),
+  connectionId: z.uuid().nullable(),
+  connectionName: z.string().max(200).nullable(),
+  environment: z.string().max(100).nullable(),
+  sessionId: z.uuid().nullable(),
+  clientAddr: z.string().max(100).nullable(),
+  applicationName: z.string().max(200).nullable(),
+  statement: z.string().max(1_000_000).nullable(),
+  fingerprint: z.string().max(64).nullable(),
+  statementClass: z.string().max(32).nullable(),
+  decision: ZDecision,
+  ruleId: z.string().max(100).nullable(),
+  ruleName: z.string().max(200).nullable(),
+  message: z.string().max(10_000).nullable(),
+  tables: z.array(z.string().max(300)).max(1000),
+  columns: z.array(z.string().max(300)).max(5000),
+  maskedColumns: z.array(z.string().max(300)).max(5000),
+  rowCount: z.number().int().nonnegative().nullable(),
+  durationMs: z.number().nonnegative().nullable(),
+  error: z.string().max(10_000).nullable(),
+});
+export type TAuditEvent = z.infer<typeof ZAuditEvent>;
+
+export const ZGuardrailAction = z.enum(["allow", "block", "require_approval"]);
+
+export const ZGuardrailRule = z.object({
+  id: z.string(),
+  name: z.string(),
+  priority: z.number().int(),
+  action: ZGuardrailAction,
+  message: z.string(),
+  /** Criteria, interpreted by @portcullis/policy (ZGuardrailMatch there). Kept opaque here on purpose. */
+  match: z.record(z.string(), z.unknown()),
+});
+export type TGuardrailRule = z.infer<typeof ZGuardrailRule>;
+
+export const ZMaskingRule = z.object({
+  id: z.string(),
+  name: z.string(),
+  columnPattern: z.string().nullable(),
+  detector: z.string().nullable(),
+  strategy: z.enum(["redact", "partial", "hash", "null", "format_preserving"]),
+  exemptIdentities: z.array(z.string()),
+  exemptGroups: z.array(z.string()),
+});
+export type TMaskingRule = z.infer<typeof ZMaskingRule>;
+
+/** A credential that lets an identity in through the agent: the sha256 of the token, never the token. */
+export const ZAccessCredential = z.object({
+  identityId: z.uuid(),
+  identityName: z.string(),
+  identityKind: ZIdentityKind,
+  groups: z.array(z.string()),
+  tokenHash: z.string().length(64),
+  /** ISO time after which the credential (or the grant behind it) no longer admits anyone. */
+  expiresAt: z.iso.datetime({ offset: true }).nullable(),
+});
+export type TAccessCredential = z.infer<typeof ZAccessCredential>;
+
+export const ZConnectionPolicy = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  environment: z.string(),
+  upstream: z.object({
+    host: z.string(),
+    port: z.number().int().min(1).max(65535),
+    database: z.string(),
+    username: z.string(),
+    password: z.string().nullable(),
+    tlsMode: z.enum(["disable", "require", "verify-ca", "verify-full"]),
+  }),
+  credentials: z.array(ZAccessCredential),
+  guardrails: z.array(ZGuardrailRule),
+  maskingRules: z.array(ZMaskingRule),
+});
+export type TConnectionPolicy = z.infer<typeof ZConnectionPolicy>;
+
+export const ZPolicySnapshot = z.object({
+  revision: z.number().int().nonnegative(),
+  issuedAt: z.iso.datetime({ offset: true }),
+  connections: z.array(ZConnectionPolicy),
+});
+export type TPolicySnapshot = z.infer<typeof ZPolicySnapshot>;
+
+const base = { v: z.literal(PROTOCOL_VERSION) };
+
+// Agent -> control plane
+export const ZAgentMessage = z.discriminatedUnion("type", [
+  z.object({ ...base, type: z.literal("hello"), agentVersion: z.string().max(50), hostname: z.string().max(255), spooled: z.number().int().nonnegative() }),
+  z.object({ ...base, type: z.literal("events"), events: z.array(ZAuditEvent).min(1).max(500) }),
+  z.object({ ...base, type: z.literal("heartbeat"), activeSessions: z.number().int().nonnegative(), spooled: z.number().int().nonnegative() }),
+]);
+export type TAgentMessage = z.infer<typeof ZAgentMessage>;
+
+// Control plane -> agent
+export const ZControlMessage = z.discriminatedUnion("type", [
+  /** Sent once, first, when the socket was opened with an enrollment token: persist the credential. */
+  z.object({ ...base, type: z.literal("enrolled"), agentId: z.uuid(), agentName: z.string(), credential: z.string() }),
+  z.object({ ...base, type: z.literal("welcome"), agentId: z.uuid(), agentName: z.string(), serverTime: z.iso.datetime({ offset: true }) }),
+  z.object({ ...base, type: z.literal("policy"), snapshot: ZPolicySnapshot }),
+  /** Ids the control plane has stored (or already had): the agent may drop them from its spool. */
+  z.object({ ...base, type: z.literal("events.ack"), ids: z.array(z.uuid()) }),
+  /** Ids refused as invalid; the agent drops them too, and logs them, so one bad event cannot block the spool. */
+  z.object({ ...base, type: z.literal("events.reject"), ids: z.array(z.string()), reason: z.string() }),
+]);
+export type TControlMessage = z.infer<typeof ZControlMessage>;
+
+export function encodeMessage(message: TAgentMessage | TControlMessage): string {
+  return JSON.stringify(message);
+}
+
+export function parseAgentMessage(raw: string): TAgentMessage | { error: string } {
+  return parseWith(ZAgentMessage, raw);
+}
+
+export function parseControlMessage(raw: string): TControlMessage | { error: string } {
+  return parseWith(ZControlMessage, raw);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, raw: string): T | { error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { error: "frame is not JSON" };
+  }
+  const result = schema.safeParse(json);
+  return result.success ? result.data : { error: z.prettifyError(result.error) };
+}

@@ -1,0 +1,9 @@
+// @portcullis/db: the only package that touches Prisma. Everything else goes through these functions.
+export { createDb, getSharedDb, type TDb, type TCreateDbOptions } from "./client.ts";
+export { canonicalJson, chainHash, GENESIS_HASH, type TChainedFields } from "./audit-chain.ts";
+export * from "./secrets.ts";
+export * from "./repositories/audit-events.ts";
+export * from "./repositories/access.ts";
+export * from "./repositories/agents.ts";
+export * from "./repositories/policy.ts";
+export type { Prisma } from "./generated/prisma/client.ts";

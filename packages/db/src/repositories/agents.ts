@@ -1,0 +1,71 @@
+import type { TDb } from "../client.ts";
+import { generateToken, hashToken } from "../secrets.ts";
+
+export interface TAgentRef {
+  id: string;
+  name: string;
+}
+
+/** Creates the agent record if needed and a one-time enrollment token for it (shown once). */
+export async function issueEnrollmentToken(
+  db: TDb,
+  agentName: string,
+  ttlMs = 60 * 60 * 1000,
+  now = new Date(),
+): Promise<{ agent: TAgentRef; token: string; expiresAt: Date }> {
+  const agent = await db.agent.upsert({
+    where: { name: agentName },
+    create: { name: agentName },
+    update: {},
+    select: { id: true, name: true },
+  });
+  const token = generateToken("pcen");
+  const expiresAt = new Date(now.getTime() + ttlMs);
+  await db.agentEnrollmentToken.create({ data: { agentId: agent.id, tokenHash: hashToken(token), expiresAt } });
+  return { agent, token, expiresAt };
+}
+
+/**
+ * Authenticates the bearer an agent presents when it opens its link: either its long-lived credential, or a
+ * one-time enrollment token, which is consumed here and exchanged for a new credential (returned once).
+ */
+export async function authenticateAgentBearer(
+  db: TDb,
+  bearer: string,
+  now = new Date(),
+): Promise<{ agent: TAgentRef; issuedCredential: string | null } | null> {
+  const tokenHash = hashToken(bearer);
+  if (bearer.startsWith("pcag_")) {
+    const agent = await db.agent.findUnique({ where: { credentialHash: tokenHash }, select: { id: true, name: true } });
+    return agent ? { agent, issuedCredential: null } : null;
+  }
+  if (!bearer.startsWith("pcen_")) return null;
+  return db.$transaction(async (tx) => {
+    // Conditional update: of two agents racing with one token, only one consumes it.
+    const consumed = await tx.agentEnrollmentToken.updateMany({
+      where: { tokenHash, usedAt: null, expiresAt: { gt: now } },
+      data: { usedAt: now },
+    });
+    if (consumed.count !== 1) return null;
+    const enrollment = await tx.agentEnrollmentToken.findUniqueOrThrow({ where: { tokenHash }, select: { agentId: true } });
+    const credential = generateToken("pcag");
+    const agent = await tx.agent.update({
+      where: { id: enrollment.agentId },
+      data: { credentialHash: hashToken(credential) },
+      select: { id: true, name: true },
+    });
+    return { agent, issuedCredential: credential };
+  });
+}
+
+export async function recordAgentHeartbeat(
+  db: TDb,
+  agentId: string,
+  info: { version?: string; hostname?: string },
+  now = new Date(),
+): Promise<void> {
+  await db.agent.update({
+    where: { id: agentId },
+    data: { lastHeartbeatAt: now, ...(info.version ? { version: info.version } : {}), ...(info.hostname ? { hostname: info.hostname } : {}) },
+  });
+}

@@ -1,0 +1,173 @@
+import { chainHash, GENESIS_HASH, type TChainedFields } from "../audit-chain.ts";
+import type { TDb } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+
+// Arbitrary constant: one writer extends the chain at a time, across every control-plane replica.
+const AUDIT_CHAIN_LOCK_KEY = 72_011_974;
+
+export type TNewAuditEvent = TChainedFields;
+
+export interface TAppendResult {
+  inserted: string[];
+  duplicates: string[];
+}
+
+/**
+ * Appends events to the hash chain. Events whose id is already stored are skipped (redelivery after a lost
+ * ack is normal), so the caller can acknowledge every id it was given.
+ */
+export async function appendAuditEvents(db: TDb, events: TNewAuditEvent[]): Promise<TAppendResult> {
+  if (events.length === 0) return { inserted: [], duplicates: [] };
+  return db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY}::bigint)`;
+    const ids = events.map((e) => e.id);
+    const existing = await tx.auditEvent.findMany({ where: { id: { in: ids } }, select: { id: true } });
+    const seen = new Set(existing.map((e) => e.id));
+    const last = await tx.auditEvent.findFirst({ orderBy: { seq: "desc" }, select: { hash: true } });
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    const rows: Prisma.AuditEventCreateManyInput[] = [];
+    const duplicates: string[] = [];
+    for (const event of events) {
+      if (seen.has(event.id)) {
+        duplicates.push(event.id);
+        continue;
+      }
+      seen.add(event.id);
+      const hash = chainHash(prevHash, event);
+      rows.push({ ...event, details: (event.details ?? undefined) as Prisma.InputJsonValue | undefined, prevHash, hash });
+      prevHash = hash;
+    }
+    // createMany keeps array order, so seq follows chain order.
+    if (rows.length > 0) await tx.auditEvent.createMany({ data: rows });
+    return { inserted: rows.map((r) => r.id), duplicates };
+  });
+}
+
+export interface TAuditEventFilter {
+  text?: string;
+  actorName?: string;
+  actorKind?: string;
+  connectionId?: string;
+  connectionName?: string;
+  environment?: string;
+  decision?: string;
+  table?: string;
+  sessionId?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export const auditEventSelect = {
+  id: true,
+  seq: true,
+  occurredAt: true,
+  type: true,
+  actorId: true,
+  actorName: true,
+  actorKind: true,
+  connectionId: true,
+  connectionName: true,
+  environment: true,
+  agentId: true,
+  sessionId: true,
+  clientAddr: true,
+  applicationName: true,
+  statement: true,
+  fingerprint: true,
+  statementClass: true,
+  decision: true,
+  ruleId: true,
+  ruleName: true,
+  message: true,
+  tables: true,
+  columns: true,
+  maskedColumns: true,
+  rowCount: true,
+  durationMs: true,
+  error: true,
+  hash: true,
+} satisfies Prisma.AuditEventSelect;
+
+export type TAuditEventRow = Prisma.AuditEventGetPayload<{ select: typeof auditEventSelect }>;
+
+/** Opaque cursor: position after which the next page starts, in (occurredAt desc, seq desc) order. */
+export function encodeAuditCursor(row: { occurredAt: Date; seq: bigint }): string {
+  return Buffer.from(`${row.occurredAt.toISOString()}|${row.seq.toString()}`).toString("base64url");
+}
+
+export function decodeAuditCursor(cursor: string): { occurredAt: Date; seq: bigint } | null {
+  const [time, seq] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  if (!time || !seq || !/^\d+$/.test(seq)) return null;
+  const occurredAt = new Date(time);
+  return Number.isNaN(occurredAt.getTime()) ? null : { occurredAt, seq: BigInt(seq) };
+}
+
+export async function listAuditEvents(
+  db: TDb,
+  filter: TAuditEventFilter,
+  page: { limit: number; cursor?: { occurredAt: Date; seq: bigint } },
+): Promise<{ items: TAuditEventRow[]; nextCursor: string | null }> {
+  const and: Prisma.AuditEventWhereInput[] = [];
+  if (filter.text) {
+    const contains = { contains: filter.text, mode: "insensitive" as const };
+    and.push({
+      OR: [{ statement: contains }, { actorName: contains }, { connectionName: contains }, { message: contains }],
+    });
+  }
+  if (filter.actorName) and.push({ actorName: filter.actorName });
+  if (filter.actorKind) and.push({ actorKind: filter.actorKind });
+  if (filter.connectionId) and.push({ connectionId: filter.connectionId });
+  if (filter.connectionName) and.push({ connectionName: filter.connectionName });
+  if (filter.environment) and.push({ environment: filter.environment });
+  if (filter.decision) and.push({ decision: filter.decision });
+  if (filter.table) and.push({ tables: { has: filter.table } });
+  if (filter.sessionId) and.push({ sessionId: filter.sessionId });
+  if (filter.from) and.push({ occurredAt: { gte: filter.from } });
+  if (filter.to) and.push({ occurredAt: { lt: filter.to } });
+  if (page.cursor) {
+    const { occurredAt, seq } = page.cursor;
+    and.push({ OR: [{ occurredAt: { lt: occurredAt } }, { occurredAt, seq: { lt: seq } }] });
+  }
+  const rows = await db.auditEvent.findMany({
+    where: { AND: and },
+    orderBy: [{ occurredAt: "desc" }, { seq: "desc" }],
+    take: page.limit + 1,
+    select: auditEventSelect,
+  });
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > page.limit && last ? encodeAuditCursor(last) : null };
+}
+
+export interface TChainVerification {
+  ok: boolean;
+  checked: number;
+  firstBroken: { seq: string; id: string; reason: string } | null;
+}
+
+/** Recomputes the chain in seq order, in pages, and reports the first link that does not hold. */
+export async function verifyAuditChain(db: TDb, pageSize = 5000): Promise<TChainVerification> {
+  let prevHash = GENESIS_HASH;
+  let afterSeq = -1n;
+  let checked = 0;
+  for (;;) {
+    const rows = await db.auditEvent.findMany({
+      where: { seq: { gt: afterSeq } },
+      orderBy: { seq: "asc" },
+      take: pageSize,
+    });
+    if (rows.length === 0) return { ok: true, checked, firstBroken: null };
+    for (const row of rows) {
+      const broken = (reason: string): TChainVerification => ({
+        ok: false,
+        checked,
+        firstBroken: { seq: row.seq.toString(), id: row.id, reason },
+      });
+      if (row.prevHash !== prevHash) return broken("prev_hash does not match the previous event's hash (an event was removed or reordered)");
+      if (chainHash(prevHash, row) !== row.hash) return broken("content does not match its hash (the event was modified)");
+      prevHash = row.hash;
+      afterSeq = row.seq;
+      checked += 1;
+    }
+  }
+}
