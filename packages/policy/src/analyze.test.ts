@@ -1,0 +1,89 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { analyzeSql, initParser, type TStatementAnalysis } from "./analyze.ts";
+
+beforeAll(() => initParser());
+
+function one(sql: string): TStatementAnalysis {
+  const result = analyzeSql(sql);
+  if (!result.ok) throw new Error(result.error);
+  expect(result.statements).toHaveLength(1);
+  return result.statements[0]!;
+}
+
+describe("analyzeSql", () => {
+  it.each([
+    ["select count(*) from customers", "read"],
+    ["SeLeCt * FrOm public.customers c JOIN orders o ON o.customer_id = c.id", "read"],
+    ["insert into orders (customer_id) values (1)", "write"],
+    ["update customers set phone = phone where id = 1", "write"],
+    ["delete from orders where id = 3", "write"],
+    ["with gone as (delete from orders returning *) select count(*) from gone", "write"],
+    ["explain analyze delete from orders", "write"],
+    ["prepare p as update customers set email = 'x'", "write"],
+    ["copy customers from stdin", "write"],
+    ["copy customers to stdout", "read"],
+    ["copy (select * from customers) to stdout", "read"],
+    ["drop table customers", "ddl"],
+    ['DROP TABLE "customers"', "ddl"],
+    ["alter table customers add column x int", "ddl"],
+    ["create index on customers (email)", "ddl"],
+    ["grant select on customers to public", "privilege"],
+    ["alter role postgres superuser", "privilege"],
+    ["begin", "transaction"],
+    ["commit", "transaction"],
+    ["set search_path = public", "admin"],
+    ["show server_version", "admin"],
+  ])("classifies %s as %s", (sql, expected) => {
+    expect(one(sql).class).toBe(expected);
+  });
+
+  it("resolves tables read and written", () => {
+    const s = one("insert into orders (customer_id) select id from customers where email like '%@example.com'");
+    expect(s.tablesWritten).toEqual(["orders"]);
+    expect(s.tablesRead).toEqual(["customers"]);
+  });
+
+  it("does not report CTE names as tables", () => {
+    expect(one("with x as (select * from customers) select * from x").tablesRead).toEqual(["customers"]);
+  });
+
+  it("sees through comments and quoting", () => {
+    const s = one('/* harmless */ DrOp /* really */ TABLE "customers" -- bye');
+    expect(s.destructive).toBe(true);
+    expect(s.tablesWritten).toEqual(["customers"]);
+  });
+
+  it("splits multi-statement strings and keeps each statement's text", () => {
+    const result = analyzeSql("select 1; drop table customers; select 'é;' as x");
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.statements.map((s) => s.text)).toEqual(["select 1", "drop table customers", "select 'é;' as x"]);
+    expect(result.statements.map((s) => s.class)).toEqual(["read", "ddl", "read"]);
+  });
+
+  it.each([
+    ["update customers set phone = null", true],
+    ["delete from orders where true", true],
+    ["delete from orders where 1 = 1", true],
+    ["delete from orders where 1 = 1 or id = 2", true],
+    ["truncate orders", true],
+    ["delete from orders where id = 1", false],
+    ["update customers set phone = phone where id = 1", false],
+  ])("flags unbounded writes: %s", (sql, expected) => {
+    expect(one(sql).unboundedWrite).toBe(expected);
+  });
+
+  it("collects function calls", () => {
+    expect(one("select pg_sleep(1), lower(email) from customers").functions).toEqual(["lower", "pg_sleep"]);
+  });
+
+  it("fingerprints statements independently of constants", () => {
+    expect(one("select * from customers where id = 1").fingerprint).toBe(one("select * from customers where id = 42").fingerprint);
+  });
+
+  it("reports a parse error instead of throwing", () => {
+    const result = analyzeSql("selec * from customers");
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toMatch(/syntax error/);
+  });
+});

@@ -1,0 +1,212 @@
+// Statement analysis with the real PostgreSQL parser (libpg-query, WASM). Raw-text matching is what makes
+// other gateways' guardrails easy to bypass (case, comments, quoting); the parse tree does not care.
+import { fingerprintSync, loadModule, parseSync } from "libpg-query";
+
+export type TStatementClass = "read" | "write" | "ddl" | "privilege" | "admin" | "transaction" | "unknown";
+
+export interface TStatementAnalysis {
+  /** The statement's own text, cut from a multi-statement string. */
+  text: string;
+  /** Parse-tree node type of the top-level statement, e.g. SelectStmt, DropStmt. */
+  command: string;
+  class: TStatementClass;
+  tablesRead: string[];
+  tablesWritten: string[];
+  /** Every node type found anywhere in the tree (for rules on nested writes, functions, ...). */
+  nestedCommands: string[];
+  functions: string[];
+  /** UPDATE/DELETE without WHERE, or with a WHERE that is a constant true. */
+  unboundedWrite: boolean;
+  /** DROP / TRUNCATE and friends: effects that cannot be undone by another statement. */
+  destructive: boolean;
+  fingerprint: string;
+}
+
+export type TAnalysis = { ok: true; statements: TStatementAnalysis[] } | { ok: false; error: string };
+
+let ready: Promise<void> | null = null;
+/** Loads the parser's WASM once; call (and await) before the first analysis. */
+export function initParser(): Promise<void> {
+  ready ??= loadModule();
+  return ready;
+}
+
+const WRITE_NODES = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"]);
+const DESTRUCTIVE_NODES = new Set(["DropStmt", "TruncateStmt", "DropdbStmt", "DropTableSpaceStmt", "DropRoleStmt", "DropOwnedStmt"]);
+const PRIVILEGE_NODES = new Set([
+  "GrantStmt",
+  "GrantRoleStmt",
+  "CreateRoleStmt",
+  "AlterRoleStmt",
+  "AlterRoleSetStmt",
+  "DropRoleStmt",
+  "AlterDefaultPrivilegesStmt",
+  "ReassignOwnedStmt",
+  "DropOwnedStmt",
+  "CreatePolicyStmt",
+  "AlterPolicyStmt",
+]);
+const TRANSACTION_NODES = new Set(["TransactionStmt"]);
+const READ_NODES = new Set(["SelectStmt"]);
+// Utility statements that neither read user data nor change schema.
+const ADMIN_NODES = new Set([
+  "VariableSetStmt",
+  "VariableShowStmt",
+  "DiscardStmt",
+  "CheckPointStmt",
+  "VacuumStmt",
+  "ClusterStmt",
+  "ReindexStmt",
+  "LockStmt",
+  "ListenStmt",
+  "UnlistenStmt",
+  "NotifyStmt",
+  "LoadStmt",
+  "DeallocateStmt",
+  "ClosePortalStmt",
+  "FetchStmt",
+  "DeclareCursorStmt",
+  "AlterSystemStmt",
+  "CopyStmt",
+  "ExplainStmt",
+  "DoStmt",
+  "CallStmt",
+  "ExecuteStmt",
+  "PrepareStmt",
+]);
+
+function classify(command: string, nested: Set<string>): TStatementClass {
+  if (PRIVILEGE_NODES.has(command)) return "privilege";
+  if (TRANSACTION_NODES.has(command)) return "transaction";
+  if (WRITE_NODES.has(command)) return "write";
+  // A write hidden inside another statement (WITH x AS (DELETE ...) SELECT, EXPLAIN ANALYZE DELETE,
+  // PREPARE p AS UPDATE ...) is a write: classify by the strongest effect, not the outer keyword.
+  const hidesWrite = [...nested].some((n) => WRITE_NODES.has(n));
+  if (READ_NODES.has(command)) return hidesWrite ? "write" : "read";
+  if (command === "CopyStmt") return "write";
+  if (ADMIN_NODES.has(command)) return hidesWrite ? "write" : "admin";
+  if (command.endsWith("Stmt")) return "ddl";
+  return "unknown";
+}
+
+type TNode = Record<string, unknown>;
+
+function qualifiedName(rangeVar: TNode): string {
+  const schema = typeof rangeVar.schemaname === "string" ? `${rangeVar.schemaname}.` : "";
+  return `${schema}${String(rangeVar.relname)}`;
+}
+
+function isConstantTrue(node: unknown): boolean {
+  if (!node || typeof node !== "object") return false;
+  const n = node as TNode;
+  const constant = n.A_Const as TNode | undefined;
+  if (constant) return (constant.boolval as TNode | undefined)?.boolval === true;
+  const cast = n.TypeCast as TNode | undefined;
+  if (cast) return isConstantTrue(cast.arg);
+  const expr = n.A_Expr as TNode | undefined;
+  // 1 = 1, 'a' = 'a': both sides the same constant.
+  if (expr && expr.kind === "AEXPR_OP" && JSON.stringify(expr.name) === '[{"String":{"sval":"="}}]') {
+    const l = expr.lexpr as TNode | undefined;
+    const r = expr.rexpr as TNode | undefined;
+    return Boolean(l?.A_Const && r?.A_Const) && JSON.stringify(l?.A_Const).replace(/"location":\d+/g, "") === JSON.stringify(r?.A_Const).replace(/"location":\d+/g, "");
+  }
+  const bool = n.BoolExpr as TNode | undefined;
+  if (bool && bool.boolop === "OR_EXPR") return (bool.args as unknown[]).some(isConstantTrue);
+  if (bool && bool.boolop === "AND_EXPR") return (bool.args as unknown[]).every(isConstantTrue);
+  return false;
+}
+
+function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
+  const command = Object.keys(stmt)[0] ?? "Unknown";
+  const nested = new Set<string>();
+  const tables = new Set<string>();
+  const written = new Set<string>();
+  const functions = new Set<string>();
+  const cteNames = new Set<string>();
+  let unboundedWrite = false;
+
+  const visit = (value: unknown, parentKey: string | null): void => {
+    if (Array.isArray(value)) {
+      for (const v of value) visit(v, parentKey);
+      return;
+    }
+    if (!value || typeof value !== "object") return;
+    for (const [key, child] of Object.entries(value as TNode)) {
+      if (/^[A-Z]/.test(key) && child && typeof child === "object") {
+        nested.add(key);
+        const node = child as TNode;
+        if (key === "RangeVar") tables.add(qualifiedName(node));
+        if (key === "CommonTableExpr" && typeof node.ctename === "string") cteNames.add(node.ctename);
+        if (key === "FuncCall") {
+          const name = (node.funcname as { String?: { sval?: string } }[] | undefined)?.map((p) => p.String?.sval ?? "").join(".");
+          if (name) functions.add(name);
+        }
+        if ((key === "UpdateStmt" || key === "DeleteStmt") && node.relation) {
+          written.add(qualifiedName(node.relation as TNode));
+          if (!node.whereClause || isConstantTrue(node.whereClause)) unboundedWrite = true;
+        }
+        if ((key === "InsertStmt" || key === "MergeStmt") && node.relation) written.add(qualifiedName(node.relation as TNode));
+        if (key === "CopyStmt" && node.relation && node.is_from) written.add(qualifiedName(node.relation as TNode));
+        if (key === "TruncateStmt") {
+          for (const r of (node.relations as { RangeVar?: TNode }[] | undefined) ?? []) if (r.RangeVar) written.add(qualifiedName(r.RangeVar));
+          unboundedWrite = true;
+        }
+        if (key === "DropStmt" && (node.removeType === "OBJECT_TABLE" || node.removeType === "OBJECT_VIEW" || node.removeType === "OBJECT_MATVIEW")) {
+          for (const obj of (node.objects as { List?: { items?: { String?: { sval?: string } }[] } }[] | undefined) ?? []) {
+            const name = obj.List?.items?.map((i) => i.String?.sval ?? "").join(".");
+            if (name) written.add(name);
+          }
+        }
+      }
+      visit(child, key);
+    }
+  };
+  visit(stmt, null);
+  nested.delete(command);
+  for (const name of cteNames) tables.delete(name);
+
+  let cls = classify(command, nested);
+  // COPY ... TO only reads; COPY ... FROM writes (classify() assumed the worse case).
+  if (command === "CopyStmt" && !(stmt.CopyStmt as TNode).is_from) cls = (stmt.CopyStmt as TNode).query ? classify("SelectStmt", nested) : "read";
+  // DDL that names a table (ALTER TABLE, CREATE INDEX ...) writes its schema.
+  if (cls === "ddl") for (const t of tables) written.add(t);
+  const tablesRead = [...tables].filter((t) => !written.has(t) || cls === "read");
+
+  let fingerprint = "";
+  try {
+    fingerprint = fingerprintSync(text);
+  } catch {
+    fingerprint = "";
+  }
+  return {
+    text,
+    command,
+    class: cls,
+    tablesRead: tablesRead.sort(),
+    tablesWritten: [...written].sort(),
+    nestedCommands: [...nested].filter((n) => n.endsWith("Stmt")).sort(),
+    functions: [...functions].sort(),
+    unboundedWrite,
+    destructive: DESTRUCTIVE_NODES.has(command) || [...nested].some((n) => DESTRUCTIVE_NODES.has(n)),
+    fingerprint,
+  };
+}
+
+/** Parses a (possibly multi-statement) SQL string. Requires initParser() to have resolved. */
+export function analyzeSql(sql: string): TAnalysis {
+  let parsed: { stmts?: { stmt?: TNode; stmt_location?: number; stmt_len?: number }[] };
+  try {
+    parsed = parseSync(sql) as typeof parsed;
+  } catch (error) {
+    return { ok: false, error: (error as Error).message || "could not parse statement" };
+  }
+  // Offsets are in bytes of the UTF-8 text.
+  const bytes = Buffer.from(sql, "utf8");
+  const statements = (parsed.stmts ?? []).map((entry) => {
+    const start = entry.stmt_location ?? 0;
+    const end = entry.stmt_len ? start + entry.stmt_len : bytes.length;
+    const text = bytes.subarray(start, end).toString("utf8").trim();
+    return analyzeStatement(text, entry.stmt ?? {});
+  });
+  return { ok: true, statements };
+}

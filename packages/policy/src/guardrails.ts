@@ -1,0 +1,121 @@
+// Guardrails: ordered rules; the first whose criteria all hold decides. Every decision names its rule.
+import { z } from "zod";
+import type { TStatementAnalysis } from "./analyze.ts";
+
+export const ZStatementClass = z.enum(["read", "write", "ddl", "privilege", "admin", "transaction", "unknown"]);
+
+/** Criteria of a rule. Every present criterion must hold; lists match when any entry matches. */
+export const ZGuardrailMatch = z
+  .object({
+    classes: z.array(ZStatementClass).optional(),
+    /** Parse-tree node types anywhere in the statement, e.g. DropStmt, DoStmt. */
+    commands: z.array(z.string()).optional(),
+    /** Table names read or written; "*" suffix matches a prefix ("audit_*"). */
+    tables: z.array(z.string()).optional(),
+    functions: z.array(z.string()).optional(),
+    destructive: z.boolean().optional(),
+    unboundedWrite: z.boolean().optional(),
+    environments: z.array(z.string()).optional(),
+    identities: z.array(z.string()).optional(),
+    identityKinds: z.array(z.enum(["human", "service", "ai_agent"])).optional(),
+    groups: z.array(z.string()).optional(),
+  })
+  .strict();
+export type TGuardrailMatch = z.infer<typeof ZGuardrailMatch>;
+
+export const ZGuardrailAction = z.enum(["allow", "block", "require_approval"]);
+export type TGuardrailAction = z.infer<typeof ZGuardrailAction>;
+
+export interface TGuardrail {
+  id: string;
+  name: string;
+  priority: number;
+  action: TGuardrailAction;
+  message: string;
+  match: unknown;
+}
+
+export interface TRequestContext {
+  environment: string;
+  identityName: string;
+  identityKind: "human" | "service" | "ai_agent";
+  groups: string[];
+}
+
+export interface TGuardrailDecision {
+  action: TGuardrailAction;
+  ruleId: string;
+  ruleName: string;
+  message: string;
+}
+
+export const DEFAULT_ALLOW: TGuardrailDecision = { action: "allow", ruleId: "default-allow", ruleName: "Default: allow", message: "" };
+
+const PRODUCTION = new Set(["production", "prod"]);
+
+function tableMatches(pattern: string, table: string): boolean {
+  const bare = table.includes(".") ? table.slice(table.lastIndexOf(".") + 1) : table;
+  if (pattern.endsWith("*")) {
+    const prefix = pattern.slice(0, -1);
+    return table.startsWith(prefix) || bare.startsWith(prefix);
+  }
+  return pattern === table || pattern === bare;
+}
+
+function matches(match: TGuardrailMatch, s: TStatementAnalysis, ctx: TRequestContext): boolean {
+  if (match.classes && !match.classes.includes(s.class)) return false;
+  if (match.commands && !match.commands.some((c) => c === s.command || s.nestedCommands.includes(c))) return false;
+  if (match.tables) {
+    const touched = [...s.tablesRead, ...s.tablesWritten];
+    if (!match.tables.some((p) => touched.some((t) => tableMatches(p, t)))) return false;
+  }
+  if (match.functions && !match.functions.some((f) => s.functions.includes(f) || s.functions.some((g) => g.endsWith(`.${f}`)))) return false;
+  if (match.destructive !== undefined && match.destructive !== s.destructive) return false;
+  if (match.unboundedWrite !== undefined && match.unboundedWrite !== s.unboundedWrite) return false;
+  if (match.environments && !match.environments.includes(ctx.environment)) return false;
+  if (match.identities && !match.identities.includes(ctx.identityName)) return false;
+  if (match.identityKinds && !match.identityKinds.includes(ctx.identityKind)) return false;
+  if (match.groups && !match.groups.some((g) => ctx.groups.includes(g))) return false;
+  return true;
+}
+
+/**
+ * Decides one analysed statement. Rules must be sorted by priority. A rule whose criteria do not validate
+ * cannot be trusted to match what its author meant: in production it blocks (fail closed).
+ */
+export function evaluateGuardrails(s: TStatementAnalysis, ctx: TRequestContext, rules: readonly TGuardrail[]): TGuardrailDecision {
+  for (const rule of rules) {
+    const parsed = ZGuardrailMatch.safeParse(rule.match);
+    if (!parsed.success) {
+      if (PRODUCTION.has(ctx.environment)) {
+        return { action: "block", ruleId: rule.id, ruleName: rule.name, message: `Guardrail "${rule.name}" is invalid; blocking in production` };
+      }
+      continue;
+    }
+    if (matches(parsed.data, s, ctx)) return { action: rule.action, ruleId: rule.id, ruleName: rule.name, message: rule.message };
+  }
+  return DEFAULT_ALLOW;
+}
+
+/** What to do with text the parser rejects: block in production (fail closed), elsewhere let Postgres report it. */
+export function decideUnparseable(ctx: TRequestContext, parseError: string): TGuardrailDecision {
+  if (PRODUCTION.has(ctx.environment)) {
+    return {
+      action: "block",
+      ruleId: "builtin-unparseable",
+      ruleName: "Unparseable statements are blocked in production",
+      message: `Statement could not be parsed (${parseError}); blocked in production`,
+    };
+  }
+  return { ...DEFAULT_ALLOW, message: parseError };
+}
+
+
+/** The baseline a new production connection starts with. Lower priority numbers run first. */
+export const PRODUCTION_BASELINE: readonly Omit<TGuardrail, "id">[] = [
+  { name: "Block destructive DDL", priority: 10, action: "block", message: "Destructive DDL (DROP, TRUNCATE) is blocked in production", match: { destructive: true } },
+  { name: "Block privilege changes", priority: 20, action: "block", message: "Privilege changes are blocked in production; use the access workflow", match: { classes: ["privilege"] } },
+  { name: "Schema changes need approval", priority: 30, action: "require_approval", message: "Schema changes in production need an approval", match: { classes: ["ddl"] } },
+  { name: "Unbounded writes need approval", priority: 40, action: "require_approval", message: "UPDATE or DELETE without a WHERE clause needs an approval", match: { unboundedWrite: true } },
+  { name: "Code execution needs approval", priority: 50, action: "require_approval", message: "DO blocks and COPY ... PROGRAM run code on the server and need an approval", match: { commands: ["DoStmt", "CreateFunctionStmt"] } },
+];

@@ -1,0 +1,4 @@
+// @portcullis/policy: pure policy engine. SQL + context in, decision out. No I/O.
+export * from "./analyze.ts";
+export * from "./guardrails.ts";
+export * from "./decision-cache.ts";
