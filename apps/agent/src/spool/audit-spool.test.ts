@@ -1,0 +1,166 @@
+import { randomUUID } from "node:crypto";
+import { appendFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TAuditEvent } from "@portcullis/agent-protocol";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AuditSpool, SpoolFullError } from "./audit-spool.ts";
+
+function event(statement = "SELECT 1"): TAuditEvent {
+  return {
+    id: randomUUID(),
+    type: "statement",
+    occurredAt: new Date().toISOString(),
+    actorId: null,
+    actorName: "dev@demo.local",
+    actorKind: "human",
+    connectionId: null,
+    connectionName: "demo",
+    environment: "production",
+    sessionId: null,
+    clientAddr: "127.0.0.1",
+    applicationName: "psql",
+    statement,
+    fingerprint: null,
+    statementClass: "read",
+    decision: "allowed",
+    ruleId: null,
+    ruleName: null,
+    message: null,
+    tables: ["customers"],
+    columns: [],
+    maskedColumns: [],
+    rowCount: 1,
+    durationMs: 0.5,
+    error: null,
+  };
+}
+
+const spoolFile = (dir: string) => join(dir, "audit-spool.jsonl");
+
+describe("AuditSpool", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "pc-spool-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("keeps pending events oldest first and drops acked ones", async () => {
+    const spool = await AuditSpool.open(dir);
+    const events = [event("a"), event("b"), event("c")];
+    for (const e of events) spool.append(e);
+    expect(spool.size).toBe(3);
+    expect(spool.pending().map((e) => e.statement)).toEqual(["a", "b", "c"]);
+    expect(spool.pending(2).map((e) => e.statement)).toEqual(["a", "b"]);
+    expect(spool.ack([events[1]!.id, randomUUID()])).toBe(1);
+    expect(spool.pending().map((e) => e.statement)).toEqual(["a", "c"]);
+    await spool.close();
+  });
+
+  it("recovers pending events and acks after a restart", async () => {
+    const first = await AuditSpool.open(dir);
+    const events = Array.from({ length: 50 }, (_, i) => event(`q${i}`));
+    for (const e of events) first.append(e);
+    first.ack(events.slice(0, 20).map((e) => e.id));
+    await first.close();
+
+    const second = await AuditSpool.open(dir);
+    expect(second.size).toBe(30);
+    expect(second.pending().map((e) => e.id)).toEqual(events.slice(20).map((e) => e.id));
+    expect(second.pending()[0]).toEqual(events[20]);
+    await second.close();
+  });
+
+  it("persists on flush() without close (as before a crash)", async () => {
+    const spool = await AuditSpool.open(dir);
+    const e = event();
+    spool.append(e);
+    await spool.flush();
+    const content = await readFile(spoolFile(dir), "utf8");
+    expect(content).toContain(e.id);
+    await spool.close();
+  });
+
+  it("skips a torn last line with a warning and keeps the rest", async () => {
+    const first = await AuditSpool.open(dir);
+    const good = event("good");
+    first.append(good);
+    await first.close();
+    // A crash mid-write leaves half a record and no newline.
+    const torn = JSON.stringify({ e: event("torn") });
+    await appendFile(spoolFile(dir), torn.slice(0, torn.length / 2));
+
+    const warnings: unknown[] = [];
+    const logger = {
+      warn: (...args: unknown[]) => warnings.push(args),
+      info: () => {},
+      error: () => {},
+      debug: () => {},
+    };
+    const second = await AuditSpool.open(dir, { logger: logger as never });
+    expect(second.pending().map((e) => e.statement)).toEqual(["good"]);
+    expect(warnings.length).toBeGreaterThan(0);
+    // Appends after recovery land on a clean line and survive another restart.
+    second.append(event("after"));
+    await second.close();
+    const third = await AuditSpool.open(dir);
+    expect(third.pending().map((e) => e.statement)).toEqual(["good", "after"]);
+    await third.close();
+  });
+
+  it("compacts the file once everything is acked", async () => {
+    const spool = await AuditSpool.open(dir, { compactEmptyBytes: 4096 });
+    const events = Array.from({ length: 100 }, (_, i) => event(`SELECT ${i} -- ${"x".repeat(100)}`));
+    for (const e of events) spool.append(e);
+    await spool.flush();
+    expect((await stat(spoolFile(dir))).size).toBeGreaterThan(20_000);
+    spool.ack(events.map((e) => e.id));
+    await spool.flush();
+    expect((await stat(spoolFile(dir))).size).toBeLessThan(100);
+    // Still usable after compaction.
+    const late = event("late");
+    spool.append(late);
+    await spool.close();
+    const reopened = await AuditSpool.open(dir);
+    expect(reopened.pending().map((e) => e.id)).toEqual([late.id]);
+    await reopened.close();
+  });
+
+  it("compacts a large file when most of it is acked, without losing pending events", async () => {
+    const spool = await AuditSpool.open(dir, { compactLargeBytes: 50_000, compactEmptyBytes: 1e9 });
+    const events = Array.from({ length: 400 }, (_, i) => event(`SELECT ${i} -- ${"y".repeat(200)}`));
+    for (const e of events) spool.append(e);
+    spool.ack(events.slice(0, 390).map((e) => e.id));
+    // Appends racing with the compaction must survive it.
+    const racing = event("racing");
+    spool.append(racing);
+    await spool.flush();
+    expect((await stat(spoolFile(dir))).size).toBeLessThan(20_000);
+    await spool.close();
+    const reopened = await AuditSpool.open(dir);
+    expect(reopened.pending().map((e) => e.id)).toEqual([...events.slice(390).map((e) => e.id), racing.id]);
+    await reopened.close();
+  });
+
+  it("refuses appends beyond maxBytes instead of buffering without bound", async () => {
+    const spool = await AuditSpool.open(dir, { maxBytes: 5000 });
+    expect(() => {
+      for (let i = 0; i < 100; i++) spool.append(event());
+    }).toThrow(SpoolFullError);
+    expect(spool.bytes).toBeLessThanOrEqual(5000);
+    await spool.close();
+  });
+
+  it("notifies append listeners", async () => {
+    const spool = await AuditSpool.open(dir);
+    let calls = 0;
+    const off = spool.onAppend(() => calls++);
+    spool.append(event());
+    off();
+    spool.append(event());
+    expect(calls).toBe(1);
+    await spool.close();
+  });
+});
