@@ -1,0 +1,11 @@
+import { createTRPCRouter, roleProcedure } from "../trpc.ts";
+import { ZAuditEventListInput } from "./schemas.ts";
+import { auditService } from "./service.ts";
+
+// The audit trail is evidence: readable by auditors and admins only.
+const auditReader = roleProcedure("auditor", "admin");
+
+export const auditRouter = createTRPCRouter({
+  list: auditReader.input(ZAuditEventListInput).query(({ ctx, input }) => auditService.list(ctx.db, input)),
+  verifyChain: auditReader.query(({ ctx }) => auditService.verifyChain(ctx.db)),
+});

@@ -1,0 +1,90 @@
+import { ZDecision, ZIdentityKind } from "@portcullis/agent-protocol";
+import { z } from "zod";
+
+const optionalText = (max: number) => z.string().trim().min(1).max(max).optional();
+
+const optionalInstant = z.iso
+  .datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z" })
+  .optional();
+
+export const ZAuditEventFilter = z
+  // Strict: a misspelt filter must fail loudly, not silently return everything.
+  .strictObject({
+    /** Case-insensitive match on statement, actor, connection and message. */
+    text: optionalText(500),
+    /** Exact actor name, e.g. dev@demo.local. */
+    actor: optionalText(320),
+    actorKind: ZIdentityKind.optional(),
+    /** Connection name, or its id. */
+    connection: optionalText(200),
+    environment: optionalText(100),
+    decision: ZDecision.optional(),
+    table: optionalText(300),
+    /** Inclusive lower bound. */
+    from: optionalInstant,
+    /** Exclusive upper bound. */
+    to: optionalInstant,
+  })
+  .refine((f) => !f.from || !f.to || Date.parse(f.from) < Date.parse(f.to), {
+    message: "`from` must be before `to`",
+    path: ["from"],
+  });
+export type TAuditEventFilter = z.infer<typeof ZAuditEventFilter>;
+
+export const AUDIT_PAGE_DEFAULT = 50;
+export const AUDIT_PAGE_MAX = 500;
+
+export const ZAuditEventListInput = z.object({
+  filter: ZAuditEventFilter.default({}),
+  // Coerced because the REST edge hands over query-string values.
+  limit: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
+  /** Opaque, from a previous page's nextCursor. */
+  cursor: z.string().min(1).max(200).nullish(),
+});
+export type TAuditEventListInput = z.input<typeof ZAuditEventListInput>;
+
+/** What clients see of an audit event: JSON-safe (ISO times, seq as a string), no storage internals. */
+export const ZAuditEventDto = z.object({
+  id: z.string(),
+  seq: z.string().regex(/^\d+$/),
+  occurredAt: z.iso.datetime(),
+  type: z.string(),
+  actorId: z.string().nullable(),
+  actorName: z.string(),
+  actorKind: z.string(),
+  connectionId: z.string().nullable(),
+  connectionName: z.string().nullable(),
+  environment: z.string().nullable(),
+  agentId: z.string().nullable(),
+  sessionId: z.string().nullable(),
+  clientAddr: z.string().nullable(),
+  applicationName: z.string().nullable(),
+  statement: z.string().nullable(),
+  fingerprint: z.string().nullable(),
+  statementClass: z.string().nullable(),
+  decision: ZDecision,
+  ruleId: z.string().nullable(),
+  ruleName: z.string().nullable(),
+  message: z.string().nullable(),
+  tables: z.array(z.string()),
+  columns: z.array(z.string()),
+  maskedColumns: z.array(z.string()),
+  rowCount: z.number().int().nullable(),
+  durationMs: z.number().nullable(),
+  error: z.string().nullable(),
+  hash: z.string(),
+});
+export type TAuditEventDto = z.infer<typeof ZAuditEventDto>;
+
+export const ZAuditEventPage = z.object({
+  items: z.array(ZAuditEventDto),
+  nextCursor: z.string().nullable(),
+});
+export type TAuditEventPage = z.infer<typeof ZAuditEventPage>;
+
+export const ZAuditChainVerification = z.object({
+  ok: z.boolean(),
+  checked: z.number().int(),
+  firstBroken: z.object({ seq: z.string(), id: z.string(), reason: z.string() }).nullable(),
+});
+export type TAuditChainVerification = z.infer<typeof ZAuditChainVerification>;

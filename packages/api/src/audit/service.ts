@@ -1,0 +1,83 @@
+// Reading the audit store. Transport-free: callers pass a db and plain input, failures are AppErrors.
+import {
+  decodeAuditCursor,
+  listAuditEvents,
+  verifyAuditChain,
+  type TAuditEventFilter as TDbAuditEventFilter,
+  type TAuditEventRow,
+  type TDb,
+} from "@portcullis/db";
+import { z } from "zod";
+import { AppError } from "../errors.ts";
+import {
+  ZAuditChainVerification,
+  ZAuditEventListInput,
+  ZAuditEventPage,
+  type TAuditChainVerification,
+  type TAuditEventDto,
+  type TAuditEventFilter,
+  type TAuditEventListInput,
+  type TAuditEventPage,
+} from "./schemas.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function toDbFilter(filter: TAuditEventFilter): TDbAuditEventFilter {
+  const { connection } = filter;
+  return {
+    text: filter.text,
+    actorName: filter.actor,
+    actorKind: filter.actorKind,
+    // One parameter for both: ids are UUIDs, names are not required to be anything else.
+    ...(connection &&
+      (UUID.test(connection) ? { connectionId: connection } : { connectionName: connection })),
+    environment: filter.environment,
+    decision: filter.decision,
+    table: filter.table,
+    from: filter.from ? new Date(filter.from) : undefined,
+    to: filter.to ? new Date(filter.to) : undefined,
+  };
+}
+
+export function toAuditEventDto(row: TAuditEventRow): TAuditEventDto {
+  return {
+    ...row,
+    seq: row.seq.toString(),
+    occurredAt: row.occurredAt.toISOString(),
+    decision: row.decision as TAuditEventDto["decision"],
+  };
+}
+
+function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const result = schema.safeParse(input);
+  if (!result.success)
+    throw new AppError("BAD_REQUEST", z.prettifyError(result.error), { cause: result.error });
+  return result.data;
+}
+
+function parseOutput<T extends z.ZodType>(schema: T, output: unknown): z.output<T> {
+  const result = schema.safeParse(output);
+  // A stored row that breaks the contract is our bug, not the caller's.
+  if (!result.success)
+    throw new AppError("INTERNAL", "Audit data failed validation", { cause: result.error });
+  return result.data;
+}
+
+export const auditService = {
+  /** Newest first; pass the returned nextCursor back to continue. */
+  async list(db: TDb, rawInput: TAuditEventListInput): Promise<TAuditEventPage> {
+    const input = parseInput(ZAuditEventListInput, rawInput);
+    const cursor = input.cursor ? decodeAuditCursor(input.cursor) : undefined;
+    if (cursor === null) throw new AppError("BAD_REQUEST", "Invalid cursor");
+    const page = await listAuditEvents(db, toDbFilter(input.filter), { limit: input.limit, cursor });
+    return parseOutput(ZAuditEventPage, {
+      items: page.items.map(toAuditEventDto),
+      nextCursor: page.nextCursor,
+    });
+  },
+
+  /** Recomputes the hash chain over the whole store. */
+  async verifyChain(db: TDb): Promise<TAuditChainVerification> {
+    return parseOutput(ZAuditChainVerification, await verifyAuditChain(db));
+  },
+};

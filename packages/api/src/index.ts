@@ -1,0 +1,16 @@
+// @portcullis/api: the control plane's tRPC API, its domain services, and the REST edge helpers.
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import type { AppRouter } from "./root.ts";
+
+export { appRouter, type AppRouter } from "./root.ts";
+export { createTRPCContext, createCallerFactory, type TCreateContextOptions } from "./trpc.ts";
+export { AppError, httpStatusOf, isAppError, type TAppErrorCode } from "./errors.ts";
+export { resolveCaller, requireRoles, type TCaller, type TRole, type TSessionLike } from "./auth.ts";
+export { handleRest, jsonResponse, restErrorResponse, type TRestErrorBody } from "./rest.ts";
+export { checkHealth, type THealth } from "./health/service.ts";
+export { auditService, toAuditEventDto } from "./audit/service.ts";
+export { listAuditEventsRest } from "./audit/rest.ts";
+export * from "./audit/schemas.ts";
+
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;

@@ -1,0 +1,58 @@
+// tRPC setup in the create-t3-turbo shape: context, then a ladder of procedures that add guarantees.
+import type { TDb } from "@portcullis/db";
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { z, ZodError } from "zod";
+import { requireRoles, resolveCaller, type TRole, type TSessionLike } from "./auth.ts";
+import { AppError, trpcCodeOf } from "./errors.ts";
+
+export interface TCreateContextOptions {
+  db: TDb;
+  headers: Headers;
+  /** The next-auth session of a dashboard request, or null. */
+  session: TSessionLike | null;
+}
+
+export function createTRPCContext(opts: TCreateContextOptions) {
+  return { db: opts.db, headers: opts.headers, session: opts.session };
+}
+
+export type TTRPCContext = ReturnType<typeof createTRPCContext>;
+
+const t = initTRPC.context<TTRPCContext>().create({
+  transformer: superjson,
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    return {
+      ...shape,
+      data: { ...shape.data, zodError: cause instanceof ZodError ? z.flattenError(cause) : null },
+    };
+  },
+});
+
+export const createCallerFactory = t.createCallerFactory;
+export const createTRPCRouter = t.router;
+
+/** The tRPC edge: services throw AppError, clients see the matching tRPC code and the service's message. */
+const appErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof AppError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: trpcCodeOf(cause.code), message: cause.message, cause });
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(appErrors);
+
+/** Signed in with a session cookie, or calling with a valid bearer API token. */
+export const protectedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const caller = requireRoles(await resolveCaller(ctx.db, ctx), []);
+  return next({ ctx: { caller } });
+});
+
+/** Holds at least one of the roles. */
+export const roleProcedure = (...roles: [TRole, ...TRole[]]) =>
+  protectedProcedure.use(({ ctx, next }) => next({ ctx: { caller: requireRoles(ctx.caller, roles) } }));
+
+export const adminProcedure = roleProcedure("admin");
