@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { appendAuditEvents, createDb, type TDb, type TNewAuditEvent } from "@portcullis/db";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "../errors.ts";
+import type { AppError } from "../errors.ts";
 import { auditService } from "./service.ts";
 
 function event(overrides: Partial<TNewAuditEvent> & { occurredAt: Date }): TNewAuditEvent {
