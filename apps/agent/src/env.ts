@@ -1,0 +1,25 @@
+// The agent's configuration, validated once at start-up. Nothing else reads process.env.
+import { createEnv } from "@t3-oss/env-core";
+import { z } from "zod";
+
+const flag = z
+  .enum(["true", "false", "1", "0"])
+  .default("false")
+  .transform((v) => v === "true" || v === "1");
+
+export const env = createEnv({
+  server: {
+    PORTCULLIS_CONTROL_PLANE_URL: z.url(),
+    PORTCULLIS_ENROLLMENT_TOKEN: z.string().startsWith("pcen_").optional(),
+    PORTCULLIS_AGENT_DATA_DIR: z.string().default("./.data/agent"),
+    PORTCULLIS_LISTEN_HOST: z.string().default("127.0.0.1"),
+    PORTCULLIS_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).default(6432),
+    PORTCULLIS_TLS_CERT_FILE: z.string().optional(),
+    PORTCULLIS_TLS_KEY_FILE: z.string().optional(),
+    PORTCULLIS_ALLOW_CLEARTEXT_REMOTE: flag,
+    PORTCULLIS_IDLE_TIMEOUT_MS: z.coerce.number().int().nonnegative().default(0),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  },
+  runtimeEnv: process.env,
+  emptyStringAsUndefined: true,
+});

@@ -1,0 +1,214 @@
+// The proxy against the real local Postgres, driven by real clients (psql, node-postgres, postgres.js).
+import { execFile } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import type { TAuditEvent, TPolicySnapshot } from "@portcullis/agent-protocol";
+import { createTestDatabase } from "@portcullis/db/test-support";
+import { initParser, PRODUCTION_BASELINE } from "@portcullis/policy";
+import pg from "pg";
+import { pino } from "pino";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Governor } from "../governor.ts";
+import { startProxyServer, type TProxyServer } from "./server.ts";
+
+const run = promisify(execFile);
+const TOKEN = "pcat_test_token_for_dev";
+const connectionId = randomUUID();
+const devId = randomUUID();
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let proxy: TProxyServer;
+const events: TAuditEvent[] = [];
+const governor = new Governor();
+
+function snapshot(dbName: string, extraRules: TPolicySnapshot["connections"][number]["guardrails"] = []): TPolicySnapshot {
+  return {
+    revision: 1,
+    issuedAt: new Date().toISOString(),
+    connections: [
+      {
+        id: connectionId,
+        name: "shop",
+        environment: "production",
+        upstream: { host: "127.0.0.1", port: 5432, database: dbName, username: "postgres", password: null, tlsMode: "disable" },
+        credentials: [
+          {
+            identityId: devId,
+            identityName: "dev@demo.local",
+            identityKind: "human",
+            groups: [],
+            tokenHash: createHash("sha256").update(TOKEN).digest("hex"),
+            expiresAt: null,
+          },
+        ],
+        guardrails: [...PRODUCTION_BASELINE.map((r, i) => ({ ...r, id: `baseline-${i}`, match: r.match as Record<string, unknown> })), ...extraRules],
+        maskingRules: [],
+      },
+    ],
+  };
+}
+
+const url = (password = TOKEN) => `postgresql://dev%40demo.local:${password}@127.0.0.1:${proxy.port}/shop`;
+
+beforeAll(async () => {
+  await initParser();
+  database = await createTestDatabase({ migrate: false });
+  const setup = new pg.Client({ connectionString: database.url });
+  await setup.connect();
+  await setup.query(`
+    create table customers (id serial primary key, full_name text not null, email text not null, created_at timestamptz default now(), balance numeric(12,2) default 0);
+    create table orders (id serial primary key, customer_id int references customers(id), total numeric(10,2));
+    insert into customers (full_name, email) select 'Customer ' || g, 'c' || g || '@example.com' from generate_series(1, 50) g;
+  `);
+  await setup.end();
+  governor.update(snapshot(database.name));
+  proxy = await startProxyServer({
+    host: "127.0.0.1",
+    port: 0,
+    logger: pino({ level: "silent" }),
+    hooks: {
+      authenticate: (r) => governor.authenticate(r),
+      decide: (s, sql) => governor.decide(s, sql),
+      record: (e) => events.push(e),
+    },
+  });
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await database?.drop();
+});
+
+describe("proxy with real clients", () => {
+  it("runs psql through the agent and records the statement", async () => {
+    const { stdout } = await run("psql", [url(), "-tAc", "select count(*) from customers"]);
+    expect(stdout.trim()).toBe("50");
+    const event = events.find((e) => e.statement === "select count(*) from customers");
+    expect(event).toMatchObject({ decision: "allowed", actorName: "dev@demo.local", rowCount: 1, statementClass: "read", tables: ["customers"] });
+  });
+
+  it("refuses a wrong token with a clear FATAL and records the failure", async () => {
+    const error = await run("psql", [url("wrong"), "-tAc", "select 1"]).catch((e: { stderr: string }) => e);
+    expect((error as { stderr: string }).stderr).toMatch(/password authentication failed for user "dev@demo.local"/);
+    expect(events.some((e) => e.type === "auth_failure" && e.actorName === "dev@demo.local")).toBe(true);
+  });
+
+  it("blocks DROP TABLE over the simple protocol, naming the rule, and keeps the session usable", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    await expect(client.query("DrOp /* sneaky */ TABLE customers")).rejects.toThrow(/Portcullis blocked this statement: Destructive DDL/);
+    const { rows } = await client.query("select count(*)::int as n from customers");
+    expect(rows[0].n).toBe(50);
+    await client.end();
+    expect(events.find((e) => e.statement?.startsWith("DrOp"))).toMatchObject({ decision: "blocked", ruleName: "Block destructive DDL" });
+  });
+
+  it("blocks over the extended protocol and rolls back the pipeline like Postgres would", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    await expect(client.query({ text: "drop table orders", values: [] })).rejects.toThrow(/Portcullis blocked/);
+    await expect(client.query("truncate customers", [])).rejects.toThrow(/Destructive DDL/);
+    const { rows } = await client.query("select full_name from customers where id = $1", [7]);
+    expect(rows).toEqual([{ full_name: "Customer 7" }]);
+    await client.end();
+  });
+
+  it("a blocked statement inside a transaction aborts it, and nothing of it is committed", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    await client.query("begin");
+    await client.query("insert into orders (customer_id, total) values (1, 10)");
+    await expect(client.query("drop table orders")).rejects.toThrow(/Portcullis blocked/);
+    await expect(client.query("select 1")).rejects.toThrow(/current transaction is aborted/);
+    await client.query("rollback");
+    const { rows } = await client.query("select count(*)::int as n from orders");
+    expect(rows[0].n).toBe(0);
+    await client.end();
+  });
+
+  it("supports multi-statement simple queries with one event per statement", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const before = events.length;
+    await client.query("insert into orders (customer_id, total) values (2, 5); select count(*) from orders; update orders set total = 6 where customer_id = 2");
+    const mine = events.slice(before).filter((e) => e.type === "statement");
+    expect(mine.map((e) => [e.statementClass, e.rowCount])).toEqual([
+      ["write", 1],
+      ["read", 1],
+      ["write", 1],
+    ]);
+    await client.end();
+  });
+
+  it("pipelines with postgres.js and binary-safe parameters", async () => {
+    const sql = postgres(url(), { max: 1 });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => sql`select ${i + 1}::int as n, email from customers where id = ${i + 1}`));
+    expect(results.map((r) => r[0]?.n)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const errors = await Promise.allSettled([sql`select 1 as ok`, sql`drop table customers`, sql`select 2 as ok`]);
+    expect(errors.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    await sql.end();
+  });
+
+  it("reports upstream errors as error events and keeps going", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    await expect(client.query("select * from no_such_table")).rejects.toThrow(/does not exist/);
+    expect(events.find((e) => e.statement === "select * from no_such_table")).toMatchObject({ decision: "error" });
+    await expect(client.query("select nope from customers where id = $1", [1])).rejects.toThrow(/does not exist/);
+    expect((await client.query("select 1 as x")).rows).toEqual([{ x: 1 }]);
+    await client.end();
+  });
+
+  it("streams COPY out and in through psql", async () => {
+    const { stdout } = await run("psql", [url(), "-tAc", "copy (select id from customers order by id limit 3) to stdout"]);
+    expect(stdout.trim().split("\n")).toEqual(["1", "2", "3"]);
+    await run("bash", ["-c", `printf '1\\t7.50\\n2\\t8.25\\n' | psql "${url()}" -c "copy orders (customer_id, total) from stdin"`]);
+    const { stdout: count } = await run("psql", [url(), "-tAc", "select count(*) from orders where total in (7.50, 8.25)"]);
+    expect(count.trim()).toBe("2");
+  });
+
+  it("routes a cancel request to the right backend", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const started = Date.now();
+    const sleeping = client.query("select pg_sleep(30)");
+    await new Promise((r) => setTimeout(r, 300));
+    const canceller = new pg.Client({ connectionString: url() });
+    await canceller.connect();
+    // node-postgres sends CancelRequest on a new connection with the key data the agent issued.
+    const pid = (client as unknown as { processID: number }).processID;
+    const secret = (client as unknown as { secretKey: number }).secretKey;
+    const { Connection } = pg as unknown as { Connection: new () => { connect(port: number, host: string): void; on(e: string, f: () => void): void; cancel(pid: number, key: number): void; end(): void } };
+    const conn = new Connection();
+    conn.on("connect", () => {
+      conn.cancel(pid, secret);
+    });
+    conn.connect(proxy.port, "127.0.0.1");
+    await expect(sleeping).rejects.toThrow(/canceling statement due to user request/);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await canceller.end();
+    await client.end();
+  });
+
+  it("closes a client that sends garbage without disturbing other sessions", async () => {
+    const healthy = new pg.Client({ connectionString: url() });
+    await healthy.connect();
+    const net = await import("node:net");
+    for (const payload of [Buffer.from([0, 0, 0, 3, 1, 2, 3]), Buffer.from("GET / HTTP/1.1\r\n\r\n"), Buffer.alloc(64, 0xff)]) {
+      const answer = await new Promise<string>((resolve) => {
+        let received = Buffer.alloc(0);
+        const s = net.connect(proxy.port, "127.0.0.1", () => s.write(payload));
+        s.on("data", (d: Buffer) => (received = Buffer.concat([received, d])));
+        s.on("close", () => resolve(received.toString("latin1")));
+        s.on("error", () => resolve(received.toString("latin1")));
+        setTimeout(() => resolve("still open"), 3000);
+      });
+      // A FATAL ErrorResponse (type E) with SQLSTATE 08P01, then the agent closes the connection.
+      expect(answer.startsWith("E")).toBe(true);
+      expect(answer).toContain("08P01");
+    }
+    expect((await healthy.query("select 42 as x")).rows).toEqual([{ x: 42 }]);
+    await healthy.end();
+  });
+});

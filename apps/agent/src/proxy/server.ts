@@ -1,0 +1,313 @@
+// The agent's listener: TLS negotiation, startup, client authentication (identity + token), the upstream
+// connection with credentials the client never sees, cancel routing, then a ProxySession per client.
+import { randomInt, randomUUID, timingSafeEqual } from "node:crypto";
+import net from "node:net";
+import tls from "node:tls";
+import type { TAuditEvent } from "@portcullis/agent-protocol";
+import type { Logger } from "pino";
+import { ProxySession } from "./session.ts";
+import type { TProxyHooks, TSessionInfo } from "./types.ts";
+import { connectUpstream, sendUpstreamCancel, UpstreamError, type TUpstreamTarget } from "./upstream.ts";
+import {
+  authenticationCleartextPassword,
+  authenticationOk,
+  backendKeyData,
+  BodyReader,
+  CANCEL_REQUEST_CODE,
+  errorResponse,
+  FrameReader,
+  GSSENC_REQUEST_CODE,
+  MAX_STARTUP_PACKET,
+  parameterStatus,
+  parseStartupParams,
+  PROTOCOL_3_0,
+  readyForQuery,
+  SSL_REQUEST_CODE,
+} from "./wire.ts";
+
+export interface TProxyServerOptions {
+  host: string;
+  port: number;
+  hooks: TProxyHooks;
+  logger: Logger;
+  /** PEM key and certificate: when set, SSLRequest is accepted. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Cleartext passwords from non-loopback clients are refused unless this is set (tokens would cross the network in clear). */
+  allowCleartextRemote?: boolean;
+  handshakeTimeoutMs?: number;
+  /** Closes sessions idle for this long (0 = never). */
+  idleTimeoutMs?: number;
+}
+
+export interface TProxyServer {
+  readonly port: number;
+  readonly activeSessions: number;
+  /** Ends the sessions of one identity (revoked credential, expired grant). */
+  terminateSessions(predicate: (info: TSessionInfo) => boolean, message: string): number;
+  close(): Promise<void>;
+}
+
+// Startup parameters passed on to the database. `options` (-c role=..., -c session_authorization) and
+// `replication` would let a client change who it is upstream or bypass statement inspection: dropped/refused.
+const FORWARDED_PARAMS = ["application_name", "client_encoding", "DateStyle", "TimeZone", "extra_float_digits", "search_path", "IntervalStyle", "datestyle", "timezone"];
+
+interface TCancelTarget {
+  secretKey: number;
+  upstream: TUpstreamTarget;
+  upstreamKey: { processId: number; secretKey: number };
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return !!address && (address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127."));
+}
+
+export async function startProxyServer(options: TProxyServerOptions): Promise<TProxyServer> {
+  const { hooks, logger } = options;
+  const sessions = new Set<ProxySession>();
+  const cancelTargets = new Map<number, TCancelTarget>();
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 15_000;
+
+  const sessionEvent = (info: TSessionInfo, type: "session_start" | "session_end", message: string | null): TAuditEvent => ({
+    id: randomUUID(),
+    type,
+    occurredAt: new Date().toISOString(),
+    actorId: info.identityId,
+    actorName: info.identityName,
+    actorKind: info.identityKind,
+    connectionId: info.connectionId,
+    connectionName: info.connectionName,
+    environment: info.environment,
+    sessionId: info.sessionId,
+    clientAddr: info.clientAddr,
+    applicationName: info.applicationName,
+    statement: null,
+    fingerprint: null,
+    statementClass: null,
+    decision: "allowed",
+    ruleId: null,
+    ruleName: null,
+    message,
+    tables: [],
+    columns: [],
+    maskedColumns: [],
+    rowCount: null,
+    durationMs: null,
+    error: null,
+  });
+
+  const handle = (raw: net.Socket) => {
+    raw.setNoDelay(true);
+    const clientAddr = raw.remoteAddress ?? "";
+    let socket: net.Socket = raw;
+    let secure = false;
+    let buffered = Buffer.alloc(0);
+    let phase: "startup" | "password" | "connecting" | "done" = "startup";
+    let params = new Map<string, string>();
+    const passwordReader = new FrameReader(MAX_STARTUP_PACKET);
+
+    const timer = setTimeout(() => fail("08006", "handshake timed out"), handshakeTimeoutMs);
+    const fail = (code: string, message: string) => {
+      clearTimeout(timer);
+      if (!socket.destroyed) socket.end(errorResponse({ severity: "FATAL", code, message }));
+      setTimeout(() => socket.destroy(), 500).unref();
+      phase = "done";
+    };
+
+    const onData = (chunk: Buffer) => {
+      try {
+        if (phase === "startup") onStartupData(chunk);
+        else if (phase === "password") onPasswordData(chunk);
+        else if (phase === "connecting") {
+          // The client must wait for AuthenticationOk; anything now is a protocol violation.
+          fail("08P01", "protocol violation: data sent before authentication completed");
+        }
+      } catch (error) {
+        fail("08P01", `protocol violation: ${(error as Error).message}`);
+      }
+    };
+
+    const onStartupData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length < 4) return;
+      const length = buffered.readInt32BE(0);
+      if (length < 8 || length > MAX_STARTUP_PACKET) return fail("08P01", `invalid startup packet length ${length}`);
+      if (buffered.length < length) return;
+      const packet = buffered.subarray(0, length);
+      const rest = buffered.subarray(length);
+      buffered = Buffer.alloc(0);
+      const code = packet.readInt32BE(4);
+      if (code === SSL_REQUEST_CODE) {
+        if (rest.length > 0) return fail("08P01", "data after SSLRequest");
+        if (!options.tls || secure) {
+          socket.write("N");
+          return;
+        }
+        socket.off("data", onData);
+        socket.write("S");
+        const tlsSocket = new tls.TLSSocket(socket, { isServer: true, key: options.tls.key, cert: options.tls.cert });
+        tlsSocket.on("error", (e) => {
+          logger.debug({ clientAddr, err: e.message }, "TLS handshake failed");
+          raw.destroy();
+        });
+        socket = tlsSocket;
+        secure = true;
+        socket.on("data", onData);
+        return;
+      }
+      if (code === GSSENC_REQUEST_CODE) {
+        socket.write("N");
+        if (rest.length > 0) onStartupData(rest);
+        return;
+      }
+      if (code === CANCEL_REQUEST_CODE) {
+        clearTimeout(timer);
+        phase = "done";
+        if (length !== 16) return socket.destroy();
+        const processId = packet.readInt32BE(8);
+        const secretKey = packet.readInt32BE(12);
+        socket.destroy();
+        const target = cancelTargets.get(processId);
+        const a = Buffer.alloc(4);
+        const b = Buffer.alloc(4);
+        a.writeInt32BE(secretKey);
+        b.writeInt32BE(target?.secretKey ?? 0);
+        if (target && timingSafeEqual(a, b)) {
+          sendUpstreamCancel(target.upstream, target.upstreamKey).catch((e: Error) => logger.warn({ err: e.message }, "cancel request to the database failed"));
+        }
+        return;
+      }
+      if (code !== PROTOCOL_3_0) return fail("0A000", `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: Portcullis speaks 3.0`);
+      params = parseStartupParams(packet);
+      if (params.has("replication") && params.get("replication") !== "false") return fail("42501", "replication connections are not allowed through Portcullis");
+      const user = params.get("user");
+      if (!user) return fail("28000", "no user name given");
+      if (!secure && !isLoopback(clientAddr) && !options.allowCleartextRemote) {
+        return fail("28000", "Portcullis requires TLS for clients that are not on this machine (use sslmode=require)");
+      }
+      phase = "password";
+      socket.write(authenticationCleartextPassword());
+      if (rest.length > 0) onPasswordData(rest);
+    };
+
+    const onPasswordData = (chunk: Buffer) => {
+      const frames = passwordReader.push(chunk);
+      if (frames.length === 0) return;
+      const frame = frames[0]!;
+      if (frame.type !== 0x70 /* p */ || frames.length > 1 || passwordReader.buffered > 0) return fail("08P01", "expected a password message");
+      const password = new BodyReader(frame.raw, frame.bodyStart).cstring();
+      phase = "connecting";
+      void authenticateAndConnect(password);
+    };
+
+    const authenticateAndConnect = async (password: string) => {
+      const user = params.get("user") ?? "";
+      const database = params.get("database") ?? user;
+      const applicationName = params.get("application_name") ?? "";
+      const outcome = hooks.authenticate({ user, database, password, clientAddr });
+      if (!outcome.ok) {
+        logger.info({ user, database, clientAddr, reason: outcome.message }, "client authentication refused");
+        hooks.record({
+          ...sessionEvent(
+            { identityId: "", identityName: user, identityKind: "human", groups: [], sessionId: "", connectionId: "", connectionName: database, environment: "", clientAddr, applicationName },
+            "session_start",
+            outcome.message,
+          ),
+          type: "auth_failure",
+          actorId: null,
+          actorKind: "unknown",
+          connectionId: null,
+          environment: null,
+          sessionId: null,
+          decision: "denied",
+        });
+        return fail(outcome.code, outcome.message);
+      }
+      const forwarded: Record<string, string> = {};
+      for (const name of FORWARDED_PARAMS) {
+        const value = params.get(name);
+        if (value !== undefined) forwarded[name] = value;
+      }
+      let upstream;
+      try {
+        upstream = await connectUpstream(outcome.upstream, forwarded);
+      } catch (error) {
+        const message = error instanceof UpstreamError ? error.message : "could not connect to the database";
+        logger.warn({ user, database, err: message }, "upstream connection failed");
+        return fail(error instanceof UpstreamError ? error.code : "08006", message);
+      }
+      if (socket.destroyed) {
+        upstream.socket.destroy();
+        return;
+      }
+      clearTimeout(timer);
+      phase = "done";
+      socket.off("data", onData);
+
+      const info: TSessionInfo = {
+        ...outcome.identity,
+        sessionId: randomUUID(),
+        connectionId: outcome.connection.id,
+        connectionName: outcome.connection.name,
+        environment: outcome.connection.environment,
+        clientAddr,
+        applicationName,
+      };
+      // The client gets keys issued by the agent; the database's own keys never leave it.
+      let processId = randomInt(1, 2 ** 31 - 1);
+      while (cancelTargets.has(processId)) processId = randomInt(1, 2 ** 31 - 1);
+      const secretKey = randomInt(-(2 ** 31), 2 ** 31 - 1);
+      if (upstream.backendKey) cancelTargets.set(processId, { secretKey, upstream: outcome.upstream, upstreamKey: upstream.backendKey });
+
+      const hello = [authenticationOk(), ...upstream.parameters.map(([k, v]) => parameterStatus(k, v)), backendKeyData(processId, secretKey), readyForQuery("I")];
+      socket.write(Buffer.concat(hello));
+
+      const session = new ProxySession(socket, upstream.socket, info, hooks, logger, (s) => {
+        sessions.delete(s);
+        cancelTargets.delete(processId);
+        hooks.record(sessionEvent(info, "session_end", s.endReason));
+        logger.info({ sessionId: info.sessionId, identity: info.identityName, reason: s.endReason }, "session closed");
+      });
+      sessions.add(session);
+      hooks.record(sessionEvent(info, "session_start", null));
+      logger.info({ sessionId: info.sessionId, identity: info.identityName, connection: info.connectionName, clientAddr, applicationName }, "session opened");
+      if (options.idleTimeoutMs) {
+        socket.setTimeout(options.idleTimeoutMs, () => session.terminate("idle timeout", { code: "57P05", message: "terminating connection due to idle timeout" }));
+      }
+      session.start(upstream.leftover);
+    };
+
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => clearTimeout(timer));
+  };
+
+  const server = net.createServer(handle);
+  server.maxConnections = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as net.AddressInfo;
+  logger.info({ host: options.host, port: address.port, tls: Boolean(options.tls) }, "accepting Postgres clients");
+
+  return {
+    port: address.port,
+    get activeSessions() {
+      return sessions.size;
+    },
+    terminateSessions(predicate, message) {
+      let n = 0;
+      for (const s of sessions) {
+        if (predicate(s.info)) {
+          s.terminate(message, { code: "57P01", message });
+          n += 1;
+        }
+      }
+      return n;
+    },
+    async close() {
+      for (const s of sessions) s.terminate("agent shutting down", { code: "57P01", message: "terminating connection: the Portcullis agent is shutting down" });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

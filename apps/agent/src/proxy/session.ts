@@ -1,0 +1,467 @@
+// One client session after authentication: forwards traffic both ways, asks the governor about every
+// statement (simple and extended protocol), and reports one audit event per statement with its outcome.
+//
+// Blocking without breaking protocol order: a blocked statement is not dropped, it is replaced by text
+// that is certain to fail parsing upstream (BLOCKED_SQL). Postgres then answers with an ErrorResponse in
+// exactly the right place in the response stream, discards the rest of the pipeline until Sync and rolls
+// back the implicit transaction, just as if it had refused the statement itself; the agent swaps that
+// error for its own message naming the rule.
+import { randomUUID } from "node:crypto";
+import type net from "node:net";
+import type { TAuditEvent, TDecision } from "@portcullis/agent-protocol";
+import type { TStatementAnalysis } from "@portcullis/policy";
+import type { Logger } from "pino";
+import type { TProxyHooks, TSessionInfo, TVerdict } from "./types.ts";
+import {
+  BodyReader,
+  errorResponse,
+  FrameReader,
+  MAX_CLIENT_MESSAGE,
+  parseErrorFields,
+  parseMessage,
+  ProtocolError,
+  queryMessage,
+  rowsFromCommandTag,
+  type TFrame,
+} from "./wire.ts";
+
+export const BLOCKED_SQL = "PORTCULLIS BLOCKED STATEMENT";
+
+const T = {
+  Query: 0x51,
+  Parse: 0x50,
+  Bind: 0x42,
+  Execute: 0x45,
+  Describe: 0x44,
+  Close: 0x43,
+  Sync: 0x53,
+  Flush: 0x48,
+  CopyData: 0x64,
+  CopyDone: 0x63,
+  CopyFail: 0x66,
+  Terminate: 0x58,
+  FunctionCall: 0x46,
+} as const;
+
+const B = {
+  DataRow: 0x44,
+  CommandComplete: 0x43,
+  EmptyQuery: 0x49,
+  PortalSuspended: 0x73,
+  Error: 0x45,
+  Ready: 0x5a,
+  ParseComplete: 0x31,
+  BindComplete: 0x32,
+  CloseComplete: 0x33,
+  RowDescription: 0x54,
+  NoData: 0x6e,
+} as const;
+
+interface TStatementRun {
+  analysis: TStatementAnalysis;
+  verdict: TVerdict;
+}
+
+type TPending =
+  | { kind: "query"; runs: TStatementRun[]; index: number; rows: number; startedAt: number; startedIso: string; blocked: TVerdict | null; failed: boolean }
+  | { kind: "parse"; sql: string; blocked: TVerdict | null; verdict: TVerdict | null }
+  | { kind: "execute"; run: TStatementRun | null; rows: number; startedAt: number; startedIso: string }
+  | { kind: "bind" | "describe" | "close" | "sync" };
+
+const MAX_STATEMENT_IN_EVENT = 100_000;
+
+export class ProxySession {
+  private readonly clientReader = new FrameReader(MAX_CLIENT_MESSAGE);
+  private readonly upstreamReader = new FrameReader(1024 * 1024 * 1024);
+  private readonly pending: TPending[] = [];
+  /** Upstream is discarding extended-protocol messages until the next Sync (after an error). */
+  private discardUntilSync = false;
+  private readonly prepared = new Map<string, TStatementRun>();
+  private readonly portals = new Map<string, string>();
+  private closed = false;
+  private closeReason = "client disconnected";
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly upstream: net.Socket,
+    readonly info: TSessionInfo,
+    private readonly hooks: TProxyHooks,
+    private readonly logger: Logger,
+    private readonly onClose: (session: ProxySession) => void,
+  ) {}
+
+  start(initialUpstream: Buffer[]): void {
+    this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
+    this.upstream.on("data", (chunk: Buffer) => this.onUpstreamData(chunk));
+    for (const chunk of initialUpstream) this.onUpstreamData(chunk);
+    this.client.on("close", () => this.close("client disconnected"));
+    this.upstream.on("close", () => this.close("database closed the connection"));
+    this.client.on("error", (e) => this.close(`client error: ${e.message}`));
+    this.upstream.on("error", (e) => this.close(`database error: ${e.message}`));
+    // Backpressure: a slow reader pauses the other side instead of growing our buffers.
+    this.client.on("drain", () => this.upstream.resume());
+    this.upstream.on("drain", () => this.client.resume());
+  }
+
+  /** Ends the session, e.g. when its credential is revoked. */
+  terminate(reason: string, fatal?: { code: string; message: string }): void {
+    if (fatal && !this.client.destroyed) this.client.write(errorResponse({ severity: "FATAL", code: fatal.code, message: fatal.message }));
+    this.close(reason);
+  }
+
+  private close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    this.client.end();
+    this.upstream.end();
+    setTimeout(() => {
+      this.client.destroy();
+      this.upstream.destroy();
+    }, 1000).unref();
+    this.onClose(this);
+  }
+
+  get endReason(): string {
+    return this.closeReason;
+  }
+
+  // ---- client -> upstream ----------------------------------------------------------------------------
+
+  private onClientData(chunk: Buffer): void {
+    let frames: TFrame[];
+    try {
+      frames = this.clientReader.push(chunk);
+    } catch (error) {
+      this.protocolViolation((error as Error).message);
+      return;
+    }
+    if (frames.length === 0) return;
+    const out: Buffer[] = [];
+    let rewritten = false;
+    try {
+      for (const frame of frames) {
+        const replacement = this.handleClientFrame(frame);
+        if (replacement === frame.raw) out.push(frame.raw);
+        else {
+          rewritten = true;
+          out.push(replacement);
+        }
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.protocolViolation(error.message);
+        return;
+      }
+      throw error;
+    }
+    // Frames of one chunk are contiguous: forward them as one slice unless one was rewritten.
+    const data = rewritten ? Buffer.concat(out) : frames.length === 1 ? frames[0]!.raw : contiguous(frames);
+    if (!this.upstream.write(data)) this.client.pause();
+  }
+
+  private handleClientFrame(frame: TFrame): Buffer {
+    const track = (entry: TPending) => {
+      if (!this.discardUntilSync) this.pending.push(entry);
+    };
+    switch (frame.type) {
+      case T.Query: {
+        const sql = new BodyReader(frame.raw, frame.bodyStart).cstring();
+        if (this.discardUntilSync) return frame.raw;
+        const verdict = this.hooks.decide(this.info, sql);
+        const runs = verdict.statements.map((analysis) => ({ analysis, verdict }));
+        const now = Date.now();
+        const startedIso = new Date(now).toISOString();
+        if (verdict.action !== "allow") {
+          this.recordBlocked(verdict, startedIso);
+          this.pending.push({ kind: "query", runs, index: 0, rows: 0, startedAt: now, startedIso, blocked: verdict, failed: false });
+          return queryMessage(BLOCKED_SQL);
+        }
+        this.pending.push({ kind: "query", runs, index: 0, rows: 0, startedAt: now, startedIso, blocked: null, failed: false });
+        return frame.raw;
+      }
+      case T.Parse: {
+        const reader = new BodyReader(frame.raw, frame.bodyStart);
+        const name = reader.cstring();
+        const sql = reader.cstring();
+        if (this.discardUntilSync) return frame.raw;
+        const verdict = this.hooks.decide(this.info, sql);
+        if (verdict.action !== "allow") {
+          this.recordBlocked(verdict, new Date().toISOString());
+          this.prepared.delete(name);
+          this.pending.push({ kind: "parse", sql, blocked: verdict, verdict });
+          return parseMessage(name, BLOCKED_SQL);
+        }
+        const analysis = verdict.statements[0];
+        if (analysis) this.prepared.set(name, { analysis, verdict });
+        this.pending.push({ kind: "parse", sql, blocked: null, verdict });
+        return frame.raw;
+      }
+      case T.Bind: {
+        const reader = new BodyReader(frame.raw, frame.bodyStart);
+        const portal = reader.cstring();
+        const statement = reader.cstring();
+        if (!this.discardUntilSync) this.portals.set(portal, statement);
+        track({ kind: "bind" });
+        return frame.raw;
+      }
+      case T.Execute: {
+        const portal = new BodyReader(frame.raw, frame.bodyStart).cstring();
+        const statementName = this.portals.get(portal);
+        const run = statementName === undefined ? null : (this.prepared.get(statementName) ?? null);
+        const now = Date.now();
+        track({ kind: "execute", run, rows: 0, startedAt: now, startedIso: new Date(now).toISOString() });
+        return frame.raw;
+      }
+      case T.Describe:
+        track({ kind: "describe" });
+        return frame.raw;
+      case T.Close: {
+        const reader = new BodyReader(frame.raw, frame.bodyStart);
+        const kind = reader.byte();
+        const name = reader.cstring();
+        if (kind === 0x53 /* S */) this.prepared.delete(name);
+        else this.portals.delete(name);
+        track({ kind: "close" });
+        return frame.raw;
+      }
+      case T.Sync:
+        this.pending.push({ kind: "sync" });
+        return frame.raw;
+      case T.Flush:
+      case T.CopyData:
+      case T.CopyDone:
+      case T.CopyFail:
+        return frame.raw;
+      case T.Terminate:
+        this.closeReason = "client terminated the session";
+        return frame.raw;
+      case T.FunctionCall: {
+        // The legacy fast-path call runs any function by OID, out of reach of statement analysis: refuse it.
+        const verdict: TVerdict = {
+          action: "block",
+          ruleId: "builtin-function-call",
+          ruleName: "Fast-path function calls are not allowed",
+          message: "The protocol-level FunctionCall message is not allowed through Portcullis; use SELECT instead",
+          statements: [],
+          offendingIndex: -1,
+        };
+        this.pending.push({ kind: "query", runs: [], index: 0, rows: 0, startedAt: Date.now(), startedIso: new Date().toISOString(), blocked: verdict, failed: false });
+        return queryMessage(BLOCKED_SQL);
+      }
+      default:
+        throw new ProtocolError(`unexpected message type 0x${frame.type.toString(16)} from client`);
+    }
+  }
+
+  private protocolViolation(message: string): void {
+    this.logger.warn({ sessionId: this.info.sessionId, reason: message }, "protocol violation from client; closing session");
+    if (!this.client.destroyed) this.client.write(errorResponse({ severity: "FATAL", code: "08P01", message: `protocol violation: ${message}` }));
+    this.close(`protocol violation: ${message}`);
+  }
+
+  // ---- upstream -> client ----------------------------------------------------------------------------
+
+  private onUpstreamData(chunk: Buffer): void {
+    let frames: TFrame[];
+    try {
+      frames = this.upstreamReader.push(chunk);
+    } catch (error) {
+      this.logger.error({ sessionId: this.info.sessionId, err: error }, "invalid data from the database");
+      this.close("invalid data from the database");
+      return;
+    }
+    if (frames.length === 0) return;
+    let out: Buffer[] | null = null;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      const replacement = this.handleUpstreamFrame(frame);
+      if (replacement !== frame.raw && out === null) out = frames.slice(0, i).map((f) => f.raw);
+      out?.push(replacement);
+    }
+    const data = out ? Buffer.concat(out) : frames.length === 1 ? frames[0]!.raw : contiguous(frames);
+    if (!this.client.write(data)) this.upstream.pause();
+  }
+
+  private handleUpstreamFrame(frame: TFrame): Buffer {
+    const head = this.pending[0];
+    switch (frame.type) {
+      case B.DataRow:
+        if (head && (head.kind === "query" || head.kind === "execute")) head.rows += 1;
+        return frame.raw;
+      case B.CommandComplete: {
+        const tag = new BodyReader(frame.raw, frame.bodyStart).cstring();
+        const rows = rowsFromCommandTag(tag);
+        if (head?.kind === "query" && !head.blocked) {
+          const run = head.runs[head.index];
+          if (run) this.recordRun(run, head.startedIso, head.startedAt, rows ?? head.rows, null);
+          head.index += 1;
+          head.rows = 0;
+          head.startedAt = Date.now();
+          head.startedIso = new Date(head.startedAt).toISOString();
+        } else if (head?.kind === "execute") {
+          this.pending.shift();
+          if (head.run) this.recordRun(head.run, head.startedIso, head.startedAt, rows ?? head.rows, null);
+        }
+        return frame.raw;
+      }
+      case B.EmptyQuery:
+        if (head?.kind === "execute") this.pending.shift();
+        return frame.raw;
+      case B.PortalSuspended:
+        if (head?.kind === "execute") {
+          this.pending.shift();
+          if (head.run) this.recordRun(head.run, head.startedIso, head.startedAt, head.rows, null);
+        }
+        return frame.raw;
+      case B.ParseComplete:
+      case B.BindComplete:
+      case B.CloseComplete:
+        if (head && head.kind !== "query" && head.kind !== "execute" && head.kind !== "sync") this.pending.shift();
+        return frame.raw;
+      case B.RowDescription:
+      case B.NoData:
+        if (head?.kind === "describe") this.pending.shift();
+        return frame.raw;
+      case B.Error:
+        return this.onUpstreamError(frame, head);
+      case B.Ready: {
+        // ReadyForQuery closes a simple query or a Sync; whatever is still queued before it got no answer.
+        while (this.pending.length > 0) {
+          const entry = this.pending.shift()!;
+          if (entry.kind === "sync" || entry.kind === "query") break;
+        }
+        this.discardUntilSync = false;
+        return frame.raw;
+      }
+      default:
+        return frame.raw;
+    }
+  }
+
+  private onUpstreamError(frame: TFrame, head: TPending | undefined): Buffer {
+    if (!head) return frame.raw;
+    const blocked = head.kind === "query" || head.kind === "parse" ? head.blocked : null;
+    let out = frame.raw;
+    if (blocked) {
+      out = errorResponse({
+        severity: "ERROR",
+        code: "42501",
+        message: blocked.action === "require_approval" ? `Portcullis: approval required: ${blocked.message}` : `Portcullis blocked this statement: ${blocked.message}`,
+        detail: blocked.ruleName ? `Rule: ${blocked.ruleName}` : undefined,
+        hint: blocked.action === "require_approval" ? "Approvals are not enabled on this agent yet; ask an admin." : undefined,
+      });
+    } else {
+      const fields = parseErrorFields(frame);
+      const message = `${fields.get("C") ?? ""}: ${fields.get("M") ?? "error"}`;
+      if (head.kind === "query" && !head.failed) {
+        const run = head.runs[head.index];
+        if (run) this.recordRun(run, head.startedIso, head.startedAt, null, message);
+      } else if (head.kind === "execute" && head.run) {
+        this.recordRun(head.run, head.startedIso, head.startedAt, null, message);
+      } else if (head.kind === "parse" && head.verdict?.statements[0]) {
+        this.recordRun({ analysis: head.verdict.statements[0], verdict: head.verdict }, new Date().toISOString(), Date.now(), null, message);
+      }
+    }
+    if (head.kind === "query") {
+      head.failed = true; // the rest of this query string does not run; ReadyForQuery follows
+    } else {
+      // Extended protocol: the backend skips everything up to the next Sync.
+      while (this.pending.length > 0 && this.pending[0]!.kind !== "sync") this.pending.shift();
+      if (this.pending.length === 0) this.discardUntilSync = true;
+    }
+    return out;
+  }
+
+  // ---- audit ----------------------------------------------------------------------------------------
+
+  private recordBlocked(verdict: TVerdict, occurredAt: string): void {
+    const decision: TDecision = "blocked";
+    if (verdict.statements.length === 0) {
+      this.emit({ text: null, analysis: null, decision, verdict, occurredAt, rows: null, durationMs: 0, error: null, message: verdict.message });
+      return;
+    }
+    verdict.statements.forEach((analysis, i) => {
+      const offending = i === verdict.offendingIndex || verdict.offendingIndex < 0;
+      this.emit({
+        text: analysis.text,
+        analysis,
+        decision,
+        verdict,
+        occurredAt,
+        rows: null,
+        durationMs: 0,
+        error: null,
+        message: offending ? verdict.message : `Not run: statement ${verdict.offendingIndex + 1} of the same query was blocked`,
+      });
+    });
+  }
+
+  private recordRun(run: TStatementRun, occurredAt: string, startedAt: number, rows: number | null, error: string | null): void {
+    this.emit({
+      text: run.analysis.text,
+      analysis: run.analysis,
+      decision: error ? "error" : "allowed",
+      verdict: run.verdict,
+      occurredAt,
+      rows,
+      durationMs: Math.max(0, Date.now() - startedAt),
+      error,
+      message: null,
+    });
+  }
+
+  private emit(e: {
+    text: string | null;
+    analysis: TStatementAnalysis | null;
+    decision: TDecision;
+    verdict: TVerdict;
+    occurredAt: string;
+    rows: number | null;
+    durationMs: number;
+    error: string | null;
+    message: string | null;
+  }): void {
+    const a = e.analysis;
+    const event: TAuditEvent = {
+      id: randomUUID(),
+      type: "statement",
+      occurredAt: e.occurredAt,
+      actorId: this.info.identityId,
+      actorName: this.info.identityName,
+      actorKind: this.info.identityKind,
+      connectionId: this.info.connectionId,
+      connectionName: this.info.connectionName,
+      environment: this.info.environment,
+      sessionId: this.info.sessionId,
+      clientAddr: this.info.clientAddr,
+      applicationName: this.info.applicationName,
+      statement: e.text === null ? null : e.text.slice(0, MAX_STATEMENT_IN_EVENT),
+      fingerprint: a?.fingerprint || null,
+      statementClass: a?.class ?? null,
+      decision: e.decision,
+      ruleId: e.decision === "allowed" && e.verdict.ruleId === "default-allow" ? null : e.verdict.ruleId,
+      ruleName: e.decision === "allowed" && e.verdict.ruleId === "default-allow" ? null : e.verdict.ruleName,
+      message: e.message,
+      tables: a ? [...new Set([...a.tablesRead, ...a.tablesWritten])] : [],
+      columns: [],
+      maskedColumns: [],
+      rowCount: e.rows,
+      durationMs: e.durationMs,
+      error: e.error,
+    };
+    this.hooks.record(event);
+  }
+}
+
+/** The frames of one push() are consecutive slices of one buffer: return the slice that spans them. */
+function contiguous(frames: TFrame[]): Buffer {
+  const first = frames[0]!.raw;
+  const last = frames[frames.length - 1]!.raw;
+  if (first.buffer === last.buffer) {
+    const start = first.byteOffset;
+    const end = last.byteOffset + last.length;
+    return Buffer.from(first.buffer, start, end - start);
+  }
+  return Buffer.concat(frames.map((f) => f.raw));
+}

@@ -1,0 +1,41 @@
+import type { TAuditEvent } from "@portcullis/agent-protocol";
+import type { TStatementAnalysis } from "@portcullis/policy";
+import type { TUpstreamTarget } from "./upstream.ts";
+
+export interface TSessionIdentity {
+  identityId: string;
+  identityName: string;
+  identityKind: "human" | "service" | "ai_agent";
+  groups: string[];
+}
+
+export interface TSessionInfo extends TSessionIdentity {
+  sessionId: string;
+  connectionId: string;
+  connectionName: string;
+  environment: string;
+  clientAddr: string;
+  applicationName: string;
+}
+
+export type TAuthOutcome =
+  | { ok: true; identity: TSessionIdentity; connection: { id: string; name: string; environment: string }; upstream: TUpstreamTarget }
+  | { ok: false; code: string; message: string };
+
+/** The governance decision for one client message (a simple query may hold several statements). */
+export interface TVerdict {
+  action: "allow" | "block" | "require_approval";
+  ruleId: string | null;
+  ruleName: string | null;
+  message: string;
+  statements: TStatementAnalysis[];
+  /** Index into statements of the statement that caused a block (-1 when allowed). */
+  offendingIndex: number;
+}
+
+/** What the proxy needs from the rest of the agent: who may connect, what may run, where events go. */
+export interface TProxyHooks {
+  authenticate(request: { user: string; database: string; password: string; clientAddr: string }): TAuthOutcome;
+  decide(session: TSessionInfo, sql: string): TVerdict;
+  record(event: TAuditEvent): void;
+}
