@@ -40,8 +40,11 @@ export default tseslint.config(
   },
   {
     files: ["apps/agent/**/*.ts"],
+    ignores: ["**/*.test.ts"],
     rules: { "no-restricted-imports": ["error", { patterns: [prisma, { group: ["@portcullis/db", "@portcullis/api", "@portcullis/ui"], message: "The agent talks to the control plane over its link only." }] }] },
   },
+  // Agent tests may set up databases and a real control-plane gateway; the agent code itself may not.
+  { files: ["apps/agent/**/*.test.ts"], rules: { "no-restricted-imports": ["error", { patterns: [prisma] }] } },
   {
     files: ["packages/ui/**/*.{ts,tsx}"],
     rules: { "no-restricted-imports": ["error", { patterns: [prisma, { group: ["@portcullis/db", "@portcullis/api", "node:*"], message: "UI components are presentational." }] }] },
