@@ -1,0 +1,370 @@
+// The agent link end to end: the real gateway on a real HTTP server, a real migrated database, and the
+// real agent-side link and spool. Nothing of ours is mocked.
+import { randomBytes, randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AuditSpool } from "@portcullis/agent/src/spool/audit-spool.ts";
+import {
+  ControlPlaneLink,
+  type TControlPlaneLinkOptions,
+} from "@portcullis/agent/src/link/control-plane-link.ts";
+import {
+  AGENT_LINK_PATH,
+  encodeMessage,
+  parseControlMessage,
+  PROTOCOL_VERSION,
+  type TAuditEvent,
+  type TControlMessage,
+  type TPolicySnapshot,
+} from "@portcullis/agent-protocol";
+import {
+  bumpPolicyRevision,
+  createDb,
+  encryptSecret,
+  issueEnrollmentToken,
+  verifyAuditChain,
+  type TDb,
+} from "@portcullis/db";
+import { createTestDatabase } from "@portcullis/db/test-support";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { attachAgentGateway, type TAgentGateway } from "./gateway.ts";
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+const secretKey = randomBytes(32);
+
+async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function auditEvent(statement: string): TAuditEvent {
+  return {
+    id: randomUUID(),
+    type: "statement",
+    occurredAt: new Date().toISOString(),
+    actorId: null,
+    actorName: "dev@demo.local",
+    actorKind: "human",
+    connectionId: null,
+    connectionName: "demo",
+    environment: "production",
+    sessionId: null,
+    clientAddr: "127.0.0.1",
+    applicationName: "psql",
+    statement,
+    fingerprint: null,
+    statementClass: "read",
+    decision: "allowed",
+    ruleId: null,
+    ruleName: null,
+    message: null,
+    tables: ["customers"],
+    columns: ["email"],
+    maskedColumns: [],
+    rowCount: 1,
+    durationMs: 1.25,
+    error: null,
+  };
+}
+
+describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
+  let database: { url: string; drop(): Promise<void> };
+  let db: TDb;
+  let server: Server;
+  let gateway: TAgentGateway;
+  let port = 0;
+  let workDir: string;
+  let agentId: string;
+  let enrollmentToken: string;
+  let connectionId: string;
+  const sentIds: string[] = [];
+
+  async function startControlPlane(): Promise<void> {
+    server = createServer((_req, res) => res.writeHead(404).end());
+    gateway = attachAgentGateway(server, { db, secretKey, logger, policyPollMs: 100 });
+    server.listen(port, "127.0.0.1");
+    await once(server, "listening");
+    port = (server.address() as AddressInfo).port;
+  }
+
+  async function stopControlPlane(): Promise<void> {
+    await gateway.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  function linkOptions(
+    spool: AuditSpool,
+    extra: Partial<TControlPlaneLinkOptions> = {},
+  ): TControlPlaneLinkOptions {
+    return {
+      url: `ws://127.0.0.1:${port}`,
+      enrollmentToken,
+      credentialFile: join(workDir, "credential.json"),
+      policyCacheFile: join(workDir, "policy-cache.json"),
+      agentVersion: "0.1.0-test",
+      hostname: "test-host",
+      logger,
+      spool,
+      backoffInitialMs: 50,
+      backoffMaxMs: 300,
+      authRetryMs: 500,
+      ...extra,
+    };
+  }
+
+  async function storedIdCounts(ids: string[]): Promise<Map<string, number>> {
+    const rows = await db.auditEvent.groupBy({
+      by: ["id"],
+      where: { id: { in: ids } },
+      _count: { _all: true },
+    });
+    return new Map(rows.map((r) => [r.id, r._count._all]));
+  }
+
+  /** Raw upgrade attempt; resolves with the HTTP status the server answered (101 when accepted). */
+  function rawUpgrade(authorization?: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = request({
+        host: "127.0.0.1",
+        port,
+        path: AGENT_LINK_PATH,
+        headers: {
+          Connection: "Upgrade",
+          Upgrade: "websocket",
+          "Sec-WebSocket-Version": "13",
+          "Sec-WebSocket-Key": randomBytes(16).toString("base64"),
+          ...(authorization ? { Authorization: authorization } : {}),
+        },
+      });
+      req.on("upgrade", (res, socket) => {
+        socket.destroy();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("response", (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  /** A raw ws client speaking the protocol by hand, for cases the real link never produces. */
+  async function rawClient(bearer: string): Promise<{ ws: WebSocket; messages: TControlMessage[] }> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${AGENT_LINK_PATH}`, {
+      headers: { Authorization: `Bearer ${bearer}` },
+    });
+    const messages: TControlMessage[] = [];
+    ws.on("message", (data) => {
+      const message = parseControlMessage(data.toString());
+      if (!("error" in message)) messages.push(message);
+    });
+    await once(ws, "open");
+    return { ws, messages };
+  }
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    db = createDb(database.url, { poolMax: 4 });
+    workDir = await mkdtemp(join(tmpdir(), "pc-link-"));
+    const issued = await issueEnrollmentToken(db, "edge-agent-1");
+    agentId = issued.agent.id;
+    enrollmentToken = issued.token;
+    const connection = await db.connection.create({
+      data: {
+        name: "demo",
+        environment: "production",
+        agentId,
+        host: "127.0.0.1",
+        port: 5432,
+        database: "demo",
+        username: "app",
+        secretCiphertext: encryptSecret("upstream-password", secretKey),
+      },
+    });
+    connectionId = connection.id;
+    await startControlPlane();
+  });
+
+  afterAll(async () => {
+    await stopControlPlane().catch(() => {});
+    await db?.$disconnect();
+    await database?.drop();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it("refuses a missing or unknown bearer with 401 and no upgrade", async () => {
+    expect(await rawUpgrade()).toBe(401);
+    expect(await rawUpgrade("Bearer pcen_not-a-real-token")).toBe(401);
+    expect(await rawUpgrade("Bearer pcag_not-a-real-credential")).toBe(401);
+    expect(gateway.connectedAgents()).toEqual([]);
+  });
+
+  it("enrolls with a token, persists the credential (0600), and receives the policy", async () => {
+    const spool = await AuditSpool.open(join(workDir, "spool"));
+    const link = new ControlPlaneLink(linkOptions(spool));
+    const policies: TPolicySnapshot[] = [];
+    link.on("policy", (s) => policies.push(s));
+    link.start();
+    await waitFor("first policy", () => policies.length > 0);
+    expect(link.connected).toBe(true);
+
+    const stored = JSON.parse(await readFile(join(workDir, "credential.json"), "utf8"));
+    expect(stored.agentId).toBe(agentId);
+    expect(stored.credential).toMatch(/^pcag_/);
+    expect((await stat(join(workDir, "credential.json"))).mode & 0o777).toBe(0o600);
+    expect(gateway.connectedAgents().map((a) => a.agentName)).toEqual(["edge-agent-1"]);
+
+    const snapshot = policies.at(-1)!;
+    expect(snapshot.connections).toHaveLength(1);
+    expect(snapshot.connections[0]).toMatchObject({ id: connectionId, environment: "production" });
+    expect(snapshot.connections[0]!.upstream.password).toBe("upstream-password");
+
+    // A policy change reaches the agent within about 2 s.
+    await db.connection.update({ where: { id: connectionId }, data: { environment: "staging" } });
+    const changedAt = Date.now();
+    const revision = await bumpPolicyRevision(db);
+    await waitFor("new policy revision", () => policies.at(-1)!.revision === revision, 2000);
+    expect(Date.now() - changedAt).toBeLessThan(2000);
+    expect(policies.at(-1)!.connections[0]!.environment).toBe("staging");
+    await waitFor("policy cache", async () => {
+      const cache = JSON.parse(await readFile(join(workDir, "policy-cache.json"), "utf8").catch(() => "{}"));
+      return cache.snapshot?.revision === revision;
+    });
+
+    // Events appended to the spool land in audit_events exactly once.
+    const events = Array.from({ length: 450 }, (_, i) => auditEvent(`SELECT ${i}`));
+    for (const e of events) spool.append(e);
+    sentIds.push(...events.map((e) => e.id));
+    await waitFor("spool drained", () => spool.size === 0);
+    const counts = await storedIdCounts(sentIds);
+    expect(counts.size).toBe(450);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    const row = await db.auditEvent.findUniqueOrThrow({ where: { id: events[0]!.id } });
+    expect(row.agentId).toBe(agentId);
+
+    await link.stop();
+    expect(link.connected).toBe(false);
+    await spool.close();
+  });
+
+  it("reconnects with the stored credential; the consumed enrollment token is refused", async () => {
+    expect(await rawUpgrade(`Bearer ${enrollmentToken}`)).toBe(401);
+
+    const spool = await AuditSpool.open(join(workDir, "spool"));
+    const link = new ControlPlaneLink(linkOptions(spool));
+    const policies: TPolicySnapshot[] = [];
+    link.on("policy", (s) => policies.push(s));
+    link.start();
+    // The cached policy is emitted at once, before any network round trip.
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.connections[0]!.environment).toBe("staging");
+    await waitFor("connected via credential", () => link.connected && policies.length >= 2);
+    expect(gateway.connectedAgents()).toHaveLength(1);
+    await link.stop();
+    await spool.close();
+  });
+
+  it("delivers every event exactly once across a control-plane outage, in-flight batches included", async () => {
+    const spool = await AuditSpool.open(join(workDir, "spool"));
+    const link = new ControlPlaneLink(linkOptions(spool));
+    link.start();
+    await waitFor("connected", () => link.connected);
+
+    // Some of these are in flight (or stored with the ack lost) when the control plane goes away.
+    const burst = Array.from({ length: 500 }, (_, i) => auditEvent(`UPDATE t SET x = ${i}`));
+    for (const e of burst) spool.append(e);
+    sentIds.push(...burst.map((e) => e.id));
+    await new Promise((r) => setImmediate(r));
+    await stopControlPlane();
+    await waitFor("disconnected", () => !link.connected);
+
+    const during = Array.from({ length: 300 }, (_, i) => auditEvent(`SELECT ${i} FROM during_outage`));
+    for (const e of during) spool.append(e);
+    sentIds.push(...during.map((e) => e.id));
+    await new Promise((r) => setTimeout(r, 500)); // a few refused reconnect attempts
+    expect(spool.size).toBeGreaterThanOrEqual(300);
+
+    await startControlPlane(); // same port
+    await waitFor("spool drained after restart", () => link.connected && spool.size === 0, 15_000);
+    const counts = await storedIdCounts(sentIds);
+    expect(counts.size).toBe(sentIds.length);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(await db.auditEvent.count()).toBe(sentIds.length);
+    expect((await verifyAuditChain(db)).ok).toBe(true);
+
+    await link.stop();
+    await spool.close();
+  });
+
+  it("does not resend acknowledged events after an agent restart", async () => {
+    const spool = await AuditSpool.open(join(workDir, "spool"));
+    expect(spool.size).toBe(0);
+    const link = new ControlPlaneLink(linkOptions(spool));
+    link.start();
+    await waitFor("connected", () => link.connected);
+    const late = Array.from({ length: 10 }, (_, i) => auditEvent(`SELECT ${i} AS after_restart`));
+    for (const e of late) spool.append(e);
+    sentIds.push(...late.map((e) => e.id));
+    await waitFor("spool drained", () => spool.size === 0);
+    expect(await db.auditEvent.count()).toBe(sentIds.length);
+    await link.stop();
+    await spool.close();
+  });
+
+  it("rejects invalid events by id, stores the valid ones, and closes a link that keeps sending garbage", async () => {
+    const { credential } = JSON.parse(await readFile(join(workDir, "credential.json"), "utf8"));
+    const { ws, messages } = await rawClient(credential);
+    const good = auditEvent("SELECT 'good'");
+    const badId = randomUUID();
+    ws.send(
+      JSON.stringify({
+        v: PROTOCOL_VERSION,
+        type: "events",
+        events: [good, { ...auditEvent("x"), id: badId, decision: "maybe" }],
+      }),
+    );
+    await waitFor(
+      "ack and reject",
+      () => messages.some((m) => m.type === "events.ack") && messages.some((m) => m.type === "events.reject"),
+    );
+    expect(messages.find((m) => m.type === "events.ack")).toMatchObject({ ids: [good.id] });
+    expect(messages.find((m) => m.type === "events.reject")).toMatchObject({ ids: [badId] });
+    sentIds.push(good.id);
+
+    const closed = once(ws, "close");
+    for (let i = 0; i < 12; i++) ws.send(`not json ${i}`);
+    const [code] = (await closed) as [number];
+    expect(code).toBe(4002);
+  });
+
+  it("keeps one live link per agent: a newer link replaces the older", async () => {
+    const { credential } = JSON.parse(await readFile(join(workDir, "credential.json"), "utf8"));
+    const first = await rawClient(credential);
+    const firstClosed = once(first.ws, "close");
+    const second = await rawClient(credential);
+    const [code] = (await firstClosed) as [number];
+    expect(code).toBe(4001);
+    expect(gateway.connectedAgents()).toHaveLength(1);
+    second.ws.send(encodeMessage({ v: PROTOCOL_VERSION, type: "heartbeat", activeSessions: 2, spooled: 0 }));
+    await waitFor("heartbeat recorded", async () => {
+      const agent = await db.agent.findUniqueOrThrow({ where: { id: agentId } });
+      return agent.lastHeartbeatAt !== null && agent.hostname === "test-host";
+    });
+    second.ws.close();
+  });
+});

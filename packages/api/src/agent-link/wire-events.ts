@@ -1,0 +1,50 @@
+// Turning `events` frames into rows for the audit store. A frame with some invalid events is not dropped
+// whole: the valid ones are stored and the invalid ones rejected by id, so one bad event cannot block an
+// agent's spool (it would resend the same batch forever).
+import { PROTOCOL_VERSION, ZAuditEvent, type TAuditEvent } from "@portcullis/agent-protocol";
+import type { TNewAuditEvent } from "@portcullis/db";
+
+export const MAX_EVENTS_PER_FRAME = 500;
+
+export interface TSalvagedEvents {
+  valid: TAuditEvent[];
+  /** Ids (as sent) of events that failed validation; events without a usable id cannot be named. */
+  rejectedIds: string[];
+  unnamed: number;
+  reason: string;
+}
+
+/** For an `events` frame that failed whole-frame validation: validates event by event. Null if not salvageable. */
+export function salvageEventsFrame(raw: string): TSalvagedEvents | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (typeof json !== "object" || json === null) return null;
+  const frame = json as { v?: unknown; type?: unknown; events?: unknown };
+  if (frame.v !== PROTOCOL_VERSION || frame.type !== "events" || !Array.isArray(frame.events)) return null;
+  if (frame.events.length === 0 || frame.events.length > MAX_EVENTS_PER_FRAME) return null;
+  const out: TSalvagedEvents = { valid: [], rejectedIds: [], unnamed: 0, reason: "" };
+  const reasons = new Set<string>();
+  for (const candidate of frame.events as unknown[]) {
+    const parsed = ZAuditEvent.safeParse(candidate);
+    if (parsed.success) {
+      out.valid.push(parsed.data);
+      continue;
+    }
+    for (const issue of parsed.error.issues.slice(0, 3))
+      reasons.add(`${issue.path.join(".")}: ${issue.message}`);
+    const id = (candidate as { id?: unknown } | null)?.id;
+    if (typeof id === "string" && id.length > 0 && id.length <= 100) out.rejectedIds.push(id);
+    else out.unnamed += 1;
+  }
+  out.reason = `invalid audit event: ${[...reasons].slice(0, 5).join("; ")}`.slice(0, 1000);
+  return out;
+}
+
+/** Wire event -> audit row. The agent id comes from the authenticated link, never from the event. */
+export function toNewAuditEvent(event: TAuditEvent, agentId: string): TNewAuditEvent {
+  return { ...event, occurredAt: new Date(event.occurredAt), agentId, details: null };
+}
