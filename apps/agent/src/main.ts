@@ -1,0 +1,95 @@
+// The agent process: link to the control plane, durable audit spool, governor and Postgres listener.
+import { readFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { initParser } from "@portcullis/policy";
+import { pino } from "pino";
+import { env } from "./env.ts";
+import { Governor } from "./governor.ts";
+import { ControlPlaneLink } from "./link/control-plane-link.ts";
+import { startProxyServer } from "./proxy/server.ts";
+import { AuditSpool } from "./spool/audit-spool.ts";
+
+export const AGENT_VERSION = "0.1.0";
+/** How often open sessions are re-checked against expiring grants and tokens. */
+const REAUTHORIZE_EVERY_MS = 2_000;
+
+const logger = pino({ level: env.LOG_LEVEL, base: { service: "portcullis-agent" } });
+
+async function main(): Promise<void> {
+  const dataDir = path.resolve(env.PORTCULLIS_AGENT_DATA_DIR);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await initParser();
+
+  const spool = await AuditSpool.open(path.join(dataDir, "spool"));
+  const governor = new Governor();
+  const link = new ControlPlaneLink({
+    url: env.PORTCULLIS_CONTROL_PLANE_URL,
+    enrollmentToken: env.PORTCULLIS_ENROLLMENT_TOKEN,
+    credentialFile: path.join(dataDir, "credential.json"),
+    policyCacheFile: path.join(dataDir, "policy.json"),
+    agentVersion: AGENT_VERSION,
+    logger,
+    spool,
+  });
+
+  const proxy = await startProxyServer({
+    host: env.PORTCULLIS_LISTEN_HOST,
+    port: env.PORTCULLIS_LISTEN_PORT,
+    logger,
+    tls:
+      env.PORTCULLIS_TLS_CERT_FILE && env.PORTCULLIS_TLS_KEY_FILE
+        ? { cert: readFileSync(env.PORTCULLIS_TLS_CERT_FILE), key: readFileSync(env.PORTCULLIS_TLS_KEY_FILE) }
+        : undefined,
+    allowCleartextRemote: env.PORTCULLIS_ALLOW_CLEARTEXT_REMOTE,
+    idleTimeoutMs: env.PORTCULLIS_IDLE_TIMEOUT_MS || undefined,
+    hooks: {
+      authenticate: (request) => governor.authenticate(request),
+      decide: (session, sql) => governor.decide(session, sql),
+      record: (event) => {
+        spool.append(event);
+        link.kick();
+      },
+    },
+  });
+
+  let announced = false;
+  const reauthorize = () => {
+    const ended = proxy.terminateSessions((info) => !governor.stillAuthorized(info), "terminating connection: your access to this database was revoked or has expired");
+    if (ended > 0) logger.info({ ended }, "ended sessions that lost their access");
+    link.notifyActiveSessions(proxy.activeSessions);
+  };
+  link.on("policy", (snapshot) => {
+    governor.update(snapshot);
+    logger.info({ revision: snapshot.revision, connections: snapshot.connections.map((c) => c.name) }, "policy applied");
+    reauthorize();
+    if (!announced) {
+      announced = true;
+      // The launcher waits for this line: the agent now accepts clients with a policy to enforce.
+      logger.info({ port: proxy.port, revision: snapshot.revision }, "ready");
+    }
+  });
+  const timer = setInterval(reauthorize, REAUTHORIZE_EVERY_MS);
+  timer.unref();
+  link.start();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    clearInterval(timer);
+    await proxy.close();
+    // Let the last events reach the spool file; unacknowledged ones are resent by the next run.
+    await link.stop();
+    await spool.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  logger.fatal({ err: error }, "agent failed to start");
+  process.exit(1);
+});
