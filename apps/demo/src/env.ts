@@ -15,3 +15,8 @@ export const env = createEnv({
   runtimeEnv: process.env,
   emptyStringAsUndefined: true,
 });
+
+/** Child processes inherit the launcher's environment (PATH, HOME, proxies...) plus what it sets for them. */
+export function inheritedEnvironment(): NodeJS.ProcessEnv {
+  return { ...process.env };
+}

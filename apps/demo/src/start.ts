@@ -14,7 +14,7 @@ import { seedDemo, type TDemoSecrets, DEMO_IDENTITIES } from "@portcullis/db/see
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
 import { demoDatabaseSql } from "./demo-data.ts";
-import { env } from "./env.ts";
+import { env, inheritedEnvironment } from "./env.ts";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const DATA_DIR = path.resolve(ROOT, env.PORTCULLIS_DATA_DIR ?? ".data");
@@ -90,7 +90,7 @@ async function buildWebIfNeeded(): Promise<void> {
 function runToCompletion(command: string, args: string[], cwd: string, logFile: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const log = createWriteStream(logFile);
-    const child = spawn(command, args, { cwd, env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd, env: { ...inheritedEnvironment(), NEXT_TELEMETRY_DISABLED: "1" }, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} failed (exit ${code}); see ${logFile}`))));
@@ -102,7 +102,7 @@ function startChild(name: string, script: string, cwd: string, childEnv: Record<
   const log = createWriteStream(logFile, { flags: "a" });
   const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd,
-    env: { ...process.env, ...childEnv, NEXT_TELEMETRY_DISABLED: "1" },
+    env: { ...inheritedEnvironment(), ...childEnv, NEXT_TELEMETRY_DISABLED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.pipe(log);
