@@ -53,6 +53,7 @@ export class AuditSpool {
   private compactRequested = false;
   private unsynced = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private lastWriteError: Error | null = null;
   private readonly syncTimer: NodeJS.Timeout;
   private closed = false;
 
@@ -182,8 +183,6 @@ export class AuditSpool {
       await rm(join(this.dir, LOCK_FILE), { force: true });
     }
   }
-
-  private lastWriteError: Error | null = null;
 
   private enqueue(line: string, bytes: number): void {
     this.buffer.push(line);

@@ -79,7 +79,7 @@ interface TLink {
 
 export function attachAgentGateway(server: Server, options: TAgentGatewayOptions): TAgentGateway {
   const { db, secretKey } = options;
-  const logger = options.logger.child({ component: "agent-gateway" });
+  const logger = options.logger; // the caller binds its component name (apps/web/server.ts does)
   const policyPollMs = options.policyPollMs ?? 1000;
   const links = new Map<string, TLink>();
   const appendQueue = new SerialQueue();

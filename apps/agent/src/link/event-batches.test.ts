@@ -1,0 +1,71 @@
+import { randomUUID } from "node:crypto";
+import { parseAgentMessage, type TAuditEvent } from "@portcullis/agent-protocol";
+import { describe, expect, it } from "vitest";
+import { linkUrl } from "./control-plane-link.ts";
+import { buildEventBatch, serializeWithinLimit } from "./event-batches.ts";
+
+function event(statement: string): TAuditEvent {
+  return {
+    id: randomUUID(),
+    type: "statement",
+    occurredAt: new Date().toISOString(),
+    actorId: null,
+    actorName: "copilot@demo.local",
+    actorKind: "ai_agent",
+    connectionId: null,
+    connectionName: "demo",
+    environment: "production",
+    sessionId: null,
+    clientAddr: null,
+    applicationName: null,
+    statement,
+    fingerprint: null,
+    statementClass: "read",
+    decision: "allowed",
+    ruleId: null,
+    ruleName: null,
+    message: null,
+    tables: [],
+    columns: [],
+    maskedColumns: [],
+    rowCount: 0,
+    durationMs: 0,
+    error: null,
+  };
+}
+
+describe("buildEventBatch", () => {
+  it("produces a frame the contract accepts, capped by count", () => {
+    const events = Array.from({ length: 250 }, (_, i) => event(`SELECT ${i}`));
+    const batch = buildEventBatch(events, 200, 1024 * 1024)!;
+    expect(batch.ids).toEqual(events.slice(0, 200).map((e) => e.id));
+    const parsed = parseAgentMessage(batch.frame);
+    expect("error" in parsed ? parsed.error : parsed.type).toBe("events");
+  });
+
+  it("caps frames by bytes but always sends at least one event", () => {
+    const events = Array.from({ length: 10 }, () => event("x".repeat(10_000)));
+    const batch = buildEventBatch(events, 200, 25_000)!;
+    expect(batch.ids).toHaveLength(2);
+    expect(Buffer.byteLength(batch.frame)).toBeLessThan(25_000 + 100);
+    expect(buildEventBatch([], 200, 25_000)).toBeNull();
+  });
+
+  it("trims an event too large for any frame, keeping its id and saying so", () => {
+    const huge = event("y".repeat(900_000));
+    const json = serializeWithinLimit(huge, 100_000);
+    const trimmed = JSON.parse(json) as TAuditEvent;
+    expect(trimmed.id).toBe(huge.id);
+    expect(Buffer.byteLength(json)).toBeLessThan(100_000);
+    expect(trimmed.message).toMatch(/trimmed by the agent/);
+  });
+});
+
+describe("linkUrl", () => {
+  it("points a base URL at the link endpoint and keeps explicit paths", () => {
+    expect(linkUrl("http://127.0.0.1:3000")).toBe("ws://127.0.0.1:3000/api/agents/connect");
+    expect(linkUrl("https://cp.example.com/")).toBe("wss://cp.example.com/api/agents/connect");
+    expect(linkUrl("ws://cp:3000/custom/path")).toBe("ws://cp:3000/custom/path");
+    expect(() => linkUrl("ftp://cp")).toThrow();
+  });
+});
