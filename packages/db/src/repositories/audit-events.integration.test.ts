@@ -1,0 +1,114 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, type TDb } from "../client.ts";
+import { createTestDatabase } from "../test-support.ts";
+import { appendAuditEvents, listAuditEvents, verifyAuditChain, type TNewAuditEvent } from "./audit-events.ts";
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: TDb;
+
+const make = (statement: string, at = new Date()): TNewAuditEvent => ({
+  id: randomUUID(),
+  occurredAt: at,
+  type: "statement",
+  actorId: null,
+  actorName: "dev@demo.local",
+  actorKind: "human",
+  connectionId: null,
+  connectionName: "demo",
+  environment: "production",
+  agentId: null,
+  sessionId: null,
+  clientAddr: "127.0.0.1",
+  applicationName: "psql",
+  statement,
+  fingerprint: null,
+  statementClass: "read",
+  decision: "allowed",
+  ruleId: null,
+  ruleName: null,
+  message: null,
+  tables: ["customers"],
+  columns: [],
+  maskedColumns: [],
+  rowCount: 1,
+  durationMs: 1.25,
+  error: null,
+  details: null,
+});
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb(database.url, { poolMax: 4 });
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await database?.drop();
+});
+
+describe("audit events", () => {
+  it("appends idempotently: redelivered ids are skipped, not doubled", async () => {
+    const batch = [make("select 1"), make("select 2")];
+    expect((await appendAuditEvents(db, batch)).inserted).toHaveLength(2);
+    const again = await appendAuditEvents(db, [batch[0]!, make("select 3")]);
+    expect(again.duplicates).toEqual([batch[0]!.id]);
+    expect(again.inserted).toHaveLength(1);
+    expect(await db.auditEvent.count()).toBe(3);
+  });
+
+  it("keeps one valid chain under concurrent appends", async () => {
+    await Promise.all(Array.from({ length: 10 }, (_, i) => appendAuditEvents(db, [make(`select ${100 + i}`), make(`select ${200 + i}`)])));
+    const result = await verifyAuditChain(db, 7);
+    expect(result).toMatchObject({ ok: true, checked: 23 });
+  });
+
+  it("lists newest first with a cursor that walks every event exactly once", async () => {
+    const seen: string[] = [];
+    let cursor: { occurredAt: Date; seq: bigint } | undefined;
+    for (;;) {
+      const page = await listAuditEvents(db, {}, { limit: 5, cursor });
+      seen.push(...page.items.map((i) => i.id));
+      const times = page.items.map((i) => i.occurredAt.getTime());
+      expect([...times].sort((a, b) => b - a)).toEqual(times);
+      if (!page.nextCursor) break;
+      const { decodeAuditCursor } = await import("./audit-events.ts");
+      cursor = decodeAuditCursor(page.nextCursor) ?? undefined;
+    }
+    expect(new Set(seen).size).toBe(23);
+    expect(seen).toHaveLength(23);
+  });
+
+  it("filters by text, case-insensitively", async () => {
+    const page = await listAuditEvents(db, { text: "SELECT 10" }, { limit: 50 });
+    expect(page.items.map((i) => i.statement).sort()).toEqual(["select 100", "select 101", "select 102", "select 103", "select 104", "select 105", "select 106", "select 107", "select 108", "select 109"]);
+  });
+
+  it("detects a stored event modified behind its back, and names the first broken link", async () => {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    const { rows } = await client.query<{ seq: string }>("select seq::text from audit_events order by seq limit 1 offset 5");
+    await client.query("update audit_events set statement = 'select innocent' where seq = $1", [rows[0]!.seq]);
+    const result = await verifyAuditChain(db);
+    expect(result.ok).toBe(false);
+    expect(result.firstBroken?.seq).toBe(rows[0]!.seq);
+    expect(result.firstBroken?.reason).toMatch(/modified/);
+    await client.end();
+  });
+
+  it("detects a deleted event", async () => {
+    const fresh = await createTestDatabase();
+    const other = createDb(fresh.url, { poolMax: 1 });
+    await appendAuditEvents(other, [make("a"), make("b"), make("c")]);
+    const client = new pg.Client({ connectionString: fresh.url });
+    await client.connect();
+    await client.query("delete from audit_events where statement = 'b'");
+    const result = await verifyAuditChain(other);
+    expect(result.ok).toBe(false);
+    expect(result.firstBroken?.reason).toMatch(/removed or reordered/);
+    await client.end();
+    await other.$disconnect();
+    await fresh.drop();
+  });
+});
