@@ -14,3 +14,6 @@ export * from "./audit/schemas.ts";
 
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
+
+/** The WebSocket path the agent gateway (./agent-gateway) serves, for the server that routes upgrades. */
+export { AGENT_LINK_PATH } from "@portcullis/agent-protocol";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ZAuditEventDto, ZAuditEventFilter, ZAuditEventListInput } from "./schemas.ts";
+import { ZAuditEventDto, ZAuditEventFilter, ZAuditEventListInput, ZAuditEventQuery } from "./schemas.ts";
 
 describe("ZAuditEventFilter", () => {
   it("accepts the documented filters", () => {
@@ -90,5 +90,20 @@ describe("ZAuditEventDto", () => {
 
   it("rejects a decision outside the contract", () => {
     expect(ZAuditEventDto.safeParse({ ...dto, decision: "maybe" }).success).toBe(false);
+  });
+});
+
+describe("ZAuditEventQuery (REST query string)", () => {
+  it("names the offending parameter itself", () => {
+    const result = ZAuditEventQuery.safeParse({ decision: "maybe", limit: "1000" });
+    expect(result.error?.issues.map((i) => i.path.join(".")).sort()).toEqual(["decision", "limit"]);
+  });
+
+  it("splits cleanly into filter and page", () => {
+    expect(ZAuditEventQuery.parse({ actor: "dev@demo.local", limit: "10", cursor: "abc" })).toEqual({
+      actor: "dev@demo.local",
+      limit: 10,
+      cursor: "abc",
+    });
   });
 });

@@ -7,41 +7,46 @@ const optionalInstant = z.iso
   .datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z" })
   .optional();
 
-export const ZAuditEventFilter = z
-  // Strict: a misspelt filter must fail loudly, not silently return everything.
-  .strictObject({
-    /** Case-insensitive match on statement, actor, connection and message. */
-    text: optionalText(500),
-    /** Exact actor name, e.g. dev@demo.local. */
-    actor: optionalText(320),
-    actorKind: ZIdentityKind.optional(),
-    /** Connection name, or its id. */
-    connection: optionalText(200),
-    environment: optionalText(100),
-    decision: ZDecision.optional(),
-    table: optionalText(300),
-    /** Inclusive lower bound. */
-    from: optionalInstant,
-    /** Exclusive upper bound. */
-    to: optionalInstant,
-  })
-  .refine((f) => !f.from || !f.to || Date.parse(f.from) < Date.parse(f.to), {
-    message: "`from` must be before `to`",
-    path: ["from"],
-  });
+// Strict: a misspelt filter must fail loudly, not silently return everything.
+const ZAuditEventFilterShape = z.strictObject({
+  /** Case-insensitive match on statement, actor, connection and message. */
+  text: optionalText(500),
+  /** Exact actor name, e.g. dev@demo.local. */
+  actor: optionalText(320),
+  actorKind: ZIdentityKind.optional(),
+  /** Connection name, or its id. */
+  connection: optionalText(200),
+  environment: optionalText(100),
+  decision: ZDecision.optional(),
+  table: optionalText(300),
+  /** Inclusive lower bound. */
+  from: optionalInstant,
+  /** Exclusive upper bound. */
+  to: optionalInstant,
+});
+
+function fromBeforeTo(f: { from?: string; to?: string }, ctx: z.RefinementCtx) {
+  if (f.from && f.to && Date.parse(f.from) >= Date.parse(f.to)) {
+    ctx.addIssue({ code: "custom", message: "`from` must be before `to`", path: ["from"] });
+  }
+}
+
+export const ZAuditEventFilter = ZAuditEventFilterShape.superRefine(fromBeforeTo);
 export type TAuditEventFilter = z.infer<typeof ZAuditEventFilter>;
 
 export const AUDIT_PAGE_DEFAULT = 50;
 export const AUDIT_PAGE_MAX = 500;
 
-export const ZAuditEventListInput = z.object({
-  filter: ZAuditEventFilter.default({}),
-  // Coerced because the REST edge hands over query-string values.
-  limit: z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT),
-  /** Opaque, from a previous page's nextCursor. */
-  cursor: z.string().min(1).max(200).nullish(),
-});
+// Coerced because the REST edge hands over query-string values.
+const limit = z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT);
+/** Opaque, from a previous page's nextCursor. */
+const cursor = z.string().min(1).max(200).nullish();
+
+export const ZAuditEventListInput = z.object({ filter: ZAuditEventFilter.default({}), limit, cursor });
 export type TAuditEventListInput = z.input<typeof ZAuditEventListInput>;
+
+/** The REST API's flat query string (`?decision=blocked&limit=100`), so errors name the parameter the client sent. */
+export const ZAuditEventQuery = ZAuditEventFilterShape.extend({ limit, cursor }).superRefine(fromBeforeTo);
 
 /** What clients see of an audit event: JSON-safe (ISO times, seq as a string), no storage internals. */
 export const ZAuditEventDto = z.object({
