@@ -1,0 +1,34 @@
+"use client";
+
+import { cn } from "@portcullis/ui";
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+
+const links = [{ href: "/timeline", label: "Timeline" }] as const;
+
+export function NavLinks() {
+  const pathname = usePathname();
+  return (
+    <nav aria-label="Main">
+      <ul className="flex items-center gap-1">
+        {links.map((link) => {
+          const active = pathname === link.href || pathname.startsWith(`${link.href}/`);
+          return (
+            <li key={link.href}>
+              <Link
+                href={link.href}
+                aria-current={active ? "page" : undefined}
+                className={cn(
+                  "rounded-md px-3 py-1.5 text-sm font-medium focus-visible:outline-2 focus-visible:outline-sky-400",
+                  active ? "bg-slate-800 text-white" : "text-slate-300 hover:bg-slate-800 hover:text-white",
+                )}
+              >
+                {link.label}
+              </Link>
+            </li>
+          );
+        })}
+      </ul>
+    </nav>
+  );
+}

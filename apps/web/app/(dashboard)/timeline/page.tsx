@@ -1,0 +1,20 @@
+import type { Metadata } from "next";
+import { requireSession } from "../../../auth.ts";
+import { Timeline } from "./timeline.tsx";
+
+export const metadata: Metadata = { title: "Audit timeline" };
+
+export default async function TimelinePage() {
+  await requireSession("/timeline");
+  return (
+    <div className="flex flex-col gap-5">
+      <div>
+        <h1 className="text-2xl font-semibold tracking-tight">Audit timeline</h1>
+        <p className="mt-1 text-sm text-slate-500">
+          Every statement from every identity, across every environment, newest first.
+        </p>
+      </div>
+      <Timeline />
+    </div>
+  );
+}

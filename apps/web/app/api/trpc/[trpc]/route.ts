@@ -1,0 +1,21 @@
+import { appRouter, createTRPCContext } from "@portcullis/api";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { getSession } from "../../../../auth.ts";
+import { getDb } from "../../../../lib/db.ts";
+import { logger } from "../../../../lib/logger.ts";
+
+function handler(req: Request) {
+  return fetchRequestHandler({
+    endpoint: "/api/trpc",
+    req,
+    router: appRouter,
+    createContext: async () =>
+      createTRPCContext({ db: getDb(), headers: req.headers, session: await getSession() }),
+    onError({ error, path }) {
+      if (error.code === "INTERNAL_SERVER_ERROR")
+        logger.error({ err: error.cause ?? error, path }, "tRPC call failed");
+    },
+  });
+}
+
+export { handler as GET, handler as POST };

@@ -1,0 +1,99 @@
+// The control plane's process: one HTTP server for Next.js (dashboard, tRPC, REST API) and the agents'
+// WebSocket link. A custom server because route handlers cannot accept WebSocket upgrades.
+//   production: next build && NODE_ENV=production tsx server.ts      development: tsx server.ts --dev
+import { createServer, type IncomingMessage } from "node:http";
+import path from "node:path";
+import type { Duplex } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { AGENT_LINK_PATH } from "@portcullis/api";
+import { attachAgentGateway } from "@portcullis/api/agent-gateway";
+import { deriveSecretKey } from "@portcullis/db";
+import next from "next";
+import { env } from "./env.ts";
+import { getDb } from "./lib/db.ts";
+import { logger } from "./lib/logger.ts";
+
+const SHUTDOWN_GRACE_MS = 5000;
+
+function pathnameOf(req: IncomingMessage): string {
+  return new URL(req.url ?? "/", "http://localhost").pathname;
+}
+
+async function main() {
+  const dev = process.argv.includes("--dev");
+  if (!dev && env.NODE_ENV !== "production") {
+    throw new Error(
+      "Production mode needs NODE_ENV=production (`npm start` sets it); use --dev for development.",
+    );
+  }
+  // next-auth v4 reads its own variable to build callback URLs; ours is PUBLIC_URL. Set before Next starts.
+  // eslint-disable-next-line no-restricted-properties
+  process.env.NEXTAUTH_URL ??= env.PUBLIC_URL;
+
+  const db = getDb();
+  // Next attaches its upgrade listener (HMR in dev) lazily to `httpServer`. It gets this never-listening
+  // server, and only the upgrades that are not the agent link, so it can never end an agent's socket.
+  const nextUpgrades = createServer();
+  const app = next({
+    dev,
+    dir: path.dirname(fileURLToPath(import.meta.url)),
+    hostname: env.HOST,
+    port: env.PORT,
+    httpServer: nextUpgrades,
+  });
+  const handle = app.getRequestHandler();
+  await app.prepare();
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err, url: req.url }, "request failed");
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    });
+  });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (pathnameOf(req) === AGENT_LINK_PATH) return; // the gateway's own listener takes it
+    if (nextUpgrades.listenerCount("upgrade") > 0) nextUpgrades.emit("upgrade", req, socket, head);
+    else socket.destroy();
+  });
+
+  const gateway = attachAgentGateway(server, {
+    db,
+    secretKey: deriveSecretKey(env.PORTCULLIS_SECRET_KEY),
+    logger: logger.child({ component: "agent-gateway" }),
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(env.PORT, env.HOST, () => resolve());
+  });
+  logger.info({ dev, publicUrl: env.PUBLIC_URL }, `listening on http://${env.HOST}:${env.PORT}`);
+
+  let stopping = false;
+  async function shutdown(signal: NodeJS.Signals) {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    setTimeout(() => {
+      logger.error("shutdown took too long, exiting");
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+    // Requests still in flight halfway through the grace period are cut so the rest can close in time.
+    setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS / 2).unref();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const results = await Promise.allSettled([gateway.close(), closed, app.close()]);
+    for (const result of results)
+      if (result.status === "rejected") logger.warn({ err: result.reason }, "close failed");
+    await db.$disconnect().catch((err: unknown) => logger.warn({ err }, "database disconnect failed"));
+    logger.info("stopped");
+    process.exit(0);
+  }
+  process.once("SIGTERM", (signal) => void shutdown(signal));
+  process.once("SIGINT", (signal) => void shutdown(signal));
+}
+
+main().catch((err: unknown) => {
+  logger.fatal({ err }, "control plane failed to start");
+  process.exit(1);
+});
