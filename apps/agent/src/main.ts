@@ -13,6 +13,8 @@ import { AuditSpool } from "./spool/audit-spool.ts";
 export const AGENT_VERSION = "0.1.0";
 /** How often open sessions are re-checked against expiring grants and tokens. */
 const REAUTHORIZE_EVERY_MS = 2_000;
+/** Disk the spool may use while the control plane is away. Past 90% of it, statements are refused. */
+const SPOOL_MAX_BYTES = 256 * 1024 * 1024;
 
 const logger = pino({ level: env.LOG_LEVEL, base: { service: "portcullis-agent" } });
 
@@ -21,7 +23,7 @@ async function main(): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await initParser();
 
-  const spool = await AuditSpool.open(path.join(dataDir, "spool"));
+  const spool = await AuditSpool.open(path.join(dataDir, "spool"), { logger, maxBytes: SPOOL_MAX_BYTES });
   const governor = new Governor();
   const link = new ControlPlaneLink({
     url: env.PORTCULLIS_CONTROL_PLANE_URL,
@@ -45,10 +47,26 @@ async function main(): Promise<void> {
     idleTimeoutMs: env.PORTCULLIS_IDLE_TIMEOUT_MS || undefined,
     hooks: {
       authenticate: (request) => governor.authenticate(request),
-      decide: (session, sql) => governor.decide(session, sql),
+      decide: (session, sql) => {
+        // Audit fails closed: with no room left to record what runs, nothing runs.
+        if (spool.bytes >= SPOOL_MAX_BYTES * 0.9) {
+          return {
+            action: "block",
+            ruleId: "builtin-audit-spool-full",
+            ruleName: "Audit spool full",
+            message: "the agent cannot record more audit events until the control plane is reachable again",
+            statements: [],
+            offendingIndex: -1,
+          };
+        }
+        return governor.decide(session, sql);
+      },
       record: (event) => {
-        spool.append(event);
-        link.kick();
+        try {
+          spool.append(event);
+        } catch (error) {
+          logger.error({ err: error, eventId: event.id }, "audit event could not be spooled");
+        }
       },
     },
   });
