@@ -53,7 +53,8 @@ async function main() {
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (pathnameOf(req) === AGENT_LINK_PATH) return; // the gateway's own listener takes it
-    if (nextUpgrades.listenerCount("upgrade") > 0) nextUpgrades.emit("upgrade", req, socket, head);
+    // Next only upgrades for HMR (dev); in production it would leave any other upgrade hanging.
+    if (dev && nextUpgrades.listenerCount("upgrade") > 0) nextUpgrades.emit("upgrade", req, socket, head);
     else socket.destroy();
   });
 
@@ -80,12 +81,23 @@ async function main() {
     }, SHUTDOWN_GRACE_MS).unref();
     // Requests still in flight halfway through the grace period are cut so the rest can close in time.
     setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS / 2).unref();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const closeStep = async (name: string, close: () => Promise<unknown>) => {
+      const startedAt = Date.now();
+      try {
+        await close();
+        logger.debug({ ms: Date.now() - startedAt }, `${name} closed`);
+      } catch (err) {
+        logger.warn({ err }, `${name} failed to close`);
+      }
+    };
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
-    const results = await Promise.allSettled([gateway.close(), closed, app.close()]);
-    for (const result of results)
-      if (result.status === "rejected") logger.warn({ err: result.reason }, "close failed");
-    await db.$disconnect().catch((err: unknown) => logger.warn({ err }, "database disconnect failed"));
+    await Promise.all([
+      closeStep("agent gateway", () => gateway.close()),
+      closeStep("http server", () => serverClosed),
+      closeStep("next", () => app.close()),
+    ]);
+    await closeStep("database", () => db.$disconnect());
     logger.info("stopped");
     process.exit(0);
   }
