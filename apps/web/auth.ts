@@ -1,5 +1,6 @@
 // Dashboard sign-in (next-auth v4, JWT sessions). Providers are a list so OIDC can join the credentials
 // provider later without touching the session shape: every provider must resolve to a Portcullis identity id.
+import { createHash } from "node:crypto";
 import { authenticatePassword } from "@portcullis/db";
 import type { AuthOptions, Session } from "next-auth";
 import { getServerSession } from "next-auth";
@@ -31,8 +32,16 @@ const credentialsProvider = CredentialsProvider({
   },
 });
 
+/**
+ * Production requires AUTH_SECRET (env.ts). Development derives a stable one from PORTCULLIS_SECRET_KEY: next-auth's
+ * own fallback is computed per bundle, so the route handler and server components would disagree and drop sessions.
+ */
+const authSecret =
+  env.AUTH_SECRET ??
+  createHash("sha256").update(`portcullis-auth:${env.PORTCULLIS_SECRET_KEY}`).digest("base64url");
+
 export const authOptions: AuthOptions = {
-  secret: env.AUTH_SECRET,
+  secret: authSecret,
   providers: [credentialsProvider],
   session: { strategy: "jwt", maxAge: 12 * 60 * 60 },
   pages: { signIn: "/login" },
