@@ -50,14 +50,14 @@ export function Timeline() {
 
   return (
     <div className="flex flex-col gap-4">
-      <div className="flex flex-col gap-3 md:flex-row md:items-end">
+      <div className="grid grid-cols-2 gap-3 md:flex md:items-end">
         <Input
           label="Search"
           type="search"
           value={search}
           onChange={(e) => setSearch(e.target.value)}
           placeholder="Statement, actor, connection or message"
-          className="md:flex-1"
+          className="col-span-2 md:flex-1"
         />
         <Select
           label="Decision"
@@ -87,7 +87,7 @@ export function Timeline() {
           variant="secondary"
           aria-pressed={live}
           onClick={() => setLive((v) => !v)}
-          className="md:w-32"
+          className="col-span-2 md:w-32"
         >
           <span
             aria-hidden
