@@ -63,7 +63,16 @@ interface TStatementRun {
 }
 
 type TPending =
-  | { kind: "query"; runs: TStatementRun[]; index: number; rows: number; startedAt: number; startedIso: string; blocked: TVerdict | null; failed: boolean }
+  | {
+      kind: "query";
+      runs: TStatementRun[];
+      index: number;
+      rows: number;
+      startedAt: number;
+      startedIso: string;
+      blocked: TVerdict | null;
+      failed: boolean;
+    }
   | { kind: "parse"; sql: string; blocked: TVerdict | null; verdict: TVerdict | null }
   | { kind: "execute"; run: TStatementRun | null; rows: number; startedAt: number; startedIso: string }
   | { kind: "bind" | "describe" | "close" | "sync" };
@@ -105,14 +114,16 @@ export class ProxySession {
 
   /** Ends the session, e.g. when its credential is revoked. */
   terminate(reason: string, fatal?: { code: string; message: string }): void {
-    if (fatal && !this.client.destroyed) this.client.write(errorResponse({ severity: "FATAL", code: fatal.code, message: fatal.message }));
+    if (fatal && !this.client.destroyed)
+      this.client.write(errorResponse({ severity: "FATAL", code: fatal.code, message: fatal.message }));
     this.close(reason);
   }
 
   private close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.closeReason = reason;
+    // After a Terminate the database closing its end is expected: keep the client's reason.
+    if (this.closeReason !== "client terminated the session") this.closeReason = reason;
     this.client.end();
     this.upstream.end();
     setTimeout(() => {
@@ -174,10 +185,28 @@ export class ProxySession {
         const startedIso = new Date(now).toISOString();
         if (verdict.action !== "allow") {
           this.recordBlocked(verdict, startedIso);
-          this.pending.push({ kind: "query", runs, index: 0, rows: 0, startedAt: now, startedIso, blocked: verdict, failed: false });
+          this.pending.push({
+            kind: "query",
+            runs,
+            index: 0,
+            rows: 0,
+            startedAt: now,
+            startedIso,
+            blocked: verdict,
+            failed: false,
+          });
           return queryMessage(BLOCKED_SQL);
         }
-        this.pending.push({ kind: "query", runs, index: 0, rows: 0, startedAt: now, startedIso, blocked: null, failed: false });
+        this.pending.push({
+          kind: "query",
+          runs,
+          index: 0,
+          rows: 0,
+          startedAt: now,
+          startedIso,
+          blocked: null,
+          failed: false,
+        });
         return frame.raw;
       }
       case T.Parse: {
@@ -242,11 +271,21 @@ export class ProxySession {
           action: "block",
           ruleId: "builtin-function-call",
           ruleName: "Fast-path function calls are not allowed",
-          message: "The protocol-level FunctionCall message is not allowed through Portcullis; use SELECT instead",
+          message:
+            "The protocol-level FunctionCall message is not allowed through Portcullis; use SELECT instead",
           statements: [],
           offendingIndex: -1,
         };
-        this.pending.push({ kind: "query", runs: [], index: 0, rows: 0, startedAt: Date.now(), startedIso: new Date().toISOString(), blocked: verdict, failed: false });
+        this.pending.push({
+          kind: "query",
+          runs: [],
+          index: 0,
+          rows: 0,
+          startedAt: Date.now(),
+          startedIso: new Date().toISOString(),
+          blocked: verdict,
+          failed: false,
+        });
         return queryMessage(BLOCKED_SQL);
       }
       default:
@@ -255,8 +294,14 @@ export class ProxySession {
   }
 
   private protocolViolation(message: string): void {
-    this.logger.warn({ sessionId: this.info.sessionId, reason: message }, "protocol violation from client; closing session");
-    if (!this.client.destroyed) this.client.write(errorResponse({ severity: "FATAL", code: "08P01", message: `protocol violation: ${message}` }));
+    this.logger.warn(
+      { sessionId: this.info.sessionId, reason: message },
+      "protocol violation from client; closing session",
+    );
+    if (!this.client.destroyed)
+      this.client.write(
+        errorResponse({ severity: "FATAL", code: "08P01", message: `protocol violation: ${message}` }),
+      );
     this.close(`protocol violation: ${message}`);
   }
 
@@ -317,7 +362,8 @@ export class ProxySession {
       case B.ParseComplete:
       case B.BindComplete:
       case B.CloseComplete:
-        if (head && head.kind !== "query" && head.kind !== "execute" && head.kind !== "sync") this.pending.shift();
+        if (head && head.kind !== "query" && head.kind !== "execute" && head.kind !== "sync")
+          this.pending.shift();
         return frame.raw;
       case B.RowDescription:
       case B.NoData:
@@ -347,9 +393,15 @@ export class ProxySession {
       out = errorResponse({
         severity: "ERROR",
         code: "42501",
-        message: blocked.action === "require_approval" ? `Portcullis: approval required: ${blocked.message}` : `Portcullis blocked this statement: ${blocked.message}`,
+        message:
+          blocked.action === "require_approval"
+            ? `Portcullis: approval required: ${blocked.message}`
+            : `Portcullis blocked this statement: ${blocked.message}`,
         detail: blocked.ruleName ? `Rule: ${blocked.ruleName}` : undefined,
-        hint: blocked.action === "require_approval" ? "Approvals are not enabled on this agent yet; ask an admin." : undefined,
+        hint:
+          blocked.action === "require_approval"
+            ? "Approvals are not enabled on this agent yet; ask an admin."
+            : undefined,
       });
     } else {
       const fields = parseErrorFields(frame);
@@ -360,7 +412,13 @@ export class ProxySession {
       } else if (head.kind === "execute" && head.run) {
         this.recordRun(head.run, head.startedIso, head.startedAt, null, message);
       } else if (head.kind === "parse" && head.verdict?.statements[0]) {
-        this.recordRun({ analysis: head.verdict.statements[0], verdict: head.verdict }, new Date().toISOString(), Date.now(), null, message);
+        this.recordRun(
+          { analysis: head.verdict.statements[0], verdict: head.verdict },
+          new Date().toISOString(),
+          Date.now(),
+          null,
+          message,
+        );
       }
     }
     if (head.kind === "query") {
@@ -378,7 +436,17 @@ export class ProxySession {
   private recordBlocked(verdict: TVerdict, occurredAt: string): void {
     const decision: TDecision = "blocked";
     if (verdict.statements.length === 0) {
-      this.emit({ text: null, analysis: null, decision, verdict, occurredAt, rows: null, durationMs: 0, error: null, message: verdict.message });
+      this.emit({
+        text: null,
+        analysis: null,
+        decision,
+        verdict,
+        occurredAt,
+        rows: null,
+        durationMs: 0,
+        error: null,
+        message: verdict.message,
+      });
       return;
     }
     verdict.statements.forEach((analysis, i) => {
@@ -392,12 +460,20 @@ export class ProxySession {
         rows: null,
         durationMs: 0,
         error: null,
-        message: offending ? verdict.message : `Not run: statement ${verdict.offendingIndex + 1} of the same query was blocked`,
+        message: offending
+          ? verdict.message
+          : `Not run: statement ${verdict.offendingIndex + 1} of the same query was blocked`,
       });
     });
   }
 
-  private recordRun(run: TStatementRun, occurredAt: string, startedAt: number, rows: number | null, error: string | null): void {
+  private recordRun(
+    run: TStatementRun,
+    occurredAt: string,
+    startedAt: number,
+    rows: number | null,
+    error: string | null,
+  ): void {
     this.emit({
       text: run.analysis.text,
       analysis: run.analysis,

@@ -1,0 +1,61 @@
+// The demos started by global-setup, as their printed lines describe them.
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { DEMOS_FILE } from "./paths.ts";
+
+export interface TDemo {
+  mode: "embedded" | "postgres";
+  dashboardUrl: string;
+  adminEmail: string;
+  adminPassword: string;
+  adminToken: string;
+  developerUrl: string;
+  copilotUrl: string;
+}
+
+export function demos(): TDemo[] {
+  return JSON.parse(readFileSync(DEMOS_FILE, "utf8")) as TDemo[];
+}
+
+export function demo(mode: TDemo["mode"]): TDemo {
+  const found = demos().find((d) => d.mode === mode);
+  if (!found) throw new Error(`demo ${mode} is not running`);
+  return found;
+}
+
+/** Parses the four lines `npm start` prints. */
+export function parseDemoLines(output: string, mode: TDemo["mode"]): TDemo | null {
+  const dashboard = /^Dashboard: (\S+)\s+\((\S+) \/ (\S+)\)$/m.exec(output);
+  const token = /^Admin API token: (\S+)$/m.exec(output);
+  const developer = /^Developer: psql "([^"]+)"$/m.exec(output);
+  const copilot = /^AI agent: psql "([^"]+)"$/m.exec(output);
+  if (!dashboard || !token || !developer || !copilot) return null;
+  return {
+    mode,
+    dashboardUrl: dashboard[1]!,
+    adminEmail: dashboard[2]!,
+    adminPassword: dashboard[3]!,
+    adminToken: token[1]!,
+    developerUrl: developer[1]!,
+    copilotUrl: copilot[1]!,
+  };
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs one command with the real psql, as a user pasting the printed line would. */
+export async function psql(
+  url: string,
+  sql: string,
+): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync("psql", [url, "-v", "ON_ERROR_STOP=1", "-tAc", sql], {
+      timeout: 30_000,
+    });
+    return { ok: true, stdout: stdout.trim(), stderr };
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string };
+    return { ok: false, stdout: (e.stdout ?? "").trim(), stderr: e.stderr ?? String(error) };
+  }
+}

@@ -1,0 +1,121 @@
+// The zero-setup demo from the outside, for both stores: what a newcomer does with the printed lines.
+import { expect, test, type APIRequestContext } from "@playwright/test";
+import { demo, psql, type TDemo } from "../../support/demos.ts";
+
+interface TEventDto {
+  type: string;
+  actorName: string;
+  actorKind: string;
+  statement: string | null;
+  decision: string;
+  ruleName: string | null;
+  rowCount: number | null;
+  connectionName: string | null;
+  environment: string | null;
+}
+
+for (const mode of ["embedded", "postgres"] as const) {
+  test.describe(`demo with the ${mode} store`, () => {
+    let d: TDemo;
+    test.beforeAll(() => {
+      d = demo(mode);
+    });
+
+    async function events(request: APIRequestContext, query: string): Promise<TEventDto[]> {
+      const response = await request.get(`${d.dashboardUrl}/api/v1/audit-events?${query}`, {
+        headers: { Authorization: `Bearer ${d.adminToken}` },
+      });
+      expect(response.status()).toBe(200);
+      return ((await response.json()) as { items: TEventDto[] }).items;
+    }
+
+    test("prints the four lines with the documented shape", () => {
+      expect(d.dashboardUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(d.adminEmail).toBe("admin@demo.local");
+      expect(d.developerUrl).toMatch(/^postgresql:\/\/dev%40demo\.local:pcat_[\w-]+@127\.0\.0\.1:\d+\/demo$/);
+      expect(d.copilotUrl).toMatch(
+        /^postgresql:\/\/copilot%40demo\.local:pcat_[\w-]+@127\.0\.0\.1:\d+\/demo$/,
+      );
+    });
+
+    test("health answers 200", async ({ request }) => {
+      const response = await request.get(`${d.dashboardUrl}/api/health`);
+      expect(response.status()).toBe(200);
+    });
+
+    test("the Developer line runs a query through the agent, and the timeline API shows it", async ({
+      request,
+    }) => {
+      const result = await psql(d.developerUrl, "select count(*) from customers");
+      expect(result).toMatchObject({ ok: true, stdout: "200" });
+      await expect
+        .poll(
+          async () =>
+            (await events(request, "text=select%20count(*)%20from%20customers&limit=20")).find(
+              (e) => e.actorName === "dev@demo.local",
+            ),
+          { timeout: 15_000 },
+        )
+        .toMatchObject({
+          type: "statement",
+          decision: "allowed",
+          rowCount: 1,
+          connectionName: "demo",
+          environment: "production",
+          actorKind: "human",
+        });
+    });
+
+    test("DROP TABLE is blocked with the rule's name and nothing is dropped", async ({ request }) => {
+      const result = await psql(d.developerUrl, "DROP TABLE customers");
+      expect(result.ok).toBe(false);
+      expect(result.stderr).toContain("Block destructive DDL");
+      expect((await psql(d.developerUrl, "select count(*) from customers")).stdout).toBe("200");
+      await expect
+        .poll(async () => (await events(request, "text=DROP%20TABLE%20customers&decision=blocked")).length, {
+          timeout: 15_000,
+        })
+        .toBeGreaterThan(0);
+    });
+
+    test("the AI agent identity can read but not write", async ({ request }) => {
+      expect((await psql(d.copilotUrl, "select count(*) from orders where quantity > 0")).ok).toBe(true);
+      const write = await psql(d.copilotUrl, "delete from orders where id = 1");
+      expect(write.ok).toBe(false);
+      expect(write.stderr).toContain("AI agents are read-only");
+      await expect
+        .poll(
+          async () =>
+            (await events(request, "text=delete%20from%20orders%20where%20id%20%3D%201")).find(
+              (e) => e.actorName === "copilot@demo.local",
+            ),
+          { timeout: 15_000 },
+        )
+        .toMatchObject({ decision: "blocked", actorKind: "ai_agent", ruleName: "AI agents are read-only" });
+    });
+
+    test("a wrong token is refused with a clear message", async () => {
+      const result = await psql(d.developerUrl.replace(/:pcat_[\w-]+@/, ":pcat_wrong@"), "select 1");
+      expect(result.ok).toBe(false);
+      expect(result.stderr).toMatch(/password authentication failed for user "dev@demo.local"/);
+    });
+
+    test("the REST API refuses requests without a valid token", async ({ request }) => {
+      expect((await request.get(`${d.dashboardUrl}/api/v1/audit-events`)).status()).toBe(401);
+      expect(
+        (
+          await request.get(`${d.dashboardUrl}/api/v1/audit-events`, {
+            headers: { Authorization: "Bearer pcat_nope" },
+          })
+        ).status(),
+      ).toBe(401);
+      expect(
+        (
+          await request.get(`${d.dashboardUrl}/api/v1/audit-events?limit=100000`, {
+            headers: { Authorization: `Bearer ${d.adminToken}` },
+          })
+        ).status(),
+      ).toBe(400);
+    });
+  });
+}

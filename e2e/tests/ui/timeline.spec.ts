@@ -1,0 +1,45 @@
+// A person signs in to the dashboard and finds the statement they just ran in the timeline.
+import path from "node:path";
+import { expect, test } from "@playwright/test";
+import { demo, psql } from "../../support/demos.ts";
+import { ROOT } from "../../support/paths.ts";
+
+test("the timeline shows a psql statement attributed to the developer, live", async ({ page }) => {
+  const d = demo("embedded");
+  await page.goto(`${d.dashboardUrl}/timeline`);
+  await expect(page).toHaveURL(/\/login/);
+  await page.getByLabel("Email").fill(d.adminEmail);
+  await page.getByLabel("Password").fill(d.adminPassword);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/timeline/);
+
+  // Run the statement while the page is open: it must appear without a reload.
+  const marker = `select count(*) from customers where city <> 'e2e-${Date.now()}'`;
+  expect((await psql(d.developerUrl, marker)).ok).toBe(true);
+  expect((await psql(d.developerUrl, "select count(*) from customers")).stdout).toBe("200");
+
+  const row = page.getByTestId("audit-row").filter({ hasText: marker });
+  await expect(row).toBeVisible({ timeout: 15_000 });
+  await expect(row).toContainText("dev@demo.local");
+  const plain = page
+    .getByTestId("audit-row")
+    .filter({ hasText: "select count(*) from customers" })
+    .filter({ hasText: "dev@demo.local" });
+  await expect(plain.first()).toBeVisible();
+
+  await page.getByLabel("Search").fill("e2e-");
+  await expect(page.getByTestId("audit-row").first()).toContainText(marker);
+  await page.getByLabel("Search").fill("");
+  await expect(page.getByTestId("audit-row").nth(2)).toBeVisible();
+  await page.screenshot({ path: path.join(ROOT, "docs", "screenshots", "timeline.png") });
+});
+
+test("a wrong password keeps you out", async ({ page }) => {
+  const d = demo("embedded");
+  await page.goto(`${d.dashboardUrl}/login`);
+  await page.getByLabel("Email").fill(d.adminEmail);
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toBeVisible();
+  await expect(page).toHaveURL(/\/login/);
+});
