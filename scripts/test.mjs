@@ -21,7 +21,9 @@ function run(step, command, args, options = {}) {
   process.stdout.write(`\n=== ${step}: ${command} ${args.join(" ")}\n`);
   const started = Date.now();
   const result = spawnSync(command, args, { cwd: root, stdio: "inherit", env: { ...env, ...options.env } });
-  process.stdout.write(`=== ${step}: ${result.status === 0 ? "ok" : "FAILED"} in ${Math.round((Date.now() - started) / 1000)} s\n`);
+  process.stdout.write(
+    `=== ${step}: ${result.status === 0 ? "ok" : "FAILED"} in ${Math.round((Date.now() - started) / 1000)} s\n`,
+  );
   if (result.status !== 0) failures.push(step);
 }
 
@@ -42,10 +44,29 @@ function countPlaywright(file) {
 }
 
 run("lint", "npx", ["--no-install", "eslint", ".", "--max-warnings=0"]);
+run("format", "npx", ["--no-install", "prettier", "--check", "."]);
 run("typecheck", "npx", ["--no-install", "turbo", "run", "typecheck", "--output-logs=errors-only"]);
-run("unit", "npx", ["--no-install", "vitest", "run", "--project", "unit", "--reporter=default", "--reporter=json", `--outputFile.json=${path.join(reports, "unit.json")}`]);
+run("unit", "npx", [
+  "--no-install",
+  "vitest",
+  "run",
+  "--project",
+  "unit",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${path.join(reports, "unit.json")}`,
+]);
 countVitest(path.join(reports, "unit.json"));
-run("integration", "npx", ["--no-install", "vitest", "run", "--project", "integration", "--reporter=default", "--reporter=json", `--outputFile.json=${path.join(reports, "integration.json")}`]);
+run("integration", "npx", [
+  "--no-install",
+  "vitest",
+  "run",
+  "--project",
+  "integration",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${path.join(reports, "integration.json")}`,
+]);
 countVitest(path.join(reports, "integration.json"));
 run("e2e", "npx", ["--no-install", "playwright", "test", "--config", "e2e/playwright.config.ts"], {
   env: { PLAYWRIGHT_JSON_OUTPUT_NAME: path.join(reports, "e2e.json") },
@@ -53,5 +74,7 @@ run("e2e", "npx", ["--no-install", "playwright", "test", "--config", "e2e/playwr
 countPlaywright(path.join(reports, "e2e.json"));
 
 if (failures.length > 0) process.stdout.write(`\nFailed steps: ${failures.join(", ")}\n`);
-process.stdout.write(`\ntotal: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`);
+process.stdout.write(
+  `\ntotal: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped\n`,
+);
 process.exit(failures.length > 0 || totals.failed > 0 ? 1 : 0);

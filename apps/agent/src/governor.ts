@@ -21,7 +21,9 @@ export class Governor {
 
   update(snapshot: TPolicySnapshot): void {
     this.connections = new Map(snapshot.connections.map((c) => [c.name, c]));
-    this.rulesByConnection = new Map(snapshot.connections.map((c) => [c.id, [...c.guardrails].sort((a, b) => a.priority - b.priority)]));
+    this.rulesByConnection = new Map(
+      snapshot.connections.map((c) => [c.id, [...c.guardrails].sort((a, b) => a.priority - b.priority)]),
+    );
     this.revision = snapshot.revision;
   }
 
@@ -29,14 +31,22 @@ export class Governor {
     return this.revision >= 0;
   }
 
-  authenticate(request: { user: string; database: string; password: string }, now = Date.now()): TAuthOutcome {
+  authenticate(
+    request: { user: string; database: string; password: string },
+    now = Date.now(),
+  ): TAuthOutcome {
     // One message for every refusal, so a client cannot probe which identities or databases exist.
     const refused: TAuthOutcome = {
       ok: false,
       code: "28P01",
       message: `password authentication failed for user "${request.user}": the token is invalid or expired, or the identity has no access to "${request.database}"`,
     };
-    if (!this.hasPolicy) return { ok: false, code: "57P03", message: "the Portcullis agent has not received its policy yet; try again shortly" };
+    if (!this.hasPolicy)
+      return {
+        ok: false,
+        code: "57P03",
+        message: "the Portcullis agent has not received its policy yet; try again shortly",
+      };
     const connection = this.connections.get(request.database);
     if (!connection) return refused;
     const presented = Buffer.from(createHash("sha256").update(request.password).digest("hex"));
@@ -64,7 +74,9 @@ export class Governor {
   stillAuthorized(info: TSessionInfo, now = Date.now()): boolean {
     const connection = this.connections.get(info.connectionName);
     if (!connection || connection.id !== info.connectionId) return false;
-    return connection.credentials.some((c) => c.identityId === info.identityId && (!c.expiresAt || Date.parse(c.expiresAt) > now));
+    return connection.credentials.some(
+      (c) => c.identityId === info.identityId && (!c.expiresAt || Date.parse(c.expiresAt) > now),
+    );
   }
 
   decide(session: TSessionInfo, sql: string): TVerdict {
@@ -77,17 +89,31 @@ export class Governor {
     const analysis = this.cache.analyze(sql);
     if (!analysis.ok) {
       const decision = decideUnparseable(ctx, analysis.error);
-      return { ...decision, statements: [unparsed(sql)], offendingIndex: decision.action === "allow" ? -1 : 0 };
+      return {
+        ...decision,
+        statements: [unparsed(sql)],
+        offendingIndex: decision.action === "allow" ? -1 : 0,
+      };
     }
     const rules = this.rulesByConnection.get(session.connectionId) ?? [];
     let allow: TVerdict | null = null;
     for (let i = 0; i < analysis.statements.length; i++) {
       const decision = evaluateGuardrails(analysis.statements[i]!, ctx, rules);
-      if (decision.action !== "allow") return { ...decision, statements: analysis.statements, offendingIndex: i };
+      if (decision.action !== "allow")
+        return { ...decision, statements: analysis.statements, offendingIndex: i };
       allow ??= { ...decision, statements: analysis.statements, offendingIndex: -1 };
     }
     // An empty query string ("" or ";") has no statements: Postgres answers it with EmptyQueryResponse.
-    return allow ?? { action: "allow", ruleId: null, ruleName: null, message: "", statements: [], offendingIndex: -1 };
+    return (
+      allow ?? {
+        action: "allow",
+        ruleId: null,
+        ruleName: null,
+        message: "",
+        statements: [],
+        offendingIndex: -1,
+      }
+    );
   }
 
   get cacheStats(): { hits: number; misses: number; size: number } {

@@ -73,13 +73,19 @@ async function main(): Promise<void> {
 
   let announced = false;
   const reauthorize = () => {
-    const ended = proxy.terminateSessions((info) => !governor.stillAuthorized(info), "terminating connection: your access to this database was revoked or has expired");
+    const ended = proxy.terminateSessions(
+      (info) => !governor.stillAuthorized(info),
+      "terminating connection: your access to this database was revoked or has expired",
+    );
     if (ended > 0) logger.info({ ended }, "ended sessions that lost their access");
     link.notifyActiveSessions(proxy.activeSessions);
   };
   link.on("policy", (snapshot) => {
     governor.update(snapshot);
-    logger.info({ revision: snapshot.revision, connections: snapshot.connections.map((c) => c.name) }, "policy applied");
+    logger.info(
+      { revision: snapshot.revision, connections: snapshot.connections.map((c) => c.name) },
+      "policy applied",
+    );
     reauthorize();
     if (!announced) {
       announced = true;

@@ -1,9 +1,58 @@
 // The demo database: realistic-looking customers with PII (all fictitious) and their orders.
 // Generated deterministically so every fresh demo shows the same rows.
 
-const FIRST = ["Grace", "Alan", "Katherine", "Edsger", "Barbara", "Donald", "Margaret", "Linus", "Radia", "Ken", "Frances", "Dennis", "Hedy", "John", "Sophie", "Tim", "Adele", "Niklaus", "Shafi", "Leslie"];
-const LAST = ["Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Torvalds", "Perlman", "Thompson", "Allen", "Ritchie", "Lamarr", "McCarthy", "Wilson", "Berners-Lee", "Goldberg", "Wirth", "Goldwasser", "Lamport"];
-const PRODUCTS = ["Analytical Engine", "Difference Engine", "Punch cards (box)", "Brass gears", "Loom controller", "Notes on the Engine"];
+const FIRST = [
+  "Grace",
+  "Alan",
+  "Katherine",
+  "Edsger",
+  "Barbara",
+  "Donald",
+  "Margaret",
+  "Linus",
+  "Radia",
+  "Ken",
+  "Frances",
+  "Dennis",
+  "Hedy",
+  "John",
+  "Sophie",
+  "Tim",
+  "Adele",
+  "Niklaus",
+  "Shafi",
+  "Leslie",
+];
+const LAST = [
+  "Hopper",
+  "Turing",
+  "Johnson",
+  "Dijkstra",
+  "Liskov",
+  "Knuth",
+  "Hamilton",
+  "Torvalds",
+  "Perlman",
+  "Thompson",
+  "Allen",
+  "Ritchie",
+  "Lamarr",
+  "McCarthy",
+  "Wilson",
+  "Berners-Lee",
+  "Goldberg",
+  "Wirth",
+  "Goldwasser",
+  "Lamport",
+];
+const PRODUCTS = [
+  "Analytical Engine",
+  "Difference Engine",
+  "Punch cards (box)",
+  "Brass gears",
+  "Loom controller",
+  "Notes on the Engine",
+];
 
 /** Deterministic PRNG (mulberry32), so the seed data is the same on every machine. */
 function prng(seed: number): () => number {
@@ -54,7 +103,9 @@ export function demoDatabaseSql(): string {
   const orders: string[] = [];
   for (let i = 1; i <= DEMO_CUSTOMER_COUNT * 3; i++) {
     const customer = 1 + Math.floor(rand() * DEMO_CUSTOMER_COUNT);
-    orders.push(`(${customer}, ${q(pick(PRODUCTS))}, ${1 + Math.floor(rand() * 5)}, ${(10 + rand() * 990).toFixed(2)}, now() - interval '${Math.floor(rand() * 365)} days')`);
+    orders.push(
+      `(${customer}, ${q(pick(PRODUCTS))}, ${1 + Math.floor(rand() * 5)}, ${(10 + rand() * 990).toFixed(2)}, now() - interval '${Math.floor(rand() * 365)} days')`,
+    );
   }
   return `
     create table if not exists customers (

@@ -58,7 +58,9 @@ async function seedDemoDatabase(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ exists: boolean }>("select to_regclass('public.customers') is not null as exists");
+    const { rows } = await client.query<{ exists: boolean }>(
+      "select to_regclass('public.customers') is not null as exists",
+    );
     if (!rows[0]?.exists) await client.query(demoDatabaseSql());
   } finally {
     await client.end();
@@ -84,20 +86,38 @@ async function buildWebIfNeeded(): Promise<void> {
     if (sources < built) return;
   }
   say("Building the dashboard (first start only, about a minute)...");
-  await runToCompletion("npx", ["--no-install", "next", "build"], WEB_DIR, path.join(DATA_DIR, "logs", "web-build.log"));
+  await runToCompletion(
+    "npx",
+    ["--no-install", "next", "build"],
+    WEB_DIR,
+    path.join(DATA_DIR, "logs", "web-build.log"),
+  );
 }
 
 function runToCompletion(command: string, args: string[], cwd: string, logFile: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const log = createWriteStream(logFile);
-    const child = spawn(command, args, { cwd, env: { ...inheritedEnvironment(), NEXT_TELEMETRY_DISABLED: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...inheritedEnvironment(), NEXT_TELEMETRY_DISABLED: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(" ")} failed (exit ${code}); see ${logFile}`))));
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`${command} ${args.join(" ")} failed (exit ${code}); see ${logFile}`)),
+    );
   });
 }
 
-function startChild(name: string, script: string, cwd: string, childEnv: Record<string, string>): ChildProcess {
+function startChild(
+  name: string,
+  script: string,
+  cwd: string,
+  childEnv: Record<string, string>,
+): ChildProcess {
   const logFile = path.join(DATA_DIR, "logs", `${name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
   const child = spawn(process.execPath, ["--import", "tsx", script], {
@@ -123,7 +143,9 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: n
     if (await probe().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${what} did not come up within ${Math.round(timeoutMs / 1000)} s; see ${path.join(DATA_DIR, "logs")}`);
+  throw new Error(
+    `${what} did not come up within ${Math.round(timeoutMs / 1000)} s; see ${path.join(DATA_DIR, "logs")}`,
+  );
 }
 
 async function shutdown(code: number): Promise<void> {
@@ -182,11 +204,20 @@ async function main(): Promise<void> {
   await seedDemo(db, {
     secrets,
     agentName: AGENT_NAME,
-    connection: { name: DEMO_CONNECTION, environment: "production", host: "127.0.0.1", port: demoDb.port, database: "postgres", username: "postgres" },
+    connection: {
+      name: DEMO_CONNECTION,
+      environment: "production",
+      host: "127.0.0.1",
+      port: demoDb.port,
+      database: "postgres",
+      username: "postgres",
+    },
     guardrails,
   });
   const agentDir = path.join(DATA_DIR, "agent");
-  const enrollment = existsSync(path.join(agentDir, "credential.json")) ? null : await issueEnrollmentToken(db, AGENT_NAME);
+  const enrollment = existsSync(path.join(agentDir, "credential.json"))
+    ? null
+    : await issueEnrollmentToken(db, AGENT_NAME);
   await db.$disconnect();
 
   await buildWebIfNeeded();
@@ -231,8 +262,12 @@ async function main(): Promise<void> {
   say(`Developer: psql "${developerUrl}"`);
   say(`AI agent: psql "${copilotUrl}"`);
   say("");
-  say("Try: select full_name, email from customers limit 5;   drop table customers;   update customers set phone = phone where id = 1;");
-  say(`Store: ${env.DATABASE_URL ? "DATABASE_URL" : path.join(DATA_DIR, "store")}   Logs: ${path.join(DATA_DIR, "logs")}`);
+  say(
+    "Try: select full_name, email from customers limit 5;   drop table customers;   update customers set phone = phone where id = 1;",
+  );
+  say(
+    `Store: ${env.DATABASE_URL ? "DATABASE_URL" : path.join(DATA_DIR, "store")}   Logs: ${path.join(DATA_DIR, "logs")}`,
+  );
 }
 
 main().catch((error: Error) => {

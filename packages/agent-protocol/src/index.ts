@@ -8,7 +8,15 @@ export const PROTOCOL_VERSION = 1 as const;
 /** Path of the WebSocket endpoint on the control plane. Auth: `Authorization: Bearer <credential|enrollment token>`. */
 export const AGENT_LINK_PATH = "/api/agents/connect";
 
-export const ZDecision = z.enum(["allowed", "blocked", "masked", "pending_approval", "approved", "denied", "error"]);
+export const ZDecision = z.enum([
+  "allowed",
+  "blocked",
+  "masked",
+  "pending_approval",
+  "approved",
+  "denied",
+  "error",
+]);
 export type TDecision = z.infer<typeof ZDecision>;
 
 export const ZIdentityKind = z.enum(["human", "service", "ai_agent"]);
@@ -119,17 +127,40 @@ const base = { v: z.literal(PROTOCOL_VERSION) };
 
 // Agent -> control plane
 export const ZAgentMessage = z.discriminatedUnion("type", [
-  z.object({ ...base, type: z.literal("hello"), agentVersion: z.string().max(50), hostname: z.string().max(255), spooled: z.number().int().nonnegative() }),
+  z.object({
+    ...base,
+    type: z.literal("hello"),
+    agentVersion: z.string().max(50),
+    hostname: z.string().max(255),
+    spooled: z.number().int().nonnegative(),
+  }),
   z.object({ ...base, type: z.literal("events"), events: z.array(ZAuditEvent).min(1).max(500) }),
-  z.object({ ...base, type: z.literal("heartbeat"), activeSessions: z.number().int().nonnegative(), spooled: z.number().int().nonnegative() }),
+  z.object({
+    ...base,
+    type: z.literal("heartbeat"),
+    activeSessions: z.number().int().nonnegative(),
+    spooled: z.number().int().nonnegative(),
+  }),
 ]);
 export type TAgentMessage = z.infer<typeof ZAgentMessage>;
 
 // Control plane -> agent
 export const ZControlMessage = z.discriminatedUnion("type", [
   /** Sent once, first, when the socket was opened with an enrollment token: persist the credential. */
-  z.object({ ...base, type: z.literal("enrolled"), agentId: z.uuid(), agentName: z.string(), credential: z.string() }),
-  z.object({ ...base, type: z.literal("welcome"), agentId: z.uuid(), agentName: z.string(), serverTime: z.iso.datetime({ offset: true }) }),
+  z.object({
+    ...base,
+    type: z.literal("enrolled"),
+    agentId: z.uuid(),
+    agentName: z.string(),
+    credential: z.string(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal("welcome"),
+    agentId: z.uuid(),
+    agentName: z.string(),
+    serverTime: z.iso.datetime({ offset: true }),
+  }),
   z.object({ ...base, type: z.literal("policy"), snapshot: ZPolicySnapshot }),
   /** Ids the control plane has stored (or already had): the agent may drop them from its spool. */
   z.object({ ...base, type: z.literal("events.ack"), ids: z.array(z.uuid()) }),

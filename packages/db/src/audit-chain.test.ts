@@ -33,14 +33,18 @@ const event: TChainedFields = {
 
 describe("canonicalJson", () => {
   it("sorts keys at every level, so jsonb's reordering does not change the hash", () => {
-    expect(canonicalJson({ b: 1, a: { d: 1, c: [{ y: 1, x: 2 }] } })).toBe('{"a":{"c":[{"x":2,"y":1}],"d":1},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: 1, c: [{ y: 1, x: 2 }] } })).toBe(
+      '{"a":{"c":[{"x":2,"y":1}],"d":1},"b":1}',
+    );
   });
 });
 
 describe("chainHash", () => {
   it("is deterministic and depends on the previous hash", () => {
     const h1 = chainHash(GENESIS_HASH, event);
-    expect(chainHash(GENESIS_HASH, { ...event, details: { a: { c: null, d: [1, { y: 2, z: 1 }] }, b: 2 } })).toBe(h1);
+    expect(
+      chainHash(GENESIS_HASH, { ...event, details: { a: { c: null, d: [1, { y: 2, z: 1 }] }, b: 2 } }),
+    ).toBe(h1);
     expect(chainHash(h1, event)).not.toBe(h1);
     expect(h1).toMatch(/^[0-9a-f]{64}$/);
   });

@@ -17,9 +17,14 @@ export interface TMigrationResult {
   alreadyApplied: string[];
 }
 
-export async function listMigrations(dir = MIGRATIONS_DIR): Promise<{ name: string; sql: string; checksum: string }[]> {
+export async function listMigrations(
+  dir = MIGRATIONS_DIR,
+): Promise<{ name: string; sql: string; checksum: string }[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   return Promise.all(
     names.map(async (name) => {
       const sql = await readFile(path.join(dir, name, "migration.sql"), "utf8");
@@ -43,16 +48,20 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
       "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
       "applied_steps_count" INTEGER NOT NULL DEFAULT 0
     )`);
-    const { rows } = await client.query<{ migration_name: string; checksum: string; finished_at: Date | null }>(
-      `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`,
-    );
+    const { rows } = await client.query<{
+      migration_name: string;
+      checksum: string;
+      finished_at: Date | null;
+    }>(`SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`);
     const done = new Map(rows.map((r) => [r.migration_name, r]));
     const result: TMigrationResult = { applied: [], alreadyApplied: [] };
     for (const migration of await listMigrations(dir)) {
       const previous = done.get(migration.name);
       if (previous) {
         if (!previous.finished_at) {
-          throw new Error(`Migration ${migration.name} failed earlier and was not rolled back; fix the database by hand.`);
+          throw new Error(
+            `Migration ${migration.name} failed earlier and was not rolled back; fix the database by hand.`,
+          );
         }
         if (previous.checksum !== migration.checksum) {
           throw new Error(`Migration ${migration.name} was edited after it was applied (checksum mismatch).`);

@@ -28,7 +28,13 @@ interface TModel {
 function parseSchema(schema: string): { models: TModel[]; enums: Map<string, string[]> } {
   const enums = new Map<string, string[]>();
   for (const m of schema.matchAll(/^enum (\w+) \{([^}]*)\}/gm)) {
-    enums.set(m[1]!, m[2]!.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("//")));
+    enums.set(
+      m[1]!,
+      m[2]!
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith("//")),
+    );
   }
   const blocks = [...schema.matchAll(/^model (\w+) \{([^}]*)\}/gm)];
   const modelNames = new Set(blocks.map((b) => b[1]!));
@@ -36,7 +42,10 @@ function parseSchema(schema: string): { models: TModel[]; enums: Map<string, str
     const fields = new Map<string, TField>();
     const indexes: TModel["indexes"] = [];
     let table = name!;
-    const lines = body!.split("\n").map((l) => l.replace(/\/\/.*$/, "").trim()).filter(Boolean);
+    const lines = body!
+      .split("\n")
+      .map((l) => l.replace(/\/\/.*$/, "").trim())
+      .filter(Boolean);
     for (const line of lines) {
       if (line.startsWith("@@map")) table = /"([^"]+)"/.exec(line)![1]!;
     }
@@ -46,7 +55,13 @@ function parseSchema(schema: string): { models: TModel[]; enums: Map<string, str
       const baseType = rawType!.replace(/[?[\]]/g, "");
       if (modelNames.has(baseType)) continue; // relation field
       const column = /@map\("([^"]+)"\)/.exec(line)?.[1] ?? fieldName!;
-      fields.set(fieldName!, { column, type: baseType, optional: rawType!.endsWith("?"), list: rawType!.endsWith("[]"), nativeUuid: line.includes("@db.Uuid") });
+      fields.set(fieldName!, {
+        column,
+        type: baseType,
+        optional: rawType!.endsWith("?"),
+        list: rawType!.endsWith("[]"),
+        nativeUuid: line.includes("@db.Uuid"),
+      });
       if (/@id\b/.test(line)) indexes.push({ columns: [column], unique: true });
       if (/@unique\b/.test(line)) indexes.push({ columns: [column], unique: true });
     }
@@ -115,19 +130,33 @@ describe("schema.prisma and the SQL migrations agree", () => {
     expect(rows.map((r) => r.table_name).sort()).toEqual(models.map((m) => m.table).sort());
   });
 
-  it.each(models.map((m) => [m.name, m] as const))("%s: columns, types and nullability match", async (_name, model) => {
-    const { rows } = await client.query<{ column_name: string; data_type: string; udt_name: string; is_nullable: string }>(
-      "select column_name, data_type, udt_name, is_nullable from information_schema.columns where table_schema = 'public' and table_name = $1",
-      [model.table],
-    );
-    const actual = Object.fromEntries(
-      rows.map((r) => [r.column_name, `${r.data_type === "ARRAY" || r.data_type === "USER-DEFINED" ? `${r.data_type}:${r.udt_name}` : r.data_type} ${r.is_nullable === "YES" ? "null" : "not null"}`]),
-    );
-    const expected = Object.fromEntries(
-      [...model.fields.values()].map((f) => [f.column, `${expectedSqlType(f, enums)} ${f.optional || f.list ? "null" : "not null"}`]),
-    );
-    expect(actual).toEqual(expected);
-  });
+  it.each(models.map((m) => [m.name, m] as const))(
+    "%s: columns, types and nullability match",
+    async (_name, model) => {
+      const { rows } = await client.query<{
+        column_name: string;
+        data_type: string;
+        udt_name: string;
+        is_nullable: string;
+      }>(
+        "select column_name, data_type, udt_name, is_nullable from information_schema.columns where table_schema = 'public' and table_name = $1",
+        [model.table],
+      );
+      const actual = Object.fromEntries(
+        rows.map((r) => [
+          r.column_name,
+          `${r.data_type === "ARRAY" || r.data_type === "USER-DEFINED" ? `${r.data_type}:${r.udt_name}` : r.data_type} ${r.is_nullable === "YES" ? "null" : "not null"}`,
+        ]),
+      );
+      const expected = Object.fromEntries(
+        [...model.fields.values()].map((f) => [
+          f.column,
+          `${expectedSqlType(f, enums)} ${f.optional || f.list ? "null" : "not null"}`,
+        ]),
+      );
+      expect(actual).toEqual(expected);
+    },
+  );
 
   it("has the declared enums with the declared values", async () => {
     const { rows } = await client.query<{ name: string; values: string[] }>(
@@ -143,13 +172,18 @@ describe("schema.prisma and the SQL migrations agree", () => {
                    join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum order by k.n)::text[] as columns
       from pg_index i join pg_class c on c.oid = i.indrelid join pg_namespace ns on ns.oid = c.relnamespace
       where ns.nspname = 'public' and c.relname <> '_prisma_migrations'`);
-    const key = (table: string, i: { columns: string[]; unique: boolean }) => `${table}(${i.columns.join(",")})${i.unique ? " unique" : ""}`;
-    expect(rows.map((r) => key(r.table, r)).sort()).toEqual(models.flatMap((m) => m.indexes.map((i) => key(m.table, i))).sort());
+    const key = (table: string, i: { columns: string[]; unique: boolean }) =>
+      `${table}(${i.columns.join(",")})${i.unique ? " unique" : ""}`;
+    expect(rows.map((r) => key(r.table, r)).sort()).toEqual(
+      models.flatMap((m) => m.indexes.map((i) => key(m.table, i))).sort(),
+    );
   });
 
   it("the generated client can read every model", async () => {
     for (const model of models) {
-      const delegate = (db as unknown as Record<string, { findFirst(): Promise<unknown> }>)[model.name[0]!.toLowerCase() + model.name.slice(1)];
+      const delegate = (db as unknown as Record<string, { findFirst(): Promise<unknown> }>)[
+        model.name[0]!.toLowerCase() + model.name.slice(1)
+      ];
       expect(delegate, model.name).toBeDefined();
       await expect(delegate!.findFirst()).resolves.toBeNull();
     }

@@ -23,14 +23,35 @@ export interface TDemoGuardrail {
 export const DEMO_IDENTITIES = {
   admin: { name: "admin@demo.local", displayName: "Demo Admin", kind: "human", roles: ["admin", "approver"] },
   developer: { name: "dev@demo.local", displayName: "Dana Developer", kind: "human", roles: ["member"] },
-  copilot: { name: "copilot@demo.local", displayName: "Copilot (AI agent)", kind: "ai_agent", roles: ["member"] },
+  copilot: {
+    name: "copilot@demo.local",
+    displayName: "Copilot (AI agent)",
+    kind: "ai_agent",
+    roles: ["member"],
+  },
 } as const;
 
-async function upsertIdentity(db: TDb, spec: (typeof DEMO_IDENTITIES)[keyof typeof DEMO_IDENTITIES], password?: string) {
-  const existing = await db.identity.findUnique({ where: { name: spec.name }, select: { id: true, passwordHash: true } });
+async function upsertIdentity(
+  db: TDb,
+  spec: (typeof DEMO_IDENTITIES)[keyof typeof DEMO_IDENTITIES],
+  password?: string,
+) {
+  const existing = await db.identity.findUnique({
+    where: { name: spec.name },
+    select: { id: true, passwordHash: true },
+  });
   const passwordHash =
-    password === undefined ? undefined : existing?.passwordHash && (await verifyPassword(password, existing.passwordHash)) ? existing.passwordHash : await hashPassword(password);
-  const data = { displayName: spec.displayName, kind: spec.kind, roles: [...spec.roles], ...(passwordHash ? { passwordHash } : {}) };
+    password === undefined
+      ? undefined
+      : existing?.passwordHash && (await verifyPassword(password, existing.passwordHash))
+        ? existing.passwordHash
+        : await hashPassword(password);
+  const data = {
+    displayName: spec.displayName,
+    kind: spec.kind,
+    roles: [...spec.roles],
+    ...(passwordHash ? { passwordHash } : {}),
+  };
   const row = existing
     ? await db.identity.update({ where: { id: existing.id }, data, select: { id: true } })
     : await db.identity.create({ data: { name: spec.name, ...data }, select: { id: true } });
@@ -46,9 +67,18 @@ async function ensureToken(db: TDb, identityId: string, name: string, token: str
   });
 }
 
-async function ensureGrant(db: TDb, identityId: string, connectionId: string, grantedById: string): Promise<void> {
-  const existing = await db.grant.findFirst({ where: { identityId, connectionId, revokedAt: null, expiresAt: null }, select: { id: true } });
-  if (!existing) await db.grant.create({ data: { identityId, connectionId, grantedById, reason: "Demo access" } });
+async function ensureGrant(
+  db: TDb,
+  identityId: string,
+  connectionId: string,
+  grantedById: string,
+): Promise<void> {
+  const existing = await db.grant.findFirst({
+    where: { identityId, connectionId, revokedAt: null, expiresAt: null },
+    select: { id: true },
+  });
+  if (!existing)
+    await db.grant.create({ data: { identityId, connectionId, grantedById, reason: "Demo access" } });
 }
 
 export async function seedDemo(
@@ -56,7 +86,14 @@ export async function seedDemo(
   options: {
     secrets: TDemoSecrets;
     agentName: string;
-    connection: { name: string; environment: string; host: string; port: number; database: string; username: string };
+    connection: {
+      name: string;
+      environment: string;
+      host: string;
+      port: number;
+      database: string;
+      username: string;
+    };
     guardrails: readonly TDemoGuardrail[];
   },
 ): Promise<{ connectionId: string; agentId: string }> {
@@ -67,7 +104,12 @@ export async function seedDemo(
   await ensureToken(db, developerId, "Demo developer token", options.secrets.developerToken);
   await ensureToken(db, copilotId, "Demo copilot token", options.secrets.copilotToken);
 
-  const agent = await db.agent.upsert({ where: { name: options.agentName }, create: { name: options.agentName }, update: {}, select: { id: true } });
+  const agent = await db.agent.upsert({
+    where: { name: options.agentName },
+    create: { name: options.agentName },
+    update: {},
+    select: { id: true },
+  });
   const { name, ...target } = options.connection;
   // The embedded demo database gets a new port on every start: keep the record pointing at it.
   const connection = await db.connection.upsert({
@@ -82,7 +124,11 @@ export async function seedDemo(
   // Seed the rules once; after that they are the admin's to edit.
   if ((await db.guardrail.count({ where: { connectionId: connection.id } })) === 0) {
     await db.guardrail.createMany({
-      data: options.guardrails.map((g) => ({ ...g, match: g.match as Prisma.InputJsonValue, connectionId: connection.id })),
+      data: options.guardrails.map((g) => ({
+        ...g,
+        match: g.match as Prisma.InputJsonValue,
+        connectionId: connection.id,
+      })),
     });
   }
   await bumpPolicyRevision(db);

@@ -3,9 +3,12 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { migrate } from "./migrator.ts";
 
-export const TEST_ADMIN_URL = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
+export const TEST_ADMIN_URL =
+  process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 
-export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  options: { migrate?: boolean } = {},
+): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const name = `pc_test_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: TEST_ADMIN_URL });
   await admin.connect();

@@ -38,7 +38,9 @@ describe("analyzeSql", () => {
   });
 
   it("resolves tables read and written", () => {
-    const s = one("insert into orders (customer_id) select id from customers where email like '%@example.com'");
+    const s = one(
+      "insert into orders (customer_id) select id from customers where email like '%@example.com'",
+    );
     expect(s.tablesWritten).toEqual(["orders"]);
     expect(s.tablesRead).toEqual(["customers"]);
   });
@@ -57,7 +59,11 @@ describe("analyzeSql", () => {
     const result = analyzeSql("select 1; drop table customers; select 'é;' as x");
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.statements.map((s) => s.text)).toEqual(["select 1", "drop table customers", "select 'é;' as x"]);
+    expect(result.statements.map((s) => s.text)).toEqual([
+      "select 1",
+      "drop table customers",
+      "select 'é;' as x",
+    ]);
     expect(result.statements.map((s) => s.class)).toEqual(["read", "ddl", "read"]);
   });
 
@@ -78,7 +84,9 @@ describe("analyzeSql", () => {
   });
 
   it("fingerprints statements independently of constants", () => {
-    expect(one("select * from customers where id = 1").fingerprint).toBe(one("select * from customers where id = 42").fingerprint);
+    expect(one("select * from customers where id = 1").fingerprint).toBe(
+      one("select * from customers where id = 42").fingerprint,
+    );
   });
 
   it("reports a parse error instead of throwing", () => {

@@ -32,7 +32,14 @@ export function initParser(): Promise<void> {
 }
 
 const WRITE_NODES = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"]);
-const DESTRUCTIVE_NODES = new Set(["DropStmt", "TruncateStmt", "DropdbStmt", "DropTableSpaceStmt", "DropRoleStmt", "DropOwnedStmt"]);
+const DESTRUCTIVE_NODES = new Set([
+  "DropStmt",
+  "TruncateStmt",
+  "DropdbStmt",
+  "DropTableSpaceStmt",
+  "DropRoleStmt",
+  "DropOwnedStmt",
+]);
 const PRIVILEGE_NODES = new Set([
   "GrantStmt",
   "GrantRoleStmt",
@@ -108,7 +115,11 @@ function isConstantTrue(node: unknown): boolean {
   if (expr && expr.kind === "AEXPR_OP" && JSON.stringify(expr.name) === '[{"String":{"sval":"="}}]') {
     const l = expr.lexpr as TNode | undefined;
     const r = expr.rexpr as TNode | undefined;
-    return Boolean(l?.A_Const && r?.A_Const) && JSON.stringify(l?.A_Const).replace(/"location":\d+/g, "") === JSON.stringify(r?.A_Const).replace(/"location":\d+/g, "");
+    return (
+      Boolean(l?.A_Const && r?.A_Const) &&
+      JSON.stringify(l?.A_Const).replace(/"location":\d+/g, "") ===
+        JSON.stringify(r?.A_Const).replace(/"location":\d+/g, "")
+    );
   }
   const bool = n.BoolExpr as TNode | undefined;
   if (bool && bool.boolop === "OR_EXPR") return (bool.args as unknown[]).some(isConstantTrue);
@@ -138,21 +149,32 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
         if (key === "RangeVar") tables.add(qualifiedName(node));
         if (key === "CommonTableExpr" && typeof node.ctename === "string") cteNames.add(node.ctename);
         if (key === "FuncCall") {
-          const name = (node.funcname as { String?: { sval?: string } }[] | undefined)?.map((p) => p.String?.sval ?? "").join(".");
+          const name = (node.funcname as { String?: { sval?: string } }[] | undefined)
+            ?.map((p) => p.String?.sval ?? "")
+            .join(".");
           if (name) functions.add(name);
         }
         if ((key === "UpdateStmt" || key === "DeleteStmt") && node.relation) {
           written.add(qualifiedName(node.relation as TNode));
           if (!node.whereClause || isConstantTrue(node.whereClause)) unboundedWrite = true;
         }
-        if ((key === "InsertStmt" || key === "MergeStmt") && node.relation) written.add(qualifiedName(node.relation as TNode));
-        if (key === "CopyStmt" && node.relation && node.is_from) written.add(qualifiedName(node.relation as TNode));
+        if ((key === "InsertStmt" || key === "MergeStmt") && node.relation)
+          written.add(qualifiedName(node.relation as TNode));
+        if (key === "CopyStmt" && node.relation && node.is_from)
+          written.add(qualifiedName(node.relation as TNode));
         if (key === "TruncateStmt") {
-          for (const r of (node.relations as { RangeVar?: TNode }[] | undefined) ?? []) if (r.RangeVar) written.add(qualifiedName(r.RangeVar));
+          for (const r of (node.relations as { RangeVar?: TNode }[] | undefined) ?? [])
+            if (r.RangeVar) written.add(qualifiedName(r.RangeVar));
           unboundedWrite = true;
         }
-        if (key === "DropStmt" && (node.removeType === "OBJECT_TABLE" || node.removeType === "OBJECT_VIEW" || node.removeType === "OBJECT_MATVIEW")) {
-          for (const obj of (node.objects as { List?: { items?: { String?: { sval?: string } }[] } }[] | undefined) ?? []) {
+        if (
+          key === "DropStmt" &&
+          (node.removeType === "OBJECT_TABLE" ||
+            node.removeType === "OBJECT_VIEW" ||
+            node.removeType === "OBJECT_MATVIEW")
+        ) {
+          for (const obj of (node.objects as
+            { List?: { items?: { String?: { sval?: string } }[] } }[] | undefined) ?? []) {
             const name = obj.List?.items?.map((i) => i.String?.sval ?? "").join(".");
             if (name) written.add(name);
           }
@@ -167,7 +189,8 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
 
   let cls = classify(command, nested);
   // COPY ... TO only reads; COPY ... FROM writes (classify() assumed the worse case).
-  if (command === "CopyStmt" && !(stmt.CopyStmt as TNode).is_from) cls = (stmt.CopyStmt as TNode).query ? classify("SelectStmt", nested) : "read";
+  if (command === "CopyStmt" && !(stmt.CopyStmt as TNode).is_from)
+    cls = (stmt.CopyStmt as TNode).query ? classify("SelectStmt", nested) : "read";
   // DDL that names a table (ALTER TABLE, CREATE INDEX ...) writes its schema.
   if (cls === "ddl") for (const t of tables) written.add(t);
   const tablesRead = [...tables].filter((t) => !written.has(t) || cls === "read");

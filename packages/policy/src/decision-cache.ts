@@ -7,7 +7,10 @@ export class AnalysisCache {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly maxEntries = 10_000, private readonly maxTextLength = 16_384) {}
+  constructor(
+    private readonly maxEntries = 10_000,
+    private readonly maxTextLength = 16_384,
+  ) {}
 
   analyze(sql: string): TAnalysis {
     const cached = this.entries.get(sql);

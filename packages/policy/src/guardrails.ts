@@ -2,7 +2,15 @@
 import { z } from "zod";
 import type { TStatementAnalysis } from "./analyze.ts";
 
-export const ZStatementClass = z.enum(["read", "write", "ddl", "privilege", "admin", "transaction", "unknown"]);
+export const ZStatementClass = z.enum([
+  "read",
+  "write",
+  "ddl",
+  "privilege",
+  "admin",
+  "transaction",
+  "unknown",
+]);
 
 /** Criteria of a rule. Every present criterion must hold; lists match when any entry matches. */
 export const ZGuardrailMatch = z
@@ -49,7 +57,12 @@ export interface TGuardrailDecision {
   message: string;
 }
 
-export const DEFAULT_ALLOW: TGuardrailDecision = { action: "allow", ruleId: "default-allow", ruleName: "Default: allow", message: "" };
+export const DEFAULT_ALLOW: TGuardrailDecision = {
+  action: "allow",
+  ruleId: "default-allow",
+  ruleName: "Default: allow",
+  message: "",
+};
 
 const PRODUCTION = new Set(["production", "prod"]);
 
@@ -64,12 +77,17 @@ function tableMatches(pattern: string, table: string): boolean {
 
 function matches(match: TGuardrailMatch, s: TStatementAnalysis, ctx: TRequestContext): boolean {
   if (match.classes && !match.classes.includes(s.class)) return false;
-  if (match.commands && !match.commands.some((c) => c === s.command || s.nestedCommands.includes(c))) return false;
+  if (match.commands && !match.commands.some((c) => c === s.command || s.nestedCommands.includes(c)))
+    return false;
   if (match.tables) {
     const touched = [...s.tablesRead, ...s.tablesWritten];
     if (!match.tables.some((p) => touched.some((t) => tableMatches(p, t)))) return false;
   }
-  if (match.functions && !match.functions.some((f) => s.functions.includes(f) || s.functions.some((g) => g.endsWith(`.${f}`)))) return false;
+  if (
+    match.functions &&
+    !match.functions.some((f) => s.functions.includes(f) || s.functions.some((g) => g.endsWith(`.${f}`)))
+  )
+    return false;
   if (match.destructive !== undefined && match.destructive !== s.destructive) return false;
   if (match.unboundedWrite !== undefined && match.unboundedWrite !== s.unboundedWrite) return false;
   if (match.environments && !match.environments.includes(ctx.environment)) return false;
@@ -83,16 +101,26 @@ function matches(match: TGuardrailMatch, s: TStatementAnalysis, ctx: TRequestCon
  * Decides one analysed statement. Rules must be sorted by priority. A rule whose criteria do not validate
  * cannot be trusted to match what its author meant: in production it blocks (fail closed).
  */
-export function evaluateGuardrails(s: TStatementAnalysis, ctx: TRequestContext, rules: readonly TGuardrail[]): TGuardrailDecision {
+export function evaluateGuardrails(
+  s: TStatementAnalysis,
+  ctx: TRequestContext,
+  rules: readonly TGuardrail[],
+): TGuardrailDecision {
   for (const rule of rules) {
     const parsed = ZGuardrailMatch.safeParse(rule.match);
     if (!parsed.success) {
       if (PRODUCTION.has(ctx.environment)) {
-        return { action: "block", ruleId: rule.id, ruleName: rule.name, message: `Guardrail "${rule.name}" is invalid; blocking in production` };
+        return {
+          action: "block",
+          ruleId: rule.id,
+          ruleName: rule.name,
+          message: `Guardrail "${rule.name}" is invalid; blocking in production`,
+        };
       }
       continue;
     }
-    if (matches(parsed.data, s, ctx)) return { action: rule.action, ruleId: rule.id, ruleName: rule.name, message: rule.message };
+    if (matches(parsed.data, s, ctx))
+      return { action: rule.action, ruleId: rule.id, ruleName: rule.name, message: rule.message };
   }
   return DEFAULT_ALLOW;
 }
@@ -110,12 +138,41 @@ export function decideUnparseable(ctx: TRequestContext, parseError: string): TGu
   return { ...DEFAULT_ALLOW, message: parseError };
 }
 
-
 /** The baseline a new production connection starts with. Lower priority numbers run first. */
 export const PRODUCTION_BASELINE: readonly Omit<TGuardrail, "id">[] = [
-  { name: "Block destructive DDL", priority: 10, action: "block", message: "Destructive DDL (DROP, TRUNCATE) is blocked in production", match: { destructive: true } },
-  { name: "Block privilege changes", priority: 20, action: "block", message: "Privilege changes are blocked in production; use the access workflow", match: { classes: ["privilege"] } },
-  { name: "Schema changes need approval", priority: 30, action: "require_approval", message: "Schema changes in production need an approval", match: { classes: ["ddl"] } },
-  { name: "Unbounded writes need approval", priority: 40, action: "require_approval", message: "UPDATE or DELETE without a WHERE clause needs an approval", match: { unboundedWrite: true } },
-  { name: "Code execution needs approval", priority: 50, action: "require_approval", message: "DO blocks and COPY ... PROGRAM run code on the server and need an approval", match: { commands: ["DoStmt", "CreateFunctionStmt"] } },
+  {
+    name: "Block destructive DDL",
+    priority: 10,
+    action: "block",
+    message: "Destructive DDL (DROP, TRUNCATE) is blocked in production",
+    match: { destructive: true },
+  },
+  {
+    name: "Block privilege changes",
+    priority: 20,
+    action: "block",
+    message: "Privilege changes are blocked in production; use the access workflow",
+    match: { classes: ["privilege"] },
+  },
+  {
+    name: "Schema changes need approval",
+    priority: 30,
+    action: "require_approval",
+    message: "Schema changes in production need an approval",
+    match: { classes: ["ddl"] },
+  },
+  {
+    name: "Unbounded writes need approval",
+    priority: 40,
+    action: "require_approval",
+    message: "UPDATE or DELETE without a WHERE clause needs an approval",
+    match: { unboundedWrite: true },
+  },
+  {
+    name: "Code execution needs approval",
+    priority: 50,
+    action: "require_approval",
+    message: "DO blocks and COPY ... PROGRAM run code on the server and need an approval",
+    match: { commands: ["DoStmt", "CreateFunctionStmt"] },
+  },
 ];

@@ -22,7 +22,10 @@ let proxy: TProxyServer;
 const events: TAuditEvent[] = [];
 const governor = new Governor();
 
-function snapshot(dbName: string, extraRules: TPolicySnapshot["connections"][number]["guardrails"] = []): TPolicySnapshot {
+function snapshot(
+  dbName: string,
+  extraRules: TPolicySnapshot["connections"][number]["guardrails"] = [],
+): TPolicySnapshot {
   return {
     revision: 1,
     issuedAt: new Date().toISOString(),
@@ -31,7 +34,14 @@ function snapshot(dbName: string, extraRules: TPolicySnapshot["connections"][num
         id: connectionId,
         name: "shop",
         environment: "production",
-        upstream: { host: "127.0.0.1", port: 5432, database: dbName, username: "postgres", password: null, tlsMode: "disable" },
+        upstream: {
+          host: "127.0.0.1",
+          port: 5432,
+          database: dbName,
+          username: "postgres",
+          password: null,
+          tlsMode: "disable",
+        },
         credentials: [
           {
             identityId: devId,
@@ -42,7 +52,14 @@ function snapshot(dbName: string, extraRules: TPolicySnapshot["connections"][num
             expiresAt: null,
           },
         ],
-        guardrails: [...PRODUCTION_BASELINE.map((r, i) => ({ ...r, id: `baseline-${i}`, match: r.match as Record<string, unknown> })), ...extraRules],
+        guardrails: [
+          ...PRODUCTION_BASELINE.map((r, i) => ({
+            ...r,
+            id: `baseline-${i}`,
+            match: r.match as Record<string, unknown>,
+          })),
+          ...extraRules,
+        ],
         maskingRules: [],
       },
     ],
@@ -85,29 +102,44 @@ describe("proxy with real clients", () => {
     const { stdout } = await run("psql", [url(), "-tAc", "select count(*) from customers"]);
     expect(stdout.trim()).toBe("50");
     const event = events.find((e) => e.statement === "select count(*) from customers");
-    expect(event).toMatchObject({ decision: "allowed", actorName: "dev@demo.local", rowCount: 1, statementClass: "read", tables: ["customers"] });
+    expect(event).toMatchObject({
+      decision: "allowed",
+      actorName: "dev@demo.local",
+      rowCount: 1,
+      statementClass: "read",
+      tables: ["customers"],
+    });
   });
 
   it("refuses a wrong token with a clear FATAL and records the failure", async () => {
     const error = await run("psql", [url("wrong"), "-tAc", "select 1"]).catch((e: { stderr: string }) => e);
-    expect((error as { stderr: string }).stderr).toMatch(/password authentication failed for user "dev@demo.local"/);
+    expect((error as { stderr: string }).stderr).toMatch(
+      /password authentication failed for user "dev@demo.local"/,
+    );
     expect(events.some((e) => e.type === "auth_failure" && e.actorName === "dev@demo.local")).toBe(true);
   });
 
   it("blocks DROP TABLE over the simple protocol, naming the rule, and keeps the session usable", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
-    await expect(client.query("DrOp /* sneaky */ TABLE customers")).rejects.toThrow(/Portcullis blocked this statement: Destructive DDL/);
+    await expect(client.query("DrOp /* sneaky */ TABLE customers")).rejects.toThrow(
+      /Portcullis blocked this statement: Destructive DDL/,
+    );
     const { rows } = await client.query("select count(*)::int as n from customers");
     expect(rows[0].n).toBe(50);
     await client.end();
-    expect(events.find((e) => e.statement?.startsWith("DrOp"))).toMatchObject({ decision: "blocked", ruleName: "Block destructive DDL" });
+    expect(events.find((e) => e.statement?.startsWith("DrOp"))).toMatchObject({
+      decision: "blocked",
+      ruleName: "Block destructive DDL",
+    });
   });
 
   it("blocks over the extended protocol and rolls back the pipeline like Postgres would", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
-    await expect(client.query({ text: "drop table orders", values: [] })).rejects.toThrow(/Portcullis blocked/);
+    await expect(client.query({ text: "drop table orders", values: [] })).rejects.toThrow(
+      /Portcullis blocked/,
+    );
     await expect(client.query("truncate customers", [])).rejects.toThrow(/Destructive DDL/);
     const { rows } = await client.query("select full_name from customers where id = $1", [7]);
     expect(rows).toEqual([{ full_name: "Customer 7" }]);
@@ -131,7 +163,9 @@ describe("proxy with real clients", () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
     const before = events.length;
-    await client.query("insert into orders (customer_id, total) values (2, 5); select count(*) from orders; update orders set total = 6 where customer_id = 2");
+    await client.query(
+      "insert into orders (customer_id, total) values (2, 5); select count(*) from orders; update orders set total = 6 where customer_id = 2",
+    );
     const mine = events.slice(before).filter((e) => e.type === "statement");
     expect(mine.map((e) => [e.statementClass, e.rowCount])).toEqual([
       ["write", 1],
@@ -143,9 +177,18 @@ describe("proxy with real clients", () => {
 
   it("pipelines with postgres.js and binary-safe parameters", async () => {
     const sql = postgres(url(), { max: 1 });
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => sql`select ${i + 1}::int as n, email from customers where id = ${i + 1}`));
+    const results = await Promise.all(
+      Array.from(
+        { length: 20 },
+        (_, i) => sql`select ${i + 1}::int as n, email from customers where id = ${i + 1}`,
+      ),
+    );
     expect(results.map((r) => r[0]?.n)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    const errors = await Promise.allSettled([sql`select 1 as ok`, sql`drop table customers`, sql`select 2 as ok`]);
+    const errors = await Promise.allSettled([
+      sql`select 1 as ok`,
+      sql`drop table customers`,
+      sql`select 2 as ok`,
+    ]);
     expect(errors.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     await sql.end();
   });
@@ -154,17 +197,32 @@ describe("proxy with real clients", () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
     await expect(client.query("select * from no_such_table")).rejects.toThrow(/does not exist/);
-    expect(events.find((e) => e.statement === "select * from no_such_table")).toMatchObject({ decision: "error" });
-    await expect(client.query("select nope from customers where id = $1", [1])).rejects.toThrow(/does not exist/);
+    expect(events.find((e) => e.statement === "select * from no_such_table")).toMatchObject({
+      decision: "error",
+    });
+    await expect(client.query("select nope from customers where id = $1", [1])).rejects.toThrow(
+      /does not exist/,
+    );
     expect((await client.query("select 1 as x")).rows).toEqual([{ x: 1 }]);
     await client.end();
   });
 
   it("streams COPY out and in through psql", async () => {
-    const { stdout } = await run("psql", [url(), "-tAc", "copy (select id from customers order by id limit 3) to stdout"]);
+    const { stdout } = await run("psql", [
+      url(),
+      "-tAc",
+      "copy (select id from customers order by id limit 3) to stdout",
+    ]);
     expect(stdout.trim().split("\n")).toEqual(["1", "2", "3"]);
-    await run("bash", ["-c", `printf '1\\t7.50\\n2\\t8.25\\n' | psql "${url()}" -c "copy orders (customer_id, total) from stdin"`]);
-    const { stdout: count } = await run("psql", [url(), "-tAc", "select count(*) from orders where total in (7.50, 8.25)"]);
+    await run("bash", [
+      "-c",
+      `printf '1\\t7.50\\n2\\t8.25\\n' | psql "${url()}" -c "copy orders (customer_id, total) from stdin"`,
+    ]);
+    const { stdout: count } = await run("psql", [
+      url(),
+      "-tAc",
+      "select count(*) from orders where total in (7.50, 8.25)",
+    ]);
     expect(count.trim()).toBe("2");
   });
 
@@ -179,7 +237,14 @@ describe("proxy with real clients", () => {
     // node-postgres sends CancelRequest on a new connection with the key data the agent issued.
     const pid = (client as unknown as { processID: number }).processID;
     const secret = (client as unknown as { secretKey: number }).secretKey;
-    const { Connection } = pg as unknown as { Connection: new () => { connect(port: number, host: string): void; on(e: string, f: () => void): void; cancel(pid: number, key: number): void; end(): void } };
+    const { Connection } = pg as unknown as {
+      Connection: new () => {
+        connect(port: number, host: string): void;
+        on(e: string, f: () => void): void;
+        cancel(pid: number, key: number): void;
+        end(): void;
+      };
+    };
     const conn = new Connection();
     conn.on("connect", () => {
       conn.cancel(pid, secret);
@@ -195,7 +260,11 @@ describe("proxy with real clients", () => {
     const healthy = new pg.Client({ connectionString: url() });
     await healthy.connect();
     const net = await import("node:net");
-    for (const payload of [Buffer.from([0, 0, 0, 3, 1, 2, 3]), Buffer.from("GET / HTTP/1.1\r\n\r\n"), Buffer.alloc(64, 0xff)]) {
+    for (const payload of [
+      Buffer.from([0, 0, 0, 3, 1, 2, 3]),
+      Buffer.from("GET / HTTP/1.1\r\n\r\n"),
+      Buffer.alloc(64, 0xff),
+    ]) {
       const answer = await new Promise<string>((resolve) => {
         let received = Buffer.alloc(0);
         const s = net.connect(proxy.port, "127.0.0.1", () => s.write(payload));

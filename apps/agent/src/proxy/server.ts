@@ -49,7 +49,17 @@ export interface TProxyServer {
 
 // Startup parameters passed on to the database. `options` (-c role=..., -c session_authorization) and
 // `replication` would let a client change who it is upstream or bypass statement inspection: dropped/refused.
-const FORWARDED_PARAMS = ["application_name", "client_encoding", "DateStyle", "TimeZone", "extra_float_digits", "search_path", "IntervalStyle", "datestyle", "timezone"];
+const FORWARDED_PARAMS = [
+  "application_name",
+  "client_encoding",
+  "DateStyle",
+  "TimeZone",
+  "extra_float_digits",
+  "search_path",
+  "IntervalStyle",
+  "datestyle",
+  "timezone",
+];
 
 interface TCancelTarget {
   secretKey: number;
@@ -67,7 +77,11 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
   const cancelTargets = new Map<number, TCancelTarget>();
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 15_000;
 
-  const sessionEvent = (info: TSessionInfo, type: "session_start" | "session_end", message: string | null): TAuditEvent => ({
+  const sessionEvent = (
+    info: TSessionInfo,
+    type: "session_start" | "session_end",
+    message: string | null,
+  ): TAuditEvent => ({
     id: randomUUID(),
     type,
     occurredAt: new Date().toISOString(),
@@ -130,7 +144,8 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       buffered = Buffer.concat([buffered, chunk]);
       if (buffered.length < 4) return;
       const length = buffered.readInt32BE(0);
-      if (length < 8 || length > MAX_STARTUP_PACKET) return fail("08P01", `invalid startup packet length ${length}`);
+      if (length < 8 || length > MAX_STARTUP_PACKET)
+        return fail("08P01", `invalid startup packet length ${length}`);
       if (buffered.length < length) return;
       const packet = buffered.subarray(0, length);
       const rest = buffered.subarray(length);
@@ -144,7 +159,11 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         }
         socket.off("data", onData);
         socket.write("S");
-        const tlsSocket = new tls.TLSSocket(socket, { isServer: true, key: options.tls.key, cert: options.tls.cert });
+        const tlsSocket = new tls.TLSSocket(socket, {
+          isServer: true,
+          key: options.tls.key,
+          cert: options.tls.cert,
+        });
         tlsSocket.on("error", (e) => {
           logger.debug({ clientAddr, err: e.message }, "TLS handshake failed");
           raw.destroy();
@@ -172,17 +191,27 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         a.writeInt32BE(secretKey);
         b.writeInt32BE(target?.secretKey ?? 0);
         if (target && timingSafeEqual(a, b)) {
-          sendUpstreamCancel(target.upstream, target.upstreamKey).catch((e: Error) => logger.warn({ err: e.message }, "cancel request to the database failed"));
+          sendUpstreamCancel(target.upstream, target.upstreamKey).catch((e: Error) =>
+            logger.warn({ err: e.message }, "cancel request to the database failed"),
+          );
         }
         return;
       }
-      if (code !== PROTOCOL_3_0) return fail("0A000", `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: Portcullis speaks 3.0`);
+      if (code !== PROTOCOL_3_0)
+        return fail(
+          "0A000",
+          `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: Portcullis speaks 3.0`,
+        );
       params = parseStartupParams(packet);
-      if (params.has("replication") && params.get("replication") !== "false") return fail("42501", "replication connections are not allowed through Portcullis");
+      if (params.has("replication") && params.get("replication") !== "false")
+        return fail("42501", "replication connections are not allowed through Portcullis");
       const user = params.get("user");
       if (!user) return fail("28000", "no user name given");
       if (!secure && !isLoopback(clientAddr) && !options.allowCleartextRemote) {
-        return fail("28000", "Portcullis requires TLS for clients that are not on this machine (use sslmode=require)");
+        return fail(
+          "28000",
+          "Portcullis requires TLS for clients that are not on this machine (use sslmode=require)",
+        );
       }
       phase = "password";
       socket.write(authenticationCleartextPassword());
@@ -193,7 +222,8 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       const frames = passwordReader.push(chunk);
       if (frames.length === 0) return;
       const frame = frames[0]!;
-      if (frame.type !== 0x70 /* p */ || frames.length > 1 || passwordReader.buffered > 0) return fail("08P01", "expected a password message");
+      if (frame.type !== 0x70 /* p */ || frames.length > 1 || passwordReader.buffered > 0)
+        return fail("08P01", "expected a password message");
       const password = new BodyReader(frame.raw, frame.bodyStart).cstring();
       phase = "connecting";
       void authenticateAndConnect(password);
@@ -208,7 +238,18 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         logger.info({ user, database, clientAddr, reason: outcome.message }, "client authentication refused");
         hooks.record({
           ...sessionEvent(
-            { identityId: "", identityName: user, identityKind: "human", groups: [], sessionId: "", connectionId: "", connectionName: database, environment: "", clientAddr, applicationName },
+            {
+              identityId: "",
+              identityName: user,
+              identityKind: "human",
+              groups: [],
+              sessionId: "",
+              connectionId: "",
+              connectionName: database,
+              environment: "",
+              clientAddr,
+              applicationName,
+            },
             "session_start",
             outcome.message,
           ),
@@ -256,22 +297,49 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       let processId = randomInt(1, 2 ** 31 - 1);
       while (cancelTargets.has(processId)) processId = randomInt(1, 2 ** 31 - 1);
       const secretKey = randomInt(-(2 ** 31), 2 ** 31 - 1);
-      if (upstream.backendKey) cancelTargets.set(processId, { secretKey, upstream: outcome.upstream, upstreamKey: upstream.backendKey });
+      if (upstream.backendKey)
+        cancelTargets.set(processId, {
+          secretKey,
+          upstream: outcome.upstream,
+          upstreamKey: upstream.backendKey,
+        });
 
-      const hello = [authenticationOk(), ...upstream.parameters.map(([k, v]) => parameterStatus(k, v)), backendKeyData(processId, secretKey), readyForQuery("I")];
+      const hello = [
+        authenticationOk(),
+        ...upstream.parameters.map(([k, v]) => parameterStatus(k, v)),
+        backendKeyData(processId, secretKey),
+        readyForQuery("I"),
+      ];
       socket.write(Buffer.concat(hello));
 
       const session = new ProxySession(socket, upstream.socket, info, hooks, logger, (s) => {
         sessions.delete(s);
         cancelTargets.delete(processId);
         hooks.record(sessionEvent(info, "session_end", s.endReason));
-        logger.info({ sessionId: info.sessionId, identity: info.identityName, reason: s.endReason }, "session closed");
+        logger.info(
+          { sessionId: info.sessionId, identity: info.identityName, reason: s.endReason },
+          "session closed",
+        );
       });
       sessions.add(session);
       hooks.record(sessionEvent(info, "session_start", null));
-      logger.info({ sessionId: info.sessionId, identity: info.identityName, connection: info.connectionName, clientAddr, applicationName }, "session opened");
+      logger.info(
+        {
+          sessionId: info.sessionId,
+          identity: info.identityName,
+          connection: info.connectionName,
+          clientAddr,
+          applicationName,
+        },
+        "session opened",
+      );
       if (options.idleTimeoutMs) {
-        socket.setTimeout(options.idleTimeoutMs, () => session.terminate("idle timeout", { code: "57P05", message: "terminating connection due to idle timeout" }));
+        socket.setTimeout(options.idleTimeoutMs, () =>
+          session.terminate("idle timeout", {
+            code: "57P05",
+            message: "terminating connection due to idle timeout",
+          }),
+        );
       }
       session.start(upstream.leftover);
     };
@@ -288,7 +356,10 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
     server.listen(options.port, options.host, () => resolve());
   });
   const address = server.address() as net.AddressInfo;
-  logger.info({ host: options.host, port: address.port, tls: Boolean(options.tls) }, "accepting Postgres clients");
+  logger.info(
+    { host: options.host, port: address.port, tls: Boolean(options.tls) },
+    "accepting Postgres clients",
+  );
 
   return {
     port: address.port,
@@ -306,7 +377,11 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       return n;
     },
     async close() {
-      for (const s of sessions) s.terminate("agent shutting down", { code: "57P01", message: "terminating connection: the Portcullis agent is shutting down" });
+      for (const s of sessions)
+        s.terminate("agent shutting down", {
+          code: "57P01",
+          message: "terminating connection: the Portcullis agent is shutting down",
+        });
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -19,7 +19,12 @@ export interface TSessionInfo extends TSessionIdentity {
 }
 
 export type TAuthOutcome =
-  | { ok: true; identity: TSessionIdentity; connection: { id: string; name: string; environment: string }; upstream: TUpstreamTarget }
+  | {
+      ok: true;
+      identity: TSessionIdentity;
+      connection: { id: string; name: string; environment: string };
+      upstream: TUpstreamTarget;
+    }
   | { ok: false; code: string; message: string };
 
 /** The governance decision for one client message (a simple query may hold several statements). */
@@ -35,7 +40,12 @@ export interface TVerdict {
 
 /** What the proxy needs from the rest of the agent: who may connect, what may run, where events go. */
 export interface TProxyHooks {
-  authenticate(request: { user: string; database: string; password: string; clientAddr: string }): TAuthOutcome;
+  authenticate(request: {
+    user: string;
+    database: string;
+    password: string;
+    clientAddr: string;
+  }): TAuthOutcome;
   decide(session: TSessionInfo, sql: string): TVerdict;
   record(event: TAuditEvent): void;
 }

@@ -89,7 +89,10 @@ function readByte(socket: net.Socket): Promise<number> {
 async function startTls(socket: net.Socket, target: TUpstreamTarget): Promise<net.Socket> {
   socket.write(sslRequest());
   const answer = await readByte(socket);
-  if (answer !== 0x53 /* S */) throw new UpstreamError(`the database at ${target.host}:${target.port} does not accept TLS (tlsMode=${target.tlsMode})`);
+  if (answer !== 0x53 /* S */)
+    throw new UpstreamError(
+      `the database at ${target.host}:${target.port} does not accept TLS (tlsMode=${target.tlsMode})`,
+    );
   const verify = target.tlsMode === "verify-ca" || target.tlsMode === "verify-full";
   return new Promise((resolve, reject) => {
     const secure = tls.connect({
@@ -161,8 +164,12 @@ class FrameQueue {
 }
 
 function md5Password(user: string, password: string, salt: Buffer): string {
-  const inner = createHash("md5").update(password + user).digest("hex");
-  return `md5${createHash("md5").update(Buffer.concat([Buffer.from(inner), salt])).digest("hex")}`;
+  const inner = createHash("md5")
+    .update(password + user)
+    .digest("hex");
+  return `md5${createHash("md5")
+    .update(Buffer.concat([Buffer.from(inner), salt]))
+    .digest("hex")}`;
 }
 
 const hmac = (key: Buffer, data: string) => createHmac("sha256", key).update(data).digest();
@@ -181,7 +188,13 @@ async function scramSha256(queue: FrameQueue, socket: net.Socket, password: stri
   if (!nonce?.startsWith(clientNonce) || !salt || !Number.isInteger(iterations) || iterations < 1) {
     throw new UpstreamError("invalid SCRAM challenge from the database");
   }
-  const saltedPassword = await pbkdf2Async(password.normalize("NFKC"), Buffer.from(salt, "base64"), iterations, 32, "sha256");
+  const saltedPassword = await pbkdf2Async(
+    password.normalize("NFKC"),
+    Buffer.from(salt, "base64"),
+    iterations,
+    32,
+    "sha256",
+  );
   const clientKey = hmac(saltedPassword, "Client Key");
   const storedKey = createHash("sha256").update(clientKey).digest();
   const withoutProof = `c=biws,r=${nonce}`;
@@ -194,20 +207,25 @@ async function scramSha256(queue: FrameQueue, socket: net.Socket, password: stri
   const expected = hmac(hmac(saltedPassword, "Server Key"), authMessage);
   const got = Buffer.from(final.startsWith("v=") ? final.slice(2) : "", "base64");
   // The server proves it knows the password too; otherwise we may be talking to an impostor.
-  if (got.length !== expected.length || !timingSafeEqual(got, expected)) throw new UpstreamError("the database's SCRAM signature is invalid");
+  if (got.length !== expected.length || !timingSafeEqual(got, expected))
+    throw new UpstreamError("the database's SCRAM signature is invalid");
 }
 
 async function expectAuth(queue: FrameQueue, code: number): Promise<Buffer> {
   const frame = await queue.next();
   if (frame.type === 0x45 /* E */) throw upstreamErrorFrom(frame);
   const reader = new BodyReader(frame.raw, frame.bodyStart);
-  if (frame.type !== 0x52 /* R */ || reader.int32() !== code) throw new UpstreamError("unexpected message during SCRAM authentication");
+  if (frame.type !== 0x52 /* R */ || reader.int32() !== code)
+    throw new UpstreamError("unexpected message during SCRAM authentication");
   return reader.bytes(reader.remaining);
 }
 
 function upstreamErrorFrom(frame: TFrame): UpstreamError {
   const fields = parseErrorFields(frame);
-  return new UpstreamError(`database refused the connection: ${fields.get("M") ?? "unknown error"}`, fields.get("C") ?? "08006");
+  return new UpstreamError(
+    `database refused the connection: ${fields.get("M") ?? "unknown error"}`,
+    fields.get("C") ?? "08006",
+  );
 }
 
 export async function connectUpstream(
@@ -231,13 +249,18 @@ export async function connectUpstream(
           case 0x52: {
             const code = reader.int32();
             if (code === 0) break;
-            if (target.password === null) throw new UpstreamError("the database asks for a password and none is configured for this connection");
+            if (target.password === null)
+              throw new UpstreamError(
+                "the database asks for a password and none is configured for this connection",
+              );
             if (code === 3) socket.write(passwordMessage(target.password));
-            else if (code === 5) socket.write(passwordMessage(md5Password(target.username, target.password, reader.bytes(4))));
+            else if (code === 5)
+              socket.write(passwordMessage(md5Password(target.username, target.password, reader.bytes(4))));
             else if (code === 10) {
               const mechanisms: string[] = [];
               for (let m = reader.cstring(); m !== ""; m = reader.cstring()) mechanisms.push(m);
-              if (!mechanisms.includes("SCRAM-SHA-256")) throw new UpstreamError(`unsupported SASL mechanisms: ${mechanisms.join(", ")}`);
+              if (!mechanisms.includes("SCRAM-SHA-256"))
+                throw new UpstreamError(`unsupported SASL mechanisms: ${mechanisms.join(", ")}`);
               await scramSha256(queue, socket, target.password);
             } else throw new UpstreamError(`unsupported authentication method ${code}`);
             break;
@@ -268,7 +291,10 @@ export async function connectUpstream(
 }
 
 /** Sends a CancelRequest for an upstream backend on a fresh connection, as libpq does. */
-export async function sendUpstreamCancel(target: TUpstreamTarget, key: { processId: number; secretKey: number }): Promise<void> {
+export async function sendUpstreamCancel(
+  target: TUpstreamTarget,
+  key: { processId: number; secretKey: number },
+): Promise<void> {
   let socket = await connectTcp(target.host, target.port, 5_000);
   if (target.tlsMode !== "disable") socket = await startTls(socket, target);
   await new Promise<void>((resolve) => {

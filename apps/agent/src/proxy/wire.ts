@@ -39,7 +39,9 @@ export class FrameReader {
     while (data.length - offset >= 5) {
       const length = data.readInt32BE(offset + 1);
       if (length < 4 || length > this.maxMessage) {
-        throw new ProtocolError(`invalid message length ${length} for message type 0x${data[offset]!.toString(16)}`);
+        throw new ProtocolError(
+          `invalid message length ${length} for message type 0x${data[offset]!.toString(16)}`,
+        );
       }
       const end = offset + 1 + length;
       if (end > data.length) break;
@@ -150,15 +152,18 @@ export function cancelRequest(processId: number, secretKey: number): Buffer {
 }
 
 export const passwordMessage = (password: string) => message("p", cstr(password));
-export const saslInitialResponse = (mechanism: string, data: Buffer) => message("p", Buffer.concat([cstr(mechanism), int32(data.length), data]));
+export const saslInitialResponse = (mechanism: string, data: Buffer) =>
+  message("p", Buffer.concat([cstr(mechanism), int32(data.length), data]));
 export const saslResponse = (data: Buffer) => message("p", data);
 export const queryMessage = (sql: string) => message("Q", cstr(sql));
 export const terminateMessage = () => message("X", Buffer.alloc(0));
 
 export const authenticationOk = () => message("R", int32(0));
 export const authenticationCleartextPassword = () => message("R", int32(3));
-export const parameterStatus = (name: string, value: string) => message("S", Buffer.concat([cstr(name), cstr(value)]));
-export const backendKeyData = (processId: number, secretKey: number) => message("K", Buffer.concat([int32(processId), int32(secretKey)]));
+export const parameterStatus = (name: string, value: string) =>
+  message("S", Buffer.concat([cstr(name), cstr(value)]));
+export const backendKeyData = (processId: number, secretKey: number) =>
+  message("K", Buffer.concat([int32(processId), int32(secretKey)]));
 export const readyForQuery = (status: string) => message("Z", Buffer.from(status, "latin1"));
 
 export interface TNoticeFields {
@@ -170,7 +175,16 @@ export interface TNoticeFields {
 }
 
 function fieldsBody(f: TNoticeFields): Buffer {
-  const parts = [Buffer.from("S"), cstr(f.severity), Buffer.from("V"), cstr(f.severity), Buffer.from("C"), cstr(f.code), Buffer.from("M"), cstr(f.message)];
+  const parts = [
+    Buffer.from("S"),
+    cstr(f.severity),
+    Buffer.from("V"),
+    cstr(f.severity),
+    Buffer.from("C"),
+    cstr(f.code),
+    Buffer.from("M"),
+    cstr(f.message),
+  ];
   if (f.detail) parts.push(Buffer.from("D"), cstr(f.detail));
   if (f.hint) parts.push(Buffer.from("H"), cstr(f.hint));
   parts.push(Buffer.from([0]));

@@ -52,17 +52,31 @@ export async function authenticateApiToken(
 ): Promise<{ identity: TAuthenticatedIdentity; tokenId: string; connectionIds: string[] } | null> {
   const row = await db.apiToken.findUnique({
     where: { tokenHash: hashToken(token) },
-    select: { id: true, expiresAt: true, revokedAt: true, connectionIds: true, identity: { select: identitySelect } },
+    select: {
+      id: true,
+      expiresAt: true,
+      revokedAt: true,
+      connectionIds: true,
+      identity: { select: identitySelect },
+    },
   });
-  if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= now) || row.identity.disabledAt) return null;
+  if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= now) || row.identity.disabledAt)
+    return null;
   // Best effort: a failed bookkeeping write must not fail the request.
   await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: now } }).catch(() => undefined);
   return { identity: toAuthenticated(row.identity), tokenId: row.id, connectionIds: row.connectionIds };
 }
 
 /** Dashboard login with a password (the demo's credentials provider). */
-export async function authenticatePassword(db: TDb, name: string, password: string): Promise<TAuthenticatedIdentity | null> {
-  const row = await db.identity.findUnique({ where: { name }, select: { ...identitySelect, passwordHash: true } });
+export async function authenticatePassword(
+  db: TDb,
+  name: string,
+  password: string,
+): Promise<TAuthenticatedIdentity | null> {
+  const row = await db.identity.findUnique({
+    where: { name },
+    select: { ...identitySelect, passwordHash: true },
+  });
   if (!row || row.disabledAt || !row.passwordHash) return null;
   return (await verifyPassword(password, row.passwordHash)) ? toAuthenticated(row) : null;
 }

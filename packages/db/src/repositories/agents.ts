@@ -21,7 +21,9 @@ export async function issueEnrollmentToken(
   });
   const token = generateToken("pcen");
   const expiresAt = new Date(now.getTime() + ttlMs);
-  await db.agentEnrollmentToken.create({ data: { agentId: agent.id, tokenHash: hashToken(token), expiresAt } });
+  await db.agentEnrollmentToken.create({
+    data: { agentId: agent.id, tokenHash: hashToken(token), expiresAt },
+  });
   return { agent, token, expiresAt };
 }
 
@@ -36,7 +38,10 @@ export async function authenticateAgentBearer(
 ): Promise<{ agent: TAgentRef; issuedCredential: string | null } | null> {
   const tokenHash = hashToken(bearer);
   if (bearer.startsWith("pcag_")) {
-    const agent = await db.agent.findUnique({ where: { credentialHash: tokenHash }, select: { id: true, name: true } });
+    const agent = await db.agent.findUnique({
+      where: { credentialHash: tokenHash },
+      select: { id: true, name: true },
+    });
     return agent ? { agent, issuedCredential: null } : null;
   }
   if (!bearer.startsWith("pcen_")) return null;
@@ -47,7 +52,10 @@ export async function authenticateAgentBearer(
       data: { usedAt: now },
     });
     if (consumed.count !== 1) return null;
-    const enrollment = await tx.agentEnrollmentToken.findUniqueOrThrow({ where: { tokenHash }, select: { agentId: true } });
+    const enrollment = await tx.agentEnrollmentToken.findUniqueOrThrow({
+      where: { tokenHash },
+      select: { agentId: true },
+    });
     const credential = generateToken("pcag");
     const agent = await tx.agent.update({
       where: { id: enrollment.agentId },
@@ -66,6 +74,10 @@ export async function recordAgentHeartbeat(
 ): Promise<void> {
   await db.agent.update({
     where: { id: agentId },
-    data: { lastHeartbeatAt: now, ...(info.version ? { version: info.version } : {}), ...(info.hostname ? { hostname: info.hostname } : {}) },
+    data: {
+      lastHeartbeatAt: now,
+      ...(info.version ? { version: info.version } : {}),
+      ...(info.hostname ? { hostname: info.hostname } : {}),
+    },
   });
 }

@@ -59,7 +59,11 @@ describe("audit events", () => {
   });
 
   it("keeps one valid chain under concurrent appends", async () => {
-    await Promise.all(Array.from({ length: 10 }, (_, i) => appendAuditEvents(db, [make(`select ${100 + i}`), make(`select ${200 + i}`)])));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        appendAuditEvents(db, [make(`select ${100 + i}`), make(`select ${200 + i}`)]),
+      ),
+    );
     const result = await verifyAuditChain(db, 7);
     expect(result).toMatchObject({ ok: true, checked: 23 });
   });
@@ -82,14 +86,29 @@ describe("audit events", () => {
 
   it("filters by text, case-insensitively", async () => {
     const page = await listAuditEvents(db, { text: "SELECT 10" }, { limit: 50 });
-    expect(page.items.map((i) => i.statement).sort()).toEqual(["select 100", "select 101", "select 102", "select 103", "select 104", "select 105", "select 106", "select 107", "select 108", "select 109"]);
+    expect(page.items.map((i) => i.statement).sort()).toEqual([
+      "select 100",
+      "select 101",
+      "select 102",
+      "select 103",
+      "select 104",
+      "select 105",
+      "select 106",
+      "select 107",
+      "select 108",
+      "select 109",
+    ]);
   });
 
   it("detects a stored event modified behind its back, and names the first broken link", async () => {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
-    const { rows } = await client.query<{ seq: string }>("select seq::text from audit_events order by seq limit 1 offset 5");
-    await client.query("update audit_events set statement = 'select innocent' where seq = $1", [rows[0]!.seq]);
+    const { rows } = await client.query<{ seq: string }>(
+      "select seq::text from audit_events order by seq limit 1 offset 5",
+    );
+    await client.query("update audit_events set statement = 'select innocent' where seq = $1", [
+      rows[0]!.seq,
+    ]);
     const result = await verifyAuditChain(db);
     expect(result.ok).toBe(false);
     expect(result.firstBroken?.seq).toBe(rows[0]!.seq);

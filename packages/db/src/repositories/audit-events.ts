@@ -34,7 +34,12 @@ export async function appendAuditEvents(db: TDb, events: TNewAuditEvent[]): Prom
       }
       seen.add(event.id);
       const hash = chainHash(prevHash, event);
-      rows.push({ ...event, details: (event.details ?? undefined) as Prisma.InputJsonValue | undefined, prevHash, hash });
+      rows.push({
+        ...event,
+        details: (event.details ?? undefined) as Prisma.InputJsonValue | undefined,
+        prevHash,
+        hash,
+      });
       prevHash = hash;
     }
     // createMany keeps array order, so seq follows chain order.
@@ -111,7 +116,12 @@ export async function listAuditEvents(
   if (filter.text) {
     const contains = { contains: filter.text, mode: "insensitive" as const };
     and.push({
-      OR: [{ statement: contains }, { actorName: contains }, { connectionName: contains }, { message: contains }],
+      OR: [
+        { statement: contains },
+        { actorName: contains },
+        { connectionName: contains },
+        { message: contains },
+      ],
     });
   }
   if (filter.actorName) and.push({ actorName: filter.actorName });
@@ -163,8 +173,12 @@ export async function verifyAuditChain(db: TDb, pageSize = 5000): Promise<TChain
         checked,
         firstBroken: { seq: row.seq.toString(), id: row.id, reason },
       });
-      if (row.prevHash !== prevHash) return broken("prev_hash does not match the previous event's hash (an event was removed or reordered)");
-      if (chainHash(prevHash, row) !== row.hash) return broken("content does not match its hash (the event was modified)");
+      if (row.prevHash !== prevHash)
+        return broken(
+          "prev_hash does not match the previous event's hash (an event was removed or reordered)",
+        );
+      if (chainHash(prevHash, row) !== row.hash)
+        return broken("content does not match its hash (the event was modified)");
       prevHash = row.hash;
       afterSeq = row.seq;
       checked += 1;

@@ -30,7 +30,14 @@ export interface TPolicySnapshotData {
     id: string;
     name: string;
     environment: string;
-    upstream: { host: string; port: number; database: string; username: string; password: string | null; tlsMode: string };
+    upstream: {
+      host: string;
+      port: number;
+      database: string;
+      username: string;
+      password: string | null;
+      tlsMode: string;
+    };
     credentials: {
       identityId: string;
       identityName: string;
@@ -39,7 +46,14 @@ export interface TPolicySnapshotData {
       tokenHash: string;
       expiresAt: string | null;
     }[];
-    guardrails: { id: string; name: string; priority: number; action: "allow" | "block" | "require_approval"; message: string; match: Record<string, unknown> }[];
+    guardrails: {
+      id: string;
+      name: string;
+      priority: number;
+      action: "allow" | "block" | "require_approval";
+      message: string;
+      match: Record<string, unknown>;
+    }[];
     maskingRules: {
       id: string;
       name: string;
@@ -73,7 +87,11 @@ export async function buildPolicySnapshot(
       secretCiphertext: true,
       tlsMode: true,
       grants: {
-        where: { revokedAt: null, startsAt: { lte: now }, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+        where: {
+          revokedAt: null,
+          startsAt: { lte: now },
+          OR: [{ expiresAt: null }, { expiresAt: { gt: now } }],
+        },
         select: {
           expiresAt: true,
           identity: {
@@ -98,7 +116,16 @@ export async function buildPolicySnapshot(
     db.guardrail.findMany({
       where: { enabled: true, OR: [{ connectionId: { in: connectionIds } }, { connectionId: null }] },
       orderBy: [{ priority: "asc" }, { createdAt: "asc" }],
-      select: { id: true, name: true, priority: true, action: true, message: true, match: true, connectionId: true, environment: true },
+      select: {
+        id: true,
+        name: true,
+        priority: true,
+        action: true,
+        message: true,
+        match: true,
+        connectionId: true,
+        environment: true,
+      },
     }),
     db.maskingRule.findMany({
       where: { enabled: true, OR: [{ connectionId: { in: connectionIds } }, { connectionId: null }] },
@@ -117,8 +144,12 @@ export async function buildPolicySnapshot(
     }),
   ]);
   // A rule without a connection applies to every connection of its environment (or to all, without one).
-  const appliesTo = (rule: { connectionId: string | null; environment: string | null }, c: { id: string; environment: string }) =>
-    rule.connectionId === c.id || (rule.connectionId === null && (rule.environment === null || rule.environment === c.environment));
+  const appliesTo = (
+    rule: { connectionId: string | null; environment: string | null },
+    c: { id: string; environment: string },
+  ) =>
+    rule.connectionId === c.id ||
+    (rule.connectionId === null && (rule.environment === null || rule.environment === c.environment));
 
   return {
     revision,
