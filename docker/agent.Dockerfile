@@ -1,0 +1,12 @@
+# Agent: deployed next to each database; Postgres clients connect to it on 6432.
+# Build from the repository root: docker build -f docker/agent.Dockerfile -t portcullis-agent .
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY . .
+RUN npm ci --no-audit --no-fund --workspace @portcullis/agent --include-workspace-root
+ENV PORTCULLIS_LISTEN_HOST=0.0.0.0 PORTCULLIS_LISTEN_PORT=6432 PORTCULLIS_AGENT_DATA_DIR=/var/lib/portcullis-agent
+RUN mkdir -p /var/lib/portcullis-agent && chown node /var/lib/portcullis-agent
+VOLUME /var/lib/portcullis-agent
+EXPOSE 6432
+USER node
+CMD ["node", "--import", "tsx", "apps/agent/src/main.ts"]

@@ -1,0 +1,17 @@
+# Control plane: Next.js dashboard + tRPC + REST + the agents' WebSocket link, one port.
+# Build from the repository root: docker build -f docker/web.Dockerfile -t portcullis-web .
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+ENV NEXT_TELEMETRY_DISABLED=1
+COPY . .
+RUN npm ci --no-audit --no-fund && cd apps/web && npx next build
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 HOST=0.0.0.0 PORT=3000
+COPY --from=build /app /app
+EXPOSE 3000
+USER node
+WORKDIR /app/apps/web
+# server.ts applies pending migrations at start-up (same bookkeeping as `prisma migrate deploy`).
+CMD ["node", "--import", "tsx", "server.ts"]
