@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { AGENT_LINK_PATH } from "@portcullis/api";
 import { attachAgentGateway } from "@portcullis/api/agent-gateway";
 import { deriveSecretKey } from "@portcullis/db";
+import { migrate } from "@portcullis/db/migrator";
 import next from "next";
 import { env } from "./env.ts";
 import { getDb } from "./lib/db.ts";
@@ -29,6 +30,10 @@ async function main() {
   // next-auth v4 reads its own variable to build callback URLs; ours is PUBLIC_URL. Set before Next starts.
   // eslint-disable-next-line no-restricted-properties
   process.env.NEXTAUTH_URL ??= env.PUBLIC_URL;
+
+  // Pending migrations are applied before anything reads the store; an advisory lock serialises replicas.
+  const migrations = await migrate(env.DATABASE_URL);
+  if (migrations.applied.length > 0) logger.info({ applied: migrations.applied }, "database migrated");
 
   const db = getDb();
   // Next attaches its upgrade listener (HMR in dev) lazily to `httpServer`. It gets this never-listening
