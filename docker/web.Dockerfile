@@ -4,7 +4,7 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 ENV NEXT_TELEMETRY_DISABLED=1
 COPY . .
-RUN npm ci --no-audit --no-fund && cd apps/web && npx next build
+RUN npm install --no-audit --no-fund && cd apps/web && npx next build
 
 FROM node:20-bookworm-slim
 WORKDIR /app
