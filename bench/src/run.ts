@@ -1,0 +1,488 @@
+// `npm run bench`: the agent's cost against direct Postgres and PgBouncer, measured in one run on this machine.
+//   npm run bench                      3 rounds of 4 s per configuration (about 8 minutes)
+//   npm run bench -- --quick           1 round of 2 s (a smoke run; numbers are noisy)
+//   npm run bench -- --seconds 5 --rounds 5
+// Method: pgbench -S (select-only) in simple, extended and prepared modes at c = 1, 4, 8, 16 against
+// direct Postgres, PgBouncer (session pooling, started here on loopback) and the agent with governance on
+// (identity auth, guardrails, audit events spooled and shipped to a control plane). Rounds are interleaved
+// and the order of targets rotates each round; figures are medians. Agent CPU comes from /proc.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createDb, issueEnrollmentToken } from "@portcullis/db";
+import { migrate } from "@portcullis/db/migrator";
+import { seedDemo } from "@portcullis/db/seed-demo";
+import { PRODUCTION_BASELINE } from "@portcullis/policy";
+import pg from "pg";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    seconds: { type: "string" },
+    rounds: { type: "string" },
+    scale: { type: "string", default: "10" },
+  },
+});
+const SECONDS = Number(args.seconds ?? (args.quick ? 2 : 4));
+const ROUNDS = Number(args.rounds ?? (args.quick ? 1 : 3));
+const SCALE = Number(args.scale);
+const MODES = ["simple", "extended", "prepared"] as const;
+const CLIENTS = [1, 4, 8, 16] as const;
+const ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
+const BENCH_DB = "portcullis_bench";
+const STORE_DB = `portcullis_bench_store_${randomBytes(3).toString("hex")}`;
+const PORTS = { controlPlane: 3391, agent: 6491, pgbouncer: 6492 };
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim() || 100);
+
+type TTarget = "direct" | "pgbouncer" | "agent";
+interface TRun {
+  tps: number;
+  latencyMs: number;
+  transactions: number;
+  agentCpuUsPerTx: number | null;
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function requireBinary(name: string, hint: string): void {
+  if (spawnSync("sh", ["-c", `command -v ${name}`]).status !== 0) {
+    throw new Error(`${name} is not installed: ${hint}`);
+  }
+}
+
+function dbUrl(name: string): string {
+  return `postgresql://postgres@127.0.0.1:5432/${name}`;
+}
+
+async function ensureBenchDatabase(): Promise<void> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  const exists =
+    (await admin.query("select 1 from pg_database where datname = $1", [BENCH_DB])).rowCount === 1;
+  if (!exists) await admin.query(`create database ${BENCH_DB}`);
+  await admin.query(`create database ${STORE_DB}`);
+  await admin.end();
+  const bench = new pg.Client({ connectionString: dbUrl(BENCH_DB) });
+  await bench.connect();
+  const rows = await bench
+    .query<{ n: string }>("select count(*) as n from pgbench_accounts")
+    .then((r) => Number(r.rows[0]?.n))
+    .catch(() => 0);
+  await bench.end();
+  if (rows !== SCALE * 100_000) {
+    log(`initialising pgbench data (scale ${SCALE})...`);
+    const init = spawnSync(
+      "pgbench",
+      ["-i", "-q", "-s", String(SCALE), "-h", "127.0.0.1", "-U", "postgres", BENCH_DB],
+      { stdio: "inherit" },
+    );
+    if (init.status !== 0) throw new Error("pgbench -i failed");
+  }
+}
+
+async function seedControlPlane(): Promise<{ token: string; enrollment: string; secret: string }> {
+  const storeUrl = dbUrl(STORE_DB);
+  await migrate(storeUrl);
+  const db = createDb(storeUrl, { poolMax: 1 });
+  const secrets = {
+    adminPassword: randomBytes(12).toString("hex"),
+    adminApiToken: `pcat_${randomBytes(32).toString("base64url")}`,
+    developerToken: `pcat_${randomBytes(32).toString("base64url")}`,
+    copilotToken: `pcat_${randomBytes(32).toString("base64url")}`,
+  };
+  await seedDemo(db, {
+    secrets,
+    agentName: "bench-agent",
+    connection: {
+      name: "bench",
+      environment: "production",
+      host: "127.0.0.1",
+      port: 5432,
+      database: BENCH_DB,
+      username: "postgres",
+    },
+    guardrails: PRODUCTION_BASELINE.map((g) => ({ ...g, match: g.match as Record<string, unknown> })),
+  });
+  const enrollment = await issueEnrollmentToken(db, "bench-agent");
+  await db.$disconnect();
+  return {
+    token: secrets.developerToken,
+    enrollment: enrollment.token,
+    secret: randomBytes(16).toString("hex"),
+  };
+}
+
+const children: ChildProcess[] = [];
+function startProcess(
+  command: string,
+  argv: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<ChildProcess> {
+  const child = spawn(command, argv, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let output = "";
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20_000);
+      if (ready.test(output)) resolve(child);
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) =>
+      reject(new Error(`${command} ${argv.join(" ")} exited (${code}):\n${output}`)),
+    );
+    setTimeout(() => reject(new Error(`${command} did not become ready:\n${output}`)), 60_000).unref();
+  });
+}
+
+function waitForPort(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 20_000;
+    const attempt = () => {
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.on("error", () =>
+        Date.now() > deadline ? reject(new Error(`port ${port} did not open`)) : setTimeout(attempt, 100),
+      );
+    };
+    attempt();
+  });
+}
+
+async function startPgbouncer(parent: string): Promise<void> {
+  const dir = path.join(parent, "pgbouncer");
+  mkdirSync(dir);
+  const ini = path.join(dir, "pgbouncer.ini");
+  writeFileSync(path.join(dir, "users.txt"), '"postgres" ""\n');
+  writeFileSync(
+    ini,
+    [
+      "[databases]",
+      `bench = host=127.0.0.1 port=5432 dbname=${BENCH_DB} user=postgres`,
+      "[pgbouncer]",
+      `listen_addr = 127.0.0.1`,
+      `listen_port = ${PORTS.pgbouncer}`,
+      "auth_type = trust",
+      `auth_file = ${path.join(dir, "users.txt")}`,
+      "pool_mode = session",
+      "max_client_conn = 200",
+      "default_pool_size = 32",
+      "ignore_startup_parameters = extra_float_digits",
+      `logfile = ${path.join(dir, "pgbouncer.log")}`,
+      `pidfile = ${path.join(dir, "pgbouncer.pid")}`,
+      "",
+    ].join("\n"),
+  );
+  // PgBouncer refuses to run as root; -u drops to the postgres user, which must own its directory.
+  const asRoot = process.getuid?.() === 0;
+  chmodSync(parent, 0o755);
+  if (asRoot) {
+    const uid = Number(spawnSync("id", ["-u", "postgres"]).stdout.toString().trim());
+    const gid = Number(spawnSync("id", ["-g", "postgres"]).stdout.toString().trim());
+    for (const f of ["", "pgbouncer.ini", "users.txt"]) chownSync(path.join(dir, f), uid, gid);
+  }
+  const child = spawn("pgbouncer", asRoot ? ["-u", "postgres", ini] : [ini], { stdio: "ignore" });
+  children.push(child);
+  await waitForPort(PORTS.pgbouncer);
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, after the comm field
+}
+
+function rssKb(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(match?.[1] ?? 0);
+}
+
+function pgbench(
+  target: TTarget,
+  mode: string,
+  clients: number,
+  seconds: number,
+  token: string,
+  agentPid: number,
+  extra: string[] = [],
+): TRun {
+  const conn: Record<TTarget, { port: number; user: string; db: string; password?: string }> = {
+    direct: { port: 5432, user: "postgres", db: BENCH_DB },
+    pgbouncer: { port: PORTS.pgbouncer, user: "postgres", db: "bench" },
+    agent: { port: PORTS.agent, user: "dev@demo.local", db: "bench", password: token },
+  };
+  const c = conn[target];
+  const before = target === "agent" ? cpuTicks(agentPid) : 0;
+  const result = spawnSync(
+    "pgbench",
+    [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(c.port),
+      "-U",
+      c.user,
+      "-n",
+      ...(extra.length ? extra : ["-S"]),
+      "-M",
+      mode,
+      "-c",
+      String(clients),
+      "-j",
+      String(Math.min(clients, 2)),
+      "-T",
+      String(seconds),
+      c.db,
+    ],
+    { env: { ...process.env, ...(c.password ? { PGPASSWORD: c.password } : {}) }, encoding: "utf8" },
+  );
+  if (result.status !== 0) throw new Error(`pgbench against ${target} failed:\n${result.stderr}`);
+  const tps = Number(/tps = ([\d.]+)/.exec(result.stdout)?.[1]);
+  const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(result.stdout)?.[1]);
+  const transactions = Number(/number of transactions actually processed: (\d+)/.exec(result.stdout)?.[1]);
+  const ticks = target === "agent" ? cpuTicks(agentPid) - before : 0;
+  return {
+    tps,
+    latencyMs,
+    transactions,
+    agentCpuUsPerTx: target === "agent" ? (ticks / CLK_TCK / transactions) * 1e6 : null,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/** A minimal wire-protocol client that reads a big result slowly, to check the agent applies backpressure. */
+function streamQuery(
+  port: number,
+  user: string,
+  password: string | null,
+  database: string,
+  sql: string,
+  bytesPerSecond: number,
+): Promise<{ rows: number; bytes: number; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const cstr = (s: string) => Buffer.from(`${s}\0`);
+    const msg = (type: string, body: Buffer) => {
+      const head = Buffer.alloc(5);
+      head.write(type, 0, "latin1");
+      head.writeInt32BE(body.length + 4, 1);
+      return Buffer.concat([head, body]);
+    };
+    const params = Buffer.concat([
+      cstr("user"),
+      cstr(user),
+      cstr("database"),
+      cstr(database),
+      Buffer.from([0]),
+    ]);
+    const startup = Buffer.alloc(8);
+    startup.writeInt32BE(params.length + 8, 0);
+    startup.writeInt32BE(196_608, 4);
+    socket.write(Buffer.concat([startup, params]));
+    let buffer: Buffer = Buffer.alloc(0);
+    let rows = 0;
+    let bytes = 0;
+    let querying = false;
+    const started = Date.now();
+    socket.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+      buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+      let offset = 0;
+      while (buffer.length - offset >= 5) {
+        const type = String.fromCharCode(buffer[offset]!);
+        const length = buffer.readInt32BE(offset + 1);
+        if (buffer.length - offset < length + 1) break;
+        if (type === "R" && buffer.readInt32BE(offset + 5) === 3)
+          socket.write(msg("p", cstr(password ?? "")));
+        else if (type === "E") reject(new Error(buffer.toString("utf8", offset + 5, offset + 1 + length)));
+        else if (type === "D") rows += 1;
+        else if (type === "Z") {
+          if (!querying) {
+            querying = true;
+            socket.write(msg("Q", cstr(sql)));
+          } else {
+            socket.end(msg("X", Buffer.alloc(0)));
+            resolve({ rows, bytes, ms: Date.now() - started });
+          }
+        }
+        offset += length + 1;
+      }
+      buffer = buffer.subarray(offset);
+      if (querying && bytesPerSecond > 0) {
+        socket.pause();
+        setTimeout(() => socket.resume(), (chunk.length / bytesPerSecond) * 1000);
+      }
+    });
+    socket.on("error", reject);
+  });
+}
+
+async function main(): Promise<void> {
+  requireBinary("pgbench", "apt-get install postgresql-contrib (or run bash .ci/run once)");
+  requireBinary("pgbouncer", "apt-get install pgbouncer (or run bash .ci/run once)");
+  log(
+    `Portcullis benchmark: ${os.cpus().length} cores, ${SECONDS} s per run, ${ROUNDS} round(s), pgbench scale ${SCALE}`,
+  );
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "portcullis-bench-"));
+  try {
+    await ensureBenchDatabase();
+    const seeded = await seedControlPlane();
+    await startProcess(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "bench/src/control-plane.ts",
+        dbUrl(STORE_DB),
+        String(PORTS.controlPlane),
+        seeded.secret,
+      ],
+      {},
+      /control plane ready/,
+    );
+    const agent = await startProcess(
+      process.execPath,
+      ["--import", "tsx", "apps/agent/src/main.ts"],
+      {
+        PORTCULLIS_CONTROL_PLANE_URL: `http://127.0.0.1:${PORTS.controlPlane}`,
+        PORTCULLIS_ENROLLMENT_TOKEN: seeded.enrollment,
+        PORTCULLIS_AGENT_DATA_DIR: path.join(tmp, "agent"),
+        PORTCULLIS_LISTEN_PORT: String(PORTS.agent),
+        LOG_LEVEL: "info",
+      },
+      /"msg":"ready"/,
+    );
+    const agentPid = agent.pid!;
+    await startPgbouncer(tmp);
+    const targets: TTarget[] = ["direct", "pgbouncer", "agent"];
+    for (const t of targets) pgbench(t, "simple", 2, 1, seeded.token, agentPid); // warm-up
+
+    const results = new Map<string, TRun[]>();
+    const key = (t: TTarget, m: string, c: number) => `${t}|${m}|${c}`;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of MODES) {
+        for (const clients of CLIENTS) {
+          const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+          for (const target of order) {
+            const run = pgbench(target, mode, clients, SECONDS, seeded.token, agentPid);
+            results.set(key(target, mode, clients), [
+              ...(results.get(key(target, mode, clients)) ?? []),
+              run,
+            ]);
+          }
+        }
+      }
+      log(`round ${round + 1}/${ROUNDS} done`);
+    }
+
+    const med = (t: TTarget, m: string, c: number, f: (r: TRun) => number) =>
+      median((results.get(key(t, m, c)) ?? []).map(f));
+    log("");
+    log("pgbench -S (select-only); tps medians; ratios are agent / target");
+    log(
+      "mode      c   direct tps  pgbouncer tps   agent tps  agent/direct  agent/pgbouncer  agent CPU µs/tx",
+    );
+    for (const mode of MODES) {
+      for (const c of CLIENTS) {
+        const d = med("direct", mode, c, (r) => r.tps);
+        const b = med("pgbouncer", mode, c, (r) => r.tps);
+        const a = med("agent", mode, c, (r) => r.tps);
+        const cpu = med("agent", mode, c, (r) => r.agentCpuUsPerTx ?? 0);
+        log(
+          `${mode.padEnd(9)} ${String(c).padStart(2)} ${d.toFixed(0).padStart(12)} ${b.toFixed(0).padStart(14)} ${a.toFixed(0).padStart(11)} ${(a / d).toFixed(2).padStart(13)} ${(a / b).toFixed(2).padStart(16)} ${cpu.toFixed(1).padStart(16)}`,
+        );
+      }
+    }
+    log("");
+    for (const mode of MODES) {
+      const added =
+        (med("agent", mode, 1, (r) => r.latencyMs) - med("direct", mode, 1, (r) => r.latencyMs)) * 1000;
+      const bouncer =
+        (med("pgbouncer", mode, 1, (r) => r.latencyMs) - med("direct", mode, 1, (r) => r.latencyMs)) * 1000;
+      log(`added latency at c=1 (${mode}): agent ${added.toFixed(0)} µs, pgbouncer ${bouncer.toFixed(0)} µs`);
+    }
+
+    // 100-row result through the full path (a wide read of the kind masking applies to).
+    const script = path.join(tmp, "hundred.sql");
+    writeFileSync(
+      script,
+      "\\set aid random(1, 100000 * :scale - 100)\nselect * from pgbench_accounts where aid between :aid and :aid + 99;\n",
+    );
+    const hundred = (t: TTarget) =>
+      median(
+        Array.from(
+          { length: ROUNDS },
+          () => pgbench(t, "extended", 4, SECONDS, seeded.token, agentPid, ["-f", script]).tps,
+        ),
+      );
+    const hd = hundred("direct");
+    const ha = hundred("agent");
+    log(
+      `100-row result (extended, c=4): direct ${hd.toFixed(0)} tps, agent ${ha.toFixed(0)} tps, ratio ${(ha / hd).toFixed(2)}`,
+    );
+
+    // 1M rows, read by a fast client (throughput) and by a slow client (the agent must not buffer).
+    const rows = SCALE * 100_000;
+    const sql = `select * from pgbench_accounts where aid <= ${Math.min(rows, 1_000_000)}`;
+    const fastDirect = await streamQuery(5432, "postgres", null, BENCH_DB, sql, 0);
+    const fastAgent = await streamQuery(PORTS.agent, "dev@demo.local", seeded.token, "bench", sql, 0);
+    const baseline = rssKb(agentPid);
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssKb(agentPid))), 50);
+    const slow = await streamQuery(
+      PORTS.agent,
+      "dev@demo.local",
+      seeded.token,
+      "bench",
+      sql,
+      40 * 1024 * 1024,
+    );
+    clearInterval(sampler);
+    const mbps = (r: { bytes: number; ms: number }) => r.bytes / 1024 / 1024 / (r.ms / 1000);
+    log(
+      `${fastAgent.rows.toLocaleString("en")}-row SELECT: direct ${mbps(fastDirect).toFixed(0)} MiB/s (${(fastDirect.rows / (fastDirect.ms / 1000) / 1000).toFixed(0)}k rows/s), agent ${mbps(fastAgent).toFixed(0)} MiB/s (${(fastAgent.rows / (fastAgent.ms / 1000) / 1000).toFixed(0)}k rows/s)`,
+    );
+    log(
+      `slow client (40 MiB/s) through the agent: ${slow.rows.toLocaleString("en")} rows in ${(slow.ms / 1000).toFixed(1)} s; agent RSS ${(baseline / 1024).toFixed(0)} MB before, peak ${(peak / 1024).toFixed(0)} MB`,
+    );
+
+    const c8 = (t: TTarget) => med(t, "simple", 8, (r) => r.tps);
+    log("");
+    log(
+      `ratio agent/direct=${(c8("agent") / c8("direct")).toFixed(2)} agent/pgbouncer=${(c8("agent") / c8("pgbouncer")).toFixed(2)} (pgbench -S c=8, median of ${ROUNDS})`,
+    );
+  } finally {
+    for (const child of children.reverse()) child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 500));
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`drop database if exists ${STORE_DB} with (force)`);
+    await admin.end();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`benchmark failed: ${error.message}\n`);
+  for (const child of children) child.kill("SIGKILL");
+  process.exit(1);
+});
