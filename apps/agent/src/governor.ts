@@ -5,9 +5,10 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { TConnectionPolicy, TPolicySnapshot } from "@portcullis/agent-protocol";
 import {
   AnalysisCache,
+  compileGuardrails,
   decideUnparseable,
   evaluateGuardrails,
-  type TGuardrail,
+  type TCompiledGuardrail,
   type TRequestContext,
   type TStatementAnalysis,
 } from "@portcullis/policy";
@@ -15,7 +16,7 @@ import type { TAuthOutcome, TSessionInfo, TVerdict } from "./proxy/types.ts";
 
 export class Governor {
   private connections = new Map<string, TConnectionPolicy>();
-  private rulesByConnection = new Map<string, TGuardrail[]>();
+  private rulesByConnection = new Map<string, TCompiledGuardrail[]>();
   private readonly cache = new AnalysisCache();
   revision = -1;
 

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { analyzeSql, initParser } from "./analyze.ts";
 import {
+  compileGuardrails,
   decideUnparseable,
   evaluateGuardrails,
   PRODUCTION_BASELINE,
@@ -22,7 +23,9 @@ function decide(sql: string, rules: TGuardrail[] = baseline, ctx: TRequestContex
   const result = analyzeSql(sql);
   if (!result.ok) return decideUnparseable(ctx, result.error);
   return (
-    result.statements.map((s) => evaluateGuardrails(s, ctx, rules)).find((d) => d.action !== "allow") ?? {
+    result.statements
+      .map((s) => evaluateGuardrails(s, ctx, compileGuardrails(rules)))
+      .find((d) => d.action !== "allow") ?? {
       action: "allow" as const,
       ruleName: "",
       ruleId: "",

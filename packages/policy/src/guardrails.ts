@@ -97,18 +97,32 @@ function matches(match: TGuardrailMatch, s: TStatementAnalysis, ctx: TRequestCon
   return true;
 }
 
+/** A rule with its criteria validated once (per policy update), not once per statement. */
+export interface TCompiledGuardrail extends Omit<TGuardrail, "match"> {
+  match: TGuardrailMatch | null;
+}
+
+/** Validates and orders rules by priority. A rule whose criteria do not validate keeps `match: null`. */
+export function compileGuardrails(rules: readonly TGuardrail[]): TCompiledGuardrail[] {
+  return [...rules]
+    .sort((a, b) => a.priority - b.priority)
+    .map((rule) => {
+      const parsed = ZGuardrailMatch.safeParse(rule.match);
+      return { ...rule, match: parsed.success ? parsed.data : null };
+    });
+}
+
 /**
- * Decides one analysed statement. Rules must be sorted by priority. A rule whose criteria do not validate
- * cannot be trusted to match what its author meant: in production it blocks (fail closed).
+ * Decides one analysed statement against compiled rules. A rule whose criteria did not validate cannot be
+ * trusted to match what its author meant: in production it blocks (fail closed).
  */
 export function evaluateGuardrails(
   s: TStatementAnalysis,
   ctx: TRequestContext,
-  rules: readonly TGuardrail[],
+  rules: readonly TCompiledGuardrail[],
 ): TGuardrailDecision {
   for (const rule of rules) {
-    const parsed = ZGuardrailMatch.safeParse(rule.match);
-    if (!parsed.success) {
+    if (rule.match === null) {
       if (PRODUCTION.has(ctx.environment)) {
         return {
           action: "block",
@@ -119,7 +133,7 @@ export function evaluateGuardrails(
       }
       continue;
     }
-    if (matches(parsed.data, s, ctx))
+    if (matches(rule.match, s, ctx))
       return { action: rule.action, ruleId: rule.id, ruleName: rule.name, message: rule.message };
   }
   return DEFAULT_ALLOW;
