@@ -23,7 +23,7 @@ export class Governor {
   update(snapshot: TPolicySnapshot): void {
     this.connections = new Map(snapshot.connections.map((c) => [c.name, c]));
     this.rulesByConnection = new Map(
-      snapshot.connections.map((c) => [c.id, [...c.guardrails].sort((a, b) => a.priority - b.priority)]),
+      snapshot.connections.map((c) => [c.id, compileGuardrails(c.guardrails)]),
     );
     this.revision = snapshot.revision;
   }
