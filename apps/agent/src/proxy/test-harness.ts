@@ -1,0 +1,304 @@
+// Shared by the proxy's integration tests: a proxy with the real Governor and a static policy snapshot,
+// either in the test process or as a separate process (for RSS and crash checks), and raw-socket helpers
+// for speaking (and breaking) the wire protocol by hand.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import type { TAuditEvent, TPolicySnapshot } from "@portcullis/agent-protocol";
+import { initParser, PRODUCTION_BASELINE } from "@portcullis/policy";
+import { pino } from "pino";
+import { Governor } from "../governor.ts";
+import { startProxyServer, type TProxyServer, type TProxyServerOptions } from "./server.ts";
+import type { TUpstreamTarget } from "./upstream.ts";
+import { passwordMessage, startupMessage } from "./wire.ts";
+
+export const TEST_TOKEN = "pcat_harness_token_for_dev";
+export const TEST_IDENTITY = "dev@demo.local";
+export const TEST_CONNECTION = "shop";
+
+export type TTestUpstream = Omit<TUpstreamTarget, "ca">;
+
+export function testSnapshot(upstreams: Record<string, TTestUpstream>): TPolicySnapshot {
+  return {
+    revision: 1,
+    issuedAt: new Date().toISOString(),
+    connections: Object.entries(upstreams).map(([name, upstream]) => ({
+      id: randomUUID(),
+      name,
+      environment: "production",
+      upstream,
+      credentials: [
+        {
+          identityId: "00000000-0000-4000-8000-000000000001",
+          identityName: TEST_IDENTITY,
+          identityKind: "human" as const,
+          groups: [],
+          tokenHash: createHash("sha256").update(TEST_TOKEN).digest("hex"),
+          expiresAt: null,
+        },
+      ],
+      guardrails: PRODUCTION_BASELINE.map((r, i) => ({
+        ...r,
+        id: `baseline-${i}`,
+        match: r.match as Record<string, unknown>,
+      })),
+      maskingRules: [],
+    })),
+  };
+}
+
+/** The upstream of the machine's own Postgres (trust auth) for one database. */
+export const localUpstream = (database: string): TTestUpstream => ({
+  host: "127.0.0.1",
+  port: 5432,
+  database,
+  username: "postgres",
+  password: null,
+  tlsMode: "disable",
+});
+
+export function clientUrl(
+  port: number,
+  options: { connection?: string; password?: string; query?: string } = {},
+) {
+  const base = `postgresql://${encodeURIComponent(TEST_IDENTITY)}:${options.password ?? TEST_TOKEN}@127.0.0.1:${port}/${options.connection ?? TEST_CONNECTION}`;
+  return options.query ? `${base}?${options.query}` : base;
+}
+
+export interface TTestProxy {
+  server: TProxyServer;
+  port: number;
+  events: TAuditEvent[];
+  url(options?: { connection?: string; password?: string; query?: string }): string;
+  close(): Promise<void>;
+}
+
+/** A proxy in this process. `upstreams` maps connection names (what clients pass as database) to targets. */
+export async function startTestProxy(
+  upstreams: Record<string, TTestUpstream>,
+  options: Partial<Omit<TProxyServerOptions, "hooks" | "logger">> & {
+    /** Adjusts the upstream target after authentication (e.g. to add a CA bundle the snapshot cannot carry). */
+    upstreamOverride?: (target: TUpstreamTarget) => TUpstreamTarget;
+  } = {},
+): Promise<TTestProxy> {
+  await initParser();
+  const governor = new Governor();
+  governor.update(testSnapshot(upstreams));
+  const events: TAuditEvent[] = [];
+  const { upstreamOverride, ...serverOptions } = options;
+  const server = await startProxyServer({
+    host: "127.0.0.1",
+    port: 0,
+    logger: pino({ level: "silent" }),
+    ...serverOptions,
+    hooks: {
+      authenticate: (r) => {
+        const outcome = governor.authenticate(r);
+        return outcome.ok && upstreamOverride
+          ? { ...outcome, upstream: upstreamOverride(outcome.upstream) }
+          : outcome;
+      },
+      decide: (s, sql) => governor.decide(s, sql),
+      record: (e) => events.push(e),
+    },
+  });
+  return {
+    server,
+    port: server.port,
+    events,
+    url: (o) => clientUrl(server.port, o),
+    close: () => server.close(),
+  };
+}
+
+export interface TProxyProcess {
+  pid: number;
+  port: number;
+  child: ChildProcess;
+  url(options?: { connection?: string; password?: string; query?: string }): string;
+  /** Resident set size of the proxy process in bytes, from /proc. */
+  rss(): number;
+  alive(): boolean;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+export interface TProxyProcessConfig {
+  upstreams: Record<string, TTestUpstream>;
+  handshakeTimeoutMs?: number;
+  idleTimeoutMs?: number;
+}
+
+/**
+ * The proxy as its own Node process (proxy-process.ts), so a test can watch its memory and see it crash,
+ * instead of sharing a heap and an event loop with vitest.
+ */
+export async function startProxyProcess(config: TProxyProcessConfig): Promise<TProxyProcess> {
+  const script = fileURLToPath(new URL("./proxy-process.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script, JSON.stringify(config)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-20_000)));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`proxy process did not start: ${stderr}`)), 30_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const match = /^listening (\d+)$/m.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`proxy process exited (${code}): ${stderr}`));
+    });
+  });
+  return {
+    pid: child.pid!,
+    port,
+    child,
+    url: (o) => clientUrl(port, o),
+    rss() {
+      const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+      const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+      return Number(kb?.[1] ?? 0) * 1024;
+    },
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+// ---- raw sockets ------------------------------------------------------------------------------------
+
+export interface TRawAnswer {
+  /** Everything the agent sent. */
+  bytes: Buffer;
+  /** True when the agent closed the connection within the wait. */
+  closed: boolean;
+}
+
+/** Connects, sends `payload` (possibly in several writes), and collects the answer until close or `waitMs`. */
+export function rawExchange(port: number, payload: Buffer | Buffer[], waitMs = 3_000): Promise<TRawAnswer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect(port, "127.0.0.1", () => {
+      for (const p of Array.isArray(payload) ? payload : [payload]) socket.write(p);
+    });
+    const done = (closed: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ bytes: Buffer.concat(chunks), closed });
+    };
+    const timer = setTimeout(() => done(false), waitMs);
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("close", () => done(true));
+    socket.on("error", () => undefined);
+  });
+}
+
+/** Backend messages in a byte string, as [type character, body]. */
+export function backendMessages(bytes: Buffer): { type: string; body: Buffer }[] {
+  const out: { type: string; body: Buffer }[] = [];
+  let offset = 0;
+  while (offset + 5 <= bytes.length) {
+    const length = bytes.readInt32BE(offset + 1);
+    if (length < 4 || offset + 1 + length > bytes.length) break;
+    out.push({
+      type: String.fromCharCode(bytes[offset]!),
+      body: bytes.subarray(offset + 5, offset + 1 + length),
+    });
+    offset += 1 + length;
+  }
+  return out;
+}
+
+/** The fields of the ErrorResponses in a byte string (S severity, C SQLSTATE, M message). */
+export function errorsIn(bytes: Buffer): Record<string, string>[] {
+  return backendMessages(bytes)
+    .filter((m) => m.type === "E")
+    .map((m) => {
+      const fields: Record<string, string> = {};
+      let i = 0;
+      while (i < m.body.length && m.body[i] !== 0) {
+        const end = m.body.indexOf(0, i + 1);
+        fields[String.fromCharCode(m.body[i]!)] = m.body.toString("utf8", i + 1, end);
+        i = end + 1;
+      }
+      return fields;
+    });
+}
+
+/** The bytes a libpq client sends to log in through the agent as the test identity. */
+export function loginBytes(connection = TEST_CONNECTION): Buffer {
+  return Buffer.concat([
+    startupMessage({ user: TEST_IDENTITY, database: connection }),
+    passwordMessage(TEST_TOKEN),
+  ]);
+}
+
+/** An authenticated raw session: resolves once the agent sent ReadyForQuery after login. */
+export async function rawSession(port: number, connection = TEST_CONNECTION) {
+  const socket = net.connect(port, "127.0.0.1");
+  socket.on("error", () => undefined);
+  let received = Buffer.alloc(0);
+  let closed = false;
+  socket.on("data", (d: Buffer) => (received = Buffer.concat([received, d])));
+  socket.on("close", () => (closed = true));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => {
+      socket.write(startupMessage({ user: TEST_IDENTITY, database: connection }));
+      // The password goes after the agent asked for it, as libpq does.
+      const ask = () => {
+        if (received.length >= 9) {
+          socket.off("data", ask);
+          socket.write(passwordMessage(TEST_TOKEN));
+        }
+      };
+      socket.on("data", ask);
+    });
+    const poll = setInterval(() => {
+      if (backendMessages(received).some((m) => m.type === "Z")) {
+        clearInterval(poll);
+        received = Buffer.alloc(0);
+        resolve();
+      } else if (closed) {
+        clearInterval(poll);
+        reject(new Error(`login failed: ${received.toString("latin1")}`));
+      }
+    }, 5);
+  });
+  return {
+    socket,
+    /** Bytes received since login (or since the last take()). */
+    take() {
+      const r = received;
+      received = Buffer.alloc(0);
+      return r;
+    },
+    get closed() {
+      return closed;
+    },
+    /** Waits until the agent closes the connection (or `ms` pass); returns whether it did and what it sent. */
+    async untilClosed(ms = 3_000): Promise<TRawAnswer> {
+      const deadline = Date.now() + ms;
+      while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const bytes = received;
+      received = Buffer.alloc(0);
+      socket.destroy();
+      return { bytes, closed };
+    },
+  };
+}
