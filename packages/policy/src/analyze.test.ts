@@ -45,6 +45,18 @@ describe("analyzeSql", () => {
     expect(s.tablesRead).toEqual(["customers"]);
   });
 
+  it.each([
+    ["copy customers to stdout", [], ["customers"]],
+    ["alter table customers drop column ssn", ["customers"], []],
+    ["create index on orders (total)", ["orders"], []],
+    ["select * into archive from customers", [], ["archive", "customers"]],
+    ["delete from orders using customers c where c.id = orders.customer_id", ["orders"], ["customers"]],
+  ])("finds the target relation of %s", (sql, written, read) => {
+    const s = one(sql);
+    expect(s.tablesWritten).toEqual(written);
+    expect(s.tablesRead).toEqual(read);
+  });
+
   it("does not report CTE names as tables", () => {
     expect(one("with x as (select * from customers) select * from x").tablesRead).toEqual(["customers"]);
   });

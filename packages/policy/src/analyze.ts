@@ -21,6 +21,14 @@ export interface TStatementAnalysis {
   /** DROP / TRUNCATE and friends: effects that cannot be undone by another statement. */
   destructive: boolean;
   fingerprint: string;
+  /** Column references as written (folded names): the qualifier is a table, alias or CTE name, or null. */
+  columnRefs: { qualifier: string | null; column: string }[];
+  /** `*` (qualifier null) and `t.*` references. */
+  starRefs: (string | null)[];
+  /** Relation aliases and CTE / subquery names → the table they stand for (null when not a base table). */
+  aliases: Record<string, string | null>;
+  /** COPY ... TO (data leaves in CopyData, not in DataRows). */
+  copyTo: boolean;
 }
 
 export type TAnalysis = { ok: true; statements: TStatementAnalysis[] } | { ok: false; error: string };
@@ -104,6 +112,16 @@ function qualifiedName(rangeVar: TNode): string {
   return `${schema}${String(rangeVar.relname)}`;
 }
 
+function isBareRangeVar(key: string, child: unknown): boolean {
+  return (
+    !/^[A-Z]/.test(key) &&
+    typeof child === "object" &&
+    child !== null &&
+    typeof (child as TNode).relname === "string" &&
+    "relpersistence" in (child as TNode)
+  );
+}
+
 function isConstantTrue(node: unknown): boolean {
   if (!node || typeof node !== "object") return false;
   const n = node as TNode;
@@ -135,6 +153,9 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   const written = new Set<string>();
   const functions = new Set<string>();
   const cteNames = new Set<string>();
+  const columnRefs = new Map<string, { qualifier: string | null; column: string }>();
+  const starRefs = new Set<string | null>();
+  const aliases: Record<string, string | null> = {};
   let unboundedWrite = false;
 
   const visit = (value: unknown, parentKey: string | null): void => {
@@ -143,12 +164,37 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       return;
     }
     if (!value || typeof value !== "object") return;
-    for (const [key, child] of Object.entries(value as TNode)) {
+    for (const [rawKey, child] of Object.entries(value as TNode)) {
+      // Typed fields (UpdateStmt.relation, CopyStmt.relation, IntoClause.rel, ...) hold a RangeVar without
+      // the {RangeVar: ...} wrapper that list elements have: recognise it by shape.
+      const key = isBareRangeVar(rawKey, child) ? "RangeVar" : rawKey;
       if (/^[A-Z]/.test(key) && child && typeof child === "object") {
         nested.add(key);
         const node = child as TNode;
-        if (key === "RangeVar") tables.add(qualifiedName(node));
-        if (key === "CommonTableExpr" && typeof node.ctename === "string") cteNames.add(node.ctename);
+        if (key === "RangeVar") {
+          tables.add(qualifiedName(node));
+          const alias = (node.alias as { aliasname?: string } | undefined)?.aliasname;
+          if (alias) aliases[alias] = qualifiedName(node);
+        }
+        if (key === "RangeSubselect" || key === "RangeFunction") {
+          const alias = (node.alias as { aliasname?: string } | undefined)?.aliasname;
+          if (alias) aliases[alias] = null;
+        }
+        if (key === "CommonTableExpr" && typeof node.ctename === "string") {
+          cteNames.add(node.ctename);
+          aliases[node.ctename] = null;
+        }
+        if (key === "ColumnRef") {
+          const fields = (node.fields as TNode[] | undefined) ?? [];
+          const names = fields.map((f) => (f.String as { sval?: string } | undefined)?.sval ?? null);
+          const last = fields[fields.length - 1];
+          const qualifier = names.length > 1 ? names.slice(0, -1).join(".") : null;
+          if (last && "A_Star" in last) starRefs.add(qualifier);
+          else {
+            const column = names[names.length - 1];
+            if (column) columnRefs.set(`${qualifier ?? ""}|${column}`, { qualifier, column });
+          }
+        }
         if (key === "FuncCall") {
           const name = (node.funcname as { String?: { sval?: string } }[] | undefined)
             ?.map((p) => p.String?.sval ?? "")
@@ -208,6 +254,10 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     unboundedWrite,
     destructive: DESTRUCTIVE_NODES.has(command) || [...nested].some((n) => DESTRUCTIVE_NODES.has(n)),
     fingerprint,
+    columnRefs: [...columnRefs.values()],
+    starRefs: [...starRefs],
+    aliases,
+    copyTo: command === "CopyStmt" && !(stmt.CopyStmt as TNode).is_from,
   };
 }
 

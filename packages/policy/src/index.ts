@@ -2,3 +2,4 @@
 export * from "./analyze.ts";
 export * from "./guardrails.ts";
 export * from "./decision-cache.ts";
+export * from "./masking.ts";

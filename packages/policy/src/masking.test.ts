@@ -1,0 +1,176 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { analyzeSql, initParser, type TStatementAnalysis } from "./analyze.ts";
+import {
+  columnRuleFor,
+  compileMaskingRules,
+  maskText,
+  statementMasking,
+  type TMaskingRuleSpec,
+} from "./masking.ts";
+
+beforeAll(() => initParser());
+
+const rules: TMaskingRuleSpec[] = [
+  {
+    id: "1",
+    name: "SSN",
+    columnPattern: "customers.ssn",
+    detector: null,
+    strategy: "partial",
+    exemptIdentities: [],
+    exemptGroups: [],
+  },
+  {
+    id: "2",
+    name: "Email",
+    columnPattern: "customers.email",
+    detector: null,
+    strategy: "partial",
+    exemptIdentities: ["dpo@demo.local"],
+    exemptGroups: [],
+  },
+  {
+    id: "3",
+    name: "Card",
+    columnPattern: "public.customers.credit_card",
+    detector: null,
+    strategy: "partial",
+    exemptIdentities: [],
+    exemptGroups: ["finance"],
+  },
+  {
+    id: "4",
+    name: "Tokens anywhere",
+    columnPattern: "*.api_token",
+    detector: null,
+    strategy: "redact",
+    exemptIdentities: [],
+    exemptGroups: [],
+  },
+];
+const dev = compileMaskingRules(rules, { identityName: "dev@demo.local", groups: [] });
+const schema = (table: string) =>
+  ({
+    orders: ["id", "customer_id", "total"],
+    customers: ["id", "full_name", "email", "ssn", "credit_card", "api_token"],
+  })[table];
+
+function one(sql: string): TStatementAnalysis {
+  const r = analyzeSql(sql);
+  if (!r.ok) throw new Error(r.error);
+  return r.statements[0]!;
+}
+
+describe("compileMaskingRules", () => {
+  it("drops rules the identity or its groups are exempt from", () => {
+    expect(
+      compileMaskingRules(rules, { identityName: "dpo@demo.local", groups: [] }).columnRules.map(
+        (r) => r.column,
+      ),
+    ).toEqual(["ssn", "credit_card", "api_token"]);
+    expect(
+      compileMaskingRules(rules, { identityName: "x", groups: ["finance"] }).columnRules.map((r) => r.column),
+    ).toEqual(["ssn", "email", "api_token"]);
+  });
+
+  it("matches table columns with or without schema, and wildcard tables", () => {
+    expect(columnRuleFor(dev, "customers", "SSN")?.ruleId).toBe("1");
+    expect(columnRuleFor(dev, "public.customers", "credit_card")?.ruleId).toBe("3");
+    expect(columnRuleFor(dev, "archive.customers", "credit_card")).toBeNull();
+    expect(columnRuleFor(dev, "orders", "api_token")?.ruleId).toBe("4");
+    expect(columnRuleFor(dev, "customers", "full_name")).toBeNull();
+  });
+});
+
+describe("statementMasking: computed columns are masked when the statement touches masked data", () => {
+  it.each([
+    "select lower(email) from customers",
+    "select email || '' from customers",
+    "select ssn::text from customers c",
+    "select c.ssn as x from customers c",
+    "select upper(x) from (select ssn as x from customers) t",
+    "with t as (select email from customers) select reverse(email) from t",
+    "select row_to_json(c) from customers c",
+    "select to_jsonb(c.*) from customers c",
+    "select c from customers c",
+    "select json_agg(customers) from customers",
+    "select array_agg(ssn) from customers",
+    "select (select ssn from customers limit 1)",
+    "select 1 union all select length(ssn) from customers",
+    "select * from orders o, lateral (select ssn from customers where id = o.customer_id) s",
+    "select coalesce(credit_card, 'none') from public.customers",
+    "select case when true then api_token end from anything",
+    "select xmlelement(name x, email) from customers",
+    "select string_agg(email, ',') from customers",
+  ])("%s", (sql) => {
+    expect(statementMasking(one(sql), dev).tainted).toBe(true);
+  });
+
+  it.each([
+    "select count(*) from customers",
+    "select id, full_name, city from customers",
+    "select * from orders",
+    "select now()",
+    "select lower(full_name) from customers",
+  ])("does not taint %s", (sql) => {
+    expect(statementMasking(one(sql), dev, schema).tainted).toBe(false);
+  });
+
+  it("taints what it cannot follow: cursors, EXECUTE, unknown functions", () => {
+    expect(statementMasking(one("fetch 10 from c"), dev).tainted).toBe(true);
+    expect(statementMasking(one("execute p(1)"), dev).tainted).toBe(true);
+    expect(statementMasking(one("select my_function(1)"), dev).tainted).toBe(true);
+    expect(
+      statementMasking(one("select query_to_xml('select ssn from customers', true, true, '')"), dev).tainted,
+    ).toBe(true);
+  });
+
+  it("uses the referenced column's strategy for computed columns", () => {
+    expect(statementMasking(one("select lower(email) from customers"), dev).computedStrategy).toBe("partial");
+    expect(statementMasking(one("select lower(email), api_token from customers"), dev).computedStrategy).toBe(
+      "redact",
+    );
+  });
+
+  it("blocks COPY out of masked tables and side channels", () => {
+    expect(statementMasking(one("copy customers to stdout"), dev).block?.ruleName).toMatch(/COPY/);
+    expect(statementMasking(one("copy (select ssn from customers) to stdout"), dev).block).not.toBeNull();
+    // Only a known schema tells that orders has no api_token column for the wildcard rule to hit.
+    expect(statementMasking(one("copy orders to stdout"), dev).block).not.toBeNull();
+    expect(statementMasking(one("copy orders to stdout"), dev, schema).block).toBeNull();
+    expect(
+      statementMasking(one("select set_config('x', ssn, false) from customers"), dev).block?.ruleName,
+    ).toMatch(/side channels/);
+    expect(statementMasking(one("select pg_notify('c', email) from customers"), dev).block).not.toBeNull();
+  });
+
+  it("does nothing when no rule applies", () => {
+    const none = compileMaskingRules([], { identityName: "dev@demo.local", groups: [] });
+    expect(statementMasking(one("select ssn from customers"), none).tainted).toBe(false);
+  });
+});
+
+describe("maskText", () => {
+  const key = Buffer.alloc(32, 7);
+  it("partial keeps layout and the last four", () => {
+    expect(maskText("partial", "078-05-1120", key)).toBe("***-**-1120");
+    expect(maskText("partial", "4111 1111 1111 1111", key)).toBe("**** **** **** 1111");
+    expect(maskText("partial", "ada.lovelace@example.com", key)).toBe("a***@example.com");
+    expect(maskText("partial", "1234", key)).toBe("****");
+  });
+
+  it("format-preserving changes every digit and letter, deterministically", () => {
+    const out = maskText("format_preserving", "078-05-1120", key)!;
+    expect(out).toMatch(/^\d{3}-\d{2}-\d{4}$/);
+    [...out.replace(/-/g, "")].forEach((d, i) => expect(d).not.toBe("078051120"[i]));
+    expect(maskText("format_preserving", "078-05-1120", key)).toBe(out);
+    expect(maskText("format_preserving", "078-05-1120", Buffer.alloc(32, 8))).not.toBe(out);
+  });
+
+  it("hash is keyed and stable; redact and null reveal nothing", () => {
+    expect(maskText("hash", "a", key)).toBe(maskText("hash", "a", key));
+    expect(maskText("hash", "a", key)).not.toBe(maskText("hash", "a", Buffer.alloc(32, 1)));
+    expect(maskText("redact", "secret", key)).toBe("********");
+    expect(maskText("null", "secret", key)).toBeNull();
+  });
+});

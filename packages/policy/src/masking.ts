@@ -1,0 +1,318 @@
+// Masking: which result values a given identity must not see, and what it sees instead.
+//
+// Two questions per result column:
+//  1. Is it a direct reference to a table column? The agent learns that from RowDescription (table OID +
+//     attribute number, which Postgres tracks through aliases, subqueries and CTEs) and its catalog; the
+//     column's rule applies.
+//  2. Is it computed (an expression, aggregate, function, cast, JSON/row/array constructor ...)? Then it is
+//     masked when the statement is *tainted*: it references a sensitive column anywhere, expands a star or
+//     whole row over a table with sensitive columns, or does something whose data flow the engine cannot
+//     follow (cursors, EXECUTE, functions outside a known-pure list). When in doubt, mask.
+import { createHmac } from "node:crypto";
+import type { TStatementAnalysis } from "./analyze.ts";
+
+export type TMaskingStrategy = "redact" | "partial" | "hash" | "null" | "format_preserving";
+
+export interface TMaskingRuleSpec {
+  id: string;
+  name: string;
+  /** "table.column", "schema.table.column", "*.column" or "table.*". */
+  columnPattern: string | null;
+  /** A content detector id; applies to values of any column that the detector recognises. */
+  detector: string | null;
+  strategy: TMaskingStrategy;
+  exemptIdentities: string[];
+  exemptGroups: string[];
+}
+
+interface TColumnRule {
+  schema: string | null;
+  table: string;
+  column: string;
+  strategy: TMaskingStrategy;
+  ruleId: string;
+  ruleName: string;
+}
+
+export interface TCompiledMasking {
+  columnRules: TColumnRule[];
+  detectorRules: { detector: string; strategy: TMaskingStrategy; ruleId: string; ruleName: string }[];
+}
+
+export const NO_MASKING: TCompiledMasking = { columnRules: [], detectorRules: [] };
+
+/** The rules that apply to one identity (exemptions removed). */
+export function compileMaskingRules(
+  rules: readonly TMaskingRuleSpec[],
+  who: { identityName: string; groups: readonly string[] },
+): TCompiledMasking {
+  const compiled: TCompiledMasking = { columnRules: [], detectorRules: [] };
+  for (const rule of rules) {
+    if (rule.exemptIdentities.includes(who.identityName)) continue;
+    if (rule.exemptGroups.some((g) => who.groups.includes(g))) continue;
+    if (rule.detector) {
+      compiled.detectorRules.push({
+        detector: rule.detector,
+        strategy: rule.strategy,
+        ruleId: rule.id,
+        ruleName: rule.name,
+      });
+    }
+    if (rule.columnPattern) {
+      const parts = rule.columnPattern.toLowerCase().split(".");
+      const column = parts.pop();
+      const table = parts.pop();
+      if (!column || !table) continue;
+      compiled.columnRules.push({
+        schema: parts.pop() ?? null,
+        table,
+        column,
+        strategy: rule.strategy,
+        ruleId: rule.id,
+        ruleName: rule.name,
+      });
+    }
+  }
+  return compiled;
+}
+
+function splitTable(name: string): { schema: string | null; table: string } {
+  const i = name.lastIndexOf(".");
+  return i < 0 ? { schema: null, table: name } : { schema: name.slice(0, i), table: name.slice(i + 1) };
+}
+
+function tableMatches(rule: TColumnRule, tableName: string): boolean {
+  const { schema, table } = splitTable(tableName.toLowerCase());
+  if (rule.table !== "*" && rule.table !== table) return false;
+  // A rule without a schema matches the table in any schema; with one, it must agree when we know it.
+  return rule.schema === null || schema === null || rule.schema === schema;
+}
+
+/** The rule for one table column, if any. */
+export function columnRuleFor(
+  masking: TCompiledMasking,
+  tableName: string,
+  column: string,
+): TColumnRule | null {
+  const col = column.toLowerCase();
+  for (const rule of masking.columnRules) {
+    if ((rule.column === "*" || rule.column === col) && tableMatches(rule, tableName)) return rule;
+  }
+  return null;
+}
+
+/** Column names of a table when the caller knows the schema (the agent reads it from the database). */
+export type TSchemaLookup = (table: string) => readonly string[] | undefined;
+
+function tableHasRules(masking: TCompiledMasking, tableName: string, schema?: TSchemaLookup): boolean {
+  const columns = schema?.(tableName);
+  // With the table's columns known, only rules that hit one of them count; otherwise any rule that could.
+  if (columns) return columns.some((c) => columnRuleFor(masking, tableName, c) !== null);
+  return masking.columnRules.some((rule) => tableMatches(rule, tableName));
+}
+
+// Functions whose result depends only on their arguments (no table access, no dynamic SQL, no side channel).
+// Anything else called in a statement that touches masked data taints it.
+const PURE_FUNCTIONS = new Set(
+  `abs ceil ceiling floor round trunc sign sqrt cbrt exp ln log power mod div greatest least random
+   lower upper initcap length char_length character_length octet_length bit_length trim btrim ltrim rtrim lpad rpad
+   substr substring left right replace translate reverse repeat concat concat_ws format position strpos split_part
+   starts_with md5 sha256 sha512 encode decode to_hex ascii chr regexp_replace regexp_match regexp_matches
+   regexp_split_to_array regexp_split_to_table regexp_count regexp_substr regexp_like quote_ident quote_literal
+   quote_nullable string_agg array_agg json_agg jsonb_agg json_object_agg jsonb_object_agg xmlagg count sum avg min max
+   bool_and bool_or every stddev variance percentile_cont percentile_disc mode row_number rank dense_rank ntile lag lead
+   first_value last_value nth_value now current_timestamp current_date current_time localtime localtimestamp
+   clock_timestamp statement_timestamp transaction_timestamp timeofday date_trunc date_part extract age make_date
+   make_time make_timestamp make_timestamptz make_interval to_char to_date to_number to_timestamp justify_days
+   justify_hours justify_interval isfinite coalesce nullif array_length array_upper array_lower cardinality unnest
+   array_to_string string_to_array array_position array_positions array_remove array_replace array_cat array_append
+   array_prepend to_json to_jsonb row_to_json array_to_json json_build_object jsonb_build_object json_build_array
+   jsonb_build_array jsonb_set jsonb_insert json_extract_path jsonb_extract_path json_extract_path_text
+   jsonb_extract_path_text jsonb_pretty json_typeof jsonb_typeof jsonb_strip_nulls json_strip_nulls
+   jsonb_path_query jsonb_path_exists jsonb_array_elements json_array_elements jsonb_each json_each jsonb_object_keys
+   json_object_keys jsonb_array_length json_array_length generate_series gen_random_uuid uuid_generate_v4 version
+   current_user session_user current_schema current_database pg_backend_pid inet_client_addr pg_typeof
+   num_nulls num_nonnulls xmlelement xmlforest xmlconcat xmlcomment pg_sleep`
+    .split(/\s+/)
+    .filter(Boolean),
+);
+
+// Functions that move data somewhere the result-masking cannot see: session settings, NOTIFY payloads,
+// large objects, other databases, files.
+const SIDE_CHANNEL_FUNCTIONS = new Set([
+  "set_config",
+  "pg_notify",
+  "pg_logical_emit_message",
+  "dblink",
+  "dblink_exec",
+  "dblink_send_query",
+  "lo_from_bytea",
+  "lo_put",
+  "lo_import",
+  "lo_export",
+  "pg_file_write",
+  "pg_advisory_lock",
+  "pg_try_advisory_lock",
+]);
+
+const OPAQUE_COMMANDS = new Set(["FetchStmt", "ExecuteStmt", "CallStmt", "DoStmt"]);
+
+export interface TStatementMasking {
+  /** Computed result columns are masked (see the file comment). */
+  tainted: boolean;
+  reasons: string[];
+  /** Sensitive columns the statement references, as "table.column". */
+  sensitiveRefs: string[];
+  /** The strategy for computed columns: the referenced column's own when there is exactly one. */
+  computedStrategy: TMaskingStrategy;
+  /** Set when the statement must not run at all (data would leave outside result rows). */
+  block: { ruleName: string; message: string } | null;
+}
+
+export const UNTAINTED: TStatementMasking = {
+  tainted: false,
+  reasons: [],
+  sensitiveRefs: [],
+  computedStrategy: "redact",
+  block: null,
+};
+
+function baseName(fn: string): string {
+  const i = fn.lastIndexOf(".");
+  return (i < 0 ? fn : fn.slice(i + 1)).toLowerCase();
+}
+
+/** Decides, once per statement (and cacheable with its analysis), how its results must be masked. */
+export function statementMasking(
+  s: TStatementAnalysis,
+  masking: TCompiledMasking,
+  schema?: TSchemaLookup,
+): TStatementMasking {
+  if (masking.columnRules.length === 0) return UNTAINTED;
+  const reasons: string[] = [];
+  const refs = new Map<string, TMaskingStrategy>();
+  const tables = [...new Set([...s.tablesRead, ...s.tablesWritten])];
+  const resolve = (qualifier: string): string[] => {
+    if (qualifier in s.aliases) {
+      const target = s.aliases[qualifier];
+      // A CTE or subquery alias: its columns may come from any table in the statement.
+      return target ? [target] : tables;
+    }
+    return [qualifier];
+  };
+
+  for (const ref of s.columnRefs) {
+    const candidates = ref.qualifier ? resolve(ref.qualifier) : tables;
+    for (const table of candidates) {
+      const rule = columnRuleFor(masking, table, ref.column);
+      if (rule) refs.set(`${splitTable(table).table}.${ref.column}`, rule.strategy);
+    }
+    // A bare name that is a table or alias is a whole-row reference: `select c from customers c`.
+    if (!ref.qualifier) {
+      const whole =
+        ref.column in s.aliases
+          ? resolve(ref.column)
+          : tables.filter((t) => splitTable(t).table === ref.column);
+      if (whole.some((t) => tableHasRules(masking, t, schema)))
+        reasons.push(`whole-row reference to ${ref.column}`);
+    }
+  }
+  for (const qualifier of s.starRefs) {
+    const candidates = qualifier ? resolve(qualifier) : tables;
+    if (candidates.some((t) => tableHasRules(masking, t, schema)))
+      reasons.push(`${qualifier ? `${qualifier}.` : ""}* over a table with masked columns`);
+  }
+  if (refs.size > 0) reasons.push(`references ${[...refs.keys()].join(", ")}`);
+  const touchesSensitive = reasons.length > 0 || tables.some((t) => tableHasRules(masking, t, schema));
+
+  const unknownFunctions = s.functions.filter((f) => !PURE_FUNCTIONS.has(baseName(f)));
+  if (unknownFunctions.length > 0)
+    reasons.push(`calls ${unknownFunctions.join(", ")}, whose data flow is not known`);
+  const opaque = [s.command, ...s.nestedCommands].filter((c) => OPAQUE_COMMANDS.has(c));
+  if (opaque.length > 0) reasons.push(`${opaque.join(", ")} runs a statement defined elsewhere`);
+
+  let block: TStatementMasking["block"] = null;
+  if (s.copyTo && touchesSensitive) {
+    block = {
+      ruleName: "Masked columns cannot be exported with COPY",
+      message: "COPY ... TO would export masked columns unmasked; use SELECT, which applies masking",
+    };
+  }
+  const sideChannel = s.functions.map(baseName).filter((f) => SIDE_CHANNEL_FUNCTIONS.has(f));
+  if (sideChannel.length > 0 && touchesSensitive) {
+    block = {
+      ruleName: "Masked data cannot leave through side channels",
+      message: `${sideChannel.join(", ")} would carry masked data outside the result; not allowed in a statement that reads masked columns`,
+    };
+  }
+  const strategies = [...new Set(refs.values())];
+  return {
+    tainted: reasons.length > 0,
+    reasons,
+    sensitiveRefs: [...refs.keys()],
+    computedStrategy: strategies.length === 1 && strategies[0] !== "hash" ? strategies[0]! : "redact",
+    block,
+  };
+}
+
+// ---- values ---------------------------------------------------------------------------------------------
+
+const REDACTED = "********";
+
+function keystream(key: Buffer, value: string, length: number): Buffer {
+  const blocks: Buffer[] = [];
+  for (let i = 0; blocks.length * 32 < length; i++)
+    blocks.push(createHmac("sha256", key).update(`${i}:${value}`).digest());
+  return Buffer.concat(blocks);
+}
+
+/** Keeps the last four letters/digits and the layout (separators), hides the rest; emails keep their domain. */
+function partial(value: string): string {
+  const at = value.indexOf("@");
+  if (at > 0 && value.indexOf("@", at + 1) < 0) return `${value[0]}***${value.slice(at)}`;
+  const alnum = value.replace(/[^\p{L}\p{N}]/gu, "").length;
+  let keep = alnum > 8 ? 4 : 0;
+  let out = "";
+  for (let i = value.length - 1; i >= 0; i--) {
+    const ch = value[i]!;
+    if (/[\p{L}\p{N}]/u.test(ch)) {
+      out = (keep > 0 ? ch : "*") + out;
+      keep -= 1;
+    } else out = ch + out;
+  }
+  return out;
+}
+
+/** Same shape (digits stay digits, letters letters, separators kept), different, deterministic per key. */
+function formatPreserving(value: string, key: Buffer): string {
+  const stream = keystream(key, value, value.length);
+  let out = "";
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i]!;
+    const r = stream[i]!;
+    if (ch >= "0" && ch <= "9") out += String.fromCharCode(48 + ((ch.charCodeAt(0) - 48 + 1 + (r % 9)) % 10));
+    else if (ch >= "a" && ch <= "z")
+      out += String.fromCharCode(97 + ((ch.charCodeAt(0) - 97 + 1 + (r % 25)) % 26));
+    else if (ch >= "A" && ch <= "Z")
+      out += String.fromCharCode(65 + ((ch.charCodeAt(0) - 65 + 1 + (r % 25)) % 26));
+    else out += ch;
+  }
+  return out;
+}
+
+/** The masked form of a text value; null means the client receives SQL NULL. */
+export function maskText(strategy: TMaskingStrategy, value: string, key: Buffer): string | null {
+  switch (strategy) {
+    case "null":
+      return null;
+    case "redact":
+      return REDACTED;
+    case "partial":
+      return partial(value);
+    case "hash":
+      // Keyed per deployment, so equal values stay joinable without being guessable from a hash table.
+      return `hash:${createHmac("sha256", key).update(value).digest("hex").slice(0, 16)}`;
+    case "format_preserving":
+      return formatPreserving(value, key);
+  }
+}
