@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { TAuditEvent, TPolicySnapshot } from "@portcullis/agent-protocol";
 import { initParser, PRODUCTION_BASELINE } from "@portcullis/policy";
 import { pino } from "pino";
+import { generate } from "selfsigned";
 import { Governor } from "../governor.ts";
 import { startProxyServer, type TProxyServer, type TProxyServerOptions } from "./server.ts";
 import type { TUpstreamTarget } from "./upstream.ts";
@@ -179,6 +180,26 @@ export async function startProxyProcess(config: TProxyProcessConfig): Promise<TP
       clearTimeout(timer);
     },
   };
+}
+
+/** A self-signed certificate for localhost and 127.0.0.1 (its own CA, for verify-full tests). */
+export async function testCertificate(): Promise<{ key: string; cert: string }> {
+  const pems = await generate([{ name: "commonName", value: "localhost" }], {
+    keySize: 2048,
+    days: 2,
+    algorithm: "sha256",
+    extensions: [
+      { name: "basicConstraints", cA: true },
+      {
+        name: "subjectAltName",
+        altNames: [
+          { type: 2, value: "localhost" },
+          { type: 7, ip: "127.0.0.1" },
+        ],
+      },
+    ],
+  });
+  return { key: pems.private, cert: pems.cert };
 }
 
 // ---- raw sockets ------------------------------------------------------------------------------------
