@@ -15,6 +15,7 @@ import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
 import { demoDatabaseSql } from "./demo-data.ts";
 import { env, inheritedEnvironment } from "./env.ts";
+import { ensureDemoCertificate } from "./tls.ts";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const DATA_DIR = path.resolve(ROOT, env.PORTCULLIS_DATA_DIR ?? ".data");
@@ -235,8 +236,11 @@ async function main(): Promise<void> {
   });
   await waitFor("The control plane", async () => (await fetch(`${WEB_URL}/api/health`)).ok, 120_000);
 
+  const certificate = await ensureDemoCertificate(DATA_DIR, HOST);
   const agent = startChild("agent", AGENT_MAIN, ROOT, {
     PORTCULLIS_CONTROL_PLANE_URL: WEB_URL,
+    PORTCULLIS_TLS_CERT_FILE: certificate.certFile,
+    PORTCULLIS_TLS_KEY_FILE: certificate.keyFile,
     ...(enrollment ? { PORTCULLIS_ENROLLMENT_TOKEN: enrollment.token } : {}),
     PORTCULLIS_AGENT_DATA_DIR: agentDir,
     PORTCULLIS_LISTEN_HOST: HOST,
@@ -261,6 +265,7 @@ async function main(): Promise<void> {
   say(`Admin API token: ${secrets.adminApiToken}`);
   say(`Developer: psql "${developerUrl}"`);
   say(`AI agent: psql "${copilotUrl}"`);
+  say(`TLS: add ?sslmode=require to either URL (self-signed certificate: ${certificate.certFile})`);
   say("");
   say(
     "Try: select full_name, email from customers limit 5;   drop table customers;   update customers set phone = phone where id = 1;",

@@ -186,7 +186,7 @@ export async function startProxyProcess(config: TProxyProcessConfig): Promise<TP
 export async function testCertificate(): Promise<{ key: string; cert: string }> {
   const pems = await generate([{ name: "commonName", value: "localhost" }], {
     keySize: 2048,
-    days: 2,
+    notAfterDate: new Date(Date.now() + 2 * 24 * 3600 * 1000),
     algorithm: "sha256",
     extensions: [
       { name: "basicConstraints", cA: true },
