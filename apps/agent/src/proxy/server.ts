@@ -272,9 +272,16 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       try {
         upstream = await connectUpstream(outcome.upstream, forwarded);
       } catch (error) {
-        const message = error instanceof UpstreamError ? error.message : "could not connect to the database";
-        logger.warn({ user, database, err: message }, "upstream connection failed");
-        return fail(error instanceof UpstreamError ? error.code : "08006", message);
+        const reason = error instanceof UpstreamError ? error.message : "could not connect to the database";
+        logger.warn({ user, database, err: reason }, "upstream connection failed");
+        // Name the connection so the client knows its own token was accepted and the agent's side failed.
+        // The database's 28xxx codes would read as "your password is wrong" to clients (Prisma P1000,
+        // retry logic): report 08004, the server rejected establishing the connection.
+        const code = error instanceof UpstreamError ? error.code : "08006";
+        return fail(
+          code.startsWith("28") ? "08004" : code,
+          `Portcullis could not connect to the database of connection "${database}": ${reason}`,
+        );
       }
       if (socket.destroyed) {
         upstream.socket.destroy();
