@@ -1,31 +1,86 @@
 // Enforces the latest policy snapshot: who may connect to which connection, and what each statement may do.
 // Everything here is in memory and synchronous, so the hot path never waits on the control plane, and the
 // agent keeps enforcing its last policy while the control plane is unreachable.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { TConnectionPolicy, TPolicySnapshot } from "@portcullis/agent-protocol";
 import {
   AnalysisCache,
   compileGuardrails,
+  compileMaskingRules,
   decideUnparseable,
   evaluateGuardrails,
+  statementMasking,
+  UNTAINTED,
   type TCompiledGuardrail,
+  type TCompiledMasking,
   type TRequestContext,
   type TStatementAnalysis,
+  type TStatementMasking,
 } from "@portcullis/policy";
+import { SchemaCatalogs } from "./proxy/catalog.ts";
+import type { TSessionMasking, TTextRedactor } from "./proxy/result-masking.ts";
 import type { TAuthOutcome, TSessionInfo, TVerdict } from "./proxy/types.ts";
 
 export class Governor {
   private connections = new Map<string, TConnectionPolicy>();
+  private connectionsById = new Map<string, TConnectionPolicy>();
   private rulesByConnection = new Map<string, TCompiledGuardrail[]>();
+  /** Masking rules compiled per identity and connection; rebuilt lazily after each policy update. */
+  private maskingByIdentity = new Map<string, TCompiledMasking>();
+  private maskingKey: Buffer = randomBytes(32);
   private readonly cache = new AnalysisCache();
   revision = -1;
 
+  private readonly catalogs: SchemaCatalogs;
+  private readonly redact: TTextRedactor;
+
+  constructor(options: { catalogs?: SchemaCatalogs; redact?: TTextRedactor } = {}) {
+    this.catalogs = options.catalogs ?? new SchemaCatalogs();
+    this.redact = options.redact ?? ((text) => ({ text, detectors: [] }));
+  }
+
   update(snapshot: TPolicySnapshot): void {
     this.connections = new Map(snapshot.connections.map((c) => [c.name, c]));
+    this.connectionsById = new Map(snapshot.connections.map((c) => [c.id, c]));
     this.rulesByConnection = new Map(
       snapshot.connections.map((c) => [c.id, compileGuardrails(c.guardrails)]),
     );
+    this.maskingByIdentity = new Map();
+    // Without a deployment key (older control plane), keyed masks are still consistent within this process.
+    if (snapshot.maskingKey) this.maskingKey = Buffer.from(snapshot.maskingKey, "hex");
     this.revision = snapshot.revision;
+  }
+
+  private compiledMasking(session: TSessionInfo): TCompiledMasking {
+    const key = `${session.connectionId}|${session.identityName}`;
+    let compiled = this.maskingByIdentity.get(key);
+    if (!compiled) {
+      compiled = compileMaskingRules(
+        this.connectionsById.get(session.connectionId)?.maskingRules ?? [],
+        session,
+      );
+      this.maskingByIdentity.set(key, compiled);
+    }
+    return compiled;
+  }
+
+  /** Masking in force for a session now, or null when nothing of its results is ever masked. */
+  sessionMasking(session: TSessionInfo): TSessionMasking | null {
+    const compiled = this.compiledMasking(session);
+    if (compiled.columnRules.length === 0 && compiled.detectorRules.length === 0) return null;
+    const connection = this.connectionsById.get(session.connectionId);
+    // Keep the schema fresh in the background; until it is read, column origins count as unknown (masked).
+    if (connection) void this.catalogs.ensure(connection.id, connection.upstream);
+    return {
+      compiled,
+      key: this.maskingKey,
+      catalog: this.catalogs.get(session.connectionId),
+      redact: this.redact,
+    };
+  }
+
+  schemaChanged(session: TSessionInfo): void {
+    this.catalogs.invalidate(session.connectionId);
   }
 
   get hasPolicy(): boolean {
@@ -87,22 +142,51 @@ export class Governor {
       identityKind: session.identityKind,
       groups: session.groups,
     };
+    const masking = this.compiledMasking(session);
     const analysis = this.cache.analyze(sql);
     if (!analysis.ok) {
       const decision = decideUnparseable(ctx, analysis.error);
+      // Text the engine cannot read may return anything: everything computed in it is masked.
+      const unknown: TStatementMasking =
+        masking.columnRules.length > 0
+          ? { ...UNTAINTED, tainted: true, reasons: ["unparseable statement"] }
+          : UNTAINTED;
       return {
         ...decision,
         statements: [unparsed(sql)],
         offendingIndex: decision.action === "allow" ? -1 : 0,
+        masking: [unknown],
       };
     }
     const rules = this.rulesByConnection.get(session.connectionId) ?? [];
+    const schema = this.catalogs.get(session.connectionId)?.columnsOf;
+    const statementMaskings: TStatementMasking[] = [];
     let allow: TVerdict | null = null;
     for (let i = 0; i < analysis.statements.length; i++) {
-      const decision = evaluateGuardrails(analysis.statements[i]!, ctx, rules);
-      if (decision.action !== "allow")
-        return { ...decision, statements: analysis.statements, offendingIndex: i };
-      allow ??= { ...decision, statements: analysis.statements, offendingIndex: -1 };
+      const statement = analysis.statements[i]!;
+      const decision = evaluateGuardrails(statement, ctx, rules);
+      if (decision.action !== "allow") {
+        return { ...decision, statements: analysis.statements, offendingIndex: i, masking: [] };
+      }
+      const m = statementMasking(statement, masking, schema);
+      if (m.block) {
+        return {
+          action: "block",
+          ruleId: "builtin-masking",
+          ruleName: m.block.ruleName,
+          message: m.block.message,
+          statements: analysis.statements,
+          offendingIndex: i,
+          masking: [],
+        };
+      }
+      statementMaskings.push(m);
+      allow ??= {
+        ...decision,
+        statements: analysis.statements,
+        offendingIndex: -1,
+        masking: statementMaskings,
+      };
     }
     // An empty query string ("" or ";") has no statements: Postgres answers it with EmptyQueryResponse.
     return (
@@ -113,6 +197,7 @@ export class Governor {
         message: "",
         statements: [],
         offendingIndex: -1,
+        masking: [],
       }
     );
   }
@@ -134,5 +219,9 @@ function unparsed(sql: string): TStatementAnalysis {
     unboundedWrite: false,
     destructive: false,
     fingerprint: "",
+    columnRefs: [],
+    starRefs: [],
+    aliases: {},
+    copyTo: false,
   };
 }

@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { env } from "./env.ts";
 import { Governor } from "./governor.ts";
 import { ControlPlaneLink } from "./link/control-plane-link.ts";
+import { SchemaCatalogs } from "./proxy/catalog.ts";
 import { startProxyServer } from "./proxy/server.ts";
 import { AuditSpool } from "./spool/audit-spool.ts";
 
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
   await initParser();
 
   const spool = await AuditSpool.open(path.join(dataDir, "spool"), { logger, maxBytes: SPOOL_MAX_BYTES });
-  const governor = new Governor();
+  const governor = new Governor({ catalogs: new SchemaCatalogs(logger) });
   const link = new ControlPlaneLink({
     url: env.PORTCULLIS_CONTROL_PLANE_URL,
     enrollmentToken: env.PORTCULLIS_ENROLLMENT_TOKEN,
@@ -57,10 +58,13 @@ async function main(): Promise<void> {
             message: "the agent cannot record more audit events until the control plane is reachable again",
             statements: [],
             offendingIndex: -1,
+            masking: [],
           };
         }
         return governor.decide(session, sql);
       },
+      masking: (session) => governor.sessionMasking(session),
+      schemaChanged: (session) => governor.schemaChanged(session),
       record: (event) => {
         try {
           spool.append(event);

@@ -119,6 +119,11 @@ export type TConnectionPolicy = z.infer<typeof ZConnectionPolicy>;
 export const ZPolicySnapshot = z.object({
   revision: z.number().int().nonnegative(),
   issuedAt: z.iso.datetime({ offset: true }),
+  /** Per-deployment key (hex) for keyed masking (hash, format-preserving): same input, same output everywhere. */
+  maskingKey: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   connections: z.array(ZConnectionPolicy),
 });
 export type TPolicySnapshot = z.infer<typeof ZPolicySnapshot>;

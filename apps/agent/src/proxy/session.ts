@@ -9,8 +9,19 @@
 import { randomUUID } from "node:crypto";
 import type net from "node:net";
 import type { TAuditEvent, TDecision } from "@portcullis/agent-protocol";
-import type { TStatementAnalysis } from "@portcullis/policy";
+import { UNTAINTED, type TStatementAnalysis, type TStatementMasking } from "@portcullis/policy";
 import type { Logger } from "pino";
+import {
+  maskDataRow,
+  maskNoticeFrame,
+  nullDataRow,
+  parseRowDescription,
+  planResult,
+  withFormats,
+  type TFieldDescription,
+  type TResultPlan,
+  type TSessionMasking,
+} from "./result-masking.ts";
 import type { TProxyHooks, TSessionInfo, TVerdict } from "./types.ts";
 import {
   BodyReader,
@@ -55,15 +66,25 @@ const B = {
   CloseComplete: 0x33,
   RowDescription: 0x54,
   NoData: 0x6e,
+  Notice: 0x4e,
 } as const;
 
 interface TStatementRun {
   analysis: TStatementAnalysis;
   verdict: TVerdict;
+  masking: TStatementMasking;
+}
+
+/** Masking state of the result being streamed for one statement. */
+interface TResultState {
+  plan: TResultPlan | null;
+  /** No column description reached us for a result that must be masked: every cell becomes NULL. */
+  nullAll: boolean;
+  masked: Set<string>;
 }
 
 type TPending =
-  | {
+  | ({
       kind: "query";
       runs: TStatementRun[];
       index: number;
@@ -72,10 +93,43 @@ type TPending =
       startedIso: string;
       blocked: TVerdict | null;
       failed: boolean;
-    }
+    } & TResultState)
   | { kind: "parse"; sql: string; blocked: TVerdict | null; verdict: TVerdict | null }
-  | { kind: "execute"; run: TStatementRun | null; rows: number; startedAt: number; startedIso: string }
-  | { kind: "bind" | "describe" | "close" | "sync" };
+  | ({
+      kind: "execute";
+      run: TStatementRun | null;
+      portal: string;
+      statement: string;
+      planned: boolean;
+      rows: number;
+      startedAt: number;
+      startedIso: string;
+    } & TResultState)
+  | { kind: "describe"; target: number; name: string }
+  | { kind: "bind" | "close" | "sync" };
+
+const freshResult = (): TResultState => ({ plan: null, nullAll: false, masked: new Set() });
+
+function runsOf(verdict: TVerdict): TStatementRun[] {
+  return verdict.statements.map((analysis, i) => ({
+    analysis,
+    verdict,
+    masking: verdict.masking[i] ?? UNTAINTED,
+  }));
+}
+
+/** Result-format codes at the end of a Bind message (the reader is positioned after the statement name). */
+function resultFormatsOf(reader: BodyReader): number[] {
+  const paramFormats = reader.int16();
+  for (let i = 0; i < paramFormats; i++) reader.int16();
+  const params = reader.int16();
+  for (let i = 0; i < params; i++) {
+    const len = reader.int32();
+    if (len > 0) reader.bytes(len);
+  }
+  const count = reader.int16();
+  return Array.from({ length: count }, () => reader.int16());
+}
 
 const MAX_STATEMENT_IN_EVENT = 100_000;
 
@@ -87,6 +141,10 @@ export class ProxySession {
   private discardUntilSync = false;
   private readonly prepared = new Map<string, TStatementRun>();
   private readonly portals = new Map<string, string>();
+  /** Result columns learned from Describe, and result formats from Bind, for Executes that come without them. */
+  private readonly statementFields = new Map<string, TFieldDescription[]>();
+  private readonly portalFields = new Map<string, TFieldDescription[]>();
+  private readonly portalFormats = new Map<string, number[]>();
   private closed = false;
   private closeReason = "client disconnected";
 
@@ -180,7 +238,7 @@ export class ProxySession {
         const sql = new BodyReader(frame.raw, frame.bodyStart).cstring();
         if (this.discardUntilSync) return frame.raw;
         const verdict = this.hooks.decide(this.info, sql);
-        const runs = verdict.statements.map((analysis) => ({ analysis, verdict }));
+        const runs = runsOf(verdict);
         const now = Date.now();
         const startedIso = new Date(now).toISOString();
         if (verdict.action !== "allow") {
@@ -194,6 +252,7 @@ export class ProxySession {
             startedIso,
             blocked: verdict,
             failed: false,
+            ...freshResult(),
           });
           return queryMessage(BLOCKED_SQL);
         }
@@ -206,6 +265,7 @@ export class ProxySession {
           startedIso,
           blocked: null,
           failed: false,
+          ...freshResult(),
         });
         return frame.raw;
       }
@@ -221,8 +281,10 @@ export class ProxySession {
           this.pending.push({ kind: "parse", sql, blocked: verdict, verdict });
           return parseMessage(name, BLOCKED_SQL);
         }
-        const analysis = verdict.statements[0];
-        if (analysis) this.prepared.set(name, { analysis, verdict });
+        const run = runsOf(verdict)[0];
+        if (run) this.prepared.set(name, run);
+        else this.prepared.delete(name);
+        this.statementFields.delete(name);
         this.pending.push({ kind: "parse", sql, blocked: null, verdict });
         return frame.raw;
       }
@@ -230,7 +292,11 @@ export class ProxySession {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
         const portal = reader.cstring();
         const statement = reader.cstring();
-        if (!this.discardUntilSync) this.portals.set(portal, statement);
+        if (!this.discardUntilSync) {
+          this.portals.set(portal, statement);
+          this.portalFields.delete(portal);
+          this.portalFormats.set(portal, resultFormatsOf(reader));
+        }
         track({ kind: "bind" });
         return frame.raw;
       }
@@ -239,18 +305,37 @@ export class ProxySession {
         const statementName = this.portals.get(portal);
         const run = statementName === undefined ? null : (this.prepared.get(statementName) ?? null);
         const now = Date.now();
-        track({ kind: "execute", run, rows: 0, startedAt: now, startedIso: new Date(now).toISOString() });
+        track({
+          kind: "execute",
+          run,
+          portal,
+          statement: statementName ?? "",
+          planned: false,
+          rows: 0,
+          startedAt: now,
+          startedIso: new Date(now).toISOString(),
+          ...freshResult(),
+        });
         return frame.raw;
       }
-      case T.Describe:
-        track({ kind: "describe" });
+      case T.Describe: {
+        const reader = new BodyReader(frame.raw, frame.bodyStart);
+        const target = reader.byte();
+        track({ kind: "describe", target, name: reader.cstring() });
         return frame.raw;
+      }
       case T.Close: {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
         const kind = reader.byte();
         const name = reader.cstring();
-        if (kind === 0x53 /* S */) this.prepared.delete(name);
-        else this.portals.delete(name);
+        if (kind === 0x53 /* S */) {
+          this.prepared.delete(name);
+          this.statementFields.delete(name);
+        } else {
+          this.portals.delete(name);
+          this.portalFields.delete(name);
+          this.portalFormats.delete(name);
+        }
         track({ kind: "close" });
         return frame.raw;
       }
@@ -275,6 +360,7 @@ export class ProxySession {
             "The protocol-level FunctionCall message is not allowed through Portcullis; use SELECT instead",
           statements: [],
           offendingIndex: -1,
+          masking: [],
         };
         this.pending.push({
           kind: "query",
@@ -285,6 +371,7 @@ export class ProxySession {
           startedIso: new Date().toISOString(),
           blocked: verdict,
           failed: false,
+          ...freshResult(),
         });
         return queryMessage(BLOCKED_SQL);
       }
@@ -328,25 +415,69 @@ export class ProxySession {
     if (!this.client.write(data)) this.upstream.pause();
   }
 
+  /** Masking for this session right now (policy can change between statements). */
+  private masking(): TSessionMasking | null {
+    return this.hooks.masking?.(this.info) ?? null;
+  }
+
+  /** The statement whose results are streaming, if any. */
+  private currentRun(head: TPending | undefined): TStatementRun | null {
+    if (head?.kind === "query") return head.runs[head.index] ?? null;
+    if (head?.kind === "execute") return head.run;
+    return null;
+  }
+
+  private maskRow(frame: TFrame, head: Extract<TPending, { kind: "query" | "execute" }>): Buffer {
+    if (head.kind === "execute" && !head.planned) {
+      // An Execute's columns come from an earlier Describe of its portal, or of its statement plus Bind's formats.
+      head.planned = true;
+      const masking = this.masking();
+      const run = head.run;
+      if (masking && run) {
+        const described = this.portalFields.get(head.portal);
+        const statementFields = this.statementFields.get(head.statement);
+        const fields =
+          described ??
+          (statementFields ? withFormats(statementFields, this.portalFormats.get(head.portal) ?? []) : null);
+        if (fields) head.plan = planResult(fields, run.masking, masking);
+        else if (run.masking.tainted) {
+          head.nullAll = true;
+          head.masked.add("* (columns not described)");
+        }
+      }
+    }
+    if (head.nullAll) return nullDataRow(frame);
+    if (!head.plan) return frame.raw;
+    const masking = this.masking();
+    if (!masking) return frame.raw;
+    for (const label of head.plan.maskedLabels) head.masked.add(label);
+    return maskDataRow(frame, head.plan, masking, head.masked);
+  }
+
   private handleUpstreamFrame(frame: TFrame): Buffer {
     const head = this.pending[0];
     switch (frame.type) {
       case B.DataRow:
-        if (head && (head.kind === "query" || head.kind === "execute")) head.rows += 1;
+        if (head && (head.kind === "query" || head.kind === "execute")) {
+          head.rows += 1;
+          return this.maskRow(frame, head);
+        }
         return frame.raw;
       case B.CommandComplete: {
         const tag = new BodyReader(frame.raw, frame.bodyStart).cstring();
         const rows = rowsFromCommandTag(tag);
         if (head?.kind === "query" && !head.blocked) {
           const run = head.runs[head.index];
-          if (run) this.recordRun(run, head.startedIso, head.startedAt, rows ?? head.rows, null);
+          if (run) this.recordRun(run, head.startedIso, head.startedAt, rows ?? head.rows, null, head.masked);
           head.index += 1;
           head.rows = 0;
           head.startedAt = Date.now();
           head.startedIso = new Date(head.startedAt).toISOString();
+          Object.assign(head, freshResult());
         } else if (head?.kind === "execute") {
           this.pending.shift();
-          if (head.run) this.recordRun(head.run, head.startedIso, head.startedAt, rows ?? head.rows, null);
+          if (head.run)
+            this.recordRun(head.run, head.startedIso, head.startedAt, rows ?? head.rows, null, head.masked);
         }
         return frame.raw;
       }
@@ -356,7 +487,8 @@ export class ProxySession {
       case B.PortalSuspended:
         if (head?.kind === "execute") {
           this.pending.shift();
-          if (head.run) this.recordRun(head.run, head.startedIso, head.startedAt, head.rows, null);
+          if (head.run)
+            this.recordRun(head.run, head.startedIso, head.startedAt, head.rows, null, head.masked);
         }
         return frame.raw;
       case B.ParseComplete:
@@ -365,10 +497,30 @@ export class ProxySession {
         if (head && head.kind !== "query" && head.kind !== "execute" && head.kind !== "sync")
           this.pending.shift();
         return frame.raw;
-      case B.RowDescription:
+      case B.RowDescription: {
+        if (head?.kind === "describe") {
+          this.pending.shift();
+          // Only sessions with masking need the columns of later Executes.
+          if (this.masking()) {
+            const fields = parseRowDescription(frame);
+            if (head.target === 0x53 /* S */) this.statementFields.set(head.name, fields);
+            else this.portalFields.set(head.name, fields);
+          }
+        } else if (head?.kind === "query") {
+          const run = head.runs[head.index];
+          const masking = this.masking();
+          head.plan = run && masking ? planResult(parseRowDescription(frame), run.masking, masking) : null;
+        }
+        return frame.raw;
+      }
       case B.NoData:
         if (head?.kind === "describe") this.pending.shift();
         return frame.raw;
+      case B.Notice: {
+        const masking = this.masking();
+        if (!masking) return frame.raw;
+        return maskNoticeFrame(frame, masking, true) ?? frame.raw;
+      }
       case B.Error:
         return this.onUpstreamError(frame, head);
       case B.Ready: {
@@ -386,9 +538,14 @@ export class ProxySession {
   }
 
   private onUpstreamError(frame: TFrame, head: TPending | undefined): Buffer {
-    if (!head) return frame.raw;
+    const masking = this.masking();
+    // Postgres quotes values in errors ("invalid input syntax ...: \"078-05-1120\""): mask them like results.
+    // Strictly, whatever the statement: errors quote stored values (a duplicate key's DETAIL, say) even for
+    // statements that reference no masked column.
+    const maskedFrame = masking ? (maskNoticeFrame(frame, masking, true) ?? frame.raw) : frame.raw;
+    if (!head) return maskedFrame;
     const blocked = head.kind === "query" || head.kind === "parse" ? head.blocked : null;
-    let out = frame.raw;
+    let out = maskedFrame;
     if (blocked) {
       out = errorResponse({
         severity: "ERROR",
@@ -404,21 +561,16 @@ export class ProxySession {
             : undefined,
       });
     } else {
-      const fields = parseErrorFields(frame);
+      const fields = parseErrorFields({ ...frame, raw: maskedFrame });
       const message = `${fields.get("C") ?? ""}: ${fields.get("M") ?? "error"}`;
       if (head.kind === "query" && !head.failed) {
         const run = head.runs[head.index];
-        if (run) this.recordRun(run, head.startedIso, head.startedAt, null, message);
+        if (run) this.recordRun(run, head.startedIso, head.startedAt, null, message, head.masked);
       } else if (head.kind === "execute" && head.run) {
-        this.recordRun(head.run, head.startedIso, head.startedAt, null, message);
-      } else if (head.kind === "parse" && head.verdict?.statements[0]) {
-        this.recordRun(
-          { analysis: head.verdict.statements[0], verdict: head.verdict },
-          new Date().toISOString(),
-          Date.now(),
-          null,
-          message,
-        );
+        this.recordRun(head.run, head.startedIso, head.startedAt, null, message, head.masked);
+      } else if (head.kind === "parse" && head.verdict) {
+        const run = runsOf(head.verdict)[0];
+        if (run) this.recordRun(run, new Date().toISOString(), Date.now(), null, message, new Set());
       }
     }
     if (head.kind === "query") {
@@ -473,17 +625,20 @@ export class ProxySession {
     startedAt: number,
     rows: number | null,
     error: string | null,
+    masked: Set<string>,
   ): void {
+    if (!error && run.analysis.class === "ddl") this.hooks.schemaChanged?.(this.info);
     this.emit({
       text: run.analysis.text,
       analysis: run.analysis,
-      decision: error ? "error" : "allowed",
+      decision: error ? "error" : masked.size > 0 ? "masked" : "allowed",
       verdict: run.verdict,
       occurredAt,
       rows,
       durationMs: Math.max(0, Date.now() - startedAt),
       error,
       message: null,
+      maskedColumns: [...masked],
     });
   }
 
@@ -497,6 +652,7 @@ export class ProxySession {
     durationMs: number;
     error: string | null;
     message: string | null;
+    maskedColumns?: string[];
   }): void {
     const a = e.analysis;
     const event: TAuditEvent = {
@@ -520,8 +676,10 @@ export class ProxySession {
       ruleName: e.decision === "allowed" && e.verdict.ruleId === "default-allow" ? null : e.verdict.ruleName,
       message: e.message,
       tables: a ? [...new Set([...a.tablesRead, ...a.tablesWritten])] : [],
-      columns: [],
-      maskedColumns: [],
+      columns: a
+        ? [...new Set(a.columnRefs.map((c) => (c.qualifier ? `${c.qualifier}.${c.column}` : c.column)))]
+        : [],
+      maskedColumns: e.maskedColumns ?? [],
       rowCount: e.rows,
       durationMs: e.durationMs,
       error: e.error,

@@ -1,5 +1,6 @@
 import type { TAuditEvent } from "@portcullis/agent-protocol";
-import type { TStatementAnalysis } from "@portcullis/policy";
+import type { TStatementAnalysis, TStatementMasking } from "@portcullis/policy";
+import type { TSessionMasking } from "./result-masking.ts";
 import type { TUpstreamTarget } from "./upstream.ts";
 
 export interface TSessionIdentity {
@@ -36,6 +37,8 @@ export interface TVerdict {
   statements: TStatementAnalysis[];
   /** Index into statements of the statement that caused a block (-1 when allowed). */
   offendingIndex: number;
+  /** How each statement's results must be masked (parallel to statements; empty when nothing is masked). */
+  masking: TStatementMasking[];
 }
 
 /** What the proxy needs from the rest of the agent: who may connect, what may run, where events go. */
@@ -48,4 +51,8 @@ export interface TProxyHooks {
   }): TAuthOutcome;
   decide(session: TSessionInfo, sql: string): TVerdict;
   record(event: TAuditEvent): void;
+  /** Masking in force for this session now (null: nothing to mask). Asked per result, so policy changes apply at once. */
+  masking?(session: TSessionInfo): TSessionMasking | null;
+  /** A DDL statement succeeded: what the agent knows of the schema is stale. */
+  schemaChanged?(session: TSessionInfo): void;
 }

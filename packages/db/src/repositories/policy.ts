@@ -1,4 +1,5 @@
 // What an agent needs to enforce policy offline for the connections it serves.
+import { createHmac } from "node:crypto";
 import type { TDb } from "../client.ts";
 import { decryptSecret } from "../secrets.ts";
 
@@ -26,6 +27,7 @@ function earliest(...dates: (Date | null)[]): Date | null {
 export interface TPolicySnapshotData {
   revision: number;
   issuedAt: string;
+  maskingKey: string;
   connections: {
     id: string;
     name: string;
@@ -154,6 +156,8 @@ export async function buildPolicySnapshot(
   return {
     revision,
     issuedAt: now.toISOString(),
+    // Derived, not stored: every replica computes the same key from the deployment secret.
+    maskingKey: createHmac("sha256", options.secretKey).update("portcullis-masking-v1").digest("hex"),
     connections: connections.map((c) => ({
       id: c.id,
       name: c.name,

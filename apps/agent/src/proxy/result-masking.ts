@@ -1,0 +1,229 @@
+// Rewriting results in flight: RowDescription decides, per column, whether and how to mask; DataRows are then
+// rebuilt cell by cell (text and binary formats), keeping the row count, the column count and the types the
+// client was told about. Errors and notices are rewritten too, since Postgres quotes values in them.
+import {
+  columnRuleFor,
+  maskText,
+  type TCompiledMasking,
+  type TMaskingStrategy,
+  type TStatementMasking,
+} from "@portcullis/policy";
+import type { TCatalog } from "./catalog.ts";
+import { BodyReader, type TFrame } from "./wire.ts";
+
+export interface TFieldDescription {
+  name: string;
+  tableOid: number;
+  attnum: number;
+  typeOid: number;
+  format: number;
+}
+
+/** Finds sensitive values in free text (content detectors); returns the redacted text and what it found. */
+export type TTextRedactor = (text: string) => { text: string; detectors: string[] };
+
+export interface TSessionMasking {
+  compiled: TCompiledMasking;
+  key: Buffer;
+  catalog: TCatalog | undefined;
+  redact: TTextRedactor;
+}
+
+interface TFieldPlan {
+  index: number;
+  /** A strategy to apply, or "scan" to run the content detectors over the value. */
+  action: TMaskingStrategy | "scan";
+  typeOid: number;
+  binary: boolean;
+  label: string;
+}
+
+export interface TResultPlan {
+  fields: TFieldPlan[];
+  columnCount: number;
+  /** Columns masked by rule or derivation, for the audit event. */
+  maskedLabels: string[];
+}
+
+// Types whose values are text on the wire in both formats (binary text is its UTF-8 bytes).
+const TEXT_TYPES = new Set([25, 1043, 1042, 19, 18, 705, 114, 3802, 142]);
+const JSON_TYPES = new Set([114, 3802]);
+
+export function parseRowDescription(frame: TFrame): TFieldDescription[] {
+  const r = new BodyReader(frame.raw, frame.bodyStart);
+  const count = r.int16();
+  const fields: TFieldDescription[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = r.cstring();
+    const tableOid = r.int32() >>> 0;
+    const attnum = r.int16();
+    const typeOid = r.int32() >>> 0;
+    r.int16(); // typlen
+    r.int32(); // typmod
+    fields.push({ name, tableOid, attnum, typeOid, format: r.int16() });
+  }
+  return fields;
+}
+
+/** Applies Bind's result-format codes to fields described by Describe(statement), which reports format 0. */
+export function withFormats(fields: TFieldDescription[], formats: number[]): TFieldDescription[] {
+  if (formats.length === 0) return fields;
+  return fields.map((f, i) => ({ ...f, format: formats.length === 1 ? formats[0]! : (formats[i] ?? 0) }));
+}
+
+/** Decides per column. Returns null when no cell of this result needs work (the fast path). */
+export function planResult(
+  fields: TFieldDescription[],
+  statement: TStatementMasking,
+  masking: TSessionMasking,
+): TResultPlan | null {
+  const scan = masking.compiled.detectorRules.length > 0;
+  if (!statement.tainted && masking.compiled.columnRules.length === 0 && !scan) return null;
+  const plans: TFieldPlan[] = [];
+  const maskedLabels: string[] = [];
+  fields.forEach((field, index) => {
+    const binary = field.format === 1;
+    const origin = field.tableOid !== 0 ? masking.catalog?.origin(field.tableOid, field.attnum) : undefined;
+    let action: TFieldPlan["action"] | null = null;
+    let label = field.name;
+    if (origin) {
+      const rule = columnRuleFor(masking.compiled, origin.table, origin.column);
+      if (rule) {
+        action = rule.strategy;
+        label = `${origin.table.replace(/^public\./, "")}.${origin.column}`;
+      }
+    } else if (statement.tainted) {
+      // Computed (or of unknown origin) in a statement that touches masked data: mask rather than leak.
+      action = field.tableOid === 0 ? statement.computedStrategy : "redact";
+      label = `${field.name} (derived)`;
+    }
+    if (action) maskedLabels.push(label);
+    else if (scan && TEXT_TYPES.has(field.typeOid)) action = "scan";
+    if (action) plans.push({ index, action, typeOid: field.typeOid, binary, label });
+  });
+  return plans.length > 0 ? { fields: plans, columnCount: fields.length, maskedLabels } : null;
+}
+
+function toWire(text: string, plan: TFieldPlan): Buffer {
+  // Binary jsonb starts with a version byte.
+  return plan.binary && plan.typeOid === 3802
+    ? Buffer.concat([Buffer.from([1]), Buffer.from(text)])
+    : Buffer.from(text);
+}
+
+function maskCell(
+  cell: Buffer,
+  plan: TFieldPlan,
+  masking: TSessionMasking,
+  found: Set<string>,
+): Buffer | null {
+  if (!TEXT_TYPES.has(plan.typeOid)) {
+    // A masked number, date or array cannot be rewritten into a valid value of its type: SQL NULL keeps the type.
+    return plan.action === "scan" ? cell : null;
+  }
+  const raw = (plan.binary && plan.typeOid === 3802 ? cell.subarray(1) : cell).toString("utf8");
+  if (plan.action === "scan") {
+    // Detector masks contain no quotes or backslashes, so redacting inside JSON text keeps it valid JSON.
+    const { text, detectors } = masking.redact(raw);
+    if (detectors.length === 0) return cell;
+    for (const d of detectors) found.add(`${plan.label} (${d})`);
+    return toWire(text, plan);
+  }
+  const masked = maskText(plan.action, raw, masking.key);
+  if (masked === null) return null;
+  return toWire(JSON_TYPES.has(plan.typeOid) ? JSON.stringify(masked) : masked, plan);
+}
+
+/**
+ * Rebuilds one DataRow with masked cells. `found` collects content-detector hits for the audit event.
+ * A row whose column count disagrees with the plan is not trusted: every planned cell becomes NULL.
+ */
+export function maskDataRow(
+  frame: TFrame,
+  plan: TResultPlan,
+  masking: TSessionMasking,
+  found: Set<string>,
+): Buffer {
+  const r = new BodyReader(frame.raw, frame.bodyStart);
+  const count = r.int16();
+  const cells: (Buffer | null)[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = r.int32();
+    cells.push(len < 0 ? null : r.bytes(len));
+  }
+  const consistent = count === plan.columnCount;
+  for (const field of plan.fields) {
+    const cell = cells[field.index];
+    if (cell === undefined || cell === null) continue;
+    cells[field.index] = consistent ? maskCell(cell, field, masking, found) : null;
+  }
+  let size = 7;
+  for (const c of cells) size += 4 + (c?.length ?? 0);
+  const out = Buffer.allocUnsafe(size);
+  out[0] = 0x44;
+  out.writeInt32BE(size - 1, 1);
+  out.writeInt16BE(count, 5);
+  let offset = 7;
+  for (const c of cells) {
+    if (c === null) {
+      out.writeInt32BE(-1, offset);
+      offset += 4;
+    } else {
+      out.writeInt32BE(c.length, offset);
+      c.copy(out, offset + 4);
+      offset += 4 + c.length;
+    }
+  }
+  return out;
+}
+
+/** Masks a DataRow whose columns are unknown (no RowDescription reached us): every cell becomes NULL. */
+export function nullDataRow(frame: TFrame): Buffer {
+  const count = new BodyReader(frame.raw, frame.bodyStart).int16();
+  const out = Buffer.allocUnsafe(7 + 4 * count);
+  out[0] = 0x44;
+  out.writeInt32BE(6 + 4 * count, 1);
+  out.writeInt16BE(count, 5);
+  for (let i = 0; i < count; i++) out.writeInt32BE(-1, 7 + 4 * i);
+  return out;
+}
+
+// Error/notice fields that carry text a value can end up in: message, detail, hint, context, internal query.
+const TEXT_FIELDS = new Set(["M", "D", "H", "W", "q", "P"]);
+
+/**
+ * Rewrites an ErrorResponse or NoticeResponse: content detectors over its text fields, and, for statements
+ * that touch masked data, the values Postgres quotes ("...", Key (col)=(...), Failing row contains (...)).
+ */
+export function maskNoticeFrame(frame: TFrame, masking: TSessionMasking, tainted: boolean): Buffer | null {
+  const r = new BodyReader(frame.raw, frame.bodyStart);
+  const parts: Buffer[] = [];
+  let changed = false;
+  while (r.remaining > 0) {
+    const code = r.byte();
+    if (code === 0) break;
+    const field = String.fromCharCode(code);
+    let value = r.cstring();
+    if (TEXT_FIELDS.has(field)) {
+      let next = masking.redact(value).text;
+      if (tainted) {
+        next = next
+          .replace(/"[^"]*"/g, '"***"')
+          .replace(/=\((.*?)\)( already exists| is not present| conflicts)/g, "=(***)$2")
+          .replace(/(Failing row contains|contains) \(.*\)/g, "$1 (***)");
+      }
+      if (next !== value) {
+        changed = true;
+        value = next;
+      }
+    }
+    parts.push(Buffer.from([code]), Buffer.from(`${value}\0`, "utf8"));
+  }
+  if (!changed) return null;
+  const body = Buffer.concat([...parts, Buffer.from([0])]);
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = frame.type;
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
