@@ -71,6 +71,58 @@ function isLoopback(address: string | undefined): boolean {
   return !!address && (address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127."));
 }
 
+/**
+ * Ends a session whose client has kept the database waiting for `idleMs`: the database said ReadyForQuery
+ * (idle or idle in a transaction) and nothing came since, or the client stopped in the middle of a message.
+ * A long statement that sends nothing back (pg_sleep, a big sort) is not idleness, so a socket timeout
+ * (no bytes either way) would be wrong. Only message headers are looked at: bodies are skipped by length.
+ */
+function watchIdle(client: net.Socket, upstream: net.Socket, session: ProxySession, idleMs: number): void {
+  let serverReady = true; // the agent has just sent ReadyForQuery
+  let tail = Buffer.alloc(0); // last bytes from the database, to spot a ReadyForQuery split across chunks
+  let skip = 0; // bytes left in the body of the client's current message
+  let headerSeen = 0; // bytes of the client's current 5-byte header seen so far
+  const header = Buffer.alloc(5);
+  const timer = setTimeout(() => {
+    if (serverReady || skip > 0 || headerSeen > 0)
+      session.terminate("idle timeout", {
+        code: "57P05",
+        message: "terminating connection due to idle timeout",
+      });
+    else timer.refresh();
+  }, idleMs);
+  timer.unref();
+  client.on("data", (chunk: Buffer) => {
+    serverReady = false;
+    let i = 0;
+    while (i < chunk.length) {
+      if (skip > 0) {
+        const n = Math.min(skip, chunk.length - i);
+        skip -= n;
+        i += n;
+        continue;
+      }
+      header[headerSeen++] = chunk[i++]!;
+      if (headerSeen === 5) {
+        skip = Math.max(0, header.readInt32BE(1) - 4);
+        headerSeen = 0;
+      }
+    }
+    timer.refresh();
+  });
+  upstream.on("data", (chunk: Buffer) => {
+    tail = Buffer.concat([tail, chunk.subarray(Math.max(0, chunk.length - 6))]).subarray(-6);
+    // ReadyForQuery: 'Z', int32 5, status I (idle), T (in a transaction) or E (failed transaction).
+    serverReady =
+      tail.length === 6 &&
+      tail[0] === 0x5a &&
+      tail.readInt32BE(1) === 5 &&
+      [0x49, 0x54, 0x45].includes(tail[5]!);
+    timer.refresh();
+  });
+  client.once("close", () => clearTimeout(timer));
+}
+
 export async function startProxyServer(options: TProxyServerOptions): Promise<TProxyServer> {
   const { hooks, logger } = options;
   const sessions = new Set<ProxySession>();
@@ -340,14 +392,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         },
         "session opened",
       );
-      if (options.idleTimeoutMs) {
-        socket.setTimeout(options.idleTimeoutMs, () =>
-          session.terminate("idle timeout", {
-            code: "57P05",
-            message: "terminating connection due to idle timeout",
-          }),
-        );
-      }
+      if (options.idleTimeoutMs) watchIdle(socket, upstream.socket, session, options.idleTimeoutMs);
       session.start(upstream.leftover);
     };
 
