@@ -79,6 +79,13 @@ export class Governor {
     };
   }
 
+  /** Reads the connection's catalog before a masked session's first statement. */
+  async prepareSession(session: TSessionInfo): Promise<void> {
+    if (!this.sessionMasking(session)) return;
+    const connection = this.connectionsById.get(session.connectionId);
+    if (connection) await this.catalogs.ensure(connection.id, connection.upstream);
+  }
+
   schemaChanged(session: TSessionInfo): void {
     this.catalogs.invalidate(session.connectionId);
   }

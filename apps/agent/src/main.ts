@@ -64,6 +64,7 @@ async function main(): Promise<void> {
         return governor.decide(session, sql);
       },
       masking: (session) => governor.sessionMasking(session),
+      prepareSession: (session) => governor.prepareSession(session),
       schemaChanged: (session) => governor.schemaChanged(session),
       record: (event) => {
         try {

@@ -214,6 +214,20 @@ async function main(): Promise<void> {
       username: "postgres",
     },
     guardrails,
+    // PII is masked for everyone; exempt identities or groups from a rule in the dashboard.
+    maskingRules: [
+      { name: "Mask customer emails", columnPattern: "customers.email", detector: null, strategy: "partial" },
+      { name: "Mask customer phones", columnPattern: "customers.phone", detector: null, strategy: "partial" },
+      { name: "Mask SSNs", columnPattern: "customers.ssn", detector: null, strategy: "partial" },
+      {
+        name: "Mask card numbers",
+        columnPattern: "customers.credit_card",
+        detector: null,
+        strategy: "partial",
+      },
+      { name: "Hide API tokens", columnPattern: "customers.api_token", detector: null, strategy: "redact" },
+      { name: "Hide birth dates", columnPattern: "customers.birth_date", detector: null, strategy: "null" },
+    ],
   });
   const agentDir = path.join(DATA_DIR, "agent");
   const enrollment = existsSync(path.join(agentDir, "credential.json"))

@@ -94,6 +94,34 @@ for (const mode of ["embedded", "postgres"] as const) {
         .toMatchObject({ decision: "blocked", actorKind: "ai_agent", ruleName: "AI agents are read-only" });
     });
 
+    test("PII is masked for the developer, however the query is written", async () => {
+      const ada = await psql(
+        d.developerUrl,
+        "select full_name, email, ssn, credit_card from customers where id = 1",
+      );
+      expect(ada.stdout).toBe("Ada Lovelace|a***@example.com|***-**-1120|**** **** **** 1111");
+      const forbidden = [
+        "ada.lovelace@example.com",
+        "078-05-1120",
+        "078051120",
+        "4111 1111 1111 1111",
+        "4111111111111111",
+      ];
+      for (const sql of [
+        "select * from customers where id = 1",
+        "select row_to_json(c) from customers c where id = 1",
+        "select lower(email), reverse(ssn), replace(credit_card, ' ', '') from customers where id = 1",
+        "with t as (select ssn as s, email as e from customers) select s || '', e from t",
+        "select ssn::int from customers where id = 1",
+        "select (select email from customers where id = 1) union all select ssn from customers where id = 1",
+        "copy (select email, ssn from customers) to stdout",
+      ]) {
+        const result = await psql(d.developerUrl, sql);
+        const output = `${result.stdout}\n${result.stderr}`.toLowerCase();
+        for (const raw of forbidden) expect(output, `${sql} leaked ${raw}`).not.toContain(raw);
+      }
+    });
+
     test("a wrong token is refused with a clear message", async () => {
       const result = await psql(d.developerUrl.replace(/:pcat_[\w-]+@/, ":pcat_wrong@"), "select 1");
       expect(result.ok).toBe(false);

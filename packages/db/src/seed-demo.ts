@@ -20,6 +20,13 @@ export interface TDemoGuardrail {
   match: Record<string, unknown>;
 }
 
+export interface TDemoMaskingRule {
+  name: string;
+  columnPattern: string | null;
+  detector: string | null;
+  strategy: "redact" | "partial" | "hash" | "null" | "format_preserving";
+}
+
 export const DEMO_IDENTITIES = {
   admin: { name: "admin@demo.local", displayName: "Demo Admin", kind: "human", roles: ["admin", "approver"] },
   developer: { name: "dev@demo.local", displayName: "Dana Developer", kind: "human", roles: ["member"] },
@@ -95,6 +102,7 @@ export async function seedDemo(
       username: string;
     };
     guardrails: readonly TDemoGuardrail[];
+    maskingRules?: readonly TDemoMaskingRule[];
   },
 ): Promise<{ connectionId: string; agentId: string }> {
   const adminId = await upsertIdentity(db, DEMO_IDENTITIES.admin, options.secrets.adminPassword);
@@ -129,6 +137,14 @@ export async function seedDemo(
         match: g.match as Prisma.InputJsonValue,
         connectionId: connection.id,
       })),
+    });
+  }
+  if (
+    (await db.maskingRule.count({ where: { connectionId: connection.id } })) === 0 &&
+    options.maskingRules?.length
+  ) {
+    await db.maskingRule.createMany({
+      data: options.maskingRules.map((m) => ({ ...m, connectionId: connection.id })),
     });
   }
   await bumpPolicyRevision(db);

@@ -124,15 +124,10 @@ beforeAll(async () => {
       decide: (s, sql) => governor.decide(s, sql),
       record: () => undefined,
       masking: (s) => governor.sessionMasking(s),
+      prepareSession: (s) => governor.prepareSession(s),
       schemaChanged: (s) => governor.schemaChanged(s),
     },
   });
-  // The first session triggers the agent's catalog read; give it a moment so direct columns resolve exactly.
-  const warm = new pg.Client({ connectionString: url() });
-  await warm.connect();
-  await warm.query("select 1 from customers limit 1");
-  await new Promise((r) => setTimeout(r, 300));
-  await warm.end();
 });
 
 afterAll(async () => {

@@ -132,6 +132,8 @@ function resultFormatsOf(reader: BodyReader): number[] {
 }
 
 const MAX_STATEMENT_IN_EVENT = 100_000;
+/** Longest a session waits for preparation before serving anyway (masking then errs on the strict side). */
+const PREPARE_TIMEOUT_MS = 3_000;
 
 export class ProxySession {
   private readonly clientReader = new FrameReader(MAX_CLIENT_MESSAGE);
@@ -158,6 +160,16 @@ export class ProxySession {
   ) {}
 
   start(initialUpstream: Buffer[]): void {
+    // Client messages wait (briefly) for the session to be prepared, so the first query is masked as
+    // precisely as the later ones; the socket is paused meanwhile, so nothing piles up.
+    const preparing = this.hooks.prepareSession?.(this.info);
+    if (preparing) {
+      this.client.pause();
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, PREPARE_TIMEOUT_MS).unref());
+      void Promise.race([preparing.catch(() => undefined), timeout]).then(() => {
+        if (!this.closed) this.client.resume();
+      });
+    }
     this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
     this.upstream.on("data", (chunk: Buffer) => this.onUpstreamData(chunk));
     for (const chunk of initialUpstream) this.onUpstreamData(chunk);

@@ -53,6 +53,8 @@ export interface TProxyHooks {
   record(event: TAuditEvent): void;
   /** Masking in force for this session now (null: nothing to mask). Asked per result, so policy changes apply at once. */
   masking?(session: TSessionInfo): TSessionMasking | null;
+  /** Work to finish before the session's first statement (reading the schema catalog for masking). */
+  prepareSession?(session: TSessionInfo): Promise<void>;
   /** A DDL statement succeeded: what the agent knows of the schema is stale. */
   schemaChanged?(session: TSessionInfo): void;
 }
