@@ -9,9 +9,12 @@ import {
   compileMaskingRules,
   decideUnparseable,
   evaluateGuardrails,
+  redactDetected,
   statementMasking,
   UNTAINTED,
+  ZDetectorId,
   type TCompiledGuardrail,
+  type TDetectorId,
   type TCompiledMasking,
   type TRequestContext,
   type TStatementAnalysis,
@@ -20,6 +23,13 @@ import {
 import { SchemaCatalogs } from "./proxy/catalog.ts";
 import type { TSessionMasking, TTextRedactor } from "./proxy/result-masking.ts";
 import type { TAuthOutcome, TSessionInfo, TVerdict } from "./proxy/types.ts";
+
+/** Content detectors: over every error and notice, and over result cells where detector rules ask for it. */
+const detectorRedactor: TTextRedactor = (text, options) =>
+  redactDetected(text, {
+    columnHint: options?.columnHint,
+    detectors: options?.detectors?.filter((d): d is TDetectorId => ZDetectorId.safeParse(d).success),
+  });
 
 export class Governor {
   private connections = new Map<string, TConnectionPolicy>();
@@ -36,7 +46,7 @@ export class Governor {
 
   constructor(options: { catalogs?: SchemaCatalogs; redact?: TTextRedactor } = {}) {
     this.catalogs = options.catalogs ?? new SchemaCatalogs();
-    this.redact = options.redact ?? ((text) => ({ text, detectors: [] }));
+    this.redact = options.redact ?? detectorRedactor;
   }
 
   update(snapshot: TPolicySnapshot): void {

@@ -227,6 +227,15 @@ async function main(): Promise<void> {
       },
       { name: "Hide API tokens", columnPattern: "customers.api_token", detector: null, strategy: "redact" },
       { name: "Hide birth dates", columnPattern: "customers.birth_date", detector: null, strategy: "null" },
+      // A second line of defence: copies of such values in columns nobody tagged.
+      ...(["email", "us_ssn", "payment_card", "api_key", "jwt", "private_key", "cloud_key"] as const).map(
+        (detector) => ({
+          name: `Detect ${detector.replace("_", " ")} values anywhere`,
+          columnPattern: null,
+          detector,
+          strategy: "redact" as const,
+        }),
+      ),
     ],
   });
   const agentDir = path.join(DATA_DIR, "agent");

@@ -3,3 +3,4 @@ export * from "./analyze.ts";
 export * from "./guardrails.ts";
 export * from "./decision-cache.ts";
 export * from "./masking.ts";
+export * from "./detectors.ts";

@@ -102,15 +102,28 @@ beforeAll(async () => {
           ["customers.ssn", "partial"],
           ["customers.credit_card", "partial"],
           ["customers.api_token", "redact"],
-        ].map(([columnPattern, strategy], i) => ({
-          id: `m${i}`,
-          name: `Mask ${columnPattern}`,
-          columnPattern: columnPattern!,
-          detector: null,
-          strategy: strategy as "partial" | "redact",
-          exemptIdentities: [],
-          exemptGroups: [],
-        })),
+        ]
+          .map(([columnPattern, strategy], i) => ({
+            id: `m${i}`,
+            name: `Mask ${columnPattern}`,
+            columnPattern: columnPattern!,
+            detector: null as string | null,
+            strategy: strategy as "partial" | "redact",
+            exemptIdentities: [],
+            exemptGroups: [],
+          }))
+          // Content detectors catch copies of sensitive values in columns nobody tagged.
+          .concat(
+            ["email", "us_ssn", "payment_card"].map((detector) => ({
+              id: `d-${detector}`,
+              name: `Detect ${detector}`,
+              columnPattern: null as unknown as string,
+              detector,
+              strategy: "redact" as const,
+              exemptIdentities: [],
+              exemptGroups: [],
+            })),
+          ),
       },
     ],
   };
@@ -136,6 +149,9 @@ afterAll(async () => {
 });
 
 const HOSTILE = [
+  "select * from customer_notes",
+  "select profile->>'email' as e, profile::text from customer_notes",
+  "select n.profile, c.full_name from customer_notes n join customers c on c.id = n.customer_id",
   "select * from customers",
   "select email, ssn, credit_card from customers",
   "select ssn as x, email as y, credit_card as z from customers c",
@@ -261,6 +277,16 @@ describe("masking through the agent", () => {
     const executed = await client.query("execute p");
     assertNoLeak(JSON.stringify([fetched.rows, executed.rows]));
     expect(fetched.rows).toHaveLength(2);
+    await client.end();
+  });
+
+  it("detectors mask values in untagged columns and keep JSON valid", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const { rows } = await client.query("select profile from customer_notes where customer_id = 1");
+    const profile = rows[0].profile as { email: string; lang: string };
+    expect(profile.lang).toBe("en");
+    expect(profile.email).not.toContain("lovelace");
     await client.end();
   });
 

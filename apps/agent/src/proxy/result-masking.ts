@@ -19,8 +19,14 @@ export interface TFieldDescription {
   format: number;
 }
 
-/** Finds sensitive values in free text (content detectors); returns the redacted text and what it found. */
-export type TTextRedactor = (text: string) => { text: string; detectors: string[] };
+/**
+ * Finds sensitive values in free text (content detectors) and masks them in place; `detectors` limits which
+ * run (all when absent), `columnHint` names the column, which disambiguates bare numbers.
+ */
+export type TTextRedactor = (
+  text: string,
+  options?: { detectors?: string[]; columnHint?: string },
+) => { text: string; detectors: string[] };
 
 export interface TSessionMasking {
   compiled: TCompiledMasking;
@@ -36,6 +42,7 @@ interface TFieldPlan {
   typeOid: number;
   binary: boolean;
   label: string;
+  columnHint: string;
 }
 
 export interface TResultPlan {
@@ -99,7 +106,15 @@ export function planResult(
     }
     if (action) maskedLabels.push(label);
     else if (scan && TEXT_TYPES.has(field.typeOid)) action = "scan";
-    if (action) plans.push({ index, action, typeOid: field.typeOid, binary, label });
+    if (action)
+      plans.push({
+        index,
+        action,
+        typeOid: field.typeOid,
+        binary,
+        label,
+        columnHint: origin?.column ?? field.name,
+      });
   });
   return plans.length > 0 ? { fields: plans, columnCount: fields.length, maskedLabels } : null;
 }
@@ -124,7 +139,10 @@ function maskCell(
   const raw = (plan.binary && plan.typeOid === 3802 ? cell.subarray(1) : cell).toString("utf8");
   if (plan.action === "scan") {
     // Detector masks contain no quotes or backslashes, so redacting inside JSON text keeps it valid JSON.
-    const { text, detectors } = masking.redact(raw);
+    const { text, detectors } = masking.redact(raw, {
+      detectors: masking.compiled.detectorRules.map((r) => r.detector),
+      columnHint: plan.columnHint,
+    });
     if (detectors.length === 0) return cell;
     for (const d of detectors) found.add(`${plan.label} (${d})`);
     return toWire(text, plan);
