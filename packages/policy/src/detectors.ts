@@ -209,7 +209,7 @@ function findEmails(text: string, emit: TSink): void {
 // versions, amounts, ids) is not a phone.
 
 const PHONE_CANDIDATE =
-  /(?<![\w+\-./])(?:\+[1-9]\d{6,14}(?!\d)|(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){0,5})/g;
+  /(?<![\w+\-./])(?:\+[1-9]\d{6,14}(?!\d)|(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,15}(?:[ .-]\d{1,10}){0,5})/g;
 const NANP_PARENS = /^(?:\+?1[ .-]?)?\(([2-9]\d\d)\)[ .-]?\d{3}[ .-]\d{4}$/;
 const NANP_SEPARATED = /^(?:1([ .-]))?([2-9]\d\d)([.-])\d{3}\3\d{4}$/;
 const NANP_SPACED = /^[2-9]\d\d \d{3} \d{4}$/;
@@ -618,7 +618,8 @@ function findJwts(text: string, emit: TSink): void {
 
 const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----/y;
 const PEM_END = /-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/g;
-const PEM_BODY = charTable("+/=\\ \r\n\t:-,");
+// "*" too, so an already-masked truncated key is masked to itself.
+const PEM_BODY = charTable("+/=\\ \r\n\t:-,*");
 
 function findPrivateKeys(text: string, emit: TSink): void {
   let at = text.indexOf("-----BEGIN ");
@@ -788,9 +789,10 @@ const TOKEN_PATTERNS: TTokenPattern[] = [
   },
 ];
 
-const AWS_SECRET = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
-const AWS_SECRET_CONTEXT = /(?:aws|secret|SecretAccessKey)/i;
-const HIGH_ENTROPY = /(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{32,512}(?![A-Za-z0-9+/=_-])/g;
+const AWS_SECRET = /(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
+const AWS_SECRET_CONTEXT = /(?:aws|secret_?access_?key)/i;
+// '=' only as padding, so "api_key=<token>" splits into name and token.
+const HIGH_ENTROPY = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{32,512}={0,2}(?![A-Za-z0-9+/=_-])/g;
 const SECRET_KEYWORD =
   /(?:api[_-]?key|apikey|token|secret|passw(?:or)?d|pwd|auth|bearer|credential|access[_-]?key|private[_-]?key|signature)/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -892,7 +894,7 @@ function findPasswordHashes(text: string, emit: TSink): void {
  * confident detector, so no character any detector flagged is left out of a redaction.
  */
 export function detect(text: string, options: TDetectOptions = {}): TDetection[] {
-  if (text.length < 6) return []; // shortest detectable value: "a@b.co"
+  if (text.length < 3) return []; // shortest detectable value: "::1"
   const wanted = options.detectors ? (d: TDetectorId) => options.detectors!.includes(d) : () => true;
   const minConfidence = options.minConfidence ?? 0;
   const hints = hintsOf(options.columnHint);
@@ -907,8 +909,7 @@ export function detect(text: string, options: TDetectOptions = {}): TDetection[]
   if (p.digits >= 9 && (wanted("us_ssn") || wanted("payment_card")))
     findDigitClusters(text, hints, wanted("us_ssn"), wanted("payment_card") && p.digits >= 13, emit);
   if (p.upper && p.digits >= 8 && wanted("iban")) findIbans(text, emit);
-  if ((p.dots >= 3 || p.colons >= 2) && p.digits + p.colons >= 4 && wanted("ip_address"))
-    findIps(text, p, emit);
+  if (((p.dots >= 3 && p.digits >= 4) || p.colons >= 2) && wanted("ip_address")) findIps(text, p, emit);
   if (p.dots >= 2 && wanted("jwt") && text.includes("eyJ")) findJwts(text, emit);
   if (wanted("private_key") && text.includes("-----BEGIN ")) findPrivateKeys(text, emit);
   if ((wanted("cloud_key") || wanted("api_key")) && (p.dashOrUnderscore || p.upper || text.length >= 32))
