@@ -240,5 +240,6 @@ function unparsed(sql: string): TStatementAnalysis {
     starRefs: [],
     aliases: {},
     copyTo: false,
+    runsCode: false,
   };
 }

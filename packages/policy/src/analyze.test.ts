@@ -49,7 +49,7 @@ describe("analyzeSql", () => {
     ["copy customers to stdout", [], ["customers"]],
     ["alter table customers drop column ssn", ["customers"], []],
     ["create index on orders (total)", ["orders"], []],
-    ["select * into archive from customers", [], ["archive", "customers"]],
+    ["select * into archive from customers", ["archive"], ["customers"]],
     ["delete from orders using customers c where c.id = orders.customer_id", ["orders"], ["customers"]],
   ])("finds the target relation of %s", (sql, written, read) => {
     const s = one(sql);

@@ -29,6 +29,9 @@ export interface TStatementAnalysis {
   aliases: Record<string, string | null>;
   /** COPY ... TO (data leaves in CopyData, not in DataRows). */
   copyTo: boolean;
+  /** Runs code defined elsewhere or installs code that runs later (DO, functions, triggers, rules, CALL,
+   * EXECUTE, COPY ... PROGRAM, LOAD): its effects are not visible in this statement. */
+  runsCode: boolean;
 }
 
 export type TAnalysis = { ok: true; statements: TStatementAnalysis[] } | { ok: false; error: string };
@@ -61,6 +64,46 @@ const PRIVILEGE_NODES = new Set([
   "DropOwnedStmt",
   "CreatePolicyStmt",
   "AlterPolicyStmt",
+  "AlterSystemStmt",
+]);
+
+// Statements that run code defined elsewhere or install code that runs later.
+const CODE_NODES = new Set([
+  "DoStmt",
+  "CreateFunctionStmt",
+  "CreateTrigStmt",
+  "CreateEventTrigStmt",
+  "RuleStmt",
+  "CallStmt",
+  "ExecuteStmt",
+  "LoadStmt",
+]);
+
+// Functions that change data or server state although they are called from a SELECT.
+const WRITE_FUNCTIONS = new Set([
+  "setval",
+  "lo_import",
+  "lo_unlink",
+  "lo_put",
+  "lo_from_bytea",
+  "pg_file_write",
+  "dblink_exec",
+]);
+export const ADMIN_FUNCTIONS = new Set([
+  "pg_terminate_backend",
+  "pg_cancel_backend",
+  "pg_reload_conf",
+  "pg_rotate_logfile",
+  "pg_promote",
+  "pg_switch_wal",
+  "pg_create_restore_point",
+  "pg_drop_replication_slot",
+  "pg_create_logical_replication_slot",
+  "pg_create_physical_replication_slot",
+  "pg_read_file",
+  "pg_read_binary_file",
+  "pg_ls_dir",
+  "pg_stat_file",
 ]);
 const TRANSACTION_NODES = new Set(["TransactionStmt"]);
 const READ_NODES = new Set(["SelectStmt"]);
@@ -82,7 +125,6 @@ const ADMIN_NODES = new Set([
   "ClosePortalStmt",
   "FetchStmt",
   "DeclareCursorStmt",
-  "AlterSystemStmt",
   "CopyStmt",
   "ExplainStmt",
   "DoStmt",
@@ -91,13 +133,27 @@ const ADMIN_NODES = new Set([
   "PrepareStmt",
 ]);
 
-function classify(command: string, nested: Set<string>): TStatementClass {
+function classify(
+  command: string,
+  nested: Set<string>,
+  stmt: TNode,
+  functions: Set<string>,
+): TStatementClass {
   if (PRIVILEGE_NODES.has(command)) return "privilege";
+  // SET ROLE / SET SESSION AUTHORIZATION change whose privileges the session runs with.
+  if (command === "VariableSetStmt") {
+    const name = String((stmt.VariableSetStmt as TNode | undefined)?.name ?? "");
+    if (name === "role" || name === "session_authorization") return "privilege";
+  }
   if (TRANSACTION_NODES.has(command)) return "transaction";
   if (WRITE_NODES.has(command)) return "write";
   // A write hidden inside another statement (WITH x AS (DELETE ...) SELECT, EXPLAIN ANALYZE DELETE,
   // PREPARE p AS UPDATE ...) is a write: classify by the strongest effect, not the outer keyword.
-  const hidesWrite = [...nested].some((n) => WRITE_NODES.has(n));
+  const bareFunctions = [...functions].map((f) => f.slice(f.lastIndexOf(".") + 1).toLowerCase());
+  const hidesWrite =
+    [...nested].some((n) => WRITE_NODES.has(n)) || bareFunctions.some((f) => WRITE_FUNCTIONS.has(f));
+  // SELECT ... INTO creates a table.
+  if (command === "SelectStmt" && (stmt.SelectStmt as TNode | undefined)?.intoClause) return "ddl";
   if (READ_NODES.has(command)) return hidesWrite ? "write" : "read";
   if (command === "CopyStmt") return "write";
   if (ADMIN_NODES.has(command)) return hidesWrite ? "write" : "admin";
@@ -234,12 +290,14 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   nested.delete(command);
   for (const name of cteNames) tables.delete(name);
 
-  let cls = classify(command, nested);
+  let cls = classify(command, nested, stmt, functions);
   // COPY ... TO only reads; COPY ... FROM writes (classify() assumed the worse case).
   if (command === "CopyStmt" && !(stmt.CopyStmt as TNode).is_from)
-    cls = (stmt.CopyStmt as TNode).query ? classify("SelectStmt", nested) : "read";
-  // DDL that names a table (ALTER TABLE, CREATE INDEX ...) writes its schema.
-  if (cls === "ddl") for (const t of tables) written.add(t);
+    cls = (stmt.CopyStmt as TNode).query ? classify("SelectStmt", nested, stmt, functions) : "read";
+  const into = (stmt.SelectStmt as { intoClause?: { rel?: TNode } } | undefined)?.intoClause?.rel;
+  if (into) written.add(qualifiedName(into));
+  // DDL that names a table (ALTER TABLE, CREATE INDEX ...) writes its schema; SELECT INTO only its target.
+  else if (cls === "ddl") for (const t of tables) written.add(t);
   const tablesRead = [...tables].filter((t) => !written.has(t) || cls === "read");
 
   const fingerprint = fingerprintOf(stmt);
@@ -258,6 +316,10 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     starRefs: [...starRefs],
     aliases,
     copyTo: command === "CopyStmt" && !(stmt.CopyStmt as TNode).is_from,
+    runsCode:
+      CODE_NODES.has(command) ||
+      [...nested].some((n) => CODE_NODES.has(n)) ||
+      (command === "CopyStmt" && Boolean((stmt.CopyStmt as TNode).is_program)),
   };
 }
 
@@ -277,6 +339,8 @@ function fingerprintOf(stmt: TNode): string {
 /** Parses a (possibly multi-statement) SQL string. Requires initParser() to have resolved. */
 export function analyzeSql(sql: string): TAnalysis {
   let parsed: { stmts?: { stmt?: TNode; stmt_location?: number; stmt_len?: number }[] };
+  // The parser refuses "", which Postgres answers with EmptyQueryResponse: nothing to analyse, nothing to refuse.
+  if (sql.trim() === "") return { ok: true, statements: [] };
   try {
     parsed = parseSync(sql) as typeof parsed;
   } catch (error) {

@@ -1,6 +1,6 @@
 // Guardrails: ordered rules; the first whose criteria all hold decides. Every decision names its rule.
 import { z } from "zod";
-import type { TStatementAnalysis } from "./analyze.ts";
+import { ADMIN_FUNCTIONS, type TStatementAnalysis } from "./analyze.ts";
 
 export const ZStatementClass = z.enum([
   "read",
@@ -21,6 +21,9 @@ export const ZGuardrailMatch = z
     /** Table names read or written; "*" suffix matches a prefix ("audit_*"). */
     tables: z.array(z.string()).optional(),
     functions: z.array(z.string()).optional(),
+    /** Column names ("ssn") or table-qualified ("customers.ssn") the statement references. */
+    columns: z.array(z.string()).optional(),
+    runsCode: z.boolean().optional(),
     destructive: z.boolean().optional(),
     unboundedWrite: z.boolean().optional(),
     environments: z.array(z.string()).optional(),
@@ -88,6 +91,19 @@ function matches(match: TGuardrailMatch, s: TStatementAnalysis, ctx: TRequestCon
     !match.functions.some((f) => s.functions.includes(f) || s.functions.some((g) => g.endsWith(`.${f}`)))
   )
     return false;
+  if (match.columns) {
+    const referenced = s.columnRefs.map((c) => c.column);
+    const wanted = match.columns.map((c) => c.toLowerCase());
+    const hit = wanted.some((w) => {
+      const [table, column] = w.includes(".")
+        ? [w.slice(0, w.lastIndexOf(".")), w.slice(w.lastIndexOf(".") + 1)]
+        : [null, w];
+      if (!referenced.includes(column)) return false;
+      return table === null || [...s.tablesRead, ...s.tablesWritten].some((t) => tableMatches(table, t));
+    });
+    if (!hit) return false;
+  }
+  if (match.runsCode !== undefined && match.runsCode !== s.runsCode) return false;
   if (match.destructive !== undefined && match.destructive !== s.destructive) return false;
   if (match.unboundedWrite !== undefined && match.unboundedWrite !== s.unboundedWrite) return false;
   if (match.environments && !match.environments.includes(ctx.environment)) return false;
@@ -183,10 +199,19 @@ export const PRODUCTION_BASELINE: readonly Omit<TGuardrail, "id">[] = [
     match: { unboundedWrite: true },
   },
   {
+    name: "Server administration functions are blocked",
+    priority: 15,
+    action: "block",
+    message:
+      "Server administration functions (terminating backends, reloading configuration, reading server files) are blocked in production",
+    match: { functions: [...ADMIN_FUNCTIONS] },
+  },
+  {
     name: "Code execution needs approval",
     priority: 50,
     action: "require_approval",
-    message: "DO blocks and COPY ... PROGRAM run code on the server and need an approval",
-    match: { commands: ["DoStmt", "CreateFunctionStmt"] },
+    message:
+      "DO blocks, functions, triggers, rules, CALL, EXECUTE and COPY ... PROGRAM run code whose effects are not visible here; they need an approval",
+    match: { runsCode: true },
   },
 ];
