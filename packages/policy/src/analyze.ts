@@ -30,7 +30,7 @@ export interface TStatementAnalysis {
   /** COPY ... TO (data leaves in CopyData, not in DataRows). */
   copyTo: boolean;
   /** Runs code defined elsewhere or installs code that runs later (DO, functions, triggers, rules, CALL,
-   * EXECUTE, COPY ... PROGRAM, LOAD): its effects are not visible in this statement. */
+   * COPY ... PROGRAM, LOAD): its effects are not visible in this statement. */
   runsCode: boolean;
 }
 
@@ -67,7 +67,8 @@ const PRIVILEGE_NODES = new Set([
   "AlterSystemStmt",
 ]);
 
-// Statements that run code defined elsewhere or install code that runs later.
+// Statements that run code defined elsewhere or install code that runs later. (SQL EXECUTE is not one:
+// it runs a statement whose PREPARE already went through the guardrails; masking still treats it as opaque.)
 const CODE_NODES = new Set([
   "DoStmt",
   "CreateFunctionStmt",
@@ -75,7 +76,6 @@ const CODE_NODES = new Set([
   "CreateEventTrigStmt",
   "RuleStmt",
   "CallStmt",
-  "ExecuteStmt",
   "LoadStmt",
 ]);
 

@@ -211,7 +211,7 @@ export const PRODUCTION_BASELINE: readonly Omit<TGuardrail, "id">[] = [
     priority: 50,
     action: "require_approval",
     message:
-      "DO blocks, functions, triggers, rules, CALL, EXECUTE and COPY ... PROGRAM run code whose effects are not visible here; they need an approval",
+      "DO blocks, functions, triggers, rules, CALL and COPY ... PROGRAM run code whose effects are not visible here; they need an approval",
     match: { runsCode: true },
   },
 ];
