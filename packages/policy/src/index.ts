@@ -5,3 +5,4 @@ export * from "./decision-cache.ts";
 export * from "./masking.ts";
 export * from "./detectors.ts";
 export * from "./detectors.ts";
+export * from "./discovery.ts";
