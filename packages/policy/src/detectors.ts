@@ -151,6 +151,15 @@ function entropy(s: string): number {
   return bits;
 }
 
+/**
+ * Module-level regexes are reused (detect is synchronous, so no two scans share one at a time); only
+ * their cursor is reset. Saves allocating a dozen RegExp objects per result cell.
+ */
+function rearm(re: RegExp, at = 0): RegExp {
+  re.lastIndex = at;
+  return re;
+}
+
 type TSink = (detector: TDetectorId, start: number, end: number, confidence: number) => void;
 
 // ---------------------------------------------------------------------------------------------------
@@ -235,7 +244,7 @@ function phoneConfidence(candidate: string, hinted: boolean): number {
 }
 
 function findPhones(text: string, hints: THints, emit: TSink): void {
-  const re = new RegExp(PHONE_CANDIDATE.source, "g");
+  const re = rearm(PHONE_CANDIDATE);
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
     const start = m.index;
@@ -308,7 +317,7 @@ function findDigitClusters(
   wantCard: boolean,
   emit: TSink,
 ): void {
-  const re = new RegExp(DIGIT_CLUSTER.source, "g");
+  const re = rearm(DIGIT_CLUSTER);
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
     const cluster = m[0];
@@ -494,7 +503,7 @@ function ibanChecksumOk(compact: string): boolean {
 }
 
 function findIbans(text: string, emit: TSink): void {
-  const re = new RegExp(IBAN_CANDIDATE.source, "g");
+  const re = rearm(IBAN_CANDIDATE);
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
     const start = m.index;
@@ -561,7 +570,7 @@ export function isIpv6(candidate: string): boolean {
 
 function findIps(text: string, profile: TProfile, emit: TSink): void {
   if (profile.dots >= 3) {
-    const re = new RegExp(IPV4.source, "g");
+    const re = rearm(IPV4);
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) {
       // "1.2.3.4" is as often a version number as an address.
@@ -573,7 +582,7 @@ function findIps(text: string, profile: TProfile, emit: TSink): void {
     }
   }
   if (profile.colons >= 2) {
-    const re = new RegExp(IPV6_CANDIDATE.source, "g");
+    const re = rearm(IPV6_CANDIDATE);
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) {
       const end = m.index + m[0].length;
@@ -600,7 +609,7 @@ function decodeJsonPart(part: string): unknown {
 }
 
 function findJwts(text: string, emit: TSink): void {
-  const re = new RegExp(JWT_CANDIDATE.source, "g");
+  const re = rearm(JWT_CANDIDATE);
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
     const end = m.index + m[0].length;
@@ -624,14 +633,14 @@ const PEM_BODY = charTable("+/=\\ \r\n\t:-,*");
 function findPrivateKeys(text: string, emit: TSink): void {
   let at = text.indexOf("-----BEGIN ");
   while (at !== -1) {
-    const begin = new RegExp(PEM_BEGIN.source, "y");
+    const begin = rearm(PEM_BEGIN);
     begin.lastIndex = at;
     const head = begin.exec(text);
     if (!head) {
       at = text.indexOf("-----BEGIN ", at + 1);
       continue;
     }
-    const end = new RegExp(PEM_END.source, "g");
+    const end = rearm(PEM_END);
     end.lastIndex = at + head[0].length;
     const tail = end.exec(text);
     let stop: number;
@@ -800,7 +809,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 function findTokens(text: string, wanted: (d: TDetectorId) => boolean, hints: THints, emit: TSink): void {
   for (const p of TOKEN_PATTERNS) {
     if (!wanted(p.detector) || (p.needle && !text.includes(p.needle))) continue;
-    const re = new RegExp(p.re.source, p.re.flags);
+    const re = rearm(p.re);
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) {
       const value = p.group ? m[p.group]! : m[0];
@@ -811,7 +820,7 @@ function findTokens(text: string, wanted: (d: TDetectorId) => boolean, hints: TH
   }
   if (text.length < 32) return;
   if (wanted("cloud_key") && AWS_SECRET_CONTEXT.test(text)) {
-    const re = new RegExp(AWS_SECRET.source, "g");
+    const re = rearm(AWS_SECRET);
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) {
       const inContext = contextBefore(text, m.index, AWS_SECRET_CONTEXT, 60) || hints.secret;
@@ -820,7 +829,7 @@ function findTokens(text: string, wanted: (d: TDetectorId) => boolean, hints: TH
     }
   }
   if (wanted("api_key") && (hints.secret || SECRET_KEYWORD.test(text))) {
-    const re = new RegExp(HIGH_ENTROPY.source, "g");
+    const re = rearm(HIGH_ENTROPY);
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) {
       const value = m[0];
@@ -879,7 +888,7 @@ const HASH_PATTERNS: { re: RegExp; confidence: number; needle: string }[] = [
 function findPasswordHashes(text: string, emit: TSink): void {
   for (const p of HASH_PATTERNS) {
     if (!text.includes(p.needle)) continue;
-    const re = new RegExp(p.re.source, "g");
+    const re = rearm(p.re);
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) emit("password_hash", m.index, m.index + m[0].length, p.confidence);
   }
@@ -908,13 +917,20 @@ export function detect(text: string, options: TDetectOptions = {}): TDetection[]
   if (p.digits >= 7 && wanted("phone")) findPhones(text, hints, emit);
   if (p.digits >= 9 && (wanted("us_ssn") || wanted("payment_card")))
     findDigitClusters(text, hints, wanted("us_ssn"), wanted("payment_card") && p.digits >= 13, emit);
-  if (p.upper && p.digits >= 8 && wanted("iban")) findIbans(text, emit);
+  // Length gates use each format's shortest form: IBAN 15 (NO), JWT 15, fixed-prefix tokens 15 (xoxb-...),
+  // crypt hashes 27 ($1$), so short cells skip them outright.
+  if (text.length >= 15 && p.upper && p.digits >= 8 && wanted("iban")) findIbans(text, emit);
   if (((p.dots >= 3 && p.digits >= 4) || p.colons >= 2) && wanted("ip_address")) findIps(text, p, emit);
-  if (p.dots >= 2 && wanted("jwt") && text.includes("eyJ")) findJwts(text, emit);
+  if (text.length >= 15 && p.dots >= 2 && wanted("jwt") && text.includes("eyJ")) findJwts(text, emit);
   if (wanted("private_key") && text.includes("-----BEGIN ")) findPrivateKeys(text, emit);
-  if ((wanted("cloud_key") || wanted("api_key")) && (p.dashOrUnderscore || p.upper || text.length >= 32))
+  if (
+    text.length >= 15 &&
+    (wanted("cloud_key") || wanted("api_key")) &&
+    (p.dashOrUnderscore || p.upper || text.length >= 32)
+  )
     findTokens(text, wanted, hints, emit);
-  if ((p.dollar || text.includes("md5")) && wanted("password_hash")) findPasswordHashes(text, emit);
+  if (text.length >= 27 && (p.dollar || text.includes("md5")) && wanted("password_hash"))
+    findPasswordHashes(text, emit);
 
   return mergeOverlapping(found);
 }
