@@ -4,5 +4,4 @@ export * from "./guardrails.ts";
 export * from "./decision-cache.ts";
 export * from "./masking.ts";
 export * from "./detectors.ts";
-export * from "./detectors.ts";
 export * from "./discovery.ts";
