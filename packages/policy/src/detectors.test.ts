@@ -92,6 +92,36 @@ describe("the demo's Ada Lovelace row", () => {
     expect(detectors).toEqual(["email", "phone", "us_ssn", "payment_card", "api_key"]);
   });
 
+  it.each([
+    [
+      "a row literal",
+      `(1,"Ada Lovelace",${ADA.email},"${ADA.phone}",${ADA.ssn},"${ADA.card}",${ADA.apiToken},London,1815-12-10)`,
+    ],
+    ["a compact row literal", `(${ADA.ssn},4111111111111111,42,${ADA.email})`],
+    ["an array literal", `{${ADA.ssn},123-45-6789,"${ADA.card}"}`],
+    [
+      "row_to_json",
+      JSON.stringify({
+        email: ADA.email,
+        phone: ADA.phone,
+        ssn: ADA.ssn,
+        credit_card: ADA.card,
+        api_token: ADA.apiToken,
+      }),
+    ],
+    ["xml", `<row><email>${ADA.email}</email><ssn>${ADA.ssn}</ssn><cc>${ADA.card}</cc></row>`],
+    [
+      "a NOTICE from a function",
+      `NOTICE:  customer ${ADA.email} (ssn ${ADA.ssn}) charged on card ${ADA.card}`,
+    ],
+  ])("redacts the row rendered as %s", (_, rendering) => {
+    const { text } = redactDetected(rendering);
+    for (const value of [ADA.email, ADA.ssn, ADA.phone, ADA.card, ADA.apiToken])
+      expect(text).not.toContain(value);
+    expect(digitsOf(text)).not.toContain("078051120");
+    expect(digitsOf(text)).not.toContain("4111111111111111");
+  });
+
   it("redacts the row as a text rendering of a result", () => {
     const rendered = ` 1 | Ada Lovelace | ${ADA.email} | ${ADA.phone} | ${ADA.ssn} | ${ADA.card} | ${ADA.apiToken} | London`;
     const { text } = redactDetected(rendered);

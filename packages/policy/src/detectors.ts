@@ -338,10 +338,9 @@ function findDigitClusters(
     const after = text.charCodeAt(base + cluster.length);
     const afterNext = text.charCodeAt(base + cluster.length + 1);
     // Inside a word, a decimal, a version or a '+' phone number: the first/last group cannot start/end a match.
-    const leftBlocked =
-      isAlpha(before) || before === 95 || before === 46 || before === 43 || before === 36 || before === 44;
-    const rightBlocked =
-      isAlpha(after) || after === 95 || ((after === 46 || after === 44) && isDigit(afterNext));
+    // Commas do not block: row and array literals separate fields with them, "(078-05-1120,4111...)".
+    const leftBlocked = isAlpha(before) || before === 95 || before === 46 || before === 43 || before === 36;
+    const rightBlocked = isAlpha(after) || after === 95 || (after === 46 && isDigit(afterNext));
     const last = starts.length - 1;
 
     for (let i = 0; i <= last; i++) {
