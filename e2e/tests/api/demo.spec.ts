@@ -1,5 +1,6 @@
 // The zero-setup demo from the outside, for both stores: what a newcomer does with the printed lines.
 import { expect, test, type APIRequestContext } from "@playwright/test";
+import postgres from "postgres";
 import { demo, psql, type TDemo } from "../../support/demos.ts";
 
 interface TEventDto {
@@ -120,6 +121,46 @@ for (const mode of ["embedded", "postgres"] as const) {
         const output = `${result.stdout}\n${result.stderr}`.toLowerCase();
         for (const raw of forbidden) expect(output, `${sql} leaked ${raw}`).not.toContain(raw);
       }
+    });
+
+    test("over the extended protocol too, nothing changes the schema or bulk-changes data, and PII stays masked", async () => {
+      const sql = postgres(d.developerUrl, { max: 1, onnotice: () => undefined });
+      const before = await sql.unsafe("select count(*)::int as n from orders", [], { prepare: true });
+      const refused: string[] = [];
+      for (const statement of [
+        "drop table orders",
+        "truncate orders",
+        "delete from orders",
+        "update customers set phone = null",
+        "alter table customers drop column ssn",
+        "create table leak as select * from customers",
+        "do $$ begin delete from orders; end $$",
+        "with gone as (delete from orders returning *) select count(*) from gone",
+        "grant all on customers to public",
+        "select setval('orders_id_seq', 1)",
+      ]) {
+        await sql.unsafe(statement, [], { prepare: true }).then(
+          () => undefined,
+          (e: Error) => refused.push(e.message),
+        );
+      }
+      expect(refused).toHaveLength(10);
+      for (const message of refused) expect(message).toMatch(/^Portcullis/);
+      expect(await sql.unsafe("select count(*)::int as n from orders", [], { prepare: true })).toEqual(
+        before,
+      );
+      const rows = await sql.unsafe(
+        "select email, ssn, credit_card, lower(email) as e from customers where id = $1",
+        [1],
+        { prepare: true },
+      );
+      expect(rows[0]).toEqual({
+        email: "a***@example.com",
+        ssn: "***-**-1120",
+        credit_card: "**** **** **** 1111",
+        e: "a***@example.com",
+      });
+      await sql.end();
     });
 
     test("a wrong token is refused with a clear message", async () => {
