@@ -174,24 +174,21 @@ describe("after authentication", () => {
   // the 5-byte header of the incomplete frame is known, allocate its full length once and copy chunks into
   // it (or keep a chunk list and concat once when complete). CopyData outside COPY is used here because
   // Postgres ignores it, so the timing is the framing alone.
-  it.fails(
-    "a legal 24 MiB message passes through in well under a second (fails: quadratic framing)",
-    async () => {
-      const session = await rawSession(agent.port);
-      const started = Date.now();
-      session.socket.write(
-        Buffer.concat([frame("d", Buffer.alloc(24 * 1024 * 1024, 0x61)), queryMessage("select 1")]),
-      );
-      let got = Buffer.alloc(0);
-      while (!backendMessages(got).some((m) => m.type === "Z") && Date.now() - started < 20_000) {
-        await new Promise((r) => setTimeout(r, 10));
-        got = Buffer.concat([got, session.take()]);
-      }
-      session.socket.destroy();
-      expect(backendMessages(got).map((m) => m.type)).toEqual(["T", "D", "C", "Z"]);
-      expect(Date.now() - started).toBeLessThan(1_000);
-    },
-  );
+  it("a legal 24 MiB message passes through in well under a second (fails: quadratic framing)", async () => {
+    const session = await rawSession(agent.port);
+    const started = Date.now();
+    session.socket.write(
+      Buffer.concat([frame("d", Buffer.alloc(24 * 1024 * 1024, 0x61)), queryMessage("select 1")]),
+    );
+    let got = Buffer.alloc(0);
+    while (!backendMessages(got).some((m) => m.type === "Z") && Date.now() - started < 20_000) {
+      await new Promise((r) => setTimeout(r, 10));
+      got = Buffer.concat([got, session.take()]);
+    }
+    session.socket.destroy();
+    expect(backendMessages(got).map((m) => m.type)).toEqual(["T", "D", "C", "Z"]);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
 
   it("a message whose length lies (longer than what is sent) is closed by the idle timeout", async () => {
     const session = await rawSession(agent.port);

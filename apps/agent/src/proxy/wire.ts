@@ -26,34 +26,61 @@ export interface TFrame {
  * Returns complete frames and keeps the incomplete tail for the next chunk.
  */
 export class FrameReader {
-  private pending: Buffer | null = null;
+  /** Chunks of an incomplete message, joined once when it is complete (not on every chunk: that is quadratic). */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Total size of the incomplete message once its header has arrived. */
+  private needed = 0;
 
   constructor(private readonly maxMessage: number) {}
 
   /** Appends a chunk and returns the complete frames it finishes. Throws ProtocolError on a bad length. */
   push(chunk: Buffer): TFrame[] {
-    const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = null;
+    let data = chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.needed === 0 && this.pendingBytes >= 5) {
+        const head = Buffer.concat(this.pending, this.pendingBytes);
+        this.pending = [head];
+        this.needed = 1 + this.checkedLength(head, 0);
+      }
+      if (this.needed === 0 || this.pendingBytes < this.needed) return [];
+      data = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.needed = 0;
+    }
     const frames: TFrame[] = [];
     let offset = 0;
     while (data.length - offset >= 5) {
-      const length = data.readInt32BE(offset + 1);
-      if (length < 4 || length > this.maxMessage) {
-        throw new ProtocolError(
-          `invalid message length ${length} for message type 0x${data[offset]!.toString(16)}`,
-        );
-      }
-      const end = offset + 1 + length;
+      const end = offset + 1 + this.checkedLength(data, offset);
       if (end > data.length) break;
       frames.push({ type: data[offset]!, raw: data.subarray(offset, end), bodyStart: 5 });
       offset = end;
     }
-    if (offset < data.length) this.pending = Buffer.from(data.subarray(offset));
+    if (offset < data.length) {
+      // Copy the tail: it must not pin the (possibly large) buffer it came in.
+      const tail = Buffer.from(data.subarray(offset));
+      this.pending = [tail];
+      this.pendingBytes = tail.length;
+      this.needed = tail.length >= 5 ? 1 + this.checkedLength(tail, 0) : 0;
+    }
     return frames;
   }
 
+  private checkedLength(data: Buffer, offset: number): number {
+    const length = data.readInt32BE(offset + 1);
+    if (length < 4 || length > this.maxMessage) {
+      throw new ProtocolError(
+        `invalid message length ${length} for message type 0x${data[offset]!.toString(16)}`,
+      );
+    }
+    return length;
+  }
+
   get buffered(): number {
-    return this.pending?.length ?? 0;
+    return this.pendingBytes;
   }
 }
 
