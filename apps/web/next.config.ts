@@ -10,7 +10,7 @@ const config: NextConfig = {
     "@portcullis/policy",
   ],
   // Native-ish server dependencies stay in node_modules and are required at runtime, not bundled.
-  serverExternalPackages: ["pg", "@prisma/adapter-pg", "@prisma/client", "pino", "ws"],
+  serverExternalPackages: ["pg", "@prisma/adapter-pg", "@prisma/client", "pino", "ws", "libpg-query"],
   // The custom server (server.ts) is the entry point; no standalone output (Next cannot trace a custom server).
   poweredByHeader: false,
   reactStrictMode: true,

@@ -163,6 +163,24 @@ for (const mode of ["embedded", "postgres"] as const) {
       await sql.end();
     });
 
+    test("the control plane previews a statement with the agent's engine and rules", async ({ request }) => {
+      const input = encodeURIComponent(
+        JSON.stringify({
+          json: { connection: "demo", sql: "select lower(ssn) from customers; drop table customers" },
+        }),
+      );
+      const response = await request.get(`${d.dashboardUrl}/api/trpc/policy.preview?input=${input}`, {
+        headers: { Authorization: `Bearer ${d.adminToken}` },
+      });
+      expect(response.status()).toBe(200);
+      const preview = (await response.json()).result.data.json as {
+        decision: { action: string; ruleName: string };
+        statements: { masking: { computedColumnsMasked: boolean } }[];
+      };
+      expect(preview.decision).toMatchObject({ action: "block", ruleName: "Block destructive DDL" });
+      expect(preview.statements[0]?.masking.computedColumnsMasked).toBe(true);
+    });
+
     test("a wrong token is refused with a clear message", async () => {
       const result = await psql(d.developerUrl.replace(/:pcat_[\w-]+@/, ":pcat_wrong@"), "select 1");
       expect(result.ok).toBe(false);

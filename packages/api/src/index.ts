@@ -9,6 +9,8 @@ export { resolveCaller, requireRoles, type TCaller, type TRole, type TSessionLik
 export { handleRest, jsonResponse, restErrorResponse, type TRestErrorBody } from "./rest.ts";
 export { checkHealth, type THealth } from "./health/service.ts";
 export { auditService, toAuditEventDto } from "./audit/service.ts";
+export { policyService } from "./policy/service.ts";
+export * from "./policy/schemas.ts";
 export { listAuditEventsRest } from "./audit/rest.ts";
 export * from "./audit/schemas.ts";
 

@@ -7,8 +7,8 @@ import {
   type TAuditEventRow,
   type TDb,
 } from "@portcullis/db";
-import { z } from "zod";
 import { AppError } from "../errors.ts";
+import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
   ZAuditChainVerification,
   ZAuditEventListInput,
@@ -48,21 +48,6 @@ export function toAuditEventDto(row: TAuditEventRow): TAuditEventDto {
   };
 }
 
-function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
-  const result = schema.safeParse(input);
-  if (!result.success)
-    throw new AppError("BAD_REQUEST", z.prettifyError(result.error), { cause: result.error });
-  return result.data;
-}
-
-function parseOutput<T extends z.ZodType>(schema: T, output: unknown): z.output<T> {
-  const result = schema.safeParse(output);
-  // A stored row that breaks the contract is our bug, not the caller's.
-  if (!result.success)
-    throw new AppError("INTERNAL", "Audit data failed validation", { cause: result.error });
-  return result.data;
-}
-
 export const auditService = {
   /** Newest first; pass the returned nextCursor back to continue. */
   async list(db: TDb, rawInput: TAuditEventListInput): Promise<TAuditEventPage> {
@@ -70,14 +55,18 @@ export const auditService = {
     const cursor = input.cursor ? decodeAuditCursor(input.cursor) : undefined;
     if (cursor === null) throw new AppError("BAD_REQUEST", "Invalid cursor");
     const page = await listAuditEvents(db, toDbFilter(input.filter), { limit: input.limit, cursor });
-    return parseOutput(ZAuditEventPage, {
-      items: page.items.map(toAuditEventDto),
-      nextCursor: page.nextCursor,
-    });
+    return parseOutput(
+      ZAuditEventPage,
+      {
+        items: page.items.map(toAuditEventDto),
+        nextCursor: page.nextCursor,
+      },
+      "Audit data",
+    );
   },
 
   /** Recomputes the hash chain over the whole store. */
   async verifyChain(db: TDb): Promise<TAuditChainVerification> {
-    return parseOutput(ZAuditChainVerification, await verifyAuditChain(db));
+    return parseOutput(ZAuditChainVerification, await verifyAuditChain(db), "Audit data");
   },
 };

@@ -113,6 +113,50 @@ export async function buildPolicySnapshot(
       },
     },
   });
+  const rules = await loadRules(db, connections);
+  return {
+    revision,
+    issuedAt: now.toISOString(),
+    // Derived, not stored: every replica computes the same key from the deployment secret.
+    maskingKey: createHmac("sha256", options.secretKey).update("portcullis-masking-v1").digest("hex"),
+    connections: connections.map((c) => ({
+      id: c.id,
+      name: c.name,
+      environment: c.environment,
+      upstream: {
+        host: c.host,
+        port: c.port,
+        database: c.database,
+        username: c.username,
+        password: c.secretCiphertext ? decryptSecret(c.secretCiphertext, options.secretKey) : null,
+        tlsMode: c.tlsMode,
+      },
+      credentials: c.grants.flatMap((grant) =>
+        grant.identity.disabledAt
+          ? []
+          : grant.identity.apiTokens
+              .filter((t) => t.connectionIds.length === 0 || t.connectionIds.includes(c.id))
+              .map((t) => ({
+                identityId: grant.identity.id,
+                identityName: grant.identity.name,
+                identityKind: grant.identity.kind,
+                groups: grant.identity.memberships.map((m) => m.group.name),
+                tokenHash: t.tokenHash,
+                expiresAt: earliest(grant.expiresAt, t.expiresAt)?.toISOString() ?? null,
+              })),
+      ),
+      ...rules.forConnection(c),
+    })),
+  };
+}
+
+type TRuleSet = Pick<TPolicySnapshotData["connections"][number], "guardrails" | "maskingRules">;
+
+/** Guardrails and masking rules of each connection: its own, plus those of its environment or of all. */
+async function loadRules(
+  db: TDb,
+  connections: { id: string; environment: string }[],
+): Promise<{ forConnection(c: { id: string; environment: string }): TRuleSet }> {
   const connectionIds = connections.map((c) => c.id);
   const [guardrails, maskingRules] = await Promise.all([
     db.guardrail.findMany({
@@ -154,36 +198,7 @@ export async function buildPolicySnapshot(
     (rule.connectionId === null && (rule.environment === null || rule.environment === c.environment));
 
   return {
-    revision,
-    issuedAt: now.toISOString(),
-    // Derived, not stored: every replica computes the same key from the deployment secret.
-    maskingKey: createHmac("sha256", options.secretKey).update("portcullis-masking-v1").digest("hex"),
-    connections: connections.map((c) => ({
-      id: c.id,
-      name: c.name,
-      environment: c.environment,
-      upstream: {
-        host: c.host,
-        port: c.port,
-        database: c.database,
-        username: c.username,
-        password: c.secretCiphertext ? decryptSecret(c.secretCiphertext, options.secretKey) : null,
-        tlsMode: c.tlsMode,
-      },
-      credentials: c.grants.flatMap((grant) =>
-        grant.identity.disabledAt
-          ? []
-          : grant.identity.apiTokens
-              .filter((t) => t.connectionIds.length === 0 || t.connectionIds.includes(c.id))
-              .map((t) => ({
-                identityId: grant.identity.id,
-                identityName: grant.identity.name,
-                identityKind: grant.identity.kind,
-                groups: grant.identity.memberships.map((m) => m.group.name),
-                tokenHash: t.tokenHash,
-                expiresAt: earliest(grant.expiresAt, t.expiresAt)?.toISOString() ?? null,
-              })),
-      ),
+    forConnection: (c) => ({
       guardrails: guardrails
         .filter((g) => appliesTo(g, c))
         .map((g) => ({
@@ -205,6 +220,19 @@ export async function buildPolicySnapshot(
           exemptIdentities: m.exemptIdentities,
           exemptGroups: m.exemptGroups,
         })),
-    })),
+    }),
   };
+}
+
+/** One connection's rules (no credentials, no secrets), for previews in the dashboard. Null if unknown. */
+export async function getConnectionRules(
+  db: TDb,
+  connection: { id: string } | { name: string },
+): Promise<({ id: string; name: string; environment: string } & TRuleSet) | null> {
+  const row = await db.connection.findUnique({
+    where: "id" in connection ? { id: connection.id } : { name: connection.name },
+    select: { id: true, name: true, environment: true },
+  });
+  if (!row) return null;
+  return { ...row, ...(await loadRules(db, [row])).forConnection(row) };
 }

@@ -1,0 +1,82 @@
+// The dashboard's preview against a real store seeded like the demo: the same decisions the agent makes.
+import { createDb, type TDb } from "@portcullis/db";
+import { seedDemo } from "@portcullis/db/seed-demo";
+import { createTestDatabase } from "@portcullis/db/test-support";
+import { PRODUCTION_BASELINE } from "@portcullis/policy";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { policyService } from "./service.ts";
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: TDb;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb(database.url, { poolMax: 2 });
+  await seedDemo(db, {
+    secrets: {
+      adminPassword: "x",
+      adminApiToken: "pcat_a",
+      developerToken: "pcat_d",
+      copilotToken: "pcat_c",
+    },
+    agentName: "agent",
+    connection: {
+      name: "demo",
+      environment: "production",
+      host: "127.0.0.1",
+      port: 5432,
+      database: "x",
+      username: "postgres",
+    },
+    guardrails: PRODUCTION_BASELINE.map((g) => ({ ...g, match: g.match as Record<string, unknown> })),
+    maskingRules: [
+      { name: "Mask SSNs", columnPattern: "customers.ssn", detector: null, strategy: "partial" },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await database?.drop();
+});
+
+describe("policy preview", () => {
+  it("names the rule that blocks a statement", async () => {
+    const preview = await policyService.preview(db, {
+      connection: "demo",
+      sql: "select 1; DROP TABLE customers",
+    });
+    expect(preview.decision).toMatchObject({ action: "block", ruleName: "Block destructive DDL" });
+    expect(preview.statements.map((s) => s.decision.action)).toEqual(["allow", "block"]);
+    expect(preview.statements[1]).toMatchObject({
+      class: "ddl",
+      destructive: true,
+      tablesWritten: ["customers"],
+    });
+  });
+
+  it("explains masking of derived values and refusals", async () => {
+    const derived = await policyService.preview(db, {
+      connection: "demo",
+      sql: "select lower(ssn) from customers",
+    });
+    expect(derived.statements[0]?.masking).toMatchObject({
+      computedColumnsMasked: true,
+      sensitiveColumns: ["customers.ssn"],
+    });
+    const copy = await policyService.preview(db, { connection: "demo", sql: "copy customers to stdout" });
+    expect(copy.decision.action).toBe("block");
+  });
+
+  it("reports unparseable text and unknown connections clearly", async () => {
+    const bad = await policyService.preview(db, { connection: "demo", sql: "selec 1" });
+    expect(bad.parseError).toMatch(/syntax error/);
+    expect(bad.decision.action).toBe("block");
+    await expect(policyService.preview(db, { connection: "nope", sql: "select 1" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
+    await expect(policyService.preview(db, { connection: "demo", sql: "" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+  });
+});
