@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { analyzeSql, initParser, type TStatementAnalysis } from "./analyze.ts";
+import { analyzeSql, initParser, resolvedColumns, type TStatementAnalysis } from "./analyze.ts";
 
 beforeAll(() => initParser());
 
@@ -55,6 +55,18 @@ describe("analyzeSql", () => {
     const s = one(sql);
     expect(s.tablesWritten).toEqual(written);
     expect(s.tablesRead).toEqual(read);
+  });
+
+  it.each([
+    ["select c.ssn, email from customers c", ["customers.email", "customers.ssn"]],
+    [
+      "select o.total, c.email from orders o join customers c on c.id = o.customer_id",
+      ["customers.email", "customers.id", "orders.customer_id", "orders.total"],
+    ],
+    ["select s from (select ssn as s from customers) t", ["s", "ssn"]],
+    ["update customers set phone = null where id = 1", ["customers.id"]],
+  ])("resolves referenced columns of %s", (sql, columns) => {
+    expect(resolvedColumns(one(sql))).toEqual(columns);
   });
 
   it("does not report CTE names as tables", () => {

@@ -336,6 +336,25 @@ function fingerprintOf(stmt: TNode): string {
   return createHash("sha1").update(normalized).digest("hex").slice(0, 16);
 }
 
+/**
+ * Column references resolved to tables where the statement says which: an alias or table qualifier
+ * names it, or the statement reads a single table and nothing else. Otherwise the name stays as written.
+ */
+export function resolvedColumns(s: TStatementAnalysis): string[] {
+  const tables = [...new Set([...s.tablesRead, ...s.tablesWritten])];
+  const bare = (t: string) => t.slice(t.lastIndexOf(".") + 1);
+  // With a subquery or CTE in play, an unqualified name may be one of its output columns: leave it bare.
+  const derived = Object.values(s.aliases).some((target) => target === null);
+  const out = new Set<string>();
+  for (const ref of s.columnRefs) {
+    if (ref.qualifier) {
+      const target = ref.qualifier in s.aliases ? s.aliases[ref.qualifier] : ref.qualifier;
+      out.add(`${bare(target ?? ref.qualifier)}.${ref.column}`);
+    } else out.add(tables.length === 1 && !derived ? `${bare(tables[0]!)}.${ref.column}` : ref.column);
+  }
+  return [...out].sort();
+}
+
 /** Parses a (possibly multi-statement) SQL string. Requires initParser() to have resolved. */
 export function analyzeSql(sql: string): TAnalysis {
   let parsed: { stmts?: { stmt?: TNode; stmt_location?: number; stmt_len?: number }[] };

@@ -9,7 +9,12 @@
 import { randomUUID } from "node:crypto";
 import type net from "node:net";
 import type { TAuditEvent, TDecision } from "@portcullis/agent-protocol";
-import { UNTAINTED, type TStatementAnalysis, type TStatementMasking } from "@portcullis/policy";
+import {
+  resolvedColumns,
+  UNTAINTED,
+  type TStatementAnalysis,
+  type TStatementMasking,
+} from "@portcullis/policy";
 import type { Logger } from "pino";
 import {
   maskDataRow,
@@ -688,9 +693,7 @@ export class ProxySession {
       ruleName: e.decision === "allowed" && e.verdict.ruleId === "default-allow" ? null : e.verdict.ruleName,
       message: e.message,
       tables: a ? [...new Set([...a.tablesRead, ...a.tablesWritten])] : [],
-      columns: a
-        ? [...new Set(a.columnRefs.map((c) => (c.qualifier ? `${c.qualifier}.${c.column}` : c.column)))]
-        : [],
+      columns: a ? resolvedColumns(a) : [],
       maskedColumns: e.maskedColumns ?? [],
       rowCount: e.rows,
       durationMs: e.durationMs,
