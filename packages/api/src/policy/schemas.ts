@@ -9,6 +9,32 @@ export const ZPolicyPreviewInput = z
     identityName: z.string().max(320).default("preview@portcullis.local"),
     identityKind: z.enum(["human", "service", "ai_agent"]).default("human"),
     groups: z.array(z.string().max(200)).max(100).default([]),
+    /** Rules being edited and not saved yet, evaluated together with the connection's stored ones. */
+    draftGuardrails: z
+      .array(
+        z.object({
+          name: z.string().min(1).max(200),
+          priority: z.number().int(),
+          action: z.enum(["allow", "block", "require_approval"]),
+          message: z.string().max(1000),
+          match: z.record(z.string(), z.unknown()),
+        }),
+      )
+      .max(50)
+      .default([]),
+    draftMaskingRules: z
+      .array(
+        z.object({
+          name: z.string().min(1).max(200),
+          columnPattern: z.string().max(300).nullable(),
+          detector: z.string().max(50).nullable(),
+          strategy: z.enum(["redact", "partial", "hash", "null", "format_preserving"]),
+          exemptIdentities: z.array(z.string()).default([]),
+          exemptGroups: z.array(z.string()).default([]),
+        }),
+      )
+      .max(50)
+      .default([]),
   })
   .strict();
 export type TPolicyPreviewInput = z.input<typeof ZPolicyPreviewInput>;

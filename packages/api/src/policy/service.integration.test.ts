@@ -68,6 +68,29 @@ describe("policy preview", () => {
     expect(copy.decision.action).toBe("block");
   });
 
+  it("evaluates draft rules before they are saved", async () => {
+    const sql = "select email from customers";
+    expect((await policyService.preview(db, { connection: "demo", sql })).decision.action).toBe("allow");
+    const withDraft = await policyService.preview(db, {
+      connection: "demo",
+      sql,
+      draftGuardrails: [
+        {
+          name: "No email reads",
+          priority: 1,
+          action: "block",
+          message: "no",
+          match: { columns: ["customers.email"] },
+        },
+      ],
+      draftMaskingRules: [
+        { name: "Mask emails", columnPattern: "customers.email", detector: null, strategy: "partial" },
+      ],
+    });
+    expect(withDraft.decision).toMatchObject({ action: "block", ruleName: "No email reads" });
+    expect(withDraft.statements[0]?.masking.sensitiveColumns).toEqual(["customers.email"]);
+  });
+
   it("reports unparseable text and unknown connections clearly", async () => {
     const bad = await policyService.preview(db, { connection: "demo", sql: "selec 1" });
     expect(bad.parseError).toMatch(/syntax error/);

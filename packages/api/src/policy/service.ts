@@ -30,8 +30,14 @@ export const policyService = {
       identityKind: input.identityKind,
       groups: input.groups,
     };
-    const guardrails = compileGuardrails(connection.guardrails);
-    const masking = compileMaskingRules(connection.maskingRules, ctx);
+    const guardrails = compileGuardrails([
+      ...connection.guardrails,
+      ...input.draftGuardrails.map((g, i) => ({ ...g, id: `draft-${i}` })),
+    ]);
+    const masking = compileMaskingRules(
+      [...connection.maskingRules, ...input.draftMaskingRules.map((m, i) => ({ ...m, id: `draft-${i}` }))],
+      ctx,
+    );
     const analysis = analyzeSql(input.sql);
     const summary = { id: connection.id, name: connection.name, environment: connection.environment };
     if (!analysis.ok) {
