@@ -367,6 +367,9 @@ async function main(): Promise<void> {
         PORTCULLIS_ENROLLMENT_TOKEN: seeded.enrollment,
         PORTCULLIS_AGENT_DATA_DIR: path.join(tmp, "agent"),
         PORTCULLIS_LISTEN_PORT: String(PORTS.agent),
+        // The control plane here shares the 2 cores and ingests more slowly than pgbench produces events:
+        // a larger spool keeps the agent from refusing statements (audit fails closed) during the run.
+        PORTCULLIS_AUDIT_SPOOL_MAX_MB: "4096",
         LOG_LEVEL: "info",
       },
       /"msg":"ready"/,
@@ -465,6 +468,19 @@ async function main(): Promise<void> {
       `slow client (40 MiB/s) through the agent: ${slow.rows.toLocaleString("en")} rows in ${(slow.ms / 1000).toFixed(1)} s; agent RSS ${(baseline / 1024).toFixed(0)} MB before, peak ${(peak / 1024).toFixed(0)} MB`,
     );
 
+    const agentTransactions = [...results.entries()]
+      .filter(([k]) => k.startsWith("agent|"))
+      .reduce((n, [, runs]) => n + runs.reduce((m, r) => m + r.transactions, 0), 0);
+    const store = new pg.Client({ connectionString: dbUrl(STORE_DB) });
+    await store.connect();
+    const stored = Number(
+      (await store.query<{ n: string }>("select count(*) as n from audit_events where type = 'statement'"))
+        .rows[0]?.n,
+    );
+    await store.end();
+    log(
+      `audit: ${agentTransactions.toLocaleString("en")} pgbench transactions through the agent; ${stored.toLocaleString("en")} statement events stored by the control plane so far (the rest are spooled, not lost)`,
+    );
     const c8 = (t: TTarget) => med(t, "simple", 8, (r) => r.tps);
     log("");
     log(

@@ -15,7 +15,7 @@ export const AGENT_VERSION = "0.1.0";
 /** How often open sessions are re-checked against expiring grants and tokens. */
 const REAUTHORIZE_EVERY_MS = 2_000;
 /** Disk the spool may use while the control plane is away. Past 90% of it, statements are refused. */
-const SPOOL_MAX_BYTES = 256 * 1024 * 1024;
+const SPOOL_MAX_BYTES = env.PORTCULLIS_AUDIT_SPOOL_MAX_MB * 1024 * 1024;
 
 const logger = pino({ level: env.LOG_LEVEL, base: { service: "portcullis-agent" } });
 

@@ -501,7 +501,7 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
     while (ws && ws.readyState === WebSocket.OPEN && this.inFlight.length < this.opts.maxInFlightBatches) {
       // In-flight events are the oldest pending ones, so this window always reaches past them.
       const candidates = this.options.spool
-        .pending(this.inFlightIds.size + this.opts.maxBatchEvents)
+        .pendingSerialized(this.inFlightIds.size + this.opts.maxBatchEvents)
         .filter((e) => !this.inFlightIds.has(e.id));
       const batch = buildEventBatch(candidates, this.opts.maxBatchEvents, this.opts.maxBatchBytes);
       if (!batch) return;

@@ -34,10 +34,14 @@ function event(statement: string): TAuditEvent {
   };
 }
 
+/** What the spool hands the link: each event's id and its JSON. */
+const spooled = (events: ReturnType<typeof event>[]) =>
+  events.map((e) => ({ id: e.id, json: JSON.stringify(e) }));
+
 describe("buildEventBatch", () => {
   it("produces a frame the contract accepts, capped by count", () => {
     const events = Array.from({ length: 250 }, (_, i) => event(`SELECT ${i}`));
-    const batch = buildEventBatch(events, 200, 1024 * 1024)!;
+    const batch = buildEventBatch(spooled(events), 200, 1024 * 1024)!;
     expect(batch.ids).toEqual(events.slice(0, 200).map((e) => e.id));
     const parsed = parseAgentMessage(batch.frame);
     expect("error" in parsed ? parsed.error : parsed.type).toBe("events");
@@ -45,7 +49,7 @@ describe("buildEventBatch", () => {
 
   it("caps frames by bytes but always sends at least one event", () => {
     const events = Array.from({ length: 10 }, () => event("x".repeat(10_000)));
-    const batch = buildEventBatch(events, 200, 25_000)!;
+    const batch = buildEventBatch(spooled(events), 200, 25_000)!;
     expect(batch.ids).toHaveLength(2);
     expect(Buffer.byteLength(batch.frame)).toBeLessThan(25_000 + 100);
     expect(buildEventBatch([], 200, 25_000)).toBeNull();
@@ -58,6 +62,9 @@ describe("buildEventBatch", () => {
     expect(trimmed.id).toBe(huge.id);
     expect(Buffer.byteLength(json)).toBeLessThan(100_000);
     expect(trimmed.message).toMatch(/trimmed by the agent/);
+    const batch = buildEventBatch(spooled([huge]), 200, 100_000)!;
+    expect(batch.ids).toEqual([huge.id]);
+    expect(Buffer.byteLength(batch.frame)).toBeLessThan(100_100);
   });
 });
 

@@ -12,26 +12,31 @@ export interface TEventBatch {
   frame: string;
 }
 
-/** Builds one frame from the oldest candidates; null when there is nothing to send. */
+/** Builds one frame from the oldest candidates (as spooled JSON); null when there is nothing to send. */
 export function buildEventBatch(
-  candidates: TAuditEvent[],
+  candidates: { id: string; json: string }[],
   maxEvents: number,
   maxBytes: number,
 ): TEventBatch | null {
   const ids: string[] = [];
   const parts: string[] = [];
   let bytes = 0;
-  for (const event of candidates) {
+  for (const candidate of candidates) {
     if (ids.length >= maxEvents) break;
-    const json = serializeWithinLimit(event, maxBytes);
-    const size = Buffer.byteLength(json) + 1;
+    let json = candidate.json;
+    let size = Buffer.byteLength(json) + 1;
+    // Only an event too large for any frame is parsed again, to be trimmed.
+    if (size > maxBytes) {
+      json = serializeWithinLimit(JSON.parse(json) as TAuditEvent, maxBytes);
+      size = Buffer.byteLength(json) + 1;
+    }
     if (ids.length > 0 && bytes + size > maxBytes) break;
-    ids.push(event.id);
+    ids.push(candidate.id);
     parts.push(json);
     bytes += size;
   }
   if (ids.length === 0) return null;
-  // Same bytes as encodeMessage({v, type: "events", events}), without serializing every event twice.
+  // Same bytes as encodeMessage({v, type: "events", events}), without serializing the events again.
   return { ids, frame: `{"v":${PROTOCOL_VERSION},"type":"events","events":[${parts.join(",")}]}` };
 }
 
