@@ -15,6 +15,20 @@ interface TEventDto {
   environment: string | null;
 }
 
+// Schema changes and bulk writes a developer might try in production; each must be refused.
+const STATEMENTS = [
+  "drop table orders",
+  "truncate orders",
+  "delete from orders",
+  "update customers set phone = null",
+  "alter table customers drop column ssn",
+  "create table leak as select * from customers",
+  "do $$ begin delete from orders; end $$",
+  "with gone as (delete from orders returning *) select count(*) from gone",
+  "grant all on customers to public",
+  "select setval('orders_id_seq', 1)",
+];
+
 for (const mode of ["embedded", "postgres"] as const) {
   test.describe(`demo with the ${mode} store`, () => {
     let d: TDemo;
@@ -123,22 +137,11 @@ for (const mode of ["embedded", "postgres"] as const) {
       }
     });
 
-    test("over the extended protocol too, nothing changes the schema or bulk-changes data, and PII stays masked", async () => {
+    test("over simple and extended protocol, nothing changes the schema or bulk-changes data, and PII stays masked", async () => {
       const sql = postgres(d.developerUrl, { max: 1, onnotice: () => undefined });
       const before = await sql.unsafe("select count(*)::int as n from orders", [], { prepare: true });
       const refused: string[] = [];
-      for (const statement of [
-        "drop table orders",
-        "truncate orders",
-        "delete from orders",
-        "update customers set phone = null",
-        "alter table customers drop column ssn",
-        "create table leak as select * from customers",
-        "do $$ begin delete from orders; end $$",
-        "with gone as (delete from orders returning *) select count(*) from gone",
-        "grant all on customers to public",
-        "select setval('orders_id_seq', 1)",
-      ]) {
+      for (const statement of STATEMENTS) {
         await sql.unsafe(statement, [], { prepare: true }).then(
           () => undefined,
           (e: Error) => refused.push(e.message),
@@ -146,6 +149,12 @@ for (const mode of ["embedded", "postgres"] as const) {
       }
       expect(refused).toHaveLength(10);
       for (const message of refused) expect(message).toMatch(/^Portcullis/);
+      // The same statements pasted into psql (simple protocol).
+      for (const statement of STATEMENTS) {
+        const result = await psql(d.developerUrl, statement);
+        expect(result.ok, statement).toBe(false);
+        expect(result.stderr, statement).toContain("Portcullis");
+      }
       expect(await sql.unsafe("select count(*)::int as n from orders", [], { prepare: true })).toEqual(
         before,
       );
