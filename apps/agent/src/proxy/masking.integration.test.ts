@@ -178,6 +178,8 @@ const HOSTILE = [
   "select credit_card::bigint from customers where id = 1",
   "select 1/0, ssn from customers",
   "insert into customers (id, email) values (99, 'ada.lovelace@example.com')",
+  // A constraint violation by an UPDATE echoes the whole row, masked columns included.
+  "update customers set id = null where id = 1",
   "explain (analyze, verbose) select ssn from customers",
   "copy customers to stdout",
   "copy (select email from customers) to stdout",
@@ -287,6 +289,13 @@ describe("masking through the agent", () => {
     const profile = rows[0].profile as { email: string; lang: string };
     expect(profile.lang).toBe("en");
     expect(profile.email).not.toContain("lovelace");
+    await client.end();
+  });
+
+  it("keeps relation and column names in ordinary errors", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    await expect(client.query("select nope from customers")).rejects.toThrow('column "nope" does not exist');
     await client.end();
   });
 

@@ -210,8 +210,10 @@ export function nullDataRow(frame: TFrame): Buffer {
 const TEXT_FIELDS = new Set(["M", "D", "H", "W", "q", "P"]);
 
 /**
- * Rewrites an ErrorResponse or NoticeResponse: content detectors over its text fields, and, for statements
- * that touch masked data, the values Postgres quotes ("...", Key (col)=(...), Failing row contains (...)).
+ * Rewrites an ErrorResponse or NoticeResponse. Always: content detectors over its text fields, and the row
+ * and key values Postgres puts in details (a constraint violation by an UPDATE shows the row's other,
+ * masked, columns). For statements that touch masked data, also every quoted value ("...": a failed cast
+ * of a masked column quotes it); elsewhere quotes stay, since they mostly name relations and columns.
  */
 export function maskNoticeFrame(frame: TFrame, masking: TSessionMasking, tainted: boolean): Buffer | null {
   const r = new BodyReader(frame.raw, frame.bodyStart);
@@ -223,13 +225,11 @@ export function maskNoticeFrame(frame: TFrame, masking: TSessionMasking, tainted
     const field = String.fromCharCode(code);
     let value = r.cstring();
     if (TEXT_FIELDS.has(field)) {
-      let next = masking.redact(value).text;
-      if (tainted) {
-        next = next
-          .replace(/"[^"]*"/g, '"***"')
-          .replace(/=\((.*?)\)( already exists| is not present| conflicts)/g, "=(***)$2")
-          .replace(/(Failing row contains|contains) \(.*\)/g, "$1 (***)");
-      }
+      let next = masking
+        .redact(value)
+        .text.replace(/=\((.*?)\)( already exists| is not present| conflicts)/g, "=(***)$2")
+        .replace(/(Failing row contains|contains) \(.*\)/g, "$1 (***)");
+      if (tainted) next = next.replace(/"[^"]*"/g, '"***"');
       if (next !== value) {
         changed = true;
         value = next;

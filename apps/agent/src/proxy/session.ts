@@ -258,21 +258,8 @@ export class ProxySession {
         const runs = runsOf(verdict);
         const now = Date.now();
         const startedIso = new Date(now).toISOString();
-        if (verdict.action !== "allow") {
-          this.recordBlocked(verdict, startedIso);
-          this.pending.push({
-            kind: "query",
-            runs,
-            index: 0,
-            rows: 0,
-            startedAt: now,
-            startedIso,
-            blocked: verdict,
-            failed: false,
-            ...freshResult(),
-          });
-          return queryMessage(BLOCKED_SQL);
-        }
+        const blocked = verdict.action !== "allow" ? verdict : null;
+        if (blocked) this.recordBlocked(blocked, startedIso);
         this.pending.push({
           kind: "query",
           runs,
@@ -280,11 +267,11 @@ export class ProxySession {
           rows: 0,
           startedAt: now,
           startedIso,
-          blocked: null,
+          blocked,
           failed: false,
           ...freshResult(),
         });
-        return frame.raw;
+        return blocked ? queryMessage(BLOCKED_SQL) : frame.raw;
       }
       case T.Parse: {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
@@ -536,7 +523,7 @@ export class ProxySession {
       case B.Notice: {
         const masking = this.masking();
         if (!masking) return frame.raw;
-        return maskNoticeFrame(frame, masking, true) ?? frame.raw;
+        return maskNoticeFrame(frame, masking, this.currentRun(head)?.masking.tainted ?? true) ?? frame.raw;
       }
       case B.Error:
         return this.onUpstreamError(frame, head);
@@ -557,9 +544,8 @@ export class ProxySession {
   private onUpstreamError(frame: TFrame, head: TPending | undefined): Buffer {
     const masking = this.masking();
     // Postgres quotes values in errors ("invalid input syntax ...: \"078-05-1120\""): mask them like results.
-    // Strictly, whatever the statement: errors quote stored values (a duplicate key's DETAIL, say) even for
-    // statements that reference no masked column.
-    const maskedFrame = masking ? (maskNoticeFrame(frame, masking, true) ?? frame.raw) : frame.raw;
+    const tainted = this.currentRun(head)?.masking.tainted ?? true;
+    const maskedFrame = masking ? (maskNoticeFrame(frame, masking, tainted) ?? frame.raw) : frame.raw;
     if (!head) return maskedFrame;
     const blocked = head.kind === "query" || head.kind === "parse" ? head.blocked : null;
     let out = maskedFrame;
