@@ -86,8 +86,11 @@ it("a slow reader of a ~300 MB result keeps the agent's memory flat, and still g
   expect(whilePaused).toBeLessThan(RESULT_BYTES / 10);
   expect(received).toBeGreaterThan(RESULT_BYTES);
   expect(peak - baseline, `baseline ${baseline} peak ${peak}`).toBeLessThan(64 * 1024 * 1024);
-  // Flat while paused: nothing accumulates however long the client waits.
-  expect(samples.at(-1)! - samples[0]!).toBeLessThan(8 * 1024 * 1024);
+  // Flat while paused: nothing accumulates however long the client waits. The first half second is left
+  // out (chunks already in flight still land, the heap settles); buffering the result instead would grow
+  // by about 100 MB per second here, so 16 MB over the settled second still tells the two apart.
+  const settled = samples.slice(5);
+  expect(settled.at(-1)! - settled[0]!).toBeLessThan(16 * 1024 * 1024);
   expect(Date.now() - started).toBeLessThan(30_000);
 });
 
