@@ -1,35 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { canonicalJson, chainHash, GENESIS_HASH, type TChainedFields } from "./audit-chain.ts";
+import { newAuditEvent } from "./test-support.ts";
 
-const event: TChainedFields = {
+// Fixed id and time: the hash must be reproducible.
+const event: TChainedFields = newAuditEvent({
   id: "6f1c1c38-51a4-4f39-9d4e-0d2f1c4f6a11",
   occurredAt: new Date("2026-11-23T10:00:00.000Z"),
-  type: "statement",
-  actorId: null,
-  actorName: "dev@demo.local",
-  actorKind: "human",
-  connectionId: null,
-  connectionName: "demo",
-  environment: "production",
-  agentId: null,
-  sessionId: null,
-  clientAddr: "127.0.0.1",
-  applicationName: "psql",
-  statement: "select 1",
-  fingerprint: null,
-  statementClass: "read",
-  decision: "allowed",
-  ruleId: null,
-  ruleName: null,
-  message: null,
-  tables: [],
-  columns: [],
-  maskedColumns: [],
-  rowCount: 1,
   durationMs: 0.4,
-  error: null,
   details: { b: 2, a: { d: [1, { z: 1, y: 2 }], c: null } },
-};
+});
 
 describe("canonicalJson", () => {
   it("sorts keys at every level, so jsonb's reordering does not change the hash", () => {

@@ -1,41 +1,8 @@
-import { randomUUID } from "node:crypto";
-import { appendAuditEvents, createDb, type TDb, type TNewAuditEvent } from "@portcullis/db";
-import { createTestDatabase } from "@portcullis/db/test-support";
+import { appendAuditEvents, createDb, type TDb } from "@portcullis/db";
+import { createTestDatabase, newAuditEvent as event } from "@portcullis/db/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppError } from "../errors.ts";
 import { auditService } from "./service.ts";
-
-function event(overrides: Partial<TNewAuditEvent> & { occurredAt: Date }): TNewAuditEvent {
-  return {
-    id: randomUUID(),
-    type: "statement",
-    actorId: null,
-    actorName: "dev@demo.local",
-    actorKind: "human",
-    connectionId: null,
-    connectionName: "demo",
-    environment: "production",
-    agentId: null,
-    sessionId: null,
-    clientAddr: "127.0.0.1",
-    applicationName: "psql",
-    statement: "select 1",
-    fingerprint: null,
-    statementClass: "read",
-    decision: "allowed",
-    ruleId: null,
-    ruleName: null,
-    message: null,
-    tables: [],
-    columns: [],
-    maskedColumns: [],
-    rowCount: 1,
-    durationMs: 0.8,
-    error: null,
-    details: null,
-    ...overrides,
-  };
-}
 
 describe("auditService against Postgres", () => {
   let testDb: Awaited<ReturnType<typeof createTestDatabase>>;

@@ -1,42 +1,13 @@
-import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type TDb } from "../client.ts";
-import { createTestDatabase } from "../test-support.ts";
+import { createTestDatabase, newAuditEvent } from "../test-support.ts";
 import { appendAuditEvents, listAuditEvents, verifyAuditChain, type TNewAuditEvent } from "./audit-events.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
 
-const make = (statement: string, at = new Date()): TNewAuditEvent => ({
-  id: randomUUID(),
-  occurredAt: at,
-  type: "statement",
-  actorId: null,
-  actorName: "dev@demo.local",
-  actorKind: "human",
-  connectionId: null,
-  connectionName: "demo",
-  environment: "production",
-  agentId: null,
-  sessionId: null,
-  clientAddr: "127.0.0.1",
-  applicationName: "psql",
-  statement,
-  fingerprint: null,
-  statementClass: "read",
-  decision: "allowed",
-  ruleId: null,
-  ruleName: null,
-  message: null,
-  tables: ["customers"],
-  columns: [],
-  maskedColumns: [],
-  rowCount: 1,
-  durationMs: 1.25,
-  error: null,
-  details: null,
-});
+const make = (statement: string): TNewAuditEvent => newAuditEvent({ statement, tables: ["customers"] });
 
 beforeAll(async () => {
   database = await createTestDatabase();
