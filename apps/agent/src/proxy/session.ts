@@ -83,6 +83,8 @@ interface TStatementRun {
 /** Masking state of the result being streamed for one statement. */
 interface TResultState {
   plan: TResultPlan | null;
+  /** The masking in force when the plan was made; applies to every row of this result. */
+  masking: TSessionMasking | null;
   /** No column description reached us for a result that must be masked: every cell becomes NULL. */
   nullAll: boolean;
   masked: Set<string>;
@@ -113,7 +115,7 @@ type TPending =
   | { kind: "describe"; target: number; name: string }
   | { kind: "bind" | "close" | "sync" };
 
-const freshResult = (): TResultState => ({ plan: null, nullAll: false, masked: new Set() });
+const freshResult = (): TResultState => ({ plan: null, masking: null, nullAll: false, masked: new Set() });
 
 function runsOf(verdict: TVerdict): TStatementRun[] {
   return verdict.statements.map((analysis, i) => ({
@@ -443,6 +445,7 @@ export class ProxySession {
         const fields =
           described ??
           (statementFields ? withFormats(statementFields, this.portalFormats.get(head.portal) ?? []) : null);
+        head.masking = masking;
         if (fields) head.plan = planResult(fields, run.masking, masking);
         else if (run.masking.tainted) {
           head.nullAll = true;
@@ -451,11 +454,9 @@ export class ProxySession {
       }
     }
     if (head.nullAll) return nullDataRow(frame);
-    if (!head.plan) return frame.raw;
-    const masking = this.masking();
-    if (!masking) return frame.raw;
+    if (!head.plan || !head.masking) return frame.raw;
     for (const label of head.plan.maskedLabels) head.masked.add(label);
-    return maskDataRow(frame, head.plan, masking, head.masked);
+    return maskDataRow(frame, head.plan, head.masking, head.masked);
   }
 
   private handleUpstreamFrame(frame: TFrame): Buffer {
@@ -512,8 +513,9 @@ export class ProxySession {
           }
         } else if (head?.kind === "query") {
           const run = head.runs[head.index];
-          const masking = this.masking();
-          head.plan = run && masking ? planResult(parseRowDescription(frame), run.masking, masking) : null;
+          head.masking = this.masking();
+          head.plan =
+            run && head.masking ? planResult(parseRowDescription(frame), run.masking, head.masking) : null;
         }
         return frame.raw;
       }
