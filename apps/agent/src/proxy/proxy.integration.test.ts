@@ -104,6 +104,7 @@ describe("proxy with real clients", () => {
     const event = events.find((e) => e.statement === "select count(*) from customers");
     expect(event).toMatchObject({
       decision: "allowed",
+      ruleName: "Default: allow",
       actorName: "dev@demo.local",
       rowCount: 1,
       statementClass: "read",

@@ -677,8 +677,9 @@ export class ProxySession {
       fingerprint: a?.fingerprint || null,
       statementClass: a?.class ?? null,
       decision: e.decision,
-      ruleId: e.decision === "allowed" && e.verdict.ruleId === "default-allow" ? null : e.verdict.ruleId,
-      ruleName: e.decision === "allowed" && e.verdict.ruleId === "default-allow" ? null : e.verdict.ruleName,
+      // Every decision names its rule, the default one included ("Default: allow").
+      ruleId: e.verdict.ruleId,
+      ruleName: e.verdict.ruleName,
       message: e.message,
       tables: a ? [...new Set([...a.tablesRead, ...a.tablesWritten])] : [],
       columns: a ? resolvedColumns(a) : [],
