@@ -27,11 +27,12 @@ import {
   type TResultPlan,
   type TSessionMasking,
 } from "./result-masking.ts";
-import type { TProxyHooks, TSessionInfo, TVerdict } from "./types.ts";
+import type { TApprovalDecision, TProxyHooks, TSessionInfo, TVerdict } from "./types.ts";
 import {
   BodyReader,
   errorResponse,
   FrameReader,
+  noticeResponse,
   MAX_CLIENT_MESSAGE,
   parseErrorFields,
   parseMessage,
@@ -78,6 +79,18 @@ interface TStatementRun {
   analysis: TStatementAnalysis;
   verdict: TVerdict;
   masking: TStatementMasking;
+  /** Set when the statement ran because someone approved it. */
+  approvedBy?: string | null;
+}
+
+/** A statement waiting for an approval, and the client messages that arrived behind it. */
+interface THold {
+  kind: "query" | "parse";
+  frame: TFrame;
+  name: string;
+  sql: string;
+  verdict: TVerdict;
+  queue: TFrame[];
 }
 
 /** Masking state of the result being streamed for one statement. */
@@ -156,6 +169,7 @@ export class ProxySession {
   private readonly portalFormats = new Map<string, number[]>();
   private closed = false;
   private closeReason = "client disconnected";
+  private held: THold | null = null;
 
   constructor(
     private readonly client: net.Socket,
@@ -225,16 +239,26 @@ export class ProxySession {
       return;
     }
     if (frames.length === 0) return;
+    // Behind a held statement, messages wait their turn (the socket is paused, so few arrive).
+    if (this.held) this.held.queue.push(...frames);
+    else this.processClientFrames(frames);
+  }
+
+  private processClientFrames(frames: TFrame[]): void {
     const out: Buffer[] = [];
     let rewritten = false;
     try {
-      for (const frame of frames) {
-        const replacement = this.handleClientFrame(frame);
-        if (replacement === frame.raw) out.push(frame.raw);
-        else {
-          rewritten = true;
-          out.push(replacement);
+      for (let i = 0; i < frames.length; i++) {
+        const frame = frames[i]!;
+        const checked = this.approvalNeeded(frame);
+        if (checked?.hold) {
+          if (out.length > 0 && !this.upstream.write(Buffer.concat(out))) this.client.pause();
+          this.startHold({ ...checked.hold, queue: frames.slice(i + 1) });
+          return;
         }
+        const replacement = this.handleClientFrame(frame, checked?.verdict);
+        if (replacement !== frame.raw) rewritten = true;
+        out.push(replacement);
       }
     } catch (error) {
       if (error instanceof ProtocolError) {
@@ -248,7 +272,106 @@ export class ProxySession {
     if (!this.upstream.write(data)) this.client.pause();
   }
 
-  private handleClientFrame(frame: TFrame): Buffer {
+  /**
+   * For a Query or Parse, when the agent can ask for approvals: the verdict, and the hold to start when it
+   * says require_approval. (The verdict is passed on, so the statement is decided once.)
+   */
+  private approvalNeeded(frame: TFrame): { verdict: TVerdict; hold: Omit<THold, "queue"> | null } | null {
+    if (!this.hooks.requestApproval || this.discardUntilSync) return null;
+    if (frame.type !== T.Query && frame.type !== T.Parse) return null;
+    const reader = new BodyReader(frame.raw, frame.bodyStart);
+    const name = frame.type === T.Parse ? reader.cstring() : "";
+    const sql = reader.cstring();
+    const verdict = this.hooks.decide(this.info, sql);
+    if (verdict.action !== "require_approval") return { verdict, hold: null };
+    return { verdict, hold: { kind: frame.type === T.Query ? "query" : "parse", frame, name, sql, verdict } };
+  }
+
+  private startHold(hold: THold): void {
+    this.held = hold;
+    this.client.pause();
+    const request = this.hooks.requestApproval!(this.info, { statement: hold.sql, verdict: hold.verdict });
+    this.client.write(
+      noticeResponse({
+        severity: "NOTICE",
+        code: "01000",
+        message: `Portcullis: this statement needs an approval (${hold.verdict.ruleName ?? "policy"}): ${hold.verdict.message}. Waiting for a decision...`,
+        detail: request.link ? `Approve or deny it at ${request.link}` : undefined,
+      }),
+    );
+    request.decision
+      .catch((error: Error) => ({
+        approved: false,
+        decidedBy: null,
+        reason: `the approval could not be obtained (${error.message})`,
+      }))
+      .then((decision) => {
+        if (this.closed || this.held !== hold) return;
+        this.held = null;
+        this.release(hold, decision);
+        if (this.held) return; // a queued statement needs an approval too
+        this.client.resume();
+      });
+  }
+
+  /** Sends the held statement on (approved) or refuses it in pipeline order (denied), then what queued behind it. */
+  private release(hold: THold, decision: TApprovalDecision): void {
+    const now = Date.now();
+    const startedIso = new Date(now).toISOString();
+    let data: Buffer;
+    if (decision.approved) {
+      const runs = runsOf(hold.verdict).map((run) => ({ ...run, approvedBy: decision.decidedBy }));
+      if (hold.kind === "query") {
+        this.pending.push({
+          kind: "query",
+          runs,
+          index: 0,
+          rows: 0,
+          startedAt: now,
+          startedIso,
+          blocked: null,
+          failed: false,
+          ...freshResult(),
+        });
+      } else {
+        const run = runs[0];
+        if (run) this.prepared.set(hold.name, run);
+        this.statementFields.delete(hold.name);
+        this.pending.push({ kind: "parse", sql: hold.sql, blocked: null, verdict: hold.verdict });
+      }
+      data = hold.frame.raw;
+    } else {
+      const denied: TVerdict = {
+        ...hold.verdict,
+        action: "block",
+        message: `the approval was ${decision.decidedBy ? `denied by ${decision.decidedBy}` : "not given in time"}: ${decision.reason}`,
+      };
+      this.recordBlocked(denied, startedIso, "denied");
+      if (hold.kind === "query") {
+        this.pending.push({
+          kind: "query",
+          runs: runsOf(denied),
+          index: 0,
+          rows: 0,
+          startedAt: now,
+          startedIso,
+          blocked: denied,
+          failed: false,
+          ...freshResult(),
+        });
+        data = queryMessage(BLOCKED_SQL);
+      } else {
+        this.prepared.delete(hold.name);
+        this.pending.push({ kind: "parse", sql: hold.sql, blocked: denied, verdict: denied });
+        data = parseMessage(hold.name, BLOCKED_SQL);
+      }
+    }
+    if (!this.upstream.write(data)) this.client.pause();
+    const queue = hold.queue;
+    if (queue.length > 0) this.processClientFrames(queue);
+  }
+
+  private handleClientFrame(frame: TFrame, decided?: TVerdict): Buffer {
     const track = (entry: TPending) => {
       if (!this.discardUntilSync) this.pending.push(entry);
     };
@@ -256,7 +379,7 @@ export class ProxySession {
       case T.Query: {
         const sql = new BodyReader(frame.raw, frame.bodyStart).cstring();
         if (this.discardUntilSync) return frame.raw;
-        const verdict = this.hooks.decide(this.info, sql);
+        const verdict = decided ?? this.hooks.decide(this.info, sql);
         const runs = runsOf(verdict);
         const now = Date.now();
         const startedIso = new Date(now).toISOString();
@@ -280,7 +403,7 @@ export class ProxySession {
         const name = reader.cstring();
         const sql = reader.cstring();
         if (this.discardUntilSync) return frame.raw;
-        const verdict = this.hooks.decide(this.info, sql);
+        const verdict = decided ?? this.hooks.decide(this.info, sql);
         if (verdict.action !== "allow") {
           this.recordBlocked(verdict, new Date().toISOString());
           this.prepared.delete(name);
@@ -590,8 +713,7 @@ export class ProxySession {
 
   // ---- audit ----------------------------------------------------------------------------------------
 
-  private recordBlocked(verdict: TVerdict, occurredAt: string): void {
-    const decision: TDecision = "blocked";
+  private recordBlocked(verdict: TVerdict, occurredAt: string, decision: TDecision = "blocked"): void {
     if (verdict.statements.length === 0) {
       this.emit({
         text: null,
@@ -636,13 +758,19 @@ export class ProxySession {
     this.emit({
       text: run.analysis.text,
       analysis: run.analysis,
-      decision: error ? "error" : masked.size > 0 ? "masked" : "allowed",
+      decision: error
+        ? "error"
+        : run.approvedBy !== undefined
+          ? "approved"
+          : masked.size > 0
+            ? "masked"
+            : "allowed",
       verdict: run.verdict,
       occurredAt,
       rows,
       durationMs: Math.max(0, Date.now() - startedAt),
       error,
-      message: null,
+      message: run.approvedBy !== undefined ? `approved by ${run.approvedBy ?? "unknown"}` : null,
       maskedColumns: [...masked],
     });
   }

@@ -41,6 +41,13 @@ export interface TVerdict {
   masking: TStatementMasking[];
 }
 
+export interface TApprovalDecision {
+  approved: boolean;
+  /** Who decided (null when the request timed out). */
+  decidedBy: string | null;
+  reason: string;
+}
+
 /** What the proxy needs from the rest of the agent: who may connect, what may run, where events go. */
 export interface TProxyHooks {
   authenticate(request: {
@@ -53,6 +60,15 @@ export interface TProxyHooks {
   record(event: TAuditEvent): void;
   /** Masking in force for this session now (null: nothing to mask). Asked per result, so policy changes apply at once. */
   masking?(session: TSessionInfo): TSessionMasking | null;
+  /**
+   * A statement needs an approval: ask for one. The session holds the statement (and everything the client
+   * sends after it) until `decision` settles; other sessions are not affected. Absent, such statements are
+   * refused with the rule's message. A rejected promise counts as a denial (fail closed).
+   */
+  requestApproval?(
+    session: TSessionInfo,
+    request: { statement: string; verdict: TVerdict },
+  ): { link: string | null; decision: Promise<TApprovalDecision> };
   /** Work to finish before the session's first statement (reading the schema catalog for masking). */
   prepareSession?(session: TSessionInfo): Promise<void>;
   /** A DDL statement succeeded: what the agent knows of the schema is stale. */

@@ -1,0 +1,186 @@
+// A statement that needs an approval is held in its session (the client gets a NOTICE and waits) while
+// other sessions carry on; approved, it runs and the client gets its result; denied or timed out, the
+// client gets an error naming the decider and nothing ran. The decision source here is a test hook; the
+// control plane's approvals plug into the same hook.
+import { createHash, randomUUID } from "node:crypto";
+import type { TAuditEvent, TPolicySnapshot } from "@portcullis/agent-protocol";
+import { createTestDatabase } from "@portcullis/db/test-support";
+import { initParser } from "@portcullis/policy";
+import pg from "pg";
+import { pino } from "pino";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Governor } from "../governor.ts";
+import { startProxyServer, type TProxyServer } from "./server.ts";
+import type { TApprovalDecision } from "./types.ts";
+
+const TOKEN = "pcat_hold_test";
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let proxy: TProxyServer;
+const events: TAuditEvent[] = [];
+const requests: string[] = [];
+const governor = new Governor();
+
+/** Decides by a marker in the statement, after a delay, like a person would. */
+function decideLater(statement: string): Promise<TApprovalDecision> {
+  const after = (ms: number, d: TApprovalDecision) =>
+    new Promise<TApprovalDecision>((r) => setTimeout(() => r(d), ms));
+  if (statement.includes("approve-me"))
+    return after(400, { approved: true, decidedBy: "admin@demo.local", reason: "looks fine" });
+  if (statement.includes("deny-me"))
+    return after(200, { approved: false, decidedBy: "admin@demo.local", reason: "not now" });
+  return after(200, { approved: false, decidedBy: null, reason: "no decision within 0.2 s" });
+}
+
+const url = () => `postgresql://dev%40demo.local:${TOKEN}@127.0.0.1:${proxy.port}/shop`;
+
+beforeAll(async () => {
+  await initParser();
+  database = await createTestDatabase({ migrate: false });
+  const setup = new pg.Client({ connectionString: database.url });
+  await setup.connect();
+  await setup.query(
+    "create table items (id int primary key, v int, note text); insert into items values (1, 0, 'approve-me'), (2, 0, 'deny-me'), (3, 0, 'wait')",
+  );
+  await setup.end();
+  const snapshot: TPolicySnapshot = {
+    revision: 1,
+    issuedAt: new Date().toISOString(),
+    connections: [
+      {
+        id: randomUUID(),
+        name: "shop",
+        environment: "production",
+        upstream: {
+          host: "127.0.0.1",
+          port: 5432,
+          database: database.name,
+          username: "postgres",
+          password: null,
+          tlsMode: "disable",
+        },
+        credentials: [
+          {
+            identityId: randomUUID(),
+            identityName: "dev@demo.local",
+            identityKind: "human",
+            groups: [],
+            tokenHash: createHash("sha256").update(TOKEN).digest("hex"),
+            expiresAt: null,
+          },
+        ],
+        guardrails: [
+          {
+            id: "writes",
+            name: "Writes need approval",
+            priority: 1,
+            action: "require_approval",
+            message: "writes need an approval",
+            match: { classes: ["write"] },
+          },
+        ],
+        maskingRules: [],
+      },
+    ],
+  };
+  governor.update(snapshot);
+  proxy = await startProxyServer({
+    host: "127.0.0.1",
+    port: 0,
+    logger: pino({ level: "silent" }),
+    hooks: {
+      authenticate: (r) => governor.authenticate(r),
+      decide: (s, sql) => governor.decide(s, sql),
+      record: (e) => events.push(e),
+      requestApproval: (_session, request) => {
+        requests.push(request.statement);
+        return {
+          link: `http://127.0.0.1:3000/approvals/${requests.length}`,
+          decision: decideLater(request.statement),
+        };
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await database?.drop();
+});
+
+async function valueOf(id: number): Promise<number> {
+  const c = new pg.Client({ connectionString: database.url });
+  await c.connect();
+  const { rows } = await c.query<{ v: number }>("select v from items where id = $1", [id]);
+  await c.end();
+  return rows[0]!.v;
+}
+
+describe("statements held for approval", () => {
+  it("runs an approved statement, tells the client where to approve, and never blocks other sessions", async () => {
+    const waiting = new pg.Client({ connectionString: url() });
+    const notices: string[] = [];
+    waiting.on("notice", (n) => notices.push(`${n.message} ${n.detail ?? ""}`));
+    await waiting.connect();
+    const other = new pg.Client({ connectionString: url() });
+    await other.connect();
+
+    const started = Date.now();
+    const held = waiting.query("update items set v = v + 1 where note = 'approve-me'");
+    // While one session waits for its approver, another runs freely.
+    const otherStarted = Date.now();
+    for (let i = 0; i < 20; i++) await other.query("select count(*) from items");
+    expect(Date.now() - otherStarted).toBeLessThan(350);
+
+    const result = await held;
+    expect(result.rowCount).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    expect(notices.join()).toMatch(
+      /needs an approval \(Writes need approval\).*Approve or deny it at http:\/\/127\.0\.0\.1:3000\/approvals\/\d+/,
+    );
+    expect(await valueOf(1)).toBe(1);
+    expect(events.find((e) => e.statement?.includes("approve-me"))).toMatchObject({
+      decision: "approved",
+      message: "approved by admin@demo.local",
+      rowCount: 1,
+    });
+    await Promise.all([waiting.end(), other.end()]);
+  });
+
+  it("refuses a denied statement, naming the decider and reason, and nothing runs", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    await expect(client.query("update items set v = v + 1 where note = 'deny-me'")).rejects.toThrow(
+      /denied by admin@demo.local: not now/,
+    );
+    expect(await valueOf(2)).toBe(0);
+    expect((await client.query("select 1 as ok")).rows).toEqual([{ ok: 1 }]);
+    expect(events.find((e) => e.statement?.includes("deny-me"))).toMatchObject({ decision: "denied" });
+    await client.end();
+  });
+
+  it("refuses a statement nobody decided in time", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    await expect(client.query("update items set v = 5 where note = 'wait'")).rejects.toThrow(
+      /not given in time: no decision/,
+    );
+    expect(await valueOf(3)).toBe(0);
+    await client.end();
+  });
+
+  it("holds an extended-protocol statement with the pipeline behind it, in order", async () => {
+    const sql = postgres(url(), { max: 1, onnotice: () => undefined });
+    // The hold happens at Parse, before Bind, so the approver sees the statement text (here with literals).
+    const [updated, after, denied] = await Promise.allSettled([
+      sql.unsafe("update items set v = v + 10 where note = 'approve-me'", [], { prepare: true }),
+      sql.unsafe("select v from items where id = $1", [1], { prepare: true }),
+      sql.unsafe("update items set v = 99 where note = 'deny-me'", [], { prepare: true }),
+    ]);
+    expect(updated).toMatchObject({ status: "fulfilled", value: { count: 1 } });
+    expect(after).toMatchObject({ status: "fulfilled", value: [{ v: 11 }] });
+    expect(denied.status).toBe("rejected");
+    expect(await valueOf(2)).toBe(0);
+    await sql.end();
+  });
+});
