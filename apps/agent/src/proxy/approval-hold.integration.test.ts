@@ -2,24 +2,16 @@
 // other sessions carry on; approved, it runs and the client gets its result; denied or timed out, the
 // client gets an error naming the decider and nothing ran. The decision source here is a test hook; the
 // control plane's approvals plug into the same hook.
-import { createHash, randomUUID } from "node:crypto";
-import type { TAuditEvent, TPolicySnapshot } from "@portcullis/agent-protocol";
 import { createTestDatabase } from "@portcullis/db/test-support";
-import { initParser } from "@portcullis/policy";
 import pg from "pg";
-import { pino } from "pino";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Governor } from "../governor.ts";
-import { startProxyServer, type TProxyServer } from "./server.ts";
+import { localUpstream, startTestProxy, type TTestProxy } from "./test-harness.ts";
 import type { TApprovalDecision } from "./types.ts";
 
-const TOKEN = "pcat_hold_test";
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let proxy: TProxyServer;
-const events: TAuditEvent[] = [];
+let proxy: TTestProxy;
 const requests: string[] = [];
-const governor = new Governor();
 
 /** Decides by a marker in the statement, after a delay, like a person would. */
 function decideLater(statement: string): Promise<TApprovalDecision> {
@@ -32,10 +24,9 @@ function decideLater(statement: string): Promise<TApprovalDecision> {
   return after(200, { approved: false, decidedBy: null, reason: "no decision within 0.2 s" });
 }
 
-const url = () => `postgresql://dev%40demo.local:${TOKEN}@127.0.0.1:${proxy.port}/shop`;
+const url = () => proxy.url();
 
 beforeAll(async () => {
-  await initParser();
   database = await createTestDatabase({ migrate: false });
   const setup = new pg.Client({ connectionString: database.url });
   await setup.connect();
@@ -43,32 +34,10 @@ beforeAll(async () => {
     "create table items (id int primary key, v int, note text); insert into items values (1, 0, 'approve-me'), (2, 0, 'deny-me'), (3, 0, 'wait')",
   );
   await setup.end();
-  const snapshot: TPolicySnapshot = {
-    revision: 1,
-    issuedAt: new Date().toISOString(),
-    connections: [
-      {
-        id: randomUUID(),
-        name: "shop",
-        environment: "production",
-        upstream: {
-          host: "127.0.0.1",
-          port: 5432,
-          database: database.name,
-          username: "postgres",
-          password: null,
-          tlsMode: "disable",
-        },
-        credentials: [
-          {
-            identityId: randomUUID(),
-            identityName: "dev@demo.local",
-            identityKind: "human",
-            groups: [],
-            tokenHash: createHash("sha256").update(TOKEN).digest("hex"),
-            expiresAt: null,
-          },
-        ],
+  proxy = await startTestProxy(
+    { shop: localUpstream(database.name) },
+    {
+      policy: {
         guardrails: [
           {
             id: "writes",
@@ -79,28 +48,18 @@ beforeAll(async () => {
             match: { classes: ["write"] },
           },
         ],
-        maskingRules: [],
       },
-    ],
-  };
-  governor.update(snapshot);
-  proxy = await startProxyServer({
-    host: "127.0.0.1",
-    port: 0,
-    logger: pino({ level: "silent" }),
-    hooks: {
-      authenticate: (r) => governor.authenticate(r),
-      decide: (s, sql) => governor.decide(s, sql),
-      record: (e) => events.push(e),
-      requestApproval: (_session, request) => {
-        requests.push(request.statement);
-        return {
-          link: `http://127.0.0.1:3000/approvals/${requests.length}`,
-          decision: decideLater(request.statement),
-        };
+      hooks: {
+        requestApproval: (_session, request) => {
+          requests.push(request.statement);
+          return {
+            link: `http://127.0.0.1:3000/approvals/${requests.length}`,
+            decision: decideLater(request.statement),
+          };
+        },
       },
     },
-  });
+  );
 });
 
 afterAll(async () => {
@@ -139,7 +98,7 @@ describe("statements held for approval", () => {
       /needs an approval \(Writes need approval\).*Approve or deny it at http:\/\/127\.0\.0\.1:3000\/approvals\/\d+/,
     );
     expect(await valueOf(1)).toBe(1);
-    expect(events.find((e) => e.statement?.includes("approve-me"))).toMatchObject({
+    expect(proxy.events.find((e) => e.statement?.includes("approve-me"))).toMatchObject({
       decision: "approved",
       message: "approved by admin@demo.local",
       rowCount: 1,
@@ -155,7 +114,7 @@ describe("statements held for approval", () => {
     );
     expect(await valueOf(2)).toBe(0);
     expect((await client.query("select 1 as ok")).rows).toEqual([{ ok: 1 }]);
-    expect(events.find((e) => e.statement?.includes("deny-me"))).toMatchObject({ decision: "denied" });
+    expect(proxy.events.find((e) => e.statement?.includes("deny-me"))).toMatchObject({ decision: "denied" });
     await client.end();
   });
 

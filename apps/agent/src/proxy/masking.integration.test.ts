@@ -1,22 +1,15 @@
 // Masking through the real proxy against the real Postgres: however a developer writes the query, over the
 // simple or the extended protocol, in text or binary format, no raw value of a masked column reaches them —
 // not in rows, errors or notices — while unmasked columns keep their exact values and types.
-import { createHash, randomUUID } from "node:crypto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import type { TPolicySnapshot } from "@portcullis/agent-protocol";
 import { createTestDatabase } from "@portcullis/db/test-support";
-import { initParser, PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
-import { pino } from "pino";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Governor } from "../governor.ts";
-import { SchemaCatalogs } from "./catalog.ts";
-import { startProxyServer, type TProxyServer } from "./server.ts";
+import { localUpstream, startTestProxy, type TTestProxy } from "./test-harness.ts";
 
 const run = promisify(execFile);
-const TOKEN = "pcat_masking_test";
 const ADA = {
   email: "ada.lovelace@example.com",
   ssn: "078-05-1120",
@@ -36,10 +29,9 @@ const FORBIDDEN = [
 ];
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
-let proxy: TProxyServer;
-const governor = new Governor({ catalogs: new SchemaCatalogs() });
+let proxy: TTestProxy;
 
-const url = () => `postgresql://dev%40demo.local:${TOKEN}@127.0.0.1:${proxy.port}/shop`;
+const url = () => proxy.url();
 
 function assertNoLeak(output: string): void {
   const lower = output.toLowerCase();
@@ -47,7 +39,6 @@ function assertNoLeak(output: string): void {
 }
 
 beforeAll(async () => {
-  await initParser();
   database = await createTestDatabase({ migrate: false });
   const setup = new pg.Client({ connectionString: database.url });
   await setup.connect();
@@ -65,82 +56,40 @@ beforeAll(async () => {
     insert into orders (customer_id, total) values (1, 100.00), (2, 25.50);
   `);
   await setup.end();
-  const snapshot: TPolicySnapshot = {
-    revision: 1,
-    issuedAt: new Date().toISOString(),
-    maskingKey: "ab".repeat(32),
-    connections: [
-      {
-        id: randomUUID(),
-        name: "shop",
-        environment: "production",
-        upstream: {
-          host: "127.0.0.1",
-          port: 5432,
-          database: database.name,
-          username: "postgres",
-          password: null,
-          tlsMode: "disable",
-        },
-        credentials: [
-          {
-            identityId: randomUUID(),
-            identityName: "dev@demo.local",
-            identityKind: "human",
-            groups: [],
-            tokenHash: createHash("sha256").update(TOKEN).digest("hex"),
-            expiresAt: null,
-          },
-        ],
-        guardrails: PRODUCTION_BASELINE.map((r, i) => ({
-          ...r,
-          id: `b${i}`,
-          match: r.match as Record<string, unknown>,
-        })),
+  const columnRules = [
+    ["customers.email", "partial"],
+    ["customers.ssn", "partial"],
+    ["customers.credit_card", "partial"],
+    ["customers.api_token", "redact"],
+  ] as const;
+  proxy = await startTestProxy(
+    { shop: localUpstream(database.name) },
+    {
+      policy: {
         maskingRules: [
-          ["customers.email", "partial"],
-          ["customers.ssn", "partial"],
-          ["customers.credit_card", "partial"],
-          ["customers.api_token", "redact"],
-        ]
-          .map(([columnPattern, strategy], i) => ({
+          ...columnRules.map(([columnPattern, strategy], i) => ({
             id: `m${i}`,
             name: `Mask ${columnPattern}`,
-            columnPattern: columnPattern!,
-            detector: null as string | null,
-            strategy: strategy as "partial" | "redact",
+            columnPattern,
+            detector: null,
+            strategy,
             exemptIdentities: [],
             exemptGroups: [],
-          }))
+          })),
           // Content detectors catch copies of sensitive values in columns nobody tagged.
-          .concat(
-            ["email", "us_ssn", "payment_card"].map((detector) => ({
-              id: `d-${detector}`,
-              name: `Detect ${detector}`,
-              columnPattern: null as unknown as string,
-              detector,
-              strategy: "redact" as const,
-              exemptIdentities: [],
-              exemptGroups: [],
-            })),
-          ),
+          ...["email", "us_ssn", "payment_card"].map((detector) => ({
+            id: `d-${detector}`,
+            name: `Detect ${detector}`,
+            columnPattern: null,
+            detector,
+            strategy: "redact" as const,
+            exemptIdentities: [],
+            exemptGroups: [],
+          })),
+        ],
       },
-    ],
-  };
-  governor.update(snapshot);
-  proxy = await startProxyServer({
-    host: "127.0.0.1",
-    port: 0,
-    logger: pino({ level: "silent" }),
-    hooks: {
-      authenticate: (r) => governor.authenticate(r),
-      decide: (s, sql) => governor.decide(s, sql),
-      record: () => undefined,
-      masking: (s) => governor.sessionMasking(s),
-      prepareSession: (s) => governor.prepareSession(s),
-      schemaChanged: (s) => governor.schemaChanged(s),
     },
-  });
+  );
 });
 
 afterAll(async () => {

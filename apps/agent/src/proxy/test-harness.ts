@@ -6,12 +6,13 @@ import { createHash, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import type { TAuditEvent, TPolicySnapshot } from "@portcullis/agent-protocol";
+import type { TAuditEvent, TConnectionPolicy, TPolicySnapshot } from "@portcullis/agent-protocol";
 import { initParser, PRODUCTION_BASELINE } from "@portcullis/policy";
 import { pino } from "pino";
 import { generate } from "selfsigned";
 import { Governor } from "../governor.ts";
 import { startProxyServer, type TProxyServer, type TProxyServerOptions } from "./server.ts";
+import type { TProxyHooks } from "./types.ts";
 import type { TUpstreamTarget } from "./upstream.ts";
 import { passwordMessage, startupMessage } from "./wire.ts";
 
@@ -21,10 +22,20 @@ export const TEST_CONNECTION = "shop";
 
 export type TTestUpstream = Omit<TUpstreamTarget, "ca">;
 
-export function testSnapshot(upstreams: Record<string, TTestUpstream>): TPolicySnapshot {
+export interface TTestPolicy {
+  /** Instead of the production baseline. */
+  guardrails?: TConnectionPolicy["guardrails"];
+  maskingRules?: TConnectionPolicy["maskingRules"];
+}
+
+export function testSnapshot(
+  upstreams: Record<string, TTestUpstream>,
+  policy: TTestPolicy = {},
+): TPolicySnapshot {
   return {
     revision: 1,
     issuedAt: new Date().toISOString(),
+    maskingKey: "ab".repeat(32),
     connections: Object.entries(upstreams).map(([name, upstream]) => ({
       id: randomUUID(),
       name,
@@ -40,12 +51,14 @@ export function testSnapshot(upstreams: Record<string, TTestUpstream>): TPolicyS
           expiresAt: null,
         },
       ],
-      guardrails: PRODUCTION_BASELINE.map((r, i) => ({
-        ...r,
-        id: `baseline-${i}`,
-        match: r.match as Record<string, unknown>,
-      })),
-      maskingRules: [],
+      guardrails:
+        policy.guardrails ??
+        PRODUCTION_BASELINE.map((r, i) => ({
+          ...r,
+          id: `baseline-${i}`,
+          match: r.match as Record<string, unknown>,
+        })),
+      maskingRules: policy.maskingRules ?? [],
     })),
   };
 }
@@ -82,13 +95,16 @@ export async function startTestProxy(
   options: Partial<Omit<TProxyServerOptions, "hooks" | "logger">> & {
     /** Adjusts the upstream target after authentication (e.g. to add a CA bundle the snapshot cannot carry). */
     upstreamOverride?: (target: TUpstreamTarget) => TUpstreamTarget;
+    policy?: TTestPolicy;
+    /** Hooks the agent wires to other parts (an approval source, say). */
+    hooks?: Pick<TProxyHooks, "requestApproval">;
   } = {},
 ): Promise<TTestProxy> {
   await initParser();
   const governor = new Governor();
-  governor.update(testSnapshot(upstreams));
+  governor.update(testSnapshot(upstreams, options.policy));
   const events: TAuditEvent[] = [];
-  const { upstreamOverride, ...serverOptions } = options;
+  const { upstreamOverride, policy: _policy, hooks, ...serverOptions } = options;
   const server = await startProxyServer({
     host: "127.0.0.1",
     port: 0,
@@ -103,6 +119,10 @@ export async function startTestProxy(
       },
       decide: (s, sql) => governor.decide(s, sql),
       record: (e) => events.push(e),
+      masking: (s) => governor.sessionMasking(s),
+      prepareSession: (s) => governor.prepareSession(s),
+      schemaChanged: (s) => governor.schemaChanged(s),
+      ...hooks,
     },
   });
   return {
