@@ -287,6 +287,23 @@ export class ProxySession {
     return { verdict, hold: { kind: frame.type === T.Query ? "query" : "parse", frame, name, sql, verdict } };
   }
 
+  /** Queues the response tracking of one simple query (or of the refusal that replaces it). */
+  private trackQuery(runs: TStatementRun[], blocked: TVerdict | null): void {
+    const startedAt = Date.now();
+    const startedIso = new Date(startedAt).toISOString();
+    this.pending.push({
+      kind: "query",
+      runs,
+      index: 0,
+      rows: 0,
+      startedAt,
+      startedIso,
+      blocked,
+      failed: false,
+      ...freshResult(),
+    });
+  }
+
   private startHold(hold: THold): void {
     this.held = hold;
     this.client.pause();
@@ -316,23 +333,11 @@ export class ProxySession {
 
   /** Sends the held statement on (approved) or refuses it in pipeline order (denied), then what queued behind it. */
   private release(hold: THold, decision: TApprovalDecision): void {
-    const now = Date.now();
-    const startedIso = new Date(now).toISOString();
     let data: Buffer;
     if (decision.approved) {
       const runs = runsOf(hold.verdict).map((run) => ({ ...run, approvedBy: decision.decidedBy }));
       if (hold.kind === "query") {
-        this.pending.push({
-          kind: "query",
-          runs,
-          index: 0,
-          rows: 0,
-          startedAt: now,
-          startedIso,
-          blocked: null,
-          failed: false,
-          ...freshResult(),
-        });
+        this.trackQuery(runs, null);
       } else {
         const run = runs[0];
         if (run) this.prepared.set(hold.name, run);
@@ -346,19 +351,9 @@ export class ProxySession {
         action: "block",
         message: `the approval was ${decision.decidedBy ? `denied by ${decision.decidedBy}` : "not given in time"}: ${decision.reason}`,
       };
-      this.recordBlocked(denied, startedIso, "denied");
+      this.recordBlocked(denied, new Date().toISOString(), "denied");
       if (hold.kind === "query") {
-        this.pending.push({
-          kind: "query",
-          runs: runsOf(denied),
-          index: 0,
-          rows: 0,
-          startedAt: now,
-          startedIso,
-          blocked: denied,
-          failed: false,
-          ...freshResult(),
-        });
+        this.trackQuery(runsOf(denied), denied);
         data = queryMessage(BLOCKED_SQL);
       } else {
         this.prepared.delete(hold.name);
@@ -380,22 +375,9 @@ export class ProxySession {
         const sql = new BodyReader(frame.raw, frame.bodyStart).cstring();
         if (this.discardUntilSync) return frame.raw;
         const verdict = decided ?? this.hooks.decide(this.info, sql);
-        const runs = runsOf(verdict);
-        const now = Date.now();
-        const startedIso = new Date(now).toISOString();
         const blocked = verdict.action !== "allow" ? verdict : null;
-        if (blocked) this.recordBlocked(blocked, startedIso);
-        this.pending.push({
-          kind: "query",
-          runs,
-          index: 0,
-          rows: 0,
-          startedAt: now,
-          startedIso,
-          blocked,
-          failed: false,
-          ...freshResult(),
-        });
+        if (blocked) this.recordBlocked(blocked, new Date().toISOString());
+        this.trackQuery(runsOf(verdict), blocked);
         return blocked ? queryMessage(BLOCKED_SQL) : frame.raw;
       }
       case T.Parse: {
@@ -491,17 +473,7 @@ export class ProxySession {
           offendingIndex: -1,
           masking: [],
         };
-        this.pending.push({
-          kind: "query",
-          runs: [],
-          index: 0,
-          rows: 0,
-          startedAt: Date.now(),
-          startedIso: new Date().toISOString(),
-          blocked: verdict,
-          failed: false,
-          ...freshResult(),
-        });
+        this.trackQuery([], verdict);
         return queryMessage(BLOCKED_SQL);
       }
       default:
