@@ -1,38 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { parseAgentMessage, type TAuditEvent } from "@portcullis/agent-protocol";
 import { describe, expect, it } from "vitest";
 import { linkUrl } from "./control-plane-link.ts";
 import { buildEventBatch, serializeWithinLimit } from "./event-batches.ts";
-
-function event(statement: string): TAuditEvent {
-  return {
-    id: randomUUID(),
-    type: "statement",
-    occurredAt: new Date().toISOString(),
-    actorId: null,
-    actorName: "copilot@demo.local",
-    actorKind: "ai_agent",
-    connectionId: null,
-    connectionName: "demo",
-    environment: "production",
-    sessionId: null,
-    clientAddr: null,
-    applicationName: null,
-    statement,
-    fingerprint: null,
-    statementClass: "read",
-    decision: "allowed",
-    ruleId: null,
-    ruleName: null,
-    message: null,
-    tables: [],
-    columns: [],
-    maskedColumns: [],
-    rowCount: 0,
-    durationMs: 0,
-    error: null,
-  };
-}
+import { wireAuditEvent as event } from "./test-events.ts";
 
 /** What the spool hands the link: each event's id and its JSON. */
 const spooled = (events: ReturnType<typeof event>[]) =>

@@ -2,39 +2,9 @@ import { randomUUID } from "node:crypto";
 import { appendFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { TAuditEvent } from "@portcullis/agent-protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { wireAuditEvent as event } from "../link/test-events.ts";
 import { AuditSpool, SpoolFullError } from "./audit-spool.ts";
-
-function event(statement = "SELECT 1"): TAuditEvent {
-  return {
-    id: randomUUID(),
-    type: "statement",
-    occurredAt: new Date().toISOString(),
-    actorId: null,
-    actorName: "dev@demo.local",
-    actorKind: "human",
-    connectionId: null,
-    connectionName: "demo",
-    environment: "production",
-    sessionId: null,
-    clientAddr: "127.0.0.1",
-    applicationName: "psql",
-    statement,
-    fingerprint: null,
-    statementClass: "read",
-    decision: "allowed",
-    ruleId: null,
-    ruleName: null,
-    message: null,
-    tables: ["customers"],
-    columns: [],
-    maskedColumns: [],
-    rowCount: 1,
-    durationMs: 0.5,
-    error: null,
-  };
-}
 
 const spoolFile = (dir: string) => join(dir, "audit-spool.jsonl");
 

@@ -7,6 +7,7 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { wireAuditEvent } from "@portcullis/agent/src/link/test-events.ts";
 import { AuditSpool } from "@portcullis/agent/src/spool/audit-spool.ts";
 import {
   ControlPlaneLink,
@@ -17,7 +18,6 @@ import {
   encodeMessage,
   parseControlMessage,
   PROTOCOL_VERSION,
-  type TAuditEvent,
   type TControlMessage,
   type TPolicySnapshot,
 } from "@portcullis/agent-protocol";
@@ -48,36 +48,6 @@ async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-function auditEvent(statement: string): TAuditEvent {
-  return {
-    id: randomUUID(),
-    type: "statement",
-    occurredAt: new Date().toISOString(),
-    actorId: null,
-    actorName: "dev@demo.local",
-    actorKind: "human",
-    connectionId: null,
-    connectionName: "demo",
-    environment: "production",
-    sessionId: null,
-    clientAddr: "127.0.0.1",
-    applicationName: "psql",
-    statement,
-    fingerprint: null,
-    statementClass: "read",
-    decision: "allowed",
-    ruleId: null,
-    ruleName: null,
-    message: null,
-    tables: ["customers"],
-    columns: ["email"],
-    maskedColumns: [],
-    rowCount: 1,
-    durationMs: 1.25,
-    error: null,
-  };
 }
 
 describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
@@ -247,7 +217,7 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     });
 
     // Events appended to the spool land in audit_events exactly once.
-    const events = Array.from({ length: 450 }, (_, i) => auditEvent(`SELECT ${i}`));
+    const events = Array.from({ length: 450 }, (_, i) => wireAuditEvent(`SELECT ${i}`));
     for (const e of events) spool.append(e);
     sentIds.push(...events.map((e) => e.id));
     await waitFor("spool drained", () => spool.size === 0);
@@ -286,14 +256,14 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     await waitFor("connected", () => link.connected);
 
     // Some of these are in flight (or stored with the ack lost) when the control plane goes away.
-    const burst = Array.from({ length: 500 }, (_, i) => auditEvent(`UPDATE t SET x = ${i}`));
+    const burst = Array.from({ length: 500 }, (_, i) => wireAuditEvent(`UPDATE t SET x = ${i}`));
     for (const e of burst) spool.append(e);
     sentIds.push(...burst.map((e) => e.id));
     await new Promise((r) => setImmediate(r));
     await stopControlPlane();
     await waitFor("disconnected", () => !link.connected);
 
-    const during = Array.from({ length: 300 }, (_, i) => auditEvent(`SELECT ${i} FROM during_outage`));
+    const during = Array.from({ length: 300 }, (_, i) => wireAuditEvent(`SELECT ${i} FROM during_outage`));
     for (const e of during) spool.append(e);
     sentIds.push(...during.map((e) => e.id));
     await new Promise((r) => setTimeout(r, 500)); // a few refused reconnect attempts
@@ -317,7 +287,7 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     const link = new ControlPlaneLink(linkOptions(spool));
     link.start();
     await waitFor("connected", () => link.connected);
-    const late = Array.from({ length: 10 }, (_, i) => auditEvent(`SELECT ${i} AS after_restart`));
+    const late = Array.from({ length: 10 }, (_, i) => wireAuditEvent(`SELECT ${i} AS after_restart`));
     for (const e of late) spool.append(e);
     sentIds.push(...late.map((e) => e.id));
     await waitFor("spool drained", () => spool.size === 0);
@@ -329,13 +299,13 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
   it("rejects invalid events by id, stores the valid ones, and closes a link that keeps sending garbage", async () => {
     const { credential } = JSON.parse(await readFile(join(workDir, "credential.json"), "utf8"));
     const { ws, messages } = await rawClient(credential);
-    const good = auditEvent("SELECT 'good'");
+    const good = wireAuditEvent("SELECT 'good'");
     const badId = randomUUID();
     ws.send(
       JSON.stringify({
         v: PROTOCOL_VERSION,
         type: "events",
-        events: [good, { ...auditEvent("x"), id: badId, decision: "maybe" }],
+        events: [good, { ...wireAuditEvent("x"), id: badId, decision: "maybe" }],
       }),
     );
     await waitFor(
