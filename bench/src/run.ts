@@ -2,6 +2,7 @@
 //   npm run bench                      3 rounds of 4 s per configuration (about 8 minutes)
 //   npm run bench -- --quick           1 round of 2 s (a smoke run; numbers are noisy)
 //   npm run bench -- --seconds 5 --rounds 5
+//   npm run bench -- --modes prepared --clients 8 --pgbench-only --profile /tmp/prof   (a CPU profile of the agent)
 // Method: pgbench -S (select-only) in simple, extended and prepared modes at c = 1, 4, 8, 16 against
 // direct Postgres, PgBouncer (session pooling, started here on loopback) and the agent with governance on
 // (identity auth, guardrails, audit events spooled and shipped to a control plane). Rounds are interleaved
@@ -27,13 +28,20 @@ const { values: args } = parseArgs({
     seconds: { type: "string" },
     rounds: { type: "string" },
     scale: { type: "string", default: "10" },
+    modes: { type: "string" },
+    clients: { type: "string" },
+    /** Skip the result-size scenarios and the ratio line (for profiling one configuration). */
+    "pgbench-only": { type: "boolean", default: false },
+    /** Directory for V8 CPU profiles of the agent and the control plane, written when they stop. */
+    profile: { type: "string" },
   },
 });
 const SECONDS = Number(args.seconds ?? (args.quick ? 2 : 4));
 const ROUNDS = Number(args.rounds ?? (args.quick ? 1 : 3));
 const SCALE = Number(args.scale);
-const MODES = ["simple", "extended", "prepared"] as const;
-const CLIENTS = [1, 4, 8, 16] as const;
+const ALL_MODES = ["simple", "extended", "prepared"] as const;
+const MODES = args.modes ? ALL_MODES.filter((m) => args.modes!.split(",").includes(m)) : ALL_MODES;
+const CLIENTS = args.clients ? args.clients.split(",").map(Number) : [1, 4, 8, 16];
 const ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
 const BENCH_DB = "portcullis_bench";
 const STORE_DB = `portcullis_bench_store_${randomBytes(3).toString("hex")}`;
@@ -45,8 +53,14 @@ interface TRun {
   tps: number;
   latencyMs: number;
   transactions: number;
-  agentCpuUsPerTx: number | null;
+  /** CPU of the proxy process (the agent or PgBouncer) per transaction, from /proc. */
+  proxyCpuUsPerTx: number | null;
+  /** CPU of the control plane per agent transaction (it ingests the audit events meanwhile). */
+  controlPlaneCpuUsPerTx: number | null;
 }
+
+/** Processes whose CPU is read from /proc around each run. */
+const pids = { agent: 0, pgbouncer: 0, controlPlane: 0 };
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -164,7 +178,7 @@ function waitForPort(port: number): Promise<void> {
   });
 }
 
-async function startPgbouncer(parent: string): Promise<void> {
+async function startPgbouncer(parent: string): Promise<number> {
   const dir = path.join(parent, "pgbouncer");
   mkdirSync(dir);
   const ini = path.join(dir, "pgbouncer.ini");
@@ -199,6 +213,7 @@ async function startPgbouncer(parent: string): Promise<void> {
   const child = spawn("pgbouncer", asRoot ? ["-u", "postgres", ini] : [ini], { stdio: "ignore" });
   children.push(child);
   await waitForPort(PORTS.pgbouncer);
+  return child.pid!;
 }
 
 function cpuTicks(pid: number): number {
@@ -217,7 +232,6 @@ function pgbench(
   clients: number,
   seconds: number,
   token: string,
-  agentPid: number,
   extra: string[] = [],
 ): TRun {
   const conn: Record<TTarget, { port: number; user: string; db: string; password?: string }> = {
@@ -226,7 +240,9 @@ function pgbench(
     agent: { port: PORTS.agent, user: "dev@demo.local", db: "bench", password: token },
   };
   const c = conn[target];
-  const before = target === "agent" ? cpuTicks(agentPid) : 0;
+  const proxyPid = target === "agent" ? pids.agent : target === "pgbouncer" ? pids.pgbouncer : 0;
+  const before = proxyPid ? cpuTicks(proxyPid) : 0;
+  const controlPlaneBefore = cpuTicks(pids.controlPlane);
   const result = spawnSync(
     "pgbench",
     [
@@ -254,12 +270,14 @@ function pgbench(
   const tps = Number(/tps = ([\d.]+)/.exec(result.stdout)?.[1]);
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(result.stdout)?.[1]);
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(result.stdout)?.[1]);
-  const ticks = target === "agent" ? cpuTicks(agentPid) - before : 0;
+  const perTx = (ticks: number) => (ticks / CLK_TCK / transactions) * 1e6;
   return {
     tps,
     latencyMs,
     transactions,
-    agentCpuUsPerTx: target === "agent" ? (ticks / CLK_TCK / transactions) * 1e6 : null,
+    proxyCpuUsPerTx: proxyPid ? perTx(cpuTicks(proxyPid) - before) : null,
+    controlPlaneCpuUsPerTx:
+      target === "agent" ? perTx(cpuTicks(pids.controlPlane) - controlPlaneBefore) : null,
   };
 }
 
@@ -346,9 +364,12 @@ async function main(): Promise<void> {
   try {
     await ensureBenchDatabase();
     const seeded = await seedControlPlane();
-    await startProcess(
+    const controlPlane = await startProcess(
       process.execPath,
       [
+        ...(args.profile
+          ? ["--cpu-prof", "--cpu-prof-dir", path.join(path.resolve(args.profile), "control-plane")]
+          : []),
         "--import",
         "tsx",
         "bench/src/control-plane.ts",
@@ -361,7 +382,14 @@ async function main(): Promise<void> {
     );
     const agent = await startProcess(
       process.execPath,
-      ["--import", "tsx", "apps/agent/src/main.ts"],
+      [
+        ...(args.profile
+          ? ["--cpu-prof", "--cpu-prof-dir", path.join(path.resolve(args.profile), "agent")]
+          : []),
+        "--import",
+        "tsx",
+        "apps/agent/src/main.ts",
+      ],
       {
         PORTCULLIS_CONTROL_PLANE_URL: `http://127.0.0.1:${PORTS.controlPlane}`,
         PORTCULLIS_ENROLLMENT_TOKEN: seeded.enrollment,
@@ -375,9 +403,11 @@ async function main(): Promise<void> {
       /"msg":"ready"/,
     );
     const agentPid = agent.pid!;
-    await startPgbouncer(tmp);
+    pids.agent = agentPid;
+    pids.controlPlane = controlPlane.pid!;
+    pids.pgbouncer = await startPgbouncer(tmp);
     const targets: TTarget[] = ["direct", "pgbouncer", "agent"];
-    for (const t of targets) pgbench(t, "simple", 2, 1, seeded.token, agentPid); // warm-up
+    for (const t of targets) pgbench(t, "simple", 2, 1, seeded.token); // warm-up
 
     const results = new Map<string, TRun[]>();
     const key = (t: TTarget, m: string, c: number) => `${t}|${m}|${c}`;
@@ -386,7 +416,7 @@ async function main(): Promise<void> {
         for (const clients of CLIENTS) {
           const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
           for (const target of order) {
-            const run = pgbench(target, mode, clients, SECONDS, seeded.token, agentPid);
+            const run = pgbench(target, mode, clients, SECONDS, seeded.token);
             results.set(key(target, mode, clients), [
               ...(results.get(key(target, mode, clients)) ?? []),
               run,
@@ -402,27 +432,31 @@ async function main(): Promise<void> {
     log("");
     log("pgbench -S (select-only); tps medians; ratios are agent / target");
     log(
-      "mode      c   direct tps  pgbouncer tps   agent tps  agent/direct  agent/pgbouncer  agent CPU µs/tx",
+      "mode      c   direct tps  pgbouncer tps   agent tps  agent/direct  agent/pgbouncer  CPU µs/tx: agent  pgbouncer  control plane",
     );
     for (const mode of MODES) {
       for (const c of CLIENTS) {
         const d = med("direct", mode, c, (r) => r.tps);
         const b = med("pgbouncer", mode, c, (r) => r.tps);
         const a = med("agent", mode, c, (r) => r.tps);
-        const cpu = med("agent", mode, c, (r) => r.agentCpuUsPerTx ?? 0);
+        const cpu = med("agent", mode, c, (r) => r.proxyCpuUsPerTx ?? 0);
+        const bouncerCpu = med("pgbouncer", mode, c, (r) => r.proxyCpuUsPerTx ?? 0);
+        const controlCpu = med("agent", mode, c, (r) => r.controlPlaneCpuUsPerTx ?? 0);
         log(
-          `${mode.padEnd(9)} ${String(c).padStart(2)} ${d.toFixed(0).padStart(12)} ${b.toFixed(0).padStart(14)} ${a.toFixed(0).padStart(11)} ${(a / d).toFixed(2).padStart(13)} ${(a / b).toFixed(2).padStart(16)} ${cpu.toFixed(1).padStart(16)}`,
+          `${mode.padEnd(9)} ${String(c).padStart(2)} ${d.toFixed(0).padStart(12)} ${b.toFixed(0).padStart(14)} ${a.toFixed(0).padStart(11)} ${(a / d).toFixed(2).padStart(13)} ${(a / b).toFixed(2).padStart(16)} ${cpu.toFixed(1).padStart(16)} ${bouncerCpu.toFixed(1).padStart(10)} ${controlCpu.toFixed(1).padStart(14)}`,
         );
       }
     }
     log("");
-    for (const mode of MODES) {
+    for (const mode of CLIENTS.includes(1) ? MODES : []) {
       const added =
         (med("agent", mode, 1, (r) => r.latencyMs) - med("direct", mode, 1, (r) => r.latencyMs)) * 1000;
       const bouncer =
         (med("pgbouncer", mode, 1, (r) => r.latencyMs) - med("direct", mode, 1, (r) => r.latencyMs)) * 1000;
       log(`added latency at c=1 (${mode}): agent ${added.toFixed(0)} µs, pgbouncer ${bouncer.toFixed(0)} µs`);
     }
+
+    if (args["pgbench-only"]) return;
 
     // 100-row result through the full path (a wide read of the kind masking applies to).
     const script = path.join(tmp, "hundred.sql");
@@ -434,7 +468,7 @@ async function main(): Promise<void> {
       median(
         Array.from(
           { length: ROUNDS },
-          () => pgbench(t, "extended", 4, SECONDS, seeded.token, agentPid, ["-f", script]).tps,
+          () => pgbench(t, "extended", 4, SECONDS, seeded.token, ["-f", script]).tps,
         ),
       );
     const hd = hundred("direct");
