@@ -781,8 +781,8 @@ export class ProxySession {
       ruleId: e.verdict.ruleId,
       ruleName: e.verdict.ruleName,
       message: e.message,
-      tables: a ? [...new Set([...a.tablesRead, ...a.tablesWritten])] : [],
-      columns: a ? resolvedColumns(a) : [],
+      tables: a ? touched(a).tables : [],
+      columns: a ? touched(a).columns : [],
       maskedColumns: e.maskedColumns ?? [],
       rowCount: e.rows,
       durationMs: e.durationMs,
@@ -790,6 +790,20 @@ export class ProxySession {
     };
     this.hooks.record(event);
   }
+}
+
+/**
+ * Tables and resolved columns of an analysis, computed once per analysis rather than per event. Keyed by
+ * its columnRefs array, which copies of a cached analysis (same statement, other text) share.
+ */
+const touchedCache = new WeakMap<object, { tables: string[]; columns: string[] }>();
+function touched(a: TStatementAnalysis): { tables: string[]; columns: string[] } {
+  let entry = touchedCache.get(a.columnRefs);
+  if (!entry) {
+    entry = { tables: [...new Set([...a.tablesRead, ...a.tablesWritten])], columns: resolvedColumns(a) };
+    touchedCache.set(a.columnRefs, entry);
+  }
+  return entry;
 }
 
 /** The frames of one push() are consecutive slices of one buffer: return the slice that spans them. */
