@@ -241,5 +241,6 @@ function unparsed(sql: string): TStatementAnalysis {
     aliases: {},
     copyTo: false,
     runsCode: false,
+    changesQuoting: false,
   };
 }

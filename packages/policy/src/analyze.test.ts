@@ -119,3 +119,20 @@ describe("analyzeSql", () => {
     if (!result.ok) expect(result.error).toMatch(/syntax error/);
   });
 });
+
+describe("changesQuoting", () => {
+  it.each([
+    ["set standard_conforming_strings = off", true],
+    ["set local standard_conforming_strings to 'off'", true],
+    ["SET standard_conforming_strings = 0", true],
+    ["select set_config('standard_conforming_strings', 'off', false)", true],
+    ["select pg_catalog.set_config(current_setting('x'), 'off', false)", true],
+    ["update pg_settings set setting = 'off' where name = 'standard_conforming_strings'", true],
+    ["set standard_conforming_strings = on", false],
+    ["reset standard_conforming_strings", false],
+    ["select set_config('application_name', 'x', false)", false],
+    ["set application_name = 'off'", false],
+  ])("%s -> %s", (sql, expected) => {
+    expect(one(sql).changesQuoting).toBe(expected);
+  });
+});

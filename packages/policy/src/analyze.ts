@@ -32,6 +32,10 @@ export interface TStatementAnalysis {
   /** Runs code defined elsewhere or installs code that runs later (DO, functions, triggers, rules, CALL,
    * COPY ... PROGRAM, LOAD): its effects are not visible in this statement. */
   runsCode: boolean;
+  /** Turns standard_conforming_strings off (SET, set_config(), UPDATE pg_settings): the server would then
+   * read backslashes in later string literals differently from this parser, so analysis of the rest of the
+   * session could not be trusted. */
+  changesQuoting: boolean;
 }
 
 export type TAnalysis = { ok: true; statements: TStatementAnalysis[] } | { ok: false; error: string };
@@ -178,6 +182,26 @@ function isBareRangeVar(key: string, child: unknown): boolean {
   );
 }
 
+const QUOTING_SETTINGS = new Set(["standard_conforming_strings"]);
+
+/** The value of a string or number constant (possibly cast), else null. */
+function constantString(node: unknown): string | null {
+  if (!node || typeof node !== "object") return null;
+  const n = node as TNode;
+  const cast = n.TypeCast as TNode | undefined;
+  if (cast) return constantString(cast.arg);
+  const constant = n.A_Const as TNode | undefined;
+  if (!constant) return null;
+  const str = (constant.sval as TNode | undefined)?.sval;
+  if (typeof str === "string") return str;
+  const int = (constant.ival as TNode | undefined)?.ival;
+  if (typeof int === "number") return String(int);
+  if (constant.ival) return "0"; // libpg-query omits a zero value
+  const bool = (constant.boolval as TNode | undefined)?.boolval;
+  if (bool !== undefined || constant.boolval) return bool === true ? "true" : "false";
+  return null;
+}
+
 function isConstantTrue(node: unknown): boolean {
   if (!node || typeof node !== "object") return false;
   const n = node as TNode;
@@ -213,6 +237,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   const starRefs = new Set<string | null>();
   const aliases: Record<string, string | null> = {};
   let unboundedWrite = false;
+  let changesQuoting = false;
 
   const visit = (value: unknown, parentKey: string | null): void => {
     if (Array.isArray(value)) {
@@ -256,6 +281,18 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
             ?.map((p) => p.String?.sval ?? "")
             .join(".");
           if (name) functions.add(name);
+          if (name && name.slice(name.lastIndexOf(".") + 1).toLowerCase() === "set_config") {
+            // A setting named by anything but a constant could be the one that matters.
+            const setting = constantString((node.args as unknown[] | undefined)?.[0]);
+            if (setting === null || QUOTING_SETTINGS.has(setting.toLowerCase())) changesQuoting = true;
+          }
+        }
+        if (key === "VariableSetStmt" && QUOTING_SETTINGS.has(String(node.name ?? "").toLowerCase())) {
+          const kind = String(node.kind ?? "");
+          // RESET returns to the session's starting value, which the agent checked when the session began.
+          const value = constantString((node.args as unknown[] | undefined)?.[0]);
+          if (kind === "VAR_SET_VALUE" && !(value !== null && /^(on|true|yes|1)$/i.test(value)))
+            changesQuoting = true;
         }
         if ((key === "UpdateStmt" || key === "DeleteStmt") && node.relation) {
           written.add(qualifiedName(node.relation as TNode));
@@ -299,6 +336,8 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   // DDL that names a table (ALTER TABLE, CREATE INDEX ...) writes its schema; SELECT INTO only its target.
   else if (cls === "ddl") for (const t of tables) written.add(t);
   const tablesRead = [...tables].filter((t) => !written.has(t) || cls === "read");
+  // Writing pg_settings runs set_config() for each row.
+  if ([...written].some((t) => t === "pg_settings" || t === "pg_catalog.pg_settings")) changesQuoting = true;
 
   const fingerprint = fingerprintOf(stmt);
   return {
@@ -320,6 +359,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       CODE_NODES.has(command) ||
       [...nested].some((n) => CODE_NODES.has(n)) ||
       (command === "CopyStmt" && Boolean((stmt.CopyStmt as TNode).is_program)),
+    changesQuoting,
   };
 }
 

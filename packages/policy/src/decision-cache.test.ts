@@ -76,3 +76,13 @@ describe("AnalysisCache", () => {
     expect(cache.hits).toBe(1);
   });
 });
+
+describe("AnalysisCache and settings", () => {
+  it("never lets a harmless set_config() shape stand for one that turns standard_conforming_strings off", () => {
+    const cache = new AnalysisCache();
+    cache.analyze("select set_config('application_name', 'a', false)");
+    cache.analyze("select set_config('application_name', 'b', false)");
+    const off = cache.analyze("select set_config('standard_conforming_strings', 'off', false)");
+    expect(off.ok && off.statements[0]!.changesQuoting).toBe(true);
+  });
+});

@@ -76,6 +76,8 @@ function shapeCacheable(analysis: TAnalysis): TStatementAnalysis | null {
   if (!analysis.ok || analysis.statements.length !== 1) return null;
   const s = analysis.statements[0]!;
   if (s.class !== "read" || s.command !== "SelectStmt" || s.runsCode || s.copyTo) return null;
+  // set_config()'s first argument is a constant the analysis reads (see changesQuoting).
+  if (s.changesQuoting || s.functions.some((f) => f.toLowerCase().endsWith("set_config"))) return null;
   return s;
 }
 

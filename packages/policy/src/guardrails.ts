@@ -128,6 +128,16 @@ export function compileGuardrails(rules: readonly TGuardrail[]): TCompiledGuardr
     });
 }
 
+/** Built in, in every environment: with standard_conforming_strings off, text this engine reads as a
+ * string literal can be a statement to the server (`'\' ...'` quoting), which would void every rule. */
+const QUOTING_BLOCK: TGuardrailDecision = {
+  action: "block",
+  ruleId: "builtin-standard-conforming-strings",
+  ruleName: "standard_conforming_strings stays on",
+  message:
+    "Turning standard_conforming_strings off is not allowed through Portcullis: it changes how the server reads string literals; use E'...' strings for backslash escapes",
+};
+
 /**
  * Decides one analysed statement against compiled rules. A rule whose criteria did not validate cannot be
  * trusted to match what its author meant: in production it blocks (fail closed).
@@ -137,6 +147,7 @@ export function evaluateGuardrails(
   ctx: TRequestContext,
   rules: readonly TCompiledGuardrail[],
 ): TGuardrailDecision {
+  if (s.changesQuoting) return QUOTING_BLOCK;
   for (const rule of rules) {
     if (rule.match === null) {
       if (PRODUCTION.has(ctx.environment)) {

@@ -5,7 +5,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { TAuditEvent } from "@portcullis/agent-protocol";
 import type { Logger } from "pino";
-import { ProxySession } from "./session.ts";
+import { ProxySession, QUOTING_REFUSAL } from "./session.ts";
 import type { TProxyHooks, TSessionInfo } from "./types.ts";
 import { connectUpstream, sendUpstreamCancel, UpstreamError, type TUpstreamTarget } from "./upstream.ts";
 import {
@@ -60,6 +60,12 @@ const FORWARDED_PARAMS = [
   "datestyle",
   "timezone",
 ];
+
+function quotingIsStandard(parameters: [string, string][]): boolean {
+  const reported = parameters.find(([name]) => name === "standard_conforming_strings");
+  // Every supported server reports it; one that does not is not one we can vouch for.
+  return reported?.[1] === "on";
+}
 
 interface TCancelTarget {
   secretKey: number;
@@ -338,6 +344,11 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       if (socket.destroyed) {
         upstream.socket.destroy();
         return;
+      }
+      if (!quotingIsStandard(upstream.parameters)) {
+        upstream.socket.destroy();
+        logger.warn({ database }, "database runs with standard_conforming_strings off; session refused");
+        return fail("0A000", QUOTING_REFUSAL);
       }
       clearTimeout(timer);
       phase = "done";

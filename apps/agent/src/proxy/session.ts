@@ -44,6 +44,11 @@ import {
 
 export const BLOCKED_SQL = "PORTCULLIS BLOCKED STATEMENT";
 
+/** With standard_conforming_strings off the server reads backslashes in string literals as escapes,
+ * unlike the agent's parser: statement analysis, and every rule built on it, could be fooled. */
+export const QUOTING_REFUSAL =
+  "Portcullis requires standard_conforming_strings = on for this database (the server reports it off): ask an admin to change the database or role setting";
+
 const T = {
   Query: 0x51,
   Parse: 0x50,
@@ -73,6 +78,7 @@ const B = {
   RowDescription: 0x54,
   NoData: 0x6e,
   Notice: 0x4e,
+  ParameterStatus: 0x53,
 } as const;
 
 interface TStatementRun {
@@ -508,12 +514,28 @@ export class ProxySession {
     let out: Buffer[] | null = null;
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i]!;
+      if (frame.type === B.ParameterStatus && !this.quotingStillStandard(frame)) return;
       const replacement = this.handleUpstreamFrame(frame);
       if (replacement !== frame.raw && out === null) out = frames.slice(0, i).map((f) => f.raw);
       out?.push(replacement);
     }
     const data = out ? Buffer.concat(out) : frames.length === 1 ? frames[0]!.raw : contiguous(frames);
     if (!this.client.write(data)) this.upstream.pause();
+  }
+
+  /**
+   * The policy refuses statements that turn standard_conforming_strings off; should one get through anyway,
+   * the session ends before anything else is read with the server's changed quoting.
+   */
+  private quotingStillStandard(frame: TFrame): boolean {
+    const reader = new BodyReader(frame.raw, frame.bodyStart);
+    if (reader.cstring() !== "standard_conforming_strings" || reader.cstring() === "on") return true;
+    this.logger.warn(
+      { sessionId: this.info.sessionId },
+      "standard_conforming_strings turned off; ending session",
+    );
+    this.terminate("standard_conforming_strings turned off", { code: "0A000", message: QUOTING_REFUSAL });
+    return false;
   }
 
   /** Masking for this session right now (policy can change between statements). */
