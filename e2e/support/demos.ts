@@ -1,5 +1,5 @@
 // The demos started by global-setup, as their printed lines describe them.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { DEMOS_FILE } from "./paths.ts";
@@ -58,4 +58,36 @@ export async function psql(
     const e = error as { stdout?: string; stderr?: string };
     return { ok: false, stdout: (e.stdout ?? "").trim(), stderr: e.stderr ?? String(error) };
   }
+}
+
+/** A psql session kept open, fed statements one by one like a person typing them. */
+export interface TPsqlSession {
+  query(sql: string): Promise<string>;
+  close(): void;
+}
+
+export function openPsql(url: string): TPsqlSession {
+  const child = spawn("psql", [url, "-X", "-q", "-tA"], { stdio: ["pipe", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  let sequence = 0;
+  return {
+    async query(sql) {
+      // psql answers in order; the echoed marker says this statement's output is complete.
+      const marker = `__portcullis_e2e_${++sequence}__`;
+      const start = output.length;
+      child.stdin.write(`${sql};\n\\echo ${marker}\n`);
+      const deadline = Date.now() + 15_000;
+      while (!output.includes(marker, start)) {
+        if (child.exitCode !== null) throw new Error(`psql exited: ${output.slice(start)}`);
+        if (Date.now() > deadline) throw new Error(`psql did not answer: ${output.slice(start)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return output.slice(start, output.indexOf(marker, start)).trim();
+    },
+    close() {
+      child.stdin.end();
+    },
+  };
 }

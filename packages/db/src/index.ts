@@ -7,3 +7,4 @@ export * from "./repositories/access.ts";
 export * from "./repositories/agents.ts";
 export * from "./repositories/policy.ts";
 export type { Prisma } from "./generated/prisma/client.ts";
+export * from "./repositories/policy-rules.ts";

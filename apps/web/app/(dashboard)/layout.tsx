@@ -1,4 +1,3 @@
-import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { getSession } from "../../auth.ts";
 import { Logo } from "../logo.tsx";
@@ -7,7 +6,9 @@ import { SignOutButton } from "./sign-out-button.tsx";
 
 export default async function DashboardLayout({ children }: { children: ReactNode }) {
   const session = await getSession();
-  if (!session?.user.id) redirect("/login");
+  // Every dashboard page calls requireSession(itsPath), which sends a signed-out visitor to the login page
+  // and back to that page afterwards; the layout cannot know the path, so it only renders the page here.
+  if (!session?.user.id) return <>{children}</>;
   const { user } = session;
 
   return (

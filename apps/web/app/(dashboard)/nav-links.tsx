@@ -4,7 +4,10 @@ import { cn } from "@portcullis/ui";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 
-const links = [{ href: "/timeline", label: "Timeline" }] as const;
+const links = [
+  { href: "/timeline", label: "Timeline" },
+  { href: "/policy", label: "Policy" },
+] as const;
 
 export function NavLinks() {
   const pathname = usePathname();

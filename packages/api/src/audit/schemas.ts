@@ -77,6 +77,8 @@ export const ZAuditEventDto = z.object({
   rowCount: z.number().int().nullable(),
   durationMs: z.number().nullable(),
   error: z.string().nullable(),
+  /** Structured context, e.g. an admin change's rule before and after. */
+  details: z.json().nullable(),
   hash: z.string(),
 });
 export type TAuditEventDto = z.infer<typeof ZAuditEventDto>;

@@ -45,6 +45,8 @@ export function toAuditEventDto(row: TAuditEventRow): TAuditEventDto {
     seq: row.seq.toString(),
     occurredAt: row.occurredAt.toISOString(),
     decision: row.decision as TAuditEventDto["decision"],
+    // Prisma's JsonValue allows undefined inside objects; what the store returns is plain JSON.
+    details: (row.details ?? null) as TAuditEventDto["details"],
   };
 }
 

@@ -1,12 +1,44 @@
-import { createTRPCRouter, roleProcedure } from "../trpc.ts";
-import { ZPolicyPreviewInput } from "./schemas.ts";
+import { adminProcedure, createTRPCRouter, roleProcedure } from "../trpc.ts";
+import { policyRulesService } from "./rules-service.ts";
+import {
+  ZConnectionList,
+  ZConnectionRules,
+  ZConnectionRulesInput,
+  ZDeleteRuleInput,
+  ZGuardrailDto,
+  ZMaskingRuleDto,
+  ZPolicyPreviewInput,
+  ZSaveGuardrailInput,
+  ZSaveMaskingRuleInput,
+} from "./schemas.ts";
 import { policyService } from "./service.ts";
 
-// Previewing reveals which rules exist and what they match: for the people who write or review them.
+// Reading rules reveals what they match: for the people who write or review them. Only admins change them.
 const policyReader = roleProcedure("admin", "approver", "auditor");
 
 export const policyRouter = createTRPCRouter({
   preview: policyReader
     .input(ZPolicyPreviewInput)
     .query(({ ctx, input }) => policyService.preview(ctx.db, input)),
+  connections: policyReader
+    .output(ZConnectionList)
+    .query(({ ctx }) => policyRulesService.listConnections(ctx.db)),
+  rules: policyReader
+    .input(ZConnectionRulesInput)
+    .output(ZConnectionRules)
+    .query(({ ctx, input }) => policyRulesService.connectionRules(ctx.db, input)),
+  saveGuardrail: adminProcedure
+    .input(ZSaveGuardrailInput)
+    .output(ZGuardrailDto)
+    .mutation(({ ctx, input }) => policyRulesService.saveGuardrail(ctx.db, ctx.caller.identity, input)),
+  deleteGuardrail: adminProcedure
+    .input(ZDeleteRuleInput)
+    .mutation(({ ctx, input }) => policyRulesService.deleteGuardrail(ctx.db, ctx.caller.identity, input)),
+  saveMaskingRule: adminProcedure
+    .input(ZSaveMaskingRuleInput)
+    .output(ZMaskingRuleDto)
+    .mutation(({ ctx, input }) => policyRulesService.saveMaskingRule(ctx.db, ctx.caller.identity, input)),
+  deleteMaskingRule: adminProcedure
+    .input(ZDeleteRuleInput)
+    .mutation(({ ctx, input }) => policyRulesService.deleteMaskingRule(ctx.db, ctx.caller.identity, input)),
 });

@@ -72,3 +72,102 @@ export const ZPolicyPreview = z.object({
   ),
 });
 export type TPolicyPreview = z.infer<typeof ZPolicyPreview>;
+
+// ---- rule editing ---------------------------------------------------------------------------------------
+
+const ZGuardrailActionInput = z.enum(["allow", "block", "require_approval"]);
+const ZMaskingStrategy = z.enum(["redact", "partial", "hash", "null", "format_preserving"]);
+const ZNameList = z.array(z.string().trim().min(1).max(320)).max(200);
+
+export const ZConnectionRulesInput = z.object({ connectionId: z.uuid() }).strict();
+
+/** Where a saved rule applies: one connection, or every connection of an environment (null: of all). */
+export const ZRuleScopeInput = z.union([
+  z.object({ connectionId: z.uuid() }).strict(),
+  z.object({ environment: z.string().trim().min(1).max(100).nullable() }).strict(),
+]);
+
+export const ZGuardrailFields = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(2000).default(""),
+    priority: z.number().int().min(0).max(1_000_000),
+    enabled: z.boolean().default(true),
+    action: ZGuardrailActionInput,
+    message: z.string().trim().min(1).max(1000),
+    /** Validated against the policy engine's match schema by the service. */
+    match: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+
+export const ZMaskingRuleFields = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    /** `table.column` or `schema.table.column`; `*` matches any table or schema. */
+    columnPattern: z
+      .string()
+      .trim()
+      .regex(/^([\w$*]+\.){1,2}[\w$*]+$/, "use table.column or schema.table.column (* matches any)")
+      .nullable(),
+    detector: z.string().trim().min(1).max(50).nullable(),
+    strategy: ZMaskingStrategy,
+    exemptIdentities: ZNameList.default([]),
+    exemptGroups: ZNameList.default([]),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .refine((r) => (r.columnPattern === null) !== (r.detector === null), {
+    message: "a masking rule targets either a column pattern or a detector",
+  });
+
+export const ZSaveGuardrailInput = z
+  .object({ id: z.uuid().optional(), scope: ZRuleScopeInput, fields: ZGuardrailFields })
+  .strict();
+export type TSaveGuardrailInput = z.input<typeof ZSaveGuardrailInput>;
+
+export const ZSaveMaskingRuleInput = z
+  .object({ id: z.uuid().optional(), scope: ZRuleScopeInput, fields: ZMaskingRuleFields })
+  .strict();
+export type TSaveMaskingRuleInput = z.input<typeof ZSaveMaskingRuleInput>;
+
+export const ZDeleteRuleInput = z.object({ id: z.uuid() }).strict();
+
+const ZRuleScope = z.enum(["connection", "environment", "global"]);
+
+export const ZGuardrailDto = z.object({
+  id: z.string(),
+  scope: ZRuleScope,
+  name: z.string(),
+  description: z.string(),
+  priority: z.number().int(),
+  enabled: z.boolean(),
+  action: ZGuardrailActionInput,
+  message: z.string(),
+  match: z.record(z.string(), z.unknown()),
+  updatedAt: z.date(),
+});
+export type TGuardrailDto = z.infer<typeof ZGuardrailDto>;
+
+export const ZMaskingRuleDto = z.object({
+  id: z.string(),
+  scope: ZRuleScope,
+  name: z.string(),
+  columnPattern: z.string().nullable(),
+  detector: z.string().nullable(),
+  strategy: ZMaskingStrategy,
+  exemptIdentities: z.array(z.string()),
+  exemptGroups: z.array(z.string()),
+  enabled: z.boolean(),
+  updatedAt: z.date(),
+});
+export type TMaskingRuleDto = z.infer<typeof ZMaskingRuleDto>;
+
+export const ZConnectionSummary = z.object({ id: z.string(), name: z.string(), environment: z.string() });
+export const ZConnectionList = z.array(ZConnectionSummary);
+
+export const ZConnectionRules = z.object({
+  connection: ZConnectionSummary,
+  guardrails: z.array(ZGuardrailDto),
+  maskingRules: z.array(ZMaskingRuleDto),
+});
+export type TConnectionRules = z.infer<typeof ZConnectionRules>;

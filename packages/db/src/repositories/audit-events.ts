@@ -81,32 +81,40 @@ async function insertChained(
  */
 export async function appendAuditEvents(db: TDb, events: TNewAuditEvent[]): Promise<TAppendResult> {
   if (events.length === 0) return { inserted: [], duplicates: [] };
-  return db.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY}::bigint)`;
-    const ids = events.map((e) => e.id);
-    const existing = await tx.auditEvent.findMany({ where: { id: { in: ids } }, select: { id: true } });
-    const seen = new Set(existing.map((e) => e.id));
-    const last = await tx.auditEvent.findFirst({ orderBy: { seq: "desc" }, select: { hash: true } });
-    let prevHash = last?.hash ?? GENESIS_HASH;
-    const rows: (TNewAuditEvent & { prevHash: string; hash: string })[] = [];
-    const duplicates: string[] = [];
-    for (const event of events) {
-      if (seen.has(event.id)) {
-        duplicates.push(event.id);
-        continue;
-      }
-      seen.add(event.id);
-      const hash = chainHash(prevHash, event);
-      rows.push({ ...event, prevHash, hash });
-      prevHash = hash;
+  return db.$transaction((tx) => appendAuditEventsIn(tx, events));
+}
+
+/** appendAuditEvents inside the caller's transaction: a change and its audit record commit together. */
+export async function appendAuditEventsIn(
+  tx: Prisma.TransactionClient,
+  events: TNewAuditEvent[],
+): Promise<TAppendResult> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY}::bigint)`;
+  const ids = events.map((e) => e.id);
+  const existing = await tx.auditEvent.findMany({ where: { id: { in: ids } }, select: { id: true } });
+  const seen = new Set(existing.map((e) => e.id));
+  const last = await tx.auditEvent.findFirst({ orderBy: { seq: "desc" }, select: { hash: true } });
+  let prevHash = last?.hash ?? GENESIS_HASH;
+  const rows: (TNewAuditEvent & { prevHash: string; hash: string })[] = [];
+  const duplicates: string[] = [];
+  for (const event of events) {
+    if (seen.has(event.id)) {
+      duplicates.push(event.id);
+      continue;
     }
-    if (rows.length > 0) await insertChained(tx, rows);
-    return { inserted: rows.map((r) => r.id), duplicates };
-  });
+    seen.add(event.id);
+    const hash = chainHash(prevHash, event);
+    rows.push({ ...event, prevHash, hash });
+    prevHash = hash;
+  }
+  if (rows.length > 0) await insertChained(tx, rows);
+  return { inserted: rows.map((r) => r.id), duplicates };
 }
 
 export interface TAuditEventFilter {
   text?: string;
+  /** statement, session_start, admin_change, ... */
+  type?: string;
   actorName?: string;
   actorKind?: string;
   connectionId?: string;
@@ -147,6 +155,7 @@ export const auditEventSelect = {
   rowCount: true,
   durationMs: true,
   error: true,
+  details: true,
   hash: true,
 } satisfies Prisma.AuditEventSelect;
 
@@ -181,6 +190,7 @@ export async function listAuditEvents(
       ],
     });
   }
+  if (filter.type) and.push({ type: filter.type });
   if (filter.actorName) and.push({ actorName: filter.actorName });
   if (filter.actorKind) and.push({ actorKind: filter.actorKind });
   if (filter.connectionId) and.push({ connectionId: filter.connectionId });

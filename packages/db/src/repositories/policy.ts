@@ -1,6 +1,7 @@
 // What an agent needs to enforce policy offline for the connections it serves.
 import { createHmac } from "node:crypto";
 import type { TDb } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
 import { decryptSecret } from "../secrets.ts";
 
 const POLICY_REVISION_KEY = "policy_revision";
@@ -11,7 +12,7 @@ export async function getPolicyRevision(db: TDb): Promise<number> {
 }
 
 /** Call after any change to connections, grants, tokens, guardrails or masking rules: agents re-pull. */
-export async function bumpPolicyRevision(db: TDb): Promise<number> {
+export async function bumpPolicyRevision(db: TDb | Prisma.TransactionClient): Promise<number> {
   const rows = await db.$queryRaw<{ value: number }[]>`
     INSERT INTO settings (key, value, updated_at) VALUES (${POLICY_REVISION_KEY}, '1'::jsonb, now())
     ON CONFLICT (key) DO UPDATE SET value = to_jsonb((settings.value)::text::int + 1), updated_at = now()

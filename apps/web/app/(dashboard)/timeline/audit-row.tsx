@@ -98,6 +98,16 @@ export function AuditRow({ event }: { event: TAuditEventDto }) {
   );
 }
 
+/** An admin change records the rule before and after: show both. */
+function changeFields(details: TAuditEventDto["details"]): [string, string | null][] {
+  if (!details || typeof details !== "object" || Array.isArray(details) || !("after" in details)) return [];
+  const show = (value: unknown) => (value === null || value === undefined ? "(none)" : JSON.stringify(value));
+  return [
+    ["Before", show(details.before)],
+    ["After", show(details.after)],
+  ];
+}
+
 function AuditDetails({ id, event }: { id: string; event: TAuditEventDto }) {
   const fields: [string, string | null][] = [
     ["Statement class", event.statementClass],
@@ -107,6 +117,7 @@ function AuditDetails({ id, event }: { id: string; event: TAuditEventDto }) {
     ["Rule", event.ruleName ?? event.ruleId],
     ["Message", event.message],
     ["Error", event.error],
+    ...changeFields(event.details),
     ["Client", [event.clientAddr, event.applicationName].filter(Boolean).join(" · ") || null],
     ["Session", event.sessionId],
     ["Fingerprint", event.fingerprint],

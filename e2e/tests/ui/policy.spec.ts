@@ -1,0 +1,70 @@
+// An admin edits masking in the dashboard while a developer's psql session stays open: the session's next
+// query already obeys the change (the agent gets the new policy over its link within a second).
+import path from "node:path";
+import { expect, test, type Page } from "@playwright/test";
+import { demo, openPsql } from "../../support/demos.ts";
+import { ROOT } from "../../support/paths.ts";
+
+async function signIn(page: Page, d: ReturnType<typeof demo>, target: string) {
+  await page.goto(`${d.dashboardUrl}${target}`);
+  await page.getByLabel("Email").fill(d.adminEmail);
+  await page.getByLabel("Password").fill(d.adminPassword);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(new RegExp(target));
+}
+
+test("a masking rule saved in the policy editor changes what an open psql session sees next", async ({
+  page,
+}) => {
+  // The postgres-store demo: the API tests read the embedded one's customers columns meanwhile.
+  const d = demo("postgres");
+  const session = openPsql(d.developerUrl);
+  try {
+    const backend = await session.query("select pg_backend_pid()");
+    const product = await session.query("select product from orders where id = 1");
+    expect(product).not.toBe("");
+    expect(product).not.toContain("REDACTED");
+
+    await signIn(page, d, "/policy");
+    await expect(page.getByRole("heading", { name: "Masking rules" })).toBeVisible();
+    await expect(page.getByText("Mask customer emails")).toBeVisible();
+    await page.getByRole("button", { name: "Add masking rule" }).click();
+    const form = page.getByRole("form", { name: "Masking rule" });
+    await form.getByLabel("Name").fill("Mask product names");
+    await form.getByLabel("Column (table.column, * for any)").fill("orders.product");
+    await form.getByLabel("Strategy").selectOption("redact");
+    await form.getByRole("button", { name: "Save" }).click();
+    await expect(form).toBeHidden();
+    const rule = page.getByRole("listitem").filter({ hasText: "Mask product names" });
+    await expect(rule).toContainText("orders.product");
+
+    // Same session, next statement: masked.
+    await expect
+      .poll(() => session.query("select product from orders where id = 1"), { timeout: 10_000 })
+      .not.toBe(product);
+    expect(await session.query("select product from orders where id = 1")).toMatch(/REDACTED|\*/);
+    expect(await session.query("select pg_backend_pid()")).toBe(backend);
+
+    // The preview explains it with the same engine.
+    await page.getByLabel("Statement").fill("select product, quantity from orders");
+    await expect(page.getByTestId("preview-result")).toContainText("Masked: orders.product");
+    await page.screenshot({ path: path.join(ROOT, "docs", "screenshots", "policy-editor.png") });
+
+    // The change is in the timeline, attributed to the admin.
+    await page.goto(`${d.dashboardUrl}/timeline`);
+    await page.getByLabel("Search").fill("Mask product names");
+    await expect(page.getByTestId("audit-row").first()).toContainText("created masking rule");
+
+    // Deleting it unmasks the same session's next query.
+    await page.goto(`${d.dashboardUrl}/policy`);
+    await page.getByRole("button", { name: "Edit Mask product names" }).click();
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("form", { name: "Masking rule" }).getByRole("button", { name: "Delete" }).click();
+    await expect(page.getByText("Mask product names")).toBeHidden();
+    await expect
+      .poll(() => session.query("select product from orders where id = 1"), { timeout: 10_000 })
+      .toBe(product);
+  } finally {
+    session.close();
+  }
+});

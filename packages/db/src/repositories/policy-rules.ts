@@ -1,0 +1,288 @@
+// Editing guardrails and masking rules. Each change, the policy revision bump that makes the gateway push a
+// new snapshot to agents (within a second), and the audit record of who changed which rule from what to
+// what commit in one transaction: a rule never changes unaudited, and an audited change always reaches agents.
+import { randomUUID } from "node:crypto";
+import type { TDb } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import { appendAuditEventsIn } from "./audit-events.ts";
+import { bumpPolicyRevision } from "./policy.ts";
+
+export interface TAdminActor {
+  id: string;
+  name: string;
+  kind: "human" | "service" | "ai_agent";
+}
+
+/** A rule belongs to one connection, or to every connection of an environment (null: of every environment). */
+export type TRuleScope = { connectionId: string } | { environment: string | null };
+
+export interface TGuardrailFields {
+  name: string;
+  description: string;
+  priority: number;
+  enabled: boolean;
+  action: "allow" | "block" | "require_approval";
+  message: string;
+  match: Record<string, unknown>;
+}
+
+export interface TMaskingRuleFields {
+  name: string;
+  columnPattern: string | null;
+  detector: string | null;
+  strategy: "redact" | "partial" | "hash" | "null" | "format_preserving";
+  exemptIdentities: string[];
+  exemptGroups: string[];
+  enabled: boolean;
+}
+
+const guardrailSelect = {
+  id: true,
+  connectionId: true,
+  environment: true,
+  name: true,
+  description: true,
+  priority: true,
+  enabled: true,
+  action: true,
+  message: true,
+  match: true,
+  updatedAt: true,
+} as const;
+
+const maskingRuleSelect = {
+  id: true,
+  connectionId: true,
+  environment: true,
+  name: true,
+  columnPattern: true,
+  detector: true,
+  strategy: true,
+  exemptIdentities: true,
+  exemptGroups: true,
+  enabled: true,
+  updatedAt: true,
+} as const;
+
+export type TGuardrailRow = Omit<Prisma.GuardrailGetPayload<{ select: typeof guardrailSelect }>, "match"> & {
+  match: Record<string, unknown>;
+};
+export type TMaskingRuleRow = Prisma.MaskingRuleGetPayload<{ select: typeof maskingRuleSelect }>;
+
+export class RuleNotFoundError extends Error {
+  constructor(kind: string, id: string) {
+    super(`${kind} ${id} does not exist`);
+    this.name = "RuleNotFoundError";
+  }
+}
+
+const asGuardrail = (row: Prisma.GuardrailGetPayload<{ select: typeof guardrailSelect }>): TGuardrailRow => ({
+  ...row,
+  match: (row.match ?? {}) as Record<string, unknown>,
+});
+
+/** Every rule that applies to a connection, enabled or not: its own, its environment's and global ones. */
+export async function listConnectionRules(
+  db: TDb,
+  connectionId: string,
+): Promise<{
+  connection: { id: string; name: string; environment: string };
+  guardrails: TGuardrailRow[];
+  maskingRules: TMaskingRuleRow[];
+} | null> {
+  const connection = await db.connection.findUnique({
+    where: { id: connectionId },
+    select: { id: true, name: true, environment: true },
+  });
+  if (!connection) return null;
+  const applies = {
+    OR: [
+      { connectionId },
+      { connectionId: null, environment: connection.environment },
+      { connectionId: null, environment: null },
+    ],
+  };
+  const [guardrails, maskingRules] = await Promise.all([
+    db.guardrail.findMany({
+      where: applies,
+      orderBy: [{ priority: "asc" }, { createdAt: "asc" }],
+      select: guardrailSelect,
+    }),
+    db.maskingRule.findMany({ where: applies, orderBy: { createdAt: "asc" }, select: maskingRuleSelect }),
+  ]);
+  return { connection, guardrails: guardrails.map(asGuardrail), maskingRules };
+}
+
+export async function saveGuardrail(
+  db: TDb,
+  actor: TAdminActor,
+  input: { id?: string; scope: TRuleScope; fields: TGuardrailFields },
+): Promise<TGuardrailRow> {
+  return db.$transaction(async (tx) => {
+    const before = input.id
+      ? await tx.guardrail.findUnique({ where: { id: input.id }, select: guardrailSelect })
+      : null;
+    if (input.id && !before) throw new RuleNotFoundError("guardrail", input.id);
+    const data = {
+      ...scopeColumns(input.scope),
+      ...input.fields,
+      match: input.fields.match as Prisma.InputJsonValue,
+    };
+    const after = before
+      ? await tx.guardrail.update({ where: { id: before.id }, data, select: guardrailSelect })
+      : await tx.guardrail.create({ data, select: guardrailSelect });
+    await recordChange(tx, actor, {
+      kind: "guardrail",
+      verb: before ? "updated" : "created",
+      id: after.id,
+      name: after.name,
+      before: before ? asGuardrail(before) : null,
+      after: asGuardrail(after),
+    });
+    return asGuardrail(after);
+  });
+}
+
+export async function deleteGuardrail(db: TDb, actor: TAdminActor, id: string): Promise<void> {
+  await db.$transaction(async (tx) => {
+    const before = await tx.guardrail.findUnique({ where: { id }, select: guardrailSelect });
+    if (!before) throw new RuleNotFoundError("guardrail", id);
+    await tx.guardrail.delete({ where: { id } });
+    await recordChange(tx, actor, {
+      kind: "guardrail",
+      verb: "deleted",
+      id,
+      name: before.name,
+      before: asGuardrail(before),
+      after: null,
+    });
+  });
+}
+
+export async function saveMaskingRule(
+  db: TDb,
+  actor: TAdminActor,
+  input: { id?: string; scope: TRuleScope; fields: TMaskingRuleFields },
+): Promise<TMaskingRuleRow> {
+  return db.$transaction(async (tx) => {
+    const before = input.id
+      ? await tx.maskingRule.findUnique({ where: { id: input.id }, select: maskingRuleSelect })
+      : null;
+    if (input.id && !before) throw new RuleNotFoundError("masking rule", input.id);
+    const data = { ...scopeColumns(input.scope), ...input.fields };
+    const after = before
+      ? await tx.maskingRule.update({ where: { id: before.id }, data, select: maskingRuleSelect })
+      : await tx.maskingRule.create({ data, select: maskingRuleSelect });
+    await recordChange(tx, actor, {
+      kind: "masking rule",
+      verb: before ? "updated" : "created",
+      id: after.id,
+      name: after.name,
+      before,
+      after,
+    });
+    return after;
+  });
+}
+
+export async function deleteMaskingRule(db: TDb, actor: TAdminActor, id: string): Promise<void> {
+  await db.$transaction(async (tx) => {
+    const before = await tx.maskingRule.findUnique({ where: { id }, select: maskingRuleSelect });
+    if (!before) throw new RuleNotFoundError("masking rule", id);
+    await tx.maskingRule.delete({ where: { id } });
+    await recordChange(tx, actor, {
+      kind: "masking rule",
+      verb: "deleted",
+      id,
+      name: before.name,
+      before,
+      after: null,
+    });
+  });
+}
+
+function scopeColumns(scope: TRuleScope): { connectionId: string | null; environment: string | null } {
+  return "connectionId" in scope
+    ? { connectionId: scope.connectionId, environment: null }
+    : { connectionId: null, environment: scope.environment };
+}
+
+type TRuleSnapshot = { connectionId: string | null; environment: string | null; updatedAt?: Date };
+
+/** Bumps the revision and appends one admin_change event naming the rule and both of its versions. */
+async function recordChange(
+  tx: Prisma.TransactionClient,
+  actor: TAdminActor,
+  change: {
+    kind: "guardrail" | "masking rule";
+    verb: "created" | "updated" | "deleted";
+    id: string;
+    name: string;
+    before: TRuleSnapshot | null;
+    after: TRuleSnapshot | null;
+  },
+): Promise<void> {
+  const revision = await bumpPolicyRevision(tx);
+  const scope = change.after ?? change.before!;
+  const connection = scope.connectionId
+    ? await tx.connection.findUnique({
+        where: { id: scope.connectionId },
+        select: { name: true, environment: true },
+      })
+    : null;
+  const strip = (rule: TRuleSnapshot | null) => {
+    if (!rule) return null;
+    const { updatedAt: _updatedAt, ...rest } = rule;
+    return rest;
+  };
+  await appendAuditEventsIn(tx, [
+    {
+      id: randomUUID(),
+      occurredAt: new Date(),
+      type: "admin_change",
+      actorId: actor.id,
+      actorName: actor.name,
+      actorKind: actor.kind,
+      connectionId: scope.connectionId,
+      connectionName: connection?.name ?? null,
+      environment: connection?.environment ?? scope.environment,
+      agentId: null,
+      sessionId: null,
+      clientAddr: null,
+      applicationName: "dashboard",
+      statement: null,
+      fingerprint: null,
+      statementClass: null,
+      decision: "allowed",
+      ruleId: change.id,
+      ruleName: change.name,
+      message: `${change.verb} ${change.kind} "${change.name}"`,
+      tables: [],
+      columns: [],
+      maskedColumns: [],
+      rowCount: null,
+      durationMs: null,
+      error: null,
+      details: {
+        kind: change.kind,
+        verb: change.verb,
+        revision,
+        before: strip(change.before),
+        after: strip(change.after),
+      },
+    },
+  ]);
+}
+
+export async function listConnectionSummaries(
+  db: TDb,
+): Promise<{ id: string; name: string; environment: string }[]> {
+  return db.connection.findMany({
+    orderBy: { name: "asc" },
+    select: { id: true, name: true, environment: true },
+  });
+}
+
+export async function connectionExists(db: TDb, id: string): Promise<boolean> {
+  return (await db.connection.count({ where: { id } })) > 0;
+}
