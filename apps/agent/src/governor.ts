@@ -135,6 +135,7 @@ export class Governor {
           identityName: credential.identityName,
           identityKind: credential.identityKind,
           groups: credential.groups,
+          credentialHash: credential.tokenHash,
         },
         connection: { id: connection.id, name: connection.name, environment: connection.environment },
         upstream: { ...connection.upstream },
@@ -143,12 +144,15 @@ export class Governor {
     return refused;
   }
 
-  /** True while the identity still holds some unexpired credential for the connection. */
+  /** True while the credential the session logged in with is still valid (not revoked, expired or ungranted). */
   stillAuthorized(info: TSessionInfo, now = Date.now()): boolean {
     const connection = this.connections.get(info.connectionName);
     if (!connection || connection.id !== info.connectionId) return false;
     return connection.credentials.some(
-      (c) => c.identityId === info.identityId && (!c.expiresAt || Date.parse(c.expiresAt) > now),
+      (c) =>
+        c.identityId === info.identityId &&
+        (info.credentialHash === undefined || c.tokenHash === info.credentialHash) &&
+        (!c.expiresAt || Date.parse(c.expiresAt) > now),
     );
   }
 

@@ -19,3 +19,5 @@ export type RouterOutputs = inferRouterOutputs<AppRouter>;
 
 /** The WebSocket path the agent gateway (./agent-gateway) serves, for the server that routes upgrades. */
 export { AGENT_LINK_PATH } from "@portcullis/agent-protocol";
+export { identitiesRest } from "./identities/rest.ts";
+export * from "./identities/schemas.ts";

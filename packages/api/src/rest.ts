@@ -21,13 +21,14 @@ export function restErrorResponse(error: unknown): Response {
   return jsonResponse(body, { status: httpStatusOf(appError.code), headers });
 }
 
-/** Runs a handler and answers 200 with its result, or the mapped error. `onError` sees unexpected failures. */
+/** Runs a handler and answers 200 (or successStatus) with its result, or the mapped error. `onError` sees unexpected failures. */
 export async function handleRest(
   run: () => Promise<unknown>,
   onError?: (error: unknown) => void,
+  successStatus = 200,
 ): Promise<Response> {
   try {
-    return jsonResponse(await run());
+    return jsonResponse(await run(), { status: successStatus });
   } catch (error) {
     if (!(error instanceof AppError) || error.code === "INTERNAL") onError?.(error);
     return restErrorResponse(error);

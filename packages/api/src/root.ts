@@ -1,9 +1,11 @@
 import { auditRouter } from "./audit/router.ts";
+import { identitiesRouter } from "./identities/router.ts";
 import { policyRouter } from "./policy/router.ts";
 import { createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
   audit: auditRouter,
+  identities: identitiesRouter,
   policy: policyRouter,
 });
 

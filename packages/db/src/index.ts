@@ -8,3 +8,4 @@ export * from "./repositories/agents.ts";
 export * from "./repositories/policy.ts";
 export type { Prisma } from "./generated/prisma/client.ts";
 export * from "./repositories/policy-rules.ts";
+export * from "./repositories/identities.ts";

@@ -8,6 +8,8 @@ export interface TSessionIdentity {
   identityName: string;
   identityKind: "human" | "service" | "ai_agent";
   groups: string[];
+  /** sha256 of the token the session logged in with: revoking that token ends the session. Never logged. */
+  credentialHash?: string;
 }
 
 export interface TSessionInfo extends TSessionIdentity {

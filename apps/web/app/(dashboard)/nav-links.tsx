@@ -7,6 +7,7 @@ import { usePathname } from "next/navigation";
 const links = [
   { href: "/timeline", label: "Timeline" },
   { href: "/policy", label: "Policy" },
+  { href: "/identities", label: "Identities" },
 ] as const;
 
 export function NavLinks() {

@@ -9,9 +9,12 @@ import { auditService } from "./service.ts";
 
 export async function listAuditEventsRest(db: TDb, request: Request): Promise<TAuditEventPage> {
   // The public API is for automation: bearer tokens only, never the browser's cookie.
-  requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), ["auditor", "admin"]);
+  const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
+    "auditor",
+    "admin",
+  ]);
   const query = ZAuditEventQuery.safeParse(searchParamsToObject(new URL(request.url).searchParams));
   if (!query.success) throw new AppError("BAD_REQUEST", z.prettifyError(query.error), { cause: query.error });
   const { limit, cursor, ...filter } = query.data;
-  return auditService.list(db, { filter, limit, cursor });
+  return auditService.list(db, { filter, limit, cursor }, caller);
 }

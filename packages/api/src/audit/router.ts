@@ -6,6 +6,8 @@ import { auditService } from "./service.ts";
 const auditReader = roleProcedure("auditor", "admin");
 
 export const auditRouter = createTRPCRouter({
-  list: auditReader.input(ZAuditEventListInput).query(({ ctx, input }) => auditService.list(ctx.db, input)),
+  list: auditReader
+    .input(ZAuditEventListInput)
+    .query(({ ctx, input }) => auditService.list(ctx.db, input, ctx.caller)),
   verifyChain: auditReader.query(({ ctx }) => auditService.verifyChain(ctx.db)),
 });

@@ -52,11 +52,17 @@ export function toAuditEventDto(row: TAuditEventRow): TAuditEventDto {
 
 export const auditService = {
   /** Newest first; pass the returned nextCursor back to continue. */
-  async list(db: TDb, rawInput: TAuditEventListInput): Promise<TAuditEventPage> {
+  async list(
+    db: TDb,
+    rawInput: TAuditEventListInput,
+    scope: { connectionIds: string[] } = { connectionIds: [] },
+  ): Promise<TAuditEventPage> {
     const input = parseInput(ZAuditEventListInput, rawInput);
     const cursor = input.cursor ? decodeAuditCursor(input.cursor) : undefined;
     if (cursor === null) throw new AppError("BAD_REQUEST", "Invalid cursor");
-    const page = await listAuditEvents(db, toDbFilter(input.filter), { limit: input.limit, cursor });
+    // A token scoped to connections reads only their events.
+    const filter = { ...toDbFilter(input.filter), connectionIds: scope.connectionIds };
+    const page = await listAuditEvents(db, filter, { limit: input.limit, cursor });
     return parseOutput(
       ZAuditEventPage,
       {

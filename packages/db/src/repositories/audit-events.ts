@@ -115,6 +115,8 @@ export interface TAuditEventFilter {
   text?: string;
   /** statement, session_start, admin_change, ... */
   type?: string;
+  /** Only events of these connections (an API token's scope); empty or absent means no restriction. */
+  connectionIds?: string[];
   actorName?: string;
   actorKind?: string;
   connectionId?: string;
@@ -191,6 +193,7 @@ export async function listAuditEvents(
     });
   }
   if (filter.type) and.push({ type: filter.type });
+  if (filter.connectionIds?.length) and.push({ connectionId: { in: filter.connectionIds } });
   if (filter.actorName) and.push({ actorName: filter.actorName });
   if (filter.actorKind) and.push({ actorKind: filter.actorKind });
   if (filter.connectionId) and.push({ connectionId: filter.connectionId });

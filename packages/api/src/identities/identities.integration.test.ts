@@ -1,0 +1,206 @@
+// Identities, tokens and grants through the tRPC router and the REST edge, against a real store.
+import {
+  appendAuditEvents,
+  buildPolicySnapshot,
+  createDb,
+  deriveSecretKey,
+  getPolicyRevision,
+  type TDb,
+} from "@portcullis/db";
+import { seedDemo } from "@portcullis/db/seed-demo";
+import { createTestDatabase, newAuditEvent } from "@portcullis/db/test-support";
+import { TRPCError } from "@trpc/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveCaller } from "../auth.ts";
+import { AppError } from "../errors.ts";
+import { appRouter } from "../root.ts";
+import { createCallerFactory } from "../trpc.ts";
+import { identitiesRest } from "./rest.ts";
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: TDb;
+let demoConnectionId: string;
+let agentId: string;
+
+const callerWith = (token: string) =>
+  createCallerFactory(appRouter)({
+    db,
+    headers: new Headers({ authorization: `Bearer ${token}` }),
+    session: null,
+  });
+const admin = () => callerWith("pcat_admin");
+
+const codeOf = async (promise: Promise<unknown>) => {
+  try {
+    await promise;
+    return "OK";
+  } catch (error) {
+    if (error instanceof TRPCError || error instanceof AppError) return error.code;
+    return String(error);
+  }
+};
+
+const authenticates = async (token: string) =>
+  (await codeOf(
+    resolveCaller(db, { headers: new Headers({ authorization: `Bearer ${token}` }), session: null }),
+  )) === "OK";
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb(database.url, { poolMax: 2 });
+  const seeded = await seedDemo(db, {
+    secrets: {
+      adminPassword: "x",
+      adminApiToken: "pcat_admin",
+      developerToken: "pcat_dev",
+      copilotToken: "pcat_cop",
+    },
+    agentName: "agent",
+    connection: {
+      name: "demo",
+      environment: "production",
+      host: "127.0.0.1",
+      port: 5432,
+      database: "x",
+      username: "postgres",
+    },
+    guardrails: [],
+    maskingRules: [],
+  });
+  agentId = seeded.agentId;
+  demoConnectionId = seeded.connectionId;
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await database?.drop();
+});
+
+describe("identities and API tokens", () => {
+  it("issues a token shown once, which works until it is revoked, and reaches agents in the snapshot", async () => {
+    const service = await admin().identities.create({
+      name: "etl-job",
+      displayName: "Nightly ETL",
+      kind: "service",
+      roles: ["member"],
+    });
+    await admin().identities.grant({ identityId: service.id, connectionId: demoConnectionId, reason: "ETL" });
+    const revision = await getPolicyRevision(db);
+    const created = await admin().identities.createToken({
+      identityId: service.id,
+      name: "etl",
+      connectionIds: [demoConnectionId],
+    });
+    expect(created.token).toMatch(/^pcat_/);
+    expect(created.status).toBe("active");
+    expect(await getPolicyRevision(db)).toBe(revision + 1);
+    const listed = await admin().identities.tokens({ identityId: service.id });
+    expect(JSON.stringify(listed)).not.toContain(created.token);
+    expect(await authenticates(created.token)).toBe(true);
+
+    const key = deriveSecretKey("test-secret-key-123");
+    const credentialsOf = async () =>
+      (await buildPolicySnapshot(db, agentId, { secretKey: key })).connections[0]!.credentials.filter(
+        (c) => c.identityName === "etl-job",
+      );
+    expect(await credentialsOf()).toHaveLength(1);
+
+    const revoked = await admin().identities.revokeToken({ tokenId: created.id });
+    expect(revoked.status).toBe("revoked");
+    expect(await authenticates(created.token)).toBe(false);
+    expect(await credentialsOf()).toHaveLength(0);
+  });
+
+  it("refuses an expired token", async () => {
+    const dev = (await admin().identities.list()).find((i) => i.name === "dev@demo.local")!;
+    const created = await admin().identities.createToken({
+      identityId: dev.id,
+      name: "short",
+      expiresInHours: 0.0002,
+    });
+    expect(await authenticates(created.token)).toBe(true);
+    await new Promise((r) => setTimeout(r, 900));
+    expect(await authenticates(created.token)).toBe(false);
+    expect(
+      (await admin().identities.tokens({ identityId: dev.id })).find((t) => t.id === created.id)?.status,
+    ).toBe("expired");
+  });
+
+  it("keeps a scoped token within its connections", async () => {
+    const adminIdentity = (await admin().identities.list()).find((i) => i.name === "admin@demo.local")!;
+    const { token } = await admin().identities.createToken({
+      identityId: adminIdentity.id,
+      name: "scoped automation",
+      connectionIds: [demoConnectionId],
+    });
+    await appendAuditEvents(db, [
+      newAuditEvent({
+        connectionId: demoConnectionId,
+        connectionName: "demo",
+        statement: "select 'zq-in'",
+      }),
+      newAuditEvent({
+        connectionId: "00000000-0000-4000-8000-00000000dead",
+        connectionName: "elsewhere",
+        statement: "select 'zq-out'",
+      }),
+    ]);
+    const scoped = await callerWith(token).audit.list({ filter: { text: "zq-" }, limit: 50 });
+    expect(scoped.items.map((e) => e.statement)).toEqual(["select 'zq-in'"]);
+    const unscoped = await admin().audit.list({ filter: { text: "zq-" }, limit: 50 });
+    expect(unscoped.items).toHaveLength(2);
+    // It cannot mint a token (or a grant) reaching beyond its own scope.
+    expect(
+      await codeOf(callerWith(token).identities.createToken({ identityId: adminIdentity.id, name: "wider" })),
+    ).toBe("FORBIDDEN");
+  });
+
+  it("lets a member neither list identities nor mint tokens", async () => {
+    const dev = (await admin().identities.list()).find((i) => i.name === "dev@demo.local")!;
+    expect(await codeOf(callerWith("pcat_dev").identities.list())).toBe("FORBIDDEN");
+    expect(
+      await codeOf(callerWith("pcat_dev").identities.createToken({ identityId: dev.id, name: "x" })),
+    ).toBe("FORBIDDEN");
+    // Their own tokens they may see.
+    expect(await codeOf(callerWith("pcat_dev").identities.tokens({ identityId: dev.id }))).toBe("OK");
+  });
+
+  it("serves the same over REST, with clear errors for bad input", async () => {
+    const post = (url: string, body: string, token = "pcat_admin") =>
+      new Request(url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body,
+      });
+    const identity = await identitiesRest.create(
+      db,
+      post(
+        "http://x/api/v1/identities",
+        JSON.stringify({ name: "copilot-2", displayName: "Bot", kind: "ai_agent" }),
+      ),
+    );
+    expect(identity).toMatchObject({ kind: "ai_agent", roles: ["member"] });
+    expect(await codeOf(identitiesRest.create(db, post("http://x/api/v1/identities", "{not json")))).toBe(
+      "BAD_REQUEST",
+    );
+    expect(
+      await codeOf(
+        identitiesRest.create(
+          db,
+          post(
+            "http://x/api/v1/identities",
+            JSON.stringify({ name: "copilot-2", displayName: "Bot", kind: "ai_agent" }),
+          ),
+        ),
+      ),
+    ).toBe("CONFLICT");
+    const token = await identitiesRest.createToken(
+      db,
+      post("http://x", JSON.stringify({ name: "ci" })),
+      identity.id,
+    );
+    expect(token.token).toMatch(/^pcat_/);
+    await identitiesRest.revokeToken(db, post("http://x", ""), token.id);
+    expect(await authenticates(token.token)).toBe(false);
+  });
+});

@@ -1,0 +1,44 @@
+// Public API v1 for identities, tokens and grants: bearer API tokens only, the same service as the dashboard.
+import type { TDb } from "@portcullis/db";
+import { requireRoles, resolveCaller, type TCaller, type TRole } from "../auth.ts";
+import { AppError } from "../errors.ts";
+import { identityService } from "./service.ts";
+
+async function automationCaller(db: TDb, request: Request, roles: TRole[]): Promise<TCaller> {
+  return requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), roles);
+}
+
+async function jsonBody(request: Request): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await request.json();
+  } catch {
+    throw new AppError("BAD_REQUEST", "The request body must be JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new AppError("BAD_REQUEST", "The request body must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+export const identitiesRest = {
+  async list(db: TDb, request: Request) {
+    await automationCaller(db, request, ["admin", "auditor"]);
+    return { items: await identityService.list(db) };
+  },
+  async create(db: TDb, request: Request) {
+    const caller = await automationCaller(db, request, ["admin"]);
+    return identityService.create(db, caller, await jsonBody(request));
+  },
+  async createToken(db: TDb, request: Request, identityId: string) {
+    const caller = await automationCaller(db, request, ["admin"]);
+    return identityService.createToken(db, caller, { ...(await jsonBody(request)), identityId });
+  },
+  async revokeToken(db: TDb, request: Request, tokenId: string) {
+    const caller = await automationCaller(db, request, ["admin"]);
+    return identityService.revokeToken(db, caller, { tokenId });
+  },
+  async grant(db: TDb, request: Request) {
+    const caller = await automationCaller(db, request, ["admin"]);
+    return identityService.grant(db, caller, await jsonBody(request));
+  },
+};

@@ -1,0 +1,41 @@
+import { adminProcedure, createTRPCRouter, protectedProcedure, roleProcedure } from "../trpc.ts";
+import {
+  ZApiTokenDto,
+  ZCreateApiTokenInput,
+  ZCreatedApiToken,
+  ZCreateIdentityInput,
+  ZGrantDto,
+  ZGrantInput,
+  ZIdentityDto,
+  ZIdentityList,
+  ZIdentityRef,
+  ZTokenRef,
+} from "./schemas.ts";
+import { identityService } from "./service.ts";
+
+export const identitiesRouter = createTRPCRouter({
+  list: roleProcedure("admin", "auditor")
+    .output(ZIdentityList)
+    .query(({ ctx }) => identityService.list(ctx.db)),
+  create: adminProcedure
+    .input(ZCreateIdentityInput)
+    .output(ZIdentityDto)
+    .mutation(({ ctx, input }) => identityService.create(ctx.db, ctx.caller, input)),
+  // Anyone signed in sees their own tokens; admins see everyone's.
+  tokens: protectedProcedure
+    .input(ZIdentityRef)
+    .output(ZApiTokenDto.array())
+    .query(({ ctx, input }) => identityService.tokens(ctx.db, ctx.caller, input)),
+  createToken: adminProcedure
+    .input(ZCreateApiTokenInput)
+    .output(ZCreatedApiToken)
+    .mutation(({ ctx, input }) => identityService.createToken(ctx.db, ctx.caller, input)),
+  revokeToken: adminProcedure
+    .input(ZTokenRef)
+    .output(ZApiTokenDto)
+    .mutation(({ ctx, input }) => identityService.revokeToken(ctx.db, ctx.caller, input)),
+  grant: adminProcedure
+    .input(ZGrantInput)
+    .output(ZGrantDto)
+    .mutation(({ ctx, input }) => identityService.grant(ctx.db, ctx.caller, input)),
+});

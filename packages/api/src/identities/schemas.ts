@@ -1,0 +1,81 @@
+import { z } from "zod";
+
+const ZRole = z.enum(["admin", "approver", "member", "auditor"]);
+
+export const ZIdentityDto = z.object({
+  id: z.string(),
+  name: z.string(),
+  displayName: z.string(),
+  kind: z.enum(["human", "service", "ai_agent"]),
+  roles: z.array(ZRole),
+  groups: z.array(z.string()),
+  disabled: z.boolean(),
+  activeTokens: z.number().int(),
+  createdAt: z.string(),
+});
+export type TIdentityDto = z.infer<typeof ZIdentityDto>;
+export const ZIdentityList = z.array(ZIdentityDto);
+
+/** People arrive by signing in; services and AI agents are created for the tokens they connect with. */
+export const ZCreateIdentityInput = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(63)
+      // It is the Postgres user name clients pass: keep it to what every driver puts in a URL unescaped.
+      .regex(/^[a-z0-9][a-z0-9._@-]*$/, "lower-case letters, digits, '.', '_', '@' and '-'"),
+    displayName: z.string().trim().min(1).max(200),
+    kind: z.enum(["service", "ai_agent"]),
+    roles: z.array(ZRole).max(4).default(["member"]),
+  })
+  .strict();
+
+export const ZApiTokenDto = z.object({
+  id: z.string(),
+  identityId: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  connectionIds: z.array(z.string()),
+  expiresAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  lastUsedAt: z.string().nullable(),
+  createdAt: z.string(),
+  status: z.enum(["active", "expired", "revoked"]),
+});
+export type TApiTokenDto = z.infer<typeof ZApiTokenDto>;
+
+export const ZIdentityRef = z.object({ identityId: z.uuid() }).strict();
+
+export const ZCreateApiTokenInput = z
+  .object({
+    identityId: z.uuid(),
+    name: z.string().trim().min(1).max(100),
+    /** Connections the token may reach; empty: every connection the identity is granted. */
+    connectionIds: z.array(z.uuid()).max(100).default([]),
+    /** Every token expires: 90 days unless asked otherwise, at most a year. */
+    expiresInHours: z
+      .number()
+      .positive()
+      .max(24 * 366)
+      .default(24 * 90),
+  })
+  .strict();
+
+export const ZCreatedApiToken = ZApiTokenDto.extend({
+  /** The secret, shown once. */
+  token: z.string(),
+});
+
+export const ZTokenRef = z.object({ tokenId: z.uuid() }).strict();
+
+export const ZGrantInput = z
+  .object({
+    identityId: z.uuid(),
+    connectionId: z.uuid(),
+    reason: z.string().trim().max(500).default(""),
+    expiresAt: z.iso.datetime({ offset: true }).nullable().default(null),
+  })
+  .strict();
+export const ZGrantDto = z.object({ id: z.string() });

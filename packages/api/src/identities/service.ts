@@ -1,0 +1,136 @@
+// Identities, API tokens and grants. Transport-free: callers pass a db, the caller and plain input.
+import {
+  createApiToken,
+  createIdentity,
+  grantAccess,
+  IdentityConflictError,
+  listApiTokens,
+  listIdentities,
+  NotFoundError,
+  revokeApiToken,
+  type TApiTokenRow,
+  type TDb,
+  type TIdentitySummary,
+} from "@portcullis/db";
+import type { TCaller } from "../auth.ts";
+import { AppError } from "../errors.ts";
+import { parseInput, parseOutput } from "../lib/validate.ts";
+import {
+  ZApiTokenDto,
+  ZCreateApiTokenInput,
+  ZCreatedApiToken,
+  ZCreateIdentityInput,
+  ZGrantDto,
+  ZGrantInput,
+  ZIdentityDto,
+  ZIdentityList,
+  ZIdentityRef,
+  ZTokenRef,
+  type TApiTokenDto,
+  type TIdentityDto,
+} from "./schemas.ts";
+
+function toIdentityDto(row: TIdentitySummary): TIdentityDto {
+  return { ...row, createdAt: row.createdAt.toISOString() };
+}
+
+export function toApiTokenDto(row: TApiTokenRow, now = new Date()): TApiTokenDto {
+  return {
+    id: row.id,
+    identityId: row.identityId,
+    name: row.name,
+    prefix: row.prefix,
+    connectionIds: row.connectionIds,
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+    lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+    createdAt: row.createdAt.toISOString(),
+    status: row.revokedAt ? "revoked" : row.expiresAt && row.expiresAt <= now ? "expired" : "active",
+  };
+}
+
+async function mapDbErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new AppError("NOT_FOUND", error.message);
+    if (error instanceof IdentityConflictError) throw new AppError("CONFLICT", error.message);
+    throw error;
+  }
+}
+
+/** A token scoped to some connections cannot hand out access beyond them. */
+function requireInScope(caller: TCaller, connectionIds: string[]): void {
+  if (caller.connectionIds.length === 0) return;
+  const outside =
+    connectionIds.length === 0
+      ? ["(all connections)"]
+      : connectionIds.filter((id) => !caller.connectionIds.includes(id));
+  if (outside.length > 0)
+    throw new AppError(
+      "FORBIDDEN",
+      `This API token is scoped to other connections than ${outside.join(", ")}`,
+    );
+}
+
+export const identityService = {
+  async list(db: TDb): Promise<TIdentityDto[]> {
+    return parseOutput(ZIdentityList, (await listIdentities(db)).map(toIdentityDto), "Identities");
+  },
+
+  async create(db: TDb, caller: TCaller, rawInput: unknown): Promise<TIdentityDto> {
+    const input = parseInput(ZCreateIdentityInput, rawInput);
+    const row = await mapDbErrors(() => createIdentity(db, caller.identity, input));
+    return parseOutput(ZIdentityDto, toIdentityDto(row), "Identity");
+  },
+
+  async tokens(db: TDb, caller: TCaller, rawInput: unknown): Promise<TApiTokenDto[]> {
+    const input = parseInput(ZIdentityRef, rawInput);
+    requireSelfOrAdmin(caller, input.identityId);
+    const rows = await listApiTokens(db, input.identityId);
+    return parseOutput(
+      ZApiTokenDto.array(),
+      rows.map((r) => toApiTokenDto(r)),
+      "API tokens",
+    );
+  },
+
+  async createToken(db: TDb, caller: TCaller, rawInput: unknown) {
+    const input = parseInput(ZCreateApiTokenInput, rawInput);
+    requireInScope(caller, input.connectionIds);
+    const { token, row } = await mapDbErrors(() =>
+      createApiToken(db, caller.identity, {
+        identityId: input.identityId,
+        name: input.name,
+        connectionIds: input.connectionIds,
+        expiresAt: new Date(Date.now() + input.expiresInHours * 3600_000),
+      }),
+    );
+    return parseOutput(ZCreatedApiToken, { ...toApiTokenDto(row), token }, "API token");
+  },
+
+  async revokeToken(db: TDb, caller: TCaller, rawInput: unknown): Promise<TApiTokenDto> {
+    const input = parseInput(ZTokenRef, rawInput);
+    const row = await mapDbErrors(() => revokeApiToken(db, caller.identity, input.tokenId));
+    return parseOutput(ZApiTokenDto, toApiTokenDto(row), "API token");
+  },
+
+  async grant(db: TDb, caller: TCaller, rawInput: unknown): Promise<{ id: string }> {
+    const input = parseInput(ZGrantInput, rawInput);
+    requireInScope(caller, [input.connectionId]);
+    const grant = await mapDbErrors(() =>
+      grantAccess(db, caller.identity, {
+        identityId: input.identityId,
+        connectionId: input.connectionId,
+        reason: input.reason,
+        expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
+      }),
+    );
+    return parseOutput(ZGrantDto, grant, "Grant");
+  },
+};
+
+function requireSelfOrAdmin(caller: TCaller, identityId: string): void {
+  if (caller.identity.id !== identityId && !caller.identity.roles.includes("admin"))
+    throw new AppError("FORBIDDEN", "Only admins see other identities' tokens");
+}

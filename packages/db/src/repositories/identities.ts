@@ -1,0 +1,247 @@
+// Identities (people, services, AI agents), their API tokens and their grants to connections. Every change
+// that affects who may connect bumps the policy revision, so agents learn it within a second (a revoked
+// token's open sessions are ended), and is recorded as an admin_change audit event in the same transaction.
+import { randomUUID } from "node:crypto";
+import type { TDb } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import { generateToken, hashToken, tokenDisplayPrefix } from "../secrets.ts";
+import { appendAuditEventsIn } from "./audit-events.ts";
+import { bumpPolicyRevision } from "./policy.ts";
+import type { TAdminActor } from "./policy-rules.ts";
+
+export type TIdentityKind = "human" | "service" | "ai_agent";
+export type TRoleName = "admin" | "approver" | "member" | "auditor";
+
+export class IdentityConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "IdentityConflictError";
+  }
+}
+
+export class NotFoundError extends Error {
+  constructor(what: string) {
+    super(`${what} does not exist`);
+    this.name = "NotFoundError";
+  }
+}
+
+const tokenSelect = {
+  id: true,
+  identityId: true,
+  name: true,
+  prefix: true,
+  connectionIds: true,
+  expiresAt: true,
+  revokedAt: true,
+  lastUsedAt: true,
+  createdAt: true,
+} as const;
+
+export type TApiTokenRow = Prisma.ApiTokenGetPayload<{ select: typeof tokenSelect }>;
+
+const identitySummarySelect = {
+  id: true,
+  name: true,
+  displayName: true,
+  kind: true,
+  roles: true,
+  disabledAt: true,
+  createdAt: true,
+  memberships: { select: { group: { select: { name: true } } } },
+  _count: { select: { apiTokens: { where: { revokedAt: null } } } },
+} as const;
+
+export interface TIdentitySummary {
+  id: string;
+  name: string;
+  displayName: string;
+  kind: TIdentityKind;
+  roles: TRoleName[];
+  groups: string[];
+  disabled: boolean;
+  activeTokens: number;
+  createdAt: Date;
+}
+
+function toSummary(
+  row: Prisma.IdentityGetPayload<{ select: typeof identitySummarySelect }>,
+): TIdentitySummary {
+  return {
+    id: row.id,
+    name: row.name,
+    displayName: row.displayName,
+    kind: row.kind,
+    roles: row.roles,
+    groups: row.memberships.map((m) => m.group.name),
+    disabled: row.disabledAt !== null,
+    activeTokens: row._count.apiTokens,
+    createdAt: row.createdAt,
+  };
+}
+
+export async function listIdentities(db: TDb): Promise<TIdentitySummary[]> {
+  const rows = await db.identity.findMany({ orderBy: { name: "asc" }, select: identitySummarySelect });
+  return rows.map(toSummary);
+}
+
+/** Services and AI agents are created here; people arrive through sign-in (SSO) or the demo seed. */
+export async function createIdentity(
+  db: TDb,
+  actor: TAdminActor,
+  input: { name: string; displayName: string; kind: TIdentityKind; roles: TRoleName[] },
+): Promise<TIdentitySummary> {
+  return db.$transaction(async (tx) => {
+    const existing = await tx.identity.findUnique({ where: { name: input.name }, select: { id: true } });
+    if (existing) throw new IdentityConflictError(`An identity named ${input.name} already exists`);
+    const row = await tx.identity.create({ data: input, select: identitySummarySelect });
+    await recordIdentityChange(tx, actor, {
+      message: `created ${input.kind.replace("_", " ")} identity "${input.name}"`,
+      details: { identity: input },
+    });
+    return toSummary(row);
+  });
+}
+
+export async function listApiTokens(db: TDb, identityId: string): Promise<TApiTokenRow[]> {
+  return db.apiToken.findMany({ where: { identityId }, orderBy: { createdAt: "desc" }, select: tokenSelect });
+}
+
+/** Issues a token; the secret is returned once and only its hash is stored. */
+export async function createApiToken(
+  db: TDb,
+  actor: TAdminActor,
+  input: { identityId: string; name: string; connectionIds: string[]; expiresAt: Date | null },
+): Promise<{ token: string; row: TApiTokenRow }> {
+  const token = generateToken("pcat");
+  return db.$transaction(async (tx) => {
+    const identity = await tx.identity.findUnique({
+      where: { id: input.identityId },
+      select: { name: true },
+    });
+    if (!identity) throw new NotFoundError(`identity ${input.identityId}`);
+    const found = await tx.connection.count({ where: { id: { in: input.connectionIds } } });
+    if (found !== new Set(input.connectionIds).size) throw new NotFoundError("one of the scoped connections");
+    const row = await tx.apiToken.create({
+      data: {
+        identityId: input.identityId,
+        name: input.name,
+        tokenHash: hashToken(token),
+        prefix: tokenDisplayPrefix(token),
+        connectionIds: input.connectionIds,
+        expiresAt: input.expiresAt,
+      },
+      select: tokenSelect,
+    });
+    await recordIdentityChange(tx, actor, {
+      message: `issued API token "${input.name}" (${row.prefix}…) to ${identity.name}`,
+      details: {
+        token: { id: row.id, prefix: row.prefix, connectionIds: row.connectionIds, expiresAt: row.expiresAt },
+      },
+    });
+    return { token, row };
+  });
+}
+
+/** Revokes a token: the API refuses it at once, agents within a second (their open sessions end). */
+export async function revokeApiToken(db: TDb, actor: TAdminActor, tokenId: string): Promise<TApiTokenRow> {
+  return db.$transaction(async (tx) => {
+    const before = await tx.apiToken.findUnique({
+      where: { id: tokenId },
+      select: { ...tokenSelect, identity: { select: { name: true } } },
+    });
+    if (!before) throw new NotFoundError(`API token ${tokenId}`);
+    if (before.revokedAt) {
+      const { identity: _identity, ...row } = before;
+      return row;
+    }
+    const row = await tx.apiToken.update({
+      where: { id: tokenId },
+      data: { revokedAt: new Date() },
+      select: tokenSelect,
+    });
+    await recordIdentityChange(tx, actor, {
+      message: `revoked API token "${row.name}" (${row.prefix}…) of ${before.identity.name}`,
+      details: { token: { id: row.id, prefix: row.prefix } },
+    });
+    return row;
+  });
+}
+
+/** Lets an identity connect to a connection (until expiresAt, when given). */
+export async function grantAccess(
+  db: TDb,
+  actor: TAdminActor,
+  input: { identityId: string; connectionId: string; reason: string; expiresAt: Date | null },
+): Promise<{ id: string }> {
+  return db.$transaction(async (tx) => {
+    const [identity, connection] = await Promise.all([
+      tx.identity.findUnique({ where: { id: input.identityId }, select: { name: true } }),
+      tx.connection.findUnique({
+        where: { id: input.connectionId },
+        select: { name: true, environment: true },
+      }),
+    ]);
+    if (!identity) throw new NotFoundError(`identity ${input.identityId}`);
+    if (!connection) throw new NotFoundError(`connection ${input.connectionId}`);
+    const grant = await tx.grant.create({
+      data: {
+        identityId: input.identityId,
+        connectionId: input.connectionId,
+        reason: input.reason,
+        grantedById: actor.id,
+        expiresAt: input.expiresAt,
+      },
+      select: { id: true },
+    });
+    await recordIdentityChange(tx, actor, {
+      message: `granted ${identity.name} access to ${connection.name}${input.expiresAt ? ` until ${input.expiresAt.toISOString()}` : ""}`,
+      connection: { id: input.connectionId, ...connection },
+      details: { grant: { id: grant.id, ...input } },
+    });
+    return grant;
+  });
+}
+
+async function recordIdentityChange(
+  tx: Prisma.TransactionClient,
+  actor: TAdminActor,
+  change: {
+    message: string;
+    details: Record<string, unknown>;
+    connection?: { id: string; name: string; environment: string };
+  },
+): Promise<void> {
+  const revision = await bumpPolicyRevision(tx);
+  await appendAuditEventsIn(tx, [
+    {
+      id: randomUUID(),
+      occurredAt: new Date(),
+      type: "admin_change",
+      actorId: actor.id,
+      actorName: actor.name,
+      actorKind: actor.kind,
+      connectionId: change.connection?.id ?? null,
+      connectionName: change.connection?.name ?? null,
+      environment: change.connection?.environment ?? null,
+      agentId: null,
+      sessionId: null,
+      clientAddr: null,
+      applicationName: "dashboard",
+      statement: null,
+      fingerprint: null,
+      statementClass: null,
+      decision: "allowed",
+      ruleId: null,
+      ruleName: null,
+      message: change.message,
+      tables: [],
+      columns: [],
+      maskedColumns: [],
+      rowCount: null,
+      durationMs: null,
+      error: null,
+      details: JSON.parse(JSON.stringify({ ...change.details, revision })) as unknown,
+    },
+  ]);
+}
