@@ -1,9 +1,11 @@
+import { agentsRouter } from "./agents/router.ts";
 import { auditRouter } from "./audit/router.ts";
 import { identitiesRouter } from "./identities/router.ts";
 import { policyRouter } from "./policy/router.ts";
 import { createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
+  agents: agentsRouter,
   audit: auditRouter,
   identities: identitiesRouter,
   policy: policyRouter,

@@ -8,6 +8,7 @@ const links = [
   { href: "/timeline", label: "Timeline" },
   { href: "/policy", label: "Policy" },
   { href: "/identities", label: "Identities" },
+  { href: "/agents", label: "Agents" },
 ] as const;
 
 export function NavLinks() {

@@ -81,3 +81,41 @@ export async function recordAgentHeartbeat(
     },
   });
 }
+
+export interface TAgentSummary {
+  id: string;
+  name: string;
+  version: string | null;
+  hostname: string | null;
+  lastHeartbeatAt: Date | null;
+  enrolled: boolean;
+  connections: { id: string; name: string; environment: string }[];
+  /** Enrollment tokens not used yet and not expired. */
+  openEnrollments: number;
+}
+
+export async function listAgents(db: TDb, now = new Date()): Promise<TAgentSummary[]> {
+  const rows = await db.agent.findMany({
+    orderBy: { name: "asc" },
+    select: {
+      id: true,
+      name: true,
+      version: true,
+      hostname: true,
+      lastHeartbeatAt: true,
+      credentialHash: true,
+      connections: { orderBy: { name: "asc" }, select: { id: true, name: true, environment: true } },
+      _count: { select: { enrollmentTokens: { where: { usedAt: null, expiresAt: { gt: now } } } } },
+    },
+  });
+  return rows.map((row) => ({
+    id: row.id,
+    name: row.name,
+    version: row.version,
+    hostname: row.hostname,
+    lastHeartbeatAt: row.lastHeartbeatAt,
+    enrolled: row.credentialHash !== null,
+    connections: row.connections,
+    openEnrollments: row._count.enrollmentTokens,
+  }));
+}

@@ -1,0 +1,85 @@
+// Agents as the control plane sees them, and one-time enrollment tokens for new ones.
+import { randomUUID } from "node:crypto";
+import {
+  appendAuditEvents,
+  issueEnrollmentToken,
+  listAgents,
+  type TAgentSummary,
+  type TDb,
+} from "@portcullis/db";
+import type { TCaller } from "../auth.ts";
+import { parseInput, parseOutput } from "../lib/validate.ts";
+import { ZAgentList, ZIssuedEnrollment, ZIssueEnrollmentInput, type TAgentDto } from "./schemas.ts";
+
+/** Agents heartbeat every 15 s; three missed beats is offline. */
+export const AGENT_OFFLINE_AFTER_MS = 45_000;
+
+export function toAgentDto(row: TAgentSummary, now = Date.now()): TAgentDto {
+  const seen = row.lastHeartbeatAt?.getTime() ?? null;
+  return {
+    id: row.id,
+    name: row.name,
+    status: seen === null ? "never_connected" : now - seen <= AGENT_OFFLINE_AFTER_MS ? "online" : "offline",
+    version: row.version,
+    hostname: row.hostname,
+    lastHeartbeatAt: row.lastHeartbeatAt?.toISOString() ?? null,
+    connections: row.connections,
+    openEnrollments: row.openEnrollments,
+  };
+}
+
+export const agentService = {
+  async list(db: TDb): Promise<TAgentDto[]> {
+    return parseOutput(
+      ZAgentList,
+      (await listAgents(db)).map((a) => toAgentDto(a)),
+      "Agents",
+    );
+  },
+
+  async issueEnrollment(db: TDb, caller: TCaller, rawInput: unknown) {
+    const input = parseInput(ZIssueEnrollmentInput, rawInput);
+    const issued = await issueEnrollmentToken(db, input.name, input.expiresInMinutes * 60_000);
+    await appendAuditEvents(db, [
+      {
+        id: randomUUID(),
+        occurredAt: new Date(),
+        type: "admin_change",
+        actorId: caller.identity.id,
+        actorName: caller.identity.name,
+        actorKind: caller.identity.kind,
+        connectionId: null,
+        connectionName: null,
+        environment: null,
+        agentId: issued.agent.id,
+        sessionId: null,
+        clientAddr: null,
+        applicationName: "dashboard",
+        statement: null,
+        fingerprint: null,
+        statementClass: null,
+        decision: "allowed",
+        ruleId: null,
+        ruleName: null,
+        message: `issued an enrollment token for agent "${issued.agent.name}" (expires ${issued.expiresAt.toISOString()})`,
+        tables: [],
+        columns: [],
+        maskedColumns: [],
+        rowCount: null,
+        durationMs: null,
+        error: null,
+        details: null,
+      },
+    ]);
+    return parseOutput(
+      ZIssuedEnrollment,
+      {
+        agentId: issued.agent.id,
+        agentName: issued.agent.name,
+        token: issued.token,
+        expiresAt: issued.expiresAt.toISOString(),
+      },
+      "Enrollment",
+    );
+  },
+};
