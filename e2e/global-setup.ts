@@ -6,6 +6,7 @@ import path from "node:path";
 import pg from "pg";
 import { DEMOS_FILE, ROOT, TMP } from "./support/paths.ts";
 import { parseDemoLines, type TDemo } from "./support/demos.ts";
+import { OIDC_DEMO, oidcEnvironment } from "./support/oidc.ts";
 import { start, type TRunning } from "./support/processes.ts";
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -40,6 +41,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       },
     },
   ];
+  // Single sign-on against the provider tests/ui/oidc.spec.ts starts (the other demo keeps password only).
+  for (const launch of launches) if (launch.mode === OIDC_DEMO) Object.assign(launch.env, oidcEnvironment());
   const running: TRunning[] = [];
   const started: TDemo[] = [];
   const teardown = async () => {

@@ -1,6 +1,7 @@
 // The only place that reads process.env for the control plane (lint-enforced). Validated once, on first import.
 import { createEnv } from "@t3-oss/env-nextjs";
 import { z } from "zod";
+import { DEFAULT_ROLE_MAPPING, parseRoleMapping } from "./lib/oidc-mapping.ts";
 
 const production = process.env.NODE_ENV === "production";
 
@@ -18,6 +19,22 @@ export const env = createEnv({
     // The embedded store (PGlite behind one socket) sets 1: it has a single backend session.
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    // Single sign-on (OpenID Connect). Unset: only the email-and-password form. Issuer, id and secret go together.
+    OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+    OIDC_CLIENT_ID: z.string().min(1).optional(),
+    OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+    OIDC_DISPLAY_NAME: z.string().trim().min(1).max(60).default("Single sign-on"),
+    OIDC_GROUPS_CLAIM: z.string().min(1).default("groups"),
+    // `group:role,...`; parsed here so a typo stops the server at start-up rather than at someone's sign-in.
+    OIDC_ROLE_MAPPING: z
+      .string()
+      .default(DEFAULT_ROLE_MAPPING)
+      .transform((text, ctx) => {
+        const parsed = parseRoleMapping(text);
+        if (parsed.ok) return parsed.mapping;
+        ctx.addIssue({ code: "custom", message: parsed.error });
+        return z.NEVER;
+      }),
   },
   client: {},
   runtimeEnv: {
@@ -30,8 +47,25 @@ export const env = createEnv({
     PUBLIC_URL: process.env.PUBLIC_URL,
     DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX,
     LOG_LEVEL: process.env.LOG_LEVEL,
+    OIDC_ISSUER: process.env.OIDC_ISSUER,
+    OIDC_CLIENT_ID: process.env.OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET: process.env.OIDC_CLIENT_SECRET,
+    OIDC_DISPLAY_NAME: process.env.OIDC_DISPLAY_NAME,
+    OIDC_GROUPS_CLAIM: process.env.OIDC_GROUPS_CLAIM,
+    OIDC_ROLE_MAPPING: process.env.OIDC_ROLE_MAPPING,
   },
   emptyStringAsUndefined: true,
+  // A half-configured provider would show a button that can only fail: refuse to start instead.
+  createFinalSchema: (shape) =>
+    z.object(shape).superRefine((values, ctx) => {
+      const oidc = [values.OIDC_ISSUER, values.OIDC_CLIENT_ID, values.OIDC_CLIENT_SECRET];
+      if (oidc.some((v) => v !== undefined) && oidc.some((v) => v === undefined))
+        ctx.addIssue({
+          code: "custom",
+          path: ["OIDC_ISSUER"],
+          message: "set all of OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET, or none of them",
+        });
+    }),
   // `next build` evaluates server modules without the runtime's secrets; the server validates at start-up.
   skipValidation: process.env.NEXT_PHASE === "phase-production-build",
 });

@@ -1,4 +1,5 @@
 import type { TRole } from "@portcullis/api";
+import type { TSsoRefusal } from "../auth.ts";
 
 declare module "next-auth" {
   interface Session {
@@ -6,6 +7,8 @@ declare module "next-auth" {
   }
   interface User {
     roles: TRole[];
+    /** Set by the OIDC provider's profile() when the person may not sign in; the signIn callback refuses. */
+    ssoRefusal?: TSsoRefusal;
   }
 }
 

@@ -9,7 +9,8 @@ async function signIn(page: Page, d: ReturnType<typeof demo>, target: string) {
   await page.goto(`${d.dashboardUrl}${target}`);
   await page.getByLabel("Email").fill(d.adminEmail);
   await page.getByLabel("Password").fill(d.adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  // Exact: this demo also offers "Sign in with <provider>" (oidc.spec.ts).
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(new RegExp(target));
 }
 

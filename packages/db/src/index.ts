@@ -9,3 +9,4 @@ export * from "./repositories/policy.ts";
 export type { Prisma } from "./generated/prisma/client.ts";
 export * from "./repositories/policy-rules.ts";
 export * from "./repositories/identities.ts";
+export * from "./repositories/sso.ts";

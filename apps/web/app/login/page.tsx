@@ -1,15 +1,21 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
-import { Card } from "@portcullis/ui";
-import { getSession } from "../../auth.ts";
+import { Alert, Card } from "@portcullis/ui";
+import { getSession, ssoDisplayName } from "../../auth.ts";
+import { env } from "../../env.ts";
 import { Logo } from "../logo.tsx";
 import { LoginForm } from "./login-form.tsx";
+import { signInErrorMessage } from "./sign-in-errors.ts";
+import { SsoButton } from "./sso-button.tsx";
 
 export const metadata: Metadata = { title: "Sign in" };
 
 /** Only same-site paths: a crafted ?callbackUrl=https://evil.example must not turn sign-in into a redirector. */
 function safeCallbackUrl(value: string | string[] | undefined): string {
-  const url = Array.isArray(value) ? value[0] : value;
+  let url = Array.isArray(value) ? value[0] : value;
+  // After a failed single sign-on, next-auth sends the callback back as an absolute URL of this dashboard.
+  const origin = new URL(env.PUBLIC_URL).origin;
+  if (url?.startsWith(`${origin}/`)) url = url.slice(origin.length);
   return url && url.startsWith("/") && !url.startsWith("//") && !url.startsWith("/\\") ? url : "/timeline";
 }
 
@@ -18,8 +24,11 @@ export default async function LoginPage({
 }: {
   searchParams: Promise<Record<string, string | string[] | undefined>>;
 }) {
-  const callbackUrl = safeCallbackUrl((await searchParams).callbackUrl);
+  const params = await searchParams;
+  const callbackUrl = safeCallbackUrl(params.callbackUrl);
   if (await getSession()) redirect(callbackUrl);
+  const error = signInErrorMessage(params.error);
+  const sso = ssoDisplayName();
 
   return (
     <main className="flex min-h-dvh items-center justify-center px-4 py-12">
@@ -33,7 +42,18 @@ export default async function LoginPage({
             <p className="mt-1 text-sm text-slate-500">Every query attributable, governed and provable.</p>
           </div>
         </div>
-        <Card className="p-6">
+        <Card className="flex flex-col gap-5 p-6">
+          {error ? <Alert title={error} /> : null}
+          {sso ? (
+            <>
+              <SsoButton displayName={sso} callbackUrl={callbackUrl} />
+              <div className="flex items-center gap-3 text-xs text-slate-400">
+                <span className="h-px flex-1 bg-slate-200" />
+                or with your password
+                <span className="h-px flex-1 bg-slate-200" />
+              </div>
+            </>
+          ) : null}
           <LoginForm callbackUrl={callbackUrl} />
         </Card>
       </div>

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, type TDb } from "../client.ts";
+import { createTestDatabase } from "../test-support.ts";
+import { verifyAuditChain } from "./audit-events.ts";
+import { getPolicyRevision } from "./policy.ts";
+import { upsertSsoIdentity, type TSsoSignIn } from "./sso.ts";
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: TDb;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb(database.url, { poolMax: 4 });
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await database?.drop();
+});
+
+const ISSUER = "https://idp.corp.example";
+
+function signIn(overrides: Partial<TSsoSignIn>): TSsoSignIn {
+  return {
+    issuer: ISSUER,
+    subject: "sub-ada",
+    email: "ada@corp.example",
+    displayName: "Ada Lovelace",
+    groups: [],
+    roles: ["member"],
+    ...overrides,
+  };
+}
+
+async function groupsOf(name: string): Promise<string[]> {
+  const row = await db.identity.findUniqueOrThrow({
+    where: { name },
+    select: { memberships: { select: { group: { select: { name: true } } } } },
+  });
+  return row.memberships.map((m) => m.group.name).sort();
+}
+
+const ssoEvents = () =>
+  db.auditEvent.findMany({
+    where: { applicationName: "sso" },
+    orderBy: { seq: "asc" },
+    select: { message: true, actorName: true, details: true },
+  });
+
+describe("upsertSsoIdentity", () => {
+  it("creates a person on first sign-in, with the mapped roles and the provider's groups", async () => {
+    const revision = await getPolicyRevision(db);
+    const identity = await upsertSsoIdentity(
+      db,
+      signIn({ groups: ["portcullis-approvers", "eng"], roles: ["approver"] }),
+    );
+    expect(identity).toMatchObject({
+      name: "ada@corp.example",
+      displayName: "Ada Lovelace",
+      kind: "human",
+      roles: ["approver"],
+    });
+    expect(identity?.groups.sort()).toEqual(["eng", "portcullis-approvers"]);
+    expect(await db.group.count({ where: { name: { in: ["eng", "portcullis-approvers"] } } })).toBe(2);
+    // Group membership reaches agents through snapshots: they must re-pull.
+    expect(await getPolicyRevision(db)).toBeGreaterThan(revision);
+    const [event] = await ssoEvents();
+    expect(event).toMatchObject({
+      actorName: "ada@corp.example",
+      message:
+        "single sign-on created ada@corp.example with roles approver and groups eng, portcullis-approvers",
+      details: { sso: { issuer: ISSUER, subject: "sub-ada" }, created: true },
+    });
+  });
+
+  it("changes nothing, and records nothing, when the provider says the same again", async () => {
+    const revision = await getPolicyRevision(db);
+    const identity = await upsertSsoIdentity(
+      db,
+      signIn({ groups: ["eng", "portcullis-approvers"], roles: ["approver"] }),
+    );
+    expect(identity?.roles).toEqual(["approver"]);
+    expect(await getPolicyRevision(db)).toBe(revision);
+    expect(await ssoEvents()).toHaveLength(1);
+  });
+
+  it("makes roles and groups exactly what the provider says, leaving other members alone", async () => {
+    await upsertSsoIdentity(
+      db,
+      signIn({ email: "bob@corp.example", subject: "sub-bob", groups: ["eng"], roles: ["member"] }),
+    );
+    const identity = await upsertSsoIdentity(
+      db,
+      signIn({ groups: ["portcullis-admins", "dba"], roles: ["admin"], displayName: "Ada L." }),
+    );
+    expect(identity).toMatchObject({ roles: ["admin"], displayName: "Ada L." });
+    expect(await groupsOf("ada@corp.example")).toEqual(["dba", "portcullis-admins"]);
+    expect(await groupsOf("bob@corp.example")).toEqual(["eng"]);
+    const events = await ssoEvents();
+    expect(events.at(-1)?.message).toBe(
+      "single sign-on updated ada@corp.example: roles approver → admin; joined dba, portcullis-admins; left eng, portcullis-approvers",
+    );
+
+    // Removed from every mapped group: back to member, and out of all groups.
+    const demoted = await upsertSsoIdentity(db, signIn({ groups: [], roles: ["member"] }));
+    expect(demoted).toMatchObject({ roles: ["member"], groups: [] });
+  });
+
+  it("takes over an identity created before SSO, matching the email case-insensitively", async () => {
+    await db.identity.create({
+      data: { name: "Grace@Corp.example", displayName: "Grace", kind: "human", roles: ["admin", "auditor"] },
+    });
+    const identity = await upsertSsoIdentity(
+      db,
+      signIn({ email: "grace@corp.example", subject: "sub-grace", roles: ["auditor"], groups: ["audit"] }),
+    );
+    expect(identity).toMatchObject({ name: "Grace@Corp.example", roles: ["auditor"], groups: ["audit"] });
+    expect(
+      await db.identity.count({ where: { name: { equals: "grace@corp.example", mode: "insensitive" } } }),
+    ).toBe(1);
+  });
+
+  it("refuses disabled identities and non-people without changing them", async () => {
+    await db.identity.create({
+      data: {
+        name: "mallory@corp.example",
+        displayName: "Mallory",
+        kind: "human",
+        roles: ["member"],
+        disabledAt: new Date(),
+      },
+    });
+    await db.identity.create({
+      data: { name: "etl@corp.example", displayName: "ETL", kind: "service", roles: ["member"] },
+    });
+    const before = await ssoEvents();
+    for (const email of ["mallory@corp.example", "etl@corp.example"]) {
+      expect(
+        await upsertSsoIdentity(db, signIn({ email, groups: ["portcullis-admins"], roles: ["admin"] })),
+      ).toBeNull();
+      const row = await db.identity.findUniqueOrThrow({ where: { name: email }, select: { roles: true } });
+      expect(row.roles).toEqual(["member"]);
+      expect(await groupsOf(email)).toEqual([]);
+    }
+    expect(await ssoEvents()).toHaveLength(before.length);
+  });
+
+  it("creates one identity when the same person's first sign-ins race", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        upsertSsoIdentity(
+          db,
+          signIn({ email: "lin@corp.example", subject: "sub-lin", groups: ["eng"], roles: ["member"] }),
+        ),
+      ),
+    );
+    expect(new Set(results.map((r) => r?.id)).size).toBe(1);
+    expect(await db.identity.count({ where: { name: "lin@corp.example" } })).toBe(1);
+    expect(await groupsOf("lin@corp.example")).toEqual(["eng"]);
+  });
+
+  it("keeps the audit chain valid", async () => {
+    expect(await verifyAuditChain(db)).toMatchObject({ ok: true });
+  });
+});

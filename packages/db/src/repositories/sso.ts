@@ -1,0 +1,165 @@
+// Single sign-on: the OpenID provider is the source of truth for who a person is, which roles they hold and
+// which groups they are in. Each sign-in brings the identity in line with it; any change bumps the policy
+// revision (group membership reaches agents through credential snapshots) and is audited in the same
+// transaction, with the provider's issuer and subject as evidence of where the change came from.
+import { randomUUID } from "node:crypto";
+import type { TDb } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import { findIdentityById, type TAuthenticatedIdentity } from "./access.ts";
+import { appendAuditEventsIn } from "./audit-events.ts";
+import { bumpPolicyRevision } from "./policy.ts";
+
+type TRole = TAuthenticatedIdentity["roles"][number];
+
+export interface TSsoSignIn {
+  /** The provider's issuer URL and its stable id for the person (`iss`, `sub`). */
+  issuer: string;
+  subject: string;
+  /** Matched to Identity.name, case-insensitively; new identities are named by it in lower case. */
+  email: string;
+  displayName: string;
+  groups: string[];
+  /** Exactly the roles the provider's groups map to; other roles the identity held are removed. */
+  roles: TRole[];
+}
+
+const ssoIdentitySelect = {
+  id: true,
+  name: true,
+  displayName: true,
+  kind: true,
+  roles: true,
+  disabledAt: true,
+  memberships: { select: { group: { select: { id: true, name: true } } } },
+} as const;
+
+type TSsoIdentityRow = Prisma.IdentityGetPayload<{ select: typeof ssoIdentitySelect }>;
+
+async function findByEmail(tx: Prisma.TransactionClient, name: string): Promise<TSsoIdentityRow | null> {
+  // Exact first; an identity an admin created as "Ada@Corp.example" is still Ada.
+  return (
+    (await tx.identity.findUnique({ where: { name }, select: ssoIdentitySelect })) ??
+    (await tx.identity.findFirst({
+      where: { name: { equals: name, mode: "insensitive" } },
+      orderBy: { createdAt: "asc" },
+      select: ssoIdentitySelect,
+    }))
+  );
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && new Set([...a, ...b]).size === new Set(a).size;
+
+/**
+ * Finds or creates the person's identity and syncs its roles and groups. Returns null (sign-in refused) for a
+ * disabled identity, and for a service or AI-agent identity of that name: those never use the dashboard.
+ */
+export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAuthenticatedIdentity | null> {
+  const name = input.email.trim().toLowerCase();
+  const roles = [...new Set(input.roles)];
+  const groups = [...new Set(input.groups)];
+  const id = await db.$transaction(async (tx) => {
+    let row = await findByEmail(tx, name);
+    let created = false;
+    if (!row) {
+      // ON CONFLICT DO NOTHING: a concurrent first sign-in of the same person must not fail this one.
+      const inserted = await tx.identity.createMany({
+        data: [{ name, displayName: input.displayName, kind: "human", roles }],
+        skipDuplicates: true,
+      });
+      created = inserted.count === 1;
+      row = await tx.identity.findUnique({ where: { name }, select: ssoIdentitySelect });
+      if (!row) throw new Error(`identity ${name} vanished while signing in`);
+    }
+    if (row.disabledAt || row.kind !== "human") return null;
+
+    const beforeGroups = row.memberships.map((m) => m.group.name);
+    const rolesChanged = !sameSet(row.roles, roles);
+    const groupsChanged = !sameSet(beforeGroups, groups);
+    if (rolesChanged || row.displayName !== input.displayName)
+      await tx.identity.update({ where: { id: row.id }, data: { roles, displayName: input.displayName } });
+    if (groupsChanged) {
+      if (groups.length > 0)
+        await tx.group.createMany({ data: groups.map((g) => ({ name: g })), skipDuplicates: true });
+      const wanted = await tx.group.findMany({ where: { name: { in: groups } }, select: { id: true } });
+      const wantedIds = wanted.map((g) => g.id);
+      await tx.groupMember.deleteMany({ where: { identityId: row.id, groupId: { notIn: wantedIds } } });
+      await tx.groupMember.createMany({
+        data: wantedIds.map((groupId) => ({ groupId, identityId: row.id })),
+        skipDuplicates: true,
+      });
+    }
+    if (created || rolesChanged || groupsChanged)
+      await recordSsoChange(tx, row, input, {
+        created,
+        before: { roles: row.roles, groups: beforeGroups },
+        after: { roles, groups },
+      });
+    return row.id;
+  });
+  // Effective roles include those of Portcullis-side group settings, read the same way every request does.
+  return id ? findIdentityById(db, id) : null;
+}
+
+async function recordSsoChange(
+  tx: Prisma.TransactionClient,
+  identity: { id: string; name: string },
+  input: TSsoSignIn,
+  change: {
+    created: boolean;
+    before: { roles: string[]; groups: string[] };
+    after: { roles: string[]; groups: string[] };
+  },
+): Promise<void> {
+  const revision = await bumpPolicyRevision(tx);
+  const list = (items: string[]) => (items.length === 0 ? "none" : [...items].sort().join(", "));
+  const joined = change.after.groups.filter((g) => !change.before.groups.includes(g));
+  const left = change.before.groups.filter((g) => !change.after.groups.includes(g));
+  const changes = [
+    sameSet(change.before.roles, change.after.roles)
+      ? null
+      : `roles ${list(change.before.roles)} → ${list(change.after.roles)}`,
+    joined.length > 0 ? `joined ${list(joined)}` : null,
+    left.length > 0 ? `left ${list(left)}` : null,
+  ].filter((part): part is string => part !== null);
+  const message = change.created
+    ? `single sign-on created ${identity.name} with roles ${list(change.after.roles)} and groups ${list(change.after.groups)}`
+    : `single sign-on updated ${identity.name}: ${changes.join("; ")}`;
+  await appendAuditEventsIn(tx, [
+    {
+      id: randomUUID(),
+      occurredAt: new Date(),
+      type: "admin_change",
+      actorId: identity.id,
+      actorName: identity.name,
+      actorKind: "human",
+      connectionId: null,
+      connectionName: null,
+      environment: null,
+      agentId: null,
+      sessionId: null,
+      clientAddr: null,
+      applicationName: "sso",
+      statement: null,
+      fingerprint: null,
+      statementClass: null,
+      decision: "allowed",
+      ruleId: null,
+      ruleName: null,
+      message,
+      tables: [],
+      columns: [],
+      maskedColumns: [],
+      rowCount: null,
+      durationMs: null,
+      error: null,
+      details: {
+        sso: { issuer: input.issuer, subject: input.subject },
+        created: change.created,
+        before: change.created ? null : change.before,
+        after: change.after,
+        revision,
+      },
+    },
+  ]);
+}
