@@ -76,6 +76,7 @@ describe("ZAuditEventDto", () => {
     rowCount: 1,
     durationMs: 1.5,
     error: null,
+    details: { before: { strategy: "partial" }, after: null },
     hash: "a".repeat(64),
   };
 
