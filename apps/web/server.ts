@@ -6,7 +6,7 @@ import path from "node:path";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { AGENT_LINK_PATH } from "@portcullis/api";
-import { attachAgentGateway } from "@portcullis/api/agent-gateway";
+import { attachAgentGateway, registerAgentGateway } from "@portcullis/api/agent-gateway";
 import { deriveSecretKey } from "@portcullis/db";
 import { migrate } from "@portcullis/db/migrator";
 import next from "next";
@@ -68,6 +68,8 @@ async function main() {
     secretKey: deriveSecretKey(env.PORTCULLIS_SECRET_KEY),
     logger: logger.child({ component: "agent-gateway" }),
   });
+  // Onboarding (tRPC, in Next's bundle) asks agents to probe databases through this gateway.
+  registerAgentGateway(gateway);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -6,6 +6,7 @@ import { initParser } from "@portcullis/policy";
 import { pino } from "pino";
 import { env } from "./env.ts";
 import { Governor } from "./governor.ts";
+import { probeDatabase } from "./probe.ts";
 import { ControlPlaneLink } from "./link/control-plane-link.ts";
 import { SchemaCatalogs } from "./proxy/catalog.ts";
 import { startProxyServer } from "./proxy/server.ts";
@@ -97,6 +98,15 @@ async function main(): Promise<void> {
       // The launcher waits for this line: the agent now accepts clients with a policy to enforce.
       logger.info({ port: proxy.port, revision: snapshot.revision }, "ready");
     }
+  });
+  link.on("probe", (request) => {
+    logger.info(
+      { requestId: request.requestId, host: request.upstream.host, database: request.upstream.database },
+      "probing a database for onboarding",
+    );
+    void probeDatabase({ ...request.upstream }, request.scan).then((result) =>
+      link.sendProbeResult(request.requestId, result),
+    );
   });
   const timer = setInterval(reauthorize, REAUTHORIZE_EVERY_MS);
   timer.unref();

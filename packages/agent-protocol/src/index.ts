@@ -128,6 +128,32 @@ export const ZPolicySnapshot = z.object({
 });
 export type TPolicySnapshot = z.infer<typeof ZPolicySnapshot>;
 
+export const ZUpstreamTarget = ZConnectionPolicy.shape.upstream;
+export type TUpstreamTargetSpec = z.infer<typeof ZUpstreamTarget>;
+
+/** A sensitive column the agent's discovery found (same shape as the policy package's classification). */
+export const ZProbeClassification = z.object({
+  table: z.string(),
+  column: z.string(),
+  category: z.string(),
+  confidence: z.number().min(0).max(1),
+  evidence: z.array(z.string()),
+  suggestedStrategy: z.enum(["redact", "partial", "hash", "null", "format_preserving"]),
+  suggestedRuleName: z.string(),
+});
+export type TProbeClassification = z.infer<typeof ZProbeClassification>;
+
+export const ZProbeResult = z.object({
+  ok: z.boolean(),
+  /** Why the agent could not connect or read, when ok is false. */
+  error: z.string().nullable(),
+  serverVersion: z.string().nullable(),
+  tablesScanned: z.number().int().nonnegative(),
+  /** Sample values never leave the agent: discovery runs there, only its verdicts come back. */
+  classifications: z.array(ZProbeClassification),
+});
+export type TProbeResult = z.infer<typeof ZProbeResult>;
+
 const base = { v: z.literal(PROTOCOL_VERSION) };
 
 // Agent -> control plane
@@ -146,6 +172,7 @@ export const ZAgentMessage = z.discriminatedUnion("type", [
     activeSessions: z.number().int().nonnegative(),
     spooled: z.number().int().nonnegative(),
   }),
+  z.object({ ...base, type: z.literal("probe.result"), requestId: z.uuid(), result: ZProbeResult }),
 ]);
 export type TAgentMessage = z.infer<typeof ZAgentMessage>;
 
@@ -171,6 +198,14 @@ export const ZControlMessage = z.discriminatedUnion("type", [
   z.object({ ...base, type: z.literal("events.ack"), ids: z.array(z.uuid()) }),
   /** Ids refused as invalid; the agent drops them too, and logs them, so one bad event cannot block the spool. */
   z.object({ ...base, type: z.literal("events.reject"), ids: z.array(z.string()), reason: z.string() }),
+  /** Connect to a database as a new connection would (onboarding), and optionally scan it for sensitive data. */
+  z.object({
+    ...base,
+    type: z.literal("probe"),
+    requestId: z.uuid(),
+    upstream: ZUpstreamTarget,
+    scan: z.boolean(),
+  }),
 ]);
 export type TControlMessage = z.infer<typeof ZControlMessage>;
 

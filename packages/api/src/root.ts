@@ -1,5 +1,6 @@
 import { agentsRouter } from "./agents/router.ts";
 import { auditRouter } from "./audit/router.ts";
+import { connectionsRouter } from "./connections/router.ts";
 import { identitiesRouter } from "./identities/router.ts";
 import { policyRouter } from "./policy/router.ts";
 import { createTRPCRouter } from "./trpc.ts";
@@ -7,6 +8,7 @@ import { createTRPCRouter } from "./trpc.ts";
 export const appRouter = createTRPCRouter({
   agents: agentsRouter,
   audit: auditRouter,
+  connections: connectionsRouter,
   identities: identitiesRouter,
   policy: policyRouter,
 });

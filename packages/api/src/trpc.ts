@@ -11,10 +11,12 @@ export interface TCreateContextOptions {
   headers: Headers;
   /** The next-auth session of a dashboard request, or null. */
   session: TSessionLike | null;
+  /** Key for secrets at rest (upstream passwords); absent where nothing is encrypted. */
+  secretKey?: Buffer;
 }
 
-export function createTRPCContext(opts: TCreateContextOptions) {
-  return { db: opts.db, headers: opts.headers, session: opts.session };
+export function createTRPCContext(opts: TCreateContextOptions): TCreateContextOptions {
+  return { db: opts.db, headers: opts.headers, session: opts.session, secretKey: opts.secretKey };
 }
 
 export type TTRPCContext = ReturnType<typeof createTRPCContext>;

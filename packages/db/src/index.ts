@@ -10,3 +10,4 @@ export type { Prisma } from "./generated/prisma/client.ts";
 export * from "./repositories/policy-rules.ts";
 export * from "./repositories/identities.ts";
 export * from "./repositories/sso.ts";
+export * from "./repositories/connections.ts";

@@ -14,6 +14,7 @@ import {
   type TAgentMessage,
   type TControlMessage,
   type TPolicySnapshot,
+  type TProbeResult,
 } from "@portcullis/agent-protocol";
 import type { Logger } from "pino";
 import { WebSocket, type RawData } from "ws";
@@ -64,6 +65,8 @@ export type TLinkState = "connected" | "disconnected";
 export interface TControlPlaneLinkEvents {
   policy: [snapshot: TPolicySnapshot];
   state: [state: TLinkState];
+  /** The control plane asks for a probe of a database (onboarding); answer with sendProbeResult. */
+  probe: [request: Extract<TControlMessage, { type: "probe" }>];
 }
 
 const ZStoredCredential = z.object({
@@ -452,6 +455,10 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
           "audit events acknowledged",
         );
         return;
+      case "probe":
+        // Answered later (it connects to a database): the inbox must not wait for it.
+        this.emit("probe", message);
+        return;
       case "events.reject":
         // Dropped, not retried: the control plane will never accept them, and they must not block the spool.
         this.log.error(
@@ -518,6 +525,10 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
       for (const id of batch.ids) this.inFlightIds.add(id);
       this.log.debug({ events: batch.ids.length, inFlight: this.inFlight.length }, "audit events sent");
     }
+  }
+
+  sendProbeResult(requestId: string, result: TProbeResult): void {
+    this.sendMessage({ v: PROTOCOL_VERSION, type: "probe.result", requestId, result });
   }
 
   private sendMessage(message: TAgentMessage): void {

@@ -3,7 +3,7 @@
 // CTEs), and table → columns (to expand `*` when deciding masking). Read on a connection of the agent's own.
 import type { Logger } from "pino";
 import { connectUpstream, type TUpstreamTarget } from "./upstream.ts";
-import { BodyReader, FrameReader, queryMessage, terminateMessage } from "./wire.ts";
+import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessage } from "./wire.ts";
 
 const CATALOG_SQL = `select c.oid::int8, n.nspname, c.relname, a.attnum::int4, a.attname
 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
@@ -54,13 +54,26 @@ function buildCatalog(rows: [string, string, string, string, string][]): TCatalo
   };
 }
 
-/** Runs one simple query on a fresh upstream connection and returns its text rows. */
+/** Runs one simple query on a fresh upstream connection and returns its text rows (NULL as ""). */
 async function readRows(target: TUpstreamTarget, sql: string): Promise<string[][]> {
-  const upstream = await connectUpstream(target, { application_name: "portcullis-agent (catalog)" });
+  const rows = await queryUpstream(target, sql, "portcullis-agent (catalog)");
+  return rows.map((row) => row.map((cell) => cell ?? ""));
+}
+
+/**
+ * Runs one simple query (one statement) on a fresh upstream connection of the agent's own and returns its
+ * rows as text, NULL as null. Rejects with the server's message when the query fails.
+ */
+export async function queryUpstream(
+  target: TUpstreamTarget,
+  sql: string,
+  applicationName: string,
+): Promise<(string | null)[][]> {
+  const upstream = await connectUpstream(target, { application_name: applicationName });
   const socket = upstream.socket;
   const reader = new FrameReader(256 * 1024 * 1024);
   return new Promise((resolve, reject) => {
-    const rows: string[][] = [];
+    const rows: (string | null)[][] = [];
     let error: string | null = null;
     const onData = (chunk: Buffer) => {
       try {
@@ -68,13 +81,13 @@ async function readRows(target: TUpstreamTarget, sql: string): Promise<string[][
           if (frame.type === 0x44 /* D */) {
             const r = new BodyReader(frame.raw, frame.bodyStart);
             const count = r.int16();
-            const row: string[] = [];
+            const row: (string | null)[] = [];
             for (let i = 0; i < count; i++) {
               const len = r.int32();
-              row.push(len < 0 ? "" : r.bytes(len).toString("utf8"));
+              row.push(len < 0 ? null : r.bytes(len).toString("utf8"));
             }
             rows.push(row);
-          } else if (frame.type === 0x45 /* E */) error = "catalog query failed";
+          } else if (frame.type === 0x45 /* E */) error = parseErrorFields(frame).get("M") ?? "query failed";
           else if (frame.type === 0x5a /* Z */) {
             socket.end(terminateMessage());
             if (error) reject(new Error(error));

@@ -9,6 +9,7 @@ const links = [
   { href: "/policy", label: "Policy" },
   { href: "/identities", label: "Identities" },
   { href: "/agents", label: "Agents" },
+  { href: "/connections/new", label: "Onboard" },
 ] as const;
 
 export function NavLinks() {

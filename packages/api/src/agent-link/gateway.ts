@@ -1,5 +1,6 @@
 // The control-plane end of the agent link: one authenticated WebSocket per agent on the app's own HTTP
 // server (Next.js route handlers cannot take upgrades). Agents pull policy snapshots and push audit events.
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import {
@@ -11,6 +12,8 @@ import {
   type TAgentMessage,
   type TAuditEvent,
   type TControlMessage,
+  type TProbeResult,
+  type TUpstreamTargetSpec,
 } from "@portcullis/agent-protocol";
 import {
   appendAuditEvents,
@@ -41,6 +44,15 @@ export interface TAgentGatewayOptions {
 export interface TAgentGateway {
   close(): Promise<void>;
   connectedAgents(): { agentId: string; agentName: string; connectedAt: Date }[];
+  /**
+   * Asks a connected agent to connect to a database (and optionally scan it for sensitive data). Resolves
+   * with the agent's answer, or with ok: false when the agent is offline or does not answer in time.
+   */
+  probe(
+    agentId: string,
+    upstream: TUpstreamTargetSpec,
+    options?: { scan?: boolean; timeoutMs?: number },
+  ): Promise<TProbeResult>;
 }
 
 /** Close codes agents can act on (4000-4999 is the application range). */
@@ -82,6 +94,17 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
   const logger = options.logger; // the caller binds its component name (apps/web/server.ts does)
   const policyPollMs = options.policyPollMs ?? 1000;
   const links = new Map<string, TLink>();
+  const probes = new Map<
+    string,
+    { agentId: string; resolve: (result: TProbeResult) => void; timer: NodeJS.Timeout }
+  >();
+  const probeFailure = (error: string): TProbeResult => ({
+    ok: false,
+    error,
+    serverVersion: null,
+    tablesScanned: 0,
+    classifications: [],
+  });
   const appendQueue = new SerialQueue();
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? 4 * 1024 * 1024 });
   let pendingAuth = 0;
@@ -223,6 +246,15 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       case "events":
         void storeEvents(link, message.events, null);
         return;
+      case "probe.result": {
+        const pending = probes.get(message.requestId);
+        // Only the agent that was asked may answer.
+        if (!pending || pending.agentId !== link.agentId) return;
+        probes.delete(message.requestId);
+        clearTimeout(pending.timer);
+        pending.resolve(message.result);
+        return;
+      }
     }
   }
 
@@ -362,9 +394,38 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
   }
 
   return {
+    probe(agentId, upstream, probeOptions = {}) {
+      const link = links.get(agentId);
+      if (!link || link.ws.readyState !== WebSocket.OPEN)
+        return Promise.resolve(probeFailure("the agent is not connected to the control plane"));
+      const requestId = randomUUID();
+      const timeoutMs = probeOptions.timeoutMs ?? 60_000;
+      return new Promise<TProbeResult>((resolve) => {
+        const timer = setTimeout(() => {
+          probes.delete(requestId);
+          resolve(probeFailure(`the agent did not answer within ${Math.round(timeoutMs / 1000)} s`));
+        }, timeoutMs);
+        timer.unref();
+        probes.set(requestId, { agentId, resolve, timer });
+        link.ws.send(
+          encodeMessage({
+            v: PROTOCOL_VERSION,
+            type: "probe",
+            requestId,
+            upstream,
+            scan: probeOptions.scan ?? false,
+          }),
+        );
+      });
+    },
     async close() {
       if (closed) return;
       closed = true;
+      for (const [id, pending] of probes) {
+        clearTimeout(pending.timer);
+        pending.resolve(probeFailure("the control plane is shutting down"));
+        probes.delete(id);
+      }
       server.off("upgrade", onUpgrade);
       if (pollTimer) clearTimeout(pollTimer);
       clearInterval(pingTimer);
@@ -431,3 +492,5 @@ function rejectUpgrade(socket: Duplex, status: 401 | 503, message: string): void
   socket.end(`${headers.join("\r\n")}\r\n\r\n${body}`);
   socket.once("finish", () => socket.destroy());
 }
+
+export { registerAgentGateway } from "./registry.ts";

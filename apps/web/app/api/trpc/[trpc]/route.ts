@@ -1,6 +1,8 @@
 import { appRouter, createTRPCContext } from "@portcullis/api";
+import { deriveSecretKey } from "@portcullis/db";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { getSession } from "../../../../auth.ts";
+import { env } from "../../../../env.ts";
 import { getDb } from "../../../../lib/db.ts";
 import { logger } from "../../../../lib/logger.ts";
 
@@ -10,7 +12,12 @@ function handler(req: Request) {
     req,
     router: appRouter,
     createContext: async () =>
-      createTRPCContext({ db: getDb(), headers: req.headers, session: await getSession() }),
+      createTRPCContext({
+        db: getDb(),
+        headers: req.headers,
+        session: await getSession(),
+        secretKey: deriveSecretKey(env.PORTCULLIS_SECRET_KEY),
+      }),
     onError({ error, path }) {
       if (error.code === "INTERNAL_SERVER_ERROR")
         logger.error({ err: error.cause ?? error, path }, "tRPC call failed");

@@ -1,0 +1,21 @@
+// The agent gateway lives in the custom server (apps/web/server.ts); Next.js bundles route handlers
+// separately, so a module-level variable would exist twice. The running gateway is published on globalThis.
+import type { TProbeResult, TUpstreamTargetSpec } from "@portcullis/agent-protocol";
+
+export interface TAgentProber {
+  probe(
+    agentId: string,
+    upstream: TUpstreamTargetSpec,
+    options?: { scan?: boolean; timeoutMs?: number },
+  ): Promise<TProbeResult>;
+}
+
+const REGISTRY_KEY = "__portcullisAgentGateway";
+
+export function registerAgentGateway(gateway: TAgentProber | null): void {
+  (globalThis as Record<string, unknown>)[REGISTRY_KEY] = gateway;
+}
+
+export function agentGateway(): TAgentProber | null {
+  return ((globalThis as Record<string, unknown>)[REGISTRY_KEY] as TAgentProber | undefined) ?? null;
+}

@@ -1,0 +1,66 @@
+import { z } from "zod";
+
+const ZTarget = {
+  agentId: z.uuid(),
+  host: z.string().trim().min(1).max(255),
+  port: z.number().int().min(1).max(65_535),
+  database: z.string().trim().min(1).max(63),
+  username: z.string().trim().min(1).max(63),
+  /** Sent to the agent that will use it; stored encrypted; never sent back to a browser. */
+  password: z.string().max(1000).nullable(),
+  tlsMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("disable"),
+};
+
+export const ZProbeConnectionInput = z.object({ ...ZTarget, scan: z.boolean().default(false) }).strict();
+
+export const ZProbeConnectionResult = z.object({
+  ok: z.boolean(),
+  error: z.string().nullable(),
+  serverVersion: z.string().nullable(),
+  tablesScanned: z.number().int(),
+  suggestions: z.array(
+    z.object({
+      table: z.string(),
+      column: z.string(),
+      category: z.string(),
+      confidence: z.number(),
+      evidence: z.array(z.string()),
+      name: z.string(),
+      columnPattern: z.string(),
+      strategy: z.enum(["redact", "partial", "hash", "null", "format_preserving"]),
+    }),
+  ),
+});
+export type TProbeConnectionResult = z.infer<typeof ZProbeConnectionResult>;
+
+export const ZCreateConnectionInput = z
+  .object({
+    ...ZTarget,
+    /** What clients pass as the database name. */
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(63)
+      .regex(/^[a-z0-9][a-z0-9_-]*$/, "lower-case letters, digits, '_' and '-'"),
+    environment: z.string().trim().min(1).max(50),
+    /** Start from the production baseline guardrails (recommended for production and staging). */
+    applyBaseline: z.boolean(),
+    maskingRules: z
+      .array(
+        z.object({
+          name: z.string().trim().min(1).max(200),
+          columnPattern: z
+            .string()
+            .trim()
+            .regex(/^([\w$*]+\.){1,2}[\w$*]+$/),
+          strategy: z.enum(["redact", "partial", "hash", "null", "format_preserving"]),
+        }),
+      )
+      .max(500)
+      .default([]),
+    grantIdentityIds: z.array(z.uuid()).max(500).default([]),
+  })
+  .strict();
+
+export const ZCreatedConnection = z.object({ id: z.string(), name: z.string(), environment: z.string() });

@@ -1,0 +1,132 @@
+// Onboarding a database as a connection: the connection (secret encrypted at rest), its baseline guardrails,
+// accepted masking rules and grants, one policy revision bump and one audit record, in one transaction.
+import { randomUUID } from "node:crypto";
+import type { TDb } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import { encryptSecret } from "../secrets.ts";
+import { appendAuditEventsIn } from "./audit-events.ts";
+import { IdentityConflictError, NotFoundError } from "./identities.ts";
+import { bumpPolicyRevision } from "./policy.ts";
+import type { TAdminActor, TGuardrailFields } from "./policy-rules.ts";
+
+export interface TNewConnection {
+  agentId: string;
+  name: string;
+  environment: string;
+  host: string;
+  port: number;
+  database: string;
+  username: string;
+  password: string | null;
+  tlsMode: "disable" | "require" | "verify-ca" | "verify-full";
+  guardrails: Omit<TGuardrailFields, "description" | "enabled">[];
+  maskingRules: {
+    name: string;
+    columnPattern: string;
+    strategy: "redact" | "partial" | "hash" | "null" | "format_preserving";
+  }[];
+  grantIdentityIds: string[];
+}
+
+export async function createConnection(
+  db: TDb,
+  actor: TAdminActor,
+  input: TNewConnection,
+  secretKey: Buffer,
+): Promise<{ id: string; name: string; environment: string }> {
+  return db.$transaction(async (tx) => {
+    if (await tx.connection.findUnique({ where: { name: input.name }, select: { id: true } }))
+      throw new IdentityConflictError(`A connection named ${input.name} already exists`);
+    if (!(await tx.agent.findUnique({ where: { id: input.agentId }, select: { id: true } })))
+      throw new NotFoundError(`agent ${input.agentId}`);
+    const identities = await tx.identity.findMany({
+      where: { id: { in: input.grantIdentityIds } },
+      select: { id: true, name: true },
+    });
+    if (identities.length !== new Set(input.grantIdentityIds).size)
+      throw new NotFoundError("one of the grantees");
+
+    const connection = await tx.connection.create({
+      data: {
+        name: input.name,
+        environment: input.environment,
+        agentId: input.agentId,
+        host: input.host,
+        port: input.port,
+        database: input.database,
+        username: input.username,
+        secretCiphertext: input.password === null ? null : encryptSecret(input.password, secretKey),
+        tlsMode: input.tlsMode,
+      },
+      select: { id: true, name: true, environment: true },
+    });
+    if (input.guardrails.length > 0)
+      await tx.guardrail.createMany({
+        data: input.guardrails.map((g) => ({
+          ...g,
+          connectionId: connection.id,
+          match: g.match as Prisma.InputJsonValue,
+        })),
+      });
+    if (input.maskingRules.length > 0)
+      await tx.maskingRule.createMany({
+        data: input.maskingRules.map((m) => ({ ...m, connectionId: connection.id, detector: null })),
+      });
+    if (identities.length > 0)
+      await tx.grant.createMany({
+        data: identities.map((i) => ({
+          identityId: i.id,
+          connectionId: connection.id,
+          grantedById: actor.id,
+          reason: "granted at onboarding",
+        })),
+      });
+    const revision = await bumpPolicyRevision(tx);
+    await appendAuditEventsIn(tx, [
+      {
+        id: randomUUID(),
+        occurredAt: new Date(),
+        type: "admin_change",
+        actorId: actor.id,
+        actorName: actor.name,
+        actorKind: actor.kind,
+        connectionId: connection.id,
+        connectionName: connection.name,
+        environment: connection.environment,
+        agentId: input.agentId,
+        sessionId: null,
+        clientAddr: null,
+        applicationName: "dashboard",
+        statement: null,
+        fingerprint: null,
+        statementClass: null,
+        decision: "allowed",
+        ruleId: null,
+        ruleName: null,
+        message: `onboarded connection "${connection.name}" (${connection.environment}): ${input.guardrails.length} guardrails, ${input.maskingRules.length} masking rules, access for ${identities.map((i) => i.name).join(", ") || "nobody yet"}`,
+        tables: [],
+        columns: [],
+        maskedColumns: [],
+        rowCount: null,
+        durationMs: null,
+        error: null,
+        // The secret is not part of the record.
+        details: JSON.parse(
+          JSON.stringify({
+            revision,
+            target: {
+              host: input.host,
+              port: input.port,
+              database: input.database,
+              username: input.username,
+            },
+            guardrails: input.guardrails.map((g) => g.name),
+            maskingRules: input.maskingRules,
+            grants: identities.map((i) => i.name),
+          }),
+        ) as unknown,
+      },
+    ]);
+    return connection;
+  });
+}
