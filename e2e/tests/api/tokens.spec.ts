@@ -63,3 +63,17 @@ test("a revoked token is refused by the API and the agent within seconds", async
   expect(Date.now() - revokedAt).toBeLessThan(10_000);
   session.close();
 });
+
+test("the OpenAPI document is served and describes the token routes", async ({ request }) => {
+  const d = demo("embedded");
+  const response = await request.get(`${d.dashboardUrl}/api/v1/openapi.json`);
+  expect(response.status()).toBe(200);
+  const doc = (await response.json()) as {
+    openapi: string;
+    servers: { url: string }[];
+    paths: Record<string, unknown>;
+  };
+  expect(doc.openapi).toBe("3.1.0");
+  expect(doc.paths).toHaveProperty(["/api/v1/identities/{id}/tokens"]);
+  expect(doc.paths).toHaveProperty(["/api/v1/audit-events"]);
+});

@@ -21,3 +21,4 @@ export type RouterOutputs = inferRouterOutputs<AppRouter>;
 export { AGENT_LINK_PATH } from "@portcullis/agent-protocol";
 export { identitiesRest } from "./identities/rest.ts";
 export * from "./identities/schemas.ts";
+export { openApiDocument } from "./openapi.ts";

@@ -1,0 +1,205 @@
+// The public API v1 described as OpenAPI 3.1, generated from the same zod schemas the REST edge validates
+// with (zod's own JSON Schema output), so the document cannot drift from what the server accepts.
+import { z } from "zod";
+import { ZAuditEventDto, ZAuditEventPage, ZAuditEventQuery } from "./audit/schemas.ts";
+import { ZCredentialInput, ZIssuedCredential } from "./connections/schemas.ts";
+import {
+  ZApiTokenDto,
+  ZCreateApiTokenInput,
+  ZCreatedApiToken,
+  ZCreateIdentityInput,
+  ZGrantDto,
+  ZGrantInput,
+  ZIdentityDto,
+} from "./identities/schemas.ts";
+import { ZConnectionSummary } from "./policy/schemas.ts";
+
+type TJson = Record<string, unknown>;
+
+const schema = (s: z.ZodType, io: "input" | "output" = "output"): TJson => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as TJson;
+  return rest;
+};
+
+const ZRestError = z.object({
+  error: z.object({
+    code: z.enum(["NOT_FOUND", "FORBIDDEN", "UNAUTHORIZED", "BAD_REQUEST", "CONFLICT", "INTERNAL"]),
+    message: z.string(),
+  }),
+});
+
+const json = (ref: string) => ({ "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } });
+const errors = {
+  "400": { description: "Invalid input; the message names the offending field", content: json("Error") },
+  "401": { description: "Missing, invalid, expired or revoked API token", content: json("Error") },
+  "403": {
+    description: "The token's identity lacks the role, or the token's scope excludes it",
+    content: json("Error"),
+  },
+};
+const idParameter = (what: string) => ({
+  name: "id",
+  in: "path",
+  required: true,
+  description: `The ${what}'s id`,
+  schema: { type: "string", format: "uuid" },
+});
+
+function queryParameters(s: z.ZodType): TJson[] {
+  const properties = (schema(s, "input").properties ?? {}) as Record<string, TJson>;
+  return Object.entries(properties).map(([name, property]) => ({
+    name,
+    in: "query",
+    required: false,
+    ...(typeof property.description === "string" ? { description: property.description } : {}),
+    schema: property,
+  }));
+}
+
+export function openApiDocument(serverUrl: string): TJson {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Portcullis API",
+      version: "1",
+      description:
+        "Automation API of the Portcullis control plane. Authenticate with `Authorization: Bearer <API token>`.",
+    },
+    servers: [{ url: serverUrl }],
+    security: [{ bearer: [] }],
+    paths: {
+      "/api/health": {
+        get: {
+          summary: "Liveness and store reachability",
+          security: [],
+          responses: {
+            "200": { description: "Healthy" },
+            "503": { description: "The store is unreachable" },
+          },
+        },
+      },
+      "/api/v1/audit-events": {
+        get: {
+          summary: "Audit events, newest first (auditor or admin)",
+          description: "Filters combine with AND. Pass `nextCursor` back as `cursor` for the next page.",
+          parameters: queryParameters(ZAuditEventQuery),
+          responses: { "200": { description: "One page", content: json("AuditEventPage") }, ...errors },
+        },
+      },
+      "/api/v1/identities": {
+        get: {
+          summary: "Identities (admin or auditor)",
+          responses: {
+            "200": {
+              description: "All identities",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      items: { type: "array", items: { $ref: "#/components/schemas/Identity" } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors,
+          },
+        },
+        post: {
+          summary: "Create a service or AI-agent identity (admin)",
+          requestBody: { required: true, content: json("CreateIdentity") },
+          responses: {
+            "201": { description: "Created", content: json("Identity") },
+            "409": { description: "The name is taken", content: json("Error") },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/identities/{id}/tokens": {
+        post: {
+          summary: "Issue an API token to an identity (admin); the secret is only in this response",
+          parameters: [idParameter("identity")],
+          requestBody: { required: true, content: json("CreateApiToken") },
+          responses: { "201": { description: "Issued", content: json("CreatedApiToken") }, ...errors },
+        },
+      },
+      "/api/v1/tokens/{id}/revoke": {
+        post: {
+          summary: "Revoke an API token (admin): the API refuses it at once, agents within seconds",
+          parameters: [idParameter("token")],
+          responses: { "200": { description: "Revoked", content: json("ApiToken") }, ...errors },
+        },
+      },
+      "/api/v1/connections": {
+        get: {
+          summary: "Connections (admin, approver or auditor)",
+          responses: {
+            "200": {
+              description: "All connections",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      items: { type: "array", items: { $ref: "#/components/schemas/Connection" } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/connections/{id}/credentials": {
+        post: {
+          summary: "A short-lived database credential for the caller's own grant, as a connection string",
+          description:
+            "Signed by the control plane and verified offline by the agent; it stops admitting (and its sessions end) when it expires or the grant is revoked.",
+          parameters: [idParameter("connection")],
+          requestBody: { required: false, content: json("CredentialRequest") },
+          responses: {
+            "201": { description: "Issued", content: json("Credential") },
+            "409": { description: "The agent serving the connection is offline", content: json("Error") },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/grants/{id}/revoke": {
+        post: {
+          summary: "End a grant (admin): agents end the sessions standing on it within seconds",
+          parameters: [idParameter("grant")],
+          responses: { "200": { description: "Revoked" }, ...errors },
+        },
+      },
+      "/api/v1/grants": {
+        post: {
+          summary: "Grant an identity access to a connection, optionally until a time (admin)",
+          requestBody: { required: true, content: json("Grant") },
+          responses: { "201": { description: "Granted", content: json("GrantCreated") }, ...errors },
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "A Portcullis API token (pcat_…)" },
+      },
+      schemas: {
+        Error: schema(ZRestError),
+        AuditEvent: schema(ZAuditEventDto),
+        AuditEventPage: schema(ZAuditEventPage),
+        Identity: schema(ZIdentityDto),
+        CreateIdentity: schema(ZCreateIdentityInput, "input"),
+        ApiToken: schema(ZApiTokenDto),
+        CreateApiToken: schema(ZCreateApiTokenInput.omit({ identityId: true }), "input"),
+        CreatedApiToken: schema(ZCreatedApiToken),
+        Grant: schema(ZGrantInput, "input"),
+        GrantCreated: schema(ZGrantDto),
+        Connection: schema(ZConnectionSummary),
+        CredentialRequest: schema(ZCredentialInput.omit({ connectionId: true }), "input"),
+        Credential: schema(ZIssuedCredential),
+      },
+    },
+  };
+}
