@@ -14,6 +14,8 @@ export const env = createEnv({
     PORTCULLIS_AGENT_DATA_DIR: z.string().default("./.data/agent"),
     PORTCULLIS_LISTEN_HOST: z.string().default("127.0.0.1"),
     PORTCULLIS_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).default(6432),
+    // host:port clients use to reach this agent, shown in the dashboard's connection strings (default: listen address).
+    PORTCULLIS_PUBLIC_ADDRESS: z.string().min(3).max(300).optional(),
     PORTCULLIS_TLS_CERT_FILE: z.string().optional(),
     PORTCULLIS_TLS_KEY_FILE: z.string().optional(),
     PORTCULLIS_ALLOW_CLEARTEXT_REMOTE: flag,

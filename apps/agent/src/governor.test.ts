@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import type { TPolicySnapshot } from "@portcullis/agent-protocol";
 import { describe, expect, it } from "vitest";
 import { Governor } from "./governor.ts";
@@ -11,6 +11,7 @@ function snapshot(revision: number, tokens: { token: string; expiresAt?: string 
   return {
     revision,
     issuedAt: new Date().toISOString(),
+    credentialKeys: [],
     connections: [
       {
         id: "00000000-0000-4000-8000-0000000000c1",
@@ -32,6 +33,7 @@ function snapshot(revision: number, tokens: { token: string; expiresAt?: string 
           tokenHash: hash(t.token),
           expiresAt: t.expiresAt ?? null,
         })),
+        grants: [],
         guardrails: [],
         maskingRules: [],
       },
@@ -74,5 +76,72 @@ describe("Governor.stillAuthorized", () => {
     const session = login(governor, "pcat_a");
     expect(governor.stillAuthorized(session)).toBe(true);
     expect(governor.stillAuthorized(session, Date.now() + 61_000)).toBe(false);
+  });
+});
+
+describe("short-lived signed credentials", () => {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const CONNECTION = "00000000-0000-4000-8000-0000000000c1";
+  const signed = (payload: Record<string, unknown>, key = privateKey) => {
+    const bytes = Buffer.from(JSON.stringify(payload));
+    return `pcdb_${bytes.toString("base64url")}.${sign(null, bytes, key).toString("base64url")}`;
+  };
+  const claims = (overrides: Record<string, unknown> = {}) => ({
+    kid: "k1",
+    sub: IDENTITY,
+    cid: CONNECTION,
+    exp: Math.floor(Date.now() / 1000) + 600,
+    jti: "abcdefghij",
+    ...overrides,
+  });
+  function withGrant(granted: boolean): TPolicySnapshot {
+    const base = snapshot(1, []);
+    return {
+      ...base,
+      credentialKeys: [
+        { kid: "k1", publicKey: publicKey.export({ type: "spki", format: "der" }).toString("base64") },
+      ],
+      connections: base.connections.map((c) => ({
+        ...c,
+        grants: granted
+          ? [
+              {
+                identityId: IDENTITY,
+                identityName: "svc@example.com",
+                identityKind: "service" as const,
+                groups: [],
+                expiresAt: null,
+              },
+            ]
+          : [],
+      })),
+    };
+  }
+  const attempt = (governor: Governor, password: string) =>
+    governor.authenticate({ user: "svc@example.com", database: "shop", password });
+
+  it("admits a valid credential offline and ends its session when the grant goes", () => {
+    const governor = new Governor();
+    governor.update(withGrant(true));
+    const session = login(governor, signed(claims()));
+    expect(governor.stillAuthorized(session)).toBe(true);
+    expect(governor.stillAuthorized(session, Date.now() + 601_000)).toBe(false); // expired
+    governor.update(withGrant(false));
+    expect(governor.stillAuthorized(session)).toBe(false);
+    expect(attempt(governor, signed(claims())).ok).toBe(false);
+  });
+
+  it.each([
+    ["a tampered payload", () => signed(claims()).replace(/^pcdb_(\w)/, "pcdb_A")],
+    ["another key", () => signed(claims(), generateKeyPairSync("ed25519").privateKey)],
+    ["an unknown key id", () => signed(claims({ kid: "nope" }))],
+    ["another connection", () => signed(claims({ cid: "00000000-0000-4000-8000-0000000000c2" }))],
+    ["another identity", () => signed(claims({ sub: "00000000-0000-4000-8000-000000000002" }))],
+    ["an expired credential", () => signed(claims({ exp: Math.floor(Date.now() / 1000) - 1 }))],
+    ["garbage", () => "pcdb_not-a-credential"],
+  ])("refuses %s", (_label, make) => {
+    const governor = new Governor();
+    governor.update(withGrant(true));
+    expect(attempt(governor, make()).ok).toBe(false);
   });
 });

@@ -1,8 +1,20 @@
 // Enforces the latest policy snapshot: who may connect to which connection, and what each statement may do.
 // Everything here is in memory and synchronous, so the hot path never waits on the control plane, and the
 // agent keeps enforcing its last policy while the control plane is unreachable.
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { TConnectionPolicy, TPolicySnapshot } from "@portcullis/agent-protocol";
+import {
+  createHash,
+  createPublicKey,
+  randomBytes,
+  timingSafeEqual,
+  verify,
+  type KeyObject,
+} from "node:crypto";
+import {
+  ZSignedCredentialPayload,
+  type TConnectionPolicy,
+  type TPolicySnapshot,
+  type TSignedCredentialPayload,
+} from "@portcullis/agent-protocol";
 import {
   AnalysisCache,
   compileGuardrails,
@@ -31,6 +43,9 @@ const detectorRedactor: TTextRedactor = (text, options) =>
     detectors: options?.detectors?.filter((d): d is TDetectorId => ZDetectorId.safeParse(d).success),
   });
 
+/** Short-lived database credentials signed by the control plane (see packages/db db-credentials.ts). */
+const SIGNED_PREFIX = "pcdb_";
+
 export class Governor {
   private connections = new Map<string, TConnectionPolicy>();
   private connectionsById = new Map<string, TConnectionPolicy>();
@@ -49,7 +64,21 @@ export class Governor {
     this.redact = options.redact ?? detectorRedactor;
   }
 
+  /** Keys that sign short-lived database credentials, by key id. */
+  private credentialKeys = new Map<string, KeyObject>();
+
   update(snapshot: TPolicySnapshot): void {
+    this.credentialKeys = new Map();
+    for (const key of snapshot.credentialKeys ?? []) {
+      try {
+        this.credentialKeys.set(
+          key.kid,
+          createPublicKey({ key: Buffer.from(key.publicKey, "base64"), format: "der", type: "spki" }),
+        );
+      } catch {
+        // An unreadable key admits nobody; the others still work.
+      }
+    }
     this.connections = new Map(snapshot.connections.map((c) => [c.name, c]));
     this.connectionsById = new Map(snapshot.connections.map((c) => [c.id, c]));
     this.rulesByConnection = new Map(
@@ -122,6 +151,8 @@ export class Governor {
       };
     const connection = this.connections.get(request.database);
     if (!connection) return refused;
+    if (request.password.startsWith(SIGNED_PREFIX))
+      return this.authenticateSigned(request, connection, now, refused);
     const presented = Buffer.from(createHash("sha256").update(request.password).digest("hex"));
     for (const credential of connection.credentials) {
       if (credential.identityName !== request.user) continue;
@@ -144,10 +175,63 @@ export class Governor {
     return refused;
   }
 
+  /**
+   * A short-lived credential signed by the control plane: valid signature by a key of the snapshot, for this
+   * connection, unexpired, and the identity still holds a grant to it.
+   */
+  private authenticateSigned(
+    request: { user: string; password: string },
+    connection: TConnectionPolicy,
+    now: number,
+    refused: TAuthOutcome,
+  ): TAuthOutcome {
+    const [encodedPayload, encodedSignature] = request.password.slice(SIGNED_PREFIX.length).split(".");
+    if (!encodedPayload || !encodedSignature) return refused;
+    const payloadBytes = Buffer.from(encodedPayload, "base64url");
+    let payload: TSignedCredentialPayload;
+    try {
+      const parsed = ZSignedCredentialPayload.safeParse(JSON.parse(payloadBytes.toString("utf8")));
+      if (!parsed.success) return refused;
+      payload = parsed.data;
+    } catch {
+      return refused;
+    }
+    const key = this.credentialKeys.get(payload.kid);
+    if (!key || !verify(null, payloadBytes, key, Buffer.from(encodedSignature, "base64url"))) return refused;
+    if (payload.cid !== connection.id || payload.exp * 1000 <= now) return refused;
+    const grant = connection.grants.find(
+      (g) =>
+        g.identityId === payload.sub &&
+        g.identityName === request.user &&
+        (!g.expiresAt || Date.parse(g.expiresAt) > now),
+    );
+    if (!grant) return refused;
+    return {
+      ok: true,
+      identity: {
+        identityId: grant.identityId,
+        identityName: grant.identityName,
+        identityKind: grant.identityKind,
+        groups: grant.groups,
+        credentialHash: createHash("sha256").update(request.password).digest("hex"),
+        signedCredentialExpiresAt: payload.exp * 1000,
+      },
+      connection: { id: connection.id, name: connection.name, environment: connection.environment },
+      upstream: { ...connection.upstream },
+    };
+  }
+
   /** True while the credential the session logged in with is still valid (not revoked, expired or ungranted). */
   stillAuthorized(info: TSessionInfo, now = Date.now()): boolean {
     const connection = this.connections.get(info.connectionName);
     if (!connection || connection.id !== info.connectionId) return false;
+    if (info.signedCredentialExpiresAt !== undefined)
+      return (
+        info.signedCredentialExpiresAt > now &&
+        connection.grants.some(
+          (g) => g.identityId === info.identityId && (!g.expiresAt || Date.parse(g.expiresAt) > now),
+        )
+      );
     return connection.credentials.some(
       (c) =>
         c.identityId === info.identityId &&

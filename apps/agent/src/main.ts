@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     },
   });
 
+  link.setAddress(env.PORTCULLIS_PUBLIC_ADDRESS ?? `${env.PORTCULLIS_LISTEN_HOST}:${proxy.port}`);
   let announced = false;
   const reauthorize = () => {
     const ended = proxy.terminateSessions(

@@ -29,6 +29,10 @@ test("a masking rule saved in the policy editor changes what an open psql sessio
     await signIn(page, d, "/policy");
     await expect(page.getByRole("heading", { name: "Masking rules" })).toBeVisible();
     await expect(page.getByText("Mask customer emails")).toBeVisible();
+    // The access simulator: who holds a valid credential, and what the guardrails would do with their risky statements.
+    const simulation = page.getByTestId("access-simulation");
+    await expect(simulation.getByRole("row", { name: /dev@demo\.local/ })).toContainText("block");
+    await expect(simulation.getByRole("row", { name: /copilot@demo\.local/ })).toContainText("ai agent");
     await page.getByRole("button", { name: "Add masking rule" }).click();
     const form = page.getByRole("form", { name: "Masking rule" });
     await form.getByLabel("Name").fill("Mask product names");
@@ -61,7 +65,8 @@ test("a masking rule saved in the policy editor changes what an open psql sessio
     await page.getByRole("button", { name: "Edit Mask product names" }).click();
     page.once("dialog", (dialog) => void dialog.accept());
     await page.getByRole("form", { name: "Masking rule" }).getByRole("button", { name: "Delete" }).click();
-    await expect(page.getByText("Mask product names")).toBeHidden();
+    await expect(page.getByRole("listitem").filter({ hasText: "Mask product names" })).toBeHidden();
+    await expect(page.getByTestId("access-simulation")).not.toContainText("Mask product names");
     await expect
       .poll(() => session.query("select product from orders where id = 1"), { timeout: 10_000 })
       .toBe(product);

@@ -98,6 +98,36 @@ export const ZAccessCredential = z.object({
 });
 export type TAccessCredential = z.infer<typeof ZAccessCredential>;
 
+/** An identity's grant to a connection: what a short-lived signed database credential is checked against. */
+export const ZConnectionGrant = z.object({
+  identityId: z.uuid(),
+  identityName: z.string(),
+  identityKind: ZIdentityKind,
+  groups: z.array(z.string()),
+  expiresAt: z.iso.datetime({ offset: true }).nullable(),
+});
+export type TConnectionGrant = z.infer<typeof ZConnectionGrant>;
+
+/** A public key the control plane signs short-lived database credentials with (Ed25519, SPKI DER, base64). */
+export const ZCredentialKey = z.object({ kid: z.string().min(1).max(64), publicKey: z.string().min(1).max(200) });
+export type TCredentialKey = z.infer<typeof ZCredentialKey>;
+
+/**
+ * The signed part of a short-lived database credential, `pcdb_<base64url(JSON payload)>.<base64url(signature)>`:
+ * the agent verifies it offline with a key from its snapshot.
+ */
+export const ZSignedCredentialPayload = z.object({
+  kid: z.string(),
+  /** Identity id. */
+  sub: z.uuid(),
+  /** Connection id. */
+  cid: z.uuid(),
+  /** Expiry, seconds since the epoch. */
+  exp: z.number().int(),
+  jti: z.string().min(8).max(64),
+});
+export type TSignedCredentialPayload = z.infer<typeof ZSignedCredentialPayload>;
+
 export const ZConnectionPolicy = z.object({
   id: z.uuid(),
   name: z.string(),
@@ -111,6 +141,8 @@ export const ZConnectionPolicy = z.object({
     tlsMode: z.enum(["disable", "require", "verify-ca", "verify-full"]),
   }),
   credentials: z.array(ZAccessCredential),
+  /** Older control planes do not send grants: short-lived credentials then admit nobody. */
+  grants: z.array(ZConnectionGrant).default([]),
   guardrails: z.array(ZGuardrailRule),
   maskingRules: z.array(ZMaskingRule),
 });
@@ -125,6 +157,8 @@ export const ZPolicySnapshot = z.object({
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
   connections: z.array(ZConnectionPolicy),
+  /** Keys of short-lived database credentials, newest first (the previous one stays during rotation). */
+  credentialKeys: z.array(ZCredentialKey).default([]),
 });
 export type TPolicySnapshot = z.infer<typeof ZPolicySnapshot>;
 
@@ -164,6 +198,8 @@ export const ZAgentMessage = z.discriminatedUnion("type", [
     agentVersion: z.string().max(50),
     hostname: z.string().max(255),
     spooled: z.number().int().nonnegative(),
+    /** host:port where clients reach this agent (for the dashboard's connection strings). */
+    address: z.string().max(300).optional(),
   }),
   z.object({ ...base, type: z.literal("events"), events: z.array(ZAuditEvent).min(1).max(500) }),
   z.object({

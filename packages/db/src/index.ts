@@ -11,3 +11,4 @@ export * from "./repositories/policy-rules.ts";
 export * from "./repositories/identities.ts";
 export * from "./repositories/sso.ts";
 export * from "./repositories/connections.ts";
+export * from "./repositories/db-credentials.ts";

@@ -187,6 +187,13 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
     await this.inbox;
   }
 
+  private address: string | null = null;
+
+  /** Where clients reach this agent (host:port), announced in hello; set before start(). */
+  setAddress(address: string): void {
+    this.address = address;
+  }
+
   /** Number of live client sessions, reported in heartbeats. */
   notifyActiveSessions(n: number): void {
     this.activeSessions = n;
@@ -311,6 +318,7 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
       agentVersion: this.opts.agentVersion,
       hostname: this.opts.hostname,
       spooled: this.options.spool.size,
+      ...(this.address ? { address: this.address } : {}),
     });
     this.heartbeatTimer = setInterval(() => {
       this.sendMessage({

@@ -29,6 +29,7 @@ function snapshot(
   return {
     revision: 1,
     issuedAt: new Date().toISOString(),
+    credentialKeys: [],
     connections: [
       {
         id: connectionId,
@@ -52,6 +53,7 @@ function snapshot(
             expiresAt: null,
           },
         ],
+        grants: [],
         guardrails: [
           ...PRODUCTION_BASELINE.map((r, i) => ({
             ...r,

@@ -35,6 +35,7 @@ export function testSnapshot(
   return {
     revision: 1,
     issuedAt: new Date().toISOString(),
+    credentialKeys: [],
     maskingKey: "ab".repeat(32),
     connections: Object.entries(upstreams).map(([name, upstream]) => ({
       id: randomUUID(),
@@ -51,6 +52,7 @@ export function testSnapshot(
           expiresAt: null,
         },
       ],
+      grants: [],
       guardrails:
         policy.guardrails ??
         PRODUCTION_BASELINE.map((r, i) => ({

@@ -10,6 +10,8 @@ export interface TSessionIdentity {
   groups: string[];
   /** sha256 of the token the session logged in with: revoking that token ends the session. Never logged. */
   credentialHash?: string;
+  /** Set when the session logged in with a short-lived signed credential: when it stops admitting. */
+  signedCredentialExpiresAt?: number;
 }
 
 export interface TSessionInfo extends TSessionIdentity {

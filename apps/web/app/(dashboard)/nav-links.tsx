@@ -5,6 +5,7 @@ import Link from "next/link";
 import { usePathname } from "next/navigation";
 
 const links = [
+  { href: "/connect", label: "Connect" },
   { href: "/timeline", label: "Timeline" },
   { href: "/policy", label: "Policy" },
   { href: "/identities", label: "Identities" },

@@ -53,6 +53,8 @@ export interface TAgentGateway {
     upstream: TUpstreamTargetSpec,
     options?: { scan?: boolean; timeoutMs?: number },
   ): Promise<TProbeResult>;
+  /** host:port where clients reach a connected agent, as it announced it; null when offline. */
+  agentAddress(agentId: string): string | null;
 }
 
 /** Close codes agents can act on (4000-4999 is the application range). */
@@ -82,6 +84,7 @@ interface TLink {
   eventFramesInProgress: number;
   agentVersion?: string;
   hostname?: string;
+  address?: string;
   /** Snapshot pushes are serialized per link so an older snapshot never overtakes a newer one. */
   policyPush: Promise<void>;
   /** The last snapshot could not be built: the next poll tries again even without a revision change. */
@@ -230,6 +233,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       case "hello":
         link.agentVersion = message.agentVersion;
         link.hostname = message.hostname;
+        link.address = message.address;
         link.log.info(
           { version: message.agentVersion, hostname: message.hostname, spooled: message.spooled },
           "agent hello",
@@ -394,6 +398,9 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
   }
 
   return {
+    agentAddress(agentId) {
+      return links.get(agentId)?.address ?? null;
+    },
     probe(agentId, upstream, probeOptions = {}) {
       const link = links.get(agentId);
       if (!link || link.ws.readyState !== WebSocket.OPEN)

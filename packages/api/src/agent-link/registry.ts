@@ -8,6 +8,7 @@ export interface TAgentProber {
     upstream: TUpstreamTargetSpec,
     options?: { scan?: boolean; timeoutMs?: number },
   ): Promise<TProbeResult>;
+  agentAddress(agentId: string): string | null;
 }
 
 const REGISTRY_KEY = "__portcullisAgentGateway";

@@ -1,5 +1,8 @@
-import { adminProcedure, createTRPCRouter } from "../trpc.ts";
+import { adminProcedure, createTRPCRouter, protectedProcedure } from "../trpc.ts";
 import {
+  ZCredentialInput,
+  ZIssuedCredential,
+  ZMyConnections,
   ZCreateConnectionInput,
   ZCreatedConnection,
   ZProbeConnectionInput,
@@ -13,6 +16,14 @@ export const connectionsRouter = createTRPCRouter({
     .input(ZProbeConnectionInput)
     .output(ZProbeConnectionResult)
     .mutation(({ input }) => connectionService.probe(input)),
+  // Anyone with a grant: their own connections and short-lived credentials for them.
+  mine: protectedProcedure
+    .output(ZMyConnections)
+    .query(({ ctx }) => connectionService.mine(ctx.db, ctx.caller)),
+  credential: protectedProcedure
+    .input(ZCredentialInput)
+    .output(ZIssuedCredential)
+    .mutation(({ ctx, input }) => connectionService.credential(ctx.db, ctx.caller, ctx.secretKey, input)),
   create: adminProcedure
     .input(ZCreateConnectionInput)
     .output(ZCreatedConnection)

@@ -64,3 +64,36 @@ export const ZCreateConnectionInput = z
   .strict();
 
 export const ZCreatedConnection = z.object({ id: z.string(), name: z.string(), environment: z.string() });
+
+export const ZMyConnection = z.object({
+  id: z.string(),
+  name: z.string(),
+  environment: z.string(),
+  /** When the caller's access ends; null: no end set. */
+  accessUntil: z.string().nullable(),
+  /** Whether the agent serving it is connected now (connection strings need its address). */
+  agentOnline: z.boolean(),
+});
+export const ZMyConnections = z.array(ZMyConnection);
+
+export const ZCredentialInput = z
+  .object({
+    connectionId: z.uuid(),
+    /** How long the credential admits new sessions (and keeps them open): 1 hour unless asked. */
+    ttlMinutes: z
+      .number()
+      .int()
+      .min(5)
+      .max(12 * 60)
+      .default(60),
+  })
+  .strict();
+
+export const ZIssuedCredential = z.object({
+  connection: z.string(),
+  expiresAt: z.string(),
+  /** For drivers: the whole URL. */
+  url: z.string(),
+  /** The same, as a command line. */
+  psql: z.string(),
+});

@@ -1,12 +1,22 @@
-// Onboarding: test a database through its agent, scan it for sensitive data there, and create the
-// connection with its guardrails, masking and grants.
-import { createConnection, IdentityConflictError, NotFoundError, type TDb } from "@portcullis/db";
+// Connections: onboarding (test and scan a database through its agent, create the connection with its
+// guardrails, masking and grants) and short-lived credentials for the people granted access.
+import {
+  createConnection,
+  IdentityConflictError,
+  issueDatabaseCredential,
+  listGrantedConnections,
+  NotFoundError,
+  type TDb,
+} from "@portcullis/db";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import { agentGateway } from "../agent-link/registry.ts";
 import type { TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
+  ZCredentialInput,
+  ZIssuedCredential,
+  ZMyConnections,
   ZCreateConnectionInput,
   ZCreatedConnection,
   ZProbeConnectionInput,
@@ -64,5 +74,54 @@ export const connectionService = {
       if (error instanceof NotFoundError) throw new AppError("NOT_FOUND", error.message);
       throw error;
     }
+  },
+
+  /** The connections the caller may reach now. */
+  async mine(db: TDb, caller: TCaller) {
+    const gateway = agentGateway();
+    const rows = await listGrantedConnections(db, caller.identity.id);
+    return parseOutput(
+      ZMyConnections,
+      rows.map((r) => ({
+        id: r.id,
+        name: r.name,
+        environment: r.environment,
+        accessUntil: r.until?.toISOString() ?? null,
+        agentOnline: gateway?.agentAddress(r.agentId) != null,
+      })),
+      "Connections",
+    );
+  },
+
+  /** A short-lived credential of the caller's own, and the connection string that uses it. */
+  async credential(db: TDb, caller: TCaller, secretKey: Buffer | undefined, rawInput: unknown) {
+    const input = parseInput(ZCredentialInput, rawInput);
+    if (!secretKey) throw new AppError("INTERNAL", "No secret key to sign credentials with");
+    const mine = (await listGrantedConnections(db, caller.identity.id)).find(
+      (c) => c.id === input.connectionId,
+    );
+    if (!mine) throw new AppError("FORBIDDEN", "You have no access to this connection");
+    if (caller.connectionIds.length > 0 && !caller.connectionIds.includes(mine.id))
+      throw new AppError("FORBIDDEN", "This API token is scoped to other connections");
+    const address = agentGateway()?.agentAddress(mine.agentId);
+    if (!address) throw new AppError("CONFLICT", "The agent serving this connection is offline");
+    let issued;
+    try {
+      issued = await issueDatabaseCredential(db, secretKey, {
+        identity: caller.identity,
+        connectionId: mine.id,
+        ttlMs: input.ttlMinutes * 60_000,
+      });
+    } catch (error) {
+      if (error instanceof NotFoundError)
+        throw new AppError("FORBIDDEN", "You have no access to this connection");
+      throw error;
+    }
+    const url = `postgresql://${encodeURIComponent(caller.identity.name)}:${issued.token}@${address}/${encodeURIComponent(mine.name)}`;
+    return parseOutput(
+      ZIssuedCredential,
+      { connection: mine.name, expiresAt: issued.expiresAt.toISOString(), url, psql: `psql "${url}"` },
+      "Credential",
+    );
   },
 };

@@ -2,16 +2,21 @@
 import type { TDb } from "@portcullis/db";
 import { requireRoles, resolveCaller, type TCaller, type TRole } from "../auth.ts";
 import { AppError } from "../errors.ts";
+import { connectionService } from "../connections/service.ts";
+import { policyRulesService } from "../policy/rules-service.ts";
 import { identityService } from "./service.ts";
 
 async function automationCaller(db: TDb, request: Request, roles: TRole[]): Promise<TCaller> {
   return requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), roles);
 }
 
-async function jsonBody(request: Request): Promise<Record<string, unknown>> {
+/** The request's JSON object; with `optional`, an empty body is `{}`. Anything else is a clear 400. */
+async function jsonBody(request: Request, optional = false): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (optional && text.trim() === "") return {};
   let body: unknown;
   try {
-    body = await request.json();
+    body = JSON.parse(text);
   } catch {
     throw new AppError("BAD_REQUEST", "The request body must be JSON");
   }
@@ -36,6 +41,21 @@ export const identitiesRest = {
   async revokeToken(db: TDb, request: Request, tokenId: string) {
     const caller = await automationCaller(db, request, ["admin"]);
     return identityService.revokeToken(db, caller, { tokenId });
+  },
+  async connections(db: TDb, request: Request) {
+    await automationCaller(db, request, ["admin", "auditor", "approver"]);
+    return { items: await policyRulesService.listConnections(db) };
+  },
+  async revokeGrant(db: TDb, request: Request, grantId: string) {
+    const caller = await automationCaller(db, request, ["admin"]);
+    return identityService.revokeGrant(db, caller, { grantId });
+  },
+  /** A short-lived database credential of the caller's own (any role; needs a grant to the connection). */
+  async databaseCredential(db: TDb, request: Request, connectionId: string, secretKey: Buffer) {
+    const caller = await automationCaller(db, request, []);
+    const body =
+      request.headers.get("content-length") === "0" ? {} : await jsonBody(request).catch(() => ({}));
+    return connectionService.credential(db, caller, secretKey, { ...body, connectionId });
   },
   async grant(db: TDb, request: Request) {
     const caller = await automationCaller(db, request, ["admin"]);

@@ -6,6 +6,7 @@ import {
   ZCreateIdentityInput,
   ZGrantDto,
   ZGrantInput,
+  ZGrantRef,
   ZIdentityDto,
   ZIdentityList,
   ZIdentityRef,
@@ -34,6 +35,9 @@ export const identitiesRouter = createTRPCRouter({
     .input(ZTokenRef)
     .output(ZApiTokenDto)
     .mutation(({ ctx, input }) => identityService.revokeToken(ctx.db, ctx.caller, input)),
+  revokeGrant: adminProcedure
+    .input(ZGrantRef)
+    .mutation(({ ctx, input }) => identityService.revokeGrant(ctx.db, ctx.caller, input)),
   grant: adminProcedure
     .input(ZGrantInput)
     .output(ZGrantDto)

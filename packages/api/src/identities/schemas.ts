@@ -79,3 +79,5 @@ export const ZGrantInput = z
   })
   .strict();
 export const ZGrantDto = z.object({ id: z.string() });
+
+export const ZGrantRef = z.object({ grantId: z.uuid() }).strict();

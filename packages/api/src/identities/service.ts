@@ -8,6 +8,7 @@ import {
   listIdentities,
   NotFoundError,
   revokeApiToken,
+  revokeGrant,
   type TApiTokenRow,
   type TDb,
   type TIdentitySummary,
@@ -22,6 +23,7 @@ import {
   ZCreateIdentityInput,
   ZGrantDto,
   ZGrantInput,
+  ZGrantRef,
   ZIdentityDto,
   ZIdentityList,
   ZIdentityRef,
@@ -127,6 +129,12 @@ export const identityService = {
       }),
     );
     return parseOutput(ZGrantDto, grant, "Grant");
+  },
+
+  async revokeGrant(db: TDb, caller: TCaller, rawInput: unknown): Promise<{ revoked: true }> {
+    const input = parseInput(ZGrantRef, rawInput);
+    await mapDbErrors(() => revokeGrant(db, caller.identity, input.grantId));
+    return { revoked: true };
   },
 };
 

@@ -10,8 +10,11 @@ import {
   ZPolicyPreviewInput,
   ZSaveGuardrailInput,
   ZSaveMaskingRuleInput,
+  ZAccessSimulation,
+  ZAccessSimulationInput,
 } from "./schemas.ts";
 import { policyService } from "./service.ts";
+import { accessSimulationService } from "./simulation-service.ts";
 
 // Reading rules reveals what they match: for the people who write or review them. Only admins change them.
 const policyReader = roleProcedure("admin", "approver", "auditor");
@@ -20,6 +23,10 @@ export const policyRouter = createTRPCRouter({
   preview: policyReader
     .input(ZPolicyPreviewInput)
     .query(({ ctx, input }) => policyService.preview(ctx.db, input)),
+  simulate: policyReader
+    .input(ZAccessSimulationInput)
+    .output(ZAccessSimulation)
+    .query(({ ctx, input }) => accessSimulationService.simulate(ctx.db, ctx.secretKey, input)),
   connections: policyReader
     .output(ZConnectionList)
     .query(({ ctx }) => policyRulesService.listConnections(ctx.db)),

@@ -171,3 +171,32 @@ export const ZConnectionRules = z.object({
   maskingRules: z.array(ZMaskingRuleDto),
 });
 export type TConnectionRules = z.infer<typeof ZConnectionRules>;
+
+// ---- access simulator -----------------------------------------------------------------------------------
+
+export const ZAccessSimulationInput = z
+  .object({
+    connectionId: z.uuid(),
+    /** Risky statements to check; by default a destructive, an unbounded and a privilege statement. */
+    statements: z.array(z.string().trim().min(1).max(10_000)).min(1).max(10).optional(),
+  })
+  .strict();
+
+export const ZAccessSimulation = z.object({
+  connection: ZConnectionSummary,
+  statements: z.array(z.string()),
+  identities: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(["human", "service", "ai_agent"]),
+      groups: z.array(z.string()),
+      /** Valid tokens this identity can connect with, and when the earliest of them stops working. */
+      tokens: z.number().int(),
+      accessUntil: z.string().nullable(),
+      maskedBy: z.array(z.string()),
+      exemptFrom: z.array(z.string()),
+      decisions: z.array(ZRuleRef),
+    }),
+  ),
+});
+export type TAccessSimulation = z.infer<typeof ZAccessSimulation>;

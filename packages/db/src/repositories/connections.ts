@@ -130,3 +130,11 @@ export async function createConnection(
     return connection;
   });
 }
+
+/** The agent that serves a connection, for building that agent's snapshot. */
+export async function findConnectionAgent(
+  db: TDb,
+  connectionId: string,
+): Promise<{ agentId: string } | null> {
+  return db.connection.findUnique({ where: { id: connectionId }, select: { agentId: true } });
+}

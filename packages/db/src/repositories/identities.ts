@@ -245,3 +245,61 @@ async function recordIdentityChange(
     },
   ]);
 }
+
+/** Ends a grant now: agents drop it (and end the sessions that stand on it) within seconds. */
+export async function revokeGrant(db: TDb, actor: TAdminActor, grantId: string): Promise<void> {
+  await db.$transaction(async (tx) => {
+    const grant = await tx.grant.findUnique({
+      where: { id: grantId },
+      select: {
+        revokedAt: true,
+        identity: { select: { name: true } },
+        connection: { select: { id: true, name: true, environment: true } },
+      },
+    });
+    if (!grant) throw new NotFoundError(`grant ${grantId}`);
+    if (grant.revokedAt) return;
+    await tx.grant.update({ where: { id: grantId }, data: { revokedAt: new Date() } });
+    await recordIdentityChange(tx, actor, {
+      message: `revoked ${grant.identity.name}'s access to ${grant.connection.name}`,
+      connection: grant.connection,
+      details: { grant: { id: grantId } },
+    });
+  });
+}
+
+/** The connections an identity may reach now, with when that access ends (null: no end). */
+export async function listGrantedConnections(
+  db: TDb,
+  identityId: string,
+  now = new Date(),
+): Promise<{ id: string; name: string; environment: string; agentId: string; until: Date | null }[]> {
+  const grants = await db.grant.findMany({
+    where: {
+      identityId,
+      revokedAt: null,
+      startsAt: { lte: now },
+      OR: [{ expiresAt: null }, { expiresAt: { gt: now } }],
+    },
+    select: {
+      expiresAt: true,
+      connection: { select: { id: true, name: true, environment: true, agentId: true } },
+    },
+  });
+  const byConnection = new Map<
+    string,
+    { id: string; name: string; environment: string; agentId: string; until: Date | null }
+  >();
+  for (const g of grants) {
+    const previous = byConnection.get(g.connection.id);
+    // The longest-lasting grant decides; one without an end outlasts all.
+    let until: Date | null = g.expiresAt;
+    if (previous)
+      until =
+        previous.until === null || g.expiresAt === null
+          ? null
+          : new Date(Math.max(previous.until.getTime(), g.expiresAt.getTime()));
+    byConnection.set(g.connection.id, { ...g.connection, until });
+  }
+  return [...byConnection.values()].sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -3,6 +3,7 @@ import { createHmac } from "node:crypto";
 import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { decryptSecret } from "../secrets.ts";
+import { credentialPublicKeys } from "./db-credentials.ts";
 
 const POLICY_REVISION_KEY = "policy_revision";
 
@@ -29,6 +30,7 @@ export interface TPolicySnapshotData {
   revision: number;
   issuedAt: string;
   maskingKey: string;
+  credentialKeys: { kid: string; publicKey: string }[];
   connections: {
     id: string;
     name: string;
@@ -47,6 +49,14 @@ export interface TPolicySnapshotData {
       identityKind: "human" | "service" | "ai_agent";
       groups: string[];
       tokenHash: string;
+      expiresAt: string | null;
+    }[];
+    /** Active grants: what short-lived signed credentials are checked against. */
+    grants: {
+      identityId: string;
+      identityName: string;
+      identityKind: "human" | "service" | "ai_agent";
+      groups: string[];
       expiresAt: string | null;
     }[];
     guardrails: {
@@ -120,6 +130,7 @@ export async function buildPolicySnapshot(
     issuedAt: now.toISOString(),
     // Derived, not stored: every replica computes the same key from the deployment secret.
     maskingKey: createHmac("sha256", options.secretKey).update("portcullis-masking-v1").digest("hex"),
+    credentialKeys: await credentialPublicKeys(db),
     connections: connections.map((c) => ({
       id: c.id,
       name: c.name,
@@ -145,6 +156,19 @@ export async function buildPolicySnapshot(
                 tokenHash: t.tokenHash,
                 expiresAt: earliest(grant.expiresAt, t.expiresAt)?.toISOString() ?? null,
               })),
+      ),
+      grants: c.grants.flatMap((grant) =>
+        grant.identity.disabledAt
+          ? []
+          : [
+              {
+                identityId: grant.identity.id,
+                identityName: grant.identity.name,
+                identityKind: grant.identity.kind,
+                groups: grant.identity.memberships.map((m) => m.group.name),
+                expiresAt: grant.expiresAt?.toISOString() ?? null,
+              },
+            ],
       ),
       ...rules.forConnection(c),
     })),

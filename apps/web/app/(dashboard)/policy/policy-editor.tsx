@@ -78,16 +78,89 @@ function ConnectionRules({ connectionId, canEdit }: { connectionId: string; canE
       <div className="flex flex-col gap-5">
         <MaskingRules rules={rules.data} canEdit={canEdit} />
         <Guardrails rules={rules.data} canEdit={canEdit} />
+        <AccessSimulator connectionId={connectionId} />
       </div>
       <Preview connection={rules.data.connection.name} />
     </div>
   );
 }
 
+// ---- access simulator ----------------------------------------------------------------------------------
+
+function AccessSimulator({ connectionId }: { connectionId: string }) {
+  const trpc = useTRPC();
+  // Same inputs as the agent: it refreshes with the rules, so an edit shows its effect here too.
+  const simulation = useQuery(trpc.policy.simulate.queryOptions({ connectionId }));
+  return (
+    <Card>
+      <SectionHeader title="Who can reach this connection" />
+      {simulation.isPending ? (
+        <div className="p-4">
+          <Spinner label="Simulating access" />
+        </div>
+      ) : simulation.isError ? (
+        <div className="p-4">
+          <Alert title="Could not simulate access">{simulation.error.message}</Alert>
+        </div>
+      ) : simulation.data.identities.length === 0 ? (
+        <EmptyState title="Nobody" description="No identity holds a grant and a valid token for it." />
+      ) : (
+        <div className="overflow-x-auto">
+          <table className="w-full text-left text-sm" data-testid="access-simulation">
+            <thead className="bg-slate-50 text-xs text-slate-500">
+              <tr>
+                <th scope="col" className="px-4 py-2 font-medium">
+                  Identity
+                </th>
+                <th scope="col" className="px-4 py-2 font-medium">
+                  Masked by
+                </th>
+                {simulation.data.statements.map((sql) => (
+                  <th key={sql} scope="col" className="px-2 py-2 font-mono font-normal" title={sql}>
+                    {sql.length > 28 ? `${sql.slice(0, 27)}…` : sql}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {simulation.data.identities.map((identity) => (
+                <tr key={identity.name}>
+                  <th scope="row" className="px-4 py-2 font-medium">
+                    {identity.name}
+                    <span className="block text-xs font-normal text-slate-500">
+                      {identity.kind.replace("_", " ")} · {identity.tokens} token
+                      {identity.tokens === 1 ? "" : "s"}
+                      {identity.accessUntil
+                        ? ` · until ${new Date(identity.accessUntil).toLocaleDateString()}`
+                        : ""}
+                    </span>
+                  </th>
+                  <td className="px-4 py-2 text-xs text-slate-600">
+                    {identity.maskedBy.length > 0 ? identity.maskedBy.join(", ") : "nothing (sees raw data)"}
+                  </td>
+                  {identity.decisions.map((d, i) => (
+                    <td key={i} className="px-2 py-2" title={d.ruleName ?? "Default: allow"}>
+                      <Badge tone={ACTION_TONE[d.action]}>{d.action.replace("_", " ")}</Badge>
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}
+
 function useInvalidateRules() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  return () => queryClient.invalidateQueries({ queryKey: trpc.policy.rules.queryKey() });
+  return () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: trpc.policy.rules.queryKey() }),
+      queryClient.invalidateQueries({ queryKey: trpc.policy.simulate.queryKey() }),
+    ]);
 }
 
 function SectionHeader({ title, action }: { title: string; action?: React.ReactNode }) {

@@ -1,0 +1,76 @@
+// Short-lived database credentials: an admin granted access gets a signed, expiring credential from the
+// Connect page; psql with it works through the agent (verified offline there); revoking the grant over the
+// API ends that session and refuses the credential within seconds.
+import { expect, test } from "@playwright/test";
+import { demo, openPsql, psql } from "../../support/demos.ts";
+
+test("a signed credential from the Connect page works until its grant is revoked", async ({
+  page,
+  request,
+}) => {
+  const d = demo("embedded");
+  const auth = { Authorization: `Bearer ${d.adminToken}` };
+  const connections = (await (
+    await request.get(`${d.dashboardUrl}/api/v1/connections`, { headers: auth })
+  ).json()) as {
+    items: { id: string; name: string }[];
+  };
+  const demoConnection = connections.items.find((c) => c.name === "demo")!;
+  const identities = (await (
+    await request.get(`${d.dashboardUrl}/api/v1/identities`, { headers: auth })
+  ).json()) as {
+    items: { id: string; name: string }[];
+  };
+  const adminIdentity = identities.items.find((i) => i.name === d.adminEmail)!;
+  const granted = await request.post(`${d.dashboardUrl}/api/v1/grants`, {
+    headers: auth,
+    data: {
+      identityId: adminIdentity.id,
+      connectionId: demoConnection.id,
+      reason: "e2e: short-lived credentials",
+    },
+  });
+  expect(granted.status()).toBe(201);
+  const { id: grantId } = (await granted.json()) as { id: string };
+
+  await page.goto(`${d.dashboardUrl}/connect`);
+  await page.getByLabel("Email").fill(d.adminEmail);
+  await page.getByLabel("Password").fill(d.adminPassword);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  const row = page.getByTestId("my-connection").filter({ hasText: "demo" });
+  await row.getByRole("button", { name: "Connect" }).click();
+  const command = (await row.getByTestId("psql-command").textContent()) ?? "";
+  expect(command).toMatch(
+    /^psql "postgresql:\/\/admin%40demo\.local:pcdb_[\w-]+\.[\w-]+@127\.0\.0\.1:\d+\/demo"$/,
+  );
+  const url = /"([^"]+)"/.exec(command)![1]!;
+
+  // The agent gets the signing key with its snapshot: allow it a moment after the first key is created.
+  await expect.poll(async () => (await psql(url, "select 1")).stdout, { timeout: 10_000 }).toBe("1");
+  const session = openPsql(url);
+  expect(await session.query("select 2")).toBe("2");
+  // A tampered credential is refused.
+  const forged = url.replace(/pcdb_([\w-]+)\./, (_m, payload: string) => `pcdb_${payload.slice(0, -2)}AA.`);
+  expect((await psql(forged, "select 1")).ok).toBe(false);
+
+  const revoked = await request.post(`${d.dashboardUrl}/api/v1/grants/${grantId}/revoke`, { headers: auth });
+  expect(revoked.status()).toBe(200);
+  let ended = "";
+  await expect
+    .poll(
+      async () => {
+        try {
+          await session.query("select 3");
+          return false;
+        } catch (error) {
+          ended = (error as Error).message;
+          return true;
+        }
+      },
+      { timeout: 10_000 },
+    )
+    .toBe(true);
+  expect(ended).toMatch(/revoked or has expired/);
+  expect((await psql(url, "select 1")).stderr).toMatch(/password authentication failed/);
+  session.close();
+});
