@@ -109,7 +109,10 @@ export const ZConnectionGrant = z.object({
 export type TConnectionGrant = z.infer<typeof ZConnectionGrant>;
 
 /** A public key the control plane signs short-lived database credentials with (Ed25519, SPKI DER, base64). */
-export const ZCredentialKey = z.object({ kid: z.string().min(1).max(64), publicKey: z.string().min(1).max(200) });
+export const ZCredentialKey = z.object({
+  kid: z.string().min(1).max(64),
+  publicKey: z.string().min(1).max(200),
+});
 export type TCredentialKey = z.infer<typeof ZCredentialKey>;
 
 /**
