@@ -16,6 +16,13 @@ export const env = createEnv({
     PORTCULLIS_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).default(6432),
     // host:port clients use to reach this agent, shown in the dashboard's connection strings (default: listen address).
     PORTCULLIS_PUBLIC_ADDRESS: z.string().min(3).max(300).optional(),
+    // How long a statement waits in its session for an approval before it is refused.
+    PORTCULLIS_APPROVAL_TIMEOUT_S: z.coerce
+      .number()
+      .int()
+      .min(5)
+      .max(24 * 3600)
+      .default(300),
     PORTCULLIS_TLS_CERT_FILE: z.string().optional(),
     PORTCULLIS_TLS_KEY_FILE: z.string().optional(),
     PORTCULLIS_ALLOW_CLEARTEXT_REMOTE: flag,

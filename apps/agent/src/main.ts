@@ -1,4 +1,5 @@
 // The agent process: link to the control plane, durable audit spool, governor and Postgres listener.
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -17,6 +18,14 @@ export const AGENT_VERSION = "0.1.0";
 const REAUTHORIZE_EVERY_MS = 2_000;
 /** Disk the spool may use while the control plane is away. Past 90% of it, statements are refused. */
 const SPOOL_MAX_BYTES = env.PORTCULLIS_AUDIT_SPOOL_MAX_MB * 1024 * 1024;
+
+/** The control plane's page for one approval (the agent reaches the control plane at the same base URL). */
+function approvalLink(approvalId: string): string {
+  const base = new URL(env.PORTCULLIS_CONTROL_PLANE_URL);
+  if (base.protocol === "ws:") base.protocol = "http:";
+  if (base.protocol === "wss:") base.protocol = "https:";
+  return new URL(`/approvals/${approvalId}`, base).toString();
+}
 
 const logger = pino({ level: env.LOG_LEVEL, base: { service: "portcullis-agent" } });
 
@@ -66,6 +75,28 @@ async function main(): Promise<void> {
       },
       masking: (session) => governor.sessionMasking(session),
       prepareSession: (session) => governor.prepareSession(session),
+      requestApproval: (session, request) => {
+        const approvalId = randomUUID();
+        const statement = request.verdict.statements[Math.max(0, request.verdict.offendingIndex)];
+        const decision = link.requestApproval(
+          {
+            approvalId,
+            sessionId: session.sessionId,
+            identityId: session.identityId,
+            connectionId: session.connectionId,
+            statement: request.statement.slice(0, 100_000),
+            statementClass: statement?.class ?? "unknown",
+            tables: statement
+              ? [...new Set([...statement.tablesRead, ...statement.tablesWritten])].slice(0, 200)
+              : [],
+            ruleId: request.verdict.ruleId,
+            ruleName: request.verdict.ruleName,
+            message: request.verdict.message.slice(0, 2000),
+          },
+          env.PORTCULLIS_APPROVAL_TIMEOUT_S * 1000,
+        );
+        return { link: approvalLink(approvalId), decision };
+      },
       schemaChanged: (session) => governor.schemaChanged(session),
       record: (event) => {
         try {

@@ -137,9 +137,38 @@ for (const mode of ["embedded", "postgres"] as const) {
       }
     });
 
-    test("over simple and extended protocol, nothing changes the schema or bulk-changes data, and PII stays masked", async () => {
+    /** Denies, as the admin, every pending approval whose statement matches, until stopped. */
+    function denyWhilePending(request: APIRequestContext, matches: (statement: string) => boolean) {
+      let running = true;
+      const loop = (async () => {
+        while (running) {
+          const response = await request.get(`${d.dashboardUrl}/api/v1/approvals?status=pending`, {
+            headers: { Authorization: `Bearer ${d.adminToken}` },
+          });
+          const { items } = (await response.json()) as { items: { id: string; statement: string }[] };
+          for (const item of items.filter((i) => matches(i.statement)))
+            await request.post(`${d.dashboardUrl}/api/v1/approvals/${item.id}/deny`, {
+              headers: { Authorization: `Bearer ${d.adminToken}` },
+              data: { reason: "not in production" },
+            });
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      return {
+        stop: async () => {
+          running = false;
+          await loop;
+        },
+      };
+    }
+
+    test("over simple and extended protocol, nothing changes the schema or bulk-changes data, and PII stays masked", async ({
+      request,
+    }) => {
       const sql = postgres(d.developerUrl, { max: 1, onnotice: () => undefined });
       const before = await sql.unsafe("select count(*)::int as n from orders", [], { prepare: true });
+      // Statements the policy holds for an approval wait in their session: an approver denies each one.
+      const denier = denyWhilePending(request, (statement) => STATEMENTS.includes(statement));
       const refused: string[] = [];
       for (const statement of STATEMENTS) {
         await sql.unsafe(statement, [], { prepare: true }).then(
@@ -149,12 +178,16 @@ for (const mode of ["embedded", "postgres"] as const) {
       }
       expect(refused).toHaveLength(10);
       for (const message of refused) expect(message).toMatch(/^Portcullis/);
+      expect(refused.filter((m) => m.includes("denied by admin@demo.local: not in production"))).toHaveLength(
+        7,
+      );
       // The same statements pasted into psql (simple protocol).
       for (const statement of STATEMENTS) {
         const result = await psql(d.developerUrl, statement);
         expect(result.ok, statement).toBe(false);
         expect(result.stderr, statement).toContain("Portcullis");
       }
+      await denier.stop();
       expect(await sql.unsafe("select count(*)::int as n from orders", [], { prepare: true })).toEqual(
         before,
       );

@@ -212,6 +212,22 @@ export const ZAgentMessage = z.discriminatedUnion("type", [
     spooled: z.number().int().nonnegative(),
   }),
   z.object({ ...base, type: z.literal("probe.result"), requestId: z.uuid(), result: ZProbeResult }),
+  /** A statement held in its session until approvers decide (the agent issues the id). */
+  z.object({
+    ...base,
+    type: z.literal("approval.request"),
+    approvalId: z.uuid(),
+    sessionId: z.uuid(),
+    identityId: z.uuid(),
+    connectionId: z.uuid(),
+    statement: z.string().max(100_000),
+    statementClass: z.string().max(50),
+    tables: z.array(z.string().max(300)).max(200),
+    ruleId: z.string().max(200).nullable(),
+    ruleName: z.string().max(300).nullable(),
+    message: z.string().max(2000),
+    expiresAt: z.iso.datetime({ offset: true }),
+  }),
 ]);
 export type TAgentMessage = z.infer<typeof ZAgentMessage>;
 
@@ -237,6 +253,15 @@ export const ZControlMessage = z.discriminatedUnion("type", [
   z.object({ ...base, type: z.literal("events.ack"), ids: z.array(z.uuid()) }),
   /** Ids refused as invalid; the agent drops them too, and logs them, so one bad event cannot block the spool. */
   z.object({ ...base, type: z.literal("events.reject"), ids: z.array(z.string()), reason: z.string() }),
+  /** The outcome of an approval request: the agent runs or refuses the held statement. */
+  z.object({
+    ...base,
+    type: z.literal("approval.decision"),
+    approvalId: z.uuid(),
+    approved: z.boolean(),
+    decidedBy: z.string().nullable(),
+    reason: z.string().max(2000),
+  }),
   /** Connect to a database as a new connection would (onboarding), and optionally scan it for sensitive data. */
   z.object({
     ...base,

@@ -22,3 +22,4 @@ export { AGENT_LINK_PATH } from "@portcullis/agent-protocol";
 export { identitiesRest } from "./identities/rest.ts";
 export * from "./identities/schemas.ts";
 export { openApiDocument } from "./openapi.ts";
+export { approvalsRest } from "./approvals/rest.ts";

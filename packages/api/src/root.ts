@@ -1,4 +1,5 @@
 import { agentsRouter } from "./agents/router.ts";
+import { approvalsRouter } from "./approvals/router.ts";
 import { auditRouter } from "./audit/router.ts";
 import { connectionsRouter } from "./connections/router.ts";
 import { identitiesRouter } from "./identities/router.ts";
@@ -7,6 +8,7 @@ import { createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
   agents: agentsRouter,
+  approvals: approvalsRouter,
   audit: auditRouter,
   connections: connectionsRouter,
   identities: identitiesRouter,

@@ -12,3 +12,4 @@ export * from "./repositories/identities.ts";
 export * from "./repositories/sso.ts";
 export * from "./repositories/connections.ts";
 export * from "./repositories/db-credentials.ts";
+export * from "./repositories/approvals.ts";

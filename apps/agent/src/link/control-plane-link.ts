@@ -62,6 +62,12 @@ export interface TControlPlaneLinkOptions {
 
 export type TLinkState = "connected" | "disconnected";
 
+export interface TApprovalOutcome {
+  approved: boolean;
+  decidedBy: string | null;
+  reason: string;
+}
+
 export interface TControlPlaneLinkEvents {
   policy: [snapshot: TPolicySnapshot];
   state: [state: TLinkState];
@@ -188,6 +194,40 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   }
 
   private address: string | null = null;
+  private readonly approvals = new Map<
+    string,
+    { resolve: (decision: TApprovalOutcome) => void; timer: NodeJS.Timeout }
+  >();
+
+  /**
+   * Asks the control plane for an approval of a held statement and resolves with the decision; a timeout or
+   * an unreachable control plane is a denial (fail closed).
+   */
+  requestApproval(
+    request: Omit<Extract<TAgentMessage, { type: "approval.request" }>, "v" | "type" | "expiresAt">,
+    timeoutMs: number,
+  ): Promise<TApprovalOutcome> {
+    if (!this.connected)
+      return Promise.resolve({
+        approved: false,
+        decidedBy: null,
+        reason: "the control plane is unreachable, so no approval can be given",
+      });
+    const expiresAt = new Date(Date.now() + timeoutMs).toISOString();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.approvals.delete(request.approvalId);
+        resolve({
+          approved: false,
+          decidedBy: null,
+          reason: `no decision within ${Math.round(timeoutMs / 1000)} s`,
+        });
+      }, timeoutMs);
+      timer.unref();
+      this.approvals.set(request.approvalId, { resolve, timer });
+      this.sendMessage({ v: PROTOCOL_VERSION, type: "approval.request", ...request, expiresAt });
+    });
+  }
 
   /** Where clients reach this agent (host:port), announced in hello; set before start(). */
   setAddress(address: string): void {
@@ -463,6 +503,14 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
           "audit events acknowledged",
         );
         return;
+      case "approval.decision": {
+        const pending = this.approvals.get(message.approvalId);
+        if (!pending) return;
+        this.approvals.delete(message.approvalId);
+        clearTimeout(pending.timer);
+        pending.resolve({ approved: message.approved, decidedBy: message.decidedBy, reason: message.reason });
+        return;
+      }
       case "probe":
         // Answered later (it connects to a database): the inbox must not wait for it.
         this.emit("probe", message);

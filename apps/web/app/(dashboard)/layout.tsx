@@ -20,13 +20,16 @@ export default async function DashboardLayout({ children }: { children: ReactNod
         Skip to content
       </a>
       <header className="sticky top-0 z-40 border-b border-slate-800 bg-slate-900 text-slate-100">
-        <div className="mx-auto flex h-14 max-w-7xl items-center gap-6 px-4 sm:px-6">
-          <a href="/timeline" className="flex items-center gap-2 font-semibold tracking-tight text-white">
+        <div className="mx-auto flex h-14 max-w-7xl items-center gap-3 px-4 sm:gap-6 sm:px-6">
+          <a
+            href="/timeline"
+            className="flex shrink-0 items-center gap-2 font-semibold tracking-tight text-white"
+          >
             <Logo className="size-5" />
             Portcullis
           </a>
           <NavLinks />
-          <div className="ml-auto flex items-center gap-3">
+          <div className="ml-auto flex shrink-0 items-center gap-3">
             <div className="hidden text-right leading-tight sm:block">
               <p className="text-sm font-medium text-white">{user.name}</p>
               <p className="text-xs text-slate-400">{user.email}</p>

@@ -7,6 +7,7 @@ import { usePathname } from "next/navigation";
 const links = [
   { href: "/connect", label: "Connect" },
   { href: "/timeline", label: "Timeline" },
+  { href: "/approvals", label: "Approvals" },
   { href: "/policy", label: "Policy" },
   { href: "/identities", label: "Identities" },
   { href: "/agents", label: "Agents" },
@@ -16,8 +17,9 @@ const links = [
 export function NavLinks() {
   const pathname = usePathname();
   return (
-    <nav aria-label="Main">
-      <ul className="flex items-center gap-1">
+    // Scrolls sideways on a phone rather than pushing the header wider than the screen.
+    <nav aria-label="Main" className="min-w-0 overflow-x-auto">
+      <ul className="flex items-center gap-1 whitespace-nowrap">
         {links.map((link) => {
           const active = pathname === link.href || pathname.startsWith(`${link.href}/`);
           return (

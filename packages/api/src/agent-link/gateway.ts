@@ -18,6 +18,8 @@ import {
 import {
   appendAuditEvents,
   authenticateAgentBearer,
+  createApproval,
+  findConnectionAgent,
   buildPolicySnapshot,
   getPolicyRevision,
   recordAgentHeartbeat,
@@ -55,6 +57,11 @@ export interface TAgentGateway {
   ): Promise<TProbeResult>;
   /** host:port where clients reach a connected agent, as it announced it; null when offline. */
   agentAddress(agentId: string): string | null;
+  /** Tells the agent holding a statement how its approval was decided; false when the agent is not linked. */
+  sendApprovalDecision(
+    agentId: string,
+    decision: { approvalId: string; approved: boolean; decidedBy: string | null; reason: string },
+  ): boolean;
 }
 
 /** Close codes agents can act on (4000-4999 is the application range). */
@@ -250,6 +257,9 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       case "events":
         void storeEvents(link, message.events, null);
         return;
+      case "approval.request":
+        void createApprovalRequest(link, message);
+        return;
       case "probe.result": {
         const pending = probes.get(message.requestId);
         // Only the agent that was asked may answer.
@@ -259,6 +269,48 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
         pending.resolve(message.result);
         return;
       }
+    }
+  }
+
+  async function createApprovalRequest(
+    link: TLink,
+    message: Extract<TAgentMessage, { type: "approval.request" }>,
+  ): Promise<void> {
+    const deny = (reason: string) =>
+      link.ws.send(
+        encodeMessage({
+          v: PROTOCOL_VERSION,
+          type: "approval.decision",
+          approvalId: message.approvalId,
+          approved: false,
+          decidedBy: null,
+          reason,
+        }),
+      );
+    try {
+      // An agent may only ask about connections it serves.
+      if ((await findConnectionAgent(db, message.connectionId))?.agentId !== link.agentId)
+        return deny("this agent does not serve that connection");
+      await createApproval(db, {
+        id: message.approvalId,
+        requesterId: message.identityId,
+        connectionId: message.connectionId,
+        sessionId: message.sessionId,
+        statement: message.statement,
+        analysis: {
+          statementClass: message.statementClass,
+          tables: message.tables,
+          ruleName: message.ruleName,
+          message: message.message,
+        },
+        risk: riskOf(message.statementClass),
+        ruleId: message.ruleId,
+        expiresAt: new Date(message.expiresAt),
+      });
+      link.log.info({ approvalId: message.approvalId }, "approval requested");
+    } catch (err) {
+      link.log.error({ err, approvalId: message.approvalId }, "could not record an approval request");
+      deny("the control plane could not record the request");
     }
   }
 
@@ -398,6 +450,12 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
   }
 
   return {
+    sendApprovalDecision(agentId, decision) {
+      const link = links.get(agentId);
+      if (!link || link.ws.readyState !== WebSocket.OPEN) return false;
+      link.ws.send(encodeMessage({ v: PROTOCOL_VERSION, type: "approval.decision", ...decision }));
+      return true;
+    },
     agentAddress(agentId) {
       return links.get(agentId)?.address ?? null;
     },
@@ -501,3 +559,9 @@ function rejectUpgrade(socket: Duplex, status: 401 | 503, message: string): void
 }
 
 export { registerAgentGateway } from "./registry.ts";
+
+/** A coarse risk label for approvers' lists: what the held statement can do. */
+function riskOf(statementClass: string): "high" | "medium" | "low" {
+  if (["ddl", "privilege", "admin", "unknown"].includes(statementClass)) return "high";
+  return statementClass === "write" ? "medium" : "low";
+}

@@ -1,0 +1,153 @@
+// Inline approvals from the demo's Developer line: a write waits in its psql session; it is listed as
+// pending; an approval with the admin API token makes the waiting psql finish, a denial refuses it and
+// changes nothing, and nobody approves their own statement.
+import { spawn } from "node:child_process";
+import { expect, test, type APIRequestContext } from "@playwright/test";
+import { demo, psql, type TDemo } from "../../support/demos.ts";
+
+interface TApproval {
+  id: string;
+  status: string;
+  statement: string;
+  requester: { name: string; kind: string };
+  connection: { name: string; environment: string };
+  risk: string;
+}
+
+/** psql in the background, as a person waiting at the prompt. */
+function psqlInBackground(
+  url: string,
+  sql: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> & { cancel(): void } {
+  const child = spawn("psql", [url, "-X", "-v", "ON_ERROR_STOP=1", "-c", sql]);
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  return Object.assign(done, { cancel: () => void child.kill("SIGTERM") });
+}
+
+async function pendingFor(request: APIRequestContext, d: TDemo, statement: string): Promise<TApproval> {
+  let found: TApproval | undefined;
+  await expect
+    .poll(
+      async () => {
+        const response = await request.get(`${d.dashboardUrl}/api/v1/approvals?status=pending`, {
+          headers: { Authorization: `Bearer ${d.adminToken}` },
+        });
+        expect(response.status()).toBe(200);
+        const { items } = (await response.json()) as { items: TApproval[] };
+        found = items.find((i) => i.statement === statement);
+        return Boolean(found);
+      },
+      { timeout: 10_000 },
+    )
+    .toBe(true);
+  return found!;
+}
+
+test("a held write runs once approved, and is refused with the decider's reason when denied", async ({
+  request,
+}) => {
+  const d = demo("postgres");
+  const admin = { Authorization: `Bearer ${d.adminToken}` };
+  const phone = (await psql(d.developerUrl, "select phone from customers where id = 2")).stdout;
+
+  const update = "update customers set phone = phone where id = 1";
+  const waiting = psqlInBackground(d.developerUrl, update);
+  const approval = await pendingFor(request, d, update);
+  expect(approval).toMatchObject({
+    status: "pending",
+    requester: { name: "dev@demo.local", kind: "human" },
+    connection: { name: "demo", environment: "production" },
+  });
+  const approved = await request.post(`${d.dashboardUrl}/api/v1/approvals/${approval.id}/approve`, {
+    headers: admin,
+    data: { reason: "routine fix" },
+  });
+  expect(approved.status()).toBe(200);
+  const result = await waiting;
+  expect(result.code).toBe(0);
+  expect(result.stdout.trim()).toBe("UPDATE 1");
+  expect(result.stderr).toContain("needs an approval");
+
+  const denied = "update customers set phone = '000' where id = 2";
+  const refused = psqlInBackground(d.developerUrl, denied);
+  const second = await pendingFor(request, d, denied);
+  // A denial needs a reason for the requester.
+  expect(
+    (await request.post(`${d.dashboardUrl}/api/v1/approvals/${second.id}/deny`, { headers: admin })).status(),
+  ).toBe(400);
+  const deny = await request.post(`${d.dashboardUrl}/api/v1/approvals/${second.id}/deny`, {
+    headers: admin,
+    data: { reason: "use the ticket queue" },
+  });
+  expect(deny.status()).toBe(200);
+  const refusal = await refused;
+  expect(refusal.code).not.toBe(0);
+  expect(refusal.stderr).toContain("denied by admin@demo.local: use the ticket queue");
+  expect((await psql(d.developerUrl, "select phone from customers where id = 2")).stdout).toBe(phone);
+  // Decided is decided.
+  expect(
+    (
+      await request.post(`${d.dashboardUrl}/api/v1/approvals/${second.id}/approve`, {
+        headers: admin,
+        data: { reason: "changed my mind" },
+      })
+    ).status(),
+  ).toBe(409);
+});
+
+test("nobody approves their own statement, and a member cannot approve at all", async ({ request }) => {
+  const d = demo("embedded");
+  const admin = { Authorization: `Bearer ${d.adminToken}` };
+  const list = async <T>(path: string) =>
+    ((await (await request.get(`${d.dashboardUrl}${path}`, { headers: admin })).json()) as { items: T[] })
+      .items;
+  const adminIdentity = (await list<{ id: string; name: string }>("/api/v1/identities")).find(
+    (i) => i.name === d.adminEmail,
+  )!;
+  const connection = (await list<{ id: string; name: string }>("/api/v1/connections")).find(
+    (c) => c.name === "demo",
+  )!;
+  expect(
+    (
+      await request.post(`${d.dashboardUrl}/api/v1/grants`, {
+        headers: admin,
+        data: { identityId: adminIdentity.id, connectionId: connection.id, reason: "e2e: self-approval" },
+      })
+    ).status(),
+  ).toBe(201);
+  // The admin's own API token as a database password: an unbounded write needs an approval in production.
+  const adminUrl = d.developerUrl.replace(
+    /^postgresql:\/\/[^@]+@/,
+    `postgresql://${encodeURIComponent(d.adminEmail)}:${d.adminToken}@`,
+  );
+  const statement = "update orders set quantity = quantity";
+  const waiting = psqlInBackground(adminUrl, statement);
+  const approval = await pendingFor(request, d, statement);
+  const own = await request.post(`${d.dashboardUrl}/api/v1/approvals/${approval.id}/approve`, {
+    headers: admin,
+    data: { reason: "trust me" },
+  });
+  expect(own.status()).toBe(409);
+  expect(((await own.json()) as { error: { message: string } }).error.message).toMatch(/your own statement/);
+  const developerToken = /:(pcat_[^@]+)@/.exec(d.developerUrl)![1]!;
+  const member = await request.post(`${d.dashboardUrl}/api/v1/approvals/${approval.id}/approve`, {
+    headers: { Authorization: `Bearer ${developerToken}` },
+    data: { reason: "me too" },
+  });
+  expect(member.status()).toBe(403);
+  await request.post(`${d.dashboardUrl}/api/v1/approvals/${approval.id}/deny`, {
+    headers: { Authorization: `Bearer ${developerToken}` },
+    data: { reason: "x" },
+  });
+  // Neither counted: the request is still pending. The requester gives up (closing psql drops the statement).
+  const stillPending = await pendingFor(request, d, statement);
+  expect(stillPending.id).toBe(approval.id);
+  waiting.cancel();
+  await waiting;
+});

@@ -1,0 +1,41 @@
+// Public API v1 for approvals: GET /api/v1/approvals?status=pending, POST /api/v1/approvals/{id}/approve|deny.
+import type { TDb } from "@portcullis/db";
+import { z } from "zod";
+import { requireRoles, resolveCaller } from "../auth.ts";
+import { AppError } from "../errors.ts";
+import { searchParamsToObject } from "../rest.ts";
+import { approvalService } from "./service.ts";
+
+async function body(request: Request): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (text.trim() === "") return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new AppError("BAD_REQUEST", "The request body must be a JSON object");
+}
+
+const ZQuery = z.record(z.string(), z.string());
+
+export const approvalsRest = {
+  async list(db: TDb, request: Request) {
+    requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
+      "approver",
+      "admin",
+      "auditor",
+    ]);
+    return approvalService.list(db, ZQuery.parse(searchParamsToObject(new URL(request.url).searchParams)));
+  },
+  async decide(db: TDb, request: Request, id: string, approve: boolean) {
+    const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
+      "approver",
+      "admin",
+    ]);
+    const input = { ...(await body(request)), id };
+    return approve ? approvalService.approve(db, caller, input) : approvalService.deny(db, caller, input);
+  },
+};

@@ -1,0 +1,208 @@
+// Approvals of held statements. An agent holds the statement in its session and asks; approvers decide
+// here. The requester never approves their own statement; a denial decides at once, approvals once enough
+// approvers agreed. Requests and decisions are audit events in the same chain.
+import { randomUUID } from "node:crypto";
+import type { TDb } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import { appendAuditEventsIn } from "./audit-events.ts";
+import { NotFoundError } from "./identities.ts";
+import type { TAdminActor } from "./policy-rules.ts";
+
+export class ApprovalConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ApprovalConflictError";
+  }
+}
+
+export type TApprovalStatus = "pending" | "approved" | "denied" | "expired" | "cancelled";
+
+const approvalSelect = {
+  id: true,
+  statement: true,
+  analysis: true,
+  risk: true,
+  ruleId: true,
+  reason: true,
+  requiredApprovals: true,
+  requiredGroup: true,
+  status: true,
+  expiresAt: true,
+  decidedAt: true,
+  createdAt: true,
+  sessionId: true,
+  requester: { select: { id: true, name: true, displayName: true, kind: true } },
+  connection: { select: { id: true, name: true, environment: true, agentId: true } },
+  decisions: {
+    orderBy: { createdAt: "asc" },
+    select: { decision: true, reason: true, createdAt: true, approver: { select: { name: true } } },
+  },
+} as const satisfies Prisma.ApprovalSelect;
+
+export type TApprovalRow = Prisma.ApprovalGetPayload<{ select: typeof approvalSelect }>;
+
+/** A pending request past its deadline is expired: the agent has refused the statement by then. */
+function effective<T extends { status: TApprovalStatus; expiresAt: Date }>(row: T, now: Date): T {
+  return row.status === "pending" && row.expiresAt <= now ? { ...row, status: "expired" } : row;
+}
+
+export async function createApproval(
+  db: TDb,
+  input: {
+    id: string;
+    requesterId: string;
+    connectionId: string;
+    sessionId: string;
+    statement: string;
+    analysis: { statementClass: string; tables: string[]; ruleName: string | null; message: string };
+    risk: string;
+    ruleId: string | null;
+    expiresAt: Date;
+  },
+): Promise<TApprovalRow> {
+  return db.$transaction(async (tx) => {
+    const row = await tx.approval.create({
+      data: {
+        id: input.id,
+        requesterId: input.requesterId,
+        connectionId: input.connectionId,
+        sessionId: input.sessionId,
+        statement: input.statement,
+        analysis: input.analysis,
+        risk: input.risk,
+        ruleId: input.ruleId,
+        reason: input.analysis.message,
+        expiresAt: input.expiresAt,
+      },
+      select: approvalSelect,
+    });
+    await appendAuditEventsIn(tx, [
+      approvalEvent(row, "pending_approval", null, `approval requested: ${input.analysis.message}`),
+    ]);
+    return row;
+  });
+}
+
+export async function listApprovals(
+  db: TDb,
+  filter: { status?: TApprovalStatus; limit: number },
+  now = new Date(),
+): Promise<TApprovalRow[]> {
+  const where: Prisma.ApprovalWhereInput =
+    filter.status === "pending"
+      ? { status: "pending", expiresAt: { gt: now } }
+      : filter.status === "expired"
+        ? { OR: [{ status: "expired" }, { status: "pending", expiresAt: { lte: now } }] }
+        : filter.status
+          ? { status: filter.status }
+          : {};
+  const rows = await db.approval.findMany({
+    where,
+    orderBy: { createdAt: "desc" },
+    take: filter.limit,
+    select: approvalSelect,
+  });
+  return rows.map((r) => effective(r, now));
+}
+
+export async function getApproval(db: TDb, id: string, now = new Date()): Promise<TApprovalRow | null> {
+  const row = await db.approval.findUnique({ where: { id }, select: approvalSelect });
+  return row ? effective(row, now) : null;
+}
+
+/**
+ * Records one approver's decision. Returns the approval and whether it is now decided (the agent must be
+ * told). Refuses the requester's own decision, a second decision by the same approver, and decisions on
+ * requests that are no longer pending.
+ */
+export async function decideApproval(
+  db: TDb,
+  actor: TAdminActor & { groups: string[] },
+  input: { id: string; approve: boolean; reason: string },
+  now = new Date(),
+): Promise<{ approval: TApprovalRow; decided: boolean }> {
+  return db.$transaction(async (tx) => {
+    // Serializes concurrent decisions on one approval.
+    await tx.$executeRaw`SELECT 1 FROM approvals WHERE id = ${input.id}::uuid FOR UPDATE`;
+    const current = await tx.approval.findUnique({ where: { id: input.id }, select: approvalSelect });
+    if (!current) throw new NotFoundError(`approval ${input.id}`);
+    const state = effective(current, now);
+    if (state.status !== "pending")
+      throw new ApprovalConflictError(`This request is already ${state.status}`);
+    if (current.requester.id === actor.id)
+      throw new ApprovalConflictError("You cannot decide on your own statement: another approver must");
+    if (current.requiredGroup && !actor.groups.includes(current.requiredGroup))
+      throw new ApprovalConflictError(`Only members of ${current.requiredGroup} can decide on this request`);
+    if (current.decisions.some((d) => d.approver.name === actor.name))
+      throw new ApprovalConflictError("You have already decided on this request");
+    await tx.approvalDecision.create({
+      data: {
+        approvalId: input.id,
+        approverId: actor.id,
+        decision: input.approve ? "approved" : "denied",
+        reason: input.reason,
+      },
+    });
+    const approvals =
+      current.decisions.filter((d) => d.decision === "approved").length + (input.approve ? 1 : 0);
+    const status: TApprovalStatus = !input.approve
+      ? "denied"
+      : approvals >= current.requiredApprovals
+        ? "approved"
+        : "pending";
+    const approval = await tx.approval.update({
+      where: { id: input.id },
+      data: status === "pending" ? {} : { status, decidedAt: now },
+      select: approvalSelect,
+    });
+    await appendAuditEventsIn(tx, [
+      approvalEvent(
+        approval,
+        input.approve ? "approved" : "denied",
+        actor,
+        `${input.approve ? "approved" : "denied"} by ${actor.name}${input.reason ? `: ${input.reason}` : ""}${
+          status === "pending" ? ` (${approvals} of ${current.requiredApprovals} approvals)` : ""
+        }`,
+      ),
+    ]);
+    return { approval, decided: status !== "pending" };
+  });
+}
+
+function approvalEvent(
+  row: TApprovalRow,
+  decision: "pending_approval" | "approved" | "denied",
+  actor: TAdminActor | null,
+  message: string,
+) {
+  const analysis = row.analysis as { statementClass?: string; tables?: string[]; ruleName?: string | null };
+  return {
+    id: randomUUID(),
+    occurredAt: new Date(),
+    type: "approval",
+    actorId: actor?.id ?? row.requester.id,
+    actorName: actor?.name ?? row.requester.name,
+    actorKind: actor?.kind ?? row.requester.kind,
+    connectionId: row.connection.id,
+    connectionName: row.connection.name,
+    environment: row.connection.environment,
+    agentId: row.connection.agentId,
+    sessionId: row.sessionId,
+    clientAddr: null,
+    applicationName: actor ? "dashboard" : null,
+    statement: row.statement,
+    fingerprint: null,
+    statementClass: analysis.statementClass ?? null,
+    decision,
+    ruleId: row.ruleId,
+    ruleName: analysis.ruleName ?? null,
+    message,
+    tables: analysis.tables ?? [],
+    columns: [],
+    maskedColumns: [],
+    rowCount: null,
+    durationMs: null,
+    error: null,
+    details: { approvalId: row.id, requester: row.requester.name },
+  };
+}
