@@ -65,7 +65,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       const parsed = parseDemoLines(proc.output(), launch.mode);
       if (!parsed)
         throw new Error(`could not read the demo lines of the ${launch.mode} start:\n${proc.output()}`);
-      started.push(parsed);
+      // Tests that play an attacker with write access to the store (tampering) need to reach it.
+      started.push(launch.env.DATABASE_URL ? { ...parsed, storeUrl: launch.env.DATABASE_URL } : parsed);
     }
   } catch (error) {
     await teardown();

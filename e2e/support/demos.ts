@@ -12,6 +12,8 @@ export interface TDemo {
   adminToken: string;
   developerUrl: string;
   copilotUrl: string;
+  /** The control plane's store, for the postgres-store demo. */
+  storeUrl?: string;
 }
 
 export function demos(): TDemo[] {

@@ -31,6 +31,8 @@ test("the timeline shows a psql statement attributed to the developer, live", as
   await expect(page.getByTestId("audit-row").first()).toContainText(marker);
   await page.getByLabel("Search").fill("");
   await expect(page.getByTestId("audit-row").nth(2)).toBeVisible();
+  await page.getByRole("button", { name: "Verify audit chain" }).click();
+  await expect(page.getByText(/intact: [\d,]+ events checked/)).toBeVisible();
   await page.screenshot({ path: path.join(ROOT, "docs", "screenshots", "timeline.png") });
 });
 

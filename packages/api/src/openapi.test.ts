@@ -16,6 +16,7 @@ describe("openApiDocument", () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/api/health",
       "/api/v1/audit-events",
+      "/api/v1/audit-events/verify",
       "/api/v1/connections",
       "/api/v1/connections/{id}/credentials",
       "/api/v1/grants",

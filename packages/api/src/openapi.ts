@@ -1,7 +1,12 @@
 // The public API v1 described as OpenAPI 3.1, generated from the same zod schemas the REST edge validates
 // with (zod's own JSON Schema output), so the document cannot drift from what the server accepts.
 import { z } from "zod";
-import { ZAuditEventDto, ZAuditEventPage, ZAuditEventQuery } from "./audit/schemas.ts";
+import {
+  ZAuditChainVerification,
+  ZAuditEventDto,
+  ZAuditEventPage,
+  ZAuditEventQuery,
+} from "./audit/schemas.ts";
 import { ZCredentialInput, ZIssuedCredential } from "./connections/schemas.ts";
 import {
   ZApiTokenDto,
@@ -84,6 +89,15 @@ export function openApiDocument(serverUrl: string): TJson {
           description: "Filters combine with AND. Pass `nextCursor` back as `cursor` for the next page.",
           parameters: queryParameters(ZAuditEventQuery),
           responses: { "200": { description: "One page", content: json("AuditEventPage") }, ...errors },
+        },
+      },
+      "/api/v1/audit-events/verify": {
+        get: {
+          summary: "Recompute the audit hash chain and report the first broken link (auditor or admin)",
+          responses: {
+            "200": { description: "The verification", content: json("ChainVerification") },
+            ...errors,
+          },
         },
       },
       "/api/v1/identities": {
@@ -189,6 +203,7 @@ export function openApiDocument(serverUrl: string): TJson {
         Error: schema(ZRestError),
         AuditEvent: schema(ZAuditEventDto),
         AuditEventPage: schema(ZAuditEventPage),
+        ChainVerification: schema(ZAuditChainVerification),
         Identity: schema(ZIdentityDto),
         CreateIdentity: schema(ZCreateIdentityInput, "input"),
         ApiToken: schema(ZApiTokenDto),

@@ -1,0 +1,59 @@
+// The audit timeline is evidence: a direct UPDATE of a stored event (someone with write access to the
+// store) is detected by the verify endpoint, which names the first broken link.
+import { expect, test } from "@playwright/test";
+import pg from "pg";
+import { demo, psql } from "../../support/demos.ts";
+
+test("tampering with a stored audit event is detected by GET /api/v1/audit-events/verify", async ({
+  request,
+}) => {
+  const d = demo("postgres");
+  const verify = async () => {
+    const response = await request.get(`${d.dashboardUrl}/api/v1/audit-events/verify`, {
+      headers: { Authorization: `Bearer ${d.adminToken}` },
+    });
+    expect(response.status()).toBe(200);
+    return (await response.json()) as {
+      ok: boolean;
+      checked: number;
+      firstBroken: { seq: string; id: string } | null;
+    };
+  };
+  const marker = `select 'chain-e2e-${Date.now()}'`;
+  expect((await psql(d.developerUrl, marker)).ok).toBe(true);
+
+  const store = new pg.Client({ connectionString: d.storeUrl });
+  await store.connect();
+  try {
+    let row: { id: string; seq: string; statement: string } | undefined;
+    await expect
+      .poll(async () => {
+        row = (
+          await store.query("select id, seq::text, statement from audit_events where statement = $1", [
+            marker,
+          ])
+        ).rows[0];
+        return Boolean(row);
+      })
+      .toBe(true);
+    const before = await verify();
+    expect(before).toMatchObject({ ok: true, firstBroken: null });
+    expect(before.checked).toBeGreaterThan(0);
+
+    await store.query("update audit_events set statement = 'select 1' where id = $1", [row!.id]);
+    const after = await verify();
+    expect(after.ok).toBe(false);
+    expect(after.firstBroken).toMatchObject({ id: row!.id, seq: row!.seq });
+
+    await store.query("update audit_events set statement = $2 where id = $1", [row!.id, marker]);
+    expect((await verify()).ok).toBe(true);
+  } finally {
+    await store.end();
+  }
+  // Only auditors and admins may ask.
+  const developerToken = /:(pcat_[^@]+)@/.exec(d.developerUrl)![1]!;
+  const refused = await request.get(`${d.dashboardUrl}/api/v1/audit-events/verify`, {
+    headers: { Authorization: `Bearer ${developerToken}` },
+  });
+  expect(refused.status()).toBe(403);
+});
