@@ -15,6 +15,12 @@ describe("openApiDocument", () => {
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/api/health",
+      "/api/v1/access-requests",
+      "/api/v1/access-requests/{id}/approve",
+      "/api/v1/access-requests/{id}/deny",
+      "/api/v1/approvals",
+      "/api/v1/approvals/{id}/approve",
+      "/api/v1/approvals/{id}/deny",
       "/api/v1/audit-events",
       "/api/v1/audit-events/verify",
       "/api/v1/connections",

@@ -7,6 +7,16 @@ import {
   ZAuditEventPage,
   ZAuditEventQuery,
 } from "./audit/schemas.ts";
+import {
+  ZAccessRequestDto,
+  ZAccessRequestList,
+  ZAccessRequestListInput,
+  ZApprovalDto,
+  ZApprovalList,
+  ZApprovalListInput,
+  ZCreateAccessRequestInput,
+  ZDecideInput,
+} from "./approvals/schemas.ts";
 import { ZCredentialInput, ZIssuedCredential } from "./connections/schemas.ts";
 import {
   ZApiTokenDto,
@@ -98,6 +108,68 @@ export function openApiDocument(serverUrl: string): TJson {
             "200": { description: "The verification", content: json("ChainVerification") },
             ...errors,
           },
+        },
+      },
+      "/api/v1/approvals": {
+        get: {
+          summary: "Held statements awaiting (or past) a decision, newest first (approver, admin or auditor)",
+          parameters: queryParameters(ZApprovalListInput),
+          responses: { "200": { description: "Approvals", content: json("ApprovalList") }, ...errors },
+        },
+      },
+      "/api/v1/approvals/{id}/approve": {
+        post: {
+          summary: "Approve a held statement (approver or admin, never the requester); it runs at once",
+          parameters: [idParameter("approval")],
+          requestBody: { required: false, content: json("Decision") },
+          responses: {
+            "200": { description: "Decided", content: json("Approval") },
+            "409": { description: "Already decided, or your own statement", content: json("Error") },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/approvals/{id}/deny": {
+        post: {
+          summary: "Deny a held statement with a reason the requester's client shows",
+          parameters: [idParameter("approval")],
+          requestBody: { required: true, content: json("Decision") },
+          responses: {
+            "200": { description: "Decided", content: json("Approval") },
+            "409": { description: "Already decided, or your own statement", content: json("Error") },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/access-requests": {
+        post: {
+          summary: "Ask for just-in-time access to a connection for a while, with a reason (any identity)",
+          requestBody: { required: true, content: json("CreateAccessRequest") },
+          responses: { "201": { description: "Requested", content: json("AccessRequest") }, ...errors },
+        },
+        get: {
+          summary: "Access requests, newest first (approver, admin or auditor)",
+          parameters: queryParameters(ZAccessRequestListInput),
+          responses: {
+            "200": { description: "Access requests", content: json("AccessRequestList") },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/access-requests/{id}/approve": {
+        post: {
+          summary: "Approve: a grant from now for the requested duration, ending by itself",
+          parameters: [idParameter("access request")],
+          requestBody: { required: false, content: json("Decision") },
+          responses: { "200": { description: "Decided", content: json("AccessRequest") }, ...errors },
+        },
+      },
+      "/api/v1/access-requests/{id}/deny": {
+        post: {
+          summary: "Deny an access request with a reason",
+          parameters: [idParameter("access request")],
+          requestBody: { required: true, content: json("Decision") },
+          responses: { "200": { description: "Decided", content: json("AccessRequest") }, ...errors },
         },
       },
       "/api/v1/identities": {
@@ -212,6 +284,12 @@ export function openApiDocument(serverUrl: string): TJson {
         Grant: schema(ZGrantInput, "input"),
         GrantCreated: schema(ZGrantDto),
         Connection: schema(ZConnectionSummary),
+        Approval: schema(ZApprovalDto),
+        ApprovalList: schema(ZApprovalList),
+        Decision: schema(ZDecideInput.omit({ id: true }), "input"),
+        AccessRequest: schema(ZAccessRequestDto),
+        AccessRequestList: schema(ZAccessRequestList),
+        CreateAccessRequest: schema(ZCreateAccessRequestInput, "input"),
         CredentialRequest: schema(ZCredentialInput.omit({ connectionId: true }), "input"),
         Credential: schema(ZIssuedCredential),
       },

@@ -13,3 +13,4 @@ export * from "./repositories/sso.ts";
 export * from "./repositories/connections.ts";
 export * from "./repositories/db-credentials.ts";
 export * from "./repositories/approvals.ts";
+export * from "./repositories/access-requests.ts";

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { requireRoles, resolveCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { searchParamsToObject } from "../rest.ts";
+import { accessRequestService } from "./access-service.ts";
 import { approvalService } from "./service.ts";
 
 async function body(request: Request): Promise<Record<string, unknown>> {
@@ -37,5 +38,27 @@ export const approvalsRest = {
     ]);
     const input = { ...(await body(request)), id };
     return approve ? approvalService.approve(db, caller, input) : approvalService.deny(db, caller, input);
+  },
+  async createAccessRequest(db: TDb, request: Request) {
+    const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), []);
+    return accessRequestService.create(db, caller, await body(request));
+  },
+  async listAccessRequests(db: TDb, request: Request) {
+    requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
+      "approver",
+      "admin",
+      "auditor",
+    ]);
+    return accessRequestService.list(
+      db,
+      ZQuery.parse(searchParamsToObject(new URL(request.url).searchParams)),
+    );
+  },
+  async decideAccessRequest(db: TDb, request: Request, id: string, approve: boolean) {
+    const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
+      "approver",
+      "admin",
+    ]);
+    return accessRequestService.decide(db, caller, { ...(await body(request)), id }, approve);
   },
 };

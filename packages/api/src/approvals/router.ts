@@ -1,5 +1,16 @@
-import { createTRPCRouter, roleProcedure } from "../trpc.ts";
-import { ZApprovalDto, ZApprovalList, ZApprovalListInput, ZApprovalRef, ZDecideInput } from "./schemas.ts";
+import { createTRPCRouter, protectedProcedure, roleProcedure } from "../trpc.ts";
+import { accessRequestService } from "./access-service.ts";
+import {
+  ZAccessRequestDto,
+  ZAccessRequestList,
+  ZAccessRequestListInput,
+  ZApprovalDto,
+  ZApprovalList,
+  ZApprovalListInput,
+  ZApprovalRef,
+  ZCreateAccessRequestInput,
+  ZDecideInput,
+} from "./schemas.ts";
 import { approvalService } from "./service.ts";
 
 // Approvers and admins decide; auditors read along.
@@ -23,4 +34,21 @@ export const approvalsRouter = createTRPCRouter({
     .input(ZDecideInput)
     .output(ZApprovalDto)
     .mutation(({ ctx, input }) => approvalService.deny(ctx.db, ctx.caller, input)),
+  // Just-in-time access: anyone signed in asks; approvers decide.
+  requestAccess: protectedProcedure
+    .input(ZCreateAccessRequestInput)
+    .output(ZAccessRequestDto)
+    .mutation(({ ctx, input }) => accessRequestService.create(ctx.db, ctx.caller, input)),
+  accessRequests: approvalReader
+    .input(ZAccessRequestListInput)
+    .output(ZAccessRequestList)
+    .query(({ ctx, input }) => accessRequestService.list(ctx.db, input)),
+  approveAccess: approver
+    .input(ZDecideInput)
+    .output(ZAccessRequestDto)
+    .mutation(({ ctx, input }) => accessRequestService.decide(ctx.db, ctx.caller, input, true)),
+  denyAccess: approver
+    .input(ZDecideInput)
+    .output(ZAccessRequestDto)
+    .mutation(({ ctx, input }) => accessRequestService.decide(ctx.db, ctx.caller, input, false)),
 });

@@ -46,3 +46,44 @@ export const ZDecideInput = z
     reason: z.string().trim().max(1000).default(""),
   })
   .strict();
+
+// ---- just-in-time access --------------------------------------------------------------------------------
+
+export const ZCreateAccessRequestInput = z
+  .object({
+    connectionId: z.uuid(),
+    /** How long the access lasts once approved: from 5 seconds (break-glass drills, tests) to 7 days. */
+    durationSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(7 * 24 * 3600),
+    reason: z.string().trim().min(3).max(1000),
+  })
+  .strict();
+
+export const ZAccessRequestDto = z.object({
+  id: z.string(),
+  status: z.enum(["pending", "approved", "denied", "expired", "cancelled"]),
+  reason: z.string(),
+  durationSeconds: z.number().int(),
+  requester: z.object({
+    name: z.string(),
+    displayName: z.string(),
+    kind: z.enum(["human", "service", "ai_agent"]),
+  }),
+  connection: z.object({ id: z.string(), name: z.string(), environment: z.string() }),
+  decisionReason: z.string().nullable(),
+  decidedAt: z.string().nullable(),
+  createdAt: z.string(),
+  /** The grant an approval created, and when it ends. */
+  grant: z.object({ id: z.string(), startsAt: z.string(), expiresAt: z.string().nullable() }).nullable(),
+});
+export type TAccessRequestDto = z.infer<typeof ZAccessRequestDto>;
+export const ZAccessRequestList = z.object({ items: z.array(ZAccessRequestDto) });
+export const ZAccessRequestListInput = z
+  .object({
+    status: z.enum(["pending", "approved", "denied"]).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
+  .strict();

@@ -8,6 +8,8 @@ import {
   ZProbeConnectionInput,
   ZProbeConnectionResult,
 } from "./schemas.ts";
+import { ZConnectionList } from "../policy/schemas.ts";
+import { policyRulesService } from "../policy/rules-service.ts";
 import { connectionService } from "./service.ts";
 
 // Onboarding is an admin's job: it decides where data lives and who reaches it.
@@ -24,6 +26,10 @@ export const connectionsRouter = createTRPCRouter({
     .input(ZCredentialInput)
     .output(ZIssuedCredential)
     .mutation(({ ctx, input }) => connectionService.credential(ctx.db, ctx.caller, ctx.secretKey, input)),
+  // What anyone signed in may ask just-in-time access to: names and environments only.
+  requestable: protectedProcedure
+    .output(ZConnectionList)
+    .query(({ ctx }) => policyRulesService.listConnections(ctx.db)),
   create: adminProcedure
     .input(ZCreateConnectionInput)
     .output(ZCreatedConnection)

@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import { requireSession } from "../../../auth.ts";
-import { ApprovalInbox } from "./approval-inbox.tsx";
+import { AccessRequestInbox, ApprovalInbox } from "./approval-inbox.tsx";
 
 export const metadata: Metadata = { title: "Approvals" };
 
@@ -16,6 +16,7 @@ export default async function ApprovalsPage() {
         </p>
       </div>
       <ApprovalInbox />
+      <AccessRequestInbox />
     </div>
   );
 }

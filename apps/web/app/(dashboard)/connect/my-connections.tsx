@@ -1,6 +1,6 @@
 "use client";
 
-import { Alert, Badge, Button, Card, EmptyState, Select, Spinner } from "@portcullis/ui";
+import { Alert, Badge, Button, Card, EmptyState, Input, Select, Spinner } from "@portcullis/ui";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "../../../trpc/react.tsx";
@@ -93,5 +93,72 @@ function ConnectionRow({
         </Alert>
       ) : null}
     </li>
+  );
+}
+
+/** Just-in-time access: ask for a connection for a while, with a reason; an approver decides. */
+export function RequestAccess() {
+  const trpc = useTRPC();
+  const connections = useQuery(trpc.connections.requestable.queryOptions());
+  const [connectionId, setConnectionId] = useState("");
+  const [hours, setHours] = useState("1");
+  const [reason, setReason] = useState("");
+  const ask = useMutation(trpc.approvals.requestAccess.mutationOptions());
+  if (!connections.data || connections.data.length === 0) return null;
+  return (
+    <Card>
+      <form
+        aria-label="Request access"
+        className="grid gap-3 p-4 sm:grid-cols-[1fr_10rem_2fr_auto] sm:items-end"
+        onSubmit={(e) => {
+          e.preventDefault();
+          ask.mutate({
+            connectionId: connectionId || connections.data[0]!.id,
+            durationSeconds: Number(hours) * 3600,
+            reason,
+          });
+        }}
+      >
+        <Select
+          label="Request access to"
+          value={connectionId}
+          onChange={(e) => setConnectionId(e.target.value)}
+        >
+          {connections.data.map((c) => (
+            <option key={c.id} value={c.id}>
+              {c.name} ({c.environment})
+            </option>
+          ))}
+        </Select>
+        <Select label="For" value={hours} onChange={(e) => setHours(e.target.value)}>
+          <option value="1">1 hour</option>
+          <option value="4">4 hours</option>
+          <option value="8">8 hours</option>
+          <option value="24">1 day</option>
+        </Select>
+        <Input
+          label="Reason"
+          value={reason}
+          onChange={(e) => setReason(e.target.value)}
+          required
+          minLength={3}
+        />
+        <Button type="submit" disabled={ask.isPending} className="h-10">
+          Request
+        </Button>
+        {ask.error ? (
+          <div className="sm:col-span-4">
+            <Alert title="Not requested">{ask.error.message}</Alert>
+          </div>
+        ) : null}
+        {ask.data ? (
+          <div className="sm:col-span-4">
+            <Alert tone="info" title="Requested">
+              An approver decides; once approved, the connection appears above for the time you asked.
+            </Alert>
+          </div>
+        ) : null}
+      </form>
+    </Card>
   );
 }

@@ -1,6 +1,6 @@
 import type { Metadata } from "next";
 import { requireSession } from "../../../auth.ts";
-import { MyConnections } from "./my-connections.tsx";
+import { MyConnections, RequestAccess } from "./my-connections.tsx";
 
 export const metadata: Metadata = { title: "Connect" };
 
@@ -16,6 +16,7 @@ export default async function ConnectPage() {
         </p>
       </div>
       <MyConnections />
+      <RequestAccess />
     </div>
   );
 }
