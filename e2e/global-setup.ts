@@ -6,6 +6,7 @@ import path from "node:path";
 import pg from "pg";
 import { DEMOS_FILE, ROOT, TMP } from "./support/paths.ts";
 import { parseDemoLines, type TDemo } from "./support/demos.ts";
+import { NOTIFICATIONS_DEMO, notificationEnvironment } from "./support/notifications.ts";
 import { OIDC_DEMO, oidcEnvironment } from "./support/oidc.ts";
 import { start, type TRunning } from "./support/processes.ts";
 
@@ -43,6 +44,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   ];
   // Single sign-on against the provider tests/ui/oidc.spec.ts starts (the other demo keeps password only).
   for (const launch of launches) if (launch.mode === OIDC_DEMO) Object.assign(launch.env, oidcEnvironment());
+  // Approval notifications go to the receiver tests/ui/slack-approval.spec.ts starts.
+  for (const launch of launches)
+    if (launch.mode === NOTIFICATIONS_DEMO) Object.assign(launch.env, notificationEnvironment());
   const running: TRunning[] = [];
   const started: TDemo[] = [];
   const teardown = async () => {

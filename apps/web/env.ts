@@ -19,6 +19,10 @@ export const env = createEnv({
     // The embedded store (PGlite behind one socket) sets 1: it has a single backend session.
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    // Approval notifications: a Slack incoming webhook, and/or a generic JSON webhook signed with the secret.
+    SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+    PORTCULLIS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+    PORTCULLIS_WEBHOOK_SECRET: z.string().min(16).optional(),
     // Single sign-on (OpenID Connect). Unset: only the email-and-password form. Issuer, id and secret go together.
     OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
     OIDC_CLIENT_ID: z.string().min(1).optional(),
@@ -47,6 +51,9 @@ export const env = createEnv({
     PUBLIC_URL: process.env.PUBLIC_URL,
     DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX,
     LOG_LEVEL: process.env.LOG_LEVEL,
+    SLACK_WEBHOOK_URL: process.env.SLACK_WEBHOOK_URL,
+    PORTCULLIS_WEBHOOK_URL: process.env.PORTCULLIS_WEBHOOK_URL,
+    PORTCULLIS_WEBHOOK_SECRET: process.env.PORTCULLIS_WEBHOOK_SECRET,
     OIDC_ISSUER: process.env.OIDC_ISSUER,
     OIDC_CLIENT_ID: process.env.OIDC_CLIENT_ID,
     OIDC_CLIENT_SECRET: process.env.OIDC_CLIENT_SECRET,

@@ -6,7 +6,12 @@ import path from "node:path";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { AGENT_LINK_PATH } from "@portcullis/api";
-import { attachAgentGateway, registerAgentGateway } from "@portcullis/api/agent-gateway";
+import {
+  attachAgentGateway,
+  createNotifier,
+  registerAgentGateway,
+  registerNotifier,
+} from "@portcullis/api/agent-gateway";
 import { deriveSecretKey } from "@portcullis/db";
 import { migrate } from "@portcullis/db/migrator";
 import next from "next";
@@ -70,6 +75,15 @@ async function main() {
   });
   // Onboarding (tRPC, in Next's bundle) asks agents to probe databases through this gateway.
   registerAgentGateway(gateway);
+  registerNotifier(
+    createNotifier({
+      publicUrl: env.PUBLIC_URL,
+      slackWebhookUrl: env.SLACK_WEBHOOK_URL,
+      webhookUrl: env.PORTCULLIS_WEBHOOK_URL,
+      webhookSecret: env.PORTCULLIS_WEBHOOK_SECRET,
+      logger: logger.child({ component: "notifications" }),
+    }),
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -126,6 +126,8 @@ test("nobody approves their own statement, and a member cannot approve at all", 
     /^postgresql:\/\/[^@]+@/,
     `postgresql://${encodeURIComponent(d.adminEmail)}:${d.adminToken}@`,
   );
+  // The agent admits the admin once the grant reaches it (within a second or so).
+  await expect.poll(async () => (await psql(adminUrl, "select 1")).stdout, { timeout: 10_000 }).toBe("1");
   const statement = "update orders set quantity = quantity";
   const waiting = psqlInBackground(adminUrl, statement);
   const approval = await pendingFor(request, d, statement);

@@ -27,6 +27,8 @@ import {
 } from "@portcullis/db";
 import type { Logger } from "pino";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { toApprovalDto } from "../approvals/service.ts";
+import { notifier } from "../notifications/notifier.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { salvageEventsFrame, toNewAuditEvent } from "./wire-events.ts";
 
@@ -291,7 +293,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       // An agent may only ask about connections it serves.
       if ((await findConnectionAgent(db, message.connectionId))?.agentId !== link.agentId)
         return deny("this agent does not serve that connection");
-      await createApproval(db, {
+      const approval = await createApproval(db, {
         id: message.approvalId,
         requesterId: message.identityId,
         connectionId: message.connectionId,
@@ -308,6 +310,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
         expiresAt: new Date(message.expiresAt),
       });
       link.log.info({ approvalId: message.approvalId }, "approval requested");
+      void notifier()?.approvalRequested(toApprovalDto(approval));
     } catch (err) {
       link.log.error({ err, approvalId: message.approvalId }, "could not record an approval request");
       deny("the control plane could not record the request");
@@ -565,3 +568,5 @@ function riskOf(statementClass: string): "high" | "medium" | "low" {
   if (["ddl", "privilege", "admin", "unknown"].includes(statementClass)) return "high";
   return statementClass === "write" ? "medium" : "low";
 }
+
+export { createNotifier, registerNotifier } from "../notifications/notifier.ts";

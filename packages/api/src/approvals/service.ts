@@ -10,6 +10,7 @@ import {
   type TDb,
 } from "@portcullis/db";
 import { agentGateway } from "../agent-link/registry.ts";
+import { notifier } from "../notifications/notifier.ts";
 import type { TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
@@ -71,7 +72,9 @@ async function decide(db: TDb, caller: TCaller, rawInput: unknown, approve: bool
     if (!delivered)
       throw new AppError("CONFLICT", "Decision recorded, but the agent holding the statement is offline");
   }
-  return parseOutput(ZApprovalDto, toApprovalDto(result.approval), "Approval");
+  const dto = parseOutput(ZApprovalDto, toApprovalDto(result.approval), "Approval");
+  if (result.decided) void notifier()?.approvalDecided(dto, caller.identity.name, input.reason);
+  return dto;
 }
 
 export const approvalService = {

@@ -1,0 +1,103 @@
+// Notifications against a local HTTP receiver that checks what Slack and a webhook consumer would get.
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TApprovalDto } from "../approvals/schemas.ts";
+import { createNotifier, webhookSignature } from "./notifier.ts";
+
+interface TReceived {
+  path: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+let server: Server;
+let base = "";
+const received: TReceived[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      received.push({ path: req.url ?? "", headers: req.headers, body });
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+});
+
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const approval: TApprovalDto = {
+  id: "11111111-2222-4333-8444-555555555555",
+  status: "pending",
+  statement: "update customers set phone = phone where id = 1",
+  statementClass: "write",
+  tables: ["customers"],
+  risk: "medium",
+  ruleName: "Developer writes need approval",
+  reason: "Every write by the developer needs an approval",
+  requester: { name: "dev@demo.local", displayName: "Dana Developer", kind: "human" },
+  connection: { id: "c", name: "demo", environment: "production" },
+  requiredApprovals: 1,
+  decisions: [],
+  createdAt: new Date().toISOString(),
+  expiresAt: new Date().toISOString(),
+  decidedAt: null,
+};
+
+describe("notifier", () => {
+  it("posts a Slack Block Kit message with the approval link, and a signed webhook", async () => {
+    received.length = 0;
+    const notifier = createNotifier({
+      publicUrl: "https://portcullis.example.com",
+      slackWebhookUrl: `${base}/slack`,
+      webhookUrl: `${base}/hook`,
+      webhookSecret: "0123456789abcdef-secret",
+    });
+    await notifier.approvalRequested(approval);
+    const slack = received.find((r) => r.path === "/slack")!;
+    const message = JSON.parse(slack.body) as {
+      text: string;
+      blocks: { type: string; elements?: { url?: string }[] }[];
+    };
+    expect(message.text).toContain("Dana Developer (dev@demo.local, person) on demo (production)");
+    const button = message.blocks.find((b) => b.type === "actions")!.elements![0]!;
+    expect(button.url).toBe(`https://portcullis.example.com/approvals/${approval.id}`);
+    expect(slack.body).toContain(approval.statement);
+
+    const hook = received.find((r) => r.path === "/hook")!;
+    expect(hook.headers["x-portcullis-event"]).toBe("approval.requested");
+    const [t, v1] = String(hook.headers["x-portcullis-signature"]).split(",");
+    const timestamp = Number(t!.slice(2));
+    expect(v1).toBe(`v1=${webhookSignature("0123456789abcdef-secret", timestamp, hook.body)}`);
+    expect(Math.abs(Date.now() / 1000 - timestamp)).toBeLessThan(60);
+    expect(JSON.parse(hook.body)).toMatchObject({
+      event: "approval.requested",
+      approval: { id: approval.id },
+    });
+  });
+
+  it("posts the outcome when a request is decided", async () => {
+    received.length = 0;
+    const notifier = createNotifier({ publicUrl: "https://p.example", slackWebhookUrl: `${base}/slack` });
+    await notifier.approvalDecided(
+      { ...approval, status: "denied" },
+      "admin@demo.local",
+      "use the ticket queue",
+    );
+    expect(received).toHaveLength(1);
+    expect(JSON.parse(received[0]!.body).text).toContain("Denied by admin@demo.local");
+  });
+
+  it("never throws when a receiver is down", async () => {
+    const notifier = createNotifier({
+      publicUrl: "https://p.example",
+      slackWebhookUrl: "http://127.0.0.1:9/slack",
+      timeoutMs: 500,
+    });
+    await expect(notifier.approvalRequested(approval)).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,155 @@
+// Approval notifications: a Slack message (incoming webhook, Block Kit) with a link to the request page, the
+// outcome posted when it is decided, and a generic signed JSON webhook for other tools. Deliveries are best
+// effort with a short timeout: a slow chat service never delays a decision, and a failure is logged.
+import { createHmac } from "node:crypto";
+import type { Logger } from "pino";
+import type { TApprovalDto } from "../approvals/schemas.ts";
+
+export interface TNotifierOptions {
+  publicUrl: string;
+  slackWebhookUrl?: string;
+  webhookUrl?: string;
+  /** Signs webhook bodies: `X-Portcullis-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
+  webhookSecret?: string;
+  logger?: Logger;
+  timeoutMs?: number;
+}
+
+export interface TNotifier {
+  approvalRequested(approval: TApprovalDto): Promise<void>;
+  approvalDecided(approval: TApprovalDto, decidedBy: string, reason: string): Promise<void>;
+}
+
+const KIND = { human: "person", service: "service", ai_agent: "AI agent" } as const;
+
+/** The signature a receiver recomputes to trust a webhook body. */
+export function webhookSignature(secret: string, timestamp: number, body: string): string {
+  return createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
+}
+
+export function slackRequestMessage(approval: TApprovalDto, link: string) {
+  const who = `${approval.requester.displayName} (${approval.requester.name}, ${KIND[approval.requester.kind]})`;
+  return {
+    text: `Approval needed: ${who} on ${approval.connection.name} (${approval.connection.environment})`,
+    blocks: [
+      {
+        type: "header",
+        text: { type: "plain_text", text: `Approval needed on ${approval.connection.name}`, emoji: false },
+      },
+      {
+        type: "section",
+        fields: [
+          { type: "mrkdwn", text: `*Requested by*\n${who}` },
+          { type: "mrkdwn", text: `*Environment*\n${approval.connection.environment}` },
+          { type: "mrkdwn", text: `*Risk*\n${approval.risk} (${approval.statementClass})` },
+          { type: "mrkdwn", text: `*Rule*\n${approval.ruleName ?? "—"}` },
+        ],
+      },
+      // Slack limits a text block to 3000 characters.
+      { type: "section", text: { type: "mrkdwn", text: `\`\`\`${approval.statement.slice(0, 2900)}\`\`\`` } },
+      {
+        type: "actions",
+        elements: [
+          {
+            type: "button",
+            text: { type: "plain_text", text: "Review and decide" },
+            url: link,
+            style: "primary",
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export function slackDecisionMessage(
+  approval: TApprovalDto,
+  decidedBy: string,
+  reason: string,
+  link: string,
+) {
+  const verb = approval.status === "approved" ? "Approved" : "Denied";
+  return {
+    text: `${verb} by ${decidedBy}: ${approval.statement.slice(0, 200)}`,
+    blocks: [
+      {
+        type: "section",
+        text: {
+          type: "mrkdwn",
+          text: `*${verb}* by ${decidedBy}${reason ? `: ${reason}` : ""}\n<${link}|${approval.connection.name}: ${approval.requester.name}>`,
+        },
+      },
+    ],
+  };
+}
+
+export function createNotifier(options: TNotifierOptions): TNotifier {
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const linkOf = (approval: TApprovalDto) =>
+    new URL(`/approvals/${approval.id}`, options.publicUrl).toString();
+
+  const post = async (url: string, body: string, headers: Record<string, string>, what: string) => {
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!response.ok) options.logger?.warn({ status: response.status, what }, "notification refused");
+    } catch (err) {
+      options.logger?.warn({ err, what }, "notification failed");
+    }
+  };
+
+  const webhook = (event: string, approval: TApprovalDto, extra: Record<string, unknown> = {}) => {
+    if (!options.webhookUrl) return Promise.resolve();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const body = JSON.stringify({ event, approval, link: linkOf(approval), ...extra });
+    const headers: Record<string, string> = { "x-portcullis-event": event };
+    if (options.webhookSecret)
+      headers["x-portcullis-signature"] =
+        `t=${timestamp},v1=${webhookSignature(options.webhookSecret, timestamp, body)}`;
+    return post(options.webhookUrl, body, headers, `webhook ${event}`);
+  };
+
+  return {
+    async approvalRequested(approval) {
+      await Promise.all([
+        options.slackWebhookUrl
+          ? post(
+              options.slackWebhookUrl,
+              JSON.stringify(slackRequestMessage(approval, linkOf(approval))),
+              {},
+              "slack request",
+            )
+          : undefined,
+        webhook("approval.requested", approval),
+      ]);
+    },
+    async approvalDecided(approval, decidedBy, reason) {
+      await Promise.all([
+        options.slackWebhookUrl
+          ? post(
+              options.slackWebhookUrl,
+              JSON.stringify(slackDecisionMessage(approval, decidedBy, reason, linkOf(approval))),
+              {},
+              "slack decision",
+            )
+          : undefined,
+        webhook("approval.decided", approval, { decidedBy, reason }),
+      ]);
+    },
+  };
+}
+
+const REGISTRY_KEY = "__portcullisNotifier";
+
+/** Published by the server process (both the gateway and Next's route handlers notify). */
+export function registerNotifier(notifier: TNotifier | null): void {
+  (globalThis as Record<string, unknown>)[REGISTRY_KEY] = notifier;
+}
+
+export function notifier(): TNotifier | null {
+  return ((globalThis as Record<string, unknown>)[REGISTRY_KEY] as TNotifier | undefined) ?? null;
+}
