@@ -57,3 +57,45 @@ test("tampering with a stored audit event is detected by GET /api/v1/audit-event
   });
   expect(refused.status()).toBe(403);
 });
+
+test("the audit trail exports as CSV and JSON Lines with the list's filters", async ({ request }) => {
+  const d = demo("embedded");
+  const marker = `select 'chain-export-${Date.now()}'`;
+  // A client-chosen application name that a spreadsheet would run as a formula.
+  const hostileApp = `${d.developerUrl}?application_name=${encodeURIComponent("=1+2")}`;
+  expect((await psql(hostileApp, marker)).ok).toBe(true);
+  const auth = { Authorization: `Bearer ${d.adminToken}` };
+  const text = encodeURIComponent(marker.slice(8, -1));
+  await expect
+    .poll(async () => {
+      const response = await request.get(
+        `${d.dashboardUrl}/api/v1/audit-events/export?format=jsonl&text=${text}`,
+        {
+          headers: auth,
+        },
+      );
+      return (await response.text()).trim().split("\n").filter(Boolean).length;
+    })
+    .toBe(1);
+  const jsonl = await request.get(`${d.dashboardUrl}/api/v1/audit-events/export?format=jsonl&text=${text}`, {
+    headers: auth,
+  });
+  expect(jsonl.headers()["content-type"]).toContain("application/x-ndjson");
+  expect(JSON.parse((await jsonl.text()).trim())).toMatchObject({
+    statement: marker,
+    actorName: "dev@demo.local",
+  });
+
+  const csv = await request.get(`${d.dashboardUrl}/api/v1/audit-events/export?format=csv&text=${text}`, {
+    headers: auth,
+  });
+  expect(csv.headers()["content-disposition"]).toMatch(/attachment; filename="portcullis-audit-.*\.csv"/);
+  const [header, row] = (await csv.text()).trim().split("\n");
+  expect(header).toMatch(/^occurredAt,type,actorName,/);
+  expect(row).toContain("dev@demo.local");
+  // Spreadsheet formula injection is defused: the cell keeps its text but cannot start with "=".
+  expect(row).toContain(",'=1+2,");
+  expect(row).not.toContain(",=1+2,");
+  const bad = await request.get(`${d.dashboardUrl}/api/v1/audit-events/export?format=xml`, { headers: auth });
+  expect(bad.status()).toBe(400);
+});

@@ -11,7 +11,7 @@ export { checkHealth, type THealth } from "./health/service.ts";
 export { auditService, toAuditEventDto } from "./audit/service.ts";
 export { policyService } from "./policy/service.ts";
 export * from "./policy/schemas.ts";
-export { listAuditEventsRest, verifyAuditChainRest } from "./audit/rest.ts";
+export { exportAuditEventsRest, listAuditEventsRest, verifyAuditChainRest } from "./audit/rest.ts";
 export * from "./audit/schemas.ts";
 
 export type RouterInputs = inferRouterInputs<AppRouter>;

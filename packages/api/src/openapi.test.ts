@@ -22,6 +22,7 @@ describe("openApiDocument", () => {
       "/api/v1/approvals/{id}/approve",
       "/api/v1/approvals/{id}/deny",
       "/api/v1/audit-events",
+      "/api/v1/audit-events/export",
       "/api/v1/audit-events/verify",
       "/api/v1/connections",
       "/api/v1/connections/{id}/credentials",

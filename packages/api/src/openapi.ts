@@ -101,6 +101,27 @@ export function openApiDocument(serverUrl: string): TJson {
           responses: { "200": { description: "One page", content: json("AuditEventPage") }, ...errors },
         },
       },
+      "/api/v1/audit-events/export": {
+        get: {
+          summary: "The filtered audit trail as CSV or JSON Lines, newest first, streamed (auditor or admin)",
+          parameters: [
+            {
+              name: "format",
+              in: "query",
+              required: false,
+              schema: { type: "string", enum: ["jsonl", "csv"] },
+            },
+            ...queryParameters(ZAuditEventQuery).filter((p) => p.name !== "limit" && p.name !== "cursor"),
+          ],
+          responses: {
+            "200": {
+              description: "At most 100,000 events per request",
+              content: { "text/csv": {}, "application/x-ndjson": {} },
+            },
+            ...errors,
+          },
+        },
+      },
       "/api/v1/audit-events/verify": {
         get: {
           summary: "Recompute the audit hash chain and report the first broken link (auditor or admin)",

@@ -3,6 +3,7 @@
 // PGlite has a single backend session shared by every client: keep pools that talk to it at size 1.
 import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
 export interface TEmbeddedPostgres {
@@ -18,7 +19,8 @@ export async function startEmbeddedPostgres(options: {
   database?: string;
 }): Promise<TEmbeddedPostgres> {
   await mkdir(options.dataDir, { recursive: true });
-  const db = await PGlite.create({ dataDir: options.dataDir });
+  // pg_trgm backs the audit search indexes (a migration creates the extension).
+  const db = await PGlite.create({ dataDir: options.dataDir, extensions: { pg_trgm } });
   const host = options.host ?? "127.0.0.1";
   const server = new PGLiteSocketServer({ db, host, port: options.port ?? 0, maxConnections: 64 });
   await server.start();

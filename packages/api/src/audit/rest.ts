@@ -33,3 +33,93 @@ export async function verifyAuditChainRest(db: TDb, request: Request): Promise<T
     );
   return auditService.verifyChain(db);
 }
+
+const EXPORT_MAX_EVENTS = 100_000;
+const EXPORT_PAGE = 500;
+const CSV_COLUMNS = [
+  "occurredAt",
+  "type",
+  "actorName",
+  "actorKind",
+  "connectionName",
+  "environment",
+  "sessionId",
+  "clientAddr",
+  "applicationName",
+  "statement",
+  "statementClass",
+  "decision",
+  "ruleName",
+  "message",
+  "tables",
+  "columns",
+  "maskedColumns",
+  "rowCount",
+  "durationMs",
+  "error",
+  "seq",
+  "hash",
+] as const;
+
+/** One CSV cell: quoted when needed, arrays joined with ";", and formula-looking text defused for spreadsheets. */
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  let text = Array.isArray(value) ? value.join(";") : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/**
+ * GET /api/v1/audit-events/export?format=csv|jsonl plus the list's filters: every matching event, newest
+ * first, streamed page by page (at most 100,000 per request; narrow the time range for more).
+ */
+export async function exportAuditEventsRest(db: TDb, request: Request): Promise<Response> {
+  const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
+    "auditor",
+    "admin",
+  ]);
+  const params = searchParamsToObject(new URL(request.url).searchParams);
+  const format = params.format ?? "jsonl";
+  if (format !== "csv" && format !== "jsonl")
+    throw new AppError("BAD_REQUEST", "format must be csv or jsonl");
+  delete params.format;
+  const query = ZAuditEventQuery.safeParse(params);
+  if (!query.success) throw new AppError("BAD_REQUEST", z.prettifyError(query.error), { cause: query.error });
+  const { limit: _limit, cursor: _cursor, ...filter } = query.data;
+  // Validates the filter (and the scope) before the response starts.
+  let page = await auditService.list(db, { filter, limit: EXPORT_PAGE }, caller);
+  const encoder = new TextEncoder();
+  let sent = 0;
+  let headerSent = format !== "csv";
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk = "";
+      if (!headerSent) {
+        chunk += `${CSV_COLUMNS.join(",")}\n`;
+        headerSent = true;
+      }
+      for (const event of page.items) {
+        if (sent >= EXPORT_MAX_EVENTS) break;
+        sent += 1;
+        chunk +=
+          format === "csv"
+            ? `${CSV_COLUMNS.map((c) => csvCell(event[c])).join(",")}\n`
+            : `${JSON.stringify(event)}\n`;
+      }
+      if (chunk) controller.enqueue(encoder.encode(chunk));
+      if (!page.nextCursor || sent >= EXPORT_MAX_EVENTS) {
+        controller.close();
+        return;
+      }
+      page = await auditService.list(db, { filter, limit: EXPORT_PAGE, cursor: page.nextCursor }, caller);
+    },
+  });
+  const stamp = new Date().toISOString().replaceAll(":", "-").slice(0, 19);
+  return new Response(stream, {
+    headers: {
+      "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
+      "content-disposition": `attachment; filename="portcullis-audit-${stamp}.${format}"`,
+      "cache-control": "no-store",
+    },
+  });
+}

@@ -19,6 +19,10 @@ const ZAuditEventFilterShape = z.strictObject({
   environment: optionalText(100),
   decision: ZDecision.optional(),
   table: optionalText(300),
+  /** A column the statement referenced, as resolved: "customers.email". */
+  column: optionalText(300),
+  /** All events of one client session, in the timeline's order. */
+  session: z.uuid().optional(),
   /** Inclusive lower bound. */
   from: optionalInstant,
   /** Exclusive upper bound. */

@@ -34,6 +34,8 @@ function toDbFilter(filter: TAuditEventFilter): TDbAuditEventFilter {
     environment: filter.environment,
     decision: filter.decision,
     table: filter.table,
+    column: filter.column,
+    sessionId: filter.session,
     from: filter.from ? new Date(filter.from) : undefined,
     to: filter.to ? new Date(filter.to) : undefined,
   };

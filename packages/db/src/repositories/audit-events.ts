@@ -124,6 +124,8 @@ export interface TAuditEventFilter {
   environment?: string;
   decision?: string;
   table?: string;
+  /** A column the statement referenced ("customers.email" as resolved, or a bare name). */
+  column?: string;
   sessionId?: string;
   from?: Date;
   to?: Date;
@@ -201,6 +203,7 @@ export async function listAuditEvents(
   if (filter.environment) and.push({ environment: filter.environment });
   if (filter.decision) and.push({ decision: filter.decision });
   if (filter.table) and.push({ tables: { has: filter.table } });
+  if (filter.column) and.push({ columns: { has: filter.column } });
   if (filter.sessionId) and.push({ sessionId: filter.sessionId });
   if (filter.from) and.push({ occurredAt: { gte: filter.from } });
   if (filter.to) and.push({ occurredAt: { lt: filter.to } });
