@@ -31,6 +31,14 @@ test("the timeline shows a psql statement attributed to the developer, live", as
   await expect(page.getByTestId("audit-row").first()).toContainText(marker);
   await page.getByLabel("Search").fill("");
   await expect(page.getByTestId("audit-row").nth(2)).toBeVisible();
+  // The session view: every event of the connection that ran the statement, from its details.
+  await row.getByRole("button", { name: /Show details/ }).click();
+  await row.getByRole("link").first().click();
+  await expect(page).toHaveURL(/\/timeline\?session=[0-9a-f-]{36}/);
+  await expect(page.getByText(/every event of this connection/)).toBeVisible();
+  await expect(page.getByTestId("audit-row").filter({ hasText: marker })).toBeVisible();
+  await expect(page.getByTestId("audit-row").filter({ hasText: "(session start)" })).toBeVisible();
+  await page.getByRole("button", { name: "Show all sessions" }).click();
   await page.getByRole("button", { name: "Verify audit chain" }).click();
   await expect(page.getByText(/intact: [\d,]+ events checked/)).toBeVisible();
   await page.screenshot({ path: path.join(ROOT, "docs", "screenshots", "timeline.png") });

@@ -134,7 +134,18 @@ function AuditDetails({ id, event }: { id: string; event: TAuditEventDto }) {
         .map(([label, value]) => (
           <div key={label} className="contents">
             <dt className="font-medium text-slate-500">{label}</dt>
-            <dd className="break-all font-mono text-slate-800">{value}</dd>
+            <dd className="break-all font-mono text-slate-800">
+              {label === "Session" ? (
+                <a
+                  className="underline hover:text-sky-700"
+                  href={`/timeline?session=${encodeURIComponent(value)}`}
+                >
+                  {value}
+                </a>
+              ) : (
+                value
+              )}
+            </dd>
           </div>
         ))}
     </dl>

@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { Suspense } from "react";
 import { requireSession } from "../../../auth.ts";
 import { ChainStatus } from "./chain-status.tsx";
 import { Timeline } from "./timeline.tsx";
@@ -18,7 +19,10 @@ export default async function TimelinePage() {
         </div>
         <ChainStatus />
       </div>
-      <Timeline />
+      {/* The timeline reads ?session= from the URL. */}
+      <Suspense>
+        <Timeline />
+      </Suspense>
     </div>
   );
 }

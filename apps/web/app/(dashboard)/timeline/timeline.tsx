@@ -3,6 +3,7 @@
 import type { TAuditEventFilter } from "@portcullis/api";
 import { Alert, Button, Card, EmptyState, Input, Select, Spinner, cn } from "@portcullis/ui";
 import { keepPreviousData, useInfiniteQuery } from "@tanstack/react-query";
+import { useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 import { useDebouncedValue } from "../../../lib/use-debounced-value.ts";
 import { useTRPC } from "../../../trpc/react.tsx";
@@ -20,8 +21,13 @@ export function Timeline() {
   const [actorKind, setActorKind] = useState<TAuditEventFilter["actorKind"] | "">("");
   const [live, setLive] = useState(true);
   const text = useDebouncedValue(search.trim(), 300);
+  // The session view: /timeline?session=<id> shows one client connection's events.
+  const params = useSearchParams();
+  const router = useRouter();
+  const session = params.get("session") ?? "";
 
   const filter: TAuditEventFilter = {
+    ...(session && { session }),
     ...(text && { text }),
     ...(decision && { decision }),
     ...(actorKind && { actorKind }),
@@ -50,6 +56,16 @@ export function Timeline() {
 
   return (
     <div className="flex flex-col gap-4">
+      {session ? (
+        <div className="flex items-center gap-2 text-sm">
+          <span>
+            Session <code className="font-mono">{session}</code>: every event of this connection
+          </span>
+          <Button size="sm" variant="ghost" onClick={() => router.push("/timeline")}>
+            Show all sessions
+          </Button>
+        </div>
+      ) : null}
       <div className="grid grid-cols-2 gap-3 md:flex md:items-end">
         <Input
           label="Search"
