@@ -8,7 +8,9 @@ test("a signed credential from the Connect page works until its grant is revoked
   page,
   request,
 }) => {
-  const d = demo("embedded");
+  // The postgres-store demo: approvals.spec.ts grants the admin on the embedded one, and a second grant
+  // would (rightly) keep the session alive after this one is revoked.
+  const d = demo("postgres");
   const auth = { Authorization: `Bearer ${d.adminToken}` };
   const connections = (await (
     await request.get(`${d.dashboardUrl}/api/v1/connections`, { headers: auth })
