@@ -28,7 +28,7 @@ test("a masking rule saved in the policy editor changes what an open psql sessio
 
     await signIn(page, d, "/policy");
     await expect(page.getByRole("heading", { name: "Masking rules" })).toBeVisible();
-    await expect(page.getByText("Mask customer emails")).toBeVisible();
+    await expect(page.getByText("Mask customer emails", { exact: true })).toBeVisible();
     // The access simulator: who holds a valid credential, and what the guardrails would do with their risky statements.
     const simulation = page.getByTestId("access-simulation");
     await expect(simulation.getByRole("row", { name: /dev@demo\.local/ })).toContainText("block");
