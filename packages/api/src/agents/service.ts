@@ -1,7 +1,7 @@
 // Agents as the control plane sees them, and one-time enrollment tokens for new ones.
-import { randomUUID } from "node:crypto";
 import {
   appendAuditEvents,
+  controlPlaneEvent,
   issueEnrollmentToken,
   listAgents,
   type TAgentSummary,
@@ -41,35 +41,13 @@ export const agentService = {
     const input = parseInput(ZIssueEnrollmentInput, rawInput);
     const issued = await issueEnrollmentToken(db, input.name, input.expiresInMinutes * 60_000);
     await appendAuditEvents(db, [
-      {
-        id: randomUUID(),
-        occurredAt: new Date(),
+      controlPlaneEvent({
         type: "admin_change",
-        actorId: caller.identity.id,
-        actorName: caller.identity.name,
-        actorKind: caller.identity.kind,
-        connectionId: null,
-        connectionName: null,
-        environment: null,
-        agentId: issued.agent.id,
-        sessionId: null,
-        clientAddr: null,
-        applicationName: "dashboard",
-        statement: null,
-        fingerprint: null,
-        statementClass: null,
+        actor: caller.identity,
         decision: "allowed",
-        ruleId: null,
-        ruleName: null,
         message: `issued an enrollment token for agent "${issued.agent.name}" (expires ${issued.expiresAt.toISOString()})`,
-        tables: [],
-        columns: [],
-        maskedColumns: [],
-        rowCount: null,
-        durationMs: null,
-        error: null,
-        details: null,
-      },
+        agentId: issued.agent.id,
+      }),
     ]);
     return parseOutput(
       ZIssuedEnrollment,

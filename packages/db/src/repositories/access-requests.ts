@@ -1,11 +1,10 @@
 // Just-in-time access: an identity asks for a connection for a bounded time with a reason; an approver
 // decides; approval creates a grant that starts now and ends by itself. Agents learn the grant (and its end)
 // from the next snapshot and end the sessions standing on it when it runs out.
-import { randomUUID } from "node:crypto";
 import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { ApprovalConflictError } from "./approvals.ts";
-import { appendAuditEventsIn } from "./audit-events.ts";
+import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
 import { NotFoundError } from "./identities.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 import type { TAdminActor } from "./policy-rules.ts";
@@ -32,35 +31,15 @@ function event(
   decision: "pending_approval" | "approved" | "denied",
   message: string,
 ) {
-  return {
-    id: randomUUID(),
-    occurredAt: new Date(),
+  return controlPlaneEvent({
     type: "grant",
-    actorId: actor.id,
-    actorName: actor.name,
-    actorKind: actor.kind,
-    connectionId: row.connection.id,
-    connectionName: row.connection.name,
-    environment: row.connection.environment,
-    agentId: null,
-    sessionId: null,
-    clientAddr: null,
-    applicationName: null,
-    statement: null,
-    fingerprint: null,
-    statementClass: null,
+    actor,
     decision,
-    ruleId: null,
-    ruleName: null,
     message,
-    tables: [],
-    columns: [],
-    maskedColumns: [],
-    rowCount: null,
-    durationMs: null,
-    error: null,
+    connection: row.connection,
+    applicationName: null,
     details: { accessRequestId: row.id, requester: row.requester.name, durationSeconds: row.durationSeconds },
-  };
+  });
 }
 
 export async function createAccessRequest(

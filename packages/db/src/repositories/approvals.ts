@@ -1,10 +1,9 @@
 // Approvals of held statements. An agent holds the statement in its session and asks; approvers decide
 // here. The requester never approves their own statement; a denial decides at once, approvals once enough
 // approvers agreed. Requests and decisions are audit events in the same chain.
-import { randomUUID } from "node:crypto";
 import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
-import { appendAuditEventsIn } from "./audit-events.ts";
+import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
 import { NotFoundError } from "./identities.ts";
 import type { TAdminActor } from "./policy-rules.ts";
 
@@ -176,33 +175,20 @@ function approvalEvent(
   message: string,
 ) {
   const analysis = row.analysis as { statementClass?: string; tables?: string[]; ruleName?: string | null };
-  return {
-    id: randomUUID(),
-    occurredAt: new Date(),
+  return controlPlaneEvent({
     type: "approval",
-    actorId: actor?.id ?? row.requester.id,
-    actorName: actor?.name ?? row.requester.name,
-    actorKind: actor?.kind ?? row.requester.kind,
-    connectionId: row.connection.id,
-    connectionName: row.connection.name,
-    environment: row.connection.environment,
+    actor: actor ?? row.requester,
+    decision,
+    message,
+    connection: row.connection,
     agentId: row.connection.agentId,
     sessionId: row.sessionId,
-    clientAddr: null,
     applicationName: actor ? "dashboard" : null,
     statement: row.statement,
-    fingerprint: null,
     statementClass: analysis.statementClass ?? null,
-    decision,
     ruleId: row.ruleId,
     ruleName: analysis.ruleName ?? null,
-    message,
     tables: analysis.tables ?? [],
-    columns: [],
-    maskedColumns: [],
-    rowCount: null,
-    durationMs: null,
-    error: null,
     details: { approvalId: row.id, requester: row.requester.name },
-  };
+  });
 }

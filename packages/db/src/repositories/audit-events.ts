@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { chainHash, GENESIS_HASH, type TChainedFields } from "../audit-chain.ts";
 import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
@@ -6,6 +7,60 @@ import type { Prisma } from "../generated/prisma/client.ts";
 const AUDIT_CHAIN_LOCK_KEY = 72_011_974;
 
 export type TNewAuditEvent = TChainedFields;
+
+/**
+ * An event the control plane records itself (admin changes, approvals, grants): who did it, where, what it
+ * decided and why; the statement-level fields stay empty unless given.
+ */
+export function controlPlaneEvent(e: {
+  type: "admin_change" | "approval" | "grant";
+  actor: { id: string | null; name: string; kind: string };
+  decision: string;
+  message: string;
+  connection?: { id: string; name: string; environment: string } | null;
+  /** For changes that concern a whole environment rather than one connection. */
+  environment?: string | null;
+  agentId?: string | null;
+  sessionId?: string | null;
+  applicationName?: string | null;
+  statement?: string | null;
+  statementClass?: string | null;
+  ruleId?: string | null;
+  ruleName?: string | null;
+  tables?: string[];
+  details?: unknown;
+}): TNewAuditEvent {
+  return {
+    id: randomUUID(),
+    occurredAt: new Date(),
+    type: e.type,
+    actorId: e.actor.id,
+    actorName: e.actor.name,
+    actorKind: e.actor.kind,
+    connectionId: e.connection?.id ?? null,
+    connectionName: e.connection?.name ?? null,
+    environment: e.connection?.environment ?? e.environment ?? null,
+    agentId: e.agentId ?? null,
+    sessionId: e.sessionId ?? null,
+    clientAddr: null,
+    applicationName: e.applicationName === undefined ? "dashboard" : e.applicationName,
+    statement: e.statement ?? null,
+    fingerprint: null,
+    statementClass: e.statementClass ?? null,
+    decision: e.decision,
+    ruleId: e.ruleId ?? null,
+    ruleName: e.ruleName ?? null,
+    message: e.message,
+    tables: e.tables ?? [],
+    columns: [],
+    maskedColumns: [],
+    rowCount: null,
+    durationMs: null,
+    error: null,
+    // Stored as JSON: Dates become strings now, so the hash covers what is read back.
+    details: e.details === undefined ? null : (JSON.parse(JSON.stringify(e.details)) as unknown),
+  };
+}
 
 export interface TAppendResult {
   inserted: string[];

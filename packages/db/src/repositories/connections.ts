@@ -1,10 +1,9 @@
 // Onboarding a database as a connection: the connection (secret encrypted at rest), its baseline guardrails,
 // accepted masking rules and grants, one policy revision bump and one audit record, in one transaction.
-import { randomUUID } from "node:crypto";
 import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { encryptSecret } from "../secrets.ts";
-import { appendAuditEventsIn } from "./audit-events.ts";
+import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
 import { IdentityConflictError, NotFoundError } from "./identities.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 import type { TAdminActor, TGuardrailFields } from "./policy-rules.ts";
@@ -83,49 +82,22 @@ export async function createConnection(
       });
     const revision = await bumpPolicyRevision(tx);
     await appendAuditEventsIn(tx, [
-      {
-        id: randomUUID(),
-        occurredAt: new Date(),
+      controlPlaneEvent({
         type: "admin_change",
-        actorId: actor.id,
-        actorName: actor.name,
-        actorKind: actor.kind,
-        connectionId: connection.id,
-        connectionName: connection.name,
-        environment: connection.environment,
-        agentId: input.agentId,
-        sessionId: null,
-        clientAddr: null,
-        applicationName: "dashboard",
-        statement: null,
-        fingerprint: null,
-        statementClass: null,
+        actor,
         decision: "allowed",
-        ruleId: null,
-        ruleName: null,
         message: `onboarded connection "${connection.name}" (${connection.environment}): ${input.guardrails.length} guardrails, ${input.maskingRules.length} masking rules, access for ${identities.map((i) => i.name).join(", ") || "nobody yet"}`,
-        tables: [],
-        columns: [],
-        maskedColumns: [],
-        rowCount: null,
-        durationMs: null,
-        error: null,
+        connection,
+        agentId: input.agentId,
         // The secret is not part of the record.
-        details: JSON.parse(
-          JSON.stringify({
-            revision,
-            target: {
-              host: input.host,
-              port: input.port,
-              database: input.database,
-              username: input.username,
-            },
-            guardrails: input.guardrails.map((g) => g.name),
-            maskingRules: input.maskingRules,
-            grants: identities.map((i) => i.name),
-          }),
-        ) as unknown,
-      },
+        details: {
+          revision,
+          target: { host: input.host, port: input.port, database: input.database, username: input.username },
+          guardrails: input.guardrails.map((g) => g.name),
+          maskingRules: input.maskingRules,
+          grants: identities.map((i) => i.name),
+        },
+      }),
     ]);
     return connection;
   });

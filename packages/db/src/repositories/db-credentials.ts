@@ -2,10 +2,10 @@
 // half reaches agents in their snapshot, so an agent verifies them offline. Keys rotate weekly; the previous
 // key stays valid until tokens signed with it have expired. Revoking the grant behind a credential reaches
 // agents with the next snapshot (within a second) and ends its sessions.
-import { generateKeyPairSync, randomBytes, randomUUID, sign, createPrivateKey } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import type { TDb } from "../client.ts";
 import { decryptSecret, encryptSecret } from "../secrets.ts";
-import { appendAuditEventsIn } from "./audit-events.ts";
+import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
 import { NotFoundError } from "./identities.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 
@@ -111,35 +111,13 @@ export async function issueDatabaseCredential(
   const token = `pcdb_${b64url(payload)}.${b64url(signature)}`;
   await db.$transaction((tx) =>
     appendAuditEventsIn(tx, [
-      {
-        id: randomUUID(),
-        occurredAt: now,
+      controlPlaneEvent({
         type: "grant",
-        actorId: input.identity.id,
-        actorName: input.identity.name,
-        actorKind: input.identity.kind,
-        connectionId: input.connectionId,
-        connectionName: grant.connection.name,
-        environment: grant.connection.environment,
-        agentId: null,
-        sessionId: null,
-        clientAddr: null,
-        applicationName: "dashboard",
-        statement: null,
-        fingerprint: null,
-        statementClass: null,
+        actor: input.identity,
         decision: "allowed",
-        ruleId: null,
-        ruleName: null,
         message: `issued a database credential valid until ${expiresAt.toISOString()}`,
-        tables: [],
-        columns: [],
-        maskedColumns: [],
-        rowCount: null,
-        durationMs: null,
-        error: null,
-        details: null,
-      },
+        connection: { id: input.connectionId, ...grant.connection },
+      }),
     ]),
   );
   return { token, expiresAt, connection: grant.connection };

@@ -1,11 +1,10 @@
 // Identities (people, services, AI agents), their API tokens and their grants to connections. Every change
 // that affects who may connect bumps the policy revision, so agents learn it within a second (a revoked
 // token's open sessions are ended), and is recorded as an admin_change audit event in the same transaction.
-import { randomUUID } from "node:crypto";
 import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { generateToken, hashToken, tokenDisplayPrefix } from "../secrets.ts";
-import { appendAuditEventsIn } from "./audit-events.ts";
+import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 import type { TAdminActor } from "./policy-rules.ts";
 
@@ -214,35 +213,14 @@ async function recordIdentityChange(
 ): Promise<void> {
   const revision = await bumpPolicyRevision(tx);
   await appendAuditEventsIn(tx, [
-    {
-      id: randomUUID(),
-      occurredAt: new Date(),
+    controlPlaneEvent({
       type: "admin_change",
-      actorId: actor.id,
-      actorName: actor.name,
-      actorKind: actor.kind,
-      connectionId: change.connection?.id ?? null,
-      connectionName: change.connection?.name ?? null,
-      environment: change.connection?.environment ?? null,
-      agentId: null,
-      sessionId: null,
-      clientAddr: null,
-      applicationName: "dashboard",
-      statement: null,
-      fingerprint: null,
-      statementClass: null,
+      actor,
       decision: "allowed",
-      ruleId: null,
-      ruleName: null,
       message: change.message,
-      tables: [],
-      columns: [],
-      maskedColumns: [],
-      rowCount: null,
-      durationMs: null,
-      error: null,
-      details: JSON.parse(JSON.stringify({ ...change.details, revision })) as unknown,
-    },
+      connection: change.connection ?? null,
+      details: { ...change.details, revision },
+    }),
   ]);
 }
 

@@ -1,10 +1,9 @@
 // Editing guardrails and masking rules. Each change, the policy revision bump that makes the gateway push a
 // new snapshot to agents (within a second), and the audit record of who changed which rule from what to
 // what commit in one transaction: a rule never changes unaudited, and an audited change always reaches agents.
-import { randomUUID } from "node:crypto";
 import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
-import { appendAuditEventsIn } from "./audit-events.ts";
+import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 
 export interface TAdminActor {
@@ -236,33 +235,15 @@ async function recordChange(
     return rest;
   };
   await appendAuditEventsIn(tx, [
-    {
-      id: randomUUID(),
-      occurredAt: new Date(),
+    controlPlaneEvent({
       type: "admin_change",
-      actorId: actor.id,
-      actorName: actor.name,
-      actorKind: actor.kind,
-      connectionId: scope.connectionId,
-      connectionName: connection?.name ?? null,
-      environment: connection?.environment ?? scope.environment,
-      agentId: null,
-      sessionId: null,
-      clientAddr: null,
-      applicationName: "dashboard",
-      statement: null,
-      fingerprint: null,
-      statementClass: null,
+      actor,
       decision: "allowed",
+      message: `${change.verb} ${change.kind} "${change.name}"`,
+      connection: connection && scope.connectionId ? { id: scope.connectionId, ...connection } : null,
+      environment: scope.environment,
       ruleId: change.id,
       ruleName: change.name,
-      message: `${change.verb} ${change.kind} "${change.name}"`,
-      tables: [],
-      columns: [],
-      maskedColumns: [],
-      rowCount: null,
-      durationMs: null,
-      error: null,
       details: {
         kind: change.kind,
         verb: change.verb,
@@ -270,7 +251,7 @@ async function recordChange(
         before: strip(change.before),
         after: strip(change.after),
       },
-    },
+    }),
   ]);
 }
 

@@ -2,11 +2,10 @@
 // which groups they are in. Each sign-in brings the identity in line with it; any change bumps the policy
 // revision (group membership reaches agents through credential snapshots) and is audited in the same
 // transaction, with the provider's issuer and subject as evidence of where the change came from.
-import { randomUUID } from "node:crypto";
 import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { findIdentityById, type TAuthenticatedIdentity } from "./access.ts";
-import { appendAuditEventsIn } from "./audit-events.ts";
+import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 
 type TRole = TAuthenticatedIdentity["roles"][number];
@@ -126,33 +125,12 @@ async function recordSsoChange(
     ? `single sign-on created ${identity.name} with roles ${list(change.after.roles)} and groups ${list(change.after.groups)}`
     : `single sign-on updated ${identity.name}: ${changes.join("; ")}`;
   await appendAuditEventsIn(tx, [
-    {
-      id: randomUUID(),
-      occurredAt: new Date(),
+    controlPlaneEvent({
       type: "admin_change",
-      actorId: identity.id,
-      actorName: identity.name,
-      actorKind: "human",
-      connectionId: null,
-      connectionName: null,
-      environment: null,
-      agentId: null,
-      sessionId: null,
-      clientAddr: null,
-      applicationName: "sso",
-      statement: null,
-      fingerprint: null,
-      statementClass: null,
+      actor: { id: identity.id, name: identity.name, kind: "human" },
       decision: "allowed",
-      ruleId: null,
-      ruleName: null,
       message,
-      tables: [],
-      columns: [],
-      maskedColumns: [],
-      rowCount: null,
-      durationMs: null,
-      error: null,
+      applicationName: "sso",
       details: {
         sso: { issuer: input.issuer, subject: input.subject },
         created: change.created,
@@ -160,6 +138,6 @@ async function recordSsoChange(
         after: change.after,
         revision,
       },
-    },
+    }),
   ]);
 }
