@@ -93,3 +93,20 @@ export function openPsql(url: string): TPsqlSession {
     },
   };
 }
+
+/**
+ * Waits until the server ends an open session (its next query fails) and returns what psql printed then;
+ * null when the session was still alive after `timeoutMs`.
+ */
+export async function sessionEnd(session: TPsqlSession, timeoutMs: number): Promise<string | null> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      await session.query("select 1");
+    } catch (error) {
+      return (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return null;
+}

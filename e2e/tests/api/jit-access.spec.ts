@@ -3,7 +3,7 @@
 // closed with a clear message and new connections are refused.
 import { randomBytes } from "node:crypto";
 import { expect, test } from "@playwright/test";
-import { demo, openPsql, psql } from "../../support/demos.ts";
+import { demo, openPsql, psql, sessionEnd } from "../../support/demos.ts";
 
 test("a just-in-time grant ends by itself and closes the session standing on it", async ({ request }) => {
   const d = demo("postgres");
@@ -57,22 +57,7 @@ test("a just-in-time grant ends by itself and closes the session standing on it"
   await expect.poll(async () => (await psql(url, "select 1")).stdout, { timeout: 8_000 }).toBe("1");
   const session = openPsql(url);
   expect(await session.query("select count(*) > 0 from orders")).toBe("t");
-  let ended = "";
-  await expect
-    .poll(
-      async () => {
-        try {
-          await session.query("select 1");
-          return false;
-        } catch (error) {
-          ended = (error as Error).message;
-          return true;
-        }
-      },
-      { timeout: 20_000 },
-    )
-    .toBe(true);
-  expect(ended).toMatch(/revoked or has expired/);
+  expect(await sessionEnd(session, 20_000)).toMatch(/revoked or has expired/);
   expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(grant.expiresAt));
   const refused = await psql(url, "select 1");
   expect(refused.ok).toBe(false);

@@ -1,7 +1,7 @@
 // API tokens end to end: issued over REST, usable with psql through the agent, and revoked: the API refuses
 // the token at once and the agent ends the session that uses it, and refuses new ones, within seconds.
 import { expect, test } from "@playwright/test";
-import { demo, openPsql, psql } from "../../support/demos.ts";
+import { demo, openPsql, psql, sessionEnd } from "../../support/demos.ts";
 
 test("a revoked token is refused by the API and the agent within seconds", async ({ request }) => {
   const d = demo("postgres");
@@ -40,22 +40,7 @@ test("a revoked token is refused by the API and the agent within seconds", async
   expect(afterRevoke.status()).toBe(401);
 
   // The open session is ended with a clear message...
-  let ended = "";
-  await expect
-    .poll(
-      async () => {
-        try {
-          await session.query("select 3");
-          return false;
-        } catch (error) {
-          ended = (error as Error).message;
-          return true;
-        }
-      },
-      { timeout: 10_000 },
-    )
-    .toBe(true);
-  expect(ended).toMatch(/revoked or has expired/);
+  expect(await sessionEnd(session, 10_000)).toMatch(/revoked or has expired/);
   // ...and new connections are refused.
   const refused = await psql(url, "select 1");
   expect(refused.ok).toBe(false);

@@ -2,7 +2,7 @@
 // Connect page; psql with it works through the agent (verified offline there); revoking the grant over the
 // API ends that session and refuses the credential within seconds.
 import { expect, test } from "@playwright/test";
-import { demo, openPsql, psql } from "../../support/demos.ts";
+import { demo, openPsql, psql, sessionEnd } from "../../support/demos.ts";
 
 test("a signed credential from the Connect page works until its grant is revoked", async ({
   page,
@@ -57,22 +57,7 @@ test("a signed credential from the Connect page works until its grant is revoked
 
   const revoked = await request.post(`${d.dashboardUrl}/api/v1/grants/${grantId}/revoke`, { headers: auth });
   expect(revoked.status()).toBe(200);
-  let ended = "";
-  await expect
-    .poll(
-      async () => {
-        try {
-          await session.query("select 3");
-          return false;
-        } catch (error) {
-          ended = (error as Error).message;
-          return true;
-        }
-      },
-      { timeout: 10_000 },
-    )
-    .toBe(true);
-  expect(ended).toMatch(/revoked or has expired/);
+  expect(await sessionEnd(session, 10_000)).toMatch(/revoked or has expired/);
   expect((await psql(url, "select 1")).stderr).toMatch(/password authentication failed/);
   session.close();
 });
