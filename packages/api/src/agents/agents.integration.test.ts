@@ -1,42 +1,21 @@
 // The agents list and enrollment through the tRPC router, against a real store.
 import { authenticateAgentBearer, createDb, recordAgentHeartbeat, type TDb } from "@portcullis/db";
-import { seedDemo } from "@portcullis/db/seed-demo";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appRouter } from "../root.ts";
-import { createCallerFactory } from "../trpc.ts";
+import { apiCaller, seedApiTestStore } from "../test-support.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
 let agentId: string;
 
-const callerWith = (token: string) =>
-  createCallerFactory(appRouter)({
-    db,
-    headers: new Headers({ authorization: `Bearer ${token}` }),
-    session: null,
-  });
+const callerWith = (token: string) => apiCaller(db, token);
 
 beforeAll(async () => {
   database = await createTestDatabase();
   db = createDb(database.url, { poolMax: 2 });
-  ({ agentId } = await seedDemo(db, {
-    secrets: {
-      adminPassword: "x",
-      adminApiToken: "pcat_admin",
-      developerToken: "pcat_dev",
-      copilotToken: "pcat_cop",
-    },
+  ({ agentId } = await seedApiTestStore(db, {
     agentName: "edge-1",
-    connection: {
-      name: "demo",
-      environment: "production",
-      host: "127.0.0.1",
-      port: 5432,
-      database: "x",
-      username: "postgres",
-    },
     guardrails: [],
     maskingRules: [],
   }));

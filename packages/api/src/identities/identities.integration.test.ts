@@ -7,14 +7,12 @@ import {
   getPolicyRevision,
   type TDb,
 } from "@portcullis/db";
-import { seedDemo } from "@portcullis/db/seed-demo";
 import { createTestDatabase, newAuditEvent } from "@portcullis/db/test-support";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
-import { appRouter } from "../root.ts";
-import { createCallerFactory } from "../trpc.ts";
+import { apiCaller, seedApiTestStore } from "../test-support.ts";
 import { identitiesRest } from "./rest.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -22,12 +20,7 @@ let db: TDb;
 let demoConnectionId: string;
 let agentId: string;
 
-const callerWith = (token: string) =>
-  createCallerFactory(appRouter)({
-    db,
-    headers: new Headers({ authorization: `Bearer ${token}` }),
-    session: null,
-  });
+const callerWith = (token: string) => apiCaller(db, token);
 const admin = () => callerWith("pcat_admin");
 
 const codeOf = async (promise: Promise<unknown>) => {
@@ -48,22 +41,7 @@ const authenticates = async (token: string) =>
 beforeAll(async () => {
   database = await createTestDatabase();
   db = createDb(database.url, { poolMax: 2 });
-  const seeded = await seedDemo(db, {
-    secrets: {
-      adminPassword: "x",
-      adminApiToken: "pcat_admin",
-      developerToken: "pcat_dev",
-      copilotToken: "pcat_cop",
-    },
-    agentName: "agent",
-    connection: {
-      name: "demo",
-      environment: "production",
-      host: "127.0.0.1",
-      port: 5432,
-      database: "x",
-      username: "postgres",
-    },
+  const seeded = await seedApiTestStore(db, {
     guardrails: [],
     maskingRules: [],
   });

@@ -1,45 +1,23 @@
 // Rule editing through the tRPC router, as the dashboard calls it: roles, validation, the revision bump that
 // makes agents re-pull, and the audit record of who changed what from what to what.
 import { createDb, getPolicyRevision, listAuditEvents, verifyAuditChain, type TDb } from "@portcullis/db";
-import { seedDemo } from "@portcullis/db/seed-demo";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appRouter } from "../root.ts";
-import { createCallerFactory } from "../trpc.ts";
+import { apiCaller, seedApiTestStore } from "../test-support.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
 let connectionId: string;
 
-const callerWith = (token: string) =>
-  createCallerFactory(appRouter)({
-    db,
-    headers: new Headers({ authorization: `Bearer ${token}` }),
-    session: null,
-  });
+const callerWith = (token: string) => apiCaller(db, token);
 const admin = () => callerWith("pcat_admin");
 const developer = () => callerWith("pcat_dev");
 
 beforeAll(async () => {
   database = await createTestDatabase();
   db = createDb(database.url, { poolMax: 2 });
-  await seedDemo(db, {
-    secrets: {
-      adminPassword: "x",
-      adminApiToken: "pcat_admin",
-      developerToken: "pcat_dev",
-      copilotToken: "pcat_copilot",
-    },
-    agentName: "agent",
-    connection: {
-      name: "demo",
-      environment: "production",
-      host: "127.0.0.1",
-      port: 5432,
-      database: "x",
-      username: "postgres",
-    },
+  await seedApiTestStore(db, {
     guardrails: [],
     maskingRules: [
       { name: "Mask SSNs", columnPattern: "customers.ssn", detector: null, strategy: "partial" },

@@ -1,9 +1,9 @@
 // The dashboard's preview against a real store seeded like the demo: the same decisions the agent makes.
 import { createDb, type TDb } from "@portcullis/db";
-import { seedDemo } from "@portcullis/db/seed-demo";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { seedApiTestStore } from "../test-support.ts";
 import { policyService } from "./service.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -12,22 +12,7 @@ let db: TDb;
 beforeAll(async () => {
   database = await createTestDatabase();
   db = createDb(database.url, { poolMax: 2 });
-  await seedDemo(db, {
-    secrets: {
-      adminPassword: "x",
-      adminApiToken: "pcat_a",
-      developerToken: "pcat_d",
-      copilotToken: "pcat_c",
-    },
-    agentName: "agent",
-    connection: {
-      name: "demo",
-      environment: "production",
-      host: "127.0.0.1",
-      port: 5432,
-      database: "x",
-      username: "postgres",
-    },
+  await seedApiTestStore(db, {
     guardrails: PRODUCTION_BASELINE.map((g) => ({ ...g, match: g.match as Record<string, unknown> })),
     maskingRules: [
       { name: "Mask SSNs", columnPattern: "customers.ssn", detector: null, strategy: "partial" },

@@ -1,45 +1,22 @@
 // The access simulator answers from the snapshot agents enforce: who holds a valid credential, which masking
 // applies to them, and what the guardrails do with risky statements from each.
 import { createDb, deriveSecretKey, type TDb } from "@portcullis/db";
-import { seedDemo } from "@portcullis/db/seed-demo";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appRouter } from "../root.ts";
-import { createCallerFactory } from "../trpc.ts";
+import { apiCaller, seedApiTestStore } from "../test-support.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
 let connectionId: string;
 const secretKey = deriveSecretKey("simulation-test-secret");
 
-const caller = (token: string) =>
-  createCallerFactory(appRouter)({
-    db,
-    headers: new Headers({ authorization: `Bearer ${token}` }),
-    session: null,
-    secretKey,
-  });
+const caller = (token: string) => apiCaller(db, token, secretKey);
 
 beforeAll(async () => {
   database = await createTestDatabase();
   db = createDb(database.url, { poolMax: 2 });
-  ({ connectionId } = await seedDemo(db, {
-    secrets: {
-      adminPassword: "x",
-      adminApiToken: "pcat_admin",
-      developerToken: "pcat_dev",
-      copilotToken: "pcat_cop",
-    },
-    agentName: "agent",
-    connection: {
-      name: "demo",
-      environment: "production",
-      host: "127.0.0.1",
-      port: 5432,
-      database: "x",
-      username: "postgres",
-    },
+  ({ connectionId } = await seedApiTestStore(db, {
     guardrails: [
       {
         name: "AI agents are read-only",
