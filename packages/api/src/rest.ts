@@ -41,3 +41,21 @@ export function searchParamsToObject(params: URLSearchParams): Record<string, st
   for (const [key, value] of params) if (value !== "") result[key] = value;
   return result;
 }
+
+/** The request's JSON object body; with `optional`, an empty body is `{}`. Anything else is a clear 400. */
+export async function readJsonObject(
+  request: Request,
+  options: { optional?: boolean } = {},
+): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (options.optional && text.trim() === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new AppError("BAD_REQUEST", "The request body must be JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new AppError("BAD_REQUEST", "The request body must be a JSON object");
+  return body as Record<string, unknown>;
+}

@@ -2,23 +2,9 @@
 import type { TDb } from "@portcullis/db";
 import { z } from "zod";
 import { requireRoles, resolveCaller } from "../auth.ts";
-import { AppError } from "../errors.ts";
-import { searchParamsToObject } from "../rest.ts";
+import { readJsonObject, searchParamsToObject } from "../rest.ts";
 import { accessRequestService } from "./access-service.ts";
 import { approvalService } from "./service.ts";
-
-async function body(request: Request): Promise<Record<string, unknown>> {
-  const text = await request.text();
-  if (text.trim() === "") return {};
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
-      return parsed as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new AppError("BAD_REQUEST", "The request body must be a JSON object");
-}
 
 const ZQuery = z.record(z.string(), z.string());
 
@@ -36,12 +22,12 @@ export const approvalsRest = {
       "approver",
       "admin",
     ]);
-    const input = { ...(await body(request)), id };
+    const input = { ...(await readJsonObject(request, { optional: true })), id };
     return approve ? approvalService.approve(db, caller, input) : approvalService.deny(db, caller, input);
   },
   async createAccessRequest(db: TDb, request: Request) {
     const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), []);
-    return accessRequestService.create(db, caller, await body(request));
+    return accessRequestService.create(db, caller, await readJsonObject(request, { optional: true }));
   },
   async listAccessRequests(db: TDb, request: Request) {
     requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
@@ -59,6 +45,11 @@ export const approvalsRest = {
       "approver",
       "admin",
     ]);
-    return accessRequestService.decide(db, caller, { ...(await body(request)), id }, approve);
+    return accessRequestService.decide(
+      db,
+      caller,
+      { ...(await readJsonObject(request, { optional: true })), id },
+      approve,
+    );
   },
 };

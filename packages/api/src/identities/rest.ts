@@ -1,28 +1,13 @@
 // Public API v1 for identities, tokens and grants: bearer API tokens only, the same service as the dashboard.
 import type { TDb } from "@portcullis/db";
 import { requireRoles, resolveCaller, type TCaller, type TRole } from "../auth.ts";
-import { AppError } from "../errors.ts";
 import { connectionService } from "../connections/service.ts";
 import { policyRulesService } from "../policy/rules-service.ts";
+import { readJsonObject } from "../rest.ts";
 import { identityService } from "./service.ts";
 
 async function automationCaller(db: TDb, request: Request, roles: TRole[]): Promise<TCaller> {
   return requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), roles);
-}
-
-/** The request's JSON object; with `optional`, an empty body is `{}`. Anything else is a clear 400. */
-async function jsonBody(request: Request, optional = false): Promise<Record<string, unknown>> {
-  const text = await request.text();
-  if (optional && text.trim() === "") return {};
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new AppError("BAD_REQUEST", "The request body must be JSON");
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    throw new AppError("BAD_REQUEST", "The request body must be a JSON object");
-  return body as Record<string, unknown>;
 }
 
 export const identitiesRest = {
@@ -32,11 +17,11 @@ export const identitiesRest = {
   },
   async create(db: TDb, request: Request) {
     const caller = await automationCaller(db, request, ["admin"]);
-    return identityService.create(db, caller, await jsonBody(request));
+    return identityService.create(db, caller, await readJsonObject(request));
   },
   async createToken(db: TDb, request: Request, identityId: string) {
     const caller = await automationCaller(db, request, ["admin"]);
-    return identityService.createToken(db, caller, { ...(await jsonBody(request)), identityId });
+    return identityService.createToken(db, caller, { ...(await readJsonObject(request)), identityId });
   },
   async revokeToken(db: TDb, request: Request, tokenId: string) {
     const caller = await automationCaller(db, request, ["admin"]);
@@ -54,11 +39,11 @@ export const identitiesRest = {
   async databaseCredential(db: TDb, request: Request, connectionId: string, secretKey: Buffer) {
     const caller = await automationCaller(db, request, []);
     const body =
-      request.headers.get("content-length") === "0" ? {} : await jsonBody(request).catch(() => ({}));
+      request.headers.get("content-length") === "0" ? {} : await readJsonObject(request).catch(() => ({}));
     return connectionService.credential(db, caller, secretKey, { ...body, connectionId });
   },
   async grant(db: TDb, request: Request) {
     const caller = await automationCaller(db, request, ["admin"]);
-    return identityService.grant(db, caller, await jsonBody(request));
+    return identityService.grant(db, caller, await readJsonObject(request));
   },
 };
