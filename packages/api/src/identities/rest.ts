@@ -38,8 +38,7 @@ export const identitiesRest = {
   /** A short-lived database credential of the caller's own (any role; needs a grant to the connection). */
   async databaseCredential(db: TDb, request: Request, connectionId: string, secretKey: Buffer) {
     const caller = await automationCaller(db, request, []);
-    const body =
-      request.headers.get("content-length") === "0" ? {} : await readJsonObject(request).catch(() => ({}));
+    const body = await readJsonObject(request, { optional: true });
     return connectionService.credential(db, caller, secretKey, { ...body, connectionId });
   },
   async grant(db: TDb, request: Request) {
