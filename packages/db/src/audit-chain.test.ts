@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, chainHash, GENESIS_HASH, type TChainedFields } from "./audit-chain.ts";
+import { createHash } from "node:crypto";
+import { canonicalJson, chainBody, chainHash, GENESIS_HASH, type TChainedFields } from "./audit-chain.ts";
 import { newAuditEvent } from "./test-support.ts";
 
 // Fixed id and time: the hash must be reproducible.
@@ -37,5 +38,72 @@ describe("chainHash", () => {
     ["tables", { tables: ["customers"] }],
   ])("changes when the %s changes", (_what, change) => {
     expect(chainHash(GENESIS_HASH, { ...event, ...change })).not.toBe(chainHash(GENESIS_HASH, event));
+  });
+});
+
+/** The chain's definition: canonicalJson of the hashed fields (what chainBody must reproduce byte for byte). */
+function referenceBody(e: TChainedFields): string {
+  const { occurredAt, details, ...rest } = e;
+  return canonicalJson({ ...rest, occurredAt: occurredAt.toISOString(), details: details ?? null });
+}
+
+describe("chainBody", () => {
+  it.each<[string, Partial<TChainedFields>]>([
+    ["the fixture", {}],
+    [
+      "nulls everywhere they are allowed",
+      {
+        actorId: null,
+        connectionId: null,
+        connectionName: null,
+        environment: null,
+        agentId: null,
+        sessionId: null,
+        clientAddr: null,
+        applicationName: null,
+        statement: null,
+        fingerprint: null,
+        statementClass: null,
+        ruleId: null,
+        ruleName: null,
+        message: null,
+        rowCount: null,
+        durationMs: null,
+        error: null,
+        details: null,
+      },
+    ],
+    [
+      "text that needs escaping",
+      {
+        statement: "select '\"quoted\"', E'\\n', '\u2028 é 𝄞' -- \t\r\n",
+        message: "line\nbreak \u0001 control",
+        actorName: "o'brien@demo.local",
+      },
+    ],
+    [
+      "arrays and numbers",
+      {
+        tables: ["public.customers", 'a"b'],
+        columns: ["public.customers.email"],
+        maskedColumns: ["customers.ssn"],
+        rowCount: 0,
+        durationMs: 1e-7,
+      },
+    ],
+    ["details with unsorted, nested keys", { details: { z: [3, { b: null, a: "x" }], a: { y: 1, x: [] } } }],
+    ["undefined details", { details: undefined }],
+  ])("equals the canonical JSON of the fields for %s", (_what, change) => {
+    const e = { ...event, ...change };
+    expect(chainBody(e)).toBe(referenceBody(e));
+  });
+
+  it("keeps the hashes of chains already stored (pinned value)", () => {
+    expect(
+      createHash("sha256").update(GENESIS_HASH).update("\n").update(referenceBody(event)).digest("hex"),
+    ).toBe(chainHash(GENESIS_HASH, event));
+    expect(chainHash(GENESIS_HASH, event)).toBe(
+      "11aa7276e2cfbbea7be6c046172ace72f9fd20db2b5713bbbfe836f11dbb9396",
+    );
   });
 });

@@ -48,35 +48,47 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function chainHash(prevHash: string, event: TChainedFields): string {
-  const body = canonicalJson({
-    id: event.id,
-    occurredAt: event.occurredAt.toISOString(),
-    type: event.type,
+/**
+ * The canonical JSON of the hashed fields. This is the hottest code of audit ingestion, so it does not go
+ * through canonicalJson: the fields are written in sorted key order and serialised natively, which gives
+ * the same bytes (JSON.stringify also drops undefined fields and writes Dates as ISO strings); only
+ * `details`, the one free-form object, needs canonicalJson's key sorting.
+ */
+export function chainBody(event: TChainedFields): string {
+  const before = JSON.stringify({
     actorId: event.actorId,
-    actorName: event.actorName,
     actorKind: event.actorKind,
+    actorName: event.actorName,
+    agentId: event.agentId,
+    applicationName: event.applicationName,
+    clientAddr: event.clientAddr,
+    columns: event.columns,
     connectionId: event.connectionId,
     connectionName: event.connectionName,
-    environment: event.environment,
-    agentId: event.agentId,
-    sessionId: event.sessionId,
-    clientAddr: event.clientAddr,
-    applicationName: event.applicationName,
-    statement: event.statement,
-    fingerprint: event.fingerprint,
-    statementClass: event.statementClass,
     decision: event.decision,
+  });
+  const after = JSON.stringify({
+    durationMs: event.durationMs,
+    environment: event.environment,
+    error: event.error,
+    fingerprint: event.fingerprint,
+    id: event.id,
+    maskedColumns: event.maskedColumns,
+    message: event.message,
+    occurredAt: event.occurredAt.toISOString(),
+    rowCount: event.rowCount,
     ruleId: event.ruleId,
     ruleName: event.ruleName,
-    message: event.message,
+    sessionId: event.sessionId,
+    statement: event.statement,
+    statementClass: event.statementClass,
     tables: event.tables,
-    columns: event.columns,
-    maskedColumns: event.maskedColumns,
-    rowCount: event.rowCount,
-    durationMs: event.durationMs,
-    error: event.error,
-    details: event.details ?? null,
+    type: event.type,
   });
-  return createHash("sha256").update(prevHash).update("\n").update(body).digest("hex");
+  // `decision` and `type` are always set, so neither half is "{}".
+  return `${before.slice(0, -1)},"details":${canonicalJson(event.details ?? null)},${after.slice(1)}`;
+}
+
+export function chainHash(prevHash: string, event: TChainedFields): string {
+  return createHash("sha256").update(prevHash).update("\n").update(chainBody(event)).digest("hex");
 }
