@@ -2,7 +2,14 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type TDb } from "../client.ts";
 import { createTestDatabase, newAuditEvent } from "../test-support.ts";
-import { appendAuditEvents, listAuditEvents, verifyAuditChain, type TNewAuditEvent } from "./audit-events.ts";
+import {
+  appendAuditEvents,
+  appendAuditEventsIn,
+  auditEventSelect,
+  listAuditEvents,
+  verifyAuditChain,
+  type TNewAuditEvent,
+} from "./audit-events.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
@@ -98,6 +105,45 @@ describe("audit events", () => {
     expect(result.ok).toBe(false);
     expect(result.firstBroken?.reason).toMatch(/removed or reordered/);
     await client.end();
+    await other.$disconnect();
+    await fresh.drop();
+  });
+
+  it("stores every field exactly as hashed, whether appended directly or inside a Prisma transaction", async () => {
+    const fresh = await createTestDatabase();
+    const other = createDb(fresh.url, { poolMax: 2 });
+    const odd = newAuditEvent({
+      statement: "select 'it''s', E'\\n', \"Ünïcödé\", '𝄞' -- \"quoted\"\n\tnext line",
+      message: 'back\\slash and "quotes"',
+      tables: ['public."odd,table"', "a{b}"],
+      columns: ["public.t.c", 'x"y'],
+      maskedColumns: ["public.t.c"],
+      rowCount: null,
+      durationMs: 0.123456789,
+      occurredAt: new Date("2026-11-30T12:34:56.789Z"),
+      details: { z: 1, a: { nested: [1, "two", null] } },
+    });
+    const first = make("first");
+    const direct = await appendAuditEvents(other, [odd, first, first]);
+    // The same id twice in one batch is stored once.
+    expect(direct.inserted).toHaveLength(2);
+    expect(direct.duplicates).toHaveLength(1);
+    await other.$transaction((tx) => appendAuditEventsIn(tx, [make("inside a change")]));
+    await appendAuditEvents(other, [make("after")]);
+
+    expect(await verifyAuditChain(other)).toMatchObject({ ok: true, checked: 4 });
+    const stored = await other.auditEvent.findUniqueOrThrow({
+      where: { id: odd.id },
+      select: auditEventSelect,
+    });
+    const { agentId: _agentId, ...expected } = odd;
+    expect(stored).toMatchObject(expected);
+    expect((await listAuditEvents(other, {}, { limit: 10 })).items.map((i) => i.statement)).toEqual([
+      "after",
+      "inside a change",
+      "first",
+      odd.statement,
+    ]);
     await other.$disconnect();
     await fresh.drop();
   });
