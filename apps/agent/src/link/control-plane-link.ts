@@ -243,15 +243,17 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   kick(): void {
     if (this.pumpScheduled || !this.connected) return;
     this.pumpScheduled = true;
-    const run = () => {
-      this.pumpScheduled = false;
-      this.pump();
-    };
     const unsent = this.options.spool.size - this.inFlightIds.size;
     // A full frame goes at once; otherwise events of the next few milliseconds share the frame.
-    if (unsent >= this.opts.maxBatchEvents || this.opts.batchLingerMs === 0) setImmediate(run);
-    else setTimeout(run, this.opts.batchLingerMs).unref();
+    if (unsent >= this.opts.maxBatchEvents || this.opts.batchLingerMs === 0) setImmediate(this.scheduledPump);
+    else setTimeout(this.scheduledPump, this.opts.batchLingerMs).unref();
   }
+
+  /** One function for every scheduled pump: kick() runs per audit event and should not allocate one. */
+  private readonly scheduledPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
 
   private emitCachedPolicy(): void {
     let text: string;

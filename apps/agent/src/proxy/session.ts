@@ -116,7 +116,6 @@ type TPending =
       index: number;
       rows: number;
       startedAt: number;
-      startedIso: string;
       blocked: TVerdict | null;
       failed: boolean;
     } & TResultState)
@@ -129,7 +128,6 @@ type TPending =
       planned: boolean;
       rows: number;
       startedAt: number;
-      startedIso: string;
     } & TResultState)
   | { kind: "describe"; target: number; name: string }
   | { kind: "bind" | "close" | "sync" };
@@ -295,15 +293,12 @@ export class ProxySession {
 
   /** Queues the response tracking of one simple query (or of the refusal that replaces it). */
   private trackQuery(runs: TStatementRun[], blocked: TVerdict | null): void {
-    const startedAt = Date.now();
-    const startedIso = new Date(startedAt).toISOString();
     this.pending.push({
       kind: "query",
       runs,
       index: 0,
       rows: 0,
-      startedAt,
-      startedIso,
+      startedAt: Date.now(),
       blocked,
       failed: false,
       ...freshResult(),
@@ -372,10 +367,12 @@ export class ProxySession {
     if (queue.length > 0) this.processClientFrames(queue);
   }
 
+  /** Expects the response to an extended-protocol message, unless the backend is skipping to Sync. */
+  private track(entry: TPending): void {
+    if (!this.discardUntilSync) this.pending.push(entry);
+  }
+
   private handleClientFrame(frame: TFrame, decided?: TVerdict): Buffer {
-    const track = (entry: TPending) => {
-      if (!this.discardUntilSync) this.pending.push(entry);
-    };
     switch (frame.type) {
       case T.Query: {
         const sql = new BodyReader(frame.raw, frame.bodyStart).cstring();
@@ -414,23 +411,21 @@ export class ProxySession {
           this.portalFields.delete(portal);
           this.portalFormats.set(portal, resultFormatsOf(reader));
         }
-        track({ kind: "bind" });
+        this.track({ kind: "bind" });
         return frame.raw;
       }
       case T.Execute: {
         const portal = new BodyReader(frame.raw, frame.bodyStart).cstring();
         const statementName = this.portals.get(portal);
         const run = statementName === undefined ? null : (this.prepared.get(statementName) ?? null);
-        const now = Date.now();
-        track({
+        this.track({
           kind: "execute",
           run,
           portal,
           statement: statementName ?? "",
           planned: false,
           rows: 0,
-          startedAt: now,
-          startedIso: new Date(now).toISOString(),
+          startedAt: Date.now(),
           ...freshResult(),
         });
         return frame.raw;
@@ -438,7 +433,7 @@ export class ProxySession {
       case T.Describe: {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
         const target = reader.byte();
-        track({ kind: "describe", target, name: reader.cstring() });
+        this.track({ kind: "describe", target, name: reader.cstring() });
         return frame.raw;
       }
       case T.Close: {
@@ -453,7 +448,7 @@ export class ProxySession {
           this.portalFields.delete(name);
           this.portalFormats.delete(name);
         }
-        track({ kind: "close" });
+        this.track({ kind: "close" });
         return frame.raw;
       }
       case T.Sync:
@@ -590,16 +585,14 @@ export class ProxySession {
         const rows = rowsFromCommandTag(tag);
         if (head?.kind === "query" && !head.blocked) {
           const run = head.runs[head.index];
-          if (run) this.recordRun(run, head.startedIso, head.startedAt, rows ?? head.rows, null, head.masked);
+          if (run) this.recordRun(run, head.startedAt, rows ?? head.rows, null, head.masked);
           head.index += 1;
           head.rows = 0;
           head.startedAt = Date.now();
-          head.startedIso = new Date(head.startedAt).toISOString();
           Object.assign(head, freshResult());
         } else if (head?.kind === "execute") {
           this.pending.shift();
-          if (head.run)
-            this.recordRun(head.run, head.startedIso, head.startedAt, rows ?? head.rows, null, head.masked);
+          if (head.run) this.recordRun(head.run, head.startedAt, rows ?? head.rows, null, head.masked);
         }
         return frame.raw;
       }
@@ -609,8 +602,7 @@ export class ProxySession {
       case B.PortalSuspended:
         if (head?.kind === "execute") {
           this.pending.shift();
-          if (head.run)
-            this.recordRun(head.run, head.startedIso, head.startedAt, head.rows, null, head.masked);
+          if (head.run) this.recordRun(head.run, head.startedAt, head.rows, null, head.masked);
         }
         return frame.raw;
       case B.ParseComplete:
@@ -687,12 +679,12 @@ export class ProxySession {
       const message = `${fields.get("C") ?? ""}: ${fields.get("M") ?? "error"}`;
       if (head.kind === "query" && !head.failed) {
         const run = head.runs[head.index];
-        if (run) this.recordRun(run, head.startedIso, head.startedAt, null, message, head.masked);
+        if (run) this.recordRun(run, head.startedAt, null, message, head.masked);
       } else if (head.kind === "execute" && head.run) {
-        this.recordRun(head.run, head.startedIso, head.startedAt, null, message, head.masked);
+        this.recordRun(head.run, head.startedAt, null, message, head.masked);
       } else if (head.kind === "parse" && head.verdict) {
         const run = runsOf(head.verdict)[0];
-        if (run) this.recordRun(run, new Date().toISOString(), Date.now(), null, message, new Set());
+        if (run) this.recordRun(run, Date.now(), null, message, new Set());
       }
     }
     if (head.kind === "query") {
@@ -742,7 +734,6 @@ export class ProxySession {
 
   private recordRun(
     run: TStatementRun,
-    occurredAt: string,
     startedAt: number,
     rows: number | null,
     error: string | null,
@@ -760,7 +751,7 @@ export class ProxySession {
             ? "masked"
             : "allowed",
       verdict: run.verdict,
-      occurredAt,
+      occurredAt: new Date(startedAt).toISOString(),
       rows,
       durationMs: Math.max(0, Date.now() - startedAt),
       error,
