@@ -819,14 +819,18 @@ function touched(a: TStatementAnalysis): { tables: string[]; columns: string[] }
   return entry;
 }
 
-/** The frames of one push() are consecutive slices of one buffer: return the slice that spans them. */
-function contiguous(frames: TFrame[]): Buffer {
+/**
+ * The frames of one push() are consecutive slices of one buffer: return the slice that spans them. Frames
+ * queued from several pushes (behind a held statement) may sit in one pooled buffer without being
+ * adjacent, with unrelated bytes between them: those are copied instead.
+ */
+export function contiguous(frames: TFrame[]): Buffer {
   const first = frames[0]!.raw;
-  const last = frames[frames.length - 1]!.raw;
-  if (first.buffer === last.buffer) {
-    const start = first.byteOffset;
-    const end = last.byteOffset + last.length;
-    return Buffer.from(first.buffer, start, end - start);
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < frames.length; i++) {
+    const raw = frames[i]!.raw;
+    if (raw.buffer !== first.buffer || raw.byteOffset !== end) return Buffer.concat(frames.map((f) => f.raw));
+    end += raw.length;
   }
-  return Buffer.concat(frames.map((f) => f.raw));
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }
