@@ -27,7 +27,7 @@ export interface TUpstreamTarget {
   password: string | null;
   tlsMode: "disable" | "require" | "verify-ca" | "verify-full";
   /** PEM CA bundle for verify-ca / verify-full; the system store when absent. */
-  ca?: string;
+  ca?: string | null;
 }
 
 export interface TUpstreamConnection {
@@ -211,6 +211,24 @@ async function scramSha256(queue: FrameQueue, socket: net.Socket, password: stri
     throw new UpstreamError("the database's SCRAM signature is invalid");
 }
 
+/**
+ * A server that asks for the password itself ("password" in pg_hba) gets it as sent, so over a network
+ * without TLS anyone on the path would read it, and a server impersonating the database need only ask.
+ * The agent sends it only inside TLS or to an address on this host.
+ */
+function refuseCleartextInTheOpen(socket: net.Socket, target: TUpstreamTarget): void {
+  if (socket instanceof tls.TLSSocket || isLoopback(socket.remoteAddress ?? "")) return;
+  throw new UpstreamError(
+    `the database at ${target.host}:${target.port} asks for the password in clear text over an unencrypted connection; the agent does not send it: use tlsMode require (or stricter), or scram-sha-256 on the server`,
+    "28000",
+  );
+}
+
+function isLoopback(address: string): boolean {
+  const v4 = address.startsWith("::ffff:") ? address.slice(7) : address;
+  return v4.startsWith("127.") || address === "::1";
+}
+
 async function expectAuth(queue: FrameQueue, code: number): Promise<Buffer> {
   const frame = await queue.next();
   if (frame.type === 0x45 /* E */) throw upstreamErrorFrom(frame);
@@ -253,8 +271,10 @@ export async function connectUpstream(
               throw new UpstreamError(
                 "the database asks for a password and none is configured for this connection",
               );
-            if (code === 3) socket.write(passwordMessage(target.password));
-            else if (code === 5)
+            if (code === 3) {
+              refuseCleartextInTheOpen(socket, target);
+              socket.write(passwordMessage(target.password));
+            } else if (code === 5)
               socket.write(passwordMessage(md5Password(target.username, target.password, reader.bytes(4))));
             else if (code === 10) {
               const mechanisms: string[] = [];
