@@ -24,6 +24,7 @@ function snapshot(revision: number, tokens: { token: string; expiresAt?: string 
           username: "postgres",
           password: null,
           tlsMode: "disable",
+          ca: null,
         },
         credentials: tokens.map((t) => ({
           identityId: IDENTITY,

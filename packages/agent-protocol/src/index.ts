@@ -131,6 +131,9 @@ export const ZSignedCredentialPayload = z.object({
 });
 export type TSignedCredentialPayload = z.infer<typeof ZSignedCredentialPayload>;
 
+/** Largest CA bundle a connection may carry (a cloud provider's regional bundle is well under this). */
+export const MAX_CA_BUNDLE_CHARS = 256 * 1024;
+
 export const ZConnectionPolicy = z.object({
   id: z.uuid(),
   name: z.string(),
@@ -142,6 +145,8 @@ export const ZConnectionPolicy = z.object({
     username: z.string(),
     password: z.string().nullable(),
     tlsMode: z.enum(["disable", "require", "verify-ca", "verify-full"]),
+    /** PEM CA bundle that verify-ca / verify-full trust (a private CA, a cloud provider's); null: the system's. */
+    ca: z.string().max(MAX_CA_BUNDLE_CHARS).nullable().default(null),
   }),
   credentials: z.array(ZAccessCredential),
   /** Older control planes do not send grants: short-lived credentials then admit nobody. */

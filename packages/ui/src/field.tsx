@@ -1,4 +1,9 @@
-import { useId, type InputHTMLAttributes, type SelectHTMLAttributes } from "react";
+import {
+  useId,
+  type InputHTMLAttributes,
+  type SelectHTMLAttributes,
+  type TextareaHTMLAttributes,
+} from "react";
 import { cn } from "./cn.ts";
 
 const control =
@@ -53,6 +58,28 @@ export function Select({
       <select id={selectId} className={cn(control, "h-10 pr-8")} {...props}>
         {children}
       </select>
+    </div>
+  );
+}
+
+export function Textarea({
+  label,
+  hideLabel,
+  className,
+  id,
+  ...props
+}: TFieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>) {
+  const generated = useId();
+  const textareaId = id ?? generated;
+  return (
+    <div className={className}>
+      <label
+        htmlFor={textareaId}
+        className={cn("mb-1 block text-sm font-medium text-slate-700", hideLabel && "sr-only")}
+      >
+        {label}
+      </label>
+      <textarea id={textareaId} className={cn(control, "py-2 font-mono text-xs")} {...props} />
     </div>
   );
 }

@@ -3,5 +3,5 @@ export { cn } from "./cn.ts";
 export { Button, type TButtonProps } from "./button.tsx";
 export { Badge, type TBadgeTone } from "./badge.tsx";
 export { Card } from "./card.tsx";
-export { Input, Select } from "./field.tsx";
+export { Input, Select, Textarea } from "./field.tsx";
 export { Alert, EmptyState, Spinner } from "./feedback.tsx";

@@ -42,6 +42,7 @@ function snapshot(
           username: "postgres",
           password: null,
           tlsMode: "disable",
+          ca: null,
         },
         credentials: [
           {

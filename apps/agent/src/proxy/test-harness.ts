@@ -20,7 +20,7 @@ export const TEST_TOKEN = "pcat_harness_token_for_dev";
 export const TEST_IDENTITY = "dev@demo.local";
 export const TEST_CONNECTION = "shop";
 
-export type TTestUpstream = Omit<TUpstreamTarget, "ca">;
+export type TTestUpstream = TUpstreamTarget;
 
 export interface TTestPolicy {
   /** Instead of the production baseline. */
@@ -41,7 +41,7 @@ export function testSnapshot(
       id: randomUUID(),
       name,
       environment: "production",
-      upstream,
+      upstream: { ...upstream, ca: upstream.ca ?? null },
       credentials: [
         {
           identityId: "00000000-0000-4000-8000-000000000001",
@@ -95,8 +95,6 @@ export interface TTestProxy {
 export async function startTestProxy(
   upstreams: Record<string, TTestUpstream>,
   options: Partial<Omit<TProxyServerOptions, "hooks" | "logger">> & {
-    /** Adjusts the upstream target after authentication (e.g. to add a CA bundle the snapshot cannot carry). */
-    upstreamOverride?: (target: TUpstreamTarget) => TUpstreamTarget;
     policy?: TTestPolicy;
     /** Hooks the agent wires to other parts (an approval source, say). */
     hooks?: Pick<TProxyHooks, "requestApproval">;
@@ -106,19 +104,14 @@ export async function startTestProxy(
   const governor = new Governor();
   governor.update(testSnapshot(upstreams, options.policy));
   const events: TAuditEvent[] = [];
-  const { upstreamOverride, policy: _policy, hooks, ...serverOptions } = options;
+  const { policy: _policy, hooks, ...serverOptions } = options;
   const server = await startProxyServer({
     host: "127.0.0.1",
     port: 0,
     logger: pino({ level: "silent" }),
     ...serverOptions,
     hooks: {
-      authenticate: (r) => {
-        const outcome = governor.authenticate(r);
-        return outcome.ok && upstreamOverride
-          ? { ...outcome, upstream: upstreamOverride(outcome.upstream) }
-          : outcome;
-      },
+      authenticate: (r) => governor.authenticate(r),
       decide: (s, sql) => governor.decide(s, sql),
       record: (e) => events.push(e),
       masking: (s) => governor.sessionMasking(s),

@@ -95,24 +95,18 @@ beforeAll(async () => {
     create role md5_user login password '${PASSWORD}';
   `);
   await admin.end();
-  proxy = await startTestProxy(
-    {
-      scram: upstream("scram_user"),
-      md5: upstream("md5_user"),
-      plain: upstream("plain_user"),
-      wrong: upstream("scram_user", { password: "not-the-password" }),
-      nopass: upstream("md5_user", { password: null }),
-      tls: upstream("tls_user", { tlsMode: "require" }),
-      "tls-off": upstream("tls_user"),
-      "verify-full": upstream("tls_user", { tlsMode: "verify-full" }),
-      "verify-ca": upstream("tls_user", { tlsMode: "verify-ca", host: "127.0.0.1" }),
-    },
-    {
-      // The snapshot carries no CA bundle; the test's CA is added here as an operator's config would.
-      upstreamOverride: (target) =>
-        target.tlsMode.startsWith("verify") ? { ...target, ca: certificate.cert } : target,
-    },
-  );
+  proxy = await startTestProxy({
+    scram: upstream("scram_user"),
+    md5: upstream("md5_user"),
+    plain: upstream("plain_user"),
+    wrong: upstream("scram_user", { password: "not-the-password" }),
+    nopass: upstream("md5_user", { password: null }),
+    tls: upstream("tls_user", { tlsMode: "require" }),
+    "tls-off": upstream("tls_user"),
+    // The database's CA travels in the policy snapshot, as the connection's own CA bundle.
+    "verify-full": upstream("tls_user", { tlsMode: "verify-full", ca: certificate.cert }),
+    "verify-ca": upstream("tls_user", { tlsMode: "verify-ca", host: "127.0.0.1", ca: certificate.cert }),
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -189,10 +183,9 @@ describe.skipIf(!available)("upstream authentication against a private PostgreSQ
 
   it("verify-full refuses a database whose certificate is not signed by the configured CA", async () => {
     const other = await testCertificate();
-    const strict = await startTestProxy(
-      { "verify-full": upstream("tls_user", { tlsMode: "verify-full" }) },
-      { upstreamOverride: (target) => ({ ...target, ca: other.cert }) },
-    );
+    const strict = await startTestProxy({
+      "verify-full": upstream("tls_user", { tlsMode: "verify-full", ca: other.cert }),
+    });
     try {
       const error = await run("psql", [strict.url({ connection: "verify-full" }), "-c", "select 1"]).catch(
         (e: { stderr: string }) => e,

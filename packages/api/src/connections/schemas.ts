@@ -1,4 +1,41 @@
+import { X509Certificate } from "node:crypto";
+import { MAX_CA_BUNDLE_CHARS } from "@portcullis/agent-protocol";
 import { z } from "zod";
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * One or more PEM certificates, each of which must parse. A private key pasted by mistake is refused
+ * outright: the field is stored and shown as public data.
+ */
+const ZCaBundle = z
+  .string()
+  .trim()
+  .max(MAX_CA_BUNDLE_CHARS)
+  .superRefine((pem, ctx) => {
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "this is a private key, not a CA certificate: paste the CA's certificate (PEM) instead",
+      });
+      return;
+    }
+    const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+    if (blocks.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: "expected one or more PEM certificates (-----BEGIN CERTIFICATE-----)",
+      });
+      return;
+    }
+    blocks.forEach((block, i) => {
+      try {
+        new X509Certificate(block);
+      } catch {
+        ctx.addIssue({ code: "custom", message: `certificate ${i + 1} of the CA bundle cannot be read` });
+      }
+    });
+  });
 
 const ZTarget = {
   agentId: z.uuid(),
@@ -9,9 +46,24 @@ const ZTarget = {
   /** Sent to the agent that will use it; stored encrypted; never sent back to a browser. */
   password: z.string().max(1000).nullable(),
   tlsMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("disable"),
+  /** The CA that signs the database's certificate, for verify-ca / verify-full; null: the agent's system store. */
+  tlsCa: ZCaBundle.nullable().default(null),
 };
 
-export const ZProbeConnectionInput = z.object({ ...ZTarget, scan: z.boolean().default(false) }).strict();
+/** A CA bundle means the certificate is verified: with disable or require it would silently do nothing. */
+function caNeedsVerification(target: { tlsMode: string; tlsCa: string | null }, ctx: z.RefinementCtx): void {
+  if (target.tlsCa !== null && !target.tlsMode.startsWith("verify"))
+    ctx.addIssue({
+      code: "custom",
+      path: ["tlsCa"],
+      message: "a CA certificate is only used with tlsMode verify-ca or verify-full",
+    });
+}
+
+export const ZProbeConnectionInput = z
+  .object({ ...ZTarget, scan: z.boolean().default(false) })
+  .strict()
+  .superRefine(caNeedsVerification);
 
 export const ZProbeConnectionResult = z.object({
   ok: z.boolean(),
@@ -61,7 +113,8 @@ export const ZCreateConnectionInput = z
       .default([]),
     grantIdentityIds: z.array(z.uuid()).max(500).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine(caNeedsVerification);
 
 export const ZCreatedConnection = z.object({ id: z.string(), name: z.string(), environment: z.string() });
 

@@ -29,8 +29,8 @@ export const connectionService = {
     const input = parseInput(ZProbeConnectionInput, rawInput);
     const gateway = agentGateway();
     if (!gateway) throw new AppError("INTERNAL", "The agent gateway is not running in this process");
-    const { agentId, scan, ...upstream } = input;
-    const result = await gateway.probe(agentId, upstream, { scan });
+    const { agentId, scan, tlsCa, ...upstream } = input;
+    const result = await gateway.probe(agentId, { ...upstream, ca: tlsCa }, { scan });
     return parseOutput(
       ZProbeConnectionResult,
       {

@@ -18,6 +18,8 @@ export interface TNewConnection {
   username: string;
   password: string | null;
   tlsMode: "disable" | "require" | "verify-ca" | "verify-full";
+  /** PEM CA bundle for verify-ca / verify-full; null: the agent's system store. */
+  tlsCa: string | null;
   guardrails: Omit<TGuardrailFields, "description" | "enabled">[];
   maskingRules: {
     name: string;
@@ -56,6 +58,7 @@ export async function createConnection(
         username: input.username,
         secretCiphertext: input.password === null ? null : encryptSecret(input.password, secretKey),
         tlsMode: input.tlsMode,
+        tlsCa: input.tlsCa,
       },
       select: { id: true, name: true, environment: true },
     });

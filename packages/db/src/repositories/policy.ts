@@ -42,6 +42,7 @@ export interface TPolicySnapshotData {
       username: string;
       password: string | null;
       tlsMode: string;
+      ca: string | null;
     };
     credentials: {
       identityId: string;
@@ -99,6 +100,7 @@ export async function buildPolicySnapshot(
       username: true,
       secretCiphertext: true,
       tlsMode: true,
+      tlsCa: true,
       grants: {
         where: {
           revokedAt: null,
@@ -142,6 +144,7 @@ export async function buildPolicySnapshot(
         username: c.username,
         password: c.secretCiphertext ? decryptSecret(c.secretCiphertext, options.secretKey) : null,
         tlsMode: c.tlsMode,
+        ca: c.tlsCa,
       },
       credentials: c.grants.flatMap((grant) =>
         grant.identity.disabledAt

@@ -1,7 +1,7 @@
 "use client";
 
 import type { RouterOutputs } from "@portcullis/api";
-import { Alert, Badge, Button, Card, Input, Select, Spinner, cn } from "@portcullis/ui";
+import { Alert, Badge, Button, Card, Input, Select, Spinner, Textarea, cn } from "@portcullis/ui";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
 import { useTRPC } from "../../../../trpc/react.tsx";
@@ -53,6 +53,7 @@ export function OnboardingWizard() {
   const [username, setUsername] = useState("postgres");
   const [password, setPassword] = useState("");
   const [tlsMode, setTlsMode] = useState<"disable" | "require" | "verify-ca" | "verify-full">("disable");
+  const [tlsCa, setTlsCa] = useState("");
   const [accepted, setAccepted] = useState<Record<string, TSuggestion & { accept: boolean }>>({});
   const [name, setName] = useState("");
   const [environment, setEnvironment] = useState<string>("staging");
@@ -72,6 +73,8 @@ export function OnboardingWizard() {
     username,
     password: password === "" ? null : password,
     tlsMode,
+    // Only verification uses a CA; the field keeps its text if the mode is switched back and forth.
+    tlsCa: tlsMode.startsWith("verify") && tlsCa.trim() !== "" ? tlsCa : null,
   });
   const test = useMutation(trpc.connections.probe.mutationOptions());
   const scan = useMutation(
@@ -159,6 +162,22 @@ export function OnboardingWizard() {
             <option value="verify-full">verify-full</option>
           </Select>
         </div>
+        {tlsMode.startsWith("verify") ? (
+          <Textarea
+            label="CA certificate (PEM, optional)"
+            rows={4}
+            placeholder={"-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----"}
+            value={tlsCa}
+            onChange={(e) => (setTlsCa(e.target.value), targetChanged())}
+            aria-describedby="tls-ca-help"
+          />
+        ) : null}
+        {tlsMode.startsWith("verify") ? (
+          <p id="tls-ca-help" className="text-xs text-slate-500">
+            The certificate of the CA that signed the database&apos;s certificate (a private CA, or your cloud
+            provider&apos;s bundle). Leave it empty to trust the agent host&apos;s system certificates.
+          </p>
+        ) : null}
         <p className="text-xs text-slate-500">
           The password goes to the agent that uses it and is stored encrypted; it is never shown again.
         </p>

@@ -1,0 +1,111 @@
+// Creating connections through the tRPC router against a real store: what reaches the agent in its policy
+// snapshot, and what the input validation refuses (here: the CA bundle for verify-ca / verify-full).
+import { ZPolicySnapshot } from "@portcullis/agent-protocol";
+import { buildPolicySnapshot, createDb, deriveSecretKey, type TDb } from "@portcullis/db";
+import { createTestDatabase } from "@portcullis/db/test-support";
+import { TRPCError } from "@trpc/server";
+import { generate } from "selfsigned";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCaller, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: TDb;
+let agentId: string;
+let ca: { cert: string; key: string };
+const secretKey = deriveSecretKey("test-secret-key-123");
+
+const admin = () => apiCaller(db, TEST_TOKENS.admin, secretKey);
+
+type TTls = { tlsMode: "disable" | "require" | "verify-ca" | "verify-full"; tlsCa?: string | null };
+
+const connection = (name: string, tls: TTls) => ({
+  agentId,
+  name,
+  environment: "staging",
+  host: "db.internal.example",
+  port: 5432,
+  database: "app",
+  username: "app",
+  password: "s3cret",
+  applyBaseline: true,
+  ...tls,
+});
+
+async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TRPCError) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error("expected a refusal");
+}
+
+async function upstreamOf(name: string) {
+  const snapshot = ZPolicySnapshot.parse(await buildPolicySnapshot(db, agentId, { secretKey }));
+  return snapshot.connections.find((c) => c.name === name)?.upstream;
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb(database.url, { poolMax: 2 });
+  agentId = (await seedApiTestStore(db, { guardrails: [], maskingRules: [] })).agentId;
+  const pems = await generate([{ name: "commonName", value: "Example Private CA" }], {
+    keySize: 2048,
+    algorithm: "sha256",
+    extensions: [{ name: "basicConstraints", cA: true }],
+  });
+  ca = { cert: pems.cert, key: pems.private };
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await database?.drop();
+});
+
+describe("connections: the database's CA", () => {
+  it("sends the CA bundle given at creation to the agent, with the verify mode", async () => {
+    const bundle = `${ca.cert.trim()}\n${ca.cert.trim()}\n`;
+    await admin().connections.create(connection("private-ca", { tlsMode: "verify-full", tlsCa: bundle }));
+    const upstream = await upstreamOf("private-ca");
+    expect(upstream).toMatchObject({ tlsMode: "verify-full", host: "db.internal.example" });
+    expect(upstream?.ca).toBe(bundle.trim());
+  });
+
+  it("sends no CA when none is given (the agent host's system store is used)", async () => {
+    await admin().connections.create(connection("system-ca", { tlsMode: "verify-full" }));
+    expect((await upstreamOf("system-ca"))?.ca).toBeNull();
+  });
+
+  it.each<[string, TTls, RegExp]>([
+    ["text that is not a certificate", { tlsMode: "verify-full", tlsCa: "hello" }, /PEM certificates/],
+    [
+      "a damaged certificate",
+      {
+        tlsMode: "verify-ca",
+        tlsCa: "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----",
+      },
+      /certificate 1 of the CA bundle cannot be read/,
+    ],
+    [
+      "a CA with a mode that does not verify",
+      { tlsMode: "require", tlsCa: "CA" },
+      /verify-ca or verify-full/,
+    ],
+  ])("refuses %s", async (_what, tls, message) => {
+    const tlsCa = tls.tlsCa === "CA" ? ca.cert : tls.tlsCa;
+    const refused = await refusal(admin().connections.create(connection("refused", { ...tls, tlsCa })));
+    expect(refused.code).toBe("BAD_REQUEST");
+    expect(refused.message).toMatch(message);
+    expect(await upstreamOf("refused")).toBeUndefined();
+  });
+
+  it("refuses a private key pasted as the CA, without storing it", async () => {
+    const refused = await refusal(
+      admin().connections.create(connection("leaky", { tlsMode: "verify-full", tlsCa: ca.key })),
+    );
+    expect(refused.code).toBe("BAD_REQUEST");
+    expect(refused.message).toMatch(/private key/);
+    expect(await db.connection.count({ where: { name: "leaky" } })).toBe(0);
+  });
+});
