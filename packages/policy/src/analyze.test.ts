@@ -1,5 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { analyzeSql, initParser, resolvedColumns, type TStatementAnalysis } from "./analyze.ts";
+import {
+  analyzeSql,
+  initParser,
+  readsDifferentlyWithBackslashEscapes,
+  resolvedColumns,
+  type TStatementAnalysis,
+} from "./analyze.ts";
 
 beforeAll(() => initParser());
 
@@ -134,5 +140,28 @@ describe("changesQuoting", () => {
     ["set application_name = 'off'", false],
   ])("%s -> %s", (sql, expected) => {
     expect(one(sql).changesQuoting).toBe(expected);
+  });
+});
+
+describe("readsDifferentlyWithBackslashEscapes", () => {
+  it.each([
+    ["the smuggling shape", String.raw`select '\' as a, '; drop table t; --' as b`],
+    ["a LIKE pattern with an escape", String.raw`select * from t where name like 'a\_b'`],
+    ["a regular expression", String.raw`select 'x1' ~ '\d'`],
+    ["a Windows path", String.raw`insert into files values ('C:\temp')`],
+    ["text the scanner cannot finish", "select 'abc\\"],
+  ])("is true for %s", (_what, sql) => {
+    expect(readsDifferentlyWithBackslashEscapes(sql)).toBe(true);
+  });
+
+  it.each([
+    ["no backslash at all", "select 'plain', 1"],
+    ["an E'' string (the same either way)", String.raw`select E'line\nbreak'`],
+    ["a dollar-quoted string", String.raw`select $$a\b$$`],
+    ["a quoted identifier", String.raw`select 1 as "odd\name"`],
+    ["a comment", String.raw`select 1 -- C:\temp`],
+    ["a block comment", String.raw`select /* \ */ 1`],
+  ])("is false for %s", (_what, sql) => {
+    expect(readsDifferentlyWithBackslashEscapes(sql)).toBe(false);
   });
 });

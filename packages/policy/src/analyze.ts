@@ -1,7 +1,7 @@
 // Statement analysis with the real PostgreSQL parser (libpg-query, WASM). Raw-text matching is what makes
 // other gateways' guardrails easy to bypass (case, comments, quoting); the parse tree does not care.
 import { createHash } from "node:crypto";
-import { loadModule, parseSync } from "libpg-query";
+import { loadModule, parseSync, scanSync } from "libpg-query";
 
 export type TStatementClass = "read" | "write" | "ddl" | "privilege" | "admin" | "transaction" | "unknown";
 
@@ -393,6 +393,23 @@ export function resolvedColumns(s: TStatementAnalysis): string[] {
     } else out.add(tables.length === 1 && !derived ? `${bare(tables[0]!)}.${ref.column}` : ref.column);
   }
   return [...out].sort();
+}
+
+/**
+ * Whether the server would read this text differently with standard_conforming_strings off: it holds a
+ * plain '...' string constant with a backslash in it, which the server would then take as an escape (and
+ * the string would end somewhere else than the agent's parser, which always reads with it on, believes).
+ * Text the scanner cannot read counts as such. Requires initParser() to have resolved.
+ */
+export function readsDifferentlyWithBackslashEscapes(sql: string): boolean {
+  if (!sql.includes("\\")) return false;
+  try {
+    return scanSync(sql).tokens.some(
+      (t) => t.tokenName === "SCONST" && t.text.startsWith("'") && t.text.includes("\\"),
+    );
+  } catch {
+    return true;
+  }
 }
 
 /** Parses a (possibly multi-statement) SQL string. Requires initParser() to have resolved. */

@@ -6,8 +6,17 @@
 import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { QUOTING_REFUSAL } from "./session.ts";
-import { localUpstream, startTestProxy, type TTestProxy } from "./test-harness.ts";
+import { PIPELINED_BACKSLASH_REFUSAL, QUOTING_REFUSAL } from "./session.ts";
+import {
+  backendMessages,
+  errorsIn,
+  frontend,
+  localUpstream,
+  rawSession,
+  startTestProxy,
+  type TTestProxy,
+} from "./test-harness.ts";
+import { parseMessage, queryMessage } from "./wire.ts";
 
 const SMUGGLED_DROP = "select '\\' as a, '; drop table victim; --' as b";
 
@@ -52,6 +61,17 @@ afterAll(async () => {
   await database?.drop();
   await offDatabase?.drop();
 });
+
+/** What the agent sent until the `count`-th ReadyForQuery (or 5 s). */
+async function untilReady(session: { take(): Buffer }, count: number): Promise<Buffer> {
+  const deadline = Date.now() + 5_000;
+  let bytes = Buffer.alloc(0);
+  while (backendMessages(bytes).filter((m) => m.type === "Z").length < count && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    bytes = Buffer.concat([bytes, session.take()]);
+  }
+  return bytes;
+}
 
 async function agentClient(connection = "shop"): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: proxy.url({ connection }) });
@@ -109,5 +129,83 @@ describe("standard_conforming_strings through the agent", () => {
   it("refuses sessions to a database that runs with it off", async () => {
     const client = new pg.Client({ connectionString: proxy.url({ connection: "legacy" }) });
     await expect(client.connect()).rejects.toThrow(QUOTING_REFUSAL);
+  });
+
+  // The server reports the changed setting only at ReadyForQuery: a statement sent right behind the
+  // function call, before the agent has seen that report, must not reach the server.
+  it("does not let a pipelined simple query ride behind the function that turns it off", async () => {
+    const session = await rawSession(proxy.port);
+    session.socket.write(Buffer.concat([queryMessage("select quoting_off()"), queryMessage(SMUGGLED_DROP)]));
+    const answer = await session.untilClosed();
+    expect(answer.closed).toBe(true);
+    expect(errorsIn(answer.bytes).map((e) => e.M)).toContain(QUOTING_REFUSAL);
+    expect(await victimExists()).toBe(true);
+  });
+
+  it("refuses a backslash string pipelined behind an Execute of the same batch", async () => {
+    const { bind, execute, sync } = frontend;
+    const session = await rawSession(proxy.port);
+    session.socket.write(
+      Buffer.concat([
+        parseMessage("", "select quoting_off()"),
+        bind("", ""),
+        execute(""),
+        // One statement (a Parse holds one): two string columns to the agent; with the setting off, one
+        // string and the rest of the text as SQL to the server, which is how a column would be read unmasked.
+        parseMessage("", String.raw`select 'a\' as x, ' as y --' as z`),
+        bind("", ""),
+        execute(""),
+        sync(),
+      ]),
+    );
+    const first = await untilReady(session, 1);
+    // The only row is the function's own result: the second statement returned nothing.
+    expect(
+      backendMessages(first)
+        .filter((m) => m.type === "D")
+        .map((m) => m.body.toString("utf8", 6)),
+    ).toEqual(["off"]);
+    expect(errorsIn(first).map((e) => e.M)).toEqual([
+      `Portcullis blocked this statement: ${PIPELINED_BACKSLASH_REFUSAL}`,
+    ]);
+    // The refusal failed the batch, so the function's change was rolled back with it: the session goes on
+    // with the setting on, and the smuggled text never ran.
+    session.socket.write(queryMessage("show standard_conforming_strings"));
+    const shown = await untilReady(session, 1);
+    expect(
+      backendMessages(shown)
+        .find((m) => m.type === "D")
+        ?.body.toString("utf8", 6),
+    ).toBe("on");
+    expect(session.closed).toBe(false);
+    session.socket.destroy();
+    expect(await victimExists()).toBe(true);
+  });
+
+  it("still pipelines backslash strings when nothing before them changes the setting", async () => {
+    const { bind, execute, sync } = frontend;
+    const session = await rawSession(proxy.port);
+    session.socket.write(
+      Buffer.concat([
+        queryMessage("select 1 as one"),
+        queryMessage(String.raw`select 'C:\temp' as path`),
+        parseMessage("", "select 2 as two"),
+        bind("", ""),
+        execute(""),
+        sync(),
+        parseMessage("", String.raw`select 'a\_b' as pattern`),
+        bind("", ""),
+        execute(""),
+        sync(),
+      ]),
+    );
+    const bytes = await untilReady(session, 4);
+    const rows = backendMessages(bytes)
+      .filter((m) => m.type === "D")
+      .map((m) => m.body.toString("utf8", 6));
+    expect(errorsIn(bytes)).toEqual([]);
+    expect(rows).toEqual(["1", "C:\\temp", "2", "a\\_b"]);
+    expect(session.closed).toBe(false);
+    session.socket.destroy();
   });
 });

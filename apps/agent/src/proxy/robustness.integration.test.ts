@@ -14,6 +14,7 @@ import {
   startProxyProcess,
   TEST_IDENTITY,
   type TProxyProcess,
+  frontend,
 } from "./test-harness.ts";
 import { parseMessage, passwordMessage, queryMessage, sslRequest, startupMessage } from "./wire.ts";
 
@@ -24,19 +25,7 @@ let healthy: pg.Client;
 const HANDSHAKE_TIMEOUT_MS = 1_000;
 const IDLE_TIMEOUT_MS = 1_500;
 
-/** A frontend message: type byte, int32 length (which may lie), body. */
-function frame(type: string | number, body: Buffer, length = body.length + 4): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = typeof type === "number" ? type : type.charCodeAt(0);
-  head.writeInt32BE(length | 0, 1);
-  return Buffer.concat([head, body]);
-}
-const cstr = (s: string) => Buffer.from(`${s}\0`);
-const sync = () => frame("S", Buffer.alloc(0));
-function bind(portal: string, statement: string): Buffer {
-  return frame("B", Buffer.concat([cstr(portal), cstr(statement), Buffer.from([0, 0, 0, 0, 0, 0])]));
-}
-const execute = (portal: string) => frame("E", Buffer.concat([cstr(portal), Buffer.from([0, 0, 0, 0])]));
+const { frame, sync, bind, execute } = frontend;
 
 async function expectHealthy(): Promise<void> {
   expect(agent.alive()).toBe(true);

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type net from "node:net";
 import type { TAuditEvent, TDecision } from "@portcullis/agent-protocol";
 import {
+  readsDifferentlyWithBackslashEscapes,
   resolvedColumns,
   UNTAINTED,
   type TStatementAnalysis,
@@ -46,6 +47,10 @@ export const BLOCKED_SQL = "PORTCULLIS BLOCKED STATEMENT";
 
 /** With standard_conforming_strings off the server reads backslashes in string literals as escapes,
  * unlike the agent's parser: statement analysis, and every rule built on it, could be fooled. */
+/** Refusal of a quoting-sensitive statement pipelined behind code that ran in the same unsynced batch. */
+export const PIPELINED_BACKSLASH_REFUSAL =
+  "a statement with a backslash in a '...' string cannot be pipelined behind statements of the same batch that have not finished (send a Sync first, or use E'...' strings or parameters)";
+
 export const QUOTING_REFUSAL =
   "Portcullis requires standard_conforming_strings = on for this database (the server reports it off): ask an admin to change the database or role setting";
 
@@ -174,6 +179,11 @@ export class ProxySession {
   private closed = false;
   private closeReason = "client disconnected";
   private held: THold | null = null;
+  /**
+   * Client messages waiting for earlier statements to finish (see quotingBarrier): the first is a statement
+   * whose meaning depends on standard_conforming_strings, which an earlier statement could have changed.
+   */
+  private barrier: TFrame[] | null = null;
 
   constructor(
     private readonly client: net.Socket,
@@ -245,6 +255,7 @@ export class ProxySession {
     if (frames.length === 0) return;
     // Behind a held statement, messages wait their turn (the socket is paused, so few arrive).
     if (this.held) this.held.queue.push(...frames);
+    else if (this.barrier) this.barrier.push(...frames);
     else this.processClientFrames(frames);
   }
 
@@ -254,6 +265,18 @@ export class ProxySession {
     try {
       for (let i = 0; i < frames.length; i++) {
         const frame = frames[i]!;
+        const quoting = this.quotingBarrier(frame);
+        if (quoting === "wait") {
+          if (out.length > 0 && !this.upstream.write(Buffer.concat(out))) this.client.pause();
+          this.barrier = frames.slice(i);
+          this.client.pause();
+          return;
+        }
+        if (quoting === "refuse") {
+          out.push(this.handleClientFrame(frame, this.pipelinedBackslashRefusal(frame)));
+          rewritten = true;
+          continue;
+        }
         const checked = this.approvalNeeded(frame);
         if (checked?.hold) {
           if (out.length > 0 && !this.upstream.write(Buffer.concat(out))) this.client.pause();
@@ -274,6 +297,63 @@ export class ProxySession {
     // Frames of one chunk are contiguous: forward them as one slice unless one was rewritten.
     const data = rewritten ? Buffer.concat(out) : frames.length === 1 ? frames[0]!.raw : contiguous(frames);
     if (!this.upstream.write(data)) this.client.pause();
+  }
+
+  /**
+   * With standard_conforming_strings off, a backslash in a '...' string is an escape to the server but not
+   * to the agent's parser, so such a statement could smuggle anything past the policy. The agent refuses to
+   * turn the setting off and ends a session where it goes off (ParameterStatus), but a function can turn it
+   * off, and the server reports that only at ReadyForQuery: a statement pipelined right behind the function
+   * call would be read by the server before the agent hears of it. So a quoting-sensitive statement goes
+   * upstream only when nothing before it is still running:
+   * - "wait" while earlier batches have not reached ReadyForQuery (their ParameterStatus comes first);
+   * - "refuse" when something already ran in its own unsynced batch (no ReadyForQuery will come first);
+   * - "send" otherwise (nothing pending, or nothing of its batch executed).
+   */
+  private quotingBarrier(frame: TFrame): "send" | "wait" | "refuse" {
+    if (frame.type !== T.Query && frame.type !== T.Parse) return "send";
+    if (this.pending.length === 0 || this.discardUntilSync) return "send";
+    // Cheap test first: no backslash byte, nothing to worry about (the common case).
+    if (frame.raw.indexOf(0x5c, frame.bodyStart) < 0) return "send";
+    if (!readsDifferentlyWithBackslashEscapes(this.sqlOf(frame))) return "send";
+    let ranInBatch = false;
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const kind = this.pending[i]!.kind;
+      if (kind === "sync" || kind === "query") return "wait";
+      // Bind plans the statement (constant folding may call functions); Execute runs it.
+      if (kind === "execute" || kind === "bind") ranInBatch = true;
+    }
+    return ranInBatch ? "refuse" : "send";
+  }
+
+  private sqlOf(frame: TFrame): string {
+    const reader = new BodyReader(frame.raw, frame.bodyStart);
+    if (frame.type === T.Parse) reader.cstring();
+    return reader.cstring();
+  }
+
+  private pipelinedBackslashRefusal(frame: TFrame): TVerdict {
+    const verdict = this.hooks.decide(this.info, this.sqlOf(frame));
+    if (verdict.action === "block") return verdict;
+    return {
+      ...verdict,
+      action: "block",
+      ruleId: "builtin-pipelined-backslash",
+      ruleName: "Backslash strings are not pipelined behind running statements",
+      message: PIPELINED_BACKSLASH_REFUSAL,
+      offendingIndex: verdict.statements.length > 0 ? 0 : -1,
+      masking: [],
+    };
+  }
+
+  /** Sends on what waited behind a quoting-sensitive statement once every earlier batch has finished. */
+  private releaseBarrier(): void {
+    const waiting = this.barrier;
+    if (!waiting || this.closed) return;
+    if (this.pending.some((p) => p.kind === "sync" || p.kind === "query")) return;
+    this.barrier = null;
+    this.processClientFrames(waiting);
+    if (!this.held && !this.barrier && !this.closed) this.client.resume();
   }
 
   /**
@@ -327,7 +407,7 @@ export class ProxySession {
         if (this.closed || this.held !== hold) return;
         this.held = null;
         this.release(hold, decision);
-        if (this.held) return; // a queued statement needs an approval too
+        if (this.held || this.barrier) return; // a queued statement needs an approval, or waits
         this.client.resume();
       });
   }
@@ -516,6 +596,7 @@ export class ProxySession {
     }
     const data = out ? Buffer.concat(out) : frames.length === 1 ? frames[0]!.raw : contiguous(frames);
     if (!this.client.write(data)) this.upstream.pause();
+    if (this.barrier) this.releaseBarrier();
   }
 
   /**

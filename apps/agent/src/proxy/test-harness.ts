@@ -219,6 +219,27 @@ export async function testCertificate(): Promise<{ key: string; cert: string }> 
 
 // ---- raw sockets ------------------------------------------------------------------------------------
 
+/** Frontend messages built by hand, for tests that pipeline or malform them as no driver would. */
+export const frontend = {
+  /** type byte, int32 length (which may lie), body. */
+  frame(type: string | number, body: Buffer, length = body.length + 4): Buffer {
+    const head = Buffer.alloc(5);
+    head[0] = typeof type === "number" ? type : type.charCodeAt(0);
+    head.writeInt32BE(length | 0, 1);
+    return Buffer.concat([head, body]);
+  },
+  cstr: (s: string) => Buffer.from(`${s}\0`),
+  sync: () => frontend.frame("S", Buffer.alloc(0)),
+  /** Bind without parameters, text results. */
+  bind: (portal: string, statement: string) =>
+    frontend.frame(
+      "B",
+      Buffer.concat([frontend.cstr(portal), frontend.cstr(statement), Buffer.from([0, 0, 0, 0, 0, 0])]),
+    ),
+  execute: (portal: string) =>
+    frontend.frame("E", Buffer.concat([frontend.cstr(portal), Buffer.from([0, 0, 0, 0])])),
+};
+
 export interface TRawAnswer {
   /** Everything the agent sent. */
   bytes: Buffer;
