@@ -576,27 +576,60 @@ export class ProxySession {
 
   // ---- upstream -> client ----------------------------------------------------------------------------
 
+  /**
+   * Walks the chunk message by message without materialising them: rows of a result that needs no masking
+   * are only counted and stay in the slice forwarded as is (no per-row objects); any other message is
+   * handled, and a rewritten one splits the slice.
+   */
   private onUpstreamData(chunk: Buffer): void {
-    let frames: TFrame[];
+    const reader = this.upstreamReader;
+    let data: Buffer | null;
+    const out: Buffer[] = [];
+    /** Start of the bytes not yet in `out`: forwarded unchanged. */
+    let unchanged = 0;
+    let offset = 0;
     try {
-      frames = this.upstreamReader.push(chunk);
+      data = reader.feed(chunk);
+      if (!data) return;
+      for (let end = reader.frameEnd(data, offset); end > 0; end = reader.frameEnd(data, offset)) {
+        const type = data[offset]!;
+        if (type === B.DataRow && this.rowPassesUnchanged()) {
+          offset = end;
+          continue;
+        }
+        const frame: TFrame = { type, raw: data.subarray(offset, end), bodyStart: 5 };
+        if (type === B.ParameterStatus && !this.quotingStillStandard(frame)) return;
+        const replacement = this.handleUpstreamFrame(frame);
+        if (replacement !== frame.raw) {
+          if (offset > unchanged) out.push(data.subarray(unchanged, offset));
+          out.push(replacement);
+          unchanged = end;
+        }
+        offset = end;
+      }
+      reader.keep(data, offset);
     } catch (error) {
       this.logger.error({ sessionId: this.info.sessionId, err: error }, "invalid data from the database");
       this.close("invalid data from the database");
       return;
     }
-    if (frames.length === 0) return;
-    let out: Buffer[] | null = null;
-    for (let i = 0; i < frames.length; i++) {
-      const frame = frames[i]!;
-      if (frame.type === B.ParameterStatus && !this.quotingStillStandard(frame)) return;
-      const replacement = this.handleUpstreamFrame(frame);
-      if (replacement !== frame.raw && out === null) out = frames.slice(0, i).map((f) => f.raw);
-      out?.push(replacement);
-    }
-    const data = out ? Buffer.concat(out) : frames.length === 1 ? frames[0]!.raw : contiguous(frames);
-    if (!this.client.write(data)) this.upstream.pause();
+    if (offset > unchanged) out.push(data.subarray(unchanged, offset));
+    if (out.length > 0 && !this.client.write(out.length === 1 ? out[0]! : Buffer.concat(out)))
+      this.upstream.pause();
     if (this.barrier) this.releaseBarrier();
+  }
+
+  /**
+   * A DataRow that needs nothing from the agent (no masking now, the result already planned): counted for
+   * the audit event and forwarded with its neighbours. Anything else takes handleUpstreamFrame's path.
+   */
+  private rowPassesUnchanged(): boolean {
+    const head = this.pending[0];
+    if (!head || (head.kind !== "query" && head.kind !== "execute")) return true;
+    if (head.kind === "execute" && !head.planned) return false;
+    if (head.nullAll || (head.plan && head.masking)) return false;
+    head.rows += 1;
+    return true;
   }
 
   /**

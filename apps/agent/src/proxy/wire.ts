@@ -36,37 +36,55 @@ export class FrameReader {
 
   /** Appends a chunk and returns the complete frames it finishes. Throws ProtocolError on a bad length. */
   push(chunk: Buffer): TFrame[] {
-    let data = chunk;
-    if (this.pendingBytes > 0) {
-      this.pending.push(chunk);
-      this.pendingBytes += chunk.length;
-      if (this.needed === 0 && this.pendingBytes >= 5) {
-        const head = Buffer.concat(this.pending, this.pendingBytes);
-        this.pending = [head];
-        this.needed = 1 + this.checkedLength(head, 0);
-      }
-      if (this.needed === 0 || this.pendingBytes < this.needed) return [];
-      data = Buffer.concat(this.pending, this.pendingBytes);
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.needed = 0;
-    }
+    const data = this.feed(chunk);
+    if (!data) return [];
     const frames: TFrame[] = [];
     let offset = 0;
-    while (data.length - offset >= 5) {
-      const end = offset + 1 + this.checkedLength(data, offset);
-      if (end > data.length) break;
+    for (let end = this.frameEnd(data, offset); end > 0; end = this.frameEnd(data, offset)) {
       frames.push({ type: data[offset]!, raw: data.subarray(offset, end), bodyStart: 5 });
       offset = end;
     }
-    if (offset < data.length) {
-      // Copy the tail: it must not pin the (possibly large) buffer it came in.
-      const tail = Buffer.from(data.subarray(offset));
-      this.pending = [tail];
-      this.pendingBytes = tail.length;
-      this.needed = tail.length >= 5 ? 1 + this.checkedLength(tail, 0) : 0;
-    }
+    this.keep(data, offset);
     return frames;
+  }
+
+  /**
+   * The allocation-free form of push(), for streams of many small messages (result rows): feed() a chunk,
+   * walk the returned buffer with frameEnd() from offset 0, then keep() the unfinished rest. Returns null
+   * while no message is complete yet.
+   */
+  feed(chunk: Buffer): Buffer | null {
+    if (this.pendingBytes === 0) return chunk;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.needed === 0 && this.pendingBytes >= 5) {
+      const head = Buffer.concat(this.pending, this.pendingBytes);
+      this.pending = [head];
+      this.needed = 1 + this.checkedLength(head, 0);
+    }
+    if (this.needed === 0 || this.pendingBytes < this.needed) return null;
+    const data = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.needed = 0;
+    return data;
+  }
+
+  /** End of the complete message that starts at `offset`, or -1 when it is not all there. */
+  frameEnd(data: Buffer, offset: number): number {
+    if (data.length - offset < 5) return -1;
+    const end = offset + 1 + this.checkedLength(data, offset);
+    return end <= data.length ? end : -1;
+  }
+
+  /** Keeps the bytes from `offset` on (an unfinished message) for the next feed(). */
+  keep(data: Buffer, offset: number): void {
+    if (offset >= data.length) return;
+    // Copy the tail: it must not pin the (possibly large) buffer it came in.
+    const tail = Buffer.from(data.subarray(offset));
+    this.pending = [tail];
+    this.pendingBytes = tail.length;
+    this.needed = tail.length >= 5 ? 1 + this.checkedLength(tail, 0) : 0;
   }
 
   private checkedLength(data: Buffer, offset: number): number {
