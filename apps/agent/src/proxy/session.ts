@@ -47,12 +47,12 @@ export const BLOCKED_SQL = "PORTCULLIS BLOCKED STATEMENT";
 
 /** With standard_conforming_strings off the server reads backslashes in string literals as escapes,
  * unlike the agent's parser: statement analysis, and every rule built on it, could be fooled. */
+export const QUOTING_REFUSAL =
+  "Portcullis requires standard_conforming_strings = on for this database (the server reports it off): ask an admin to change the database or role setting";
+
 /** Refusal of a quoting-sensitive statement pipelined behind code that ran in the same unsynced batch. */
 export const PIPELINED_BACKSLASH_REFUSAL =
   "a statement with a backslash in a '...' string cannot be pipelined behind statements of the same batch that have not finished (send a Sync first, or use E'...' strings or parameters)";
-
-export const QUOTING_REFUSAL =
-  "Portcullis requires standard_conforming_strings = on for this database (the server reports it off): ask an admin to change the database or role setting";
 
 const T = {
   Query: 0x51,
@@ -145,6 +145,13 @@ function runsOf(verdict: TVerdict): TStatementRun[] {
     verdict,
     masking: verdict.masking[i] ?? UNTAINTED,
   }));
+}
+
+/** The statement text of a Query, or the statement name and text of a Parse. */
+function statementOf(frame: TFrame): { name: string; sql: string } {
+  const reader = new BodyReader(frame.raw, frame.bodyStart);
+  const name = frame.type === T.Parse ? reader.cstring() : "";
+  return { name, sql: reader.cstring() };
 }
 
 /** Result-format codes at the end of a Bind message (the reader is positioned after the statement name). */
@@ -315,7 +322,7 @@ export class ProxySession {
     if (this.pending.length === 0 || this.discardUntilSync) return "send";
     // Cheap test first: no backslash byte, nothing to worry about (the common case).
     if (frame.raw.indexOf(0x5c, frame.bodyStart) < 0) return "send";
-    if (!readsDifferentlyWithBackslashEscapes(this.sqlOf(frame))) return "send";
+    if (!readsDifferentlyWithBackslashEscapes(statementOf(frame).sql)) return "send";
     let ranInBatch = false;
     for (let i = this.pending.length - 1; i >= 0; i--) {
       const kind = this.pending[i]!.kind;
@@ -326,14 +333,8 @@ export class ProxySession {
     return ranInBatch ? "refuse" : "send";
   }
 
-  private sqlOf(frame: TFrame): string {
-    const reader = new BodyReader(frame.raw, frame.bodyStart);
-    if (frame.type === T.Parse) reader.cstring();
-    return reader.cstring();
-  }
-
   private pipelinedBackslashRefusal(frame: TFrame): TVerdict {
-    const verdict = this.hooks.decide(this.info, this.sqlOf(frame));
+    const verdict = this.hooks.decide(this.info, statementOf(frame).sql);
     if (verdict.action === "block") return verdict;
     return {
       ...verdict,
@@ -363,9 +364,7 @@ export class ProxySession {
   private approvalNeeded(frame: TFrame): { verdict: TVerdict; hold: Omit<THold, "queue"> | null } | null {
     if (!this.hooks.requestApproval || this.discardUntilSync) return null;
     if (frame.type !== T.Query && frame.type !== T.Parse) return null;
-    const reader = new BodyReader(frame.raw, frame.bodyStart);
-    const name = frame.type === T.Parse ? reader.cstring() : "";
-    const sql = reader.cstring();
+    const { name, sql } = statementOf(frame);
     const verdict = this.hooks.decide(this.info, sql);
     if (verdict.action !== "require_approval") return { verdict, hold: null };
     return { verdict, hold: { kind: frame.type === T.Query ? "query" : "parse", frame, name, sql, verdict } };
@@ -455,7 +454,7 @@ export class ProxySession {
   private handleClientFrame(frame: TFrame, decided?: TVerdict): Buffer {
     switch (frame.type) {
       case T.Query: {
-        const sql = new BodyReader(frame.raw, frame.bodyStart).cstring();
+        const { sql } = statementOf(frame);
         if (this.discardUntilSync) return frame.raw;
         const verdict = decided ?? this.hooks.decide(this.info, sql);
         const blocked = verdict.action !== "allow" ? verdict : null;
@@ -464,9 +463,7 @@ export class ProxySession {
         return blocked ? queryMessage(BLOCKED_SQL) : frame.raw;
       }
       case T.Parse: {
-        const reader = new BodyReader(frame.raw, frame.bodyStart);
-        const name = reader.cstring();
-        const sql = reader.cstring();
+        const { name, sql } = statementOf(frame);
         if (this.discardUntilSync) return frame.raw;
         const verdict = decided ?? this.hooks.decide(this.info, sql);
         if (verdict.action !== "allow") {

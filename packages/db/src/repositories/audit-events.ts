@@ -158,8 +158,8 @@ SELECT (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS last_hash,
  * ack is normal), so the caller can acknowledge every id it was given.
  *
  * This is the agents' ingestion path, run once per batch of statements: it talks to the client's pg pool
- * directly, as four round trips (the insert a prepared statement). Prisma's interactive transaction spent about
- * 6 ms of CPU per batch here, more than hashing and storing a hundred events.
+ * directly, in four round trips (the insert as a prepared statement). Prisma's interactive transaction
+ * spent about 6 ms of CPU per batch here, more than hashing and storing a hundred events.
  */
 export async function appendAuditEvents(db: TDb, events: TNewAuditEvent[]): Promise<TAppendResult> {
   if (events.length === 0) return { inserted: [], duplicates: [] };
