@@ -5,13 +5,13 @@
 //   npm run bench:ingest -- --events 50000 --frame 200
 // The events look like what `npm run bench` produces: pgbench's select, one session, one connection.
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { PROTOCOL_VERSION, parseAgentMessage, type TAuditEvent } from "@portcullis/agent-protocol";
 import { toNewAuditEvent } from "@portcullis/api/agent-link/wire-events";
-import { appendAuditEvents, createDb } from "@portcullis/db";
+import { appendAuditEvents, createDb, type TDb } from "@portcullis/db";
 import { migrate } from "@portcullis/db/migrator";
 import pg from "pg";
+import { CLK_TCK, cpuTicksOf } from "./proc.ts";
 
 const { values: args } = parseArgs({
   options: { events: { type: "string", default: "20000" }, frame: { type: "string", default: "100" } },
@@ -21,7 +21,6 @@ const FRAME = Number(args.frame);
 const ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
 const DB = `portcullis_bench_ingest_${process.pid}`;
 const url = `postgresql://postgres@127.0.0.1:5432/${DB}`;
-const CLK_TCK = 100;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -58,21 +57,6 @@ function event(i: number): TAuditEvent {
   };
 }
 
-/** CPU ticks (user + system) of every postgres process, from /proc. */
-function postgresTicks(): number {
-  let total = 0;
-  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "postgres") continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      total += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return total;
-}
-
 async function main(): Promise<void> {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -88,13 +72,13 @@ async function main(): Promise<void> {
     }
     // Warm-up: the first frames pay for JIT and plan caching.
     for (const frame of frames.slice(0, 5)) await ingest(db, frame);
-    const pgBefore = postgresTicks();
+    const pgBefore = cpuTicksOf("postgres");
     const cpuBefore = process.cpuUsage();
     const started = performance.now();
     for (const frame of frames.slice(5)) await ingest(db, frame);
     const ms = performance.now() - started;
     const cpu = process.cpuUsage(cpuBefore);
-    const pgTicks = postgresTicks() - pgBefore;
+    const pgTicks = cpuTicksOf("postgres") - pgBefore;
     const n = EVENTS - Math.min(EVENTS, 5 * FRAME);
     log(`${n.toLocaleString("en")} events in frames of ${FRAME}: ${((n / ms) * 1000).toFixed(0)} events/s`);
     log(
@@ -108,7 +92,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function ingest(db: ReturnType<typeof createDb>, raw: string): Promise<void> {
+async function ingest(db: TDb, raw: string): Promise<void> {
   const message = parseAgentMessage(raw);
   if ("error" in message || message.type !== "events") throw new Error("invalid frame");
   await appendAuditEvents(

@@ -20,6 +20,7 @@ import { migrate } from "@portcullis/db/migrator";
 import { seedDemo } from "@portcullis/db/seed-demo";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
+import { CLK_TCK, cpuTicks } from "./proc.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const { values: args } = parseArgs({
@@ -46,7 +47,6 @@ const ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
 const BENCH_DB = "portcullis_bench";
 const STORE_DB = `portcullis_bench_store_${randomBytes(3).toString("hex")}`;
 const PORTS = { controlPlane: 3391, agent: 6491, pgbouncer: 6492 };
-const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim() || 100);
 
 type TTarget = "direct" | "pgbouncer" | "agent";
 interface TRun {
@@ -214,11 +214,6 @@ async function startPgbouncer(parent: string): Promise<number> {
   children.push(child);
   await waitForPort(PORTS.pgbouncer);
   return child.pid!;
-}
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, after the comm field
 }
 
 function rssKb(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
