@@ -1,6 +1,6 @@
 // Short-lived database credentials: an admin granted access gets a signed, expiring credential from the
-// Connect page; psql with it works through the agent (verified offline there); revoking the grant over the
-// API ends that session and refuses the credential within seconds.
+// Connect page (or over REST); psql with it works through the agent (verified offline there); revoking the
+// grant over the API ends that session and refuses the credential within seconds.
 import { expect, test } from "@playwright/test";
 import { demo, openPsql, psql, sessionEnd } from "../../support/demos.ts";
 
@@ -51,6 +51,22 @@ test("a signed credential from the Connect page works until its grant is revoked
   await expect.poll(async () => (await psql(url, "select 1")).stdout, { timeout: 10_000 }).toBe("1");
   const session = openPsql(url);
   expect(await session.query("select 2")).toBe("2");
+  // The same over REST: a credential for a chosen lifetime; a body that is not JSON is a 400, not a
+  // credential with default values.
+  const credentialsUrl = `${d.dashboardUrl}/api/v1/connections/${demoConnection.id}/credentials`;
+  const issued = await request.post(credentialsUrl, { headers: auth, data: { ttlMinutes: 15 } });
+  expect(issued.status()).toBe(201);
+  const credential = (await issued.json()) as { url: string; expiresAt: string };
+  expect(credential.url).toMatch(/^postgresql:\/\/admin%40demo\.local:pcdb_[\w-]+\.[\w-]+@/);
+  expect(Date.parse(credential.expiresAt) - Date.now()).toBeLessThanOrEqual(15 * 60_000);
+  expect((await psql(credential.url, "select 3")).stdout).toBe("3");
+  const malformed = await request.post(credentialsUrl, {
+    headers: { ...auth, "content-type": "application/json" },
+    data: Buffer.from("{ttlMinutes: 15"),
+  });
+  expect(malformed.status()).toBe(400);
+  expect(await malformed.text()).toMatch(/must be JSON/);
+
   // A tampered credential is refused.
   const forged = url.replace(/pcdb_([\w-]+)\./, (_m, payload: string) => `pcdb_${payload.slice(0, -2)}AA.`);
   expect((await psql(forged, "select 1")).ok).toBe(false);
