@@ -1,6 +1,7 @@
 import {
   useId,
   type InputHTMLAttributes,
+  type ReactNode,
   type SelectHTMLAttributes,
   type TextareaHTMLAttributes,
 } from "react";
@@ -15,6 +16,29 @@ interface TFieldProps {
   hideLabel?: boolean;
 }
 
+/** A label tied to the control that `children` renders with the given id (the caller's, or a generated one). */
+function Labelled({
+  label,
+  hideLabel,
+  className,
+  id,
+  children,
+}: TFieldProps & { className?: string; id?: string; children: (id: string) => ReactNode }) {
+  const generated = useId();
+  const controlId = id ?? generated;
+  return (
+    <div className={className}>
+      <label
+        htmlFor={controlId}
+        className={cn("mb-1 block text-sm font-medium text-slate-700", hideLabel && "sr-only")}
+      >
+        {label}
+      </label>
+      {children(controlId)}
+    </div>
+  );
+}
+
 export function Input({
   label,
   hideLabel,
@@ -22,18 +46,10 @@ export function Input({
   id,
   ...props
 }: TFieldProps & InputHTMLAttributes<HTMLInputElement>) {
-  const generated = useId();
-  const inputId = id ?? generated;
   return (
-    <div className={className}>
-      <label
-        htmlFor={inputId}
-        className={cn("mb-1 block text-sm font-medium text-slate-700", hideLabel && "sr-only")}
-      >
-        {label}
-      </label>
-      <input id={inputId} className={cn(control, "h-10")} {...props} />
-    </div>
+    <Labelled label={label} hideLabel={hideLabel} className={className} id={id}>
+      {(controlId) => <input id={controlId} className={cn(control, "h-10")} {...props} />}
+    </Labelled>
   );
 }
 
@@ -45,20 +61,14 @@ export function Select({
   children,
   ...props
 }: TFieldProps & SelectHTMLAttributes<HTMLSelectElement>) {
-  const generated = useId();
-  const selectId = id ?? generated;
   return (
-    <div className={className}>
-      <label
-        htmlFor={selectId}
-        className={cn("mb-1 block text-sm font-medium text-slate-700", hideLabel && "sr-only")}
-      >
-        {label}
-      </label>
-      <select id={selectId} className={cn(control, "h-10 pr-8")} {...props}>
-        {children}
-      </select>
-    </div>
+    <Labelled label={label} hideLabel={hideLabel} className={className} id={id}>
+      {(controlId) => (
+        <select id={controlId} className={cn(control, "h-10 pr-8")} {...props}>
+          {children}
+        </select>
+      )}
+    </Labelled>
   );
 }
 
@@ -69,17 +79,11 @@ export function Textarea({
   id,
   ...props
 }: TFieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>) {
-  const generated = useId();
-  const textareaId = id ?? generated;
   return (
-    <div className={className}>
-      <label
-        htmlFor={textareaId}
-        className={cn("mb-1 block text-sm font-medium text-slate-700", hideLabel && "sr-only")}
-      >
-        {label}
-      </label>
-      <textarea id={textareaId} className={cn(control, "py-2 font-mono text-xs")} {...props} />
-    </div>
+    <Labelled label={label} hideLabel={hideLabel} className={className} id={id}>
+      {(controlId) => (
+        <textarea id={controlId} className={cn(control, "py-2 font-mono text-xs")} {...props} />
+      )}
+    </Labelled>
   );
 }
