@@ -7,7 +7,13 @@ import type { TAuditEvent } from "@portcullis/agent-protocol";
 import type { Logger } from "pino";
 import { ProxySession, QUOTING_REFUSAL } from "./session.ts";
 import type { TProxyHooks, TSessionInfo } from "./types.ts";
-import { connectUpstream, sendUpstreamCancel, UpstreamError, type TUpstreamTarget } from "./upstream.ts";
+import {
+  connectUpstream,
+  isLoopback,
+  sendUpstreamCancel,
+  UpstreamError,
+  type TUpstreamTarget,
+} from "./upstream.ts";
 import {
   authenticationCleartextPassword,
   authenticationOk,
@@ -71,10 +77,6 @@ interface TCancelTarget {
   secretKey: number;
   upstream: TUpstreamTarget;
   upstreamKey: { processId: number; secretKey: number };
-}
-
-function isLoopback(address: string | undefined): boolean {
-  return !!address && (address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127."));
 }
 
 /**

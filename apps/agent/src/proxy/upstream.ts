@@ -217,16 +217,16 @@ async function scramSha256(queue: FrameQueue, socket: net.Socket, password: stri
  * The agent sends it only inside TLS or to an address on this host.
  */
 function refuseCleartextInTheOpen(socket: net.Socket, target: TUpstreamTarget): void {
-  if (socket instanceof tls.TLSSocket || isLoopback(socket.remoteAddress ?? "")) return;
+  if (socket instanceof tls.TLSSocket || isLoopback(socket.remoteAddress)) return;
   throw new UpstreamError(
     `the database at ${target.host}:${target.port} asks for the password in clear text over an unencrypted connection; the agent does not send it: use tlsMode require (or stricter), or scram-sha-256 on the server`,
     "28000",
   );
 }
 
-function isLoopback(address: string): boolean {
-  const v4 = address.startsWith("::ffff:") ? address.slice(7) : address;
-  return v4.startsWith("127.") || address === "::1";
+/** Whether a peer address is on this host (IPv4 127/8, also IPv4-mapped, or ::1). */
+export function isLoopback(address: string | undefined): boolean {
+  return !!address && (address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127."));
 }
 
 async function expectAuth(queue: FrameQueue, code: number): Promise<Buffer> {
