@@ -56,7 +56,8 @@ export interface TControlPlaneLinkOptions {
   maxInFlightBatches?: number;
   /** How long new events wait for company before a frame goes out, unless a full frame is ready (ms,
    * default 10). Under load this turns one frame (and one insert, one ack) per statement into one per
-   * hundred; the timeline sees events that much later. */
+   * hundred; the timeline sees events that much later. While a frame awaits its ack, a partial frame
+   * waits for that ack instead (see pump()). */
   batchLingerMs?: number;
 }
 
@@ -242,8 +243,10 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   /** Sends spooled events soon (the link already does this on every spool append). */
   kick(): void {
     if (this.pumpScheduled || !this.connected) return;
-    this.pumpScheduled = true;
     const unsent = this.options.spool.size - this.inFlightIds.size;
+    // With a frame in flight, its ack pumps (settle()); only a full frame is worth sending before then.
+    if (this.inFlight.length > 0 && unsent < this.opts.maxBatchEvents) return;
+    this.pumpScheduled = true;
     // A full frame goes at once; otherwise events of the next few milliseconds share the frame.
     if (unsent >= this.opts.maxBatchEvents || this.opts.batchLingerMs === 0) setImmediate(this.scheduledPump);
     else setTimeout(this.scheduledPump, this.opts.batchLingerMs).unref();
@@ -568,7 +571,13 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
     this.pump();
   }
 
-  /** Sends pending events while fewer than maxInFlightBatches frames await an ack. */
+  /**
+   * Sends pending events while fewer than maxInFlightBatches frames await an ack. Full frames go at once;
+   * a partial frame goes only when nothing is in flight. So the ack round trip sets the frame size: an
+   * idle link sends each event after the linger, and a busy one sends a few large frames instead of
+   * many small ones, which is what the control plane and its store pay for (a transaction, a chain-head
+   * lookup and a commit per frame).
+   */
   private pump(): void {
     const ws = this.ws;
     while (ws && ws.readyState === WebSocket.OPEN && this.inFlight.length < this.opts.maxInFlightBatches) {
@@ -577,7 +586,7 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
         .pendingSerialized(this.inFlightIds.size + this.opts.maxBatchEvents)
         .filter((e) => !this.inFlightIds.has(e.id));
       const batch = buildEventBatch(candidates, this.opts.maxBatchEvents, this.opts.maxBatchBytes);
-      if (!batch) return;
+      if (!batch || (!batch.full && this.inFlight.length > 0)) return;
       ws.send(batch.frame);
       this.inFlight.push({ ids: batch.ids, sentAt: Date.now() });
       for (const id of batch.ids) this.inFlightIds.add(id);

@@ -13,6 +13,8 @@ describe("buildEventBatch", () => {
     const events = Array.from({ length: 250 }, (_, i) => event(`SELECT ${i}`));
     const batch = buildEventBatch(spooled(events), 200, 1024 * 1024)!;
     expect(batch.ids).toEqual(events.slice(0, 200).map((e) => e.id));
+    expect(batch.full).toBe(true);
+    expect(buildEventBatch(spooled(events.slice(0, 199)), 200, 1024 * 1024)!.full).toBe(false);
     const parsed = parseAgentMessage(batch.frame);
     expect("error" in parsed ? parsed.error : parsed.type).toBe("events");
   });
@@ -21,6 +23,7 @@ describe("buildEventBatch", () => {
     const events = Array.from({ length: 10 }, () => event("x".repeat(10_000)));
     const batch = buildEventBatch(spooled(events), 200, 25_000)!;
     expect(batch.ids).toHaveLength(2);
+    expect(batch.full).toBe(true);
     expect(Buffer.byteLength(batch.frame)).toBeLessThan(25_000 + 100);
     expect(buildEventBatch([], 200, 25_000)).toBeNull();
   });

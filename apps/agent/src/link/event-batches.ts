@@ -10,6 +10,8 @@ const TRIMMED_LIST_ITEMS = 200;
 export interface TEventBatch {
   ids: string[];
   frame: string;
+  /** The frame hit its event or byte cap (more candidates were left out, or it holds maxEvents). */
+  full: boolean;
 }
 
 /** Builds one frame from the oldest candidates (as spooled JSON); null when there is nothing to send. */
@@ -21,6 +23,7 @@ export function buildEventBatch(
   const ids: string[] = [];
   const parts: string[] = [];
   let bytes = 0;
+  let full = false;
   for (const candidate of candidates) {
     if (ids.length >= maxEvents) break;
     let json = candidate.json;
@@ -30,14 +33,21 @@ export function buildEventBatch(
       json = serializeWithinLimit(JSON.parse(json) as TAuditEvent, maxBytes);
       size = Buffer.byteLength(json) + 1;
     }
-    if (ids.length > 0 && bytes + size > maxBytes) break;
+    if (ids.length > 0 && bytes + size > maxBytes) {
+      full = true;
+      break;
+    }
     ids.push(candidate.id);
     parts.push(json);
     bytes += size;
   }
   if (ids.length === 0) return null;
   // Same bytes as encodeMessage({v, type: "events", events}), without serializing the events again.
-  return { ids, frame: `{"v":${PROTOCOL_VERSION},"type":"events","events":[${parts.join(",")}]}` };
+  return {
+    ids,
+    frame: `{"v":${PROTOCOL_VERSION},"type":"events","events":[${parts.join(",")}]}`,
+    full: full || ids.length >= maxEvents,
+  };
 }
 
 /**

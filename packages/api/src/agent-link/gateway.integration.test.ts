@@ -296,6 +296,60 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     await spool.close();
   });
 
+  it("sends a trickle of events behind an unacknowledged frame as one frame when the ack comes", async () => {
+    // The store is slow: a transaction holds the audit table, so the first frame is not acked.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = db.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`LOCK TABLE audit_events IN EXCLUSIVE MODE`;
+        locked();
+        await released;
+      },
+      { timeout: 20_000 },
+    );
+    await isLocked;
+    const frames: number[] = [];
+    const frameLog = pino(
+      { level: "debug" },
+      {
+        write(line: string) {
+          const entry = JSON.parse(line) as { msg: string; events?: number };
+          if (entry.msg === "audit events sent") frames.push(entry.events ?? 0);
+        },
+      },
+    );
+    const spool = await AuditSpool.open(join(workDir, "spool"));
+    const link = new ControlPlaneLink({ ...linkOptions(spool), logger: frameLog });
+    try {
+      link.start();
+      await waitFor("connected", () => link.connected);
+      const first = wireAuditEvent("SELECT 'first'");
+      spool.append(first);
+      await waitFor("first frame sent", () => frames.length === 1);
+      // Well past the 10 ms linger, one event at a time, as statements arrive on a busy agent.
+      const trickle = Array.from({ length: 60 }, (_, i) => wireAuditEvent(`SELECT ${i} AS trickle`));
+      for (const e of trickle) {
+        spool.append(e);
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      expect(frames).toEqual([1]);
+      release();
+      await holder;
+      await waitFor("spool drained", () => spool.size === 0);
+      expect(frames).toEqual([1, 60]);
+      const ids = [first, ...trickle].map((e) => e.id);
+      sentIds.push(...ids);
+      expect((await storedIdCounts(ids)).size).toBe(61);
+    } finally {
+      release();
+      await link.stop();
+      await spool.close();
+    }
+  });
+
   it("rejects invalid events by id, stores the valid ones, and closes a link that keeps sending garbage", async () => {
     const { credential } = JSON.parse(await readFile(join(workDir, "credential.json"), "utf8"));
     const { ws, messages } = await rawClient(credential);
