@@ -1,6 +1,6 @@
 // Tamper evidence for the audit store: each row's hash covers the previous row's hash and a canonical
 // encoding of the row, so editing, deleting or reordering a stored event breaks every later link.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -90,5 +90,6 @@ export function chainBody(event: TChainedFields): string {
 }
 
 export function chainHash(prevHash: string, event: TChainedFields): string {
-  return createHash("sha256").update(prevHash).update("\n").update(chainBody(event)).digest("hex");
+  // One-shot crypto.hash: a Hash object with three updates cost three times as much per event here.
+  return hash("sha256", `${prevHash}\n${chainBody(event)}`, "hex");
 }
