@@ -3,10 +3,11 @@
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY . .
-RUN npm install --no-audit --no-fund --workspace @portcullis/agent --include-workspace-root
+RUN npm install --no-audit --no-fund --workspace @portcullis/agent --include-workspace-root \
+ && npm run build --workspace @portcullis/agent
 ENV PORTCULLIS_LISTEN_HOST=0.0.0.0 PORTCULLIS_LISTEN_PORT=6432 PORTCULLIS_AGENT_DATA_DIR=/var/lib/portcullis-agent
 RUN mkdir -p /var/lib/portcullis-agent && chown node /var/lib/portcullis-agent
 VOLUME /var/lib/portcullis-agent
 EXPOSE 6432
 USER node
-CMD ["node", "--import", "tsx", "apps/agent/src/main.ts"]
+CMD ["node", "--enable-source-maps", "apps/agent/dist/main.mjs"]

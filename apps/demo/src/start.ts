@@ -20,7 +20,9 @@ import { ensureDemoCertificate } from "./tls.ts";
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const DATA_DIR = path.resolve(ROOT, env.PORTCULLIS_DATA_DIR ?? ".data");
 const WEB_DIR = path.join(ROOT, "apps/web");
-const AGENT_MAIN = path.join(ROOT, "apps/agent/src/main.ts");
+const AGENT_DIR = path.join(ROOT, "apps/agent");
+/** The agent runs as built for production (apps/agent/scripts/build.mjs), rebuilt at every start. */
+const AGENT_BUNDLE = path.join(AGENT_DIR, "dist", "main.mjs");
 const HOST = env.PORTCULLIS_HOST;
 const WEB_URL = `http://${HOST}:${env.PORTCULLIS_WEB_PORT}`;
 const DEMO_CONNECTION = "demo";
@@ -113,15 +115,16 @@ function runToCompletion(command: string, args: string[], cwd: string, logFile: 
   });
 }
 
+/** Runs `node <nodeArgs>` as one of the demo's long-lived processes. */
 function startChild(
   name: string,
-  script: string,
+  nodeArgs: string[],
   cwd: string,
   childEnv: Record<string, string>,
 ): ChildProcess {
   const logFile = path.join(DATA_DIR, "logs", `${name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd,
     env: { ...inheritedEnvironment(), ...childEnv, NEXT_TELEMETRY_DISABLED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -245,7 +248,7 @@ async function main(): Promise<void> {
   await db.$disconnect();
 
   await buildWebIfNeeded();
-  startChild("web", "server.ts", WEB_DIR, {
+  startChild("web", ["--import", "tsx", "server.ts"], WEB_DIR, {
     NODE_ENV: "production",
     DATABASE_URL: storeUrl,
     // PGlite has one backend session: one pooled connection keeps transactions from interleaving.
@@ -260,7 +263,13 @@ async function main(): Promise<void> {
   await waitFor("The control plane", async () => (await fetch(`${WEB_URL}/api/health`)).ok, 120_000);
 
   const certificate = await ensureDemoCertificate(DATA_DIR, HOST);
-  const agent = startChild("agent", AGENT_MAIN, ROOT, {
+  await runToCompletion(
+    process.execPath,
+    [path.join(AGENT_DIR, "scripts", "build.mjs")],
+    ROOT,
+    path.join(DATA_DIR, "logs", "agent-build.log"),
+  );
+  const agent = startChild("agent", ["--enable-source-maps", AGENT_BUNDLE], ROOT, {
     PORTCULLIS_CONTROL_PLANE_URL: WEB_URL,
     PORTCULLIS_TLS_CERT_FILE: certificate.certFile,
     PORTCULLIS_TLS_KEY_FILE: certificate.keyFile,
