@@ -44,7 +44,39 @@ export function salvageEventsFrame(raw: string): TSalvagedEvents | null {
   return out;
 }
 
-/** Wire event -> audit row. The agent id comes from the authenticated link, never from the event. */
+/**
+ * Wire event -> audit row. The agent id comes from the authenticated link, never from the event.
+ * Field by field rather than a spread: a 28-field object made by spreading has no fast shape, and every
+ * read of it while hashing and serialising cost more than building it this way (bench:ingest).
+ */
 export function toNewAuditEvent(event: TAuditEvent, agentId: string): TNewAuditEvent {
-  return { ...event, occurredAt: new Date(event.occurredAt), agentId, details: null };
+  return {
+    id: event.id,
+    occurredAt: new Date(event.occurredAt),
+    type: event.type,
+    actorId: event.actorId,
+    actorName: event.actorName,
+    actorKind: event.actorKind,
+    connectionId: event.connectionId,
+    connectionName: event.connectionName,
+    environment: event.environment,
+    agentId,
+    sessionId: event.sessionId,
+    clientAddr: event.clientAddr,
+    applicationName: event.applicationName,
+    statement: event.statement,
+    fingerprint: event.fingerprint,
+    statementClass: event.statementClass,
+    decision: event.decision,
+    ruleId: event.ruleId,
+    ruleName: event.ruleName,
+    message: event.message,
+    tables: event.tables,
+    columns: event.columns,
+    maskedColumns: event.maskedColumns,
+    rowCount: event.rowCount,
+    durationMs: event.durationMs,
+    error: event.error,
+    details: null,
+  };
 }
