@@ -23,3 +23,14 @@ export function cpuTicksOf(command: string): number {
   }
   return total;
 }
+
+/**
+ * CPU ticks every core has spent busy so far (user, nice, system, irq, softirq from /proc/stat; idle, iowait
+ * and time stolen by a hypervisor left out). On a machine running nothing but the bench, the difference
+ * over a run is what the run cost end to end: client, proxy, databases, control plane.
+ */
+export function machineBusyTicks(): number {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = cpu;
+  return user + nice + system + irq + softirq;
+}

@@ -20,7 +20,7 @@ import { migrate } from "@portcullis/db/migrator";
 import { seedDemo } from "@portcullis/db/seed-demo";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
-import { CLK_TCK, cpuTicks } from "./proc.ts";
+import { CLK_TCK, cpuTicks, machineBusyTicks } from "./proc.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const { values: args } = parseArgs({
@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     "pgbench-only": { type: "boolean", default: false },
     /** Directory for V8 CPU profiles of the agent and the control plane, written when they stop. */
     profile: { type: "string" },
+    /** Extra Node flags for the agent, space-separated (e.g. "--max-semi-space-size=4 --perf-basic-prof"). */
+    "agent-flags": { type: "string" },
   },
 });
 const SECONDS = Number(args.seconds ?? (args.quick ? 2 : 4));
@@ -57,6 +59,8 @@ interface TRun {
   proxyCpuUsPerTx: number | null;
   /** CPU of the control plane per agent transaction (it ingests the audit events meanwhile). */
   controlPlaneCpuUsPerTx: number | null;
+  /** CPU of the whole machine per transaction, audit ingestion after an agent run included. */
+  machineCpuUsPerTx: number;
 }
 
 /** Processes whose CPU is read from /proc around each run. */
@@ -271,6 +275,7 @@ function pgbench(
     transactions,
     proxyCpuUsPerTx: proxyPid ? perTx(cpuTicks(proxyPid) - before) : null,
     controlPlaneCpuUsPerTx: null,
+    machineCpuUsPerTx: 0,
   };
 }
 
@@ -409,6 +414,7 @@ async function main(): Promise<void> {
         ...(args.profile
           ? ["--cpu-prof", "--cpu-prof-dir", path.join(path.resolve(args.profile), "agent")]
           : []),
+        ...(args["agent-flags"]?.split(" ").filter(Boolean) ?? []),
         "--enable-source-maps",
         "apps/agent/dist/main.mjs",
       ],
@@ -444,6 +450,7 @@ async function main(): Promise<void> {
           const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
           for (const target of order) {
             const controlPlaneBefore = cpuTicks(pids.controlPlane);
+            const machineBefore = machineBusyTicks();
             const run = pgbench(target, mode, clients, SECONDS, seeded.token);
             if (target === "agent") {
               agentStatements += run.transactions;
@@ -453,6 +460,7 @@ async function main(): Promise<void> {
               run.controlPlaneCpuUsPerTx =
                 ((cpuTicks(pids.controlPlane) - controlPlaneBefore) / CLK_TCK / run.transactions) * 1e6;
             }
+            run.machineCpuUsPerTx = ((machineBusyTicks() - machineBefore) / CLK_TCK / run.transactions) * 1e6;
             results.set(key(target, mode, clients), [
               ...(results.get(key(target, mode, clients)) ?? []),
               run,
@@ -480,6 +488,21 @@ async function main(): Promise<void> {
         const controlCpu = med("agent", mode, c, (r) => r.controlPlaneCpuUsPerTx ?? 0);
         log(
           `${mode.padEnd(9)} ${String(c).padStart(2)} ${d.toFixed(0).padStart(12)} ${b.toFixed(0).padStart(14)} ${a.toFixed(0).padStart(11)} ${(a / d).toFixed(2).padStart(13)} ${(a / b).toFixed(2).padStart(16)} ${cpu.toFixed(1).padStart(16)} ${bouncerCpu.toFixed(1).padStart(10)} ${controlCpu.toFixed(1).padStart(14)}`,
+        );
+      }
+    }
+    log("");
+    // tps on a saturated machine is roughly cores / this: where the governed path's cost goes in total.
+    log(
+      "whole-machine CPU µs per transaction (pgbench, Postgres, proxy; for the agent also its control plane",
+    );
+    log("and audit store, ingestion after the run included)");
+    log("mode      c   direct  pgbouncer    agent");
+    for (const mode of MODES) {
+      for (const c of CLIENTS) {
+        const [d, b, a] = targets.map((t) => med(t, mode, c, (r) => r.machineCpuUsPerTx));
+        log(
+          `${mode.padEnd(9)} ${String(c).padStart(2)} ${d!.toFixed(0).padStart(8)} ${b!.toFixed(0).padStart(10)} ${a!.toFixed(0).padStart(8)}`,
         );
       }
     }
