@@ -20,6 +20,7 @@ import { migrate } from "@portcullis/db/migrator";
 import { seedDemo } from "@portcullis/db/seed-demo";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
+import { isolationCores, pinPostgres, pinSelf, startPrivateStore } from "./isolation.ts";
 import { CLK_TCK, cpuTicks, machineBusyTicks } from "./proc.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -37,6 +38,8 @@ const { values: args } = parseArgs({
     profile: { type: "string" },
     /** Extra Node flags for the agent, space-separated (e.g. "--max-semi-space-size=4 --perf-basic-prof"). */
     "agent-flags": { type: "string" },
+    /** The control plane and a private store cluster on the last core, everything else on the others. */
+    "isolate-control-plane": { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(args.seconds ?? (args.quick ? 2 : 4));
@@ -48,7 +51,12 @@ const CLIENTS = args.clients ? args.clients.split(",").map(Number) : [1, 4, 8, 1
 const ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres";
 const BENCH_DB = "portcullis_bench";
 const STORE_DB = `portcullis_bench_store_${randomBytes(3).toString("hex")}`;
-const PORTS = { controlPlane: 3391, agent: 6491, pgbouncer: 6492 };
+const PORTS = { controlPlane: 3391, agent: 6491, pgbouncer: 6492, privateStore: 6493 };
+const ISOLATE = args["isolate-control-plane"];
+/** Where the control plane's store lives: the machine's Postgres, or a private cluster when isolating. */
+const STORE_ADMIN_URL = ISOLATE
+  ? `postgresql://postgres@127.0.0.1:${PORTS.privateStore}/postgres`
+  : ADMIN_URL;
 
 type TTarget = "direct" | "pgbouncer" | "agent";
 interface TRun {
@@ -77,7 +85,8 @@ function requireBinary(name: string, hint: string): void {
 }
 
 function dbUrl(name: string): string {
-  return `postgresql://postgres@127.0.0.1:5432/${name}`;
+  const port = name === STORE_DB && ISOLATE ? PORTS.privateStore : 5432;
+  return `postgresql://postgres@127.0.0.1:${port}/${name}`;
 }
 
 async function ensureBenchDatabase(): Promise<void> {
@@ -86,8 +95,11 @@ async function ensureBenchDatabase(): Promise<void> {
   const exists =
     (await admin.query("select 1 from pg_database where datname = $1", [BENCH_DB])).rowCount === 1;
   if (!exists) await admin.query(`create database ${BENCH_DB}`);
-  await admin.query(`create database ${STORE_DB}`);
   await admin.end();
+  const storeAdmin = new pg.Client({ connectionString: STORE_ADMIN_URL });
+  await storeAdmin.connect();
+  await storeAdmin.query(`create database ${STORE_DB}`);
+  await storeAdmin.end();
   const bench = new pg.Client({ connectionString: dbUrl(BENCH_DB) });
   await bench.connect();
   const rows = await bench
@@ -383,12 +395,32 @@ async function main(): Promise<void> {
     `Portcullis benchmark: ${os.cpus().length} cores, ${SECONDS} s per run, ${ROUNDS} round(s), pgbench scale ${SCALE}`,
   );
   const tmp = mkdtempSync(path.join(os.tmpdir(), "portcullis-bench-"));
+  let unpinPostgres = () => {};
+  const cores = ISOLATE ? isolationCores() : null;
   try {
+    if (cores) {
+      requireBinary("taskset", "apt-get install util-linux");
+      children.push(
+        await startPrivateStore(path.join(tmp, "store-pg"), PORTS.privateStore, cores.controlCores),
+      );
+      await waitForPort(PORTS.privateStore);
+      const admin = new pg.Client({ connectionString: ADMIN_URL });
+      await admin.connect();
+      const dataDirectory = (await admin.query<{ data_directory: string }>("show data_directory")).rows[0]!
+        .data_directory;
+      await admin.end();
+      unpinPostgres = pinPostgres(dataDirectory, cores.dataCores);
+      pinSelf(cores.dataCores);
+      log(
+        `isolated: the control plane and its store (a private cluster on port ${PORTS.privateStore}) on core ${cores.controlCores}; pgbench, Postgres, PgBouncer and the agent on core(s) ${cores.dataCores}`,
+      );
+    }
     await ensureBenchDatabase();
     const seeded = await seedControlPlane();
     const controlPlane = await startProcess(
-      process.execPath,
+      cores ? "taskset" : process.execPath,
       [
+        ...(cores ? ["-c", cores.controlCores, process.execPath] : []),
         ...(args.profile
           ? ["--cpu-prof", "--cpu-prof-dir", path.join(path.resolve(args.profile), "control-plane")]
           : []),
@@ -589,12 +621,15 @@ async function main(): Promise<void> {
         `ratio agent/direct=${(c8("agent") / c8("direct")).toFixed(2)} agent/pgbouncer=${(c8("agent") / c8("pgbouncer")).toFixed(2)} (pgbench -S${ratioMode === "simple" ? "" : ` -M ${ratioMode}`} c=8, median of ${ROUNDS})`,
       );
   } finally {
+    unpinPostgres();
     for (const child of children.reverse()) child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`drop database if exists ${STORE_DB} with (force)`);
-    await admin.end();
+    if (!ISOLATE) {
+      const admin = new pg.Client({ connectionString: ADMIN_URL });
+      await admin.connect();
+      await admin.query(`drop database if exists ${STORE_DB} with (force)`);
+      await admin.end();
+    }
     rmSync(tmp, { recursive: true, force: true });
   }
 }
