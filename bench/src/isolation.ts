@@ -3,9 +3,10 @@
 // get the last core; pgbench, the bench's Postgres, PgBouncer and the agent share the others. Linux only;
 // pinning the machine's Postgres needs root (or its owner), and is undone when the bench ends.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { chownToPostgres, RUNNING_AS_ROOT } from "./postgres-user.ts";
 
 export interface TIsolation {
   /** Cores (taskset list) for the control plane and its store, and for everything else. */
@@ -64,16 +65,12 @@ function postgresBinary(name: string): string {
 }
 
 /** A throwaway Postgres cluster for the audit store, on `port`, pinned to `cores`. */
-export async function startPrivateStore(dir: string, port: number, cores: string): Promise<ChildProcess> {
+export function startPrivateStore(dir: string, port: number, cores: string): ChildProcess {
   mkdirSync(dir, { recursive: true });
-  // Postgres refuses to run as root: as root, the cluster belongs to the postgres user.
-  const asRoot = process.getuid?.() === 0;
-  const runAs = (argv: string[]) => (asRoot ? ["runuser", "-u", "postgres", "--", ...argv] : argv);
-  if (asRoot) {
+  const runAs = (argv: string[]) => (RUNNING_AS_ROOT ? ["runuser", "-u", "postgres", "--", ...argv] : argv);
+  if (RUNNING_AS_ROOT) {
     chmodSync(path.dirname(dir), 0o755); // mkdtemp's 0700 would keep the postgres user out
-    const uid = Number(spawnSync("id", ["-u", "postgres"]).stdout.toString().trim());
-    const gid = Number(spawnSync("id", ["-g", "postgres"]).stdout.toString().trim());
-    chownSync(dir, uid, gid);
+    chownToPostgres([dir]);
   }
   const [initCmd, ...initArgs] = runAs([
     postgresBinary("initdb"),

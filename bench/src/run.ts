@@ -9,7 +9,7 @@
 // and the order of targets rotates each round; figures are medians. Agent CPU comes from /proc.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -21,6 +21,7 @@ import { seedDemo } from "@portcullis/db/seed-demo";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
 import { isolationCores, pinPostgres, pinSelf, startPrivateStore } from "./isolation.ts";
+import { chownToPostgres, RUNNING_AS_ROOT } from "./postgres-user.ts";
 import { CLK_TCK, cpuTicks, machineBusyTicks } from "./proc.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -178,6 +179,22 @@ function startProcess(
   });
 }
 
+/** A Postgres that just opened its port may still refuse connections while it starts up. */
+async function acceptsConnections(url: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      if (attempt >= 50) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 function waitForPort(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const deadline = Date.now() + 20_000;
@@ -218,15 +235,10 @@ async function startPgbouncer(parent: string): Promise<number> {
       "",
     ].join("\n"),
   );
-  // PgBouncer refuses to run as root; -u drops to the postgres user, which must own its directory.
-  const asRoot = process.getuid?.() === 0;
+  // As root, -u drops to the postgres user, which must own the directory.
   chmodSync(parent, 0o755);
-  if (asRoot) {
-    const uid = Number(spawnSync("id", ["-u", "postgres"]).stdout.toString().trim());
-    const gid = Number(spawnSync("id", ["-g", "postgres"]).stdout.toString().trim());
-    for (const f of ["", "pgbouncer.ini", "users.txt"]) chownSync(path.join(dir, f), uid, gid);
-  }
-  const child = spawn("pgbouncer", asRoot ? ["-u", "postgres", ini] : [ini], { stdio: "ignore" });
+  if (RUNNING_AS_ROOT) chownToPostgres(["", "pgbouncer.ini", "users.txt"].map((f) => path.join(dir, f)));
+  const child = spawn("pgbouncer", RUNNING_AS_ROOT ? ["-u", "postgres", ini] : [ini], { stdio: "ignore" });
   children.push(child);
   await waitForPort(PORTS.pgbouncer);
   return child.pid!;
@@ -400,10 +412,9 @@ async function main(): Promise<void> {
   try {
     if (cores) {
       requireBinary("taskset", "apt-get install util-linux");
-      children.push(
-        await startPrivateStore(path.join(tmp, "store-pg"), PORTS.privateStore, cores.controlCores),
-      );
+      children.push(startPrivateStore(path.join(tmp, "store-pg"), PORTS.privateStore, cores.controlCores));
       await waitForPort(PORTS.privateStore);
+      await acceptsConnections(STORE_ADMIN_URL);
       const admin = new pg.Client({ connectionString: ADMIN_URL });
       await admin.connect();
       const dataDirectory = (await admin.query<{ data_directory: string }>("show data_directory")).rows[0]!
