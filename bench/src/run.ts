@@ -3,6 +3,7 @@
 //   npm run bench -- --quick           1 round of 2 s (a smoke run; numbers are noisy)
 //   npm run bench -- --seconds 5 --rounds 5
 //   npm run bench -- --modes prepared --clients 8 --pgbench-only --profile /tmp/prof   (a CPU profile of the agent)
+//   npm run bench -- --hold            set up, print how to connect, wait for Ctrl-C (measure by hand)
 // Method: pgbench -S (select-only) in simple, extended and prepared modes at c = 1, 4, 8, 16 against
 // direct Postgres, PgBouncer (session pooling, started here on loopback) and the agent with governance on
 // (identity auth, guardrails, audit events spooled and shipped to a control plane). Rounds are interleaved
@@ -17,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createDb, issueEnrollmentToken } from "@portcullis/db";
 import { migrate } from "@portcullis/db/migrator";
-import { seedDemo } from "@portcullis/db/seed-demo";
+import { DEMO_MASKING_RULES, seedDemo } from "@portcullis/db/seed-demo";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
 import { isolationCores, pinPostgres, pinSelf, startPrivateStore } from "./isolation.ts";
@@ -41,6 +42,10 @@ const { values: args } = parseArgs({
     "agent-flags": { type: "string" },
     /** The control plane and a private store cluster on the last core, everything else on the others. */
     "isolate-control-plane": { type: "boolean", default: false },
+    /** Transactions per second for the paced-latency scenario (pgbench -R at c=1); 0 skips it. */
+    "paced-rate": { type: "string", default: "500" },
+    /** Set everything up, print how to connect, and wait for Ctrl-C (for measuring by hand). */
+    hold: { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(args.seconds ?? (args.quick ? 2 : 4));
@@ -54,6 +59,7 @@ const BENCH_DB = "portcullis_bench";
 const STORE_DB = `portcullis_bench_store_${randomBytes(3).toString("hex")}`;
 const PORTS = { controlPlane: 3391, agent: 6491, pgbouncer: 6492, privateStore: 6493 };
 const ISOLATE = args["isolate-control-plane"];
+const PACED_RATE = Number(args["paced-rate"]);
 /** Where the control plane's store lives: the machine's Postgres, or a private cluster when isolating. */
 const STORE_ADMIN_URL = ISOLATE
   ? `postgresql://postgres@127.0.0.1:${PORTS.privateStore}/postgres`
@@ -141,6 +147,18 @@ async function seedControlPlane(): Promise<{ token: string; enrollment: string; 
       username: "postgres",
     },
     guardrails: PRODUCTION_BASELINE.map((g) => ({ ...g, match: g.match as Record<string, unknown> })),
+    // The demo's rules (PII columns and content detectors over every text cell) and one column the
+    // result scenarios read: pgbench -S returns only an integer, so its results need no per-row work,
+    // while every row of `select *` gets its filler hashed.
+    maskingRules: [
+      ...DEMO_MASKING_RULES,
+      {
+        name: "Hash account filler",
+        columnPattern: "pgbench_accounts.filler",
+        detector: null,
+        strategy: "hash",
+      },
+    ],
   });
   const enrollment = await issueEnrollmentToken(db, "bench-agent");
   await db.$disconnect();
@@ -333,6 +351,24 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
+/** The figures are for governance as configured: check that the agent really masks what the rules say. */
+async function expectMasked(token: string): Promise<void> {
+  const client = new pg.Client({
+    host: "127.0.0.1",
+    port: PORTS.agent,
+    user: "dev@demo.local",
+    password: token,
+    database: "bench",
+  });
+  await client.connect();
+  const { rows } = await client.query<{ filler: string }>(
+    "select filler from pgbench_accounts where aid = 1",
+  );
+  await client.end();
+  if (!rows[0]?.filler.startsWith("hash:"))
+    throw new Error(`masking is not active through the agent (filler = ${JSON.stringify(rows[0]?.filler)})`);
+}
+
 /** A minimal wire-protocol client that reads a big result slowly, to check the agent applies backpressure. */
 function streamQuery(
   port: number,
@@ -477,10 +513,23 @@ async function main(): Promise<void> {
     pids.agent = agentPid;
     pids.controlPlane = controlPlane.pid!;
     pids.pgbouncer = await startPgbouncer(tmp);
+    await expectMasked(seeded.token);
+    agentStatements += 1;
     const targets: TTarget[] = ["direct", "pgbouncer", "agent"];
     for (const t of targets) {
       const warmUp = pgbench(t, "simple", 2, 1, seeded.token);
       if (t === "agent") agentStatements += warmUp.transactions;
+    }
+
+    if (args.hold) {
+      log(
+        `holding: agent pid ${pids.agent} (PGPASSWORD=${seeded.token} psql -h 127.0.0.1 -p ${PORTS.agent} -U dev@demo.local bench), pgbouncer pid ${pids.pgbouncer} (port ${PORTS.pgbouncer}, db bench), control plane pid ${pids.controlPlane}, store ${dbUrl(STORE_DB)}; Ctrl-C ends`,
+      );
+      await new Promise((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      return;
     }
 
     const store = new pg.Client({ connectionString: dbUrl(STORE_DB) });
@@ -558,12 +607,32 @@ async function main(): Promise<void> {
       log(`added latency at c=1 (${mode}): agent ${added.toFixed(0)} µs, pgbouncer ${bouncer.toFixed(0)} µs`);
     }
 
+    // Saturated runs measure cost; most real traffic is paced, where latency is what a user feels. pgbench
+    // -R schedules transactions at random (Poisson) times and counts latency from the scheduled start.
+    if (PACED_RATE > 0) {
+      const paced = new Map<TTarget, number[]>();
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const target of targets.map((_, i) => targets[(i + round) % targets.length]!)) {
+          const run = pgbench(target, "prepared", 1, SECONDS, seeded.token, ["-S", "-R", String(PACED_RATE)]);
+          if (target === "agent") {
+            agentStatements += run.transactions;
+            await auditDrained(store);
+          }
+          paced.set(target, [...(paced.get(target) ?? []), run.latencyMs]);
+        }
+      }
+      const [d, b, a] = targets.map((t) => median(paced.get(t) ?? []) * 1000);
+      log(
+        `paced latency (prepared, c=1, ${PACED_RATE} tx/s): direct ${d!.toFixed(0)} µs, pgbouncer ${b!.toFixed(0)} µs (+${(b! - d!).toFixed(0)}), agent ${a!.toFixed(0)} µs (+${(a! - d!).toFixed(0)})`,
+      );
+    }
+
     if (args["pgbench-only"]) {
       await store.end();
       return;
     }
 
-    // 100-row result through the full path (a wide read of the kind masking applies to).
+    // 100-row result through the full path, one column of it masked.
     const script = path.join(tmp, "hundred.sql");
     writeFileSync(
       script,
@@ -580,10 +649,11 @@ async function main(): Promise<void> {
     const hd = hundred("direct");
     const ha = hundred("agent");
     log(
-      `100-row result (extended, c=4): direct ${hd.toFixed(0)} tps, agent ${ha.toFixed(0)} tps, ratio ${(ha / hd).toFixed(2)}`,
+      `100-row result, filler masked (extended, c=4): direct ${hd.toFixed(0)} tps, agent ${ha.toFixed(0)} tps, ratio ${(ha / hd).toFixed(2)}`,
     );
 
-    // 1M rows, read by a fast client (throughput) and by a slow client (the agent must not buffer).
+    // 1M rows with the filler masked, read by a fast client (throughput) and by a slow client (the agent
+    // must not buffer).
     const rows = SCALE * 100_000;
     const sql = `select * from pgbench_accounts where aid <= ${Math.min(rows, 1_000_000)}`;
     const fastDirect = await streamQuery(5432, "postgres", null, BENCH_DB, sql, 0);
@@ -605,10 +675,10 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const mbps = (r: { bytes: number; ms: number }) => r.bytes / 1024 / 1024 / (r.ms / 1000);
     log(
-      `${fastAgent.rows.toLocaleString("en")}-row SELECT: direct ${mbps(fastDirect).toFixed(0)} MiB/s (${(fastDirect.rows / (fastDirect.ms / 1000) / 1000).toFixed(0)}k rows/s), agent ${mbps(fastAgent).toFixed(0)} MiB/s (${(fastAgent.rows / (fastAgent.ms / 1000) / 1000).toFixed(0)}k rows/s)`,
+      `${fastAgent.rows.toLocaleString("en")}-row SELECT, filler masked: direct ${mbps(fastDirect).toFixed(0)} MiB/s (${(fastDirect.rows / (fastDirect.ms / 1000) / 1000).toFixed(0)}k rows/s), agent ${mbps(fastAgent).toFixed(0)} MiB/s (${(fastAgent.rows / (fastAgent.ms / 1000) / 1000).toFixed(0)}k rows/s)`,
     );
     log(
-      `slow client (40 MiB/s) through the agent: ${slow.rows.toLocaleString("en")} rows in ${(slow.ms / 1000).toFixed(1)} s; agent RSS ${(baseline / 1024).toFixed(0)} MB before, peak ${(peak / 1024).toFixed(0)} MB`,
+      `slow client (40 MiB/s) through the agent, masked: ${slow.rows.toLocaleString("en")} rows in ${(slow.ms / 1000).toFixed(1)} s; agent RSS ${(baseline / 1024).toFixed(0)} MB before, peak ${(peak / 1024).toFixed(0)} MB`,
     );
 
     const agentTransactions = [...results.entries()]

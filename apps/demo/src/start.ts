@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { createDb, generateToken, issueEnrollmentToken } from "@portcullis/db";
 import { startEmbeddedPostgres, type TEmbeddedPostgres } from "@portcullis/db/embedded";
 import { migrate } from "@portcullis/db/migrator";
-import { seedDemo, type TDemoSecrets, DEMO_IDENTITIES } from "@portcullis/db/seed-demo";
+import { DEMO_IDENTITIES, DEMO_MASKING_RULES, seedDemo, type TDemoSecrets } from "@portcullis/db/seed-demo";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
 import { demoDatabaseSql } from "./demo-data.ts";
@@ -218,28 +218,7 @@ async function main(): Promise<void> {
     },
     guardrails,
     // PII is masked for everyone; exempt identities or groups from a rule in the dashboard.
-    maskingRules: [
-      { name: "Mask customer emails", columnPattern: "customers.email", detector: null, strategy: "partial" },
-      { name: "Mask customer phones", columnPattern: "customers.phone", detector: null, strategy: "partial" },
-      { name: "Mask SSNs", columnPattern: "customers.ssn", detector: null, strategy: "partial" },
-      {
-        name: "Mask card numbers",
-        columnPattern: "customers.credit_card",
-        detector: null,
-        strategy: "partial",
-      },
-      { name: "Hide API tokens", columnPattern: "customers.api_token", detector: null, strategy: "redact" },
-      { name: "Hide birth dates", columnPattern: "customers.birth_date", detector: null, strategy: "null" },
-      // A second line of defence: copies of such values in columns nobody tagged.
-      ...(["email", "us_ssn", "payment_card", "api_key", "jwt", "private_key", "cloud_key"] as const).map(
-        (detector) => ({
-          name: `Detect ${detector.replace("_", " ")} values anywhere`,
-          columnPattern: null,
-          detector,
-          strategy: "redact" as const,
-        }),
-      ),
-    ],
+    maskingRules: DEMO_MASKING_RULES,
   });
   const agentDir = path.join(DATA_DIR, "agent");
   const enrollment = existsSync(path.join(agentDir, "credential.json"))

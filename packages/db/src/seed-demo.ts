@@ -27,6 +27,27 @@ export interface TDemoMaskingRule {
   strategy: "redact" | "partial" | "hash" | "null" | "format_preserving";
 }
 
+/**
+ * The demo's masking rules: PII columns of its `customers` table, and content detectors as a second line of
+ * defence for copies of such values in columns nobody tagged. `npm run bench` runs with the same set.
+ */
+export const DEMO_MASKING_RULES: readonly TDemoMaskingRule[] = [
+  { name: "Mask customer emails", columnPattern: "customers.email", detector: null, strategy: "partial" },
+  { name: "Mask customer phones", columnPattern: "customers.phone", detector: null, strategy: "partial" },
+  { name: "Mask SSNs", columnPattern: "customers.ssn", detector: null, strategy: "partial" },
+  { name: "Mask card numbers", columnPattern: "customers.credit_card", detector: null, strategy: "partial" },
+  { name: "Hide API tokens", columnPattern: "customers.api_token", detector: null, strategy: "redact" },
+  { name: "Hide birth dates", columnPattern: "customers.birth_date", detector: null, strategy: "null" },
+  ...(["email", "us_ssn", "payment_card", "api_key", "jwt", "private_key", "cloud_key"] as const).map(
+    (detector) => ({
+      name: `Detect ${detector.replace("_", " ")} values anywhere`,
+      columnPattern: null,
+      detector,
+      strategy: "redact" as const,
+    }),
+  ),
+];
+
 export const DEMO_IDENTITIES = {
   admin: { name: "admin@demo.local", displayName: "Demo Admin", kind: "human", roles: ["admin", "approver"] },
   developer: { name: "dev@demo.local", displayName: "Dana Developer", kind: "human", roles: ["member"] },
