@@ -3,6 +3,8 @@
 // store's (Postgres's) CPU for the same rows, against a fresh database on the local Postgres.
 //   npm run bench:ingest                       20,000 events in frames of 100
 //   npm run bench:ingest -- --events 50000 --frame 200
+//   npm run bench:ingest -- --drop-indexes audit_events_statement_trgm_idx,audit_events_tables_idx
+//     (what those indexes cost: drop them after migrating, compare with a run that keeps them)
 // The events look like what `npm run bench` produces: pgbench's select, one session, one connection.
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -14,7 +16,11 @@ import pg from "pg";
 import { CLK_TCK, cpuTicksOf } from "./proc.ts";
 
 const { values: args } = parseArgs({
-  options: { events: { type: "string", default: "20000" }, frame: { type: "string", default: "100" } },
+  options: {
+    events: { type: "string", default: "20000" },
+    frame: { type: "string", default: "100" },
+    "drop-indexes": { type: "string" },
+  },
 });
 const EVENTS = Number(args.events);
 const FRAME = Number(args.frame);
@@ -64,6 +70,13 @@ async function main(): Promise<void> {
   try {
     await migrate(url);
     const db = createDb(url, { poolMax: 1 });
+    for (const index of args["drop-indexes"]?.split(",").filter(Boolean) ?? []) {
+      const dropped = new pg.Client({ connectionString: url });
+      await dropped.connect();
+      await dropped.query(`drop index "${index.replaceAll('"', "")}"`);
+      await dropped.end();
+      log(`dropped index ${index}`);
+    }
     // Frames as the agent sends them (serialised once there; parsed and validated here).
     const frames: string[] = [];
     for (let i = 0; i < EVENTS; i += FRAME) {
