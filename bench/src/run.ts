@@ -661,6 +661,9 @@ async function main(): Promise<void> {
     // Pending audit events live in the agent's memory until acknowledged: measure streaming without a backlog.
     agentStatements += 1;
     await auditDrained(store);
+    const mbps = (r: { bytes: number; ms: number }) => r.bytes / 1024 / 1024 / (r.ms / 1000);
+    // A quarter of what the agent can deliver, so the agent, not the client, has to hold back.
+    const slowRate = mbps(fastAgent) / 4;
     const baseline = rssKb(agentPid);
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, rssKb(agentPid))), 50);
@@ -670,15 +673,14 @@ async function main(): Promise<void> {
       seeded.token,
       "bench",
       sql,
-      40 * 1024 * 1024,
+      slowRate * 1024 * 1024,
     );
     clearInterval(sampler);
-    const mbps = (r: { bytes: number; ms: number }) => r.bytes / 1024 / 1024 / (r.ms / 1000);
     log(
       `${fastAgent.rows.toLocaleString("en")}-row SELECT, filler masked: direct ${mbps(fastDirect).toFixed(0)} MiB/s (${(fastDirect.rows / (fastDirect.ms / 1000) / 1000).toFixed(0)}k rows/s), agent ${mbps(fastAgent).toFixed(0)} MiB/s (${(fastAgent.rows / (fastAgent.ms / 1000) / 1000).toFixed(0)}k rows/s)`,
     );
     log(
-      `slow client (40 MiB/s) through the agent, masked: ${slow.rows.toLocaleString("en")} rows in ${(slow.ms / 1000).toFixed(1)} s; agent RSS ${(baseline / 1024).toFixed(0)} MB before, peak ${(peak / 1024).toFixed(0)} MB`,
+      `slow client (${slowRate.toFixed(1)} MiB/s) through the agent, masked: ${slow.rows.toLocaleString("en")} rows in ${(slow.ms / 1000).toFixed(1)} s; agent RSS ${(baseline / 1024).toFixed(0)} MB before, peak ${(peak / 1024).toFixed(0)} MB`,
     );
 
     const agentTransactions = [...results.entries()]
