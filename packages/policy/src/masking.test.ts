@@ -1,8 +1,10 @@
+import { createHmac } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { analyzeSql, initParser, type TStatementAnalysis } from "./analyze.ts";
 import {
   columnRuleFor,
   compileMaskingRules,
+  hmacSha256Hex,
   maskText,
   statementMasking,
   type TMaskingRuleSpec,
@@ -165,6 +167,28 @@ describe("maskText", () => {
     [...out.replace(/-/g, "")].forEach((d, i) => expect(d).not.toBe("078051120"[i]));
     expect(maskText("format_preserving", "078-05-1120", key)).toBe(out);
     expect(maskText("format_preserving", "078-05-1120", Buffer.alloc(32, 8))).not.toBe(out);
+  });
+
+  it("partial counts letters beyond the Basic Multilingual Plane as letters", () => {
+    expect(maskText("partial", "𠀀𠀁𠀂𠀃", key)).toBe("****");
+    expect(maskText("partial", "𠀀𠀁-𠀂𠀃-𠀄𠀅𠀆𠀇𠀈", key)).toBe("**-**-*𠀅𠀆𠀇𠀈");
+    expect(maskText("partial", "𠀀bc@example.com", key)).toBe("𠀀***@example.com");
+    expect(maskText("partial", "ab 🙂 cd", key)).toBe("** 🙂 **");
+  });
+
+  it("hash is HMAC-SHA256 of the value, as earlier releases computed it (masked values stay joinable)", () => {
+    for (const value of ["a", "", "Zoë 𠀀", "x".repeat(2000), "y".repeat(70_000)])
+      expect(maskText("hash", value, key)).toBe(
+        `hash:${createHmac("sha256", key).update(value).digest("hex").slice(0, 16)}`,
+      );
+  });
+
+  it("hmacSha256Hex matches node's createHmac for short, block-sized and long keys", () => {
+    for (const size of [0, 1, 32, 63, 64, 65, 200]) {
+      const k = Buffer.from(Array.from({ length: size }, (_, i) => (i * 37 + size) & 0xff));
+      for (const value of ["", "value", "ünïcödé 𠀀", "z".repeat(5000)])
+        expect(hmacSha256Hex(k, value)).toBe(createHmac("sha256", k).update(value).digest("hex"));
+    }
   });
 
   it("hash is keyed and stable; redact and null reveal nothing", () => {
