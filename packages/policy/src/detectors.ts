@@ -111,13 +111,28 @@ export function splitIdentifier(name: string): string[] {
 }
 
 interface THints {
-  ssn: boolean;
-  phone: boolean;
-  secret: boolean;
+  readonly ssn: boolean;
+  readonly phone: boolean;
+  readonly secret: boolean;
 }
 
+const NO_HINTS: THints = Object.freeze({ ssn: false, phone: false, secret: false });
+// Per column name, not per value: detect() runs once per scanned result cell, and splitting the name costs
+// more than scanning a short value. Bounded; a column name is short.
+const hintsByColumn = new Map<string, THints>();
+
 function hintsOf(columnHint: string | undefined): THints {
-  if (!columnHint) return { ssn: false, phone: false, secret: false };
+  if (!columnHint) return NO_HINTS;
+  let hints = hintsByColumn.get(columnHint);
+  if (!hints) {
+    if (hintsByColumn.size >= 1024) hintsByColumn.clear();
+    hints = Object.freeze(hintsFromName(columnHint));
+    hintsByColumn.set(columnHint, hints);
+  }
+  return hints;
+}
+
+function hintsFromName(columnHint: string): THints {
   const tokens = splitIdentifier(columnHint);
   const has = (t: string) => tokens.includes(t);
   return {
