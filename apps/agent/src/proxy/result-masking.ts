@@ -39,6 +39,8 @@ interface TFieldPlan {
   index: number;
   /** A strategy to apply, or "scan" to run the content detectors over the value. */
   action: TMaskingStrategy | "scan";
+  /** The detectors a scan runs (the session's detector rules). */
+  detectors: string[];
   typeOid: number;
   binary: boolean;
   label: string;
@@ -88,6 +90,7 @@ export function planResult(
   if (!statement.tainted && masking.compiled.columnRules.length === 0 && !scan) return null;
   const plans: TFieldPlan[] = [];
   const maskedLabels: string[] = [];
+  const detectors = masking.compiled.detectorRules.map((r) => r.detector);
   fields.forEach((field, index) => {
     const binary = field.format === 1;
     const origin = field.tableOid !== 0 ? masking.catalog?.origin(field.tableOid, field.attnum) : undefined;
@@ -110,6 +113,7 @@ export function planResult(
       plans.push({
         index,
         action,
+        detectors,
         typeOid: field.typeOid,
         binary,
         label,
@@ -119,42 +123,48 @@ export function planResult(
   return plans.length > 0 ? { fields: plans, columnCount: fields.length, maskedLabels } : null;
 }
 
-function toWire(text: string, plan: TFieldPlan): Buffer {
-  // Binary jsonb starts with a version byte.
-  return plan.binary && plan.typeOid === 3802
-    ? Buffer.concat([Buffer.from([1]), Buffer.from(text)])
-    : Buffer.from(text);
-}
+/** What a masked cell becomes: its new text (UTF-8 on the wire), SQL NULL, or the same bytes. */
+const UNCHANGED = Symbol("unchanged");
+type TMaskedCell = string | null | typeof UNCHANGED;
+
+/** Binary jsonb starts with a version byte before its text. */
+const jsonbVersionByte = (plan: TFieldPlan) => (plan.binary && plan.typeOid === 3802 ? 1 : 0);
 
 function maskCell(
-  cell: Buffer,
+  row: Buffer,
+  from: number,
+  to: number,
   plan: TFieldPlan,
   masking: TSessionMasking,
   found: Set<string>,
-): Buffer | null {
+): TMaskedCell {
   if (!TEXT_TYPES.has(plan.typeOid)) {
     // A masked number, date or array cannot be rewritten into a valid value of its type: SQL NULL keeps the type.
-    return plan.action === "scan" ? cell : null;
+    return plan.action === "scan" ? UNCHANGED : null;
   }
-  const raw = (plan.binary && plan.typeOid === 3802 ? cell.subarray(1) : cell).toString("utf8");
+  const value = row.toString("utf8", Math.min(from + jsonbVersionByte(plan), to), to);
   if (plan.action === "scan") {
     // Detector masks contain no quotes or backslashes, so redacting inside JSON text keeps it valid JSON.
-    const { text, detectors } = masking.redact(raw, {
-      detectors: masking.compiled.detectorRules.map((r) => r.detector),
+    const { text, detectors } = masking.redact(value, {
+      detectors: plan.detectors,
       columnHint: plan.columnHint,
     });
-    if (detectors.length === 0) return cell;
+    if (detectors.length === 0) return UNCHANGED;
     for (const d of detectors) found.add(`${plan.label} (${d})`);
-    return toWire(text, plan);
+    return text;
   }
-  const masked = maskText(plan.action, raw, masking.key);
+  const masked = maskText(plan.action, value, masking.key);
   if (masked === null) return null;
-  return toWire(JSON_TYPES.has(plan.typeOid) ? JSON.stringify(masked) : masked, plan);
+  return JSON_TYPES.has(plan.typeOid) ? JSON.stringify(masked) : masked;
 }
+
+/** Where each cell of the DataRow being masked starts (its length word); reused, rows are masked one at a time. */
+let cellStarts = new Int32Array(64);
 
 /**
  * Rebuilds one DataRow with masked cells. `found` collects content-detector hits for the audit event.
  * A row whose column count disagrees with the plan is not trusted: every planned cell becomes NULL.
+ * Runs once per row of a masked result: cells that need nothing are copied as ranges of the original.
  */
 export function maskDataRow(
   frame: TFrame,
@@ -162,36 +172,49 @@ export function maskDataRow(
   masking: TSessionMasking,
   found: Set<string>,
 ): Buffer {
-  const r = new BodyReader(frame.raw, frame.bodyStart);
+  const raw = frame.raw;
+  const r = new BodyReader(raw, frame.bodyStart);
   const count = r.int16();
-  const cells: (Buffer | null)[] = [];
+  if (cellStarts.length <= count) cellStarts = new Int32Array(Math.max(count + 1, 2 * cellStarts.length));
   for (let i = 0; i < count; i++) {
+    cellStarts[i] = r.offset;
     const len = r.int32();
-    cells.push(len < 0 ? null : r.bytes(len));
+    if (len > 0) r.skip(len);
   }
+  const end = r.offset;
   const consistent = count === plan.columnCount;
+  // The planned cells that change (in column order), and the length of each one's new value.
+  const replaced: { start: number; end: number; value: string | null; prefix: number; bytes: number }[] = [];
+  let size = end; // the row as it is: raw starts at its type byte
   for (const field of plan.fields) {
-    const cell = cells[field.index];
-    if (cell === undefined || cell === null) continue;
-    cells[field.index] = consistent ? maskCell(cell, field, masking, found) : null;
+    if (field.index >= count) continue;
+    const start = cellStarts[field.index]!;
+    const len = raw.readInt32BE(start);
+    if (len < 0) continue;
+    const value = consistent ? maskCell(raw, start + 4, start + 4 + len, field, masking, found) : null;
+    if (value === UNCHANGED) continue;
+    const prefix = value === null ? 0 : jsonbVersionByte(field);
+    const bytes = value === null ? 0 : Buffer.byteLength(value, "utf8");
+    replaced.push({ start, end: start + 4 + len, value, prefix, bytes });
+    size += prefix + bytes - len;
   }
-  let size = 7;
-  for (const c of cells) size += 4 + (c?.length ?? 0);
   const out = Buffer.allocUnsafe(size);
-  out[0] = 0x44;
-  out.writeInt32BE(size - 1, 1);
-  out.writeInt16BE(count, 5);
-  let offset = 7;
-  for (const c of cells) {
-    if (c === null) {
+  let from = 0;
+  let offset = 0;
+  for (const cell of replaced) {
+    offset += raw.copy(out, offset, from, cell.start);
+    if (cell.value === null) {
       out.writeInt32BE(-1, offset);
       offset += 4;
     } else {
-      out.writeInt32BE(c.length, offset);
-      c.copy(out, offset + 4);
-      offset += 4 + c.length;
+      out.writeInt32BE(cell.prefix + cell.bytes, offset);
+      if (cell.prefix) out[offset + 4] = 1;
+      offset += 4 + cell.prefix + out.write(cell.value, offset + 4 + cell.prefix, "utf8");
     }
+    from = cell.end;
   }
+  raw.copy(out, offset, from, end);
+  out.writeInt32BE(size - 1, 1);
   return out;
 }
 

@@ -143,6 +143,11 @@ export class BodyReader {
     return v;
   }
 
+  skip(n: number): void {
+    if (n < 0 || this.offset + n > this.buf.length) throw new ProtocolError("message too short");
+    this.offset += n;
+  }
+
   get remaining(): number {
     return this.buf.length - this.offset;
   }
