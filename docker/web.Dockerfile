@@ -4,7 +4,8 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 ENV NEXT_TELEMETRY_DISABLED=1
 COPY . .
-RUN npm install --no-audit --no-fund && cd apps/web && npx next build
+# next build (the dashboard) and scripts/build-server.mjs (server.ts and our packages, one bundle).
+RUN npm install --no-audit --no-fund && npm run -w @portcullis/web build
 
 FROM node:20-bookworm-slim
 WORKDIR /app
@@ -14,4 +15,4 @@ EXPOSE 3000
 USER node
 WORKDIR /app/apps/web
 # server.ts applies pending migrations at start-up (same bookkeeping as `prisma migrate deploy`).
-CMD ["node", "--import", "tsx", "server.ts"]
+CMD ["node", "--enable-source-maps", "dist/server.mjs"]

@@ -1,6 +1,7 @@
 // The control plane's process: one HTTP server for Next.js (dashboard, tRPC, REST API) and the agents'
 // WebSocket link. A custom server because route handlers cannot accept WebSocket upgrades.
-//   production: next build && NODE_ENV=production tsx server.ts      development: tsx server.ts --dev
+//   production: npm run build && npm start (node dist/server.mjs, bundled by scripts/build-server.mjs)
+//   development: tsx server.ts --dev
 import { createServer, type IncomingMessage } from "node:http";
 import path from "node:path";
 import type { Duplex } from "node:stream";
@@ -20,6 +21,9 @@ import { getDb } from "./lib/db.ts";
 import { logger } from "./lib/logger.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
+/** The Next.js app's directory: this file's, or its parent when running as the bundle in dist/. */
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const APP_DIR = path.basename(HERE) === "dist" ? path.dirname(HERE) : HERE;
 
 function pathnameOf(req: IncomingMessage): string {
   return new URL(req.url ?? "/", "http://localhost").pathname;
@@ -46,7 +50,7 @@ async function main() {
   const nextUpgrades = createServer();
   const app = next({
     dev,
-    dir: path.dirname(fileURLToPath(import.meta.url)),
+    dir: APP_DIR,
     hostname: env.HOST,
     port: env.PORT,
     httpServer: nextUpgrades,

@@ -1,6 +1,6 @@
 // The benchmark's control plane: the production agent gateway (the same code server.ts mounts) on a bare
 // HTTP server, without the Next.js dashboard, which plays no part in the agent's hot path.
-// Usage: tsx control-plane.ts <store url> <port> <secret>
+// Usage: node dist/control-plane.mjs <store url> <port> <secret> (built by scripts/build-control-plane.mjs)
 import { createServer } from "node:http";
 import { attachAgentGateway } from "@portcullis/api/agent-gateway";
 import { createDb, deriveSecretKey } from "@portcullis/db";

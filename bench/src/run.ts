@@ -464,6 +464,11 @@ async function main(): Promise<void> {
     }
     await ensureBenchDatabase();
     const seeded = await seedControlPlane();
+    // The control plane and the agent as deployed (docker/*.Dockerfile, npm start): production bundles.
+    for (const script of ["bench/scripts/build-control-plane.mjs", "apps/agent/scripts/build.mjs"]) {
+      const built = spawnSync(process.execPath, [script], { cwd: ROOT, stdio: "inherit" });
+      if (built.status !== 0) throw new Error(`${script} failed`);
+    }
     const controlPlane = await startProcess(
       cores ? "taskset" : process.execPath,
       [
@@ -471,9 +476,8 @@ async function main(): Promise<void> {
         ...(args.profile
           ? ["--cpu-prof", "--cpu-prof-dir", path.join(path.resolve(args.profile), "control-plane")]
           : []),
-        "--import",
-        "tsx",
-        "bench/src/control-plane.ts",
+        "--enable-source-maps",
+        "bench/dist/control-plane.mjs",
         dbUrl(STORE_DB),
         String(PORTS.controlPlane),
         seeded.secret,
@@ -481,12 +485,6 @@ async function main(): Promise<void> {
       {},
       /control plane ready/,
     );
-    // The agent as deployed (docker/agent.Dockerfile, npm start): the production bundle, not tsx.
-    const built = spawnSync(process.execPath, ["apps/agent/scripts/build.mjs"], {
-      cwd: ROOT,
-      stdio: "inherit",
-    });
-    if (built.status !== 0) throw new Error("building the agent failed");
     const agent = await startProcess(
       process.execPath,
       [

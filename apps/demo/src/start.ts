@@ -21,8 +21,12 @@ const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const DATA_DIR = path.resolve(ROOT, env.PORTCULLIS_DATA_DIR ?? ".data");
 const WEB_DIR = path.join(ROOT, "apps/web");
 const AGENT_DIR = path.join(ROOT, "apps/agent");
-/** The agent runs as built for production (apps/agent/scripts/build.mjs), rebuilt at every start. */
+/**
+ * The agent and the control plane's server run as built for production (apps/agent/scripts/build.mjs,
+ * apps/web/scripts/build-server.mjs), rebuilt at every start (under a second each).
+ */
 const AGENT_BUNDLE = path.join(AGENT_DIR, "dist", "main.mjs");
+const WEB_SERVER_BUNDLE = path.join(WEB_DIR, "dist", "server.mjs");
 const HOST = env.PORTCULLIS_HOST;
 const WEB_URL = `http://${HOST}:${env.PORTCULLIS_WEB_PORT}`;
 const DEMO_CONNECTION = "demo";
@@ -74,7 +78,7 @@ async function seedDemoDatabase(url: string): Promise<void> {
 async function newestMtime(dir: string): Promise<number> {
   let newest = 0;
   for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.name === "node_modules" || entry.name === ".next" || entry.name.startsWith(".turbo")) continue;
+    if (["node_modules", ".next", "dist"].includes(entry.name) || entry.name.startsWith(".turbo")) continue;
     const full = path.join(dir, entry.name);
     newest = Math.max(newest, entry.isDirectory() ? await newestMtime(full) : (await stat(full)).mtimeMs);
   }
@@ -227,7 +231,13 @@ async function main(): Promise<void> {
   await db.$disconnect();
 
   await buildWebIfNeeded();
-  startChild("web", ["--import", "tsx", "server.ts"], WEB_DIR, {
+  await runToCompletion(
+    process.execPath,
+    [path.join(WEB_DIR, "scripts", "build-server.mjs")],
+    ROOT,
+    path.join(DATA_DIR, "logs", "web-server-build.log"),
+  );
+  startChild("web", ["--enable-source-maps", WEB_SERVER_BUNDLE], WEB_DIR, {
     NODE_ENV: "production",
     DATABASE_URL: storeUrl,
     // PGlite has one backend session: one pooled connection keeps transactions from interleaving.
