@@ -10,7 +10,7 @@
 // and the order of targets rotates each round; figures are medians. Agent CPU comes from /proc.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -608,20 +608,40 @@ async function main(): Promise<void> {
     // Saturated runs measure cost; most real traffic is paced, where latency is what a user feels. pgbench
     // -R schedules transactions at random (Poisson) times and counts latency from the scheduled start.
     if (PACED_RATE > 0) {
-      const paced = new Map<TTarget, number[]>();
+      // Per-transaction latencies from pgbench's log (-l): the mean hides a tail that percentiles show.
+      const latencies = new Map<TTarget, number[]>();
+      const logDir = path.join(tmp, "paced");
+      mkdirSync(logDir);
       for (let round = 0; round < ROUNDS; round++) {
         for (const target of targets.map((_, i) => targets[(i + round) % targets.length]!)) {
-          const run = pgbench(target, "prepared", 1, SECONDS, seeded.token, ["-S", "-R", String(PACED_RATE)]);
+          const prefix = `${target}-${round}`;
+          const run = pgbench(target, "prepared", 1, SECONDS, seeded.token, [
+            "-S",
+            "-R",
+            String(PACED_RATE),
+            "-l",
+            "--log-prefix",
+            path.join(logDir, prefix),
+          ]);
           if (target === "agent") {
             agentStatements += run.transactions;
             await auditDrained(store);
           }
-          paced.set(target, [...(paced.get(target) ?? []), run.latencyMs]);
+          const mine = latencies.get(target) ?? [];
+          for (const file of readdirSync(logDir).filter((f) => f.startsWith(`${prefix}.`)))
+            for (const line of readFileSync(path.join(logDir, file), "utf8").split("\n"))
+              if (line) mine.push(Number(line.split(" ")[2]));
+          latencies.set(target, mine);
         }
       }
-      const [d, b, a] = targets.map((t) => median(paced.get(t) ?? []) * 1000);
+      const summary = (t: TTarget) => {
+        const xs = (latencies.get(t) ?? []).sort((x, y) => x - y);
+        const at = (q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+        const mean = xs.reduce((sum, x) => sum + x, 0) / xs.length;
+        return `${mean.toFixed(0)} / ${at(0.5).toFixed(0)} / ${at(0.99).toFixed(0)}`;
+      };
       log(
-        `paced latency (prepared, c=1, ${PACED_RATE} tx/s): direct ${d!.toFixed(0)} µs, pgbouncer ${b!.toFixed(0)} µs (+${(b! - d!).toFixed(0)}), agent ${a!.toFixed(0)} µs (+${(a! - d!).toFixed(0)})`,
+        `paced latency (prepared, c=1, ${PACED_RATE} tx/s from the scheduled start; µs mean / p50 / p99): direct ${summary("direct")}, pgbouncer ${summary("pgbouncer")}, agent ${summary("agent")}`,
       );
     }
 
