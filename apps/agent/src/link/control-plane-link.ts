@@ -244,7 +244,8 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   kick(): void {
     if (this.pumpScheduled || !this.connected) return;
     const unsent = this.options.spool.size - this.inFlightIds.size;
-    // With a frame in flight, its ack pumps (settle()); only a full frame is worth sending before then.
+    if (unsent <= 0) return;
+    // With a frame in flight, its ack kicks again (settle()); only a full frame is worth sending before then.
     if (this.inFlight.length > 0 && unsent < this.opts.maxBatchEvents) return;
     this.pumpScheduled = true;
     // A full frame goes at once; otherwise events of the next few milliseconds share the frame.
@@ -568,15 +569,16 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
     for (let i = this.inFlight.length - 1; i >= 0; i--) {
       if (this.inFlight[i]!.ids.every((id) => !this.inFlightIds.has(id))) this.inFlight.splice(i, 1);
     }
-    this.pump();
+    // Not pump(): events waiting at the ack leave after the linger too, with what arrives meanwhile.
+    this.kick();
   }
 
   /**
    * Sends pending events while fewer than maxInFlightBatches frames await an ack. Full frames go at once;
-   * a partial frame goes only when nothing is in flight. So the ack round trip sets the frame size: an
-   * idle link sends each event after the linger, and a busy one sends a few large frames instead of
-   * many small ones, which is what the control plane and its store pay for (a transaction, a chain-head
-   * lookup and a commit per frame).
+   * a partial frame goes only when nothing is in flight, and after the linger (kick()). So an idle link
+   * sends each event after the linger, and a busy one a few large frames instead of many small ones,
+   * which is what the control plane and its store pay for (a transaction, a chain-head lookup and a
+   * commit per frame).
    */
   private pump(): void {
     const ws = this.ws;

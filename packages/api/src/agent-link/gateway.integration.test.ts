@@ -296,7 +296,7 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     await spool.close();
   });
 
-  it("sends a trickle of events behind an unacknowledged frame as one frame when the ack comes", async () => {
+  it("sends a trickle of events behind an unacknowledged frame, and what follows within the linger, as one frame", async () => {
     // The store is slow: a transaction holds the audit table, so the first frame is not acked.
     let release = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -322,14 +322,15 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
       },
     );
     const spool = await AuditSpool.open(join(workDir, "spool"));
-    const link = new ControlPlaneLink({ ...linkOptions(spool), logger: frameLog });
+    // A long linger, so what happens within it after the ack is certain to be within it.
+    const link = new ControlPlaneLink({ ...linkOptions(spool, { batchLingerMs: 300 }), logger: frameLog });
     try {
       link.start();
       await waitFor("connected", () => link.connected);
       const first = wireAuditEvent("SELECT 'first'");
       spool.append(first);
       await waitFor("first frame sent", () => frames.length === 1);
-      // Well past the 10 ms linger, one event at a time, as statements arrive on a busy agent.
+      // One event at a time, as statements arrive on a busy agent.
       const trickle = Array.from({ length: 60 }, (_, i) => wireAuditEvent(`SELECT ${i} AS trickle`));
       for (const e of trickle) {
         spool.append(e);
@@ -338,11 +339,16 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
       expect(frames).toEqual([1]);
       release();
       await holder;
+      // The first frame is acked; the 60 waiting events do not leave at once but after the linger, with
+      // what arrives meanwhile: the store's cost is mostly per frame.
+      await waitFor("first frame acked", () => spool.size === 60);
+      const late = Array.from({ length: 20 }, (_, i) => wireAuditEvent(`SELECT ${i} AS late`));
+      for (const e of late) spool.append(e);
       await waitFor("spool drained", () => spool.size === 0);
-      expect(frames).toEqual([1, 60]);
-      const ids = [first, ...trickle].map((e) => e.id);
+      expect(frames).toEqual([1, 80]);
+      const ids = [first, ...trickle, ...late].map((e) => e.id);
       sentIds.push(...ids);
-      expect((await storedIdCounts(ids)).size).toBe(61);
+      expect((await storedIdCounts(ids)).size).toBe(81);
     } finally {
       release();
       await link.stop();
