@@ -6,8 +6,8 @@
 //   npm run bench -- --hold            set up, print how to connect, wait for Ctrl-C (measure by hand)
 // Method: pgbench -S (select-only) in simple, extended and prepared modes at c = 1, 4, 8, 16 against
 // direct Postgres, PgBouncer (session pooling, started here on loopback) and the agent with governance on
-// (identity auth, guardrails, audit events spooled and shipped to a control plane). Rounds are interleaved
-// and the order of targets rotates each round; figures are medians. Agent CPU comes from /proc.
+// (identity auth, guardrails, masking rules, audit events spooled and shipped to a control plane). Rounds
+// are interleaved and the order of targets rotates each round; figures are medians. CPU comes from /proc.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -695,7 +695,7 @@ async function main(): Promise<void> {
     );
     clearInterval(sampler);
     log(
-      `${fastAgent.rows.toLocaleString("en")}-row SELECT, filler masked: direct ${mbps(fastDirect).toFixed(0)} MiB/s (${(fastDirect.rows / (fastDirect.ms / 1000) / 1000).toFixed(0)}k rows/s), agent ${mbps(fastAgent).toFixed(0)} MiB/s (${(fastAgent.rows / (fastAgent.ms / 1000) / 1000).toFixed(0)}k rows/s)`,
+      `${fastAgent.rows.toLocaleString("en")}-row SELECT (filler masked through the agent): direct ${mbps(fastDirect).toFixed(0)} MiB/s (${(fastDirect.rows / (fastDirect.ms / 1000) / 1000).toFixed(0)}k rows/s), agent ${mbps(fastAgent).toFixed(0)} MiB/s (${(fastAgent.rows / (fastAgent.ms / 1000) / 1000).toFixed(0)}k rows/s)`,
     );
     log(
       `slow client (${slowRate.toFixed(1)} MiB/s) through the agent, masked: ${slow.rows.toLocaleString("en")} rows in ${(slow.ms / 1000).toFixed(1)} s; agent RSS ${(baseline / 1024).toFixed(0)} MB before, peak ${(peak / 1024).toFixed(0)} MB`,
