@@ -146,3 +146,56 @@ describe("short-lived signed credentials", () => {
     expect(attempt(governor, make()).ok).toBe(false);
   });
 });
+
+describe("Governor.decide on repeated statements", () => {
+  const guardrail = {
+    id: "rule-orders",
+    name: "No reads of customers",
+    priority: 10,
+    action: "block" as const,
+    message: "customers are off limits",
+    match: { tables: ["customers"] },
+  };
+  const ssnRule = {
+    id: "mask-ssn",
+    name: "Mask SSNs",
+    columnPattern: "customers.ssn",
+    detector: null,
+    strategy: "redact" as const,
+    exemptIdentities: [],
+    exemptGroups: [],
+  };
+  function withRules(revision: number, guardrails: (typeof guardrail)[], maskingRules: (typeof ssnRule)[]) {
+    const base = snapshot(revision, [{ token: "t" }]);
+    return { ...base, connections: base.connections.map((c) => ({ ...c, guardrails, maskingRules })) };
+  }
+
+  it("applies a policy update to a statement it has already decided", () => {
+    const governor = new Governor();
+    governor.update(withRules(1, [], [ssnRule]));
+    const session = login(governor, "t");
+    const sql = "select ssn, total from customers where id = $1";
+    expect(governor.decide(session, sql).masking[0]?.tainted).toBe(true);
+    expect(governor.decide(session, sql).masking[0]?.tainted).toBe(true);
+
+    governor.update(withRules(2, [guardrail], [ssnRule]));
+    const blocked = governor.decide(session, sql);
+    expect(blocked.action).toBe("block");
+    expect(blocked.ruleName).toBe("No reads of customers");
+
+    governor.update(withRules(3, [], []));
+    const allowed = governor.decide(session, sql);
+    expect(allowed.action).toBe("allow");
+    expect(allowed.masking[0]?.tainted).toBe(false);
+  });
+
+  it("keeps each text of a statement shape in its verdict while reusing the decision", () => {
+    const governor = new Governor();
+    governor.update(withRules(1, [], [ssnRule]));
+    const session = login(governor, "t");
+    const texts = [1, 2, 3].map((n) => `select ssn from customers where id = ${n}`);
+    const verdicts = texts.map((sql) => governor.decide(session, sql));
+    expect(verdicts.map((v) => v.statements[0]?.text)).toEqual(texts);
+    expect(verdicts.every((v) => v.action === "allow" && v.masking[0]?.tainted)).toBe(true);
+  });
+});

@@ -27,12 +27,13 @@ import {
   UNTAINTED,
   type TCompiledGuardrail,
   type TDetectorId,
+  type TGuardrailDecision,
   type TCompiledMasking,
   type TRequestContext,
   type TStatementAnalysis,
   type TStatementMasking,
 } from "@portcullis/policy";
-import { SchemaCatalogs } from "./proxy/catalog.ts";
+import { SchemaCatalogs, type TCatalog } from "./proxy/catalog.ts";
 import type { TSessionMasking, TTextRedactor } from "./proxy/result-masking.ts";
 import type { TAuthOutcome, TSessionInfo, TVerdict } from "./proxy/types.ts";
 
@@ -45,8 +46,29 @@ const detectorRedactor: TTextRedactor = (text, options) =>
     detectors: options?.detectors?.filter((d): d is TDetectorId => KNOWN_DETECTORS.has(d)),
   });
 
+/** What decide() worked out for one statement: the guardrail decision, and its masking when allowed. */
+interface TStatementDecision {
+  decision: TGuardrailDecision;
+  masking: TStatementMasking | null;
+}
+
+/**
+ * One session's decisions, valid while the rules, its masking and the schema they were made with are the
+ * current ones. Keyed by the statement's columnRefs array, which an analysis owns and the copies of a cached
+ * analysis (same statement, other literals) share: a decision never reads the statement's text.
+ */
+interface TDecisionMemo {
+  rules: readonly TCompiledGuardrail[];
+  masking: TCompiledMasking;
+  catalog: TCatalog | undefined;
+  byStatement: WeakMap<object, TStatementDecision>;
+}
+
 /** Short-lived database credentials signed by the control plane (see packages/db db-credentials.ts). */
 const SIGNED_PREFIX = "pcdb_";
+
+/** One empty rule list, so a connection without guardrails keeps its memo across calls. */
+const NO_RULES: readonly TCompiledGuardrail[] = [];
 
 export class Governor {
   private connections = new Map<string, TConnectionPolicy>();
@@ -56,6 +78,9 @@ export class Governor {
   private maskingByIdentity = new Map<string, TCompiledMasking>();
   private maskingKey: Buffer = randomBytes(32);
   private readonly cache = new AnalysisCache();
+  /** Repeated statements (every Parse of pgbench or an ORM) skip guardrail and masking evaluation. */
+  private readonly memos = new WeakMap<TSessionInfo, TDecisionMemo>();
+  private readonly sessionMaskings = new WeakMap<TCompiledMasking, TSessionMasking>();
   revision = -1;
 
   private readonly catalogs: SchemaCatalogs;
@@ -112,12 +137,14 @@ export class Governor {
     const connection = this.connectionsById.get(session.connectionId);
     // Keep the schema fresh in the background; until it is read, column origins count as unknown (masked).
     if (connection) void this.catalogs.ensure(connection.id, connection.upstream);
-    return {
-      compiled,
-      key: this.maskingKey,
-      catalog: this.catalogs.get(session.connectionId),
-      redact: this.redact,
-    };
+    const catalog = this.catalogs.get(session.connectionId);
+    // The same object while nothing changed, so sessions can reuse the plans they made with it.
+    let current = this.sessionMaskings.get(compiled);
+    if (!current || current.catalog !== catalog || current.key !== this.maskingKey) {
+      current = { compiled, key: this.maskingKey, catalog, redact: this.redact };
+      this.sessionMaskings.set(compiled, current);
+    }
+    return current;
   }
 
   /** Reads the connection's catalog before a masked session's first statement. */
@@ -265,17 +292,28 @@ export class Governor {
         masking: [unknown],
       };
     }
-    const rules = this.rulesByConnection.get(session.connectionId) ?? [];
-    const schema = this.catalogs.get(session.connectionId)?.columnsOf;
+    const memo = this.decisionMemo(session, masking);
     const statementMaskings: TStatementMasking[] = [];
     let allow: TVerdict | null = null;
     for (let i = 0; i < analysis.statements.length; i++) {
       const statement = analysis.statements[i]!;
-      const decision = evaluateGuardrails(statement, ctx, rules);
+      let decided = memo.byStatement.get(statement.columnRefs);
+      if (!decided) {
+        const decision = evaluateGuardrails(statement, ctx, memo.rules);
+        decided = {
+          decision,
+          masking:
+            decision.action === "allow"
+              ? statementMasking(statement, masking, memo.catalog?.columnsOf)
+              : null,
+        };
+        memo.byStatement.set(statement.columnRefs, decided);
+      }
+      const { decision } = decided;
       if (decision.action !== "allow") {
         return { ...decision, statements: analysis.statements, offendingIndex: i, masking: [] };
       }
-      const m = statementMasking(statement, masking, schema);
+      const m = decided.masking!;
       if (m.block) {
         return {
           action: "block",
@@ -307,6 +345,17 @@ export class Governor {
         masking: [],
       }
     );
+  }
+
+  private decisionMemo(session: TSessionInfo, masking: TCompiledMasking): TDecisionMemo {
+    const rules = this.rulesByConnection.get(session.connectionId) ?? NO_RULES;
+    const catalog = this.catalogs.get(session.connectionId);
+    let memo = this.memos.get(session);
+    if (!memo || memo.rules !== rules || memo.masking !== masking || memo.catalog !== catalog) {
+      memo = { rules, masking, catalog, byStatement: new WeakMap() };
+      this.memos.set(session, memo);
+    }
+    return memo;
   }
 
   get cacheStats(): { hits: number; misses: number; size: number } {

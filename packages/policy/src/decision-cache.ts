@@ -3,7 +3,7 @@
 // - by shape (the text with its string and number literals blanked), for plain reads whose analysis cannot
 //   depend on the literals' values. Clients that inline constants (pgbench in simple mode, many BI tools)
 //   send a new text every time; their reads still skip the parser.
-// Guardrail evaluation over a cached analysis is cheap and depends on who asks, so it is not cached.
+// Guardrail and masking decisions depend on who asks: the agent's governor memoizes them per session.
 import { analyzeSql, type TAnalysis, type TStatementAnalysis } from "./analyze.ts";
 
 /**
