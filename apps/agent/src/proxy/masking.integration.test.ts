@@ -184,6 +184,34 @@ describe("masking through the agent", () => {
     },
   );
 
+  it("one session running every read twice, in both protocols, leaks nothing", async () => {
+    // Sessions reuse the columns and plan of the previous result: each statement must still get its own.
+    const reads = HOSTILE.filter((q) => q.startsWith("select") || q.startsWith("with"));
+    const plain = "select id, full_name from customers order by id";
+    const simple = new pg.Client({ connectionString: url() });
+    await simple.connect();
+    const extended = postgres(url(), { max: 1, onnotice: () => undefined });
+    const outputs: string[] = [];
+    for (const round of [1, 2]) {
+      for (const sql of [...reads, plain]) {
+        outputs.push(
+          await simple.query(sql).then(
+            (r) => JSON.stringify(r.rows),
+            (e: Error) => e.message,
+          ),
+          await extended.unsafe(sql, [], { prepare: true }).then(
+            (r) => JSON.stringify(r),
+            (e: Error) => e.message,
+          ),
+        );
+      }
+      expect(outputs.at(-1), `round ${round}`).toContain("Ada Lovelace");
+    }
+    assertNoLeak(outputs.join());
+    await simple.end();
+    await extended.end();
+  });
+
   it("binary results: masked text cells; unmasked ints, numerics, timestamps and arrays exactly as direct", async () => {
     const sql = "select id, ssn, balance, created_at, tags, full_name from customers where id = $1";
     const viaAgent = new pg.Client({ connectionString: url(), binary: true } as pg.ClientConfig);

@@ -76,8 +76,10 @@ export function parseRowDescription(frame: TFrame): TFieldDescription[] {
 
 /** Applies Bind's result-format codes to fields described by Describe(statement), which reports format 0. */
 export function withFormats(fields: TFieldDescription[], formats: number[]): TFieldDescription[] {
-  if (formats.length === 0) return fields;
-  return fields.map((f, i) => ({ ...f, format: formats.length === 1 ? formats[0]! : (formats[i] ?? 0) }));
+  const formatOf = (i: number) => (formats.length === 1 ? formats[0]! : (formats[i] ?? 0));
+  // The same array when nothing changes (text results), so a plan made for it can be reused.
+  if (fields.every((f, i) => f.format === formatOf(i))) return fields;
+  return fields.map((f, i) => ({ ...f, format: formatOf(i) }));
 }
 
 /** Decides per column. Returns null when no cell of this result needs work (the fast path). */

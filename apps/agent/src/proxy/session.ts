@@ -164,8 +164,13 @@ function resultFormatsOf(reader: BodyReader): number[] {
     if (len > 0) reader.bytes(len);
   }
   const count = reader.int16();
-  return Array.from({ length: count }, () => reader.int16());
+  if (count === 0) return NO_FORMATS;
+  const formats: number[] = [];
+  for (let i = 0; i < count; i++) formats.push(reader.int16());
+  return formats;
 }
+
+const NO_FORMATS: number[] = [];
 
 const MAX_STATEMENT_IN_EVENT = 100_000;
 /** Longest a session waits for preparation before serving anyway (masking then errs on the strict side). */
@@ -191,6 +196,17 @@ export class ProxySession {
    * whose meaning depends on standard_conforming_strings, which an earlier statement could have changed.
    */
   private barrier: TFrame[] | null = null;
+  /**
+   * The last RowDescription and the last result plan: a client that runs the same statement again (every
+   * Describe of pgbench or an ORM) gets the same columns back, and the plan is reused instead of remade.
+   */
+  private lastDescription: { raw: Buffer; fields: TFieldDescription[] } | null = null;
+  private lastPlan: {
+    fields: TFieldDescription[];
+    statement: TStatementMasking;
+    masking: TSessionMasking;
+    plan: TResultPlan | null;
+  } | null = null;
 
   constructor(
     private readonly client: net.Socket,
@@ -669,7 +685,7 @@ export class ProxySession {
           described ??
           (statementFields ? withFormats(statementFields, this.portalFormats.get(head.portal) ?? []) : null);
         head.masking = masking;
-        if (fields) head.plan = planResult(fields, run.masking, masking);
+        if (fields) head.plan = this.planFor(fields, run.masking, masking);
         else if (run.masking.tainted) {
           head.nullAll = true;
           head.masked.add("* (columns not described)");
@@ -680,6 +696,28 @@ export class ProxySession {
     if (!head.plan || !head.masking) return frame.raw;
     for (const label of head.plan.maskedLabels) head.masked.add(label);
     return maskDataRow(frame, head.plan, head.masking, head.masked);
+  }
+
+  private describedFields(frame: TFrame): TFieldDescription[] {
+    const last = this.lastDescription;
+    if (last?.raw.equals(frame.raw)) return last.fields;
+    const fields = parseRowDescription(frame);
+    // A copy: the frame is a view of the socket's chunk, which should not be kept alive.
+    this.lastDescription = { raw: Buffer.from(frame.raw), fields };
+    return fields;
+  }
+
+  private planFor(
+    fields: TFieldDescription[],
+    statement: TStatementMasking,
+    masking: TSessionMasking,
+  ): TResultPlan | null {
+    const last = this.lastPlan;
+    if (last && last.fields === fields && last.statement === statement && last.masking === masking)
+      return last.plan;
+    const plan = planResult(fields, statement, masking);
+    this.lastPlan = { fields, statement, masking, plan };
+    return plan;
   }
 
   private handleUpstreamFrame(frame: TFrame): Buffer {
@@ -727,7 +765,7 @@ export class ProxySession {
           this.pending.shift();
           // Only sessions with masking need the columns of later Executes.
           if (this.masking()) {
-            const fields = parseRowDescription(frame);
+            const fields = this.describedFields(frame);
             if (head.target === 0x53 /* S */) this.statementFields.set(head.name, fields);
             else this.portalFields.set(head.name, fields);
           }
@@ -735,7 +773,7 @@ export class ProxySession {
           const run = head.runs[head.index];
           head.masking = this.masking();
           head.plan =
-            run && head.masking ? planResult(parseRowDescription(frame), run.masking, head.masking) : null;
+            run && head.masking ? this.planFor(this.describedFields(frame), run.masking, head.masking) : null;
         }
         return frame.raw;
       }
