@@ -76,6 +76,11 @@ export class Governor {
   private rulesByConnection = new Map<string, TCompiledGuardrail[]>();
   /** Masking rules compiled per identity and connection; rebuilt lazily after each policy update. */
   private maskingByIdentity = new Map<string, TCompiledMasking>();
+  /** Each session's entry of maskingByIdentity, valid while that map is the current one. */
+  private readonly maskingBySession = new WeakMap<
+    TSessionInfo,
+    { of: Map<string, TCompiledMasking>; compiled: TCompiledMasking }
+  >();
   private maskingKey: Buffer = randomBytes(32);
   private readonly cache = new AnalysisCache();
   /** Repeated statements (every Parse of pgbench or an ORM) skip guardrail and masking evaluation. */
@@ -118,6 +123,9 @@ export class Governor {
   }
 
   private compiledMasking(session: TSessionInfo): TCompiledMasking {
+    // Looked up per statement: by session first, which spares building and hashing the key string.
+    const known = this.maskingBySession.get(session);
+    if (known?.of === this.maskingByIdentity) return known.compiled;
     const key = `${session.connectionId}|${session.identityName}`;
     let compiled = this.maskingByIdentity.get(key);
     if (!compiled) {
@@ -127,6 +135,7 @@ export class Governor {
       );
       this.maskingByIdentity.set(key, compiled);
     }
+    this.maskingBySession.set(session, { of: this.maskingByIdentity, compiled });
     return compiled;
   }
 
@@ -326,8 +335,12 @@ export class Governor {
         };
       }
       statementMaskings.push(m);
+      // Spelled out rather than spread: this runs per statement, and a spread copy costs map transitions.
       allow ??= {
-        ...decision,
+        action: decision.action,
+        ruleId: decision.ruleId,
+        ruleName: decision.ruleName,
+        message: decision.message,
         statements: analysis.statements,
         offendingIndex: -1,
         masking: statementMaskings,
