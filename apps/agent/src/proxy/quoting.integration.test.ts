@@ -6,7 +6,7 @@
 import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PIPELINED_BACKSLASH_REFUSAL, QUOTING_REFUSAL } from "./session.ts";
+import { QUOTING_REFUSAL } from "./session.ts";
 import {
   backendMessages,
   errorsIn,
@@ -61,6 +61,19 @@ afterAll(async () => {
   await database?.drop();
   await offDatabase?.drop();
 });
+
+/** The text cells of a DataRow body. */
+function cells(body: Buffer): (string | null)[] {
+  const out: (string | null)[] = [];
+  let offset = 2;
+  for (let i = 0; i < body.readInt16BE(0); i++) {
+    const length = body.readInt32BE(offset);
+    offset += 4;
+    out.push(length < 0 ? null : body.toString("utf8", offset, offset + length));
+    offset += Math.max(0, length);
+  }
+  return out;
+}
 
 /** What the agent sent until the `count`-th ReadyForQuery (or 5 s). */
 async function untilReady(session: { take(): Buffer }, count: number): Promise<Buffer> {
@@ -142,7 +155,9 @@ describe("standard_conforming_strings through the agent", () => {
     expect(await victimExists()).toBe(true);
   });
 
-  it("refuses a backslash string pipelined behind an Execute of the same batch", async () => {
+  // In a batch (one Sync for several statements, as JDBC sends them) no ReadyForQuery comes between them, so
+  // the agent asks the server for the setting itself before a backslash string goes on.
+  it("ends the session before a backslash string reaches the server behind a function of the same batch that turned it off", async () => {
     const { bind, execute, sync } = frontend;
     const session = await rawSession(proxy.port);
     session.socket.write(
@@ -150,36 +165,70 @@ describe("standard_conforming_strings through the agent", () => {
         parseMessage("", "select quoting_off()"),
         bind("", ""),
         execute(""),
-        // One statement (a Parse holds one): two string columns to the agent; with the setting off, one
-        // string and the rest of the text as SQL to the server, which is how a column would be read unmasked.
-        parseMessage("", String.raw`select 'a\' as x, ' as y --' as z`),
+        parseMessage("", SMUGGLED_DROP),
         bind("", ""),
         execute(""),
         sync(),
       ]),
     );
-    const first = await untilReady(session, 1);
-    // The only row is the function's own result: the second statement returned nothing.
-    expect(
-      backendMessages(first)
-        .filter((m) => m.type === "D")
-        .map((m) => m.body.toString("utf8", 6)),
-    ).toEqual(["off"]);
-    expect(errorsIn(first).map((e) => e.M)).toEqual([
-      `Portcullis blocked this statement: ${PIPELINED_BACKSLASH_REFUSAL}`,
+    const answer = await session.untilClosed();
+    expect(answer.closed).toBe(true);
+    expect(errorsIn(answer.bytes).map((e) => e.M)).toEqual([QUOTING_REFUSAL]);
+    expect(await victimExists()).toBe(true);
+  });
+
+  it("runs a backslash string behind an Execute of the same batch while the setting stays on (JDBC batches)", async () => {
+    const { bind, execute, sync } = frontend;
+    const session = await rawSession(proxy.port);
+    const batch = Buffer.concat([
+      parseMessage("", "select 1 as one"),
+      bind("", ""),
+      execute(""),
+      parseMessage("", String.raw`select 'C:\temp' as path, ' as y --' as z`),
+      bind("", ""),
+      execute(""),
+      sync(),
     ]);
-    // The refusal failed the batch, so the function's change was rolled back with it: the session goes on
-    // with the setting on, and the smuggled text never ran.
-    session.socket.write(queryMessage("show standard_conforming_strings"));
-    const shown = await untilReady(session, 1);
-    expect(
-      backendMessages(shown)
-        .find((m) => m.type === "D")
-        ?.body.toString("utf8", 6),
-    ).toBe("on");
+    for (const round of [1, 2]) {
+      session.socket.write(batch);
+      const messages = backendMessages(await untilReady(session, 1));
+      // Exactly the client's own answers: the agent's check of the setting stays between it and the server.
+      expect(messages.map((m) => m.type).join(""), `round ${round}`).toBe("12DC12DCZ");
+      expect(messages.filter((m) => m.type === "D").map((m) => cells(m.body))).toEqual([
+        ["1"],
+        [String.raw`C:\temp`, " as y --"],
+      ]);
+    }
     expect(session.closed).toBe(false);
     session.socket.destroy();
-    expect(await victimExists()).toBe(true);
+  });
+
+  it("lets a batch that failed before the backslash string fail as it would directly", async () => {
+    const { bind, execute, sync } = frontend;
+    const session = await rawSession(proxy.port);
+    session.socket.write(
+      Buffer.concat([
+        parseMessage("", "select 1/0"),
+        bind("", ""),
+        execute(""),
+        parseMessage("", String.raw`select 'a\b' as x`),
+        bind("", ""),
+        execute(""),
+        sync(),
+      ]),
+    );
+    const answer = await untilReady(session, 1);
+    // The server folds 1/0 when Bind plans it: ParseComplete, the error, then only ReadyForQuery.
+    expect(
+      backendMessages(answer)
+        .map((m) => m.type)
+        .join(""),
+    ).toBe("1EZ");
+    expect(errorsIn(answer).map((e) => e.M)).toEqual(["division by zero"]);
+    session.socket.write(queryMessage(String.raw`select 'a\b' as x`));
+    const rows = backendMessages(await untilReady(session, 1)).filter((m) => m.type === "D");
+    expect(rows.map((m) => m.body.toString("utf8", 6))).toEqual([String.raw`a\b`]);
+    session.socket.destroy();
   });
 
   it("still pipelines backslash strings when nothing before them changes the setting", async () => {

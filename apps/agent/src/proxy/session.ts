@@ -33,6 +33,7 @@ import {
   BodyReader,
   errorResponse,
   FrameReader,
+  inlineQueryMessages,
   noticeResponse,
   MAX_CLIENT_MESSAGE,
   parseErrorFields,
@@ -50,9 +51,11 @@ export const BLOCKED_SQL = "PORTCULLIS BLOCKED STATEMENT";
 export const QUOTING_REFUSAL =
   "Portcullis requires standard_conforming_strings = on for this database (the server reports it off): ask an admin to change the database or role setting";
 
-/** Refusal of a quoting-sensitive statement pipelined behind code that ran in the same unsynced batch. */
-export const PIPELINED_BACKSLASH_REFUSAL =
-  "a statement with a backslash in a '...' string cannot be pipelined behind statements of the same batch that have not finished (send a Sync first, or use E'...' strings or parameters)";
+/** What the agent asks the server before sending a quoting-sensitive statement on behind running code. */
+const QUOTING_CHECK_SQL = "select current_setting('standard_conforming_strings')";
+/** ParseComplete, BindComplete, DataRow, CommandComplete and two CloseComplete (see inlineQueryMessages). */
+const QUOTING_CHECK_ANSWERS = 6;
+const NOTHING = Buffer.alloc(0);
 
 const T = {
   Query: 0x51,
@@ -135,7 +138,17 @@ type TPending =
       startedAt: number;
     } & TResultState)
   | { kind: "describe"; target: number; name: string }
-  | { kind: "bind" | "close" | "sync" };
+  | { kind: "bind" | "close" | "sync" }
+  /** The agent's own look at standard_conforming_strings (see quotingBarrier): answers seen, value read. */
+  | { kind: "quoting-check"; answers: number; value: string | null };
+
+const QUOTING_CHECK_ANSWER_TYPES = new Set<number>([
+  B.ParseComplete,
+  B.BindComplete,
+  B.DataRow,
+  B.CommandComplete,
+  B.CloseComplete,
+]);
 
 const freshResult = (): TResultState => ({ plan: null, masking: null, nullAll: false, masked: new Set() });
 
@@ -295,10 +308,13 @@ export class ProxySession {
           this.client.pause();
           return;
         }
-        if (quoting === "refuse") {
-          out.push(this.handleClientFrame(frame, this.pipelinedBackslashRefusal(frame)));
-          rewritten = true;
-          continue;
+        if (quoting === "check") {
+          this.pending.push({ kind: "quoting-check", answers: 0, value: null });
+          out.push(inlineQueryMessages(`portcullis_quoting_${randomUUID().slice(0, 8)}`, QUOTING_CHECK_SQL));
+          if (!this.upstream.write(Buffer.concat(out))) this.client.pause();
+          this.barrier = frames.slice(i);
+          this.client.pause();
+          return;
         }
         const checked = this.approvalNeeded(frame);
         if (checked?.hold) {
@@ -330,10 +346,11 @@ export class ProxySession {
    * call would be read by the server before the agent hears of it. So a quoting-sensitive statement goes
    * upstream only when nothing before it is still running:
    * - "wait" while earlier batches have not reached ReadyForQuery (their ParameterStatus comes first);
-   * - "refuse" when something already ran in its own unsynced batch (no ReadyForQuery will come first);
+   * - "check" when something already ran in its own unsynced batch (no ReadyForQuery will come first, as in
+   *   JDBC batches): the agent asks the server for the setting in the same batch and waits for the answer;
    * - "send" otherwise (nothing pending, or nothing of its batch executed).
    */
-  private quotingBarrier(frame: TFrame): "send" | "wait" | "refuse" {
+  private quotingBarrier(frame: TFrame): "send" | "wait" | "check" {
     if (frame.type !== T.Query && frame.type !== T.Parse) return "send";
     if (this.pending.length === 0 || this.discardUntilSync) return "send";
     // Cheap test first: no backslash byte, nothing to worry about (the common case).
@@ -346,28 +363,18 @@ export class ProxySession {
       // Bind plans the statement (constant folding may call functions); Execute runs it.
       if (kind === "execute" || kind === "bind") ranInBatch = true;
     }
-    return ranInBatch ? "refuse" : "send";
+    return ranInBatch ? "check" : "send";
   }
 
-  private pipelinedBackslashRefusal(frame: TFrame): TVerdict {
-    const verdict = this.hooks.decide(this.info, statementOf(frame).sql);
-    if (verdict.action === "block") return verdict;
-    return {
-      ...verdict,
-      action: "block",
-      ruleId: "builtin-pipelined-backslash",
-      ruleName: "Backslash strings are not pipelined behind running statements",
-      message: PIPELINED_BACKSLASH_REFUSAL,
-      offendingIndex: verdict.statements.length > 0 ? 0 : -1,
-      masking: [],
-    };
-  }
-
-  /** Sends on what waited behind a quoting-sensitive statement once every earlier batch has finished. */
+  /**
+   * Sends on what waited behind a quoting-sensitive statement once every earlier batch has finished, or the
+   * server has said the setting is still on (or failed the batch, which then skips to Sync anyway).
+   */
   private releaseBarrier(): void {
     const waiting = this.barrier;
     if (!waiting || this.closed) return;
-    if (this.pending.some((p) => p.kind === "sync" || p.kind === "query")) return;
+    if (this.pending.some((p) => p.kind === "sync" || p.kind === "query" || p.kind === "quoting-check"))
+      return;
     this.barrier = null;
     this.processClientFrames(waiting);
     if (!this.held && !this.barrier && !this.closed) this.client.resume();
@@ -613,6 +620,7 @@ export class ProxySession {
         const frame: TFrame = { type, raw: data.subarray(offset, end), bodyStart: 5 };
         if (type === B.ParameterStatus && !this.quotingStillStandard(frame)) return;
         const replacement = this.handleUpstreamFrame(frame);
+        if (this.closed) return; // the session ended on this message: nothing after it goes to the client
         if (replacement !== frame.raw) {
           if (offset > unchanged) out.push(data.subarray(unchanged, offset));
           out.push(replacement);
@@ -638,6 +646,7 @@ export class ProxySession {
    */
   private rowPassesUnchanged(): boolean {
     const head = this.pending[0];
+    if (head?.kind === "quoting-check") return false;
     if (!head || (head.kind !== "query" && head.kind !== "execute")) return true;
     if (head.kind === "execute" && !head.planned) return false;
     if (head.nullAll || (head.plan && head.masking)) return false;
@@ -652,12 +661,33 @@ export class ProxySession {
   private quotingStillStandard(frame: TFrame): boolean {
     const reader = new BodyReader(frame.raw, frame.bodyStart);
     if (reader.cstring() !== "standard_conforming_strings" || reader.cstring() === "on") return true;
+    this.endForQuoting();
+    return false;
+  }
+
+  private endForQuoting(): void {
     this.logger.warn(
       { sessionId: this.info.sessionId },
       "standard_conforming_strings turned off; ending session",
     );
     this.terminate("standard_conforming_strings turned off", { code: "0A000", message: QUOTING_REFUSAL });
-    return false;
+  }
+
+  /** An answer to the agent's own quoting check: kept from the client; the session ends unless the value is on. */
+  private onQuotingCheckAnswer(frame: TFrame, check: Extract<TPending, { kind: "quoting-check" }>): Buffer {
+    if (frame.type === B.DataRow) {
+      const reader = new BodyReader(frame.raw, frame.bodyStart);
+      if (reader.int16() === 1) {
+        const length = reader.int32();
+        check.value = length < 0 ? null : reader.bytes(length).toString("utf8");
+      }
+    }
+    check.answers += 1;
+    if (check.answers === QUOTING_CHECK_ANSWERS) {
+      this.pending.shift();
+      if (check.value !== "on") this.endForQuoting();
+    }
+    return NOTHING;
   }
 
   /** Masking for this session right now (policy can change between statements). */
@@ -722,6 +752,8 @@ export class ProxySession {
 
   private handleUpstreamFrame(frame: TFrame): Buffer {
     const head = this.pending[0];
+    if (head?.kind === "quoting-check" && QUOTING_CHECK_ANSWER_TYPES.has(frame.type))
+      return this.onQuotingCheckAnswer(frame, head);
     switch (frame.type) {
       case B.DataRow:
         if (head && (head.kind === "query" || head.kind === "execute")) {

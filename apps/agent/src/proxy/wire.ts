@@ -252,6 +252,24 @@ export function parseMessage(name: string, sql: string, paramTypes: number[] = [
   return message("P", Buffer.concat([cstr(name), cstr(sql), types]));
 }
 
+/**
+ * An extended-protocol query the agent runs itself, in the middle of a client's batch: Parse, Bind and Execute
+ * on a statement and portal of its own name (so the client's unnamed ones are untouched), both closed again,
+ * then Flush so the answer comes before the batch's Sync. Answered by ParseComplete, BindComplete, the rows,
+ * CommandComplete and two CloseComplete.
+ */
+export function inlineQueryMessages(name: string, sql: string): Buffer {
+  const noFormatsNoParams = Buffer.alloc(6);
+  return Buffer.concat([
+    parseMessage(name, sql),
+    message("B", Buffer.concat([cstr(name), cstr(name), noFormatsNoParams])),
+    message("E", Buffer.concat([cstr(name), int32(0)])),
+    message("C", Buffer.concat([Buffer.from("P"), cstr(name)])),
+    message("C", Buffer.concat([Buffer.from("S"), cstr(name)])),
+    message("H", Buffer.alloc(0)),
+  ]);
+}
+
 /** Fields of an ErrorResponse/NoticeResponse body, keyed by field type character. */
 export function parseErrorFields(frame: TFrame): Map<string, string> {
   const reader = new BodyReader(frame.raw, frame.bodyStart);
