@@ -13,6 +13,7 @@ import {
   rawSession,
   startProxyProcess,
   TEST_IDENTITY,
+  TEST_TOKEN,
   type TProxyProcess,
   frontend,
 } from "./test-harness.ts";
@@ -99,6 +100,40 @@ describe("before authentication", () => {
     const packet = Buffer.alloc(8);
     packet.writeInt32BE(8);
     packet.writeInt32BE(0x00020000, 4); // protocol 2.0
+    const answer = await rawExchange(agent.port, packet);
+    expect(errorsIn(answer.bytes)[0]).toMatchObject({ S: "FATAL", C: "0A000" });
+    expect(answer.closed).toBe(true);
+  });
+
+  it("a newer 3.x minor version and _pq_ options are negotiated down to 3.0, as Postgres does", async () => {
+    const body = Buffer.concat([
+      Buffer.from([0, 3, 0, 2]), // protocol 3.2 (libpq 18 with max_protocol_version=3.2)
+      ...["user", TEST_IDENTITY, "database", "shop", "_pq_.test_option", "on"].map((s) =>
+        Buffer.from(`${s}\0`),
+      ),
+      Buffer.from([0]),
+    ]);
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(body.length + 4);
+    const answer = await rawExchange(
+      agent.port,
+      [Buffer.concat([length, body]), passwordMessage(TEST_TOKEN)],
+      1_500,
+    );
+    const messages = backendMessages(answer.bytes);
+    expect(messages.map((m) => m.type).slice(0, 3)).toEqual(["v", "R", "R"]);
+    const negotiation = messages[0]!.body;
+    expect(negotiation.readInt32BE(0)).toBe(0x0003_0000);
+    expect(negotiation.readInt32BE(4)).toBe(1);
+    expect(negotiation.toString("utf8", 8)).toBe("_pq_.test_option\0");
+    expect(errorsIn(answer.bytes)).toEqual([]);
+    expect(messages.at(-1)?.type).toBe("Z");
+  });
+
+  it("another major protocol version is refused with 0A000", async () => {
+    const packet = Buffer.alloc(8);
+    packet.writeInt32BE(8);
+    packet.writeInt32BE(0x00040000, 4);
     const answer = await rawExchange(agent.port, packet);
     expect(errorsIn(answer.bytes)[0]).toMatchObject({ S: "FATAL", C: "0A000" });
     expect(answer.closed).toBe(true);

@@ -23,6 +23,7 @@ import {
   errorResponse,
   FrameReader,
   GSSENC_REQUEST_CODE,
+  negotiateProtocolVersion,
   MAX_STARTUP_PACKET,
   parameterStatus,
   parseStartupParams,
@@ -257,12 +258,19 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         }
         return;
       }
-      if (code !== PROTOCOL_3_0)
+      if (code >> 16 !== PROTOCOL_3_0 >> 16)
         return fail(
           "0A000",
           `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: Portcullis speaks 3.0`,
         );
       params = parseStartupParams(packet);
+      // As Postgres does: a newer 3.x minor version or `_pq_.` protocol options are answered with the
+      // version the session will speak (3.0) and the options it ignores, not refused (libpq 18 may ask for 3.2).
+      const protocolOptions = [...params.keys()].filter((name) => name.startsWith("_pq_."));
+      const negotiation =
+        code !== PROTOCOL_3_0 || protocolOptions.length > 0
+          ? negotiateProtocolVersion(PROTOCOL_3_0, protocolOptions)
+          : null;
       if (params.has("replication") && params.get("replication") !== "false")
         return fail("42501", "replication connections are not allowed through Portcullis");
       const user = params.get("user");
@@ -274,6 +282,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         );
       }
       phase = "password";
+      if (negotiation) socket.write(negotiation);
       socket.write(authenticationCleartextPassword());
       if (rest.length > 0) onPasswordData(rest);
     };

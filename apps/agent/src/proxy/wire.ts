@@ -215,6 +215,9 @@ export const parameterStatus = (name: string, value: string) =>
 export const backendKeyData = (processId: number, secretKey: number) =>
   message("K", Buffer.concat([int32(processId), int32(secretKey)]));
 export const readyForQuery = (status: string) => message("Z", Buffer.from(status, "latin1"));
+/** The protocol version the server will speak, and the `_pq_.` options of the startup packet it ignores. */
+export const negotiateProtocolVersion = (version: number, unrecognized: string[]) =>
+  message("v", Buffer.concat([int32(version), int32(unrecognized.length), ...unrecognized.map(cstr)]));
 
 export interface TNoticeFields {
   severity: "ERROR" | "FATAL" | "NOTICE" | "WARNING" | "INFO";
