@@ -201,8 +201,49 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       }
     };
 
+    /**
+     * TLS on this connection: after SSLRequest, or at once when the client opened with a TLS handshake
+     * (libpq 17's sslnegotiation=direct), whose bytes already read are handed back to the TLS layer.
+     */
+    const startTls = (tlsOptions: { key: string | Buffer; cert: string | Buffer }, alreadyRead?: Buffer) => {
+      socket.off("data", onData);
+      if (alreadyRead) {
+        // Paused first, or the unshifted bytes would be emitted to no listener; TLSSocket reads them back.
+        socket.pause();
+        socket.unshift(alreadyRead);
+      }
+      const tlsSocket = new tls.TLSSocket(socket, {
+        isServer: true,
+        key: tlsOptions.key,
+        cert: tlsOptions.cert,
+        // As Postgres 17+: "postgresql" is offered; a direct connection must have asked for it.
+        ALPNProtocols: ["postgresql"],
+      });
+      tlsSocket.on("error", (e) => {
+        logger.debug({ clientAddr, err: e.message }, "TLS handshake failed");
+        raw.destroy();
+      });
+      if (alreadyRead)
+        tlsSocket.once("secure", () => {
+          if (tlsSocket.alpnProtocol !== "postgresql") {
+            logger.debug({ clientAddr }, "direct TLS connection without the postgresql ALPN; closing");
+            raw.destroy();
+          }
+        });
+      socket = tlsSocket;
+      secure = true;
+      socket.on("data", onData);
+    };
+
     const onStartupData = (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
+      // A TLS handshake record (0x16) where a startup packet length would be: direct TLS.
+      if (buffered[0] === 0x16 && !secure) {
+        if (!options.tls) return fail("08P01", "direct TLS is not configured on this agent");
+        const alreadyRead = buffered;
+        buffered = Buffer.alloc(0);
+        return startTls(options.tls, alreadyRead);
+      }
       if (buffered.length < 4) return;
       const length = buffered.readInt32BE(0);
       if (length < 8 || length > MAX_STARTUP_PACKET)
@@ -218,20 +259,8 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
           socket.write("N");
           return;
         }
-        socket.off("data", onData);
         socket.write("S");
-        const tlsSocket = new tls.TLSSocket(socket, {
-          isServer: true,
-          key: options.tls.key,
-          cert: options.tls.cert,
-        });
-        tlsSocket.on("error", (e) => {
-          logger.debug({ clientAddr, err: e.message }, "TLS handshake failed");
-          raw.destroy();
-        });
-        socket = tlsSocket;
-        secure = true;
-        socket.on("data", onData);
+        startTls(options.tls);
         return;
       }
       if (code === GSSENC_REQUEST_CODE) {

@@ -5,18 +5,21 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
-import type { TLSSocket } from "node:tls";
+import tls, { type TLSSocket } from "node:tls";
 import { promisify } from "node:util";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  backendMessages,
   clientUrl,
   localUpstream,
+  loginBytes,
   startTestProxy,
   testCertificate,
   type TTestProxy,
 } from "./test-harness.ts";
+import { queryMessage } from "./wire.ts";
 
 const run = promisify(execFile);
 
@@ -72,6 +75,50 @@ describe("TLS termination", () => {
     expect(stream.encrypted).toBe(true);
     expect((await client.query("select current_database() as db")).rows).toEqual([{ db: database.name }]);
     await client.end();
+  });
+
+  // libpq 17's sslnegotiation=direct starts the TLS handshake at once, without SSLRequest, and must offer
+  // the "postgresql" ALPN protocol (psql here is older, so a raw TLS client plays libpq).
+  it("accepts direct TLS with the postgresql ALPN, verified against the CA, and refuses it without", async () => {
+    const direct = async (alpn: string[] | undefined) => {
+      const socket = tls.connect({
+        host: "127.0.0.1",
+        port: proxy.port,
+        servername: "localhost",
+        ca: certificate.cert,
+        ALPNProtocols: alpn,
+      });
+      socket.on("error", () => undefined);
+      let received = Buffer.alloc(0);
+      socket.on("data", (d: Buffer) => (received = Buffer.concat([received, d])));
+      const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+      await Promise.race([
+        new Promise<void>((resolve) => socket.once("secureConnect", () => resolve())),
+        closed,
+      ]);
+      const alpnProtocol = socket.alpnProtocol;
+      socket.write(loginBytes());
+      const until = async (done: () => boolean) => {
+        for (let i = 0; i < 250 && !done() && !socket.destroyed; i++)
+          await new Promise((r) => setTimeout(r, 20));
+      };
+      const readyCount = () => backendMessages(received).filter((m) => m.type === "Z").length;
+      await until(() => readyCount() >= 1);
+      if (readyCount() >= 1) socket.write(queryMessage("select 'direct' as via"));
+      await until(() => readyCount() >= 2);
+      socket.destroy();
+      await closed;
+      return { alpnProtocol, messages: backendMessages(received) };
+    };
+
+    const ok = await direct(["postgresql"]);
+    expect(ok.alpnProtocol).toBe("postgresql");
+    const rows = ok.messages.filter((m) => m.type === "D").map((m) => m.body.toString("utf8", 6));
+    expect(rows).toEqual(["direct"]);
+
+    const refused = await direct(undefined);
+    expect(refused.alpnProtocol).toBe(false);
+    expect(refused.messages).toEqual([]);
   });
 
   it("a client that requires TLS from an agent without a certificate gets a clear refusal", async () => {
