@@ -247,7 +247,8 @@ function fieldsBody(f: TNoticeFields): Buffer {
 export const errorResponse = (f: TNoticeFields) => message("E", fieldsBody(f));
 export const noticeResponse = (f: TNoticeFields) => message("N", fieldsBody(f));
 
-/** Parse message rewritten to carry text that is certain to fail parsing upstream (see session.ts). */
+/** A Parse message: a blocked statement's rewrite (text certain to fail parsing upstream, see session.ts),
+ * or a statement of the agent's own (inlineQueryMessages). */
 export function parseMessage(name: string, sql: string, paramTypes: number[] = []): Buffer {
   const types = Buffer.allocUnsafe(2 + paramTypes.length * 4);
   types.writeInt16BE(paramTypes.length, 0);
