@@ -75,6 +75,15 @@ function cells(body: Buffer): (string | null)[] {
   return out;
 }
 
+/** One extended-protocol batch: Parse, Bind and Execute of each statement (unnamed), then one Sync. */
+function batch(...statements: string[]): Buffer {
+  const { bind, execute, sync } = frontend;
+  return Buffer.concat([
+    ...statements.flatMap((sql) => [parseMessage("", sql), bind("", ""), execute("")]),
+    sync(),
+  ]);
+}
+
 /** What the agent sent until the `count`-th ReadyForQuery (or 5 s). */
 async function untilReady(session: { take(): Buffer }, count: number): Promise<Buffer> {
   const deadline = Date.now() + 5_000;
@@ -158,19 +167,8 @@ describe("standard_conforming_strings through the agent", () => {
   // In a batch (one Sync for several statements, as JDBC sends them) no ReadyForQuery comes between them, so
   // the agent asks the server for the setting itself before a backslash string goes on.
   it("ends the session before a backslash string reaches the server behind a function of the same batch that turned it off", async () => {
-    const { bind, execute, sync } = frontend;
     const session = await rawSession(proxy.port);
-    session.socket.write(
-      Buffer.concat([
-        parseMessage("", "select quoting_off()"),
-        bind("", ""),
-        execute(""),
-        parseMessage("", SMUGGLED_DROP),
-        bind("", ""),
-        execute(""),
-        sync(),
-      ]),
-    );
+    session.socket.write(batch("select quoting_off()", SMUGGLED_DROP));
     const answer = await session.untilClosed();
     expect(answer.closed).toBe(true);
     expect(errorsIn(answer.bytes).map((e) => e.M)).toEqual([QUOTING_REFUSAL]);
@@ -178,19 +176,10 @@ describe("standard_conforming_strings through the agent", () => {
   });
 
   it("runs a backslash string behind an Execute of the same batch while the setting stays on (JDBC batches)", async () => {
-    const { bind, execute, sync } = frontend;
     const session = await rawSession(proxy.port);
-    const batch = Buffer.concat([
-      parseMessage("", "select 1 as one"),
-      bind("", ""),
-      execute(""),
-      parseMessage("", String.raw`select 'C:\temp' as path, ' as y --' as z`),
-      bind("", ""),
-      execute(""),
-      sync(),
-    ]);
+    const backslashBatch = batch("select 1 as one", String.raw`select 'C:\temp' as path, ' as y --' as z`);
     for (const round of [1, 2]) {
-      session.socket.write(batch);
+      session.socket.write(backslashBatch);
       const messages = backendMessages(await untilReady(session, 1));
       // Exactly the client's own answers: the agent's check of the setting stays between it and the server.
       expect(messages.map((m) => m.type).join(""), `round ${round}`).toBe("12DC12DCZ");
@@ -204,19 +193,8 @@ describe("standard_conforming_strings through the agent", () => {
   });
 
   it("lets a batch that failed before the backslash string fail as it would directly", async () => {
-    const { bind, execute, sync } = frontend;
     const session = await rawSession(proxy.port);
-    session.socket.write(
-      Buffer.concat([
-        parseMessage("", "select 1/0"),
-        bind("", ""),
-        execute(""),
-        parseMessage("", String.raw`select 'a\b' as x`),
-        bind("", ""),
-        execute(""),
-        sync(),
-      ]),
-    );
+    session.socket.write(batch("select 1/0", String.raw`select 'a\b' as x`));
     const answer = await untilReady(session, 1);
     // The server folds 1/0 when Bind plans it: ParseComplete, the error, then only ReadyForQuery.
     expect(
@@ -232,20 +210,13 @@ describe("standard_conforming_strings through the agent", () => {
   });
 
   it("still pipelines backslash strings when nothing before them changes the setting", async () => {
-    const { bind, execute, sync } = frontend;
     const session = await rawSession(proxy.port);
     session.socket.write(
       Buffer.concat([
         queryMessage("select 1 as one"),
         queryMessage(String.raw`select 'C:\temp' as path`),
-        parseMessage("", "select 2 as two"),
-        bind("", ""),
-        execute(""),
-        sync(),
-        parseMessage("", String.raw`select 'a\_b' as pattern`),
-        bind("", ""),
-        execute(""),
-        sync(),
+        batch("select 2 as two"),
+        batch(String.raw`select 'a\_b' as pattern`),
       ]),
     );
     const bytes = await untilReady(session, 4);
