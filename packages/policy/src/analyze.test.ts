@@ -137,9 +137,35 @@ describe("changesQuoting", () => {
     ["set standard_conforming_strings = on", false],
     ["reset standard_conforming_strings", false],
     ["select set_config('application_name', 'x', false)", false],
+    ["select set_config('standard_conforming_strings', 'on', false)", false],
+    ["select set_config(name, 'OF', false) from pg_settings", true],
+    ["select set_config(name, ' No ', false) from pg_settings", true],
+    ["select set_config(name, 'f', false) from pg_settings", true],
+    ["select set_config(name, 0::text, false) from pg_settings", true],
+    ["select set_config(name, '', false) from pg_settings", true],
+    ["select set_config(name, current_setting('x'), false) from pg_settings", true],
+    // pg_dump's first statement: no boolean setting reads this value, so it cannot turn quoting off.
+    [
+      "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'",
+      false,
+    ],
     ["set application_name = 'off'", false],
   ])("%s -> %s", (sql, expected) => {
     expect(one(sql).changesQuoting).toBe(expected);
+  });
+});
+
+describe("preparedStatement", () => {
+  it.each([
+    ["prepare q(int) as select email from customers where id = $1", { op: "prepare", name: "q" }],
+    ['EXECUTE "Q"(1)', { op: "execute", name: "Q" }],
+    ["deallocate prepare q", { op: "deallocate", name: "q" }],
+    ["deallocate all", { op: "deallocate", name: null }],
+    ["discard all", { op: "deallocate", name: null }],
+    ["discard plans", null],
+    ["select 1", null],
+  ])("%s", (sql, expected) => {
+    expect(one(sql).preparedStatement).toEqual(expected);
   });
 });
 

@@ -36,6 +36,9 @@ export interface TStatementAnalysis {
    * read backslashes in later string literals differently from this parser, so analysis of the rest of the
    * session could not be trusted. */
   changesQuoting: boolean;
+  /** PREPARE, EXECUTE or DEALLOCATE and the prepared statement it names (null: all of them, as DEALLOCATE ALL
+   * and DISCARD ALL drop every one). The agent follows a session's prepared statements with it. */
+  preparedStatement: { op: "prepare" | "execute" | "deallocate"; name: string | null } | null;
 }
 
 export type TAnalysis = { ok: true; statements: TStatementAnalysis[] } | { ok: false; error: string };
@@ -184,6 +187,16 @@ function isBareRangeVar(key: string, child: unknown): boolean {
 
 const QUOTING_SETTINGS = new Set(["standard_conforming_strings"]);
 
+/**
+ * Whether Postgres could read `value` as false when setting a boolean (parse_bool: a case-insensitive prefix
+ * of false, no or off, or 0). Surrounding spaces and the lone "o" (which Postgres rejects) count too: erring
+ * towards "could" only blocks a statement.
+ */
+function couldMeanOff(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  return "false".startsWith(v) || "no".startsWith(v) || "off".startsWith(v) || v === "0";
+}
+
 /** The value of a string or number constant (possibly cast), else null. */
 function constantString(node: unknown): string | null {
   if (!node || typeof node !== "object") return null;
@@ -282,9 +295,17 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
             .join(".");
           if (name) functions.add(name);
           if (name && name.slice(name.lastIndexOf(".") + 1).toLowerCase() === "set_config") {
-            // A setting named by anything but a constant could be the one that matters.
-            const setting = constantString((node.args as unknown[] | undefined)?.[0]);
-            if (setting === null || QUOTING_SETTINGS.has(setting.toLowerCase())) changesQuoting = true;
+            // A setting named by anything but a constant could be the one that matters, unless the value
+            // is a constant no boolean setting accepts as off: pg_dump runs `set_config(name, 'view,
+            // foreign-table', false) FROM pg_settings WHERE name = '...'` before anything else.
+            const args = node.args as unknown[] | undefined;
+            const setting = constantString(args?.[0]);
+            const value = constantString(args?.[1]);
+            if (
+              (setting === null || QUOTING_SETTINGS.has(setting.toLowerCase())) &&
+              (value === null || couldMeanOff(value))
+            )
+              changesQuoting = true;
           }
         }
         if (key === "VariableSetStmt" && QUOTING_SETTINGS.has(String(node.name ?? "").toLowerCase())) {
@@ -360,7 +381,17 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       [...nested].some((n) => CODE_NODES.has(n)) ||
       (command === "CopyStmt" && Boolean((stmt.CopyStmt as TNode).is_program)),
     changesQuoting,
+    preparedStatement: preparedStatementOf(command, (stmt[command] ?? {}) as TNode),
   };
+}
+
+function preparedStatementOf(command: string, node: TNode): TStatementAnalysis["preparedStatement"] {
+  const name = typeof node.name === "string" ? node.name : null;
+  if (command === "PrepareStmt") return { op: "prepare", name };
+  if (command === "ExecuteStmt") return { op: "execute", name };
+  if (command === "DeallocateStmt") return { op: "deallocate", name: node.isall ? null : name };
+  if (command === "DiscardStmt" && node.target === "DISCARD_ALL") return { op: "deallocate", name: null };
+  return null;
 }
 
 /**

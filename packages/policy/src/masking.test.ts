@@ -114,6 +114,9 @@ describe("statementMasking: computed columns are masked when the statement touch
     "select * from orders",
     "select now()",
     "select lower(full_name) from customers",
+    // pg_dump's and psql's catalog queries: catalog functions return metadata, never user rows.
+    "SELECT n.tableoid, n.oid, n.nspname, n.nspowner, n.nspacl, acldefault('n', n.nspowner) AS acldefault FROM pg_namespace n",
+    "select pg_catalog.format_type(a.atttypid, a.atttypmod), pg_catalog.pg_get_expr(d.adbin, d.adrelid) from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid",
   ])("does not taint %s", (sql) => {
     expect(statementMasking(one(sql), dev, schema).tainted).toBe(false);
   });
@@ -122,6 +125,10 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(statementMasking(one("fetch 10 from c"), dev).tainted).toBe(true);
     expect(statementMasking(one("execute p(1)"), dev).tainted).toBe(true);
     expect(statementMasking(one("select my_function(1)"), dev).tainted).toBe(true);
+    // A built-in's name in another schema is somebody's own function.
+    expect(statementMasking(one("select public.lower(1)"), dev, schema).tainted).toBe(true);
+    expect(statementMasking(one("select app.acldefault('n', 10)"), dev, schema).tainted).toBe(true);
+    expect(statementMasking(one("select pg_catalog.lower('A')"), dev, schema).tainted).toBe(false);
     expect(
       statementMasking(one("select query_to_xml('select ssn from customers', true, true, '')"), dev).tainted,
     ).toBe(true);

@@ -137,6 +137,34 @@ const PURE_FUNCTIONS = new Set(
     .filter(Boolean),
 );
 
+// Catalog functions: they return schema metadata (definitions, names, privileges, sizes, settings), never
+// rows of a user table. pg_dump, psql's \d and GUI clients call them in almost every catalog query.
+const CATALOG_FUNCTIONS = new Set(
+  `acldefault aclexplode array_dims format_type obj_description col_description shobj_description
+   pg_get_userbyid pg_get_expr pg_get_constraintdef pg_get_indexdef pg_get_viewdef pg_get_triggerdef pg_get_ruledef
+   pg_get_functiondef pg_get_function_arguments pg_get_function_identity_arguments pg_get_function_result
+   pg_get_function_sqlbody pg_get_function_arg_default pg_get_statisticsobjdef pg_get_statisticsobjdef_columns
+   pg_get_statisticsobjdef_expressions pg_get_partkeydef pg_get_partition_constraintdef pg_get_serial_sequence
+   pg_get_keywords pg_get_replica_identity_index pg_options_to_table pg_encoding_to_char pg_char_to_encoding
+   pg_encoding_max_length pg_table_is_visible pg_type_is_visible pg_function_is_visible pg_operator_is_visible
+   pg_opclass_is_visible pg_opfamily_is_visible pg_collation_is_visible pg_conversion_is_visible
+   pg_statistics_obj_is_visible pg_ts_parser_is_visible pg_ts_dict_is_visible pg_ts_template_is_visible
+   pg_ts_config_is_visible pg_is_other_temp_schema pg_my_temp_schema pg_relation_is_updatable
+   pg_column_is_updatable pg_relation_size pg_total_relation_size pg_table_size pg_indexes_size
+   pg_database_size pg_tablespace_size pg_size_pretty pg_size_bytes pg_relation_filenode pg_relation_filepath
+   pg_tablespace_location pg_is_in_recovery pg_postmaster_start_time pg_conf_load_time current_setting
+   current_schemas pg_current_xact_id txid_current pg_current_wal_lsn pg_last_wal_replay_lsn
+   pg_last_xact_replay_timestamp pg_has_role has_table_privilege has_column_privilege has_any_column_privilege
+   has_schema_privilege has_database_privilege has_function_privilege has_sequence_privilege
+   has_type_privilege has_language_privilege has_tablespace_privilege has_foreign_data_wrapper_privilege
+   has_server_privilege has_parameter_privilege row_security_active pg_get_object_address pg_identify_object
+   pg_describe_object pg_identify_object_as_address to_regclass to_regtype to_regproc to_regprocedure
+   to_regnamespace to_regrole to_regoper to_regoperator to_regcollation pg_column_size
+   pg_indexam_has_property pg_index_has_property pg_index_column_has_property pg_collation_actual_version`
+    .split(/\s+/)
+    .filter(Boolean),
+);
+
 // Functions that move data somewhere the result-masking cannot see: session settings, NOTIFY payloads,
 // large objects, other databases, files.
 const SIDE_CHANNEL_FUNCTIONS = new Set([
@@ -182,6 +210,14 @@ function baseName(fn: string): string {
   return (i < 0 ? fn : fn.slice(i + 1)).toLowerCase();
 }
 
+/** A built-in whose data flow is known: by its bare name, or qualified with pg_catalog (`public.lower` is not). */
+function knownFunction(name: string): boolean {
+  const dot = name.lastIndexOf(".");
+  if (dot >= 0 && name.slice(0, dot).toLowerCase() !== "pg_catalog") return false;
+  const base = baseName(name);
+  return PURE_FUNCTIONS.has(base) || CATALOG_FUNCTIONS.has(base);
+}
+
 /** Decides, once per statement (and cacheable with its analysis), how its results must be masked. */
 export function statementMasking(
   s: TStatementAnalysis,
@@ -225,7 +261,7 @@ export function statementMasking(
   if (refs.size > 0) reasons.push(`references ${[...refs.keys()].join(", ")}`);
   const touchesSensitive = reasons.length > 0 || tables.some((t) => tableHasRules(masking, t, schema));
 
-  const unknownFunctions = s.functions.filter((f) => !PURE_FUNCTIONS.has(baseName(f)));
+  const unknownFunctions = s.functions.filter((f) => !knownFunction(f));
   if (unknownFunctions.length > 0)
     reasons.push(`calls ${unknownFunctions.join(", ")}, whose data flow is not known`);
   const opaque = [s.command, ...s.nestedCommands].filter((c) => OPAQUE_COMMANDS.has(c));
