@@ -394,5 +394,6 @@ function unparsed(sql: string): TStatementAnalysis {
     copyTo: false,
     runsCode: false,
     changesQuoting: false,
+    preparedStatement: null,
   };
 }

@@ -7,7 +7,15 @@ import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localUpstream, startTestProxy, type TTestProxy } from "./test-harness.ts";
+import {
+  backendMessages,
+  frontend,
+  localUpstream,
+  rawSession,
+  startTestProxy,
+  type TTestProxy,
+} from "./test-harness.ts";
+import { parseMessage, queryMessage } from "./wire.ts";
 
 const run = promisify(execFile);
 const ADA = {
@@ -54,6 +62,8 @@ beforeAll(async () => {
       (2, 'Charles Babbage', 'charles@example.com', '219-09-9999', '5555 5555 5555 4444', 'sk_live_xyz', 10.5, '{}', now());
     insert into customer_notes values (1, '{"email": "${ADA.email}", "lang": "en"}');
     insert into orders (customer_id, total) values (1, 100.00), (2, 25.50);
+    -- pg_dump reads column privileges with a prepared statement: masking must leave them exact.
+    grant select (id, full_name) on customers to pg_monitor;
   `);
   await setup.end();
   const columnRules = [
@@ -257,6 +267,89 @@ describe("masking through the agent", () => {
     assertNoLeak(JSON.stringify([fetched.rows, executed.rows]));
     expect(fetched.rows).toHaveLength(2);
     await client.end();
+  });
+
+  it("a name that failed to be prepared again keeps the masking of the statement it still names", async () => {
+    // Postgres refuses to prepare a name twice, so the name still runs the first statement; the agent must
+    // not take the refused one's (harmless) analysis for it, over the protocol or in SQL.
+    const session = await rawSession(proxy.port);
+    const exchange = async (...messages: Buffer[]) => {
+      session.socket.write(Buffer.concat(messages));
+      let bytes = Buffer.alloc(0);
+      for (let i = 0; i < 300 && !backendMessages(bytes).some((m) => m.type === "Z"); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        bytes = Buffer.concat([bytes, session.take()]);
+      }
+      return bytes;
+    };
+    await exchange(
+      parseMessage("p", "select reverse(ssn) as r from customers where id = 1"),
+      frontend.sync(),
+    );
+    const again = await exchange(parseMessage("p", "select 'nothing'::text as r"), frontend.sync());
+    expect(again.toString()).toContain("already exists");
+    const executed = await exchange(frontend.bind("", "p"), frontend.execute(""), frontend.sync());
+    expect(backendMessages(executed).filter((m) => m.type === "D")).toHaveLength(1);
+
+    await exchange(queryMessage("prepare q as select reverse(ssn) as r from customers where id = 1"));
+    const sqlAgain = await exchange(queryMessage("prepare q as select 'nothing'::text as r"));
+    expect(sqlAgain.toString()).toContain("already exists");
+    const viaSql = await exchange(queryMessage("execute q"));
+    const viaProtocol = await exchange(queryMessage("execute p"));
+    assertNoLeak([executed, viaSql, viaProtocol].map((b) => b.toString()).join());
+    session.socket.destroy();
+  });
+
+  it("a cursor run as a portal by Execute is masked as unknown", async () => {
+    const session = await rawSession(proxy.port);
+    const exchange = async (...messages: Buffer[]) => {
+      session.socket.write(Buffer.concat(messages));
+      let bytes = Buffer.alloc(0);
+      for (let i = 0; i < 300 && !backendMessages(bytes).some((m) => m.type === "Z"); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        bytes = Buffer.concat([bytes, session.take()]);
+      }
+      return bytes;
+    };
+    await exchange(queryMessage("begin; declare c cursor for select reverse(ssn) as r from customers"));
+    const executed = await exchange(frontend.execute("c"), frontend.sync());
+    expect(backendMessages(executed).filter((m) => m.type === "D")).toHaveLength(2);
+    assertNoLeak(executed.toString());
+    session.socket.destroy();
+  });
+
+  it("EXECUTE masks like the statement it runs: exactly when it prepared one, wholly when not", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    await client.query("prepare names as select upper(full_name) as n from customers where id = 1");
+    expect((await client.query("execute names")).rows).toEqual([{ n: "ADA LOVELACE" }]);
+    await client.query("prepare secrets as select upper(email) as n from customers where id = 1");
+    expect((await client.query("execute secrets")).rows[0].n).not.toContain("LOVELACE");
+    // Names follow DEALLOCATE and a new PREPARE, in one query string too.
+    const swapped = await client.query(
+      "deallocate names; prepare names as select reverse(ssn) as n from customers where id = 1; execute names",
+    );
+    assertNoLeak(JSON.stringify(swapped));
+    await client.query("deallocate all");
+    await client.query("prepare names as select upper(full_name) as n from customers where id = 1");
+    expect((await client.query("execute names")).rows).toEqual([{ n: "ADA LOVELACE" }]);
+    await client.end();
+  });
+
+  it("pg_dump through the agent dumps the schema exactly as direct, and data only where nothing is masked", async () => {
+    // Each dump carries a random \restrict key; everything else must match.
+    const dump = async (target: string, ...args: string[]) =>
+      (await run("pg_dump", [...args, target])).stdout.replace(/^\\(un)?restrict .*$/gm, "");
+    const schema = await dump(url(), "--schema-only");
+    expect(schema).toContain("GRANT SELECT(id) ON TABLE public.customers TO pg_monitor;");
+    expect(schema).toBe(await dump(database.url, "--schema-only"));
+    expect(await dump(url(), "--data-only", "-t", "orders")).toBe(
+      await dump(database.url, "--data-only", "-t", "orders"),
+    );
+    const refused = await run("pg_dump", ["--data-only", "-t", "customers", url()]).catch(
+      (e: { stderr: string }) => e,
+    );
+    expect((refused as { stderr: string }).stderr).toMatch(/COPY \.\.\. TO would export masked columns/);
   });
 
   it("detectors mask values in untagged columns and keep JSON valid", async () => {

@@ -127,18 +127,31 @@ type TPending =
       blocked: TVerdict | null;
       failed: boolean;
     } & TResultState)
-  | { kind: "parse"; sql: string; blocked: TVerdict | null; verdict: TVerdict | null }
+  | {
+      kind: "parse";
+      name: string;
+      sql: string;
+      /** What the name will stand for once the server confirms (ParseComplete). */
+      run: TStatementRun | null;
+      blocked: TVerdict | null;
+      verdict: TVerdict | null;
+    }
+  | { kind: "bind"; portal: string; statement: string; formats: number[] }
+  | { kind: "close"; target: number; name: string }
   | ({
       kind: "execute";
-      run: TStatementRun | null;
       portal: string;
-      statement: string;
+      /** What the portal runs, looked up when its first answer arrives (undefined until then). */
+      run: TStatementRun | null | undefined;
+      /** The statement the portal was bound to, while that statement still has the same definition. */
+      statement: string | null;
+      formats: number[];
       planned: boolean;
       rows: number;
       startedAt: number;
     } & TResultState)
   | { kind: "describe"; target: number; name: string }
-  | { kind: "bind" | "close" | "sync" }
+  | { kind: "sync" }
   /** The agent's own look at standard_conforming_strings (see quotingBarrier): answers seen, value read. */
   | { kind: "quoting-check"; answers: number; value: string | null };
 
@@ -185,6 +198,13 @@ function resultFormatsOf(reader: BodyReader): number[] {
 
 const NO_FORMATS: number[] = [];
 
+/** Masking of a statement or portal the agent cannot name (a DECLAREd cursor run by Execute, say). */
+const UNKNOWN_STATEMENT: TStatementMasking = {
+  ...UNTAINTED,
+  tainted: true,
+  reasons: ["a statement or portal the agent did not see prepared"],
+};
+
 const MAX_STATEMENT_IN_EVENT = 100_000;
 /** Longest a session waits for preparation before serving anyway (masking then errs on the strict side). */
 const PREPARE_TIMEOUT_MS = 3_000;
@@ -195,12 +215,22 @@ export class ProxySession {
   private readonly pending: TPending[] = [];
   /** Upstream is discarding extended-protocol messages until the next Sync (after an error). */
   private discardUntilSync = false;
-  private readonly prepared = new Map<string, TStatementRun>();
-  private readonly portals = new Map<string, string>();
-  /** Result columns learned from Describe, and result formats from Bind, for Executes that come without them. */
+  /**
+   * The session's prepared statements and portals as the server has them: changed only by the server's
+   * answers (ParseComplete, BindComplete, CloseComplete, the CommandComplete of PREPARE or DEALLOCATE), never
+   * by what a client merely asked for. A Parse the server refuses (a name already in use) leaves the name
+   * standing for its old statement, and an Execute may reach the server long after later messages were
+   * read: a portal's masking is looked up when its first answer arrives. Statements and portals the agent
+   * does not know (a cursor from DECLARE, one prepared by server-side code) are masked as unknown.
+   */
+  private readonly statements = new Map<string, TStatementRun>();
+  private readonly portals = new Map<
+    string,
+    { run: TStatementRun | null; statement: string; formats: number[] }
+  >();
+  /** Result columns learned from Describe, for Executes that come without one. */
   private readonly statementFields = new Map<string, TFieldDescription[]>();
   private readonly portalFields = new Map<string, TFieldDescription[]>();
-  private readonly portalFormats = new Map<string, number[]>();
   private closed = false;
   private closeReason = "client disconnected";
   private held: THold | null = null;
@@ -442,10 +472,14 @@ export class ProxySession {
       if (hold.kind === "query") {
         this.trackQuery(runs, null);
       } else {
-        const run = runs[0];
-        if (run) this.prepared.set(hold.name, run);
-        this.statementFields.delete(hold.name);
-        this.pending.push({ kind: "parse", sql: hold.sql, blocked: null, verdict: hold.verdict });
+        this.pending.push({
+          kind: "parse",
+          name: hold.name,
+          sql: hold.sql,
+          run: runs[0] ?? null,
+          blocked: null,
+          verdict: hold.verdict,
+        });
       }
       data = hold.frame.raw;
     } else {
@@ -459,8 +493,14 @@ export class ProxySession {
         this.trackQuery(runsOf(denied), denied);
         data = queryMessage(BLOCKED_SQL);
       } else {
-        this.prepared.delete(hold.name);
-        this.pending.push({ kind: "parse", sql: hold.sql, blocked: denied, verdict: denied });
+        this.pending.push({
+          kind: "parse",
+          name: hold.name,
+          sql: hold.sql,
+          run: null,
+          blocked: denied,
+          verdict: denied,
+        });
         data = parseMessage(hold.name, BLOCKED_SQL);
       }
     }
@@ -491,38 +531,35 @@ export class ProxySession {
         const verdict = decided ?? this.hooks.decide(this.info, sql);
         if (verdict.action !== "allow") {
           this.recordBlocked(verdict, new Date().toISOString());
-          this.prepared.delete(name);
-          this.pending.push({ kind: "parse", sql, blocked: verdict, verdict });
+          this.pending.push({ kind: "parse", name, sql, run: null, blocked: verdict, verdict });
           return parseMessage(name, BLOCKED_SQL);
         }
-        const run = runsOf(verdict)[0];
-        if (run) this.prepared.set(name, run);
-        else this.prepared.delete(name);
-        this.statementFields.delete(name);
-        this.pending.push({ kind: "parse", sql, blocked: null, verdict });
+        this.pending.push({
+          kind: "parse",
+          name,
+          sql,
+          run: runsOf(verdict)[0] ?? null,
+          blocked: null,
+          verdict,
+        });
         return frame.raw;
       }
       case T.Bind: {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
         const portal = reader.cstring();
         const statement = reader.cstring();
-        if (!this.discardUntilSync) {
-          this.portals.set(portal, statement);
-          this.portalFields.delete(portal);
-          this.portalFormats.set(portal, resultFormatsOf(reader));
-        }
-        this.track({ kind: "bind" });
+        if (!this.discardUntilSync)
+          this.pending.push({ kind: "bind", portal, statement, formats: resultFormatsOf(reader) });
         return frame.raw;
       }
       case T.Execute: {
         const portal = new BodyReader(frame.raw, frame.bodyStart).cstring();
-        const statementName = this.portals.get(portal);
-        const run = statementName === undefined ? null : (this.prepared.get(statementName) ?? null);
         this.track({
           kind: "execute",
-          run,
           portal,
-          statement: statementName ?? "",
+          run: undefined,
+          statement: null,
+          formats: NO_FORMATS,
           planned: false,
           rows: 0,
           startedAt: Date.now(),
@@ -538,17 +575,7 @@ export class ProxySession {
       }
       case T.Close: {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
-        const kind = reader.byte();
-        const name = reader.cstring();
-        if (kind === 0x53 /* S */) {
-          this.prepared.delete(name);
-          this.statementFields.delete(name);
-        } else {
-          this.portals.delete(name);
-          this.portalFields.delete(name);
-          this.portalFormats.delete(name);
-        }
-        this.track({ kind: "close" });
+        this.track({ kind: "close", target: reader.byte(), name: reader.cstring() });
         return frame.raw;
       }
       case T.Sync:
@@ -698,8 +725,32 @@ export class ProxySession {
   /** The statement whose results are streaming, if any. */
   private currentRun(head: TPending | undefined): TStatementRun | null {
     if (head?.kind === "query") return head.runs[head.index] ?? null;
-    if (head?.kind === "execute") return head.run;
+    if (head?.kind === "execute") return head.run ?? null;
     return null;
+  }
+
+  /**
+   * How a statement's results are masked. EXECUTE of a prepared statement the agent saw prepared gets that
+   * statement's masking (pg_dump reads column privileges that way); anything else its own.
+   */
+  private resultMasking(run: TStatementRun | null, masking: TSessionMasking): TStatementMasking {
+    if (!run) return masking.compiled.columnRules.length > 0 ? UNKNOWN_STATEMENT : UNTAINTED;
+    const prepared = run.analysis.preparedStatement;
+    if (prepared?.op === "execute" && prepared.name !== null)
+      return this.statements.get(prepared.name)?.masking ?? run.masking;
+    return run.masking;
+  }
+
+  /** An Execute's first answer has arrived: its portal is now what the server runs. */
+  private resolveExecute(head: Extract<TPending, { kind: "execute" }>): void {
+    const portal = this.portals.get(head.portal);
+    head.run = portal?.run ?? null;
+    head.formats = portal?.formats ?? NO_FORMATS;
+    // The statement's described columns hold only while the name still stands for the same statement.
+    head.statement =
+      portal && portal.run !== null && this.statements.get(portal.statement) === portal.run
+        ? portal.statement
+        : null;
   }
 
   private maskRow(frame: TFrame, head: Extract<TPending, { kind: "query" | "execute" }>): Buffer {
@@ -707,16 +758,15 @@ export class ProxySession {
       // An Execute's columns come from an earlier Describe of its portal, or of its statement plus Bind's formats.
       head.planned = true;
       const masking = this.masking();
-      const run = head.run;
-      if (masking && run) {
+      if (masking) {
+        const statement = this.resultMasking(head.run ?? null, masking);
         const described = this.portalFields.get(head.portal);
-        const statementFields = this.statementFields.get(head.statement);
-        const fields =
-          described ??
-          (statementFields ? withFormats(statementFields, this.portalFormats.get(head.portal) ?? []) : null);
+        const statementFields =
+          head.statement === null ? undefined : this.statementFields.get(head.statement);
+        const fields = described ?? (statementFields ? withFormats(statementFields, head.formats) : null);
         head.masking = masking;
-        if (fields) head.plan = this.planFor(fields, run.masking, masking);
-        else if (run.masking.tainted) {
+        if (fields) head.plan = this.planFor(fields, statement, masking);
+        else if (statement.tainted) {
           head.nullAll = true;
           head.masked.add("* (columns not described)");
         }
@@ -726,6 +776,48 @@ export class ProxySession {
     if (!head.plan || !head.masking) return frame.raw;
     for (const label of head.plan.maskedLabels) head.masked.add(label);
     return maskDataRow(frame, head.plan, head.masking, head.masked);
+  }
+
+  /** The server accepted a Parse, Bind or Close. */
+  private confirmed(entry: TPending): void {
+    if (entry.kind === "parse" && !entry.blocked) {
+      this.statementFields.delete(entry.name);
+      if (entry.run) this.statements.set(entry.name, entry.run);
+      else this.statements.delete(entry.name);
+    } else if (entry.kind === "bind") {
+      this.portalFields.delete(entry.portal);
+      this.portals.set(entry.portal, {
+        run: this.statements.get(entry.statement) ?? null,
+        statement: entry.statement,
+        formats: entry.formats,
+      });
+    } else if (entry.kind === "close") {
+      if (entry.target === 0x53 /* S */) this.forgetStatement(entry.name);
+      else this.forgetPortal(entry.name);
+    }
+  }
+
+  /** PREPARE, DEALLOCATE or DISCARD ALL completed: the server's prepared statements changed. */
+  private preparedStatementChanged(run: TStatementRun): void {
+    const prepared = run.analysis.preparedStatement;
+    if (!prepared || prepared.op === "execute") return;
+    if (prepared.name === null) {
+      this.statements.clear();
+      this.statementFields.clear();
+    } else if (prepared.op === "prepare") {
+      this.statementFields.delete(prepared.name);
+      this.statements.set(prepared.name, run);
+    } else this.forgetStatement(prepared.name);
+  }
+
+  private forgetStatement(name: string): void {
+    this.statements.delete(name);
+    this.statementFields.delete(name);
+  }
+
+  private forgetPortal(name: string): void {
+    this.portals.delete(name);
+    this.portalFields.delete(name);
   }
 
   private describedFields(frame: TFrame): TFieldDescription[] {
@@ -754,6 +846,7 @@ export class ProxySession {
     const head = this.pending[0];
     if (head?.kind === "quoting-check" && QUOTING_CHECK_ANSWER_TYPES.has(frame.type))
       return this.onQuotingCheckAnswer(frame, head);
+    if (head?.kind === "execute" && head.run === undefined) this.resolveExecute(head);
     switch (frame.type) {
       case B.DataRow:
         if (head && (head.kind === "query" || head.kind === "execute")) {
@@ -766,14 +859,20 @@ export class ProxySession {
         const rows = rowsFromCommandTag(tag);
         if (head?.kind === "query" && !head.blocked) {
           const run = head.runs[head.index];
-          if (run) this.recordRun(run, head.startedAt, rows ?? head.rows, null, head.masked);
+          if (run) {
+            this.preparedStatementChanged(run);
+            this.recordRun(run, head.startedAt, rows ?? head.rows, null, head.masked);
+          }
           head.index += 1;
           head.rows = 0;
           head.startedAt = Date.now();
           Object.assign(head, freshResult());
         } else if (head?.kind === "execute") {
           this.pending.shift();
-          if (head.run) this.recordRun(head.run, head.startedAt, rows ?? head.rows, null, head.masked);
+          if (head.run) {
+            this.preparedStatementChanged(head.run);
+            this.recordRun(head.run, head.startedAt, rows ?? head.rows, null, head.masked);
+          }
         }
         return frame.raw;
       }
@@ -789,8 +888,10 @@ export class ProxySession {
       case B.ParseComplete:
       case B.BindComplete:
       case B.CloseComplete:
-        if (head && head.kind !== "query" && head.kind !== "execute" && head.kind !== "sync")
+        if (head && head.kind !== "query" && head.kind !== "execute" && head.kind !== "sync") {
           this.pending.shift();
+          this.confirmed(head);
+        }
         return frame.raw;
       case B.RowDescription: {
         if (head?.kind === "describe") {
@@ -805,7 +906,9 @@ export class ProxySession {
           const run = head.runs[head.index];
           head.masking = this.masking();
           head.plan =
-            run && head.masking ? this.planFor(this.describedFields(frame), run.masking, head.masking) : null;
+            run && head.masking
+              ? this.planFor(this.describedFields(frame), this.resultMasking(run, head.masking), head.masking)
+              : null;
         }
         return frame.raw;
       }
@@ -823,7 +926,17 @@ export class ProxySession {
         // ReadyForQuery closes a simple query or a Sync; whatever is still queued before it got no answer.
         while (this.pending.length > 0) {
           const entry = this.pending.shift()!;
+          if (entry.kind === "query") {
+            // A simple query replaces the unnamed statement and portal.
+            this.forgetStatement("");
+            this.forgetPortal("");
+          }
           if (entry.kind === "sync" || entry.kind === "query") break;
+        }
+        // Outside a transaction block no portal survives (a cursor WITH HOLD does, but is never known).
+        if (frame.raw[5] === 0x49 /* I */) {
+          this.portals.clear();
+          this.portalFields.clear();
         }
         this.discardUntilSync = false;
         return frame.raw;
@@ -868,6 +981,9 @@ export class ProxySession {
         if (run) this.recordRun(run, Date.now(), null, message, new Set());
       }
     }
+    // A refused Parse or Bind of the unnamed statement or portal has dropped the old one; a named one stays.
+    if (head.kind === "parse" && head.name === "") this.forgetStatement("");
+    if (head.kind === "bind" && head.portal === "") this.forgetPortal("");
     if (head.kind === "query") {
       head.failed = true; // the rest of this query string does not run; ReadyForQuery follows
     } else {
