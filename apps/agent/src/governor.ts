@@ -313,7 +313,7 @@ export class Governor {
           decision,
           masking:
             decision.action === "allow"
-              ? statementMasking(statement, masking, memo.catalog?.columnsOf)
+              ? statementMasking(statement, masking, memo.catalog?.columnsOf, memo.catalog?.viewSources)
               : null,
         };
         memo.byStatement.set(statement.columnRefs, decided);

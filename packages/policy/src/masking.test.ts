@@ -7,7 +7,9 @@ import {
   hmacSha256Hex,
   maskText,
   statementMasking,
+  viewMasking,
   type TMaskingRuleSpec,
+  type TViewSources,
 } from "./masking.ts";
 
 beforeAll(() => initParser());
@@ -156,6 +158,38 @@ describe("statementMasking: computed columns are masked when the statement touch
   it("does nothing when no rule applies", () => {
     const none = compileMaskingRules([], { identityName: "dev@demo.local", groups: [] });
     expect(statementMasking(one("select ssn from customers"), none).tainted).toBe(false);
+  });
+});
+
+describe("views", () => {
+  const views: Record<string, TViewSources> = {
+    contacts: { columns: [{ table: "public.customers", column: "email" }], functions: ["pg_catalog.upper"] },
+    totals: { columns: [{ table: "public.orders", column: "total" }], functions: ["pg_catalog.numeric"] },
+    secrets: { columns: [{ table: "public.orders", column: "id" }], functions: ["public.secret_of"] },
+    xml: { columns: [], functions: ["pg_catalog.query_to_xml"] },
+  };
+  const lookup = (table: string) => views[table];
+
+  it("masks a view over masked columns with their strategy, and one calling unknown code wholly", () => {
+    expect(viewMasking(dev, views.contacts!)).toEqual({
+      strategy: "partial",
+      sensitiveRefs: ["customers.email"],
+      unknownFunctions: [],
+    });
+    expect(viewMasking(dev, views.totals!)).toBeNull();
+    expect(viewMasking(dev, views.secrets!)?.strategy).toBe("redact");
+    expect(viewMasking(dev, views.xml!)?.unknownFunctions).toEqual(["pg_catalog.query_to_xml"]);
+  });
+
+  it("taints statements that read such a view, and blocks COPY of it", () => {
+    expect(statementMasking(one("select lower(email) from contacts"), dev, schema, lookup).tainted).toBe(
+      true,
+    );
+    expect(statementMasking(one("select * from secrets"), dev, schema, lookup).tainted).toBe(true);
+    expect(statementMasking(one("select total from totals"), dev, schema, lookup).tainted).toBe(false);
+    expect(
+      statementMasking(one("copy (select * from contacts) to stdout"), dev, schema, lookup).block,
+    ).not.toBeNull();
   });
 });
 

@@ -218,11 +218,70 @@ function knownFunction(name: string): boolean {
   return PURE_FUNCTIONS.has(base) || CATALOG_FUNCTIONS.has(base);
 }
 
+// Built-ins that run a query or read stored data given as an argument.
+const DATA_READING_BUILTINS = new Set(
+  `query_to_xml query_to_xmlschema query_to_xml_and_xmlschema table_to_xml table_to_xmlschema
+   table_to_xml_and_xmlschema cursor_to_xml cursor_to_xmlschema schema_to_xml schema_to_xmlschema
+   schema_to_xml_and_xmlschema database_to_xml database_to_xmlschema database_to_xml_and_xmlschema ts_stat
+   lo_get loread pg_read_file pg_read_binary_file`
+    .split(/\s+/)
+    .filter(Boolean),
+);
+
+/**
+ * For a function a view calls, resolved by Postgres to its schema (so no name can shadow a built-in): any
+ * function outside pg_catalog, or a built-in that runs a query or reads stored data.
+ */
+function readsUnknownData(qualifiedName: string): boolean {
+  const dot = qualifiedName.lastIndexOf(".");
+  if (dot < 0 || qualifiedName.slice(0, dot) !== "pg_catalog") return true;
+  return DATA_READING_BUILTINS.has(qualifiedName.slice(dot + 1));
+}
+
+/**
+ * What a view (or materialized view) reads, through the views it reads in turn: base table columns and the
+ * functions it calls. Postgres reports a view's own OID and column in RowDescription, so without this a view
+ * over a masked column would show it raw.
+ */
+export interface TViewSources {
+  /** "schema.table" and column. */
+  columns: readonly { table: string; column: string }[];
+  /** "schema.name" of the functions (and operators outside pg_catalog) it calls. */
+  functions: readonly string[];
+}
+export type TViewSourcesLookup = (table: string) => TViewSources | undefined;
+
+/**
+ * How every column of a view is masked, or null when the view reads no masked column and calls no function
+ * of unknown data flow. All of its columns, since which view column carries which base column is not known.
+ */
+export function viewMasking(
+  masking: TCompiledMasking,
+  sources: TViewSources,
+): { strategy: TMaskingStrategy; sensitiveRefs: string[]; unknownFunctions: string[] } | null {
+  if (masking.columnRules.length === 0) return null;
+  const strategies = new Set<TMaskingStrategy>();
+  const sensitiveRefs: string[] = [];
+  for (const { table, column } of sources.columns) {
+    const rule = columnRuleFor(masking, table, column);
+    if (!rule) continue;
+    strategies.add(rule.strategy);
+    sensitiveRefs.push(`${splitTable(table).table}.${column}`);
+  }
+  const unknownFunctions = sources.functions.filter(readsUnknownData);
+  if (sensitiveRefs.length === 0 && unknownFunctions.length === 0) return null;
+  const [only] = strategies;
+  const strategy =
+    strategies.size === 1 && unknownFunctions.length === 0 && only !== "hash" ? only! : "redact";
+  return { strategy, sensitiveRefs, unknownFunctions };
+}
+
 /** Decides, once per statement (and cacheable with its analysis), how its results must be masked. */
 export function statementMasking(
   s: TStatementAnalysis,
   masking: TCompiledMasking,
   schema?: TSchemaLookup,
+  viewSources?: TViewSourcesLookup,
 ): TStatementMasking {
   if (masking.columnRules.length === 0) return UNTAINTED;
   const reasons: string[] = [];
@@ -257,6 +316,17 @@ export function statementMasking(
     const candidates = qualifier ? resolve(qualifier) : tables;
     if (candidates.some((t) => tableHasRules(masking, t, schema)))
       reasons.push(`${qualifier ? `${qualifier}.` : ""}* over a table with masked columns`);
+  }
+  for (const table of tables) {
+    const sources = viewSources?.(table);
+    const view = sources ? viewMasking(masking, sources) : null;
+    if (!view) continue;
+    for (const ref of view.sensitiveRefs) refs.set(ref, view.strategy);
+    reasons.push(
+      view.unknownFunctions.length > 0
+        ? `reads ${table}, a view that calls ${view.unknownFunctions.join(", ")}`
+        : `reads ${table}, a view over ${view.sensitiveRefs.join(", ")}`,
+    );
   }
   if (refs.size > 0) reasons.push(`references ${[...refs.keys()].join(", ")}`);
   const touchesSensitive = reasons.length > 0 || tables.some((t) => tableHasRules(masking, t, schema));

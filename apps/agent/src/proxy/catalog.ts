@@ -1,15 +1,34 @@
 // What the agent knows of each upstream database's schema: table OID + attribute number → table and column
 // names (RowDescription identifies direct column references that way, through aliases, subqueries and
 // CTEs), and table → columns (to expand `*` when deciding masking). Read on a connection of the agent's own.
+import type { TViewSources } from "@portcullis/policy";
 import type { Logger } from "pino";
 import { connectUpstream, type TUpstreamTarget } from "./upstream.ts";
 import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessage } from "./wire.ts";
 
-const CATALOG_SQL = `select c.oid::int8, n.nspname, c.relname, a.attnum::int4, a.attname
+// One result, two kinds of rows: 'c' a column of a table or view (oid, schema, table, attnum, column); 'd'
+// something a view's query depends on (view oid, relation oid and attnum, 0 for a whole row; or a function,
+// or an operator outside pg_catalog, as "schema.name").
+const CATALOG_SQL = `select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
+  a.attnum::int8 as num, a.attname::text as c, null::int8 as ref
 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
 where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'v', 'm', 'f')
   and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
-order by 1, 4`;
+union all
+select 'd', r.ev_class::int8, '', coalesce(pn.nspname || '.' || p.proname, onsp.nspname || '.' || o.oprname, ''),
+  d.refobjsubid::int8, '', case when d.refclassid = 'pg_class'::regclass then d.refobjid::int8 end
+from pg_rewrite r
+join pg_class v on v.oid = r.ev_class and v.relkind in ('v', 'm')
+join pg_namespace vn on vn.oid = v.relnamespace and vn.nspname not in ('pg_catalog', 'information_schema')
+join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = r.oid and d.deptype = 'n'
+  and d.refobjid <> r.ev_class
+left join pg_proc p on d.refclassid = 'pg_proc'::regclass and p.oid = d.refobjid
+left join pg_namespace pn on pn.oid = p.pronamespace
+left join pg_operator o on d.refclassid = 'pg_operator'::regclass and o.oid = d.refobjid
+  and o.oprnamespace <> 'pg_catalog'::regnamespace
+left join pg_namespace onsp on onsp.oid = o.oprnamespace
+where d.refclassid in ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass)
+order by 1, 2, 5`;
 
 /** How long a catalog is trusted before it is read again (DDL through the agent refreshes it at once). */
 const CATALOG_TTL_MS = 30_000;
@@ -17,6 +36,8 @@ const CATALOG_TTL_MS = 30_000;
 export interface TCatalog {
   origin(tableOid: number, attnum: number): { table: string; column: string } | undefined;
   columnsOf(table: string): readonly string[] | undefined;
+  /** What a view reads (through other views); undefined for anything that is not a view. */
+  viewSources(table: string): TViewSources | undefined;
 }
 
 interface TTableEntry {
@@ -25,25 +46,73 @@ interface TTableEntry {
   columns: Map<number, string>;
 }
 
-function buildCatalog(rows: [string, string, string, string, string][]): TCatalog {
+interface TViewDependencies {
+  relations: { oid: number; attnum: number }[];
+  functions: string[];
+}
+
+export function buildCatalog(rows: string[][]): TCatalog {
   const byOid = new Map<number, TTableEntry>();
   const byName = new Map<string, string[]>();
-  for (const [oid, schema, table, attnum, column] of rows) {
-    let entry = byOid.get(Number(oid));
-    if (!entry) {
-      entry = { schema, table, columns: new Map() };
-      byOid.set(Number(oid), entry);
+  const dependencies = new Map<number, TViewDependencies>();
+  for (const [kind, oidText, a, b, numText, c, refText] of rows) {
+    const oid = Number(oidText);
+    if (kind === "d") {
+      let deps = dependencies.get(oid);
+      if (!deps) dependencies.set(oid, (deps = { relations: [], functions: [] }));
+      if (refText) deps.relations.push({ oid: Number(refText), attnum: Number(numText) });
+      else if (b) deps.functions.push(b);
+      continue;
     }
-    entry.columns.set(Number(attnum), column);
+    let entry = byOid.get(oid);
+    if (!entry) {
+      entry = { schema: a!, table: b!, columns: new Map() };
+      byOid.set(oid, entry);
+    }
+    entry.columns.set(Number(numText), c!);
   }
-  for (const entry of byOid.values()) {
+  const oidsByName = new Map<string, number[]>();
+  for (const [oid, entry] of byOid) {
     const columns = [...entry.columns.values()];
     byName.set(`${entry.schema}.${entry.table}`, columns);
+    oidsByName.set(`${entry.schema}.${entry.table}`, [oid]);
     // Unqualified names mean the table on the search path; public is the common case, and when two schemas
     // have the same table name the union of their columns is the conservative answer.
     const bare = byName.get(entry.table);
     byName.set(entry.table, bare ? [...new Set([...bare, ...columns])] : columns);
+    oidsByName.set(entry.table, [...(oidsByName.get(entry.table) ?? []), oid]);
   }
+
+  // A view's sources, through the views it reads (each view once, so a cycle cannot loop).
+  const sourcesByOid = new Map<number, TViewSources>();
+  const sourcesOf = (viewOid: number): TViewSources => {
+    const known = sourcesByOid.get(viewOid);
+    if (known) return known;
+    const columns = new Map<string, { table: string; column: string }>();
+    const functions = new Set<string>();
+    const result = { columns: [] as { table: string; column: string }[], functions: [] as string[] };
+    sourcesByOid.set(viewOid, result);
+    for (const relation of dependencies.get(viewOid)?.relations ?? []) {
+      if (dependencies.has(relation.oid)) {
+        const inner = sourcesOf(relation.oid);
+        for (const col of inner.columns) columns.set(`${col.table}|${col.column}`, col);
+        for (const fn of inner.functions) functions.add(fn);
+        continue;
+      }
+      const entry = byOid.get(relation.oid);
+      if (!entry) continue;
+      const table = `${entry.schema}.${entry.table}`;
+      // attnum 0: the whole row.
+      const names =
+        relation.attnum === 0 ? [...entry.columns.values()] : [entry.columns.get(relation.attnum)];
+      for (const column of names) if (column) columns.set(`${table}|${column}`, { table, column });
+    }
+    for (const fn of dependencies.get(viewOid)?.functions ?? []) functions.add(fn);
+    result.columns = [...columns.values()];
+    result.functions = [...functions];
+    return result;
+  };
+
   return {
     origin(tableOid, attnum) {
       const entry = byOid.get(tableOid);
@@ -51,6 +120,18 @@ function buildCatalog(rows: [string, string, string, string, string][]): TCatalo
       return entry && column ? { table: `${entry.schema}.${entry.table}`, column } : undefined;
     },
     columnsOf: (table) => byName.get(table.toLowerCase()) ?? byName.get(table),
+    viewSources(table) {
+      const oids = (oidsByName.get(table.toLowerCase()) ?? oidsByName.get(table) ?? []).filter((oid) =>
+        dependencies.has(oid),
+      );
+      if (oids.length === 0) return undefined;
+      if (oids.length === 1) return sourcesOf(oids[0]!);
+      // Same view name in several schemas: what any of them reads.
+      return {
+        columns: oids.flatMap((oid) => sourcesOf(oid).columns),
+        functions: oids.flatMap((oid) => sourcesOf(oid).functions),
+      };
+    },
   };
 }
 
@@ -126,7 +207,7 @@ export class SchemaCatalogs {
       pending = readRows(target, CATALOG_SQL)
         .then((rows) => {
           this.catalogs.set(connectionId, {
-            catalog: buildCatalog(rows as [string, string, string, string, string][]),
+            catalog: buildCatalog(rows),
             readAt: Date.now(),
           });
         })

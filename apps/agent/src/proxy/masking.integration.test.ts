@@ -64,6 +64,15 @@ beforeAll(async () => {
     insert into orders (customer_id, total) values (1, 100.00), (2, 25.50);
     -- pg_dump reads column privileges with a prepared statement: masking must leave them exact.
     grant select (id, full_name) on customers to pg_monitor;
+    -- Views an admin made: Postgres reports a view's own columns as the origin, never the table's.
+    -- (Values the content detectors would not recognise: only the view's own masking can catch them.)
+    create view customer_contacts as select id, full_name, email, replace(ssn, '-', '') as ssn_digits from customers;
+    create view contacts_again as select * from customer_contacts;
+    create function secret_of(int) returns text language sql
+      as $$ select reverse(ssn) from customers where id = $1 $$;
+    create view order_secrets as select o.id, secret_of(o.customer_id) as s from orders o;
+    create materialized view reversed_ssns as select id, reverse(ssn) as r from customers;
+    create view order_totals as select id, total from orders;
   `);
   await setup.end();
   const columnRules = [
@@ -144,6 +153,11 @@ const HOSTILE = [
   "copy (select email from customers) to stdout",
   "select set_config('x.y', ssn, false) from customers where id = 1",
   "select pg_notify('c', email) from customers",
+  "select * from customer_contacts",
+  "select upper(email) as e, ssn_digits || '' as d, id from customer_contacts",
+  "select * from contacts_again",
+  "select * from order_secrets",
+  "select * from reversed_ssns",
 ];
 
 describe("masking through the agent", () => {
@@ -360,6 +374,17 @@ describe("masking through the agent", () => {
     expect(profile.lang).toBe("en");
     expect(profile.email).not.toContain("lovelace");
     await client.end();
+  });
+
+  it("a view over unmasked tables reads exactly as direct", async () => {
+    const sql = "select * from order_totals order by id";
+    const viaAgent = new pg.Client({ connectionString: url() });
+    const direct = new pg.Client({ connectionString: database.url });
+    await Promise.all([viaAgent.connect(), direct.connect()]);
+    const [a, d] = await Promise.all([viaAgent.query(sql), direct.query(sql)]);
+    expect(a.rows).toEqual(d.rows);
+    expect(a.rows).toHaveLength(2);
+    await Promise.all([viaAgent.end(), direct.end()]);
   });
 
   it("keeps relation and column names in ordinary errors", async () => {

@@ -4,6 +4,7 @@
 import {
   columnRuleFor,
   maskText,
+  viewMasking,
   type TCompiledMasking,
   type TMaskingStrategy,
   type TStatementMasking,
@@ -100,9 +101,15 @@ export function planResult(
     let label = field.name;
     if (origin) {
       const rule = columnRuleFor(masking.compiled, origin.table, origin.column);
+      const sources = rule ? undefined : masking.catalog?.viewSources(origin.table);
+      const view = sources ? viewMasking(masking.compiled, sources) : null;
       if (rule) {
         action = rule.strategy;
         label = `${origin.table.replace(/^public\./, "")}.${origin.column}`;
+      } else if (view) {
+        // A view over masked data: which of its columns carries which base column is not known.
+        action = view.strategy;
+        label = `${origin.table.replace(/^public\./, "")}.${origin.column} (view)`;
       }
     } else if (statement.tainted) {
       // Computed (or of unknown origin) in a statement that touches masked data: mask rather than leak.
