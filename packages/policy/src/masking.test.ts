@@ -106,6 +106,8 @@ describe("statementMasking: computed columns are masked when the statement touch
     "select case when true then api_token end from anything",
     "select xmlelement(name x, email) from customers",
     "select string_agg(email, ',') from customers",
+    "select most_common_vals from pg_stats where tablename = 'customers'",
+    "select stavalues1 from pg_catalog.pg_statistic",
   ])("%s", (sql) => {
     expect(statementMasking(one(sql), dev).tainted).toBe(true);
   });

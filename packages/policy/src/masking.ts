@@ -183,6 +183,15 @@ const SIDE_CHANNEL_FUNCTIONS = new Set([
   "pg_try_advisory_lock",
 ]);
 
+// The planner's statistics: most common values and histogram bounds are values of the table's columns.
+const STATISTICS_RELATIONS = new Set([
+  "pg_stats",
+  "pg_statistic",
+  "pg_stats_ext",
+  "pg_stats_ext_exprs",
+  "pg_statistic_ext_data",
+]);
+
 const OPAQUE_COMMANDS = new Set(["FetchStmt", "ExecuteStmt", "CallStmt", "DoStmt"]);
 
 export interface TStatementMasking {
@@ -328,6 +337,12 @@ export function statementMasking(
         : `reads ${table}, a view over ${view.sensitiveRefs.join(", ")}`,
     );
   }
+  const statistics = tables.filter((t) => {
+    const { schema: ns, table } = splitTable(t.toLowerCase());
+    return (ns === null || ns === "pg_catalog") && STATISTICS_RELATIONS.has(table);
+  });
+  if (statistics.length > 0)
+    reasons.push(`reads ${statistics.join(", ")}, which keep sample values of every column`);
   if (refs.size > 0) reasons.push(`references ${[...refs.keys()].join(", ")}`);
   const touchesSensitive = reasons.length > 0 || tables.some((t) => tableHasRules(masking, t, schema));
 
