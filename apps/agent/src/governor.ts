@@ -395,5 +395,6 @@ function unparsed(sql: string): TStatementAnalysis {
     runsCode: false,
     changesQuoting: false,
     preparedStatement: null,
+    stored: null,
   };
 }

@@ -39,6 +39,16 @@ export interface TStatementAnalysis {
   /** PREPARE, EXECUTE or DEALLOCATE and the prepared statement it names (null: all of them, as DEALLOCATE ALL
    * and DISCARD ALL drop every one). The agent follows a session's prepared statements with it. */
   preparedStatement: { op: "prepare" | "execute" | "deallocate"; name: string | null } | null;
+  /** What feeds the values a statement stores (INSERT's rows, UPDATE's SET, MERGE's source and actions,
+   * CREATE TABLE AS and SELECT INTO's query): masked data must not be copied where masking no longer applies. */
+  stored: TStoredSources | null;
+}
+
+export interface TStoredSources {
+  columnRefs: { qualifier: string | null; column: string }[];
+  starRefs: (string | null)[];
+  functions: string[];
+  tables: string[];
 }
 
 export type TAnalysis = { ok: true; statements: TStatementAnalysis[] } | { ok: false; error: string };
@@ -251,6 +261,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   const aliases: Record<string, string | null> = {};
   let unboundedWrite = false;
   let changesQuoting = false;
+  const storedSources: unknown[] = [];
 
   const visit = (value: unknown, parentKey: string | null): void => {
     if (Array.isArray(value)) {
@@ -265,6 +276,13 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       if (/^[A-Z]/.test(key) && child && typeof child === "object") {
         nested.add(key);
         const node = child as TNode;
+        // (A WITH clause feeds the values too: `with x as (select ssn ...) insert ... select * from x`.)
+        if (key === "InsertStmt") storedSources.push(node.selectStmt, node.withClause);
+        if (key === "UpdateStmt") storedSources.push(node.targetList, node.withClause);
+        if (key === "MergeStmt")
+          storedSources.push(node.sourceRelation, node.mergeWhenClauses, node.withClause);
+        if (key === "CreateTableAsStmt") storedSources.push(node.query);
+        if (key === "SelectStmt" && node.intoClause) storedSources.push(node);
         if (key === "RangeVar") {
           tables.add(qualifiedName(node));
           const alias = (node.alias as { aliasname?: string } | undefined)?.aliasname;
@@ -382,6 +400,53 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       (command === "CopyStmt" && Boolean((stmt.CopyStmt as TNode).is_program)),
     changesQuoting,
     preparedStatement: preparedStatementOf(command, (stmt[command] ?? {}) as TNode),
+    stored: storedSources.length > 0 ? collectStored(storedSources, cteNames) : null,
+  };
+}
+
+/** Clauses that choose rows but produce no value: what they read is never stored. */
+const ROW_FILTERS = new Set(["whereClause", "havingClause", "quals"]);
+
+/** Column, star and function references and relations in the subtrees that feed stored values. */
+function collectStored(sources: unknown[], cteNames: Set<string>): TStoredSources {
+  const columnRefs = new Map<string, { qualifier: string | null; column: string }>();
+  const starRefs = new Set<string | null>();
+  const functions = new Set<string>();
+  const tables = new Set<string>();
+  const walk = (value: unknown, rawKey: string): void => {
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v, rawKey);
+      return;
+    }
+    if (!value || typeof value !== "object") return;
+    const node = value as TNode;
+    if (rawKey === "RangeVar" || isBareRangeVar(rawKey, node)) {
+      const name = qualifiedName(node);
+      if (!cteNames.has(name)) tables.add(name);
+    } else if (rawKey === "ColumnRef") {
+      const fields = (node.fields as TNode[] | undefined) ?? [];
+      const names = fields.map((f) => (f.String as { sval?: string } | undefined)?.sval ?? null);
+      const qualifier = names.length > 1 ? names.slice(0, -1).join(".") : null;
+      const last = fields[fields.length - 1];
+      if (last && "A_Star" in last) starRefs.add(qualifier);
+      else {
+        const column = names[names.length - 1];
+        if (column) columnRefs.set(`${qualifier ?? ""}|${column}`, { qualifier, column });
+      }
+    } else if (rawKey === "FuncCall") {
+      const name = (node.funcname as { String?: { sval?: string } }[] | undefined)
+        ?.map((p) => p.String?.sval ?? "")
+        .join(".");
+      if (name) functions.add(name);
+    }
+    for (const [key, child] of Object.entries(node)) if (!ROW_FILTERS.has(key)) walk(child, key);
+  };
+  for (const source of sources) walk(source, "");
+  return {
+    columnRefs: [...columnRefs.values()],
+    starRefs: [...starRefs],
+    functions: [...functions],
+    tables: [...tables],
   };
 }
 

@@ -157,6 +157,32 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(statementMasking(one("select pg_notify('c', email) from customers"), dev).block).not.toBeNull();
   });
 
+  it.each([
+    "insert into notes select id, reverse(ssn) from customers",
+    "insert into notes (id, note) values (1, (select email from customers limit 1))",
+    "update orders set note = c.email from customers c where c.id = orders.customer_id",
+    "update customers set full_name = email",
+    "create table copied as select * from customers",
+    "select c.* into temp copied from customers c",
+    "with x as (select ssn as s from customers) insert into notes select 1, s from x",
+    "insert into notes select id, my_function(id) from orders",
+    "merge into notes n using (select id, ssn from customers) c on n.id = c.id when not matched then insert values (c.id, c.ssn)",
+  ])("refuses to store masked data: %s", (sql) => {
+    expect(statementMasking(one(sql), dev, schema).block?.ruleName).toBe(
+      "Masked data cannot be copied into tables",
+    );
+  });
+
+  it.each([
+    "insert into notes values (1, 'x')",
+    "insert into orders (customer_id, total) select id, 10 from customers where email = 'a@b.c'",
+    "update customers set full_name = upper(full_name) where ssn like '078%'",
+    "insert into notes select id, full_name from customers",
+    "insert into orders (id, total) values (nextval('orders_id_seq'), 1)",
+  ])("stores what is not masked: %s", (sql) => {
+    expect(statementMasking(one(sql), dev, schema).block).toBeNull();
+  });
+
   it("does nothing when no rule applies", () => {
     const none = compileMaskingRules([], { identityName: "dev@demo.local", groups: [] });
     expect(statementMasking(one("select ssn from customers"), none).tainted).toBe(false);

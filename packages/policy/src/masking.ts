@@ -9,7 +9,7 @@
 //     whole row over a table with sensitive columns, or does something whose data flow the engine cannot
 //     follow (cursors, EXECUTE, functions outside a known-pure list). When in doubt, mask.
 import { hash } from "node:crypto";
-import type { TStatementAnalysis } from "./analyze.ts";
+import type { TStatementAnalysis, TStoredSources } from "./analyze.ts";
 
 export type TMaskingStrategy = "redact" | "partial" | "hash" | "null" | "format_preserving";
 
@@ -132,13 +132,14 @@ const PURE_FUNCTIONS = new Set(
    jsonb_path_query jsonb_path_exists jsonb_array_elements json_array_elements jsonb_each json_each jsonb_object_keys
    json_object_keys jsonb_array_length json_array_length generate_series gen_random_uuid uuid_generate_v4 version
    current_user session_user current_schema current_database pg_backend_pid inet_client_addr pg_typeof
-   num_nulls num_nonnulls xmlelement xmlforest xmlconcat xmlcomment pg_sleep`
+   num_nulls num_nonnulls xmlelement xmlforest xmlconcat xmlcomment pg_sleep to_tsvector to_tsquery plainto_tsquery
+   phraseto_tsquery websearch_to_tsquery ts_rank ts_rank_cd ts_headline setweight`
     .split(/\s+/)
     .filter(Boolean),
 );
 
-// Catalog functions: they return schema metadata (definitions, names, privileges, sizes, settings), never
-// rows of a user table. pg_dump, psql's \d and GUI clients call them in almost every catalog query.
+// Catalog functions: they return schema metadata (definitions, names, privileges, sizes, settings) or
+// sequence values, never rows of a user table. pg_dump, psql's \d and GUI clients call them in almost every catalog query.
 const CATALOG_FUNCTIONS = new Set(
   `acldefault aclexplode array_dims format_type obj_description col_description shobj_description
    pg_get_userbyid pg_get_expr pg_get_constraintdef pg_get_indexdef pg_get_viewdef pg_get_triggerdef pg_get_ruledef
@@ -160,7 +161,8 @@ const CATALOG_FUNCTIONS = new Set(
    has_server_privilege has_parameter_privilege row_security_active pg_get_object_address pg_identify_object
    pg_describe_object pg_identify_object_as_address to_regclass to_regtype to_regproc to_regprocedure
    to_regnamespace to_regrole to_regoper to_regoperator to_regcollation pg_column_size
-   pg_indexam_has_property pg_index_has_property pg_index_column_has_property pg_collation_actual_version`
+   pg_indexam_has_property pg_index_has_property pg_index_column_has_property pg_collation_actual_version
+   nextval currval setval lastval`
     .split(/\s+/)
     .filter(Boolean),
 );
@@ -285,6 +287,46 @@ export function viewMasking(
   return { strategy, sensitiveRefs, unknownFunctions };
 }
 
+/**
+ * What of the masked data a write would store (INSERT ... SELECT, UPDATE ... SET, CREATE TABLE AS ...): a
+ * copy in another table, or another column, would be read back unmasked. Functions of unknown data flow
+ * count too, as they could read anything.
+ */
+function storedMaskedData(
+  stored: TStoredSources,
+  masking: TCompiledMasking,
+  tables: string[],
+  aliases: Record<string, string | null>,
+  resolve: (qualifier: string) => string[],
+  schema: TSchemaLookup | undefined,
+  viewSources: TViewSourcesLookup | undefined,
+): string[] {
+  const found = new Set<string>();
+  for (const ref of stored.columnRefs) {
+    for (const table of ref.qualifier ? resolve(ref.qualifier) : tables)
+      if (columnRuleFor(masking, table, ref.column)) found.add(`${splitTable(table).table}.${ref.column}`);
+    if (ref.qualifier) continue;
+    const whole =
+      ref.column in aliases ? resolve(ref.column) : tables.filter((t) => splitTable(t).table === ref.column);
+    if (whole.some((t) => tableHasRules(masking, t, schema))) found.add(`whole rows of ${ref.column}`);
+  }
+  for (const qualifier of stored.starRefs)
+    if ((qualifier ? resolve(qualifier) : tables).some((t) => tableHasRules(masking, t, schema)))
+      found.add(`${qualifier ? `${qualifier}.` : ""}* over masked columns`);
+  for (const table of stored.tables) {
+    const sources = viewSources?.(table);
+    if (sources && viewMasking(masking, sources)) found.add(`${table} (a view over masked data)`);
+    if (isStatisticsRelation(table)) found.add(table);
+  }
+  for (const fn of stored.functions) if (!knownFunction(fn)) found.add(`the result of ${fn}()`);
+  return [...found];
+}
+
+function isStatisticsRelation(name: string): boolean {
+  const { schema, table } = splitTable(name.toLowerCase());
+  return (schema === null || schema === "pg_catalog") && STATISTICS_RELATIONS.has(table);
+}
+
 /** Decides, once per statement (and cacheable with its analysis), how its results must be masked. */
 export function statementMasking(
   s: TStatementAnalysis,
@@ -337,10 +379,7 @@ export function statementMasking(
         : `reads ${table}, a view over ${view.sensitiveRefs.join(", ")}`,
     );
   }
-  const statistics = tables.filter((t) => {
-    const { schema: ns, table } = splitTable(t.toLowerCase());
-    return (ns === null || ns === "pg_catalog") && STATISTICS_RELATIONS.has(table);
-  });
+  const statistics = tables.filter(isStatisticsRelation);
   if (statistics.length > 0)
     reasons.push(`reads ${statistics.join(", ")}, which keep sample values of every column`);
   if (refs.size > 0) reasons.push(`references ${[...refs.keys()].join(", ")}`);
@@ -357,6 +396,15 @@ export function statementMasking(
     block = {
       ruleName: "Masked columns cannot be exported with COPY",
       message: "COPY ... TO would export masked columns unmasked; use SELECT, which applies masking",
+    };
+  }
+  const stored = s.stored
+    ? storedMaskedData(s.stored, masking, tables, s.aliases, resolve, schema, viewSources)
+    : [];
+  if (stored.length > 0) {
+    block = {
+      ruleName: "Masked data cannot be copied into tables",
+      message: `this statement would store ${stored.join(", ")} where masking no longer applies; store unmasked columns only, or ask for an exemption`,
     };
   }
   const sideChannel = s.functions.map(baseName).filter((f) => SIDE_CHANNEL_FUNCTIONS.has(f));

@@ -36,6 +36,34 @@ const FORBIDDEN = [
   "05-1120",
 ];
 
+const COLUMN_RULES = [
+  ["customers.email", "partial"],
+  ["customers.ssn", "partial"],
+  ["customers.credit_card", "partial"],
+  ["customers.api_token", "redact"],
+] as const;
+const MASKING_RULES = [
+  ...COLUMN_RULES.map(([columnPattern, strategy], i) => ({
+    id: `m${i}`,
+    name: `Mask ${columnPattern}`,
+    columnPattern,
+    detector: null,
+    strategy,
+    exemptIdentities: [],
+    exemptGroups: [],
+  })),
+  // Content detectors catch copies of sensitive values in columns nobody tagged.
+  ...["email", "us_ssn", "payment_card"].map((detector) => ({
+    id: `d-${detector}`,
+    name: `Detect ${detector}`,
+    columnPattern: null,
+    detector,
+    strategy: "redact" as const,
+    exemptIdentities: [],
+    exemptGroups: [],
+  })),
+];
+
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let proxy: TTestProxy;
 
@@ -77,37 +105,11 @@ beforeAll(async () => {
     analyze customers;
   `);
   await setup.end();
-  const columnRules = [
-    ["customers.email", "partial"],
-    ["customers.ssn", "partial"],
-    ["customers.credit_card", "partial"],
-    ["customers.api_token", "redact"],
-  ] as const;
   proxy = await startTestProxy(
     { shop: localUpstream(database.name) },
     {
       policy: {
-        maskingRules: [
-          ...columnRules.map(([columnPattern, strategy], i) => ({
-            id: `m${i}`,
-            name: `Mask ${columnPattern}`,
-            columnPattern,
-            detector: null,
-            strategy,
-            exemptIdentities: [],
-            exemptGroups: [],
-          })),
-          // Content detectors catch copies of sensitive values in columns nobody tagged.
-          ...["email", "us_ssn", "payment_card"].map((detector) => ({
-            id: `d-${detector}`,
-            name: `Detect ${detector}`,
-            columnPattern: null,
-            detector,
-            strategy: "redact" as const,
-            exemptIdentities: [],
-            exemptGroups: [],
-          })),
-        ],
+        maskingRules: MASKING_RULES,
       },
     },
   );
@@ -378,6 +380,44 @@ describe("masking through the agent", () => {
     expect(profile.lang).toBe("en");
     expect(profile.email).not.toContain("lovelace");
     await client.end();
+  });
+
+  it("masked data cannot be copied into a table and read back from it", async () => {
+    // Where schema changes need no approval (a development database), as well as by plain writes.
+    const open = await startTestProxy(
+      { shop: localUpstream(database.name) },
+      { policy: { guardrails: [], maskingRules: MASKING_RULES } },
+    );
+    const client = new pg.Client({ connectionString: open.url() });
+    await client.connect();
+    const outputs: string[] = [];
+    for (const sql of [
+      "create temp table copied as select * from customers",
+      "create temp table digits as select id, replace(ssn, '-', '') as d from customers",
+      "select * into temp other_copy from customers",
+      "create temp table notes (id int, note text)",
+      "insert into notes select id, reverse(ssn) from customers",
+      "insert into notes (id, note) values (3, (select email from customers where id = 1))",
+      "insert into notes select c.id, c.full_name from customers c where c.ssn like '078%'",
+      "update notes set note = (select replace(ssn, '-', '') from customers where id = 1) where id = 1",
+      "update customers set full_name = full_name || '' where email like 'ada%'",
+      "select * from copied",
+      "select * from digits",
+      "select * from other_copy",
+      "select * from notes order by id",
+    ])
+      outputs.push(
+        await client.query(sql).then(
+          (r) => `${sql} -> ${JSON.stringify(r.rows)}`,
+          (e: Error) => `${sql} -> ${e.message}`,
+        ),
+      );
+    assertNoLeak(outputs.join("\n"));
+    // Filtering by a masked column copies nothing of it: such writes still run.
+    expect(outputs.join("\n")).toContain("full_name || '' where email like 'ada%' -> []");
+    expect(outputs.at(-1)).toContain("Ada Lovelace");
+    await client.end();
+    await open.close();
   });
 
   it("a view over unmasked tables reads exactly as direct", async () => {
