@@ -311,10 +311,7 @@ export class Governor {
         const decision = evaluateGuardrails(statement, ctx, memo.rules);
         decided = {
           decision,
-          masking:
-            decision.action === "allow"
-              ? statementMasking(statement, masking, memo.catalog?.columnsOf, memo.catalog?.viewSources)
-              : null,
+          masking: decision.action === "allow" ? statementMasking(statement, masking, memo.catalog) : null,
         };
         memo.byStatement.set(statement.columnRefs, decided);
       }

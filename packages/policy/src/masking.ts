@@ -221,12 +221,24 @@ function baseName(fn: string): string {
   return (i < 0 ? fn : fn.slice(i + 1)).toLowerCase();
 }
 
-/** A built-in whose data flow is known: by its bare name, or qualified with pg_catalog (`public.lower` is not). */
-function knownFunction(name: string): boolean {
+/**
+ * A built-in whose data flow is known: qualified with pg_catalog, or by its bare name unless a function of
+ * that name exists outside pg_catalog (`lower(1)` runs a `public.lower(int)` if there is one).
+ */
+function knownFunction(name: string, userFunctions?: ReadonlySet<string>): boolean {
   const dot = name.lastIndexOf(".");
   if (dot >= 0 && name.slice(0, dot).toLowerCase() !== "pg_catalog") return false;
   const base = baseName(name);
+  if (dot < 0 && userFunctions?.has(base)) return false;
   return PURE_FUNCTIONS.has(base) || CATALOG_FUNCTIONS.has(base);
+}
+
+/** What the caller knows of the database's schema (the agent reads it from the database). */
+export interface TSchemaInfo {
+  columnsOf?: TSchemaLookup;
+  viewSources?: TViewSourcesLookup;
+  /** Lower-cased names of the functions defined outside pg_catalog and information_schema. */
+  userFunctions?: ReadonlySet<string>;
 }
 
 // Built-ins that run a query or read stored data given as an argument.
@@ -298,8 +310,7 @@ function storedMaskedData(
   tables: string[],
   aliases: Record<string, string | null>,
   resolve: (qualifier: string) => string[],
-  schema: TSchemaLookup | undefined,
-  viewSources: TViewSourcesLookup | undefined,
+  { columnsOf: schema, viewSources, userFunctions }: TSchemaInfo,
 ): string[] {
   const found = new Set<string>();
   for (const ref of stored.columnRefs) {
@@ -318,7 +329,8 @@ function storedMaskedData(
     if (sources && viewMasking(masking, sources)) found.add(`${table} (a view over masked data)`);
     if (isStatisticsRelation(table)) found.add(table);
   }
-  for (const fn of stored.functions) if (!knownFunction(fn)) found.add(`the result of ${fn}()`);
+  for (const fn of stored.functions)
+    if (!knownFunction(fn, userFunctions)) found.add(`the result of ${fn}()`);
   return [...found];
 }
 
@@ -331,10 +343,10 @@ function isStatisticsRelation(name: string): boolean {
 export function statementMasking(
   s: TStatementAnalysis,
   masking: TCompiledMasking,
-  schema?: TSchemaLookup,
-  viewSources?: TViewSourcesLookup,
+  info: TSchemaInfo = {},
 ): TStatementMasking {
   if (masking.columnRules.length === 0) return UNTAINTED;
+  const { columnsOf: schema, viewSources, userFunctions } = info;
   const reasons: string[] = [];
   const refs = new Map<string, TMaskingStrategy>();
   const tables = [...new Set([...s.tablesRead, ...s.tablesWritten])];
@@ -385,7 +397,7 @@ export function statementMasking(
   if (refs.size > 0) reasons.push(`references ${[...refs.keys()].join(", ")}`);
   const touchesSensitive = reasons.length > 0 || tables.some((t) => tableHasRules(masking, t, schema));
 
-  const unknownFunctions = s.functions.filter((f) => !knownFunction(f));
+  const unknownFunctions = s.functions.filter((f) => !knownFunction(f, userFunctions));
   if (unknownFunctions.length > 0)
     reasons.push(`calls ${unknownFunctions.join(", ")}, whose data flow is not known`);
   const opaque = [s.command, ...s.nestedCommands].filter((c) => OPAQUE_COMMANDS.has(c));
@@ -398,9 +410,7 @@ export function statementMasking(
       message: "COPY ... TO would export masked columns unmasked; use SELECT, which applies masking",
     };
   }
-  const stored = s.stored
-    ? storedMaskedData(s.stored, masking, tables, s.aliases, resolve, schema, viewSources)
-    : [];
+  const stored = s.stored ? storedMaskedData(s.stored, masking, tables, s.aliases, resolve, info) : [];
   if (stored.length > 0) {
     block = {
       ruleName: "Masked data cannot be copied into tables",

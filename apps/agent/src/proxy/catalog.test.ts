@@ -19,6 +19,7 @@ const rows = [
   ["d", "4", "", "", "0", "", "1"],
   ["d", "5", "", "", "1", "", "6"],
   ["d", "6", "", "", "1", "", "5"],
+  ["f", "0", "", "lower", "0", "", ""],
 ];
 
 describe("buildCatalog", () => {
@@ -40,6 +41,10 @@ describe("buildCatalog", () => {
 
   it("terminates on views that read each other", () => {
     expect(catalog.viewSources("loop_a")).toEqual({ columns: [], functions: [] });
+  });
+
+  it("knows the functions defined outside pg_catalog", () => {
+    expect([...catalog.userFunctions]).toEqual(["lower"]);
   });
 
   it("still maps table and view columns", () => {

@@ -1,14 +1,15 @@
 // What the agent knows of each upstream database's schema: table OID + attribute number → table and column
 // names (RowDescription identifies direct column references that way, through aliases, subqueries and
 // CTEs), and table → columns (to expand `*` when deciding masking). Read on a connection of the agent's own.
-import type { TViewSources } from "@portcullis/policy";
+import type { TSchemaInfo, TViewSources } from "@portcullis/policy";
 import type { Logger } from "pino";
 import { connectUpstream, type TUpstreamTarget } from "./upstream.ts";
 import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessage } from "./wire.ts";
 
-// One result, two kinds of rows: 'c' a column of a table or view (oid, schema, table, attnum, column); 'd'
+// One result, three kinds of rows: 'c' a column of a table or view (oid, schema, table, attnum, column); 'd'
 // something a view's query depends on (view oid, relation oid and attnum, 0 for a whole row; or a function,
-// or an operator outside pg_catalog, as "schema.name").
+// or an operator outside pg_catalog, as "schema.name"); 'f' the name of a function defined outside
+// pg_catalog (extensions' aside), which a built-in's bare name may resolve to.
 const CATALOG_SQL = `select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
   a.attnum::int8 as num, a.attname::text as c, null::int8 as ref
 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
@@ -28,16 +29,22 @@ left join pg_operator o on d.refclassid = 'pg_operator'::regclass and o.oid = d.
   and o.oprnamespace <> 'pg_catalog'::regnamespace
 left join pg_namespace onsp on onsp.oid = o.oprnamespace
 where d.refclassid in ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass)
+union all
+select distinct 'f', 0, '', lower(p.proname), 0, '', null::int8
+from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+where n.nspname not in ('pg_catalog', 'information_schema')
+  and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
 order by 1, 2, 5`;
 
 /** How long a catalog is trusted before it is read again (DDL through the agent refreshes it at once). */
 const CATALOG_TTL_MS = 30_000;
 
-export interface TCatalog {
+export interface TCatalog extends TSchemaInfo {
   origin(tableOid: number, attnum: number): { table: string; column: string } | undefined;
   columnsOf(table: string): readonly string[] | undefined;
   /** What a view reads (through other views); undefined for anything that is not a view. */
   viewSources(table: string): TViewSources | undefined;
+  userFunctions: ReadonlySet<string>;
 }
 
 interface TTableEntry {
@@ -55,8 +62,13 @@ export function buildCatalog(rows: string[][]): TCatalog {
   const byOid = new Map<number, TTableEntry>();
   const byName = new Map<string, string[]>();
   const dependencies = new Map<number, TViewDependencies>();
+  const userFunctions = new Set<string>();
   for (const [kind, oidText, a, b, numText, c, refText] of rows) {
     const oid = Number(oidText);
+    if (kind === "f") {
+      if (b) userFunctions.add(b);
+      continue;
+    }
     if (kind === "d") {
       let deps = dependencies.get(oid);
       if (!deps) dependencies.set(oid, (deps = { relations: [], functions: [] }));
@@ -120,6 +132,7 @@ export function buildCatalog(rows: string[][]): TCatalog {
       return entry && column ? { table: `${entry.schema}.${entry.table}`, column } : undefined;
     },
     columnsOf: (table) => byName.get(table.toLowerCase()) ?? byName.get(table),
+    userFunctions,
     viewSources(table) {
       const oids = (oidsByName.get(table.toLowerCase()) ?? oidsByName.get(table) ?? []).filter((oid) =>
         dependencies.has(oid),

@@ -101,6 +101,9 @@ beforeAll(async () => {
     create view order_secrets as select o.id, secret_of(o.customer_id) as s from orders o;
     create materialized view reversed_ssns as select id, reverse(ssn) as r from customers;
     create view order_totals as select id, total from orders;
+    -- A function outside pg_catalog named like a pure built-in: lower(1) runs it.
+    create function lower(int) returns text language sql
+      as $$ select reverse(ssn) from customers where id = $1 $$;
     -- Planner statistics keep sample values of every column.
     analyze customers;
   `);
@@ -162,6 +165,7 @@ const HOSTILE = [
   "select * from contacts_again",
   "select * from order_secrets",
   "select * from reversed_ssns",
+  "select lower(1) as s",
   "select attname, most_common_vals, histogram_bounds from pg_stats where tablename = 'customers'",
   "select s.stavalues1::text, s.stavalues2::text from pg_statistic s join pg_class c on c.oid = s.starelid where c.relname = 'customers'",
 ];
