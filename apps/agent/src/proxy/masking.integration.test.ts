@@ -435,6 +435,25 @@ describe("masking through the agent", () => {
     await Promise.all([viaAgent.end(), direct.end()]);
   });
 
+  it("NOTIFY payloads from other sessions reach a listener with detected values masked", async () => {
+    const listener = new pg.Client({ connectionString: url() });
+    const sender = new pg.Client({ connectionString: database.url });
+    await Promise.all([listener.connect(), sender.connect()]);
+    const received: string[] = [];
+    listener.on("notification", (n) => received.push(`${n.channel}: ${n.payload ?? ""}`));
+    await listener.query("listen customer_changes");
+    await sender.query(
+      "select pg_notify('customer_changes', row_to_json(c)::text) from customers c where id = 1",
+    );
+    await sender.query("notify customer_changes, 'plain news'");
+    for (let i = 0; i < 100 && received.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(received).toHaveLength(2);
+    expect(received[0]).toContain("Ada Lovelace");
+    assertNoLeak(received.join());
+    expect(received[1]).toBe("customer_changes: plain news");
+    await Promise.all([listener.end(), sender.end()]);
+  });
+
   it("keeps relation and column names in ordinary errors", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();

@@ -242,6 +242,28 @@ export function nullDataRow(frame: TFrame): Buffer {
 const TEXT_FIELDS = new Set(["M", "D", "H", "W", "q", "P"]);
 
 /**
+ * Rewrites a NotificationResponse whose payload a content detector recognises. Another session chose the
+ * payload (a trigger may send whole rows as JSON): like a text column nobody tagged, only the detectors can
+ * tell what it carries.
+ */
+export function maskNotificationFrame(frame: TFrame, masking: TSessionMasking): Buffer | null {
+  if (masking.compiled.detectorRules.length === 0) return null;
+  const r = new BodyReader(frame.raw, frame.bodyStart);
+  const pid = r.int32();
+  const channel = r.cstring();
+  const payload = r.cstring();
+  const masked = masking.redact(payload).text;
+  if (masked === payload) return null;
+  const body = Buffer.from(`${channel}\0${masked}\0`, "utf8");
+  const out = Buffer.allocUnsafe(9 + body.length);
+  out[0] = frame.type;
+  out.writeInt32BE(8 + body.length, 1);
+  out.writeInt32BE(pid, 5);
+  body.copy(out, 9);
+  return out;
+}
+
+/**
  * Rewrites an ErrorResponse or NoticeResponse. Always: content detectors over its text fields, and the row
  * and key values Postgres puts in details (a constraint violation by an UPDATE shows the row's other,
  * masked, columns). For statements that touch masked data, also every quoted value ("...": a failed cast

@@ -20,6 +20,7 @@ import type { Logger } from "pino";
 import {
   maskDataRow,
   maskNoticeFrame,
+  maskNotificationFrame,
   nullDataRow,
   parseRowDescription,
   planResult,
@@ -86,6 +87,7 @@ const B = {
   RowDescription: 0x54,
   NoData: 0x6e,
   Notice: 0x4e,
+  Notification: 0x41,
   ParameterStatus: 0x53,
 } as const;
 
@@ -915,6 +917,10 @@ export class ProxySession {
       case B.NoData:
         if (head?.kind === "describe") this.pending.shift();
         return frame.raw;
+      case B.Notification: {
+        const masking = this.masking();
+        return (masking && maskNotificationFrame(frame, masking)) ?? frame.raw;
+      }
       case B.Notice: {
         const masking = this.masking();
         if (!masking) return frame.raw;
