@@ -162,7 +162,7 @@ const CATALOG_FUNCTIONS = new Set(
    pg_describe_object pg_identify_object_as_address to_regclass to_regtype to_regproc to_regprocedure
    to_regnamespace to_regrole to_regoper to_regoperator to_regcollation pg_column_size
    pg_indexam_has_property pg_index_has_property pg_index_column_has_property pg_collation_actual_version
-   nextval currval setval lastval`
+   pg_partition_ancestors pg_partition_tree pg_partition_root nextval currval setval lastval`
     .split(/\s+/)
     .filter(Boolean),
 );

@@ -454,6 +454,18 @@ describe("masking through the agent", () => {
     await Promise.all([listener.end(), sender.end()]);
   });
 
+  it("psql's describe commands show what a direct connection shows", async () => {
+    const describe = [
+      ...["\\dt", "\\d customers", "\\d+ orders", "\\d+ customer_contacts", "\\dv", "\\dm", "\\di"],
+      ...["\\df", "\\sf secret_of", "\\sv customer_contacts", "\\dp customers", "\\dn+", "\\du"],
+      ...["\\dT", "\\dx", "\\l shop"],
+    ];
+    const via = async (target: string) =>
+      (await run("psql", [target, "-X", ...describe.flatMap((c) => ["-c", c])])).stdout;
+    const direct = (await via(database.url)).replaceAll(database.name, "shop");
+    expect(await via(url())).toBe(direct);
+  });
+
   it("keeps relation and column names in ordinary errors", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
