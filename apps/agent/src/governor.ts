@@ -163,8 +163,12 @@ export class Governor {
     if (connection) await this.catalogs.ensure(connection.id, connection.upstream);
   }
 
-  schemaChanged(session: TSessionInfo): void {
+  /** DDL ran through the agent: read the schema again now (until then, unknown relations mask as unknown). */
+  schemaChanged(session: TSessionInfo): Promise<void> | void {
     this.catalogs.invalidate(session.connectionId);
+    const connection = this.connectionsById.get(session.connectionId);
+    if (connection && this.sessionMasking(session))
+      return this.catalogs.ensure(connection.id, connection.upstream);
   }
 
   get hasPolicy(): boolean {

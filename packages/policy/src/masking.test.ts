@@ -58,6 +58,10 @@ const schema = {
     ({
       orders: ["id", "customer_id", "total"],
       customers: ["id", "full_name", "email", "ssn", "credit_card", "api_token"],
+      notes: ["id", "note"],
+      contacts: ["id", "email"],
+      totals: ["total"],
+      secrets: ["id"],
     })[table],
 };
 
@@ -187,6 +191,14 @@ describe("statementMasking: computed columns are masked when the statement touch
     "insert into orders (id, total) values (nextval('orders_id_seq'), 1)",
   ])("stores what is not masked: %s", (sql) => {
     expect(statementMasking(one(sql), dev, schema).block).toBeNull();
+  });
+
+  it("taints what reads a relation the schema does not list, but not the system catalogs", () => {
+    expect(statementMasking(one("select * from made_just_now"), dev, schema).tainted).toBe(true);
+    expect(statementMasking(one("select relname from pg_class"), dev, schema).tainted).toBe(false);
+    expect(
+      statementMasking(one("select table_name from information_schema.tables"), dev, schema).tainted,
+    ).toBe(false);
   });
 
   it("does nothing when no rule applies", () => {

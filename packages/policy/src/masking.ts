@@ -334,6 +334,13 @@ function storedMaskedData(
   return [...found];
 }
 
+/** pg_catalog and information_schema relations, by qualified name or by the reserved pg_ prefix. */
+function isSystemRelation(name: string): boolean {
+  const { schema, table } = splitTable(name.toLowerCase());
+  if (schema !== null) return schema === "pg_catalog" || schema === "information_schema";
+  return table.startsWith("pg_");
+}
+
 function isStatisticsRelation(name: string): boolean {
   const { schema, table } = splitTable(name.toLowerCase());
   return (schema === null || schema === "pg_catalog") && STATISTICS_RELATIONS.has(table);
@@ -391,6 +398,12 @@ export function statementMasking(
         : `reads ${table}, a view over ${view.sensitiveRefs.join(", ")}`,
     );
   }
+  // A relation the schema does not list (made since the agent last read it, or a temporary table): what it
+  // holds and reads is not known.
+  if (schema)
+    for (const table of tables)
+      if (schema(table) === undefined && !isSystemRelation(table))
+        reasons.push(`reads ${table}, which is not in the schema the agent read`);
   const statistics = tables.filter(isStatisticsRelation);
   if (statistics.length > 0)
     reasons.push(`reads ${statistics.join(", ")}, which keep sample values of every column`);

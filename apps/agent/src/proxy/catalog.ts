@@ -13,7 +13,7 @@ import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessa
 const CATALOG_SQL = `select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
   a.attnum::int8 as num, a.attname::text as c, null::int8 as ref
 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'v', 'm', 'f')
+where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
   and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
 union all
 select 'd', r.ev_class::int8, '', coalesce(pn.nspname || '.' || p.proname, onsp.nspname || '.' || o.oprname, ''),

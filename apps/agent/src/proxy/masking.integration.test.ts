@@ -399,6 +399,9 @@ describe("masking through the agent", () => {
       "create temp table copied as select * from customers",
       "create temp table digits as select id, replace(ssn, '-', '') as d from customers",
       "select * into temp other_copy from customers",
+      // A view made in this very session, before the agent has read the schema again.
+      "create view fresh_view as select id, reverse(ssn) as r from customers",
+      "select * from fresh_view",
       "create temp table notes (id int, note text)",
       "insert into notes select id, reverse(ssn) from customers",
       "insert into notes (id, note) values (3, (select email from customers where id = 1))",

@@ -1035,6 +1035,19 @@ export class ProxySession {
     });
   }
 
+  /**
+   * After DDL the agent reads the schema again; the client's next statement waits for it (briefly), so a
+   * table or view it just made is masked by what it is rather than as unknown.
+   */
+  private waitForSchema(reading: Promise<void> | void): void {
+    if (!reading) return;
+    this.client.pause();
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, PREPARE_TIMEOUT_MS).unref());
+    void Promise.race([reading.catch(() => undefined), timeout]).then(() => {
+      if (!this.closed && !this.held && !this.barrier) this.client.resume();
+    });
+  }
+
   private recordRun(
     run: TStatementRun,
     startedAt: number,
@@ -1042,7 +1055,7 @@ export class ProxySession {
     error: string | null,
     masked: Set<string>,
   ): void {
-    if (!error && run.analysis.class === "ddl") this.hooks.schemaChanged?.(this.info);
+    if (!error && run.analysis.class === "ddl") this.waitForSchema(this.hooks.schemaChanged?.(this.info));
     this.emit({
       text: run.analysis.text,
       analysis: run.analysis,

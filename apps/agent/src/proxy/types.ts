@@ -75,6 +75,7 @@ export interface TProxyHooks {
   ): { link: string | null; decision: Promise<TApprovalDecision> };
   /** Work to finish before the session's first statement (reading the schema catalog for masking). */
   prepareSession?(session: TSessionInfo): Promise<void>;
-  /** A DDL statement succeeded: what the agent knows of the schema is stale. */
-  schemaChanged?(session: TSessionInfo): void;
+  /** A DDL statement succeeded: what the agent knows of the schema is stale. The promise (if any) settles
+   * once the schema has been read again. */
+  schemaChanged?(session: TSessionInfo): Promise<void> | void;
 }
