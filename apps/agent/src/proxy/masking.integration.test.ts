@@ -324,6 +324,36 @@ describe("masking through the agent", () => {
     session.socket.destroy();
   });
 
+  it("a query sent after the Sync that ends an extended-protocol error is masked and audited", async () => {
+    const session = await rawSession(proxy.port);
+    const until = async (type: string, count = 1) => {
+      let bytes = Buffer.alloc(0);
+      for (let i = 0; i < 300 && backendMessages(bytes).filter((m) => m.type === type).length < count; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        bytes = Buffer.concat([bytes, session.take()]);
+      }
+      return bytes;
+    };
+    // The error reaches the agent before the client's Sync does (Flush sends it at once).
+    session.socket.write(
+      Buffer.concat([frontend.bind("b", "no_such_statement"), frontend.frame("H", Buffer.alloc(0))]),
+    );
+    expect((await until("E")).toString()).toContain("does not exist");
+    const before = proxy.events.length;
+    session.socket.write(
+      Buffer.concat([frontend.sync(), queryMessage("select reverse(ssn) as r from customers where id = 1")]),
+    );
+    // ReadyForQuery for the Sync, then the query's result and its own.
+    const answer = await until("Z", 2);
+    expect(backendMessages(answer).filter((m) => m.type === "D")).toHaveLength(1);
+    assertNoLeak(answer.toString());
+    await new Promise((r) => setTimeout(r, 50));
+    expect(proxy.events.slice(before).map((e) => e.statement)).toContain(
+      "select reverse(ssn) as r from customers where id = 1",
+    );
+    session.socket.destroy();
+  });
+
   it("a cursor run as a portal by Execute is masked as unknown", async () => {
     const session = await rawSession(proxy.port);
     const exchange = async (...messages: Buffer[]) => {

@@ -191,6 +191,23 @@ describe("after authentication", () => {
     await expectHealthy();
   });
 
+  it("a statement sent after the Sync that ends an error is still governed: DROP TABLE after a failed Bind", async () => {
+    const session = await rawSession(agent.port);
+    // Flush makes the server send the error at once, so the agent sees it before the client's Sync.
+    session.socket.write(Buffer.concat([bind("", "never_parsed"), frame("H", Buffer.alloc(0))]));
+    for (let i = 0; i < 300 && errorsIn(session.take()).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    session.socket.write(Buffer.concat([sync(), queryMessage("drop table t")]));
+    let got = Buffer.alloc(0);
+    for (let i = 0; i < 300 && backendMessages(got).filter((m) => m.type === "Z").length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      got = Buffer.concat([got, session.take()]);
+    }
+    expect(errorsIn(got)[0]).toMatchObject({ C: "42501" });
+    session.socket.destroy();
+    await expectHealthy();
+  });
+
   // Framing must be linear in the message size: an incomplete message's chunks are joined once, when it is
   // complete (joining on every chunk cost 2.5 s for 24 MiB and 40 s for 63 MiB, stalling every session).
   // CopyData outside COPY is used because Postgres ignores it, so the timing is the framing alone.

@@ -582,6 +582,8 @@ export class ProxySession {
       }
       case T.Sync:
         this.pending.push({ kind: "sync" });
+        // The server stops discarding at this Sync: what the client sends after it runs, and is governed.
+        this.discardUntilSync = false;
         return frame.raw;
       case T.Flush:
       case T.CopyData:
