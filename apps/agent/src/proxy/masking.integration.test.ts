@@ -354,6 +354,37 @@ describe("masking through the agent", () => {
     session.socket.destroy();
   });
 
+  it("an Execute without a Describe of its portal masks by the statement's Describe and Bind's binary formats", async () => {
+    const session = await rawSession(proxy.port);
+    const until = async () => {
+      let bytes = Buffer.alloc(0);
+      for (let i = 0; i < 300 && !backendMessages(bytes).some((m) => m.type === "Z"); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        bytes = Buffer.concat([bytes, session.take()]);
+      }
+      return bytes;
+    };
+    const sql = "select id, reverse(ssn) as r, ssn from customers where id = 1";
+    session.socket.write(
+      Buffer.concat([parseMessage("s", sql), frontend.frame("D", Buffer.from("Ss\0")), frontend.sync()]),
+    );
+    await until();
+    // Bind "s" with every result column in binary (format count 1, format 1), then Execute: no Describe.
+    const bindBinary = frontend.frame(
+      "B",
+      Buffer.concat([frontend.cstr(""), frontend.cstr("s"), Buffer.from([0, 0, 0, 0, 0, 1, 0, 1])]),
+    );
+    session.socket.write(Buffer.concat([bindBinary, frontend.execute(""), frontend.sync()]));
+    const answer = await until();
+    const row = backendMessages(answer).find((m) => m.type === "D")!.body;
+    // id stays a binary int4 (1); both other cells are masked.
+    expect(row.readInt16BE(0)).toBe(3);
+    expect(row.readInt32BE(2)).toBe(4);
+    expect(row.readInt32BE(6)).toBe(1);
+    assertNoLeak(answer.toString());
+    session.socket.destroy();
+  });
+
   it("a cursor run as a portal by Execute is masked as unknown", async () => {
     const session = await rawSession(proxy.port);
     const exchange = async (...messages: Buffer[]) => {
