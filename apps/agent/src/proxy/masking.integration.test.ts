@@ -297,54 +297,37 @@ describe("masking through the agent", () => {
     // Postgres refuses to prepare a name twice, so the name still runs the first statement; the agent must
     // not take the refused one's (harmless) analysis for it, over the protocol or in SQL.
     const session = await rawSession(proxy.port);
-    const exchange = async (...messages: Buffer[]) => {
-      session.socket.write(Buffer.concat(messages));
-      let bytes = Buffer.alloc(0);
-      for (let i = 0; i < 300 && !backendMessages(bytes).some((m) => m.type === "Z"); i++) {
-        await new Promise((r) => setTimeout(r, 10));
-        bytes = Buffer.concat([bytes, session.take()]);
-      }
-      return bytes;
-    };
-    await exchange(
+    await session.exchange(
       parseMessage("p", "select reverse(ssn) as r from customers where id = 1"),
       frontend.sync(),
     );
-    const again = await exchange(parseMessage("p", "select 'nothing'::text as r"), frontend.sync());
+    const again = await session.exchange(parseMessage("p", "select 'nothing'::text as r"), frontend.sync());
     expect(again.toString()).toContain("already exists");
-    const executed = await exchange(frontend.bind("", "p"), frontend.execute(""), frontend.sync());
+    const executed = await session.exchange(frontend.bind("", "p"), frontend.execute(""), frontend.sync());
     expect(backendMessages(executed).filter((m) => m.type === "D")).toHaveLength(1);
 
-    await exchange(queryMessage("prepare q as select reverse(ssn) as r from customers where id = 1"));
-    const sqlAgain = await exchange(queryMessage("prepare q as select 'nothing'::text as r"));
+    await session.exchange(queryMessage("prepare q as select reverse(ssn) as r from customers where id = 1"));
+    const sqlAgain = await session.exchange(queryMessage("prepare q as select 'nothing'::text as r"));
     expect(sqlAgain.toString()).toContain("already exists");
-    const viaSql = await exchange(queryMessage("execute q"));
-    const viaProtocol = await exchange(queryMessage("execute p"));
+    const viaSql = await session.exchange(queryMessage("execute q"));
+    const viaProtocol = await session.exchange(queryMessage("execute p"));
     assertNoLeak([executed, viaSql, viaProtocol].map((b) => b.toString()).join());
     session.socket.destroy();
   });
 
   it("a query sent after the Sync that ends an extended-protocol error is masked and audited", async () => {
     const session = await rawSession(proxy.port);
-    const until = async (type: string, count = 1) => {
-      let bytes = Buffer.alloc(0);
-      for (let i = 0; i < 300 && backendMessages(bytes).filter((m) => m.type === type).length < count; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-        bytes = Buffer.concat([bytes, session.take()]);
-      }
-      return bytes;
-    };
     // The error reaches the agent before the client's Sync does (Flush sends it at once).
     session.socket.write(
       Buffer.concat([frontend.bind("b", "no_such_statement"), frontend.frame("H", Buffer.alloc(0))]),
     );
-    expect((await until("E")).toString()).toContain("does not exist");
+    expect((await session.until("E")).toString()).toContain("does not exist");
     const before = proxy.events.length;
     session.socket.write(
       Buffer.concat([frontend.sync(), queryMessage("select reverse(ssn) as r from customers where id = 1")]),
     );
     // ReadyForQuery for the Sync, then the query's result and its own.
-    const answer = await until("Z", 2);
+    const answer = await session.until("Z", 2);
     expect(backendMessages(answer).filter((m) => m.type === "D")).toHaveLength(1);
     assertNoLeak(answer.toString());
     await new Promise((r) => setTimeout(r, 50));
@@ -356,26 +339,18 @@ describe("masking through the agent", () => {
 
   it("an Execute without a Describe of its portal masks by the statement's Describe and Bind's binary formats", async () => {
     const session = await rawSession(proxy.port);
-    const until = async () => {
-      let bytes = Buffer.alloc(0);
-      for (let i = 0; i < 300 && !backendMessages(bytes).some((m) => m.type === "Z"); i++) {
-        await new Promise((r) => setTimeout(r, 10));
-        bytes = Buffer.concat([bytes, session.take()]);
-      }
-      return bytes;
-    };
     const sql = "select id, reverse(ssn) as r, ssn from customers where id = 1";
     session.socket.write(
       Buffer.concat([parseMessage("s", sql), frontend.frame("D", Buffer.from("Ss\0")), frontend.sync()]),
     );
-    await until();
+    await session.until("Z");
     // Bind "s" with every result column in binary (format count 1, format 1), then Execute: no Describe.
     const bindBinary = frontend.frame(
       "B",
       Buffer.concat([frontend.cstr(""), frontend.cstr("s"), Buffer.from([0, 0, 0, 0, 0, 1, 0, 1])]),
     );
     session.socket.write(Buffer.concat([bindBinary, frontend.execute(""), frontend.sync()]));
-    const answer = await until();
+    const answer = await session.until("Z");
     const row = backendMessages(answer).find((m) => m.type === "D")!.body;
     // id stays a binary int4 (1); both other cells are masked.
     expect(row.readInt16BE(0)).toBe(3);
@@ -387,17 +362,10 @@ describe("masking through the agent", () => {
 
   it("a cursor run as a portal by Execute is masked as unknown", async () => {
     const session = await rawSession(proxy.port);
-    const exchange = async (...messages: Buffer[]) => {
-      session.socket.write(Buffer.concat(messages));
-      let bytes = Buffer.alloc(0);
-      for (let i = 0; i < 300 && !backendMessages(bytes).some((m) => m.type === "Z"); i++) {
-        await new Promise((r) => setTimeout(r, 10));
-        bytes = Buffer.concat([bytes, session.take()]);
-      }
-      return bytes;
-    };
-    await exchange(queryMessage("begin; declare c cursor for select reverse(ssn) as r from customers"));
-    const executed = await exchange(frontend.execute("c"), frontend.sync());
+    await session.exchange(
+      queryMessage("begin; declare c cursor for select reverse(ssn) as r from customers"),
+    );
+    const executed = await session.exchange(frontend.execute("c"), frontend.sync());
     expect(backendMessages(executed).filter((m) => m.type === "D")).toHaveLength(2);
     assertNoLeak(executed.toString());
     session.socket.destroy();

@@ -195,14 +195,9 @@ describe("after authentication", () => {
     const session = await rawSession(agent.port);
     // Flush makes the server send the error at once, so the agent sees it before the client's Sync.
     session.socket.write(Buffer.concat([bind("", "never_parsed"), frame("H", Buffer.alloc(0))]));
-    for (let i = 0; i < 300 && errorsIn(session.take()).length === 0; i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await session.until("E");
     session.socket.write(Buffer.concat([sync(), queryMessage("drop table t")]));
-    let got = Buffer.alloc(0);
-    for (let i = 0; i < 300 && backendMessages(got).filter((m) => m.type === "Z").length < 2; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      got = Buffer.concat([got, session.take()]);
-    }
+    const got = await session.until("Z", 2);
     expect(errorsIn(got)[0]).toMatchObject({ C: "42501" });
     session.socket.destroy();
     await expectHealthy();

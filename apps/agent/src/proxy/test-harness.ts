@@ -337,6 +337,18 @@ export async function rawSession(port: number, connection = TEST_CONNECTION) {
       }
     }, 5);
   });
+  /** Collects what arrives until `count` messages of `type` have (or `ms` pass). */
+  const until = async (type: string, count = 1, ms = 3_000): Promise<Buffer> => {
+    let bytes = Buffer.alloc(0);
+    const deadline = Date.now() + ms;
+    for (;;) {
+      bytes = Buffer.concat([bytes, received]);
+      received = Buffer.alloc(0);
+      if (backendMessages(bytes).filter((m) => m.type === type).length >= count || Date.now() > deadline)
+        return bytes;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
   return {
     socket,
     /** Bytes received since login (or since the last take()). */
@@ -347,6 +359,12 @@ export async function rawSession(port: number, connection = TEST_CONNECTION) {
     },
     get closed() {
       return closed;
+    },
+    until,
+    /** Sends `messages` in one packet and collects the answers up to ReadyForQuery. */
+    exchange(...messages: Buffer[]): Promise<Buffer> {
+      socket.write(Buffer.concat(messages));
+      return until("Z");
     },
     /** Waits until the agent closes the connection (or `ms` pass); returns whether it did and what it sent. */
     async untilClosed(ms = 3_000): Promise<TRawAnswer> {
