@@ -139,7 +139,8 @@ const PURE_FUNCTIONS = new Set(
 );
 
 // Catalog functions: they return schema metadata (definitions, names, privileges, sizes, settings) or
-// sequence values, never rows of a user table. pg_dump, psql's \d and GUI clients call them in almost every catalog query.
+// sequence values, never rows of a user table. pg_dump, psql's \d and GUI clients call them in almost every
+// catalog query.
 const CATALOG_FUNCTIONS = new Set(
   `acldefault aclexplode array_dims format_type obj_description col_description shobj_description
    pg_get_userbyid pg_get_expr pg_get_constraintdef pg_get_indexdef pg_get_viewdef pg_get_triggerdef pg_get_ruledef
@@ -237,7 +238,8 @@ function knownFunction(name: string, userFunctions?: ReadonlySet<string>): boole
 export interface TSchemaInfo {
   columnsOf?: TSchemaLookup;
   viewSources?: TViewSourcesLookup;
-  /** Lower-cased names of the functions defined outside pg_catalog and information_schema. */
+  /** Lower-cased names of the functions defined outside pg_catalog and information_schema (extensions'
+   * aside). */
   userFunctions?: ReadonlySet<string>;
 }
 
@@ -299,6 +301,41 @@ export function viewMasking(
   return { strategy, sensitiveRefs, unknownFunctions };
 }
 
+/** How a statement's names resolve: its tables, and its aliases to the tables they stand for. */
+interface TNameScope {
+  tables: string[];
+  aliases: Record<string, string | null>;
+  resolve: (qualifier: string) => string[];
+}
+
+/**
+ * Which references reach masked data: columns with a rule ("table.column" → its strategy), bare names that
+ * are whole rows (`select c from customers c`), and stars, over tables with masked columns.
+ */
+function maskedReferences(
+  refs: { columnRefs: TStatementAnalysis["columnRefs"]; starRefs: TStatementAnalysis["starRefs"] },
+  masking: TCompiledMasking,
+  { tables, aliases, resolve }: TNameScope,
+  schema: TSchemaLookup | undefined,
+): { columns: Map<string, TMaskingStrategy>; wholeRows: string[]; stars: (string | null)[] } {
+  const columns = new Map<string, TMaskingStrategy>();
+  const wholeRows: string[] = [];
+  for (const ref of refs.columnRefs) {
+    for (const table of ref.qualifier ? resolve(ref.qualifier) : tables) {
+      const rule = columnRuleFor(masking, table, ref.column);
+      if (rule) columns.set(`${splitTable(table).table}.${ref.column}`, rule.strategy);
+    }
+    if (ref.qualifier) continue;
+    const whole =
+      ref.column in aliases ? resolve(ref.column) : tables.filter((t) => splitTable(t).table === ref.column);
+    if (whole.some((t) => tableHasRules(masking, t, schema))) wholeRows.push(ref.column);
+  }
+  const stars = refs.starRefs.filter((qualifier) =>
+    (qualifier ? resolve(qualifier) : tables).some((t) => tableHasRules(masking, t, schema)),
+  );
+  return { columns, wholeRows, stars };
+}
+
 /**
  * What of the masked data a write would store (INSERT ... SELECT, UPDATE ... SET, CREATE TABLE AS ...): a
  * copy in another table, or another column, would be read back unmasked. Functions of unknown data flow
@@ -307,23 +344,13 @@ export function viewMasking(
 function storedMaskedData(
   stored: TStoredSources,
   masking: TCompiledMasking,
-  tables: string[],
-  aliases: Record<string, string | null>,
-  resolve: (qualifier: string) => string[],
+  scope: TNameScope,
   { columnsOf: schema, viewSources, userFunctions }: TSchemaInfo,
 ): string[] {
-  const found = new Set<string>();
-  for (const ref of stored.columnRefs) {
-    for (const table of ref.qualifier ? resolve(ref.qualifier) : tables)
-      if (columnRuleFor(masking, table, ref.column)) found.add(`${splitTable(table).table}.${ref.column}`);
-    if (ref.qualifier) continue;
-    const whole =
-      ref.column in aliases ? resolve(ref.column) : tables.filter((t) => splitTable(t).table === ref.column);
-    if (whole.some((t) => tableHasRules(masking, t, schema))) found.add(`whole rows of ${ref.column}`);
-  }
-  for (const qualifier of stored.starRefs)
-    if ((qualifier ? resolve(qualifier) : tables).some((t) => tableHasRules(masking, t, schema)))
-      found.add(`${qualifier ? `${qualifier}.` : ""}* over masked columns`);
+  const hits = maskedReferences(stored, masking, scope, schema);
+  const found = new Set<string>(hits.columns.keys());
+  for (const name of hits.wholeRows) found.add(`whole rows of ${name}`);
+  for (const qualifier of hits.stars) found.add(`${qualifier ? `${qualifier}.` : ""}* over masked columns`);
   for (const table of stored.tables) {
     const sources = viewSources?.(table);
     if (sources && viewMasking(masking, sources)) found.add(`${table} (a view over masked data)`);
@@ -366,27 +393,12 @@ export function statementMasking(
     return [qualifier];
   };
 
-  for (const ref of s.columnRefs) {
-    const candidates = ref.qualifier ? resolve(ref.qualifier) : tables;
-    for (const table of candidates) {
-      const rule = columnRuleFor(masking, table, ref.column);
-      if (rule) refs.set(`${splitTable(table).table}.${ref.column}`, rule.strategy);
-    }
-    // A bare name that is a table or alias is a whole-row reference: `select c from customers c`.
-    if (!ref.qualifier) {
-      const whole =
-        ref.column in s.aliases
-          ? resolve(ref.column)
-          : tables.filter((t) => splitTable(t).table === ref.column);
-      if (whole.some((t) => tableHasRules(masking, t, schema)))
-        reasons.push(`whole-row reference to ${ref.column}`);
-    }
-  }
-  for (const qualifier of s.starRefs) {
-    const candidates = qualifier ? resolve(qualifier) : tables;
-    if (candidates.some((t) => tableHasRules(masking, t, schema)))
-      reasons.push(`${qualifier ? `${qualifier}.` : ""}* over a table with masked columns`);
-  }
+  const scope: TNameScope = { tables, aliases: s.aliases, resolve };
+  const hits = maskedReferences(s, masking, scope, schema);
+  for (const [ref, strategy] of hits.columns) refs.set(ref, strategy);
+  for (const name of hits.wholeRows) reasons.push(`whole-row reference to ${name}`);
+  for (const qualifier of hits.stars)
+    reasons.push(`${qualifier ? `${qualifier}.` : ""}* over a table with masked columns`);
   for (const table of tables) {
     const sources = viewSources?.(table);
     const view = sources ? viewMasking(masking, sources) : null;
@@ -423,7 +435,7 @@ export function statementMasking(
       message: "COPY ... TO would export masked columns unmasked; use SELECT, which applies masking",
     };
   }
-  const stored = s.stored ? storedMaskedData(s.stored, masking, tables, s.aliases, resolve, info) : [];
+  const stored = s.stored ? storedMaskedData(s.stored, masking, scope, info) : [];
   if (stored.length > 0) {
     block = {
       ruleName: "Masked data cannot be copied into tables",
