@@ -1,7 +1,7 @@
-// Seeded property test: random simple- and extended-protocol sequences (prepared statements and portals
+// Seeded property tests: random simple- and extended-protocol sequences (prepared statements and portals
 // named, reused, closed and refused; cursors; PREPARE/EXECUTE/DEALLOCATE; errors; Syncs; messages split
 // across packets) with masking rules and the production guardrails on. Whatever the order, no raw masked
-// value reaches the client and no blocked statement runs.
+// value reaches the client, no blocked statement runs, and every statement that ran is in the audit.
 import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -140,4 +140,53 @@ it("300 random message sequences leak no masked value and run no blocked stateme
   await check.connect();
   expect((await check.query("select note from notes")).rows).toEqual([{ note: "hello" }]);
   await check.end();
+});
+
+it("every statement the client sees complete has one audit event that says it ran", async () => {
+  let seed = 20_261_202;
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+  // Statements only: a DECLAREd cursor run as a portal by Execute has no statement the agent saw.
+  const statements = [
+    ...SQL.filter((sql) => !sql.includes("cursor")),
+    "insert into notes values (2, 'x')",
+    "delete from notes where id = 2",
+    "select 1; select 2",
+    "show search_path",
+  ];
+  const names = ["", "a", "q"];
+  for (let i = 0; i < 100; i++) {
+    const messages: Buffer[] = [];
+    for (let k = 3 + Math.floor(random() * 12); k > 0; k--) {
+      const r = random();
+      if (r < 0.3) messages.push(parseMessage(pick(names), pick(statements)));
+      else if (r < 0.45) messages.push(frontend.bind(pick(names), pick(names)));
+      else if (r < 0.6) messages.push(frontend.execute(pick(names)));
+      else if (r < 0.65) messages.push(frontend.frame("H", Buffer.alloc(0)));
+      else if (r < 0.8) messages.push(frontend.sync());
+      else messages.push(queryMessage(pick(statements)));
+    }
+    messages.push(frontend.sync());
+    const before = proxy.events.length;
+    const session = await rawSession(proxy.port);
+    for (const message of messages) {
+      session.socket.write(message);
+      if (random() < 0.3) await new Promise((r) => setTimeout(r, 5));
+    }
+    // Until the answers stop, ending with ReadyForQuery (a query sent while the server discards gets none).
+    let answer = Buffer.alloc(0);
+    for (let quiet = 0; quiet < 3;) {
+      await new Promise((r) => setTimeout(r, 10));
+      const more = session.take();
+      answer = Buffer.concat([answer, more]);
+      quiet = more.length === 0 && backendMessages(answer).at(-1)?.type === "Z" ? quiet + 1 : 0;
+    }
+    session.socket.destroy();
+    await new Promise((r) => setTimeout(r, 20));
+    const completed = backendMessages(answer).filter((m) => m.type === "C").length;
+    const ran = proxy.events
+      .slice(before)
+      .filter((e) => e.type === "statement" && ["allowed", "masked"].includes(e.decision));
+    expect(ran.length, `sequence ${i}`).toBe(completed);
+  }
 });
