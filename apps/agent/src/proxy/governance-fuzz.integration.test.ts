@@ -49,6 +49,31 @@ const SQL = [
 ];
 const NAMES = ["", "a", "q", "c"];
 
+/** A seeded generator of random message sequences (the same seed gives the same sequences). */
+function sequences(seed: number, statements: string[], names: string[]) {
+  let state = seed;
+  const random = () => (state = (state * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+  const next = (): Buffer[] => {
+    const messages: Buffer[] = [];
+    for (let k = 4 + Math.floor(random() * 20); k > 0; k--) {
+      const r = random();
+      if (r < 0.25) messages.push(parseMessage(pick(names), pick(statements)));
+      else if (r < 0.4) messages.push(frontend.bind(pick(names), pick(names)));
+      else if (r < 0.55) messages.push(frontend.execute(pick(names)));
+      else if (r < 0.62)
+        messages.push(frontend.frame("D", Buffer.from(`${pick(["S", "P"])}${pick(names)}\0`)));
+      else if (r < 0.68)
+        messages.push(frontend.frame("C", Buffer.from(`${pick(["S", "P"])}${pick(names)}\0`)));
+      else if (r < 0.74) messages.push(frontend.frame("H", Buffer.alloc(0)));
+      else if (r < 0.86) messages.push(frontend.sync());
+      else messages.push(queryMessage(pick(statements)));
+    }
+    return [...messages, frontend.sync()];
+  };
+  return { random, next };
+}
+
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let proxy: TTestProxy;
 
@@ -87,26 +112,7 @@ afterAll(async () => {
 });
 
 it("300 random message sequences leak no masked value and run no blocked statement", async () => {
-  let seed = 20_261_201;
-  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
-  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
-  const sequence = (): Buffer[] => {
-    const messages: Buffer[] = [];
-    for (let k = 4 + Math.floor(random() * 20); k > 0; k--) {
-      const r = random();
-      if (r < 0.25) messages.push(parseMessage(pick(NAMES), pick(SQL)));
-      else if (r < 0.4) messages.push(frontend.bind(pick(NAMES), pick(NAMES)));
-      else if (r < 0.55) messages.push(frontend.execute(pick(NAMES)));
-      else if (r < 0.62)
-        messages.push(frontend.frame("D", Buffer.from(`${pick(["S", "P"])}${pick(NAMES)}\0`)));
-      else if (r < 0.68)
-        messages.push(frontend.frame("C", Buffer.from(`${pick(["S", "P"])}${pick(NAMES)}\0`)));
-      else if (r < 0.74) messages.push(frontend.frame("H", Buffer.alloc(0)));
-      else if (r < 0.86) messages.push(frontend.sync());
-      else messages.push(queryMessage(pick(SQL)));
-    }
-    return [...messages, frontend.sync()];
-  };
+  const { random, next: sequence } = sequences(20_261_201, SQL, NAMES);
   const run = async (messages: Buffer[], splits: boolean[]) => {
     const session = await rawSession(proxy.port);
     let received = Buffer.alloc(0);
@@ -143,9 +149,6 @@ it("300 random message sequences leak no masked value and run no blocked stateme
 });
 
 it("every statement the client sees complete has one audit event that says it ran", async () => {
-  let seed = 20_261_202;
-  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
-  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!;
   // Statements only: a DECLAREd cursor run as a portal by Execute has no statement the agent saw.
   const statements = [
     ...SQL.filter((sql) => !sql.includes("cursor")),
@@ -154,19 +157,9 @@ it("every statement the client sees complete has one audit event that says it ra
     "select 1; select 2",
     "show search_path",
   ];
-  const names = ["", "a", "q"];
+  const { random, next } = sequences(20_261_202, statements, ["", "a", "q"]);
   for (let i = 0; i < 100; i++) {
-    const messages: Buffer[] = [];
-    for (let k = 3 + Math.floor(random() * 12); k > 0; k--) {
-      const r = random();
-      if (r < 0.3) messages.push(parseMessage(pick(names), pick(statements)));
-      else if (r < 0.45) messages.push(frontend.bind(pick(names), pick(names)));
-      else if (r < 0.6) messages.push(frontend.execute(pick(names)));
-      else if (r < 0.65) messages.push(frontend.frame("H", Buffer.alloc(0)));
-      else if (r < 0.8) messages.push(frontend.sync());
-      else messages.push(queryMessage(pick(statements)));
-    }
-    messages.push(frontend.sync());
+    const messages = next();
     const before = proxy.events.length;
     const session = await rawSession(proxy.port);
     for (const message of messages) {
