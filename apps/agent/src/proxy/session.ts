@@ -265,14 +265,7 @@ export class ProxySession {
   start(initialUpstream: Buffer[]): void {
     // Client messages wait (briefly) for the session to be prepared, so the first query is masked as
     // precisely as the later ones; the socket is paused meanwhile, so nothing piles up.
-    const preparing = this.hooks.prepareSession?.(this.info);
-    if (preparing) {
-      this.client.pause();
-      const timeout = new Promise<void>((resolve) => setTimeout(resolve, PREPARE_TIMEOUT_MS).unref());
-      void Promise.race([preparing.catch(() => undefined), timeout]).then(() => {
-        if (!this.closed) this.client.resume();
-      });
-    }
+    this.pauseClientFor(this.hooks.prepareSession?.(this.info));
     this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
     this.upstream.on("data", (chunk: Buffer) => this.onUpstreamData(chunk));
     for (const chunk of initialUpstream) this.onUpstreamData(chunk);
@@ -1038,14 +1031,15 @@ export class ProxySession {
   }
 
   /**
-   * After DDL the agent reads the schema again; the client's next statement waits for it (briefly), so a
-   * table or view it just made is masked by what it is rather than as unknown.
+   * Holds the client's next messages until `work` settles (at most PREPARE_TIMEOUT_MS): reading the schema
+   * before the first statement, and again after DDL, so a table or view just made is masked by what it is
+   * rather than as unknown. The socket is paused meanwhile, so nothing piles up.
    */
-  private waitForSchema(reading: Promise<void> | void): void {
-    if (!reading) return;
+  private pauseClientFor(work: Promise<void> | void): void {
+    if (!work) return;
     this.client.pause();
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, PREPARE_TIMEOUT_MS).unref());
-    void Promise.race([reading.catch(() => undefined), timeout]).then(() => {
+    void Promise.race([work.catch(() => undefined), timeout]).then(() => {
       if (!this.closed && !this.held && !this.barrier) this.client.resume();
     });
   }
@@ -1057,7 +1051,7 @@ export class ProxySession {
     error: string | null,
     masked: Set<string>,
   ): void {
-    if (!error && run.analysis.class === "ddl") this.waitForSchema(this.hooks.schemaChanged?.(this.info));
+    if (!error && run.analysis.class === "ddl") this.pauseClientFor(this.hooks.schemaChanged?.(this.info));
     this.emit({
       text: run.analysis.text,
       analysis: run.analysis,
