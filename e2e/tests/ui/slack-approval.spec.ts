@@ -32,8 +32,12 @@ test("the approver follows the Slack message's link, approves, and the held stat
     const link = message.blocks.find((b) => b.type === "actions")!.elements![0]!.url!;
     expect(link).toMatch(new RegExp(`^${d.dashboardUrl}/approvals/[0-9a-f-]{36}$`));
 
-    // The generic webhook carries the same request, signed.
-    const hook = receiver.received.find((r) => r.path === "/webhook" && r.body.includes(statement))!;
+    // The generic webhook carries the same request, signed. It is posted independently of the Slack
+    // message, so it may arrive after it.
+    const webhookRequest = () =>
+      receiver.received.find((r) => r.path === "/webhook" && r.body.includes(statement));
+    await expect.poll(() => Boolean(webhookRequest()), { timeout: 15_000 }).toBe(true);
+    const hook = webhookRequest()!;
     const [t, v1] = String(hook.headers["x-portcullis-signature"]).split(",");
     const expected = createHmac("sha256", WEBHOOK_SECRET)
       .update(`${t!.slice(2)}.${hook.body}`)
