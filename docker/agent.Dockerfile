@@ -10,4 +10,5 @@ RUN mkdir -p /var/lib/portcullis-agent && chown node /var/lib/portcullis-agent
 VOLUME /var/lib/portcullis-agent
 EXPOSE 6432
 USER node
-CMD ["node", "--enable-source-maps", "apps/agent/dist/main.mjs"]
+# The launcher sets glibc malloc tunables (kept if set here) and runs dist/main.mjs.
+CMD ["apps/agent/bin/portcullis-agent"]

@@ -485,17 +485,17 @@ async function main(): Promise<void> {
       {},
       /control plane ready/,
     );
+    // Through the launcher the Dockerfile and `npm start` use (its malloc settings are part of the agent).
     const agent = await startProcess(
-      process.execPath,
+      "apps/agent/bin/portcullis-agent",
       [
         ...(args.profile
           ? ["--cpu-prof", "--cpu-prof-dir", path.join(path.resolve(args.profile), "agent")]
           : []),
         ...(args["agent-flags"]?.split(" ").filter(Boolean) ?? []),
-        "--enable-source-maps",
-        "apps/agent/dist/main.mjs",
       ],
       {
+        NODE: process.execPath,
         PORTCULLIS_CONTROL_PLANE_URL: `http://127.0.0.1:${PORTS.controlPlane}`,
         PORTCULLIS_ENROLLMENT_TOKEN: seeded.enrollment,
         PORTCULLIS_AGENT_DATA_DIR: path.join(tmp, "agent"),

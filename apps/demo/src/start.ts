@@ -25,7 +25,8 @@ const AGENT_DIR = path.join(ROOT, "apps/agent");
  * The agent and the control plane's server run as built for production (apps/agent/scripts/build.mjs,
  * apps/web/scripts/build-server.mjs), rebuilt at every start (under a second each).
  */
-const AGENT_BUNDLE = path.join(AGENT_DIR, "dist", "main.mjs");
+/** Runs the agent's bundle (dist/main.mjs) with the process settings it is deployed with. */
+const AGENT_LAUNCHER = path.join(AGENT_DIR, "bin", "portcullis-agent");
 const WEB_SERVER_BUNDLE = path.join(WEB_DIR, "dist", "server.mjs");
 const HOST = env.PORTCULLIS_HOST;
 const WEB_URL = `http://${HOST}:${env.PORTCULLIS_WEB_PORT}`;
@@ -122,13 +123,14 @@ function runToCompletion(command: string, args: string[], cwd: string, logFile: 
 /** Runs `node <nodeArgs>` as one of the demo's long-lived processes. */
 function startChild(
   name: string,
-  nodeArgs: string[],
+  command: string,
+  args: string[],
   cwd: string,
   childEnv: Record<string, string>,
 ): ChildProcess {
   const logFile = path.join(DATA_DIR, "logs", `${name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
-  const child = spawn(process.execPath, nodeArgs, {
+  const child = spawn(command, args, {
     cwd,
     env: { ...inheritedEnvironment(), ...childEnv, NEXT_TELEMETRY_DISABLED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -237,7 +239,7 @@ async function main(): Promise<void> {
     ROOT,
     path.join(DATA_DIR, "logs", "web-server-build.log"),
   );
-  startChild("web", ["--enable-source-maps", WEB_SERVER_BUNDLE], WEB_DIR, {
+  startChild("web", process.execPath, ["--enable-source-maps", WEB_SERVER_BUNDLE], WEB_DIR, {
     NODE_ENV: "production",
     DATABASE_URL: storeUrl,
     // PGlite has one backend session: one pooled connection keeps transactions from interleaving.
@@ -258,7 +260,8 @@ async function main(): Promise<void> {
     ROOT,
     path.join(DATA_DIR, "logs", "agent-build.log"),
   );
-  const agent = startChild("agent", ["--enable-source-maps", AGENT_BUNDLE], ROOT, {
+  const agent = startChild("agent", AGENT_LAUNCHER, [], ROOT, {
+    NODE: process.execPath,
     PORTCULLIS_CONTROL_PLANE_URL: WEB_URL,
     PORTCULLIS_TLS_CERT_FILE: certificate.certFile,
     PORTCULLIS_TLS_KEY_FILE: certificate.keyFile,
