@@ -28,7 +28,7 @@ export const env = createEnv({
     PORTCULLIS_ALLOW_CLEARTEXT_REMOTE: flag,
     PORTCULLIS_IDLE_TIMEOUT_MS: z.coerce.number().int().nonnegative().default(0),
     /** Disk for audit events not yet acknowledged; past 90% of it, statements are refused. */
-    PORTCULLIS_AUDIT_SPOOL_MAX_MB: z.coerce.number().int().min(1).default(256),
+    PORTCULLIS_AUDIT_SPOOL_MAX_MB: z.coerce.number().int().min(1).default(1024),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   },
   runtimeEnv: process.env,

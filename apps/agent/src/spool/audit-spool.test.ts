@@ -123,6 +123,93 @@ describe("AuditSpool", () => {
     await spool.close();
   });
 
+  it("keeps only memoryBytes of events in memory and reads the rest back from disk in order", async () => {
+    const spool = await AuditSpool.open(dir, { memoryBytes: 4096 });
+    const events = Array.from({ length: 200 }, (_, i) =>
+      event(`SELECT ${i} -- ${"z".repeat(i % 7 === 0 ? 900 : 40)}`),
+    );
+    for (const e of events) spool.append(e);
+    expect(spool.size).toBe(200);
+    expect(spool.memoryBytes).toBeLessThanOrEqual(4096);
+    const inMemory = spool.pendingSerialized().length;
+    expect(inMemory).toBeLessThan(200);
+
+    let loads = 0;
+    spool.onAppend(() => loads++);
+    const delivered: string[] = [];
+    while (spool.size > 0) {
+      const batch = spool.pendingSerialized(25).map((p) => p.id);
+      expect(batch.length).toBeGreaterThan(0);
+      delivered.push(...batch);
+      spool.ack(batch);
+      await spool.flush();
+      expect(spool.memoryBytes).toBeLessThanOrEqual(4096);
+    }
+    expect(delivered).toEqual(events.map((e) => e.id));
+    expect(loads).toBeGreaterThan(0);
+    expect(spool.bytes).toBe(0);
+    await spool.close();
+  });
+
+  it.each([7, 11, 23, 42, 99])(
+    "survives restarts and compactions racing with appends while events are on disk only (seed %i)",
+    async (initialSeed) => {
+      let seed = initialSeed;
+      const random = () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+        return seed / 2_147_483_648;
+      };
+      // Writes start at once (no group commit), so appends and acks land while one is in flight.
+      const options = {
+        memoryBytes: 3000,
+        compactLargeBytes: 6000,
+        compactEmptyBytes: 2000,
+        groupCommitMs: 0,
+      };
+      let spool = await AuditSpool.open(dir, options);
+      const model: string[] = [];
+      const delivered: string[] = [];
+      for (let step = 0; step < 500; step++) {
+        const r = random();
+        if (r < 0.5) {
+          const e = event(`SELECT ${step} -- ${"w".repeat(Math.floor(random() * 400))}`);
+          spool.append(e);
+          model.push(e.id);
+        } else if (r < 0.8) {
+          // The link acknowledges what it was given: the oldest events in memory.
+          const batch = spool.pendingSerialized(1 + Math.floor(random() * 10)).map((p) => p.id);
+          expect(batch).toEqual(model.slice(0, batch.length));
+          spool.ack(batch);
+          delivered.push(...model.splice(0, batch.length));
+        } else if (r < 0.9) {
+          // Lets the writer make some progress: part of a write, a compaction or a load.
+          await new Promise((resolve) => setImmediate(resolve));
+        } else if (r < 0.97) {
+          await spool.flush();
+        } else {
+          await spool.close();
+          spool = await AuditSpool.open(dir, options);
+        }
+        expect(spool.size).toBe(model.length);
+        expect(spool.memoryBytes).toBeLessThanOrEqual(3000);
+      }
+      while (spool.size > 0) {
+        await spool.flush();
+        const batch = spool.pendingSerialized(10).map((p) => p.id);
+        expect(batch.length).toBeGreaterThan(0);
+        expect(batch).toEqual(model.slice(0, batch.length));
+        spool.ack(batch);
+        delivered.push(...model.splice(0, batch.length));
+      }
+      expect(model).toEqual([]);
+      expect(new Set(delivered).size).toBe(delivered.length);
+      await spool.close();
+      const reopened = await AuditSpool.open(dir, options);
+      expect(reopened.size).toBe(0);
+      await reopened.close();
+    },
+  );
+
   it("notifies append listeners", async () => {
     const spool = await AuditSpool.open(dir);
     let calls = 0;

@@ -5,6 +5,11 @@
 // Replaying the file in order rebuilds the pending set. Writes are group-committed in the background (one
 // write per burst, not per event); flush()/close() persist everything and fsync. The file is rewritten
 // (temp file + atomic rename) when everything is acked or when acked records dominate it.
+//
+// In memory: only the oldest pending events, up to `memoryBytes` of JSON (what the link sends next). Once
+// that is full, newer events are "spilled": on disk only, counted, and read back from the file in order as
+// acks make room. So a control plane that is slow or away costs disk, not memory (a backlog held in the
+// heap also stayed in the agent's RSS long after it drained).
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
@@ -22,6 +27,8 @@ export interface TAuditSpoolOptions {
   logger?: Logger;
   /** Upper bound on the serialized size of pending events; append() throws SpoolFullError beyond it. */
   maxBytes?: number;
+  /** How much of the pending events' JSON is kept in memory (the oldest); the rest is read back from disk. */
+  memoryBytes?: number;
   /** With nothing pending, the file is truncated once it is at least this big (avoids a rename per ack). */
   compactEmptyBytes?: number;
   /** Past this size, the file is rewritten when less than half of it is still pending. */
@@ -48,13 +55,29 @@ interface TEntry {
 }
 
 const spoolLine = (json: string) => `{"e":${json}}\n`;
+const EVENT_PREFIX = '{"e":';
+/** Reads of spilled events start at this size (and grow for a longer line). */
+const LOAD_CHUNK_BYTES = 256 * 1024;
 
 export class AuditSpool {
-  /** Insertion-ordered, so iteration is oldest first. */
+  /** The oldest pending events, insertion-ordered, so iteration is oldest first. */
   private readonly entries = new Map<string, TEntry>();
   private readonly listeners = new Set<() => void>();
+  /** Serialized size of every pending event, in memory or spilled. */
   private liveBytes = 0;
+  private loadedBytes = 0;
+  /**
+   * Spilled events: newer than every event in memory, on disk from byte `spilledFrom` of the file on (every
+   * event line from there is one; the newest may still be in `buffer`). While any are spilled, appends spill
+   * too, so the order holds.
+   */
+  private spilledCount = 0;
+  private spilledBytes = 0;
+  private spilledFrom = 0;
+  private loadRequested = false;
   private fileBytes = 0;
+  /** Bytes handed to a write that has not completed: with fileBytes and bufferBytes, where a new line lands. */
+  private writingBytes = 0;
   private buffer: string[] = [];
   private bufferBytes = 0;
   private writer: Promise<void> | null = null;
@@ -79,6 +102,7 @@ export class AuditSpool {
     const resolved = {
       logger: options.logger,
       maxBytes: options.maxBytes ?? 256 * 1024 * 1024,
+      memoryBytes: options.memoryBytes ?? 16 * 1024 * 1024,
       compactEmptyBytes: options.compactEmptyBytes ?? 64 * 1024,
       compactLargeBytes: options.compactLargeBytes ?? 16 * 1024 * 1024,
       syncIntervalMs: options.syncIntervalMs ?? 1000,
@@ -86,24 +110,35 @@ export class AuditSpool {
     };
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await takeLock(dir);
-    const recovered = await recover(join(dir, SPOOL_FILE), resolved.logger);
-    // Rewrite at open: drops acked records and any torn tail, so later appends start on a clean line.
-    await writeCompacted(dir, recovered.values());
+    // Rewritten at open: drops acked records and any torn tail, so later appends start on a clean line.
+    const recovered = await recover(dir, resolved.memoryBytes, resolved.logger);
     const handle = await open(join(dir, SPOOL_FILE), "a", 0o600);
     const spool = new AuditSpool(dir, handle, resolved);
-    for (const [id, entry] of recovered) {
+    for (const [id, entry] of recovered.loaded) {
       spool.entries.set(id, entry);
-      spool.liveBytes += entry.bytes;
+      spool.loadedBytes += entry.bytes;
     }
+    spool.spilledCount = recovered.spilledCount;
+    spool.spilledBytes = recovered.spilledBytes;
+    spool.spilledFrom = recovered.spilledFrom;
+    spool.liveBytes = spool.loadedBytes + spool.spilledBytes;
     spool.fileBytes = (await handle.stat()).size;
-    if (recovered.size > 0)
-      resolved.logger?.info({ pending: recovered.size }, "audit spool recovered pending events");
+    if (spool.size > 0)
+      resolved.logger?.info(
+        { pending: spool.size, onDiskOnly: spool.spilledCount },
+        "audit spool recovered pending events",
+      );
     return spool;
   }
 
   /** Number of events not yet acknowledged. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.spilledCount;
+  }
+
+  /** Serialized size of the pending events held in memory (the rest are read back from disk). */
+  get memoryBytes(): number {
+    return this.loadedBytes;
   }
 
   /** Serialized size of the pending events. */
@@ -119,13 +154,23 @@ export class AuditSpool {
     const line = spoolLine(json);
     const bytes = Buffer.byteLength(line);
     if (this.liveBytes + bytes > this.options.maxBytes) throw new SpoolFullError(this.options.maxBytes);
-    this.entries.set(event.id, { json, bytes });
+    if (
+      this.spilledCount > 0 ||
+      (this.loadedBytes + bytes > this.options.memoryBytes && this.entries.size > 0)
+    ) {
+      if (this.spilledCount === 0) this.spilledFrom = this.fileBytes + this.writingBytes + this.bufferBytes;
+      this.spilledCount += 1;
+      this.spilledBytes += bytes;
+    } else {
+      this.entries.set(event.id, { json, bytes });
+      this.loadedBytes += bytes;
+    }
     this.liveBytes += bytes;
     this.enqueue(line, bytes);
     for (const listener of this.listeners) listener();
   }
 
-  /** Oldest pending events first. */
+  /** Oldest pending events first (those in memory: see memoryBytes). */
   pending(limit = Number.POSITIVE_INFINITY): TAuditEvent[] {
     return this.pendingSerialized(limit).map((p) => JSON.parse(p.json) as TAuditEvent);
   }
@@ -148,14 +193,19 @@ export class AuditSpool {
       if (!entry) continue;
       this.entries.delete(id);
       this.liveBytes -= entry.bytes;
+      this.loadedBytes -= entry.bytes;
       removed.push(id);
     }
     if (removed.length === 0 || this.closed) return removed.length;
+    if (this.spilledCount > 0 && this.loadedBytes <= this.options.memoryBytes / 2) {
+      this.loadRequested = true;
+      this.kickWriter();
+    }
     const line = `${JSON.stringify({ a: removed })}\n`;
     this.enqueue(line, Buffer.byteLength(line));
     const total = this.fileBytes + this.bufferBytes;
     if (
-      (this.entries.size === 0 && total >= this.options.compactEmptyBytes) ||
+      (this.size === 0 && total >= this.options.compactEmptyBytes) ||
       (total >= this.options.compactLargeBytes && total > 2 * this.liveBytes)
     ) {
       this.compactRequested = true;
@@ -164,7 +214,10 @@ export class AuditSpool {
     return removed.length;
   }
 
-  /** Calls `listener` after every append (the link uses it to send promptly). Returns an unsubscribe function. */
+  /**
+   * Calls `listener` after every append, and after spilled events are back in memory (the link uses it to
+   * send promptly). Returns an unsubscribe function.
+   */
   onAppend(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -209,10 +262,16 @@ export class AuditSpool {
   private kickWriter(): void {
     if (this.writer || this.retryTimer) return;
     this.writer = (async () => {
-      while (this.buffer.length > 0 || this.compactRequested) {
+      while (this.buffer.length > 0 || this.compactRequested || this.loadRequested) {
         if (this.compactRequested) {
           this.compactRequested = false;
           await this.compactNow();
+          continue;
+        }
+        // Spilled events are read from the file, so whatever is buffered is written first.
+        if (this.buffer.length === 0) {
+          this.loadRequested = false;
+          await this.loadSpilled();
           continue;
         }
         // Group commit: a small buffer waits a moment for company, so a busy agent writes one chunk per
@@ -224,13 +283,16 @@ export class AuditSpool {
         const chunkBytes = this.bufferBytes;
         this.buffer = [];
         this.bufferBytes = 0;
+        this.writingBytes = chunkBytes;
         try {
           await this.handle.appendFile(chunk);
+          this.writingBytes = 0;
           this.fileBytes += chunkBytes;
           this.unsynced = true;
           this.lastWriteError = null;
         } catch (err) {
           // Disk full or similar: keep the data (still bounded by maxBytes) and retry shortly.
+          this.writingBytes = 0;
           this.buffer.unshift(chunk);
           this.bufferBytes += chunkBytes;
           this.lastWriteError = err as Error;
@@ -254,27 +316,104 @@ export class AuditSpool {
       });
   }
 
-  /** Runs inside the writer. The snapshot covers buffered lines too, so the buffer is dropped with it. */
+  /**
+   * Runs inside the writer. The new file holds the events in memory, then the spilled ones copied from the
+   * old file. What is buffered now goes to the old file first (spilled events may be among it); what is
+   * appended or acked meanwhile is buffered and lands after the rewrite.
+   */
   private async compactNow(): Promise<void> {
     const snapshot = [...this.entries.values()];
+    const chunk = this.buffer.join("");
+    const chunkBytes = this.bufferBytes;
     this.buffer = [];
     this.bufferBytes = 0;
+    // Where lines buffered from now on start, in the old file's numbering.
+    const base = this.fileBytes + chunkBytes;
+    const spilled = this.spilledCount > 0 ? { from: this.spilledFrom, to: base } : null;
+    this.writingBytes = chunkBytes;
+    try {
+      if (chunk) await this.handle.appendFile(chunk);
+      this.writingBytes = 0;
+    } catch (err) {
+      // Written again by the writer like any failed write; the compaction waits for the next trigger.
+      this.writingBytes = 0;
+      this.buffer.unshift(chunk);
+      this.bufferBytes += chunkBytes;
+      this.options.logger?.error({ err }, "audit spool write failed before compaction");
+      return;
+    }
+    this.fileBytes += chunkBytes;
+    let rewritten = false;
     try {
       await this.handle.close();
-      await writeCompacted(this.dir, snapshot);
+      const spilledFrom = await writeCompacted(this.dir, snapshot, spilled);
+      rewritten = true;
+      if (spilled) this.spilledFrom = spilledFrom;
     } catch (err) {
-      // The old file is still whole (rename is atomic): rewrite everything pending on the next pass.
+      // The old file is still whole (rename is atomic) and holds everything: carry on appending to it.
       this.options.logger?.error({ err }, "audit spool compaction failed");
-      for (const entry of snapshot) this.buffer.push(spoolLine(entry.json));
-      this.bufferBytes = snapshot.reduce((n, e) => n + e.bytes, 0);
     } finally {
       this.handle = await open(join(this.dir, SPOOL_FILE), "a", 0o600);
       this.fileBytes = (await this.handle.stat()).size;
     }
-    this.options.logger?.debug(
-      { pending: snapshot.length, fileBytes: this.fileBytes },
-      "audit spool compacted",
-    );
+    // Spilling began during the rewrite: its lines are all buffered, now to follow the new file's end.
+    if (rewritten && !spilled && this.spilledCount > 0)
+      this.spilledFrom = this.fileBytes + (this.spilledFrom - base);
+    this.options.logger?.debug({ pending: this.size, fileBytes: this.fileBytes }, "audit spool compacted");
+  }
+
+  /**
+   * Runs inside the writer, with the buffer written: reads spilled events back from the file, oldest first,
+   * until memoryBytes is reached or the file's end (the newest may still be buffered: another pass follows).
+   */
+  private async loadSpilled(): Promise<void> {
+    if (this.spilledCount === 0 || this.loadedBytes >= this.options.memoryBytes) return;
+    const loadedBefore = this.entries.size;
+    const reader = await open(join(this.dir, SPOOL_FILE), "r");
+    try {
+      let chunkBytes = LOAD_CHUNK_BYTES;
+      let full = false;
+      while (this.spilledCount > 0 && !full) {
+        const length = Math.min(chunkBytes, this.fileBytes - this.spilledFrom);
+        if (length <= 0) break;
+        const data = Buffer.alloc(length);
+        const { bytesRead } = await reader.read(data, 0, length, this.spilledFrom);
+        let start = 0;
+        for (;;) {
+          const end = data.indexOf(0x0a, start);
+          if (end < 0 || end >= bytesRead) break;
+          const line = data.toString("utf8", start, end);
+          const lineBytes = end + 1 - start;
+          // Ack lines in the spilled region concern events already in memory when they were written.
+          if (line.startsWith(EVENT_PREFIX)) {
+            if (this.loadedBytes + lineBytes > this.options.memoryBytes && this.entries.size > 0) {
+              full = true;
+              break;
+            }
+            const json = line.slice(EVENT_PREFIX.length, -1);
+            const { id } = JSON.parse(json) as { id: string };
+            this.entries.set(id, { json, bytes: lineBytes });
+            this.loadedBytes += lineBytes;
+            this.spilledBytes -= lineBytes;
+            this.spilledCount -= 1;
+          }
+          start = end + 1;
+          this.spilledFrom += lineBytes;
+          if (this.spilledCount === 0) break;
+        }
+        // No whole line in the chunk: one event longer than it. Read more at once.
+        if (start === 0 && !full) {
+          if (length === this.fileBytes - this.spilledFrom) break;
+          chunkBytes *= 2;
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+    // Some spilled events were still buffered: once written, load them too.
+    if (this.spilledCount > 0 && this.spilledFrom >= this.fileBytes && this.buffer.length > 0)
+      this.loadRequested = true;
+    if (this.entries.size > loadedBefore) for (const listener of this.listeners) listener();
   }
 
   private async syncQuietly(): Promise<void> {
@@ -288,62 +427,143 @@ export class AuditSpool {
   }
 }
 
-async function recover(path: string, logger: Logger | undefined): Promise<Map<string, TEntry>> {
-  const entries = new Map<string, TEntry>();
+interface TRecovered {
+  loaded: Map<string, TEntry>;
+  spilledCount: number;
+  spilledBytes: number;
+  spilledFrom: number;
+}
+
+/**
+ * Replays the spool file into a compacted one (pending events only, in order) and keeps the oldest
+ * `memoryBytes` of them in memory. Two passes, so only ids, not events, are held for the whole file: the
+ * acknowledged ones first, then each pending event as it is copied.
+ */
+async function recover(dir: string, memoryBytes: number, logger: Logger | undefined): Promise<TRecovered> {
+  const path = join(dir, SPOOL_FILE);
+  const recovered: TRecovered = { loaded: new Map(), spilledCount: 0, spilledBytes: 0, spilledFrom: 0 };
+  const acked = new Set<string>();
   const size = await stat(path).then(
     (s) => s.size,
     () => -1,
   );
-  if (size <= 0) return entries;
-  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
-  let lineNo = 0;
-  let bad = 0;
-  for await (const line of lines) {
-    lineNo += 1;
-    if (line.length === 0) continue;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch {
-      // Normally the last line, torn by a crash mid-write. Its event is lost unless it had already reached
-      // the control plane, so say so loudly; the rest of the file is still good.
-      bad += 1;
-      logger?.warn({ path, line: lineNo }, "audit spool: skipping unreadable line (torn write?)");
-      continue;
+  const lines = async function* () {
+    if (size <= 0) return;
+    const reader = createInterface({
+      input: createReadStream(path, { encoding: "utf8" }),
+      crlfDelay: Infinity,
+    });
+    let lineNo = 0;
+    for await (const line of reader) {
+      lineNo += 1;
+      if (line.length > 0) yield { lineNo, line };
     }
-    if (typeof record !== "object" || record === null) continue;
-    if ("e" in record) {
+  };
+  const parse = (line: string): unknown => {
+    try {
+      return JSON.parse(line);
+    } catch {
+      return undefined;
+    }
+  };
+  for await (const { line } of lines()) {
+    if (!line.startsWith('{"a":')) continue;
+    const record = parse(line) as { a?: unknown } | undefined;
+    if (Array.isArray(record?.a)) for (const id of record.a) if (typeof id === "string") acked.add(id);
+  }
+
+  const seen = new Set<string>();
+  let bad = 0;
+  let loadedBytes = 0;
+  await writeSpoolFile(dir, async (write) => {
+    for await (const { lineNo, line: text } of lines()) {
+      const record = parse(text);
+      if (record === undefined) {
+        // Normally the last line, torn by a crash mid-write. Its event is lost unless it had already reached
+        // the control plane, so say so loudly; the rest of the file is still good.
+        bad += 1;
+        logger?.warn({ path, line: lineNo }, "audit spool: skipping unreadable line (torn write?)");
+        continue;
+      }
+      if (typeof record !== "object" || record === null || !("e" in record)) continue;
       const parsed = ZAuditEvent.safeParse(record.e);
       if (!parsed.success) {
         bad += 1;
         logger?.warn({ path, line: lineNo }, "audit spool: skipping invalid event record");
         continue;
       }
+      const { id } = parsed.data;
+      if (acked.has(id) || seen.has(id)) continue;
+      seen.add(id);
       const json = JSON.stringify(parsed.data);
-      if (!entries.has(parsed.data.id))
-        entries.set(parsed.data.id, { json, bytes: Buffer.byteLength(spoolLine(json)) });
-    } else if ("a" in record && Array.isArray(record.a)) {
-      for (const id of record.a) if (typeof id === "string") entries.delete(id);
+      const line = spoolLine(json);
+      const bytes = Buffer.byteLength(line);
+      const offset = await write(line);
+      if (recovered.spilledCount === 0 && (loadedBytes + bytes <= memoryBytes || loadedBytes === 0)) {
+        recovered.loaded.set(id, { json, bytes });
+        loadedBytes += bytes;
+      } else {
+        if (recovered.spilledCount === 0) recovered.spilledFrom = offset;
+        recovered.spilledCount += 1;
+        recovered.spilledBytes += bytes;
+      }
     }
-  }
+  });
   if (bad > 0) logger?.warn({ path, skipped: bad }, "audit spool recovered with skipped lines");
-  return entries;
+  return recovered;
 }
 
-/** Writes the pending events to a temp file, fsyncs it, and renames it over the spool file (atomic). */
-async function writeCompacted(dir: string, entries: Iterable<TEntry>): Promise<void> {
+/**
+ * Writes the events in memory, then the spilled event lines of the current file's byte range
+ * `spilled.from`-`spilled.to`, as the new spool file. Returns where the spilled ones start in it.
+ */
+async function writeCompacted(
+  dir: string,
+  entries: Iterable<TEntry>,
+  spilled: { from: number; to: number } | null,
+): Promise<number> {
+  let spilledFrom = 0;
+  await writeSpoolFile(dir, async (write) => {
+    for (const { json } of entries) await write(spoolLine(json));
+    spilledFrom = await write("");
+    if (!spilled || spilled.to <= spilled.from) return;
+    const lines = createInterface({
+      input: createReadStream(join(dir, SPOOL_FILE), {
+        encoding: "utf8",
+        start: spilled.from,
+        end: spilled.to - 1,
+      }),
+      crlfDelay: Infinity,
+    });
+    for await (const line of lines) if (line.startsWith(EVENT_PREFIX)) await write(`${line}\n`);
+  });
+  return spilledFrom;
+}
+
+/**
+ * Writes a new spool file (header, then what `fill` writes) to a temp file, fsyncs it, and renames it over
+ * the spool file (atomic). `write` buffers a line and returns the byte offset it starts at.
+ */
+async function writeSpoolFile(
+  dir: string,
+  fill: (write: (line: string) => Promise<number>) => Promise<void>,
+): Promise<void> {
   const tmp = join(dir, `${SPOOL_FILE}.tmp`);
   const handle = await open(tmp, "w", 0o600);
   try {
     let chunk = HEADER;
-    for (const { json } of entries) {
-      chunk += spoolLine(json);
+    let offset = Buffer.byteLength(HEADER);
+    await fill(async (line) => {
+      const at = offset;
+      chunk += line;
+      offset += Buffer.byteLength(line);
       // Bounded chunks: a large backlog is not built into one giant string.
       if (chunk.length > 1024 * 1024) {
         await handle.appendFile(chunk);
         chunk = "";
       }
-    }
+      return at;
+    });
     await handle.appendFile(chunk);
     await handle.datasync();
   } finally {

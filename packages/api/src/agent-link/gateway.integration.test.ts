@@ -296,6 +296,37 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     await spool.close();
   });
 
+  it("delivers a backlog bigger than the spool's memory window in order, across an agent restart", async () => {
+    await stopControlPlane();
+    // About 40 events fit in memory; the rest wait on disk only.
+    const window = { memoryBytes: 16 * 1024 };
+    const backlog = Array.from({ length: 1000 }, (_, i) => wireAuditEvent(`SELECT ${i} FROM backlog`));
+    let spool = await AuditSpool.open(join(workDir, "spool"), window);
+    for (const e of backlog.slice(0, 600)) spool.append(e);
+    expect(spool.memoryBytes).toBeLessThanOrEqual(window.memoryBytes);
+    await spool.close();
+
+    spool = await AuditSpool.open(join(workDir, "spool"), window);
+    expect(spool.size).toBe(600);
+    expect(spool.memoryBytes).toBeLessThanOrEqual(window.memoryBytes);
+    const link = new ControlPlaneLink(linkOptions(spool));
+    link.start();
+    for (const e of backlog.slice(600)) spool.append(e);
+    sentIds.push(...backlog.map((e) => e.id));
+    await startControlPlane();
+    await waitFor("backlog drained", () => link.connected && spool.size === 0, 15_000);
+
+    const stored = await db.auditEvent.findMany({
+      where: { id: { in: backlog.map((e) => e.id) } },
+      orderBy: { seq: "asc" },
+      select: { id: true },
+    });
+    expect(stored.map((r) => r.id)).toEqual(backlog.map((e) => e.id));
+    expect((await verifyAuditChain(db)).ok).toBe(true);
+    await link.stop();
+    await spool.close();
+  });
+
   it("sends a trickle of events behind an unacknowledged frame, and what follows within the linger, as one frame", async () => {
     // The store is slow: a transaction holds the audit table, so the first frame is not acked.
     let release = () => {};
