@@ -243,7 +243,7 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   /** Sends spooled events soon (the link already does this on every spool append). */
   kick(): void {
     if (this.pumpScheduled || !this.connected) return;
-    const unsent = this.options.spool.size - this.inFlightIds.size;
+    const unsent = this.options.spool.inMemory - this.inFlightIds.size;
     if (unsent <= 0) return;
     // With a frame in flight, its ack kicks again (settle()); only a full frame is worth sending before then.
     if (this.inFlight.length > 0 && unsent < this.opts.maxBatchEvents) return;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { appendFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { appendFile, type FileHandle, mkdtemp, open, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -209,6 +209,91 @@ describe("AuditSpool", () => {
       await reopened.close();
     },
   );
+
+  describe("with disk faults (injected into Node's FileHandle)", () => {
+    const restores: (() => void)[] = [];
+    afterEach(() => {
+      for (const restore of restores.splice(0)) restore();
+    });
+    /** Replaces a FileHandle method for every handle until the test ends. */
+    async function injectFault<K extends "appendFile" | "read">(
+      method: K,
+      wrap: (real: FileHandle[K]) => FileHandle[K],
+    ): Promise<void> {
+      const probe = await open(join(dir, "probe"), "w");
+      const proto = Object.getPrototypeOf(probe) as FileHandle;
+      await probe.close();
+      const real = proto[method];
+      proto[method] = wrap(real);
+      restores.push(() => (proto[method] = real));
+    }
+
+    /** Acks what is in memory, batch by batch, until nothing is pending; returns the order delivered. */
+    async function drain(spool: AuditSpool): Promise<string[]> {
+      const delivered: string[] = [];
+      for (let round = 0; round < 500 && spool.size > 0; round++) {
+        await spool.flush();
+        const batch = spool.pendingSerialized(3).map((p) => p.id);
+        if (batch.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+        delivered.push(...batch);
+        spool.ack(batch);
+      }
+      return delivered;
+    }
+
+    it("cuts off what a write that failed part-way left, so nothing is lost or doubled", async () => {
+      const options = { memoryBytes: 2000, groupCommitMs: 0 };
+      const spool = await AuditSpool.open(dir, options);
+      const events = Array.from({ length: 30 }, (_, i) => event(`SELECT ${i} -- ${"v".repeat(80)}`));
+      for (const e of events.slice(0, 2)) spool.append(e);
+      await spool.flush();
+      let armed = true;
+      await injectFault(
+        "appendFile",
+        (real) =>
+          async function (this: FileHandle, data: string | Uint8Array) {
+            if (!armed) return real.call(this, data);
+            armed = false;
+            // Disk full after part of the chunk, mid-line.
+            await real.call(this, (data as string).slice(0, 250));
+            throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+          } as FileHandle["appendFile"],
+      );
+      for (const e of events.slice(2, 5)) spool.append(e);
+      await new Promise((resolve) => setTimeout(resolve, 1300)); // the retry
+      for (const e of events.slice(5)) spool.append(e);
+      expect(await drain(spool)).toEqual(events.map((e) => e.id));
+      await spool.close();
+
+      // The file reads back whole: nothing pending, no unreadable line.
+      const warnings: unknown[] = [];
+      const logger = { warn: (...a: unknown[]) => warnings.push(a), info() {}, error() {}, debug() {} };
+      const reopened = await AuditSpool.open(dir, { logger: logger as never });
+      expect(reopened.size).toBe(0);
+      expect(warnings).toEqual([]);
+      await reopened.close();
+    });
+
+    it("retries reading spilled events after a failed read instead of stalling", async () => {
+      const spool = await AuditSpool.open(dir, { memoryBytes: 2000 });
+      const events = Array.from({ length: 40 }, (_, i) => event(`SELECT ${i} -- ${"u".repeat(80)}`));
+      for (const e of events) spool.append(e);
+      await spool.flush();
+      let failures = 1;
+      await injectFault(
+        "read",
+        (real) =>
+          function (this: FileHandle, ...args: unknown[]) {
+            if (failures-- > 0)
+              return Promise.reject(Object.assign(new Error("EIO: i/o error"), { code: "EIO" }));
+            return (real as (...a: unknown[]) => unknown).apply(this, args);
+          } as FileHandle["read"],
+      );
+      expect(await drain(spool)).toEqual(events.map((e) => e.id));
+      expect(failures).toBeLessThan(0);
+      await spool.close();
+    });
+  });
 
   it("notifies append listeners", async () => {
     const spool = await AuditSpool.open(dir);

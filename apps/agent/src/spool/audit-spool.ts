@@ -84,6 +84,9 @@ export class AuditSpool {
   private compactRequested = false;
   private unsynced = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private loadRetryTimer: NodeJS.Timeout | null = null;
+  /** A write failed: the file may hold part of it past fileBytes. */
+  private tornTail = false;
   private lastWriteError: Error | null = null;
   private readonly syncTimer: NodeJS.Timeout;
   private closed = false;
@@ -141,12 +144,20 @@ export class AuditSpool {
     return this.loadedBytes;
   }
 
+  /** Number of pending events in memory: what pendingSerialized() can return now. */
+  get inMemory(): number {
+    return this.entries.size;
+  }
+
   /** Serialized size of the pending events. */
   get bytes(): number {
     return this.liveBytes;
   }
 
-  /** Queues an event in memory and for disk (written in the background; see flush()). */
+  /**
+   * Queues an event in memory and for disk (written in the background; see flush()). Event ids are unique
+   * (issued per event): a repeat of one still in memory is ignored; spilled ones are not looked up.
+   */
   append(event: TAuditEvent): void {
     if (this.closed) throw new Error("audit spool is closed");
     if (this.entries.has(event.id)) return;
@@ -246,6 +257,7 @@ export class AuditSpool {
       this.closed = true;
       clearInterval(this.syncTimer);
       if (this.retryTimer) clearTimeout(this.retryTimer);
+      if (this.loadRetryTimer) clearTimeout(this.loadRetryTimer);
       this.listeners.clear();
       await this.handle.close();
       await rm(join(this.dir, LOCK_FILE), { force: true });
@@ -262,16 +274,27 @@ export class AuditSpool {
   private kickWriter(): void {
     if (this.writer || this.retryTimer) return;
     this.writer = (async () => {
-      while (this.buffer.length > 0 || this.compactRequested || this.loadRequested) {
+      while ((this.buffer.length > 0 || this.compactRequested || this.loadRequested) && !this.retryTimer) {
         if (this.compactRequested) {
           this.compactRequested = false;
           await this.compactNow();
           continue;
         }
-        // Spilled events are read from the file, so whatever is buffered is written first.
-        if (this.buffer.length === 0) {
+        // Spilled events are read from the file: a load goes first when some are written (a busy agent
+        // always has something buffered), otherwise the buffer is written first.
+        if (this.loadRequested && (this.buffer.length === 0 || this.spilledFrom < this.fileBytes)) {
           this.loadRequested = false;
-          await this.loadSpilled();
+          try {
+            await this.loadSpilled();
+          } catch (err) {
+            // Writing goes on; the load is asked for again in a second.
+            this.options.logger?.error({ err }, "audit spool could not read spilled events; retrying in 1s");
+            this.loadRetryTimer ??= setTimeout(() => {
+              this.loadRetryTimer = null;
+              this.loadRequested = true;
+              this.kickWriter();
+            }, 1000).unref();
+          }
           continue;
         }
         // Group commit: a small buffer waits a moment for company, so a busy agent writes one chunk per
@@ -279,31 +302,7 @@ export class AuditSpool {
         // waits for it.)
         if (this.bufferBytes < GROUP_COMMIT_BYTES && this.options.groupCommitMs > 0)
           await new Promise((resolve) => setTimeout(resolve, this.options.groupCommitMs));
-        const chunk = this.buffer.join("");
-        const chunkBytes = this.bufferBytes;
-        this.buffer = [];
-        this.bufferBytes = 0;
-        this.writingBytes = chunkBytes;
-        try {
-          await this.handle.appendFile(chunk);
-          this.writingBytes = 0;
-          this.fileBytes += chunkBytes;
-          this.unsynced = true;
-          this.lastWriteError = null;
-        } catch (err) {
-          // Disk full or similar: keep the data (still bounded by maxBytes) and retry shortly.
-          this.writingBytes = 0;
-          this.buffer.unshift(chunk);
-          this.bufferBytes += chunkBytes;
-          this.lastWriteError = err as Error;
-          this.options.logger?.error({ err }, "audit spool write failed; retrying in 1s");
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = null;
-            this.kickWriter();
-          }, 1000);
-          this.retryTimer.unref();
-          return;
-        }
+        await this.writeBuffer();
       }
     })()
       .catch((err: unknown) => {
@@ -317,32 +316,60 @@ export class AuditSpool {
   }
 
   /**
+   * Appends the buffer to the file. On failure (disk full or similar) the data stays buffered (still bounded
+   * by maxBytes) and is retried shortly; whatever part of it the failed write left in the file is cut off
+   * first, or every offset after it (and the next line) would be wrong.
+   */
+  private async writeBuffer(): Promise<boolean> {
+    const chunk = this.buffer.join("");
+    const chunkBytes = this.bufferBytes;
+    this.buffer = [];
+    this.bufferBytes = 0;
+    this.writingBytes = chunkBytes;
+    try {
+      if (this.tornTail) {
+        await this.handle.truncate(this.fileBytes);
+        this.tornTail = false;
+      }
+      if (chunk) await this.handle.appendFile(chunk);
+      this.fileBytes += chunkBytes;
+      this.unsynced = true;
+      this.lastWriteError = null;
+      return true;
+    } catch (err) {
+      this.tornTail = true;
+      if (chunk) this.buffer.unshift(chunk);
+      this.bufferBytes += chunkBytes;
+      this.lastWriteError = err as Error;
+      this.options.logger?.error({ err }, "audit spool write failed; retrying in 1s");
+      this.retryLater();
+      return false;
+    } finally {
+      this.writingBytes = 0;
+    }
+  }
+
+  /** The writer stops; it starts again in a second with whatever is still to do. */
+  private retryLater(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.kickWriter();
+    }, 1000).unref();
+  }
+
+  /**
    * Runs inside the writer. The new file holds the events in memory, then the spilled ones copied from the
    * old file. What is buffered now goes to the old file first (spilled events may be among it); what is
    * appended or acked meanwhile is buffered and lands after the rewrite.
    */
   private async compactNow(): Promise<void> {
     const snapshot = [...this.entries.values()];
-    const chunk = this.buffer.join("");
-    const chunkBytes = this.bufferBytes;
-    this.buffer = [];
-    this.bufferBytes = 0;
     // Where lines buffered from now on start, in the old file's numbering.
-    const base = this.fileBytes + chunkBytes;
+    const base = this.fileBytes + this.bufferBytes;
     const spilled = this.spilledCount > 0 ? { from: this.spilledFrom, to: base } : null;
-    this.writingBytes = chunkBytes;
-    try {
-      if (chunk) await this.handle.appendFile(chunk);
-      this.writingBytes = 0;
-    } catch (err) {
-      // Written again by the writer like any failed write; the compaction waits for the next trigger.
-      this.writingBytes = 0;
-      this.buffer.unshift(chunk);
-      this.bufferBytes += chunkBytes;
-      this.options.logger?.error({ err }, "audit spool write failed before compaction");
-      return;
-    }
-    this.fileBytes += chunkBytes;
+    // On failure the compaction waits for its next trigger.
+    if (!(await this.writeBuffer())) return;
     let rewritten = false;
     try {
       await this.handle.close();
@@ -417,6 +444,16 @@ export class AuditSpool {
   }
 
   private async syncQuietly(): Promise<void> {
+    // A safety net: spilled events wait for room that acks would have asked to fill.
+    if (
+      this.spilledCount > 0 &&
+      this.loadedBytes <= this.options.memoryBytes / 2 &&
+      !this.closed &&
+      !this.loadRetryTimer
+    ) {
+      this.loadRequested = true;
+      this.kickWriter();
+    }
     if (!this.unsynced || this.closed || this.writer) return;
     this.unsynced = false;
     try {
