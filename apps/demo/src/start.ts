@@ -23,9 +23,9 @@ const WEB_DIR = path.join(ROOT, "apps/web");
 const AGENT_DIR = path.join(ROOT, "apps/agent");
 /**
  * The agent and the control plane's server run as built for production (apps/agent/scripts/build.mjs,
- * apps/web/scripts/build-server.mjs), rebuilt at every start (under a second each).
+ * apps/web/scripts/build-server.mjs), rebuilt at every start (under a second each). The agent starts
+ * through its launcher, which runs dist/main.mjs with the process settings it is deployed with.
  */
-/** Runs the agent's bundle (dist/main.mjs) with the process settings it is deployed with. */
 const AGENT_LAUNCHER = path.join(AGENT_DIR, "bin", "portcullis-agent");
 const WEB_SERVER_BUNDLE = path.join(WEB_DIR, "dist", "server.mjs");
 const HOST = env.PORTCULLIS_HOST;
@@ -120,7 +120,7 @@ function runToCompletion(command: string, args: string[], cwd: string, logFile: 
   });
 }
 
-/** Runs `node <nodeArgs>` as one of the demo's long-lived processes. */
+/** Runs `command args` (node, or the agent's launcher) as one of the demo's long-lived processes. */
 function startChild(
   name: string,
   command: string,

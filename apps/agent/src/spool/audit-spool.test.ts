@@ -2,11 +2,19 @@ import { randomUUID } from "node:crypto";
 import { appendFile, type FileHandle, mkdtemp, open, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Logger } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { wireAuditEvent as event } from "../link/test-events.ts";
 import { AuditSpool, SpoolFullError } from "./audit-spool.ts";
 
 const spoolFile = (dir: string) => join(dir, "audit-spool.jsonl");
+
+/** A logger that keeps the warnings it is given and drops the rest. */
+function warningsLogger(): { logger: Logger; warnings: unknown[] } {
+  const warnings: unknown[] = [];
+  const logger = { warn: (...args: unknown[]) => warnings.push(args), info() {}, error() {}, debug() {} };
+  return { logger: logger as unknown as Logger, warnings };
+}
 
 describe("AuditSpool", () => {
   let dir: string;
@@ -62,14 +70,8 @@ describe("AuditSpool", () => {
     const torn = JSON.stringify({ e: event("torn") });
     await appendFile(spoolFile(dir), torn.slice(0, torn.length / 2));
 
-    const warnings: unknown[] = [];
-    const logger = {
-      warn: (...args: unknown[]) => warnings.push(args),
-      info: () => {},
-      error: () => {},
-      debug: () => {},
-    };
-    const second = await AuditSpool.open(dir, { logger: logger as never });
+    const { logger, warnings } = warningsLogger();
+    const second = await AuditSpool.open(dir, { logger });
     expect(second.pending().map((e) => e.statement)).toEqual(["good"]);
     expect(warnings.length).toBeGreaterThan(0);
     // Appends after recovery land on a clean line and survive another restart.
@@ -266,9 +268,8 @@ describe("AuditSpool", () => {
       await spool.close();
 
       // The file reads back whole: nothing pending, no unreadable line.
-      const warnings: unknown[] = [];
-      const logger = { warn: (...a: unknown[]) => warnings.push(a), info() {}, error() {}, debug() {} };
-      const reopened = await AuditSpool.open(dir, { logger: logger as never });
+      const { logger, warnings } = warningsLogger();
+      const reopened = await AuditSpool.open(dir, { logger });
       expect(reopened.size).toBe(0);
       expect(warnings).toEqual([]);
       await reopened.close();
