@@ -11,4 +11,4 @@ VOLUME /var/lib/portcullis-agent
 EXPOSE 6432
 USER node
 # The launcher sets glibc malloc tunables (kept if set here) and runs dist/main.mjs.
-CMD ["apps/agent/bin/portcullis-agent"]
+CMD ["/app/apps/agent/bin/portcullis-agent"]
