@@ -55,6 +55,9 @@ interface TEntry {
 }
 
 const spoolLine = (json: string) => `{"e":${json}}\n`;
+/** An event joins those in memory if it fits, or if none are (so one larger than the window still moves). */
+const fitsInMemory = (loadedBytes: number, bytes: number, memoryBytes: number) =>
+  loadedBytes === 0 || loadedBytes + bytes <= memoryBytes;
 const EVENT_PREFIX = '{"e":';
 /** Reads of spilled events start at this size (and grow for a longer line). */
 const LOAD_CHUNK_BYTES = 256 * 1024;
@@ -165,10 +168,7 @@ export class AuditSpool {
     const line = spoolLine(json);
     const bytes = Buffer.byteLength(line);
     if (this.liveBytes + bytes > this.options.maxBytes) throw new SpoolFullError(this.options.maxBytes);
-    if (
-      this.spilledCount > 0 ||
-      (this.loadedBytes + bytes > this.options.memoryBytes && this.entries.size > 0)
-    ) {
+    if (this.spilledCount > 0 || !fitsInMemory(this.loadedBytes, bytes, this.options.memoryBytes)) {
       if (this.spilledCount === 0) this.spilledFrom = this.fileBytes + this.writingBytes + this.bufferBytes;
       this.spilledCount += 1;
       this.spilledBytes += bytes;
@@ -208,10 +208,7 @@ export class AuditSpool {
       removed.push(id);
     }
     if (removed.length === 0 || this.closed) return removed.length;
-    if (this.spilledCount > 0 && this.loadedBytes <= this.options.memoryBytes / 2) {
-      this.loadRequested = true;
-      this.kickWriter();
-    }
+    this.requestLoadIfRoom();
     const line = `${JSON.stringify({ a: removed })}\n`;
     this.enqueue(line, Buffer.byteLength(line));
     const total = this.fileBytes + this.bufferBytes;
@@ -413,7 +410,7 @@ export class AuditSpool {
           const lineBytes = end + 1 - start;
           // Ack lines in the spilled region concern events already in memory when they were written.
           if (line.startsWith(EVENT_PREFIX)) {
-            if (this.loadedBytes + lineBytes > this.options.memoryBytes && this.entries.size > 0) {
+            if (!fitsInMemory(this.loadedBytes, lineBytes, this.options.memoryBytes)) {
               full = true;
               break;
             }
@@ -443,17 +440,16 @@ export class AuditSpool {
     if (this.entries.size > loadedBefore) for (const listener of this.listeners) listener();
   }
 
+  /** Asks the writer to read spilled events back once at most half of memoryBytes is in use. */
+  private requestLoadIfRoom(): void {
+    if (this.spilledCount === 0 || this.loadedBytes > this.options.memoryBytes / 2) return;
+    this.loadRequested = true;
+    this.kickWriter();
+  }
+
   private async syncQuietly(): Promise<void> {
     // A safety net: spilled events wait for room that acks would have asked to fill.
-    if (
-      this.spilledCount > 0 &&
-      this.loadedBytes <= this.options.memoryBytes / 2 &&
-      !this.closed &&
-      !this.loadRetryTimer
-    ) {
-      this.loadRequested = true;
-      this.kickWriter();
-    }
+    if (!this.closed && !this.loadRetryTimer) this.requestLoadIfRoom();
     if (!this.unsynced || this.closed || this.writer) return;
     this.unsynced = false;
     try {
@@ -536,7 +532,7 @@ async function recover(dir: string, memoryBytes: number, logger: Logger | undefi
       const line = spoolLine(json);
       const bytes = Buffer.byteLength(line);
       const offset = await write(line);
-      if (recovered.spilledCount === 0 && (loadedBytes + bytes <= memoryBytes || loadedBytes === 0)) {
+      if (recovered.spilledCount === 0 && fitsInMemory(loadedBytes, bytes, memoryBytes)) {
         recovered.loaded.set(id, { json, bytes });
         loadedBytes += bytes;
       } else {
