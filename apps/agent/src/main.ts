@@ -98,9 +98,9 @@ async function main(): Promise<void> {
         return { link: approvalLink(approvalId), decision };
       },
       schemaChanged: (session) => governor.schemaChanged(session),
-      record: (event) => {
+      record: (event, json) => {
         try {
-          spool.append(event);
+          spool.append(event, json);
         } catch (error) {
           logger.error({ err: error, eventId: event.id }, "audit event could not be spooled");
         }

@@ -29,6 +29,7 @@ import {
   type TResultPlan,
   type TSessionMasking,
 } from "./result-masking.ts";
+import { isoTimestamp, sessionFieldsJson, statementEventJson } from "./statement-event-json.ts";
 import type { TApprovalDecision, TProxyHooks, TSessionInfo, TVerdict } from "./types.ts";
 import {
   BodyReader,
@@ -246,6 +247,8 @@ export class ProxySession {
    * Describe of pgbench or an ORM) gets the same columns back, and the plan is reused instead of remade.
    */
   private lastDescription: { raw: Buffer; fields: TFieldDescription[] } | null = null;
+  /** This session's fields of every audit event, serialised once (statement-event-json.ts). */
+  private sessionJson: string | null = null;
   private lastPlan: {
     fields: TFieldDescription[];
     statement: TStatementMasking;
@@ -483,7 +486,7 @@ export class ProxySession {
         action: "block",
         message: `the approval was ${decision.decidedBy ? `denied by ${decision.decidedBy}` : "not given in time"}: ${decision.reason}`,
       };
-      this.recordBlocked(denied, new Date().toISOString(), "denied");
+      this.recordBlocked(denied, isoTimestamp(Date.now()), "denied");
       if (hold.kind === "query") {
         this.trackQuery(runsOf(denied), denied);
         data = queryMessage(BLOCKED_SQL);
@@ -516,7 +519,7 @@ export class ProxySession {
         if (this.discardUntilSync) return frame.raw;
         const verdict = decided ?? this.hooks.decide(this.info, sql);
         const blocked = verdict.action !== "allow" ? verdict : null;
-        if (blocked) this.recordBlocked(blocked, new Date().toISOString());
+        if (blocked) this.recordBlocked(blocked, isoTimestamp(Date.now()));
         this.trackQuery(runsOf(verdict), blocked);
         return blocked ? queryMessage(BLOCKED_SQL) : frame.raw;
       }
@@ -525,7 +528,7 @@ export class ProxySession {
         if (this.discardUntilSync) return frame.raw;
         const verdict = decided ?? this.hooks.decide(this.info, sql);
         if (verdict.action !== "allow") {
-          this.recordBlocked(verdict, new Date().toISOString());
+          this.recordBlocked(verdict, isoTimestamp(Date.now()));
           this.pending.push({ kind: "parse", name, sql, run: null, blocked: verdict, verdict });
           return parseMessage(name, BLOCKED_SQL);
         }
@@ -1063,7 +1066,7 @@ export class ProxySession {
             ? "masked"
             : "allowed",
       verdict: run.verdict,
-      occurredAt: new Date(startedAt).toISOString(),
+      occurredAt: isoTimestamp(startedAt),
       rows,
       durationMs: Math.max(0, Date.now() - startedAt),
       error,
@@ -1113,7 +1116,8 @@ export class ProxySession {
       durationMs: e.durationMs,
       error: e.error,
     };
-    this.hooks.record(event);
+    this.sessionJson ??= sessionFieldsJson(event);
+    this.hooks.record(event, statementEventJson(event, this.sessionJson, a));
   }
 }
 
@@ -1125,7 +1129,11 @@ const touchedCache = new WeakMap<object, { tables: string[]; columns: string[] }
 function touched(a: TStatementAnalysis): { tables: string[]; columns: string[] } {
   let entry = touchedCache.get(a.columnRefs);
   if (!entry) {
-    entry = { tables: [...new Set([...a.tablesRead, ...a.tablesWritten])], columns: resolvedColumns(a) };
+    // Frozen: events share these arrays, and their JSON is cached by identity (statement-event-json.ts).
+    entry = {
+      tables: Object.freeze([...new Set([...a.tablesRead, ...a.tablesWritten])]) as string[],
+      columns: Object.freeze(resolvedColumns(a)) as string[],
+    };
     touchedCache.set(a.columnRefs, entry);
   }
   return entry;

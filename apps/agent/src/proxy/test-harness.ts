@@ -113,7 +113,8 @@ export async function startTestProxy(
     hooks: {
       authenticate: (r) => governor.authenticate(r),
       decide: (s, sql) => governor.decide(s, sql),
-      record: (e) => events.push(e),
+      // What the agent spools and ships is the JSON, when the session built it: check that, not the object.
+      record: (e, json) => events.push(json === undefined ? e : (JSON.parse(json) as TAuditEvent)),
       masking: (s) => governor.sessionMasking(s),
       prepareSession: (s) => governor.prepareSession(s),
       schemaChanged: (s) => governor.schemaChanged(s),

@@ -61,7 +61,8 @@ export interface TProxyHooks {
     clientAddr: string;
   }): TAuthOutcome;
   decide(session: TSessionInfo, sql: string): TVerdict;
-  record(event: TAuditEvent): void;
+  /** An audit event; `json`, when given, is `JSON.stringify(event)` already built (statement events). */
+  record(event: TAuditEvent, json?: string): void;
   /** Masking in force for this session now (null: nothing to mask). Asked per result, so policy changes apply at once. */
   masking?(session: TSessionInfo): TSessionMasking | null;
   /**

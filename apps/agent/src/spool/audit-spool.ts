@@ -55,6 +55,14 @@ interface TEntry {
 }
 
 const spoolLine = (json: string) => `{"e":${json}}\n`;
+
+const LEADING_UUID = /^\{"id":"([0-9a-fA-F-]{36})"/;
+
+/** An event's id, read off its JSON without parsing the rest when it comes first (as the agent writes it). */
+function eventId(json: string): string {
+  return LEADING_UUID.exec(json)?.[1] ?? (JSON.parse(json) as { id: string }).id;
+}
+
 /** An event joins those in memory if it fits, or if none are (so one larger than the window still moves). */
 const fitsInMemory = (loadedBytes: number, bytes: number, memoryBytes: number) =>
   loadedBytes === 0 || loadedBytes + bytes <= memoryBytes;
@@ -159,12 +167,12 @@ export class AuditSpool {
 
   /**
    * Queues an event in memory and for disk (written in the background; see flush()). Event ids are unique
-   * (issued per event): a repeat of one still in memory is ignored; spilled ones are not looked up.
+   * (issued per event): a repeat of one still in memory is ignored; spilled ones are not looked up. `json` is
+   * the event's JSON when the caller has it already.
    */
-  append(event: TAuditEvent): void {
+  append(event: TAuditEvent, json = JSON.stringify(event)): void {
     if (this.closed) throw new Error("audit spool is closed");
     if (this.entries.has(event.id)) return;
-    const json = JSON.stringify(event);
     const line = spoolLine(json);
     const bytes = Buffer.byteLength(line);
     if (this.liveBytes + bytes > this.options.maxBytes) throw new SpoolFullError(this.options.maxBytes);
@@ -415,7 +423,7 @@ export class AuditSpool {
               break;
             }
             const json = line.slice(EVENT_PREFIX.length, -1);
-            const { id } = JSON.parse(json) as { id: string };
+            const id = eventId(json);
             this.entries.set(id, { json, bytes: lineBytes });
             this.loadedBytes += lineBytes;
             this.spilledBytes -= lineBytes;
