@@ -589,7 +589,7 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
         .filter((e) => !this.inFlightIds.has(e.id));
       const batch = buildEventBatch(candidates, this.opts.maxBatchEvents, this.opts.maxBatchBytes);
       if (!batch || (!batch.full && this.inFlight.length > 0)) return;
-      ws.send(batch.frame);
+      ws.send(batch.frame, { binary: false });
       this.inFlight.push({ ids: batch.ids, sentAt: Date.now() });
       for (const id of batch.ids) this.inFlightIds.add(id);
       this.log.debug({ events: batch.ids.length, inFlight: this.inFlight.length }, "audit events sent");

@@ -9,45 +9,48 @@ const TRIMMED_LIST_ITEMS = 200;
 
 export interface TEventBatch {
   ids: string[];
-  frame: string;
+  /** UTF-8 JSON: send it as a text frame. */
+  frame: Buffer;
   /** The frame hit its event or byte cap (more candidates were left out, or it holds maxEvents). */
   full: boolean;
 }
 
-/** Builds one frame from the oldest candidates (as spooled JSON); null when there is nothing to send. */
+// Same bytes as encodeMessage({v, type: "events", events}), around events serialized once, by the agent.
+const FRAME_HEAD = Buffer.from(`{"v":${PROTOCOL_VERSION},"type":"events","events":[`);
+const FRAME_TAIL = Buffer.from("]}");
+const COMMA = Buffer.from(",");
+
+/** Builds one frame from the oldest candidates (their spooled JSON); null when there is nothing to send. */
 export function buildEventBatch(
-  candidates: { id: string; json: string }[],
+  candidates: { id: string; data: Buffer }[],
   maxEvents: number,
   maxBytes: number,
 ): TEventBatch | null {
   const ids: string[] = [];
-  const parts: string[] = [];
+  const parts: Buffer[] = [FRAME_HEAD];
   let bytes = 0;
   let full = false;
   for (const candidate of candidates) {
     if (ids.length >= maxEvents) break;
-    let json = candidate.json;
-    let size = Buffer.byteLength(json) + 1;
+    let data = candidate.data;
+    let size = data.length + 1;
     // Only an event too large for any frame is parsed again, to be trimmed.
     if (size > maxBytes) {
-      json = serializeWithinLimit(JSON.parse(json) as TAuditEvent, maxBytes);
-      size = Buffer.byteLength(json) + 1;
+      data = Buffer.from(serializeWithinLimit(JSON.parse(data.toString()) as TAuditEvent, maxBytes));
+      size = data.length + 1;
     }
     if (ids.length > 0 && bytes + size > maxBytes) {
       full = true;
       break;
     }
+    if (ids.length > 0) parts.push(COMMA);
     ids.push(candidate.id);
-    parts.push(json);
+    parts.push(data);
     bytes += size;
   }
   if (ids.length === 0) return null;
-  // Same bytes as encodeMessage({v, type: "events", events}), without serializing the events again.
-  return {
-    ids,
-    frame: `{"v":${PROTOCOL_VERSION},"type":"events","events":[${parts.join(",")}]}`,
-    full: full || ids.length >= maxEvents,
-  };
+  parts.push(FRAME_TAIL);
+  return { ids, frame: Buffer.concat(parts), full: full || ids.length >= maxEvents };
 }
 
 /**

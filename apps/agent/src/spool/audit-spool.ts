@@ -47,26 +47,44 @@ export class SpoolFullError extends Error {
   }
 }
 
-/** A pending event kept as the JSON it was serialized to once: a third of the memory of the object, and
- * the link sends it as is. */
+/**
+ * A pending event kept as the UTF-8 bytes of the JSON it was serialized to once: the link sends them as they
+ * are. Bytes, not a string, because they live outside the JS heap: while the control plane lags, thousands of
+ * events wait for their ack, and as strings the garbage collector copied each of them twice, from young to old
+ * generation (measured: half of the agent's scavenge time under pgbench with a 16 MB window, about 5 µs per
+ * statement).
+ */
 interface TEntry {
-  json: string;
+  /** The event's JSON. */
+  data: Buffer;
+  /** The size of its spool line. */
   bytes: number;
 }
 
 const spoolLine = (json: string) => `{"e":${json}}\n`;
+const LINE_OVERHEAD = Buffer.byteLength(spoolLine(""));
 
 const LEADING_UUID = /^\{"id":"([0-9a-fA-F-]{36})"/;
 
 /** An event's id, read off its JSON without parsing the rest when it comes first (as the agent writes it). */
-function eventId(json: string): string {
-  return LEADING_UUID.exec(json)?.[1] ?? (JSON.parse(json) as { id: string }).id;
+function eventId(json: Buffer): string {
+  return (
+    LEADING_UUID.exec(json.toString("latin1", 0, 44))?.[1] ??
+    (JSON.parse(json.toString()) as { id: string }).id
+  );
 }
 
 /** An event joins those in memory if it fits, or if none are (so one larger than the window still moves). */
 const fitsInMemory = (loadedBytes: number, bytes: number, memoryBytes: number) =>
   loadedBytes === 0 || loadedBytes + bytes <= memoryBytes;
 const EVENT_PREFIX = '{"e":';
+const EVENT_PREFIX_BYTES = Buffer.from(EVENT_PREFIX);
+/** Whether bytes start-end (the newline excluded) are an event line, `{"e":…}`. */
+const isEventLine = (data: Buffer, start: number, end: number) =>
+  end - start > EVENT_PREFIX_BYTES.length &&
+  data.compare(EVENT_PREFIX_BYTES, 0, EVENT_PREFIX_BYTES.length, start, start + EVENT_PREFIX_BYTES.length) ===
+    0 &&
+  data[end - 1] === 0x7d;
 /** Reads of spilled events start at this size (and grow for a longer line). */
 const LOAD_CHUNK_BYTES = 256 * 1024;
 
@@ -173,33 +191,33 @@ export class AuditSpool {
   append(event: TAuditEvent, json = JSON.stringify(event)): void {
     if (this.closed) throw new Error("audit spool is closed");
     if (this.entries.has(event.id)) return;
-    const line = spoolLine(json);
-    const bytes = Buffer.byteLength(line);
+    const data = Buffer.from(json);
+    const bytes = data.length + LINE_OVERHEAD;
     if (this.liveBytes + bytes > this.options.maxBytes) throw new SpoolFullError(this.options.maxBytes);
     if (this.spilledCount > 0 || !fitsInMemory(this.loadedBytes, bytes, this.options.memoryBytes)) {
       if (this.spilledCount === 0) this.spilledFrom = this.fileBytes + this.writingBytes + this.bufferBytes;
       this.spilledCount += 1;
       this.spilledBytes += bytes;
     } else {
-      this.entries.set(event.id, { json, bytes });
+      this.entries.set(event.id, { data, bytes });
       this.loadedBytes += bytes;
     }
     this.liveBytes += bytes;
-    this.enqueue(line, bytes);
+    this.enqueue(spoolLine(json), bytes);
     for (const listener of this.listeners) listener();
   }
 
   /** Oldest pending events first (those in memory: see memoryBytes). */
   pending(limit = Number.POSITIVE_INFINITY): TAuditEvent[] {
-    return this.pendingSerialized(limit).map((p) => JSON.parse(p.json) as TAuditEvent);
+    return this.pendingSerialized(limit).map((p) => JSON.parse(p.data.toString()) as TAuditEvent);
   }
 
-  /** Oldest pending events first, as their JSON (what the link puts on the wire). */
-  pendingSerialized(limit = Number.POSITIVE_INFINITY): { id: string; json: string }[] {
-    const out: { id: string; json: string }[] = [];
-    for (const [id, { json }] of this.entries) {
+  /** Oldest pending events first, as their JSON's UTF-8 bytes (what the link puts on the wire). */
+  pendingSerialized(limit = Number.POSITIVE_INFINITY): { id: string; data: Buffer }[] {
+    const out: { id: string; data: Buffer }[] = [];
+    for (const [id, { data }] of this.entries) {
       if (out.length >= limit) break;
-      out.push({ id, json });
+      out.push({ id, data });
     }
     return out;
   }
@@ -414,17 +432,17 @@ export class AuditSpool {
         for (;;) {
           const end = data.indexOf(0x0a, start);
           if (end < 0 || end >= bytesRead) break;
-          const line = data.toString("utf8", start, end);
           const lineBytes = end + 1 - start;
           // Ack lines in the spilled region concern events already in memory when they were written.
-          if (line.startsWith(EVENT_PREFIX)) {
+          if (isEventLine(data, start, end)) {
             if (!fitsInMemory(this.loadedBytes, lineBytes, this.options.memoryBytes)) {
               full = true;
               break;
             }
-            const json = line.slice(EVENT_PREFIX.length, -1);
+            // A copy: a view would keep the whole chunk read alive while any of its events is pending.
+            const json = Buffer.from(data.subarray(start + EVENT_PREFIX_BYTES.length, end - 1));
             const id = eventId(json);
-            this.entries.set(id, { json, bytes: lineBytes });
+            this.entries.set(id, { data: json, bytes: lineBytes });
             this.loadedBytes += lineBytes;
             this.spilledBytes -= lineBytes;
             this.spilledCount -= 1;
@@ -541,7 +559,7 @@ async function recover(dir: string, memoryBytes: number, logger: Logger | undefi
       const bytes = Buffer.byteLength(line);
       const offset = await write(line);
       if (recovered.spilledCount === 0 && fitsInMemory(loadedBytes, bytes, memoryBytes)) {
-        recovered.loaded.set(id, { json, bytes });
+        recovered.loaded.set(id, { data: Buffer.from(json), bytes });
         loadedBytes += bytes;
       } else {
         if (recovered.spilledCount === 0) recovered.spilledFrom = offset;
@@ -565,7 +583,7 @@ async function writeCompacted(
 ): Promise<number> {
   let spilledFrom = 0;
   await writeSpoolFile(dir, async (write) => {
-    for (const { json } of entries) await write(spoolLine(json));
+    for (const { data } of entries) await write(spoolLine(data.toString()));
     spilledFrom = await write("");
     if (!spilled || spilled.to <= spilled.from) return;
     const lines = createInterface({
