@@ -29,7 +29,7 @@ import {
   type TResultPlan,
   type TSessionMasking,
 } from "./result-masking.ts";
-import { isoTimestamp, sessionFieldsJson, statementEventJson } from "./statement-event-json.ts";
+import { isoTimestamp, StatementEventJson } from "./statement-event-json.ts";
 import type { TApprovalDecision, TProxyHooks, TSessionInfo, TVerdict } from "./types.ts";
 import {
   BodyReader,
@@ -247,8 +247,8 @@ export class ProxySession {
    * Describe of pgbench or an ORM) gets the same columns back, and the plan is reused instead of remade.
    */
   private lastDescription: { raw: Buffer; fields: TFieldDescription[] } | null = null;
-  /** This session's fields of every audit event, serialised once (statement-event-json.ts). */
-  private sessionJson: string | null = null;
+  /** Builds the JSON of this session's audit events from the parts that repeat. */
+  private readonly eventJson = new StatementEventJson();
   private lastPlan: {
     fields: TFieldDescription[];
     statement: TStatementMasking;
@@ -1116,8 +1116,7 @@ export class ProxySession {
       durationMs: e.durationMs,
       error: e.error,
     };
-    this.sessionJson ??= sessionFieldsJson(event);
-    this.hooks.record(event, statementEventJson(event, this.sessionJson, a));
+    this.hooks.record(event, this.eventJson.write(event));
   }
 }
 

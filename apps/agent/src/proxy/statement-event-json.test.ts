@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ZAuditEvent, type TAuditEvent } from "@portcullis/agent-protocol";
 import { describe, expect, it } from "vitest";
-import { isoTimestamp, sessionFieldsJson, statementEventJson } from "./statement-event-json.ts";
+import { isoTimestamp, StatementEventJson } from "./statement-event-json.ts";
 
 function event(overrides: Partial<TAuditEvent> = {}): TAuditEvent {
   return {
@@ -34,7 +34,7 @@ function event(overrides: Partial<TAuditEvent> = {}): TAuditEvent {
   };
 }
 
-describe("statementEventJson", () => {
+describe("StatementEventJson", () => {
   it("gives exactly JSON.stringify(event), hostile strings and nulls included", () => {
     const hostile = 'q"uote \\ back\nnew\u0000nul \u2028 \ud800 lone 😀 </script>';
     const cases: Partial<TAuditEvent>[] = [
@@ -45,42 +45,50 @@ describe("statementEventJson", () => {
       { actorId: null, connectionId: null, connectionName: null, sessionId: null, clientAddr: null },
       { tables: [hostile, "b"], columns: Object.freeze([hostile]) as string[], decision: "blocked" },
     ];
+    const writer = new StatementEventJson();
     for (const overrides of cases) {
       const e = event(overrides);
-      const json = statementEventJson(e, sessionFieldsJson(e), {});
+      const json = writer.write(e);
       expect(json).toBe(JSON.stringify(e));
       expect(ZAuditEvent.parse(JSON.parse(json))).toEqual(e);
     }
     // Numbers JSON has no word for come out as JSON.stringify writes them, too.
     for (const durationMs of [Number.NaN, Number.POSITIVE_INFINITY, -0, 1e21, 5e-7]) {
       const e = event({ durationMs, rowCount: 0 });
-      expect(statementEventJson(e, sessionFieldsJson(e), null)).toBe(JSON.stringify(e));
+      expect(writer.write(e)).toBe(JSON.stringify(e));
     }
   });
 
-  it("reuses a statement's part only while its text, fingerprint and class are unchanged", () => {
-    const key = {};
+  it("reuses the previous event's parts only while they are unchanged", () => {
+    const writer = new StatementEventJson();
     const first = event();
-    const session = sessionFieldsJson(first);
-    expect(statementEventJson(first, session, key)).toBe(JSON.stringify(first));
-    // Same key, other statement text (a cached analysis shared by texts of one shape): not the old text.
+    // A session's fields are fixed for its life (the writer's contract): keep them, vary the rest.
+    const { actorId, actorName, actorKind, connectionId, connectionName, environment, sessionId } = first;
+    const same = { actorId, actorName, actorKind, connectionId, connectionName, environment, sessionId };
     for (const overrides of [
+      {},
       { statement: "SELECT 2" },
+      { statement: "SELECT 3" },
       { fingerprint: "other" },
       { statementClass: "write" },
       { statement: null },
+      { tables: Object.freeze(["public.other"]) as string[] },
+      { columns: Object.freeze([] as string[]) as string[] },
+      // Another session's event through the same writer gets that session's fields.
+      { sessionId: randomUUID(), actorId: randomUUID(), actorName: "other@demo.local" },
     ] satisfies Partial<TAuditEvent>[]) {
-      const next = event({ ...overrides, sessionId: first.sessionId });
-      expect(statementEventJson(next, sessionFieldsJson(next), key)).toBe(JSON.stringify(next));
+      const next = event({ ...same, ...overrides });
+      expect(writer.write(next)).toBe(JSON.stringify(next));
     }
   });
 
   it("does not reuse the JSON of an array that was changed (only frozen arrays are cached)", () => {
+    const writer = new StatementEventJson();
     const tables = ["a"];
     const e = event({ tables });
-    expect(statementEventJson(e, sessionFieldsJson(e), null)).toBe(JSON.stringify(e));
+    expect(writer.write(e)).toBe(JSON.stringify(e));
     tables.push("b");
-    expect(statementEventJson(e, sessionFieldsJson(e), null)).toBe(JSON.stringify(e));
+    expect(writer.write(e)).toBe(JSON.stringify(e));
   });
 });
 
