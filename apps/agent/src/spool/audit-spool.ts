@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { ZAuditEvent, type TAuditEvent } from "@portcullis/agent-protocol";
 import type { Logger } from "pino";
+import { EventBytes } from "./event-bytes.ts";
 
 const SPOOL_FILE = "audit-spool.jsonl";
 const LOCK_FILE = "audit-spool.lock";
@@ -79,12 +80,13 @@ const fitsInMemory = (loadedBytes: number, bytes: number, memoryBytes: number) =
   loadedBytes === 0 || loadedBytes + bytes <= memoryBytes;
 const EVENT_PREFIX = '{"e":';
 const EVENT_PREFIX_BYTES = Buffer.from(EVENT_PREFIX);
-/** Whether bytes start-end (the newline excluded) are an event line, `{"e":…}`. */
-const isEventLine = (data: Buffer, start: number, end: number) =>
-  end - start > EVENT_PREFIX_BYTES.length &&
-  data.compare(EVENT_PREFIX_BYTES, 0, EVENT_PREFIX_BYTES.length, start, start + EVENT_PREFIX_BYTES.length) ===
-    0 &&
-  data[end - 1] === 0x7d;
+/** Whether the line at bytes start-end (its newline excluded) is an event line, `{"e":…}`. */
+function isEventLine(data: Buffer, start: number, end: number): boolean {
+  const prefixEnd = start + EVENT_PREFIX_BYTES.length;
+  return (
+    end > prefixEnd && data.compare(EVENT_PREFIX_BYTES, 0, EVENT_PREFIX_BYTES.length, start, prefixEnd) === 0
+  );
+}
 /** Reads of spilled events start at this size (and grow for a longer line). */
 const LOAD_CHUNK_BYTES = 256 * 1024;
 
@@ -124,6 +126,7 @@ export class AuditSpool {
     private readonly dir: string,
     private handle: FileHandle,
     private readonly options: Required<Omit<TAuditSpoolOptions, "logger">> & { logger: Logger | undefined },
+    private readonly eventBytes: EventBytes,
   ) {
     this.syncTimer = setInterval(() => void this.syncQuietly(), options.syncIntervalMs);
     this.syncTimer.unref();
@@ -143,9 +146,10 @@ export class AuditSpool {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await takeLock(dir);
     // Rewritten at open: drops acked records and any torn tail, so later appends start on a clean line.
-    const recovered = await recover(dir, resolved.memoryBytes, resolved.logger);
+    const eventBytes = new EventBytes();
+    const recovered = await recover(dir, resolved.memoryBytes, eventBytes, resolved.logger);
     const handle = await open(join(dir, SPOOL_FILE), "a", 0o600);
-    const spool = new AuditSpool(dir, handle, resolved);
+    const spool = new AuditSpool(dir, handle, resolved, eventBytes);
     for (const [id, entry] of recovered.loaded) {
       spool.entries.set(id, entry);
       spool.loadedBytes += entry.bytes;
@@ -191,7 +195,7 @@ export class AuditSpool {
   append(event: TAuditEvent, json = JSON.stringify(event)): void {
     if (this.closed) throw new Error("audit spool is closed");
     if (this.entries.has(event.id)) return;
-    const data = Buffer.from(json);
+    const data = this.eventBytes.fromString(json);
     const bytes = data.length + LINE_OVERHEAD;
     if (this.liveBytes + bytes > this.options.maxBytes) throw new SpoolFullError(this.options.maxBytes);
     if (this.spilledCount > 0 || !fitsInMemory(this.loadedBytes, bytes, this.options.memoryBytes)) {
@@ -439,8 +443,7 @@ export class AuditSpool {
               full = true;
               break;
             }
-            // A copy: a view would keep the whole chunk read alive while any of its events is pending.
-            const json = Buffer.from(data.subarray(start + EVENT_PREFIX_BYTES.length, end - 1));
+            const json = this.eventBytes.fromBytes(data.subarray(start + EVENT_PREFIX_BYTES.length, end - 1));
             const id = eventId(json);
             this.entries.set(id, { data: json, bytes: lineBytes });
             this.loadedBytes += lineBytes;
@@ -498,7 +501,12 @@ interface TRecovered {
  * `memoryBytes` of them in memory. Two passes, so only ids, not events, are held for the whole file: the
  * acknowledged ones first, then each pending event as it is copied.
  */
-async function recover(dir: string, memoryBytes: number, logger: Logger | undefined): Promise<TRecovered> {
+async function recover(
+  dir: string,
+  memoryBytes: number,
+  eventBytes: EventBytes,
+  logger: Logger | undefined,
+): Promise<TRecovered> {
   const path = join(dir, SPOOL_FILE);
   const recovered: TRecovered = { loaded: new Map(), spilledCount: 0, spilledBytes: 0, spilledFrom: 0 };
   const acked = new Set<string>();
@@ -559,7 +567,7 @@ async function recover(dir: string, memoryBytes: number, logger: Logger | undefi
       const bytes = Buffer.byteLength(line);
       const offset = await write(line);
       if (recovered.spilledCount === 0 && fitsInMemory(loadedBytes, bytes, memoryBytes)) {
-        recovered.loaded.set(id, { data: Buffer.from(json), bytes });
+        recovered.loaded.set(id, { data: eventBytes.fromString(json), bytes });
         loadedBytes += bytes;
       } else {
         if (recovered.spilledCount === 0) recovered.spilledFrom = offset;
