@@ -195,15 +195,15 @@ export class AuditSpool {
   append(event: TAuditEvent, json = JSON.stringify(event)): void {
     if (this.closed) throw new Error("audit spool is closed");
     if (this.entries.has(event.id)) return;
-    const data = this.eventBytes.fromString(json);
-    const bytes = data.length + LINE_OVERHEAD;
+    const jsonBytes = Buffer.byteLength(json);
+    const bytes = jsonBytes + LINE_OVERHEAD;
     if (this.liveBytes + bytes > this.options.maxBytes) throw new SpoolFullError(this.options.maxBytes);
     if (this.spilledCount > 0 || !fitsInMemory(this.loadedBytes, bytes, this.options.memoryBytes)) {
       if (this.spilledCount === 0) this.spilledFrom = this.fileBytes + this.writingBytes + this.bufferBytes;
       this.spilledCount += 1;
       this.spilledBytes += bytes;
     } else {
-      this.entries.set(event.id, { data, bytes });
+      this.entries.set(event.id, { data: this.eventBytes.fromString(json, jsonBytes), bytes });
       this.loadedBytes += bytes;
     }
     this.liveBytes += bytes;
