@@ -65,6 +65,8 @@ test("an approver-group member signs in with the keyboard and may read, not chan
   await expect(page).toHaveURL(/\/login/);
   // The email field has focus; the single sign-on button is one step back, and Enter starts it.
   await expect(page.getByLabel("Email")).toBeFocused();
+  // The buttons are disabled until the page is interactive; a click before that used to be lost.
+  await expect(ssoButton(page)).toBeEnabled();
   await page.keyboard.press("Shift+Tab");
   await expect(ssoButton(page)).toBeFocused();
   await page.keyboard.press("Enter");

@@ -53,3 +53,23 @@ test("a wrong password keeps you out", async ({ page }) => {
   await expect(page.getByRole("alert")).toBeVisible();
   await expect(page).toHaveURL(/\/login/);
 });
+
+test.describe("before the page is interactive", () => {
+  // The state between the server's HTML and hydration, held for good: scripts never run.
+  test.use({ javaScriptEnabled: false });
+
+  test("Enter in the password field does not send the password anywhere", async ({ page }) => {
+    const d = demo("embedded");
+    await page.goto(`${d.dashboardUrl}/login`);
+    await page.getByLabel("Email").fill(d.adminEmail);
+    await page.getByLabel("Password").fill(d.adminPassword);
+    const requests: string[] = [];
+    page.on("request", (request) => requests.push(request.url()));
+    await page.getByLabel("Password").press("Enter");
+    // A native submit would have been a GET of /login?email=…&password=…; give it time to happen.
+    await page.waitForTimeout(500);
+    expect(requests).toEqual([]);
+    expect(page.url()).toBe(`${d.dashboardUrl}/login`);
+    await expect(page.getByRole("button", { name: "Sign in" })).toBeDisabled();
+  });
+});

@@ -4,11 +4,15 @@ import { Alert, Button, Input } from "@portcullis/ui";
 import { signIn } from "next-auth/react";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
+import { useHydrated } from "../../lib/use-hydrated.ts";
 
 export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
+  // Before hydration a submit would be a native GET with the password in the URL; a disabled button also
+  // blocks submitting with Enter.
+  const hydrated = useHydrated();
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -43,7 +47,7 @@ export function LoginForm({ callbackUrl }: { callbackUrl: string }) {
         placeholder="you@company.com"
       />
       <Input label="Password" name="password" type="password" autoComplete="current-password" required />
-      <Button type="submit" disabled={pending} className="mt-2 w-full">
+      <Button type="submit" disabled={pending || !hydrated} className="mt-2 w-full">
         {pending ? "Signing in…" : "Sign in"}
       </Button>
     </form>

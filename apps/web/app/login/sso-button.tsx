@@ -3,10 +3,12 @@
 import { Button } from "@portcullis/ui";
 import { signIn } from "next-auth/react";
 import { useState } from "react";
+import { useHydrated } from "../../lib/use-hydrated.ts";
 
 /** Starts the OpenID Connect flow; the provider sends the person back to callbackUrl, signed in. */
 export function SsoButton({ displayName, callbackUrl }: { displayName: string; callbackUrl: string }) {
   const [pending, setPending] = useState(false);
+  const hydrated = useHydrated();
 
   function onClick() {
     setPending(true);
@@ -15,7 +17,13 @@ export function SsoButton({ displayName, callbackUrl }: { displayName: string; c
   }
 
   return (
-    <Button variant="secondary" className="w-full" disabled={pending} aria-busy={pending} onClick={onClick}>
+    <Button
+      variant="secondary"
+      className="w-full"
+      disabled={pending || !hydrated}
+      aria-busy={pending}
+      onClick={onClick}
+    >
       {pending ? "Redirecting…" : `Sign in with ${displayName}`}
     </Button>
   );
