@@ -218,7 +218,7 @@ describe("AuditSpool", () => {
       for (const restore of restores.splice(0)) restore();
     });
     /** Replaces a FileHandle method for every handle until the test ends. */
-    async function injectFault<K extends "appendFile" | "read">(
+    async function injectFault<K extends "write" | "read">(
       method: K,
       wrap: (real: FileHandle[K]) => FileHandle[K],
     ): Promise<void> {
@@ -251,15 +251,17 @@ describe("AuditSpool", () => {
       await spool.flush();
       let armed = true;
       await injectFault(
-        "appendFile",
+        "write",
         (real) =>
-          async function (this: FileHandle, data: string | Uint8Array) {
-            if (!armed) return real.call(this, data);
+          async function (this: FileHandle, ...args: unknown[]) {
+            const write = real as (...a: unknown[]) => Promise<{ bytesWritten: number }>;
+            if (!armed) return write.apply(this, args);
             armed = false;
             // Disk full after part of the chunk, mid-line.
-            await real.call(this, (data as string).slice(0, 250));
+            const [data, offset] = args as [Buffer, number];
+            await write.call(this, data, offset, 250);
             throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
-          } as FileHandle["appendFile"],
+          } as FileHandle["write"],
       );
       for (const e of events.slice(2, 5)) spool.append(e);
       await new Promise((resolve) => setTimeout(resolve, 1300)); // the retry

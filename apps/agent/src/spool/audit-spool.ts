@@ -64,6 +64,8 @@ interface TEntry {
 
 const spoolLine = (json: string) => `{"e":${json}}\n`;
 const LINE_OVERHEAD = Buffer.byteLength(spoolLine(""));
+const LINE_HEAD = Buffer.from('{"e":');
+const LINE_TAIL = Buffer.from("}\n");
 
 const LEADING_UUID = /^\{"id":"([0-9a-fA-F-]{36})"/;
 
@@ -109,7 +111,8 @@ export class AuditSpool {
   private fileBytes = 0;
   /** Bytes handed to a write that has not completed: with fileBytes and bufferBytes, where a new line lands. */
   private writingBytes = 0;
-  private buffer: string[] = [];
+  /** Lines to write, as bytes: an in-memory event's line is a view into the chunk that holds its JSON. */
+  private buffer: Buffer[] = [];
   private bufferBytes = 0;
   private writer: Promise<void> | null = null;
   private compactRequested = false;
@@ -202,12 +205,16 @@ export class AuditSpool {
       if (this.spilledCount === 0) this.spilledFrom = this.fileBytes + this.writingBytes + this.bufferBytes;
       this.spilledCount += 1;
       this.spilledBytes += bytes;
+      this.liveBytes += bytes;
+      this.enqueue(Buffer.from(spoolLine(json)), bytes);
     } else {
-      this.entries.set(event.id, { data: this.eventBytes.fromString(json, jsonBytes), bytes });
+      // Encoded once: the file's line and the bytes the link sends are the same memory.
+      const { whole, inner } = this.eventBytes.wrapped(LINE_HEAD, json, jsonBytes, LINE_TAIL);
+      this.entries.set(event.id, { data: inner, bytes });
       this.loadedBytes += bytes;
+      this.liveBytes += bytes;
+      this.enqueue(whole, bytes);
     }
-    this.liveBytes += bytes;
-    this.enqueue(spoolLine(json), bytes);
     for (const listener of this.listeners) listener();
   }
 
@@ -239,8 +246,8 @@ export class AuditSpool {
     }
     if (removed.length === 0 || this.closed) return removed.length;
     this.requestLoadIfRoom();
-    const line = `${JSON.stringify({ a: removed })}\n`;
-    this.enqueue(line, Buffer.byteLength(line));
+    const line = Buffer.from(`${JSON.stringify({ a: removed })}\n`);
+    this.enqueue(line, line.length);
     const total = this.fileBytes + this.bufferBytes;
     if (
       (this.size === 0 && total >= this.options.compactEmptyBytes) ||
@@ -291,7 +298,7 @@ export class AuditSpool {
     }
   }
 
-  private enqueue(line: string, bytes: number): void {
+  private enqueue(line: Buffer, bytes: number): void {
     this.buffer.push(line);
     this.bufferBytes += bytes;
     this.kickWriter();
@@ -348,7 +355,7 @@ export class AuditSpool {
    * first, or every offset after it (and the next line) would be wrong.
    */
   private async writeBuffer(): Promise<boolean> {
-    const chunk = this.buffer.join("");
+    const chunk = joinLines(this.buffer, this.bufferBytes);
     const chunkBytes = this.bufferBytes;
     this.buffer = [];
     this.bufferBytes = 0;
@@ -358,14 +365,14 @@ export class AuditSpool {
         await this.handle.truncate(this.fileBytes);
         this.tornTail = false;
       }
-      if (chunk) await this.handle.appendFile(chunk);
+      if (chunk.length > 0) await writeAll(this.handle, chunk);
       this.fileBytes += chunkBytes;
       this.unsynced = true;
       this.lastWriteError = null;
       return true;
     } catch (err) {
       this.tornTail = true;
-      if (chunk) this.buffer.unshift(chunk);
+      if (chunk.length > 0) this.buffer.unshift(chunk);
       this.bufferBytes += chunkBytes;
       this.lastWriteError = err as Error;
       this.options.logger?.error({ err }, "audit spool write failed; retrying in 1s");
@@ -501,6 +508,30 @@ interface TRecovered {
  * `memoryBytes` of them in memory. Two passes, so only ids, not events, are held for the whole file: the
  * acknowledged ones first, then each pending event as it is copied.
  */
+/**
+ * The buffered lines as one Buffer. Lines that lie next to each other in memory (events appended in a row
+ * share a chunk) are one view, not a copy; only a buffer of several ranges is copied into one.
+ */
+function joinLines(lines: Buffer[], totalBytes: number): Buffer {
+  const ranges: Buffer[] = [];
+  for (const line of lines) {
+    const last = ranges.at(-1);
+    if (last && last.buffer === line.buffer && last.byteOffset + last.length === line.byteOffset)
+      ranges[ranges.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + line.length);
+    else ranges.push(line);
+  }
+  return ranges.length === 1 ? ranges[0]! : Buffer.concat(ranges, totalBytes);
+}
+
+/** Appends all of `data` (the file is opened for appending); a short write goes on where it stopped. */
+async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    offset += bytesWritten;
+  }
+}
+
 async function recover(
   dir: string,
   memoryBytes: number,

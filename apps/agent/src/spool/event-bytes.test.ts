@@ -30,3 +30,27 @@ describe("EventBytes", () => {
     expect(bytes.fromBytes(Buffer.from("c".repeat(40))).toString()).toBe("c".repeat(40));
   });
 });
+
+describe("EventBytes.wrapped", () => {
+  const head = Buffer.from('{"e":');
+  const tail = Buffer.from("}\n");
+
+  it("puts head, JSON and tail side by side, and consecutive ones next to each other", () => {
+    const bytes = new EventBytes(128);
+    const a = bytes.wrapped(head, '{"x":"é"}', Buffer.byteLength('{"x":"é"}'), tail);
+    const b = bytes.wrapped(head, "[1,2]", 5, tail);
+    expect(a.whole.toString()).toBe('{"e":{"x":"é"}}\n');
+    expect(a.inner.toString()).toBe('{"x":"é"}');
+    expect(b.inner.toString()).toBe("[1,2]");
+    expect(b.whole.buffer).toBe(a.whole.buffer);
+    expect(b.whole.byteOffset).toBe(a.whole.byteOffset + a.whole.length);
+  });
+
+  it("gives one larger than a quarter chunk its own buffer, still whole", () => {
+    const bytes = new EventBytes(64);
+    const json = `"${"q".repeat(20)}"`;
+    const big = bytes.wrapped(head, json, json.length, tail);
+    expect(big.whole.toString()).toBe(`{"e":${json}}\n`);
+    expect(big.inner.toString()).toBe(json);
+  });
+});

@@ -19,6 +19,28 @@ export class EventBytes {
     return this.chunk!.subarray(at, at + length);
   }
 
+  /**
+   * `head`, the UTF-8 bytes of `json` (`length` of them) and `tail`, one after the other in a chunk: `whole` is
+   * all three, `inner` the JSON alone. Consecutive calls land next to each other in the same chunk, so their
+   * `whole` views can be written out as one range.
+   */
+  wrapped(head: Buffer, json: string, length: number, tail: Buffer): { whole: Buffer; inner: Buffer } {
+    const total = head.length + length + tail.length;
+    let at = this.reserve(total);
+    let target = this.chunk!;
+    if (at < 0) {
+      target = Buffer.allocUnsafe(total);
+      at = 0;
+    }
+    head.copy(target, at);
+    target.write(json, at + head.length);
+    tail.copy(target, at + head.length + length);
+    return {
+      whole: target.subarray(at, at + total),
+      inner: target.subarray(at + head.length, at + head.length + length),
+    };
+  }
+
   /** A copy of `bytes`, in a chunk (so it does not keep the buffer it was read into alive). */
   fromBytes(bytes: Buffer): Buffer {
     const at = this.reserve(bytes.length);
