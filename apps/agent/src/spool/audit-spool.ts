@@ -622,7 +622,7 @@ async function writeCompacted(
 ): Promise<number> {
   let spilledFrom = 0;
   await writeSpoolFile(dir, async (write) => {
-    for (const { data } of entries) await write(spoolLine(data.toString()));
+    for (const { data } of entries) await write(LINE_HEAD, data, LINE_TAIL);
     spilledFrom = await write("");
     if (!spilled || spilled.to <= spilled.from) return;
     const lines = createInterface({
@@ -640,29 +640,37 @@ async function writeCompacted(
 
 /**
  * Writes a new spool file (header, then what `fill` writes) to a temp file, fsyncs it, and renames it over
- * the spool file (atomic). `write` buffers a line and returns the byte offset it starts at.
+ * the spool file (atomic). `write` buffers a line, given whole or in parts, and returns the byte offset it
+ * starts at.
  */
 async function writeSpoolFile(
   dir: string,
-  fill: (write: (line: string) => Promise<number>) => Promise<void>,
+  fill: (write: (...parts: (string | Buffer)[]) => Promise<number>) => Promise<void>,
 ): Promise<void> {
   const tmp = join(dir, `${SPOOL_FILE}.tmp`);
   const handle = await open(tmp, "w", 0o600);
   try {
-    let chunk = HEADER;
-    let offset = Buffer.byteLength(HEADER);
-    await fill(async (line) => {
+    let pending: Buffer[] = [Buffer.from(HEADER)];
+    let pendingBytes = pending[0]!.length;
+    let offset = pendingBytes;
+    await fill(async (...parts) => {
       const at = offset;
-      chunk += line;
-      offset += Buffer.byteLength(line);
-      // Bounded chunks: a large backlog is not built into one giant string.
-      if (chunk.length > 1024 * 1024) {
-        await handle.appendFile(chunk);
-        chunk = "";
+      for (const part of parts) {
+        // Bytes (an in-memory event's JSON) go in as they are: a compaction does not decode and re-encode.
+        const bytes = typeof part === "string" ? Buffer.from(part) : part;
+        pending.push(bytes);
+        pendingBytes += bytes.length;
+        offset += bytes.length;
+      }
+      // Bounded chunks: a large backlog is not built into one giant buffer.
+      if (pendingBytes > 1024 * 1024) {
+        await writeAll(handle, Buffer.concat(pending, pendingBytes));
+        pending = [];
+        pendingBytes = 0;
       }
       return at;
     });
-    await handle.appendFile(chunk);
+    await writeAll(handle, Buffer.concat(pending, pendingBytes));
     await handle.datasync();
   } finally {
     await handle.close();
