@@ -211,6 +211,33 @@ describe("proxy with real clients", () => {
     await client.end();
   });
 
+  it("puts a statement cut short by the database ending the session before the session's end", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    client.on("error", () => undefined); // the connection ends under it
+    await client.connect();
+    const statement = `select pg_sleep(5) -- ${randomUUID()}`;
+    const outcome = client.query(statement).then(
+      () => null,
+      (error: Error) => error,
+    );
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    await expect
+      .poll(
+        async () =>
+          (await admin.query("select 1 from pg_stat_activity where query = $1", [statement])).rowCount,
+      )
+      .toBe(1);
+    await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where query = $1", [statement]);
+    await admin.end();
+    expect((await outcome)?.message).toMatch(/terminating connection/);
+    await expect.poll(() => events.filter((e) => e.type === "session_end").length).toBeGreaterThan(0);
+    const ran = events.find((e) => e.statement === statement);
+    expect(ran).toMatchObject({ decision: "error" });
+    const session = events.filter((e) => e.sessionId === ran!.sessionId).map((e) => e.type);
+    expect(session).toEqual(["session_start", "statement", "session_end"]);
+  });
+
   it("streams COPY out and in through psql", async () => {
     const { stdout } = await run("psql", [
       url(),
