@@ -3,6 +3,7 @@
 import { Alert, Badge, Button, Card, EmptyState, Input, Spinner } from "@portcullis/ui";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
+import { useHydrated } from "../../../lib/use-hydrated.ts";
 import { useTRPC } from "../../../trpc/react.tsx";
 
 const STATUS = {
@@ -79,6 +80,8 @@ function EnrollAgent({ controlPlaneUrl }: { controlPlaneUrl: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [name, setName] = useState("");
+  // The form is in the server's HTML: a submit before hydration would reload the page and lose the name.
+  const hydrated = useHydrated();
   const issue = useMutation(
     trpc.agents.issueEnrollment.mutationOptions({
       onSuccess: () => void queryClient.invalidateQueries({ queryKey: trpc.agents.list.queryKey() }),
@@ -103,7 +106,7 @@ function EnrollAgent({ controlPlaneUrl }: { controlPlaneUrl: string }) {
           required
           className="sm:w-80"
         />
-        <Button type="submit" disabled={issue.isPending}>
+        <Button type="submit" disabled={issue.isPending || !hydrated}>
           Issue enrollment token
         </Button>
       </form>
