@@ -504,11 +504,6 @@ interface TRecovered {
 }
 
 /**
- * Replays the spool file into a compacted one (pending events only, in order) and keeps the oldest
- * `memoryBytes` of them in memory. Two passes, so only ids, not events, are held for the whole file: the
- * acknowledged ones first, then each pending event as it is copied.
- */
-/**
  * The buffered lines as one Buffer. Lines that lie next to each other in memory (events appended in a row
  * share a chunk) are one view, not a copy; only a buffer of several ranges is copied into one.
  */
@@ -528,10 +523,17 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
   let offset = 0;
   while (offset < data.length) {
     const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    // A regular file that takes nothing and reports no error: fail (the writer retries) rather than spin.
+    if (bytesWritten === 0) throw new Error("audit spool write made no progress");
     offset += bytesWritten;
   }
 }
 
+/**
+ * Replays the spool file into a compacted one (pending events only, in order) and keeps the oldest
+ * `memoryBytes` of them in memory. Two passes, so only ids, not events, are held for the whole file: the
+ * acknowledged ones first, then each pending event as it is copied.
+ */
 async function recover(
   dir: string,
   memoryBytes: number,
