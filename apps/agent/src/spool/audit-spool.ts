@@ -62,10 +62,13 @@ interface TEntry {
   bytes: number;
 }
 
-const spoolLine = (json: string) => `{"e":${json}}\n`;
-const LINE_OVERHEAD = Buffer.byteLength(spoolLine(""));
-const LINE_HEAD = Buffer.from('{"e":');
-const LINE_TAIL = Buffer.from("}\n");
+/** An event's line is `{"e":<event JSON>}` and a newline; these are the parts around the JSON. */
+const EVENT_PREFIX = '{"e":';
+const EVENT_SUFFIX = "}\n";
+const EVENT_PREFIX_BYTES = Buffer.from(EVENT_PREFIX);
+const EVENT_SUFFIX_BYTES = Buffer.from(EVENT_SUFFIX);
+const spoolLine = (json: string) => `${EVENT_PREFIX}${json}${EVENT_SUFFIX}`;
+const LINE_OVERHEAD = EVENT_PREFIX_BYTES.length + EVENT_SUFFIX_BYTES.length;
 
 const LEADING_UUID = /^\{"id":"([0-9a-fA-F-]{36})"/;
 
@@ -80,8 +83,6 @@ function eventId(json: Buffer): string {
 /** An event joins those in memory if it fits, or if none are (so one larger than the window still moves). */
 const fitsInMemory = (loadedBytes: number, bytes: number, memoryBytes: number) =>
   loadedBytes === 0 || loadedBytes + bytes <= memoryBytes;
-const EVENT_PREFIX = '{"e":';
-const EVENT_PREFIX_BYTES = Buffer.from(EVENT_PREFIX);
 /** Whether the line at bytes start-end (its newline excluded) is an event line, `{"e":…}`. */
 function isEventLine(data: Buffer, start: number, end: number): boolean {
   const prefixEnd = start + EVENT_PREFIX_BYTES.length;
@@ -209,7 +210,12 @@ export class AuditSpool {
       this.enqueue(Buffer.from(spoolLine(json)), bytes);
     } else {
       // Encoded once: the file's line and the bytes the link sends are the same memory.
-      const { whole, inner } = this.eventBytes.wrapped(LINE_HEAD, json, jsonBytes, LINE_TAIL);
+      const { whole, inner } = this.eventBytes.wrapped(
+        EVENT_PREFIX_BYTES,
+        json,
+        jsonBytes,
+        EVENT_SUFFIX_BYTES,
+      );
       this.entries.set(event.id, { data: inner, bytes });
       this.loadedBytes += bytes;
       this.liveBytes += bytes;
@@ -624,7 +630,7 @@ async function writeCompacted(
 ): Promise<number> {
   let spilledFrom = 0;
   await writeSpoolFile(dir, async (write) => {
-    for (const { data } of entries) await write(LINE_HEAD, data, LINE_TAIL);
+    for (const { data } of entries) await write(EVENT_PREFIX_BYTES, data, EVENT_SUFFIX_BYTES);
     spilledFrom = await write("");
     if (!spilled || spilled.to <= spilled.from) return;
     const lines = createInterface({
