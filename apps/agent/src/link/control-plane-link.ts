@@ -126,6 +126,7 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   private pumpScheduled = false;
   private readonly inFlight: TInFlightBatch[] = [];
   private readonly inFlightIds = new Set<string>();
+  private readonly isInFlight = (id: string): boolean => this.inFlightIds.has(id);
   /** Control messages are handled one at a time: the credential is on disk before anything else happens. */
   private inbox: Promise<void> = Promise.resolve();
   private unsubscribeSpool: (() => void) | null = null;
@@ -583,10 +584,9 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   private pump(): void {
     const ws = this.ws;
     while (ws && ws.readyState === WebSocket.OPEN && this.inFlight.length < this.opts.maxInFlightBatches) {
-      // In-flight events are the oldest pending ones, so this window always reaches past them.
-      const candidates = this.options.spool
-        .pendingSerialized(this.inFlightIds.size + this.opts.maxBatchEvents)
-        .filter((e) => !this.inFlightIds.has(e.id));
+      // Skipping the events in flight while reading (not fetching them and filtering after) keeps each pump
+      // to one frame's worth of objects, however many frames await their ack.
+      const candidates = this.options.spool.pendingSerialized(this.opts.maxBatchEvents, this.isInFlight);
       const batch = buildEventBatch(candidates, this.opts.maxBatchEvents, this.opts.maxBatchBytes);
       if (!batch || (!batch.full && this.inFlight.length > 0)) return;
       ws.send(batch.frame, { binary: false });

@@ -299,6 +299,17 @@ describe("AuditSpool", () => {
     });
   });
 
+  it("leaves out the events a caller skips, still oldest first and up to the limit", async () => {
+    const spool = await AuditSpool.open(dir);
+    const events = Array.from({ length: 6 }, (_, i) => event(`SELECT ${i}`));
+    for (const e of events) spool.append(e);
+    const inFlight = new Set([events[0]!.id, events[1]!.id, events[3]!.id]);
+    const ids = (limit?: number) => spool.pendingSerialized(limit, (id) => inFlight.has(id)).map((p) => p.id);
+    expect(ids(2)).toEqual([events[2]!.id, events[4]!.id]);
+    expect(ids()).toEqual([events[2]!.id, events[4]!.id, events[5]!.id]);
+    await spool.close();
+  });
+
   it("notifies append listeners", async () => {
     const spool = await AuditSpool.open(dir);
     let calls = 0;

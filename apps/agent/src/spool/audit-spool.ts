@@ -229,11 +229,18 @@ export class AuditSpool {
     return this.pendingSerialized(limit).map((p) => JSON.parse(p.data.toString()) as TAuditEvent);
   }
 
-  /** Oldest pending events first, as their JSON's UTF-8 bytes (what the link puts on the wire). */
-  pendingSerialized(limit = Number.POSITIVE_INFINITY): { id: string; data: Buffer }[] {
+  /**
+   * Oldest pending events first, as their JSON's UTF-8 bytes (what the link puts on the wire), leaving out
+   * those `skip` names (the link's events in flight: passed over, not fetched and then filtered).
+   */
+  pendingSerialized(
+    limit = Number.POSITIVE_INFINITY,
+    skip?: (id: string) => boolean,
+  ): { id: string; data: Buffer }[] {
     const out: { id: string; data: Buffer }[] = [];
     for (const [id, { data }] of this.entries) {
       if (out.length >= limit) break;
+      if (skip?.(id)) continue;
       out.push({ id, data });
     }
     return out;
