@@ -202,11 +202,11 @@ export class AuditSpool {
     const jsonBytes = Buffer.byteLength(json);
     const bytes = jsonBytes + LINE_OVERHEAD;
     if (this.liveBytes + bytes > this.options.maxBytes) throw new SpoolFullError(this.options.maxBytes);
+    this.liveBytes += bytes;
     if (this.spilledCount > 0 || !fitsInMemory(this.loadedBytes, bytes, this.options.memoryBytes)) {
       if (this.spilledCount === 0) this.spilledFrom = this.fileBytes + this.writingBytes + this.bufferBytes;
       this.spilledCount += 1;
       this.spilledBytes += bytes;
-      this.liveBytes += bytes;
       this.enqueue(Buffer.from(spoolLine(json)), bytes);
     } else {
       // Encoded once: the file's line and the bytes the link sends are the same memory.
@@ -218,7 +218,6 @@ export class AuditSpool {
       );
       this.entries.set(event.id, { data: inner, bytes });
       this.loadedBytes += bytes;
-      this.liveBytes += bytes;
       this.enqueue(whole, bytes);
     }
     for (const listener of this.listeners) listener();

@@ -11,8 +11,9 @@ export class EventBytes {
 
   constructor(private readonly chunkBytes = 1024 * 1024) {}
 
-  /** The UTF-8 bytes of `json` (`length` of them, when the caller has counted), in a chunk. */
-  fromString(json: string, length = Buffer.byteLength(json)): Buffer {
+  /** The UTF-8 bytes of `json`, in a chunk. */
+  fromString(json: string): Buffer {
+    const length = Buffer.byteLength(json);
     const at = this.reserve(length);
     if (at < 0) return Buffer.from(json);
     this.chunk!.write(json, at);
