@@ -1,16 +1,13 @@
 // An admin enrolls a new agent from the dashboard: the page gives the command with a one-time token.
 import { expect, test } from "@playwright/test";
 import { demo } from "../../support/demos.ts";
+import { signInAsAdmin } from "../../support/sign-in.ts";
 
 test("an admin issues an enrollment token for a new agent and gets the command to run it", async ({
   page,
 }) => {
   const d = demo("embedded");
-  await page.goto(`${d.dashboardUrl}/agents`);
-  await page.getByLabel("Email").fill(d.adminEmail);
-  await page.getByLabel("Password").fill(d.adminPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/agents/);
+  await signInAsAdmin(page, d, "/agents");
 
   const name = `e2e-edge-${Date.now()}`;
   const form = page.getByRole("form", { name: "Enroll an agent" });

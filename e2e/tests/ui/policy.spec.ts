@@ -1,18 +1,10 @@
 // An admin edits masking in the dashboard while a developer's psql session stays open: the session's next
 // query already obeys the change (the agent gets the new policy over its link within a second).
 import path from "node:path";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { demo, openPsql } from "../../support/demos.ts";
 import { ROOT } from "../../support/paths.ts";
-
-async function signIn(page: Page, d: ReturnType<typeof demo>, target: string) {
-  await page.goto(`${d.dashboardUrl}${target}`);
-  await page.getByLabel("Email").fill(d.adminEmail);
-  await page.getByLabel("Password").fill(d.adminPassword);
-  // Exact: this demo also offers "Sign in with <provider>" (oidc.spec.ts).
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(page).toHaveURL(new RegExp(target));
-}
+import { signInAsAdmin } from "../../support/sign-in.ts";
 
 test("a masking rule saved in the policy editor changes what an open psql session sees next", async ({
   page,
@@ -26,7 +18,7 @@ test("a masking rule saved in the policy editor changes what an open psql sessio
     expect(product).not.toBe("");
     expect(product).not.toContain("REDACTED");
 
-    await signIn(page, d, "/policy");
+    await signInAsAdmin(page, d, "/policy");
     await expect(page.getByRole("heading", { name: "Masking rules" })).toBeVisible();
     await expect(page.getByText("Mask customer emails", { exact: true })).toBeVisible();
     // The access simulator: who holds a valid credential, and what the guardrails would do with their risky statements.
