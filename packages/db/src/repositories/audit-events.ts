@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chainHash, GENESIS_HASH, type TChainedFields } from "../audit-chain.ts";
+import { chainBody, chainHash, chainHashOfBody, GENESIS_HASH, type TChainedFields } from "../audit-chain.ts";
 import { poolOf, type TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 
@@ -72,81 +72,52 @@ export interface TAppendResult {
 // batch and cost the store 5-10% more per event; WITH ORDINALITY ... ORDER BY keeps seq in chain order). Prisma's createMany compiled
 // every row and managed ~1,100 events/s here; 29 text-array parameters cost the control plane more CPU
 // escaping array elements (and Postgres more unpacking them) than the hash chain itself.
+// The record's keys are the hashed body's (chainBody: camelCase), so each row's JSON is the body its hash
+// was computed over, with the two links in front: no second serialisation of the event.
 const INSERT_CHAINED = `
 INSERT INTO audit_events (id, occurred_at, type, actor_id, actor_name, actor_kind, connection_id, connection_name,
   environment, agent_id, session_id, client_addr, application_name, statement, fingerprint, statement_class, decision,
   rule_id, rule_name, message, tables, columns, masked_columns, row_count, duration_ms, error, details, prev_hash, hash)
-SELECT id, occurred_at, type, actor_id, actor_name, actor_kind, connection_id, connection_name, environment, agent_id,
-  session_id, client_addr, application_name, statement, fingerprint, statement_class, decision, rule_id, rule_name,
-  message, coalesce(tables, '{}'), coalesce(columns, '{}'), coalesce(masked_columns, '{}'), row_count, duration_ms,
-  error, details, prev_hash, hash
-FROM ROWS FROM (json_to_recordset($1::json) AS (id uuid, occurred_at timestamptz, type text, actor_id uuid,
-  actor_name text, actor_kind text, connection_id uuid, connection_name text, environment text, agent_id uuid,
-  session_id uuid, client_addr text, application_name text, statement text, fingerprint text, statement_class text,
-  decision text, rule_id text, rule_name text, message text, tables text[], columns text[], masked_columns text[],
-  row_count int, duration_ms float8, error text, details jsonb, prev_hash text, hash text)) WITH ORDINALITY AS t
+SELECT id, "occurredAt", type, "actorId", "actorName", "actorKind", "connectionId", "connectionName", environment,
+  "agentId", "sessionId", "clientAddr", "applicationName", statement, fingerprint, "statementClass", decision,
+  "ruleId", "ruleName", message, coalesce(tables, '{}'), coalesce(columns, '{}'), coalesce("maskedColumns", '{}'),
+  "rowCount", "durationMs", error, details, "prevHash", hash
+FROM ROWS FROM (json_to_recordset($1::json) AS (id uuid, "occurredAt" timestamptz, type text, "actorId" uuid,
+  "actorName" text, "actorKind" text, "connectionId" uuid, "connectionName" text, environment text, "agentId" uuid,
+  "sessionId" uuid, "clientAddr" text, "applicationName" text, statement text, fingerprint text,
+  "statementClass" text, decision text, "ruleId" text, "ruleName" text, message text, tables text[], columns text[],
+  "maskedColumns" text[], "rowCount" int, "durationMs" float8, error text, details jsonb, "prevHash" text,
+  hash text)) WITH ORDINALITY AS t
 ORDER BY t.ordinality`;
 
-type TChainedRow = TNewAuditEvent & { prevHash: string; hash: string };
-
-/** The rows of INSERT_CHAINED's one parameter. */
-function chainedRowsJson(rows: TChainedRow[]): string {
-  return JSON.stringify(
-    rows.map((r) => ({
-      id: r.id,
-      occurred_at: r.occurredAt.toISOString(),
-      type: r.type,
-      actor_id: r.actorId,
-      actor_name: r.actorName,
-      actor_kind: r.actorKind,
-      connection_id: r.connectionId,
-      connection_name: r.connectionName,
-      environment: r.environment,
-      agent_id: r.agentId,
-      session_id: r.sessionId,
-      client_addr: r.clientAddr,
-      application_name: r.applicationName,
-      statement: r.statement,
-      fingerprint: r.fingerprint,
-      statement_class: r.statementClass,
-      decision: r.decision,
-      rule_id: r.ruleId,
-      rule_name: r.ruleName,
-      message: r.message,
-      tables: r.tables,
-      columns: r.columns,
-      masked_columns: r.maskedColumns,
-      row_count: r.rowCount,
-      duration_ms: r.durationMs,
-      error: r.error,
-      details: r.details ?? null,
-      prev_hash: r.prevHash,
-      hash: r.hash,
-    })),
-  );
-}
-
-/** Links new events after `lastHash`, skipping those already stored (`stored`) or repeated in the batch. */
+/**
+ * Links new events after `lastHash`, skipping those already stored (`stored`) or repeated in the batch.
+ * `rowsJson` is INSERT_CHAINED's parameter, empty when every event was a duplicate.
+ */
 function chainEvents(
   events: TNewAuditEvent[],
   stored: Iterable<string>,
   lastHash: string | null | undefined,
-): { rows: TChainedRow[]; duplicates: string[] } {
+): { inserted: string[]; duplicates: string[]; rowsJson: string | null } {
   const seen = new Set(stored);
   let prevHash = lastHash ?? GENESIS_HASH;
-  const rows: TChainedRow[] = [];
+  const inserted: string[] = [];
   const duplicates: string[] = [];
+  const rows: string[] = [];
   for (const event of events) {
     if (seen.has(event.id)) {
       duplicates.push(event.id);
       continue;
     }
     seen.add(event.id);
-    const hash = chainHash(prevHash, event);
-    rows.push({ ...event, prevHash, hash });
+    const body = chainBody(event);
+    const hash = chainHashOfBody(prevHash, body);
+    // A stored hash is whatever the table holds: quoted as JSON, not trusted to be hex.
+    rows.push(`{"prevHash":${JSON.stringify(prevHash)},"hash":"${hash}",${body.slice(1)}`);
+    inserted.push(event.id);
     prevHash = hash;
   }
-  return { rows, duplicates };
+  return { inserted, duplicates, rowsJson: rows.length > 0 ? `[${rows.join(",")}]` : null };
 }
 
 // Where the chain ends and which of the batch's ids are already stored, in one round trip.
@@ -177,15 +148,15 @@ export async function appendAuditEvents(db: TDb, events: TNewAuditEvent[]): Prom
     const state = await client.query<{ last_hash: string | null; stored: string[] }>(CHAIN_STATE, [
       events.map((e) => e.id),
     ]);
-    const { rows, duplicates } = chainEvents(events, state.rows[0]?.stored ?? [], state.rows[0]?.last_hash);
-    if (rows.length > 0)
-      await client.query({
-        name: "portcullis-audit-insert",
-        text: INSERT_CHAINED,
-        values: [chainedRowsJson(rows)],
-      });
+    const { inserted, duplicates, rowsJson } = chainEvents(
+      events,
+      state.rows[0]?.stored ?? [],
+      state.rows[0]?.last_hash,
+    );
+    if (rowsJson !== null)
+      await client.query({ name: "portcullis-audit-insert", text: INSERT_CHAINED, values: [rowsJson] });
     await client.query("COMMIT");
-    return { inserted: rows.map((r) => r.id), duplicates };
+    return { inserted, duplicates };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw error;
@@ -204,9 +175,9 @@ export async function appendAuditEventsIn(
     CHAIN_STATE,
     events.map((e) => e.id),
   );
-  const { rows, duplicates } = chainEvents(events, state?.stored ?? [], state?.last_hash);
-  if (rows.length > 0) await tx.$executeRawUnsafe(INSERT_CHAINED, chainedRowsJson(rows));
-  return { inserted: rows.map((r) => r.id), duplicates };
+  const { inserted, duplicates, rowsJson } = chainEvents(events, state?.stored ?? [], state?.last_hash);
+  if (rowsJson !== null) await tx.$executeRawUnsafe(INSERT_CHAINED, rowsJson);
+  return { inserted, duplicates };
 }
 
 export interface TAuditEventFilter {
