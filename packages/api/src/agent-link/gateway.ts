@@ -318,9 +318,11 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
   }
 
   function heartbeat(link: TLink): void {
-    recordAgentHeartbeat(db, link.agentId, { version: link.agentVersion, hostname: link.hostname }).catch(
-      (err: unknown) => link.log.warn({ err }, "could not record agent heartbeat"),
-    );
+    recordAgentHeartbeat(db, link.agentId, {
+      version: link.agentVersion,
+      hostname: link.hostname,
+      address: link.address,
+    }).catch((err: unknown) => link.log.warn({ err }, "could not record agent heartbeat"));
   }
 
   async function storeEvents(

@@ -1,7 +1,13 @@
 // Creating connections through the tRPC router against a real store: what reaches the agent in its policy
 // snapshot, and what the input validation refuses (here: the CA bundle for verify-ca / verify-full).
 import { ZPolicySnapshot } from "@portcullis/agent-protocol";
-import { buildPolicySnapshot, createDb, deriveSecretKey, type TDb } from "@portcullis/db";
+import {
+  buildPolicySnapshot,
+  createDb,
+  deriveSecretKey,
+  recordAgentHeartbeat,
+  type TDb,
+} from "@portcullis/db";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import { TRPCError } from "@trpc/server";
 import { generate } from "selfsigned";
@@ -11,6 +17,7 @@ import { apiCaller, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
 let agentId: string;
+let connectionId: string;
 let ca: { cert: string; key: string };
 const secretKey = deriveSecretKey("test-secret-key-123");
 
@@ -49,7 +56,7 @@ async function upstreamOf(name: string) {
 beforeAll(async () => {
   database = await createTestDatabase();
   db = createDb(database.url, { poolMax: 2 });
-  agentId = (await seedApiTestStore(db, { guardrails: [], maskingRules: [] })).agentId;
+  ({ agentId, connectionId } = await seedApiTestStore(db, { guardrails: [], maskingRules: [] }));
   const pems = await generate([{ name: "commonName", value: "Example Private CA" }], {
     keySize: 2048,
     algorithm: "sha256",
@@ -107,5 +114,36 @@ describe("connections: the database's CA", () => {
     expect(refused.code).toBe("BAD_REQUEST");
     expect(refused.message).toMatch(/private key/);
     expect(await db.connection.count({ where: { name: "leaky" } })).toBe(0);
+  });
+});
+
+describe("connections: an agent linked to another control-plane replica", () => {
+  // No gateway runs in this process, as on a replica the agent is not linked to: what the caller gets
+  // comes from the agent's heartbeat in the shared store.
+  const developer = () => apiCaller(db, TEST_TOKENS.developer, secretKey);
+
+  it("is online, and reachable at the address it announced, while its heartbeat is recent", async () => {
+    await recordAgentHeartbeat(db, agentId, { address: "agent-7.internal:6432" });
+    expect((await developer().connections.mine()).find((c) => c.id === connectionId)?.agentOnline).toBe(true);
+    const issued = await developer().connections.credential({ connectionId, ttlMinutes: 15 });
+    expect(issued.url).toMatch(
+      /^postgresql:\/\/dev%40demo\.local:pc[a-z]*_[^@]+@agent-7\.internal:6432\/demo$/,
+    );
+  });
+
+  it("is offline once its last heartbeat is older than the Agents page allows", async () => {
+    await recordAgentHeartbeat(
+      db,
+      agentId,
+      { address: "agent-7.internal:6432" },
+      new Date(Date.now() - 60_000),
+    );
+    expect((await developer().connections.mine()).find((c) => c.id === connectionId)?.agentOnline).toBe(
+      false,
+    );
+    expect(await refusal(developer().connections.credential({ connectionId, ttlMinutes: 15 }))).toEqual({
+      code: "CONFLICT",
+      message: "The agent serving this connection is offline",
+    });
   });
 });

@@ -6,10 +6,12 @@ import {
   issueDatabaseCredential,
   listGrantedConnections,
   NotFoundError,
+  recentAgentAddresses,
   type TDb,
 } from "@portcullis/db";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import { agentGateway } from "../agent-link/registry.ts";
+import { AGENT_OFFLINE_AFTER_MS } from "../agents/service.ts";
 import type { TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
@@ -23,6 +25,24 @@ import {
   ZProbeConnectionResult,
   type TProbeConnectionResult,
 } from "./schemas.ts";
+
+/**
+ * Where clients reach each agent that is online: from this replica's own links, else from its recent
+ * heartbeat (the agent is linked to another replica). The same rule as the Agents page's "online".
+ */
+async function onlineAgentAddresses(db: TDb, agentIds: string[]): Promise<Map<string, string>> {
+  const gateway = agentGateway();
+  const addresses = new Map<string, string>();
+  const elsewhere: string[] = [];
+  for (const id of new Set(agentIds)) {
+    const local = gateway?.agentAddress(id);
+    if (local) addresses.set(id, local);
+    else elsewhere.push(id);
+  }
+  const since = new Date(Date.now() - AGENT_OFFLINE_AFTER_MS);
+  for (const [id, address] of await recentAgentAddresses(db, elsewhere, since)) addresses.set(id, address);
+  return addresses;
+}
 
 export const connectionService = {
   async probe(rawInput: unknown): Promise<TProbeConnectionResult> {
@@ -78,8 +98,11 @@ export const connectionService = {
 
   /** The connections the caller may reach now. */
   async mine(db: TDb, caller: TCaller) {
-    const gateway = agentGateway();
     const rows = await listGrantedConnections(db, caller.identity.id);
+    const online = await onlineAgentAddresses(
+      db,
+      rows.map((r) => r.agentId),
+    );
     return parseOutput(
       ZMyConnections,
       rows.map((r) => ({
@@ -87,7 +110,7 @@ export const connectionService = {
         name: r.name,
         environment: r.environment,
         accessUntil: r.until?.toISOString() ?? null,
-        agentOnline: gateway?.agentAddress(r.agentId) != null,
+        agentOnline: online.has(r.agentId),
       })),
       "Connections",
     );
@@ -103,7 +126,7 @@ export const connectionService = {
     if (!mine) throw new AppError("FORBIDDEN", "You have no access to this connection");
     if (caller.connectionIds.length > 0 && !caller.connectionIds.includes(mine.id))
       throw new AppError("FORBIDDEN", "This API token is scoped to other connections");
-    const address = agentGateway()?.agentAddress(mine.agentId);
+    const address = (await onlineAgentAddresses(db, [mine.agentId])).get(mine.agentId);
     if (!address) throw new AppError("CONFLICT", "The agent serving this connection is offline");
     let issued;
     try {

@@ -69,7 +69,7 @@ export async function authenticateAgentBearer(
 export async function recordAgentHeartbeat(
   db: TDb,
   agentId: string,
-  info: { version?: string; hostname?: string },
+  info: { version?: string; hostname?: string; address?: string },
   now = new Date(),
 ): Promise<void> {
   await db.agent.update({
@@ -78,8 +78,26 @@ export async function recordAgentHeartbeat(
       lastHeartbeatAt: now,
       ...(info.version ? { version: info.version } : {}),
       ...(info.hostname ? { hostname: info.hostname } : {}),
+      ...(info.address ? { address: info.address } : {}),
     },
   });
+}
+
+/**
+ * Where clients reach each of these agents, for those that heartbeated since `since` (to whichever
+ * control-plane replica); agents without a recent heartbeat or an announced address are left out.
+ */
+export async function recentAgentAddresses(
+  db: TDb,
+  agentIds: string[],
+  since: Date,
+): Promise<Map<string, string>> {
+  if (agentIds.length === 0) return new Map();
+  const rows = await db.agent.findMany({
+    where: { id: { in: agentIds }, lastHeartbeatAt: { gte: since }, address: { not: null } },
+    select: { id: true, address: true },
+  });
+  return new Map(rows.flatMap((r) => (r.address ? [[r.id, r.address] as const] : [])));
 }
 
 export interface TAgentSummary {
