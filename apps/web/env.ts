@@ -18,6 +18,9 @@ export const env = createEnv({
     PUBLIC_URL: z.url().default("http://127.0.0.1:3000"),
     // The embedded store (PGlite behind one socket) sets 1: it has a single backend session.
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+    // Replicas on one store signal each other (approval decisions) over LISTEN/NOTIFY, on a connection of
+    // its own. The embedded store sets off: its single session cannot also listen.
+    PORTCULLIS_REPLICA_SIGNALS: z.enum(["on", "off"]).default("on"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     // Approval notifications: a Slack incoming webhook, and/or a generic JSON webhook signed with the secret.
     SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -50,6 +53,7 @@ export const env = createEnv({
     HOST: process.env.HOST,
     PUBLIC_URL: process.env.PUBLIC_URL,
     DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX,
+    PORTCULLIS_REPLICA_SIGNALS: process.env.PORTCULLIS_REPLICA_SIGNALS,
     LOG_LEVEL: process.env.LOG_LEVEL,
     SLACK_WEBHOOK_URL: process.env.SLACK_WEBHOOK_URL,
     PORTCULLIS_WEBHOOK_URL: process.env.PORTCULLIS_WEBHOOK_URL,

@@ -76,6 +76,7 @@ async function main() {
     db,
     secretKey: deriveSecretKey(env.PORTCULLIS_SECRET_KEY),
     logger: logger.child({ component: "agent-gateway" }),
+    replicas: env.PORTCULLIS_REPLICA_SIGNALS === "on" ? { databaseUrl: env.DATABASE_URL } : undefined,
   });
   // Onboarding (tRPC, in Next's bundle) asks agents to probe databases through this gateway.
   registerAgentGateway(gateway);

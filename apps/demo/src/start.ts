@@ -244,6 +244,8 @@ async function main(): Promise<void> {
     DATABASE_URL: storeUrl,
     // PGlite has one backend session: one pooled connection keeps transactions from interleaving.
     DATABASE_POOL_MAX: env.DATABASE_URL ? "10" : "1",
+    // ... and no second session to LISTEN on for other replicas' signals (there are none).
+    PORTCULLIS_REPLICA_SIGNALS: env.DATABASE_URL ? "on" : "off",
     AUTH_SECRET: secrets.authSecret,
     PORTCULLIS_SECRET_KEY: secrets.secretKey,
     HOST,

@@ -14,3 +14,4 @@ export * from "./repositories/connections.ts";
 export * from "./repositories/db-credentials.ts";
 export * from "./repositories/approvals.ts";
 export * from "./repositories/access-requests.ts";
+export * from "./signals.ts";

@@ -33,7 +33,7 @@ import { createTestDatabase } from "@portcullis/db/test-support";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { attachAgentGateway, type TAgentGateway } from "./gateway.ts";
+import { attachAgentGateway, type TAgentGateway, type TAgentGatewayOptions } from "./gateway.ts";
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const secretKey = randomBytes(32);
@@ -62,9 +62,9 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
   let connectionId: string;
   const sentIds: string[] = [];
 
-  async function startControlPlane(): Promise<void> {
+  async function startControlPlane(extra: Partial<TAgentGatewayOptions> = {}): Promise<void> {
     server = createServer((_req, res) => res.writeHead(404).end());
-    gateway = attachAgentGateway(server, { db, secretKey, logger, policyPollMs: 100 });
+    gateway = attachAgentGateway(server, { db, secretKey, logger, policyPollMs: 100, ...extra });
     server.listen(port, "127.0.0.1");
     await once(server, "listening");
     port = (server.address() as AddressInfo).port;
@@ -427,5 +427,68 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
       return agent.lastHeartbeatAt !== null && agent.hostname === "test-host";
     });
     second.ws.close();
+  });
+
+  it("delivers an approval decided on another replica through the one holding the agent's link", async () => {
+    // The main gateway listens for replica signals too: the agent links to `replica`, the decision is
+    // taken on `gateway`, as when the approver's request and the agent's link land on different replicas.
+    await stopControlPlane();
+    await startControlPlane({ replicas: { databaseUrl: database.url } });
+    const replicaServer = createServer((_req, res) => res.writeHead(404).end());
+    const replica = attachAgentGateway(replicaServer, {
+      db,
+      secretKey,
+      logger,
+      replicas: { databaseUrl: database.url, deliveryTimeoutMs: 500 },
+    });
+    replicaServer.listen(0, "127.0.0.1");
+    await once(replicaServer, "listening");
+    const replicaPort = (replicaServer.address() as AddressInfo).port;
+    await Promise.all([gateway.replicasReady(), replica.replicasReady()]);
+
+    const spool = await AuditSpool.open(join(workDir, "spool"));
+    const link = new ControlPlaneLink(linkOptions(spool, { url: `ws://127.0.0.1:${replicaPort}` }));
+    link.start();
+    await waitFor("connected to the replica", () => link.connected);
+    expect(gateway.connectedAgents()).toEqual([]);
+    const requester = await db.identity.create({
+      data: { name: "held@example.com", displayName: "Held", kind: "human", roles: ["member"] },
+    });
+    const approvalId = randomUUID();
+    const outcome = link.requestApproval(
+      {
+        approvalId,
+        sessionId: randomUUID(),
+        identityId: requester.id,
+        connectionId,
+        statement: "DELETE FROM orders",
+        statementClass: "write",
+        tables: ["public.orders"],
+        ruleId: null,
+        ruleName: "Writes need a review",
+        message: "needs approval",
+      },
+      10_000,
+    );
+    await waitFor(
+      "approval recorded",
+      async () => (await db.approval.count({ where: { id: approvalId } })) === 1,
+    );
+
+    const decision = { approvalId, approved: true, decidedBy: "approver@example.com", reason: "looks right" };
+    expect(await gateway.sendApprovalDecision(agentId, decision)).toBe(true);
+    expect(await outcome).toEqual({
+      approved: true,
+      decidedBy: "approver@example.com",
+      reason: "looks right",
+    });
+    // No replica holds this agent: the decider hears no confirmation and says so.
+    expect(await replica.sendApprovalDecision(randomUUID(), decision)).toBe(false);
+
+    await link.stop();
+    await spool.close();
+    await replica.close();
+    replicaServer.closeAllConnections();
+    await new Promise<void>((resolve) => replicaServer.close(() => resolve()));
   });
 });

@@ -22,11 +22,15 @@ import {
   findConnectionAgent,
   buildPolicySnapshot,
   getPolicyRevision,
+  publishSignal,
   recordAgentHeartbeat,
+  subscribeSignals,
   type TDb,
+  type TSignalSubscription,
 } from "@portcullis/db";
 import type { Logger } from "pino";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { z } from "zod";
 import { toApprovalDto } from "../approvals/service.ts";
 import { notifier } from "../notifications/notifier.ts";
 import { SerialQueue } from "./serial-queue.ts";
@@ -43,7 +47,24 @@ export interface TAgentGatewayOptions {
   pingIntervalMs?: number;
   /** Largest frame accepted from an agent (bytes). */
   maxPayloadBytes?: number;
+  /**
+   * Other control-plane replicas on the same store: an approval decided on one of them reaches an agent
+   * linked to this one (and the other way round) over the store's LISTEN/NOTIFY. Absent: this process only
+   * (the embedded store, whose single session cannot also listen).
+   */
+  replicas?: {
+    databaseUrl: string;
+    /** How long a decision waits for the replica holding the agent's link to confirm delivery (ms, default 3000). */
+    deliveryTimeoutMs?: number;
+  };
 }
+
+export type TApprovalDecision = {
+  approvalId: string;
+  approved: boolean;
+  decidedBy: string | null;
+  reason: string;
+};
 
 export interface TAgentGateway {
   close(): Promise<void>;
@@ -59,12 +80,32 @@ export interface TAgentGateway {
   ): Promise<TProbeResult>;
   /** host:port where clients reach a connected agent, as it announced it; null when offline. */
   agentAddress(agentId: string): string | null;
-  /** Tells the agent holding a statement how its approval was decided; false when the agent is not linked. */
-  sendApprovalDecision(
-    agentId: string,
-    decision: { approvalId: string; approved: boolean; decidedBy: string | null; reason: string },
-  ): boolean;
+  /**
+   * Tells the agent holding a statement how its approval was decided, through whichever replica it is linked
+   * to; false when no replica confirmed delivery (the agent is offline).
+   */
+  sendApprovalDecision(agentId: string, decision: TApprovalDecision): Promise<boolean>;
+  /** Resolves once the gateway listens for other replicas' signals (at once without replicas). */
+  replicasReady(): Promise<void>;
 }
+
+/** Channels between replicas; payloads are JSON, validated like any other input. */
+const SIGNAL = {
+  approvalDecided: "portcullis_approval_decided",
+  approvalDelivered: "portcullis_approval_delivered",
+} as const;
+
+const ZApprovalDecidedSignal = z.object({
+  deliveryId: z.uuid(),
+  agentId: z.uuid(),
+  decision: z.object({
+    approvalId: z.uuid(),
+    approved: z.boolean(),
+    decidedBy: z.string().nullable(),
+    reason: z.string().max(2000),
+  }),
+});
+const ZApprovalDeliveredSignal = z.object({ deliveryId: z.uuid() });
 
 /** Close codes agents can act on (4000-4999 is the application range). */
 export const LINK_CLOSE = {
@@ -118,6 +159,13 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     classifications: [],
   });
   const appendQueue = new SerialQueue();
+  /** Decisions sent to other replicas, waiting for the one holding the agent's link to confirm. */
+  const deliveries = new Map<string, (delivered: boolean) => void>();
+  const replicas: TSignalSubscription | null = options.replicas
+    ? subscribeSignals(options.replicas.databaseUrl, Object.values(SIGNAL), onSignal, {
+        onError: (err) => logger.warn({ err }, "replica signals: listening connection failed; reconnecting"),
+      })
+    : null;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? 4 * 1024 * 1024 });
   let pendingAuth = 0;
   let closed = false;
@@ -442,6 +490,61 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     }
   }, options.pingIntervalMs ?? 15_000);
 
+  /** Sends a decision to the agent if its link is on this replica. */
+  function deliverLocally(agentId: string, decision: TApprovalDecision): boolean {
+    const link = links.get(agentId);
+    if (!link || link.ws.readyState !== WebSocket.OPEN) return false;
+    link.ws.send(encodeMessage({ v: PROTOCOL_VERSION, type: "approval.decision", ...decision }));
+    return true;
+  }
+
+  function onSignal(channel: string, payload: string): void {
+    let json: unknown;
+    try {
+      json = JSON.parse(payload);
+    } catch {
+      json = null;
+    }
+    if (channel === SIGNAL.approvalDecided) {
+      const signal = ZApprovalDecidedSignal.safeParse(json);
+      if (!signal.success) return void logger.warn({ channel }, "replica signals: invalid payload ignored");
+      // Every replica hears it, the sender included: only the one holding the link answers.
+      if (!deliverLocally(signal.data.agentId, signal.data.decision)) return;
+      const delivered = JSON.stringify({ deliveryId: signal.data.deliveryId });
+      publishSignal(db, SIGNAL.approvalDelivered, delivered).catch((err: unknown) =>
+        logger.warn({ err }, "replica signals: could not confirm a delivered approval decision"),
+      );
+    } else if (channel === SIGNAL.approvalDelivered) {
+      const signal = ZApprovalDeliveredSignal.safeParse(json);
+      if (signal.success) deliveries.get(signal.data.deliveryId)?.(true);
+    }
+  }
+
+  /** Hands a decision to whichever replica holds the agent's link; true once that replica confirms. */
+  async function deliverThroughReplicas(agentId: string, decision: TApprovalDecision): Promise<boolean> {
+    if (!options.replicas || closed) return false;
+    const deliveryId = randomUUID();
+    const confirmed = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => settle(false), options.replicas?.deliveryTimeoutMs ?? 3000);
+      const settle = (delivered: boolean) => {
+        clearTimeout(timer);
+        deliveries.delete(deliveryId);
+        resolve(delivered);
+      };
+      deliveries.set(deliveryId, settle);
+    });
+    try {
+      await publishSignal(db, SIGNAL.approvalDecided, JSON.stringify({ deliveryId, agentId, decision }));
+    } catch (err) {
+      logger.error(
+        { err, approvalId: decision.approvalId },
+        "could not signal an approval decision to replicas",
+      );
+      deliveries.get(deliveryId)?.(false);
+    }
+    return confirmed;
+  }
+
   function send(link: TLink, message: TControlMessage): void {
     if (link.ws.readyState === WebSocket.OPEN) link.ws.send(encodeMessage(message));
   }
@@ -456,10 +559,11 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
 
   return {
     sendApprovalDecision(agentId, decision) {
-      const link = links.get(agentId);
-      if (!link || link.ws.readyState !== WebSocket.OPEN) return false;
-      link.ws.send(encodeMessage({ v: PROTOCOL_VERSION, type: "approval.decision", ...decision }));
-      return true;
+      if (deliverLocally(agentId, decision)) return Promise.resolve(true);
+      return deliverThroughReplicas(agentId, decision);
+    },
+    replicasReady() {
+      return replicas?.ready ?? Promise.resolve();
     },
     agentAddress(agentId) {
       return links.get(agentId)?.address ?? null;
@@ -496,6 +600,8 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
         pending.resolve(probeFailure("the control plane is shutting down"));
         probes.delete(id);
       }
+      for (const settle of [...deliveries.values()]) settle(false);
+      await replicas?.close();
       server.off("upgrade", onUpgrade);
       if (pollTimer) clearTimeout(pollTimer);
       clearInterval(pingTimer);

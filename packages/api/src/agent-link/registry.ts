@@ -12,7 +12,7 @@ export interface TAgentGatewayHandle {
   sendApprovalDecision(
     agentId: string,
     decision: { approvalId: string; approved: boolean; decidedBy: string | null; reason: string },
-  ): boolean;
+  ): Promise<boolean>;
 }
 
 const REGISTRY_KEY = "__portcullisAgentGateway";

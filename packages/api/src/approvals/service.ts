@@ -62,7 +62,7 @@ async function decide(db: TDb, caller: TCaller, rawInput: unknown, approve: bool
     throw error;
   }
   if (result.decided) {
-    const delivered = agentGateway()?.sendApprovalDecision(result.approval.connection.agentId, {
+    const delivered = await agentGateway()?.sendApprovalDecision(result.approval.connection.agentId, {
       approvalId: result.approval.id,
       approved: result.approval.status === "approved",
       decidedBy: caller.identity.name,

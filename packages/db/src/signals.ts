@@ -1,0 +1,89 @@
+// Signals between control-plane replicas over the store's LISTEN/NOTIFY. Replicas share nothing but the
+// store, and an agent's link lands on one of them: a decision taken on another (an approval) has to reach it.
+// Postgres rather than a second service (Redis) because every deployment already has it.
+import pg from "pg";
+import { poolOf, type TDb } from "./client.ts";
+
+/** NOTIFY refuses payloads of 8000 bytes or more. */
+export const MAX_SIGNAL_PAYLOAD_BYTES = 7999;
+
+/** Sends `payload` to every replica listening on `channel`, this one included. */
+export async function publishSignal(db: TDb, channel: string, payload: string): Promise<void> {
+  if (Buffer.byteLength(payload) > MAX_SIGNAL_PAYLOAD_BYTES)
+    throw new Error(`signal payload on ${channel} is larger than ${MAX_SIGNAL_PAYLOAD_BYTES} bytes`);
+  const pool = poolOf(db);
+  if (pool) await pool.query("SELECT pg_notify($1, $2)", [channel, payload]);
+  else await db.$executeRaw`SELECT pg_notify(${channel}, ${payload})`;
+}
+
+export interface TSignalSubscription {
+  /** Resolves once the first LISTEN is in place (signals published before then are not seen). */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TSubscribeOptions {
+  /** Wait before reconnecting after the listening connection fails (ms, default 1000). */
+  retryMs?: number;
+  onError?: (error: Error) => void;
+}
+
+/**
+ * Listens on `channels` over one dedicated connection (a pooled one would be handed back, and its LISTEN
+ * with it) and reconnects when it fails. Signals sent while it is down are lost, as with any NOTIFY: a
+ * sender that needs to know must ask for an answer and time out (see the agent gateway).
+ */
+export function subscribeSignals(
+  databaseUrl: string,
+  channels: string[],
+  onSignal: (channel: string, payload: string) => void,
+  options: TSubscribeOptions = {},
+): TSignalSubscription {
+  const retryMs = options.retryMs ?? 1000;
+  let closed = false;
+  let client: pg.Client | null = null;
+  let retryTimer: NodeJS.Timeout | null = null;
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+
+  const retry = (error: Error) => {
+    options.onError?.(error);
+    const failed = client;
+    client = null;
+    failed?.end().catch(() => undefined);
+    if (!closed && !retryTimer) retryTimer = setTimeout(() => void connect(), retryMs);
+  };
+
+  const connect = async () => {
+    retryTimer = null;
+    if (closed) return;
+    const next = new pg.Client({ connectionString: databaseUrl });
+    client = next;
+    next.on("notification", (message) => {
+      if (client === next) onSignal(message.channel, message.payload ?? "");
+    });
+    next.on("error", (error) => {
+      if (client === next) retry(error);
+    });
+    try {
+      await next.connect();
+      for (const channel of channels) await next.query(`LISTEN ${next.escapeIdentifier(channel)}`);
+      if (closed) await next.end();
+      else markReady();
+    } catch (error) {
+      if (client === next) retry(error as Error);
+    }
+  };
+  void connect();
+
+  return {
+    ready,
+    async close() {
+      closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      const current = client;
+      client = null;
+      await current?.end().catch(() => undefined);
+    },
+  };
+}
