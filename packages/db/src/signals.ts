@@ -87,3 +87,22 @@ export function subscribeSignals(
     },
   };
 }
+
+/** How long an untaken replica message is kept (its sender or receiver died mid-exchange). */
+const REPLICA_MESSAGE_TTL_MS = 60 * 60 * 1000;
+
+/** Stores a body for another replica to take; the NOTIFY that names it goes out after this resolves. */
+export async function putReplicaMessage(db: TDb, id: string, body: string): Promise<void> {
+  await db.replicaMessage.deleteMany({
+    where: { createdAt: { lt: new Date(Date.now() - REPLICA_MESSAGE_TTL_MS) } },
+  });
+  await db.replicaMessage.create({ data: { id, body }, select: { id: true } });
+}
+
+/** Takes (reads and deletes) a stored body; null when it is gone or was never there. */
+export async function takeReplicaMessage(db: TDb, id: string): Promise<string | null> {
+  // One statement, so two takers cannot both get it.
+  const rows = await db.$queryRaw<{ body: string }[]>`
+    DELETE FROM replica_messages WHERE id = ${id}::uuid RETURNING body`;
+  return rows[0]?.body ?? null;
+}

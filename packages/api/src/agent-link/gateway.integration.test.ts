@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { wireAuditEvent } from "@portcullis/agent/src/link/test-events.ts";
+import { probeDatabase } from "@portcullis/agent/src/probe.ts";
 import { AuditSpool } from "@portcullis/agent/src/spool/audit-spool.ts";
 import {
   ControlPlaneLink,
@@ -429,7 +430,7 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     second.ws.close();
   });
 
-  it("delivers an approval decided on another replica through the one holding the agent's link", async () => {
+  it("delivers an approval decision, and runs a connection test, asked on another replica than the agent's", async () => {
     // The main gateway listens for replica signals too: the agent links to `replica`, the decision is
     // taken on `gateway`, as when the approver's request and the agent's link land on different replicas.
     await stopControlPlane();
@@ -484,6 +485,34 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     });
     // No replica holds this agent: the decider hears no confirmation and says so.
     expect(await replica.sendApprovalDecision(randomUUID(), decision)).toBe(false);
+
+    // The onboarding wizard's connection test, asked on `gateway`, runs on the agent behind `replica`: the
+    // agent's real probe against this very store, with a CA bundle bigger than a NOTIFY payload could hold.
+    link.on("probe", (request) => {
+      void probeDatabase({ ...request.upstream }, request.scan).then((result) =>
+        link.sendProbeResult(request.requestId, result),
+      );
+    });
+    const store = new URL(database.url);
+    const target = {
+      host: store.hostname,
+      port: Number(store.port),
+      database: store.pathname.slice(1),
+      username: decodeURIComponent(store.username),
+      password: null,
+      tlsMode: "disable" as const,
+      ca: `-----BEGIN CERTIFICATE-----\n${"A".repeat(9000)}\n-----END CERTIFICATE-----\n`,
+    };
+    const tested = await gateway.probe(agentId, target, { scan: true, timeoutMs: 10_000 });
+    expect(tested).toMatchObject({ ok: true, error: null, serverVersion: expect.stringMatching(/^1\d/) });
+    expect(tested.tablesScanned).toBeGreaterThan(5);
+    // The test's secret travelled encrypted, and neither it nor the result is left in the store.
+    expect(await db.replicaMessage.count()).toBe(0);
+    expect(await replica.probe(randomUUID(), target, { timeoutMs: 1000 })).toMatchObject({
+      ok: false,
+      error: "the agent is not connected to the control plane",
+    });
+    expect(await db.replicaMessage.count()).toBe(0);
 
     await link.stop();
     await spool.close();

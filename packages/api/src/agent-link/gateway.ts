@@ -9,6 +9,8 @@ import {
   parseAgentMessage,
   PROTOCOL_VERSION,
   ZPolicySnapshot,
+  ZProbeResult,
+  ZUpstreamTarget,
   type TAgentMessage,
   type TAuditEvent,
   type TControlMessage,
@@ -22,9 +24,13 @@ import {
   findConnectionAgent,
   buildPolicySnapshot,
   getPolicyRevision,
+  decryptSecret,
+  encryptSecret,
   publishSignal,
+  putReplicaMessage,
   recordAgentHeartbeat,
   subscribeSignals,
+  takeReplicaMessage,
   type TDb,
   type TSignalSubscription,
 } from "@portcullis/db";
@@ -54,7 +60,10 @@ export interface TAgentGatewayOptions {
    */
   replicas?: {
     databaseUrl: string;
-    /** How long a decision waits for the replica holding the agent's link to confirm delivery (ms, default 3000). */
+    /**
+     * How long a request (an approval decision, a connection test) waits for the replica holding the agent's
+     * link to take it up before the agent is reported offline (ms, default 3000).
+     */
     deliveryTimeoutMs?: number;
   };
 }
@@ -89,14 +98,22 @@ export interface TAgentGateway {
   replicasReady(): Promise<void>;
 }
 
-/** Channels between replicas; payloads are JSON, validated like any other input. */
+/**
+ * Channels between replicas; payloads are JSON, validated like any other input. A request names the agent;
+ * only the replica holding its link acts, and answers on the matching channel with the request's id.
+ */
 const SIGNAL = {
   approvalDecided: "portcullis_approval_decided",
   approvalDelivered: "portcullis_approval_delivered",
+  /** The test itself (target, password, CA) is a replica message under the id, encrypted with the secret key. */
+  probeRequested: "portcullis_probe_requested",
+  probeAccepted: "portcullis_probe_accepted",
+  /** The result is a replica message under the same id. */
+  probeAnswered: "portcullis_probe_answered",
 } as const;
 
 const ZApprovalDecidedSignal = z.object({
-  deliveryId: z.uuid(),
+  id: z.uuid(),
   agentId: z.uuid(),
   decision: z.object({
     approvalId: z.uuid(),
@@ -105,7 +122,13 @@ const ZApprovalDecidedSignal = z.object({
     reason: z.string().max(2000),
   }),
 });
-const ZApprovalDeliveredSignal = z.object({ deliveryId: z.uuid() });
+const ZProbeRequestedSignal = z.object({ id: z.uuid(), agentId: z.uuid() });
+const ZProbeRequestBody = z.object({
+  upstream: ZUpstreamTarget,
+  scan: z.boolean(),
+  timeoutMs: z.number().int().positive(),
+});
+const ZSignalAnswer = z.object({ id: z.uuid() });
 
 /** Close codes agents can act on (4000-4999 is the application range). */
 export const LINK_CLOSE = {
@@ -116,6 +139,7 @@ export const LINK_CLOSE = {
   invalidFrames: { code: 4002, reason: "too many invalid frames" },
 } as const;
 
+const AGENT_NOT_CONNECTED = "the agent is not connected to the control plane";
 const INVALID_FRAME_LIMIT = 10;
 const INVALID_FRAME_WINDOW_MS = 60_000;
 /** Unauthenticated upgrades each cost a database lookup: cap how many are in progress at once. */
@@ -159,8 +183,10 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     classifications: [],
   });
   const appendQueue = new SerialQueue();
-  /** Decisions sent to other replicas, waiting for the one holding the agent's link to confirm. */
-  const deliveries = new Map<string, (delivered: boolean) => void>();
+  /** Answers awaited from other replicas, by channel and request id (see expectAnswer). */
+  const awaitedAnswers = new Map<string, (heard: boolean) => void>();
+  /** How long a replica request waits for the replica holding the agent's link to take it up. */
+  const replicaAnswerMs = options.replicas?.deliveryTimeoutMs ?? 3000;
   const replicas: TSignalSubscription | null = options.replicas
     ? subscribeSignals(options.replicas.databaseUrl, Object.values(SIGNAL), onSignal, {
         onError: (err) => logger.warn({ err }, "replica signals: listening connection failed; reconnecting"),
@@ -490,59 +516,150 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     }
   }, options.pingIntervalMs ?? 15_000);
 
+  /** The agent's link, when it is on this replica and open. */
+  function openLink(agentId: string): TLink | null {
+    const link = links.get(agentId);
+    return link && link.ws.readyState === WebSocket.OPEN ? link : null;
+  }
+
   /** Sends a decision to the agent if its link is on this replica. */
   function deliverLocally(agentId: string, decision: TApprovalDecision): boolean {
-    const link = links.get(agentId);
-    if (!link || link.ws.readyState !== WebSocket.OPEN) return false;
+    const link = openLink(agentId);
+    if (!link) return false;
     link.ws.send(encodeMessage({ v: PROTOCOL_VERSION, type: "approval.decision", ...decision }));
     return true;
   }
 
+  /** Asks the agent on this replica's link to connect to a database; resolves with its answer or a failure. */
+  function probeLocally(
+    link: TLink,
+    upstream: TUpstreamTargetSpec,
+    scan: boolean,
+    timeoutMs: number,
+  ): Promise<TProbeResult> {
+    const requestId = randomUUID();
+    return new Promise<TProbeResult>((resolve) => {
+      const timer = setTimeout(() => {
+        probes.delete(requestId);
+        resolve(probeFailure(`the agent did not answer within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      timer.unref();
+      probes.set(requestId, { agentId: link.agentId, resolve, timer });
+      link.ws.send(encodeMessage({ v: PROTOCOL_VERSION, type: "probe", requestId, upstream, scan }));
+    });
+  }
+
   function onSignal(channel: string, payload: string): void {
-    let json: unknown;
+    const json = jsonOrNull(payload);
+    if (channel === SIGNAL.approvalDecided) return onApprovalDecided(json);
+    if (channel === SIGNAL.probeRequested) return void onProbeRequested(json);
+    const answer = ZSignalAnswer.safeParse(json);
+    if (answer.success) settleAnswer(channel, answer.data.id, true);
+  }
+
+  /** Resolves true when another replica answers request `id` on `channel`, false after `timeoutMs`. */
+  function expectAnswer(channel: string, id: string, timeoutMs: number): Promise<boolean> {
+    const key = `${channel}:${id}`;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      const settle = (heard: boolean) => {
+        clearTimeout(timer);
+        awaitedAnswers.delete(key);
+        resolve(heard);
+      };
+      awaitedAnswers.set(key, settle);
+    });
+  }
+
+  function settleAnswer(channel: string, id: string, heard: boolean): void {
+    awaitedAnswers.get(`${channel}:${id}`)?.(heard);
+  }
+
+  function answer(channel: string, id: string): void {
+    publishSignal(db, channel, JSON.stringify({ id })).catch((err: unknown) =>
+      logger.warn({ err, channel }, "replica signals: could not answer another replica"),
+    );
+  }
+
+  /** Publishes a request; false (logged) when the store refuses it. */
+  async function signal(channel: string, request: object): Promise<boolean> {
     try {
-      json = JSON.parse(payload);
-    } catch {
-      json = null;
+      await publishSignal(db, channel, JSON.stringify(request));
+      return true;
+    } catch (err) {
+      logger.error({ err, channel }, "replica signals: could not reach the other replicas");
+      return false;
     }
-    if (channel === SIGNAL.approvalDecided) {
-      const signal = ZApprovalDecidedSignal.safeParse(json);
-      if (!signal.success) return void logger.warn({ channel }, "replica signals: invalid payload ignored");
-      // Every replica hears it, the sender included: only the one holding the link answers.
-      if (!deliverLocally(signal.data.agentId, signal.data.decision)) return;
-      const delivered = JSON.stringify({ deliveryId: signal.data.deliveryId });
-      publishSignal(db, SIGNAL.approvalDelivered, delivered).catch((err: unknown) =>
-        logger.warn({ err }, "replica signals: could not confirm a delivered approval decision"),
-      );
-    } else if (channel === SIGNAL.approvalDelivered) {
-      const signal = ZApprovalDeliveredSignal.safeParse(json);
-      if (signal.success) deliveries.get(signal.data.deliveryId)?.(true);
-    }
+  }
+
+  function onApprovalDecided(json: unknown): void {
+    const request = ZApprovalDecidedSignal.safeParse(json);
+    if (!request.success) return void logger.warn("replica signals: invalid approval decision ignored");
+    // Every replica hears it, the sender included: only the one holding the link answers.
+    if (deliverLocally(request.data.agentId, request.data.decision))
+      answer(SIGNAL.approvalDelivered, request.data.id);
   }
 
   /** Hands a decision to whichever replica holds the agent's link; true once that replica confirms. */
   async function deliverThroughReplicas(agentId: string, decision: TApprovalDecision): Promise<boolean> {
     if (!options.replicas || closed) return false;
-    const deliveryId = randomUUID();
-    const confirmed = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => settle(false), options.replicas?.deliveryTimeoutMs ?? 3000);
-      const settle = (delivered: boolean) => {
-        clearTimeout(timer);
-        deliveries.delete(deliveryId);
-        resolve(delivered);
-      };
-      deliveries.set(deliveryId, settle);
-    });
+    const id = randomUUID();
+    const delivered = expectAnswer(SIGNAL.approvalDelivered, id, replicaAnswerMs);
+    if (!(await signal(SIGNAL.approvalDecided, { id, agentId, decision })))
+      settleAnswer(SIGNAL.approvalDelivered, id, false);
+    return delivered;
+  }
+
+  async function onProbeRequested(json: unknown): Promise<void> {
+    const request = ZProbeRequestedSignal.safeParse(json);
+    if (!request.success) return void logger.warn("replica signals: invalid probe request ignored");
+    const { id, agentId } = request.data;
+    const link = openLink(agentId);
+    if (!link) return;
     try {
-      await publishSignal(db, SIGNAL.approvalDecided, JSON.stringify({ deliveryId, agentId, decision }));
+      // Taken, not read: should two replicas hold a link of this agent, one runs the test.
+      const sealed = await takeReplicaMessage(db, id);
+      if (sealed === null) return;
+      const body = ZProbeRequestBody.parse(JSON.parse(decryptSecret(sealed, secretKey)));
+      answer(SIGNAL.probeAccepted, id);
+      const result = await probeLocally(link, body.upstream, body.scan, body.timeoutMs);
+      await putReplicaMessage(db, id, JSON.stringify(result));
+      answer(SIGNAL.probeAnswered, id);
     } catch (err) {
-      logger.error(
-        { err, approvalId: decision.approvalId },
-        "could not signal an approval decision to replicas",
-      );
-      deliveries.get(deliveryId)?.(false);
+      logger.error({ err }, "replica signals: could not run a connection test for another replica");
     }
-    return confirmed;
+  }
+
+  /** A connection test through the replica holding the agent's link: the request and result go via the store. */
+  async function probeThroughReplicas(
+    agentId: string,
+    upstream: TUpstreamTargetSpec,
+    scan: boolean,
+    timeoutMs: number,
+  ): Promise<TProbeResult> {
+    const id = randomUUID();
+    const sealed = encryptSecret(JSON.stringify({ upstream, scan, timeoutMs }), secretKey);
+    try {
+      await putReplicaMessage(db, id, sealed);
+    } catch (err) {
+      logger.error({ err }, "replica signals: could not store a connection test for another replica");
+      return probeFailure("the control plane could not reach the agent's replica");
+    }
+    const accepted = expectAnswer(SIGNAL.probeAccepted, id, replicaAnswerMs);
+    // The answer can come as soon as the test is accepted: listen for it from the start.
+    const answered = expectAnswer(SIGNAL.probeAnswered, id, replicaAnswerMs + timeoutMs + 1000);
+    const sent = await signal(SIGNAL.probeRequested, { id, agentId });
+    if (!sent || !(await accepted)) {
+      settleAnswer(SIGNAL.probeAnswered, id, false);
+      await takeReplicaMessage(db, id).catch(() => null); // nobody took it
+      return probeFailure(AGENT_NOT_CONNECTED);
+    }
+    if (!(await answered))
+      return probeFailure(`the agent did not answer within ${Math.round(timeoutMs / 1000)} s`);
+    const stored = await takeReplicaMessage(db, id).catch(() => null);
+    const result = ZProbeResult.safeParse(stored === null ? null : jsonOrNull(stored));
+    if (!result.success) return probeFailure("the agent's replica sent an unreadable result");
+    return result.data;
   }
 
   function send(link: TLink, message: TControlMessage): void {
@@ -569,28 +686,12 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       return links.get(agentId)?.address ?? null;
     },
     probe(agentId, upstream, probeOptions = {}) {
-      const link = links.get(agentId);
-      if (!link || link.ws.readyState !== WebSocket.OPEN)
-        return Promise.resolve(probeFailure("the agent is not connected to the control plane"));
-      const requestId = randomUUID();
       const timeoutMs = probeOptions.timeoutMs ?? 60_000;
-      return new Promise<TProbeResult>((resolve) => {
-        const timer = setTimeout(() => {
-          probes.delete(requestId);
-          resolve(probeFailure(`the agent did not answer within ${Math.round(timeoutMs / 1000)} s`));
-        }, timeoutMs);
-        timer.unref();
-        probes.set(requestId, { agentId, resolve, timer });
-        link.ws.send(
-          encodeMessage({
-            v: PROTOCOL_VERSION,
-            type: "probe",
-            requestId,
-            upstream,
-            scan: probeOptions.scan ?? false,
-          }),
-        );
-      });
+      const scan = probeOptions.scan ?? false;
+      const link = openLink(agentId);
+      if (link) return probeLocally(link, upstream, scan, timeoutMs);
+      if (!options.replicas || closed) return Promise.resolve(probeFailure(AGENT_NOT_CONNECTED));
+      return probeThroughReplicas(agentId, upstream, scan, timeoutMs);
     },
     async close() {
       if (closed) return;
@@ -600,7 +701,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
         pending.resolve(probeFailure("the control plane is shutting down"));
         probes.delete(id);
       }
-      for (const settle of [...deliveries.values()]) settle(false);
+      for (const settle of [...awaitedAnswers.values()]) settle(false);
       await replicas?.close();
       server.off("upgrade", onUpgrade);
       if (pollTimer) clearTimeout(pollTimer);
@@ -632,6 +733,14 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       }));
     },
   };
+}
+
+function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 function requestPath(req: IncomingMessage): string | null {
