@@ -25,6 +25,7 @@ export interface TSignalSubscription {
 export interface TSubscribeOptions {
   /** Wait before reconnecting after the listening connection fails (ms, default 1000). */
   retryMs?: number;
+  /** The listening connection failed (it reconnects), or onSignal threw. */
   onError?: (error: Error) => void;
 }
 
@@ -60,7 +61,13 @@ export function subscribeSignals(
     const next = new pg.Client({ connectionString: databaseUrl });
     client = next;
     next.on("notification", (message) => {
-      if (client === next) onSignal(message.channel, message.payload ?? "");
+      if (client !== next) return;
+      try {
+        onSignal(message.channel, message.payload ?? "");
+      } catch (error) {
+        // A listener's bug must not take the connection's event handling (and the process) down with it.
+        options.onError?.(error as Error);
+      }
     });
     next.on("error", (error) => {
       if (client === next) retry(error);

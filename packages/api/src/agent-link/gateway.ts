@@ -189,7 +189,11 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
   const replicaAnswerMs = options.replicas?.deliveryTimeoutMs ?? 3000;
   const replicas: TSignalSubscription | null = options.replicas
     ? subscribeSignals(options.replicas.databaseUrl, Object.values(SIGNAL), onSignal, {
-        onError: (err) => logger.warn({ err }, "replica signals: listening connection failed; reconnecting"),
+        onError: (err) =>
+          logger.warn(
+            { err },
+            "replica signals: listening failed (reconnecting) or a signal could not be handled",
+          ),
       })
     : null;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? 4 * 1024 * 1024 });
