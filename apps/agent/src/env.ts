@@ -29,6 +29,8 @@ export const env = createEnv({
     PORTCULLIS_IDLE_TIMEOUT_MS: z.coerce.number().int().nonnegative().default(0),
     /** Disk for audit events not yet acknowledged; past 90% of it, statements are refused. */
     PORTCULLIS_AUDIT_SPOOL_MAX_MB: z.coerce.number().int().min(1).default(1024),
+    /** Of those, how many MB of the oldest are held in memory (what the link sends next); the rest is read back. */
+    PORTCULLIS_AUDIT_SPOOL_MEMORY_MB: z.coerce.number().int().min(1).max(1024).default(16),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   },
   runtimeEnv: process.env,

@@ -34,7 +34,11 @@ async function main(): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await initParser();
 
-  const spool = await AuditSpool.open(path.join(dataDir, "spool"), { logger, maxBytes: SPOOL_MAX_BYTES });
+  const spool = await AuditSpool.open(path.join(dataDir, "spool"), {
+    logger,
+    maxBytes: SPOOL_MAX_BYTES,
+    memoryBytes: env.PORTCULLIS_AUDIT_SPOOL_MEMORY_MB * 1024 * 1024,
+  });
   const governor = new Governor({ catalogs: new SchemaCatalogs(logger) });
   const link = new ControlPlaneLink({
     url: env.PORTCULLIS_CONTROL_PLANE_URL,
