@@ -19,6 +19,7 @@ import {
 } from "@portcullis/agent-protocol";
 import {
   appendAuditEvents,
+  approvalRequirement,
   authenticateAgentBearer,
   createApproval,
   findConnectionAgent,
@@ -371,7 +372,10 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       // An agent may only ask about connections it serves.
       if ((await findConnectionAgent(db, message.connectionId))?.agentId !== link.agentId)
         return deny("this agent does not serve that connection");
+      // Who must decide comes from the control plane's own copy of the rule, not from the agent.
+      const requirement = await approvalRequirement(db, message.connectionId, message.ruleId);
       const approval = await createApproval(db, {
+        ...requirement,
         id: message.approvalId,
         requesterId: message.identityId,
         connectionId: message.connectionId,

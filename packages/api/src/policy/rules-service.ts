@@ -44,6 +44,8 @@ function toGuardrailDto(row: Parameters<typeof scopeOf>[0] & Omit<TGuardrailDto,
     action: row.action,
     message: row.message,
     match: row.match,
+    requiredApprovals: row.requiredApprovals,
+    approverGroup: row.approverGroup,
     updatedAt: row.updatedAt,
   };
 }
@@ -106,7 +108,14 @@ export const policyRulesService = {
       saveGuardrail(db, actor, {
         id: input.id,
         scope: input.scope,
-        fields: { ...input.fields, match: match.data },
+        fields: {
+          ...input.fields,
+          match: match.data,
+          // Approvers mean something only to a rule that asks for approval: others keep the defaults.
+          ...(input.fields.action === "require_approval"
+            ? {}
+            : { requiredApprovals: 1, approverGroup: null }),
+        },
       }),
     );
     return parseOutput(ZGuardrailDto, toGuardrailDto(row), "Guardrail");

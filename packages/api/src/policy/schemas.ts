@@ -97,6 +97,10 @@ export const ZGuardrailFields = z
     message: z.string().trim().min(1).max(1000),
     /** Validated against the policy engine's match schema by the service. */
     match: z.record(z.string(), z.unknown()),
+    /** require_approval only (ignored otherwise): distinct approvers needed before the statement runs. */
+    requiredApprovals: z.number().int().min(1).max(5).default(1),
+    /** require_approval only: approvers must be in this group (null: any approver). */
+    approverGroup: z.string().trim().min(1).max(200).nullable().default(null),
   })
   .strict();
 
@@ -144,6 +148,8 @@ export const ZGuardrailDto = z.object({
   action: ZGuardrailActionInput,
   message: z.string(),
   match: z.record(z.string(), z.unknown()),
+  requiredApprovals: z.number().int(),
+  approverGroup: z.string().nullable(),
   updatedAt: z.date(),
 });
 export type TGuardrailDto = z.infer<typeof ZGuardrailDto>;

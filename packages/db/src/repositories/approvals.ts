@@ -57,6 +57,9 @@ export async function createApproval(
     risk: string;
     ruleId: string | null;
     expiresAt: Date;
+    /** From the guardrail that held the statement (approvalRequirement); one approver from anyone if absent. */
+    requiredApprovals?: number;
+    requiredGroup?: string | null;
   },
 ): Promise<TApprovalRow> {
   return db.$transaction(async (tx) => {
@@ -72,6 +75,8 @@ export async function createApproval(
         ruleId: input.ruleId,
         reason: input.analysis.message,
         expiresAt: input.expiresAt,
+        requiredApprovals: input.requiredApprovals ?? 1,
+        requiredGroup: input.requiredGroup ?? null,
       },
       select: approvalSelect,
     });

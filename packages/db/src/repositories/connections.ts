@@ -20,7 +20,7 @@ export interface TNewConnection {
   tlsMode: "disable" | "require" | "verify-ca" | "verify-full";
   /** PEM CA bundle for verify-ca / verify-full; null: the agent's system store. */
   tlsCa: string | null;
-  guardrails: Omit<TGuardrailFields, "description" | "enabled">[];
+  guardrails: Omit<TGuardrailFields, "description" | "enabled" | "requiredApprovals" | "approverGroup">[];
   maskingRules: {
     name: string;
     columnPattern: string;

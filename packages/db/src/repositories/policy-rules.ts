@@ -23,6 +23,9 @@ export interface TGuardrailFields {
   action: "allow" | "block" | "require_approval";
   message: string;
   match: Record<string, unknown>;
+  /** For require_approval: distinct approvers needed (1-5), and the group they must belong to. */
+  requiredApprovals: number;
+  approverGroup: string | null;
 }
 
 export interface TMaskingRuleFields {
@@ -46,6 +49,8 @@ const guardrailSelect = {
   action: true,
   message: true,
   match: true,
+  requiredApprovals: true,
+  approverGroup: true,
   updatedAt: true,
 } as const;
 
@@ -266,4 +271,37 @@ export async function listConnectionSummaries(
 
 export async function connectionExists(db: TDb, id: string): Promise<boolean> {
   return (await db.connection.count({ where: { id } })) > 0;
+}
+
+/**
+ * Who must decide on a statement held by guardrail `ruleId` on this connection: the rule's approver count
+ * and group, or one approver from anyone when the id names no guardrail that applies there (a built-in
+ * rule, or one deleted since).
+ */
+export async function approvalRequirement(
+  db: TDb,
+  connectionId: string,
+  ruleId: string | null,
+): Promise<{ requiredApprovals: number; requiredGroup: string | null }> {
+  const anyone = { requiredApprovals: 1, requiredGroup: null };
+  if (!ruleId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ruleId))
+    return anyone;
+  const connection = await db.connection.findUnique({
+    where: { id: connectionId },
+    select: { environment: true },
+  });
+  if (!connection) return anyone;
+  const rule = await db.guardrail.findFirst({
+    where: {
+      id: ruleId,
+      action: "require_approval",
+      OR: [
+        { connectionId },
+        { connectionId: null, environment: connection.environment },
+        { connectionId: null, environment: null },
+      ],
+    },
+    select: { requiredApprovals: true, approverGroup: true },
+  });
+  return rule ? { requiredApprovals: rule.requiredApprovals, requiredGroup: rule.approverGroup } : anyone;
 }
