@@ -7,6 +7,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { useDebouncedValue } from "../../../lib/use-debounced-value.ts";
 import { useTRPC } from "../../../trpc/react.tsx";
+import { scopeForSave } from "./rule-scope.ts";
 
 type TRules = RouterOutputs["policy"]["rules"];
 type TMaskingRule = TRules["maskingRules"][number];
@@ -193,7 +194,7 @@ function MaskingRules({ rules, canEdit }: { rules: TRules; canEdit: boolean }) {
       />
       {editing !== null ? (
         <MaskingRuleForm
-          connectionId={rules.connection.id}
+          connection={rules.connection}
           rule={editing === "new" ? null : editing}
           onDone={() => setEditing(null)}
         />
@@ -236,11 +237,11 @@ function MaskingRules({ rules, canEdit }: { rules: TRules; canEdit: boolean }) {
 }
 
 function MaskingRuleForm({
-  connectionId,
+  connection,
   rule,
   onDone,
 }: {
-  connectionId: string;
+  connection: TRules["connection"];
   rule: TMaskingRule | null;
   onDone: () => void;
 }) {
@@ -268,7 +269,7 @@ function MaskingRuleForm({
     const names = list(exempt);
     save.mutate({
       id: rule?.id,
-      scope: rule && rule.scope !== "connection" ? { environment: null } : { connectionId },
+      scope: scopeForSave(rule, connection),
       fields: {
         name,
         columnPattern: target === "column" ? columnPattern : null,
@@ -398,7 +399,7 @@ function Guardrails({ rules, canEdit }: { rules: TRules; canEdit: boolean }) {
       />
       {editing !== null ? (
         <GuardrailForm
-          connectionId={rules.connection.id}
+          connection={rules.connection}
           rule={editing === "new" ? null : editing}
           onDone={() => setEditing(null)}
         />
@@ -438,11 +439,11 @@ function Guardrails({ rules, canEdit }: { rules: TRules; canEdit: boolean }) {
 }
 
 function GuardrailForm({
-  connectionId,
+  connection,
   rule,
   onDone,
 }: {
-  connectionId: string;
+  connection: TRules["connection"];
   rule: TGuardrail | null;
   onDone: () => void;
 }) {
@@ -474,7 +475,7 @@ function GuardrailForm({
     setMatchError(null);
     save.mutate({
       id: rule?.id,
-      scope: rule && rule.scope !== "connection" ? { environment: null } : { connectionId },
+      scope: scopeForSave(rule, connection),
       fields: {
         name,
         description: rule?.description ?? "",
