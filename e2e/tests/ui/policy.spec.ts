@@ -66,3 +66,33 @@ test("a masking rule saved in the policy editor changes what an open psql sessio
     session.close();
   }
 });
+
+test("a guardrail can ask for two approvers from one group", async ({ page }) => {
+  const d = demo("postgres");
+  await signInAsAdmin(page, d, "/policy");
+  await page.getByRole("button", { name: "Add guardrail" }).click();
+  const form = page.getByRole("form", { name: "Guardrail" });
+  await form.getByLabel("Name").fill("Four eyes on e2e_ledger");
+  await form.getByLabel("Priority").fill("7");
+  // The approver fields belong to require_approval only.
+  await expect(form.getByLabel("Approvals needed")).toBeHidden();
+  await form.getByLabel("Action").selectOption("require_approval");
+  await form.getByLabel("Approvals needed").fill("2");
+  await form.getByLabel("Approver group").fill("dba");
+  await form.getByLabel("Message shown to the client").fill("Two DBAs approve writes to the ledger");
+  // A table no other test touches: the rule must not hold anyone else's statements.
+  await form.locator("#guardrail-match").fill('{"tables": ["e2e_ledger"], "classes": ["write"]}');
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(form).toBeHidden();
+  const rule = page.getByRole("listitem").filter({ hasText: "Four eyes on e2e_ledger" });
+  await expect(rule).toContainText("2 approvers from dba");
+
+  // Saved as entered: the form shows it back.
+  await page.getByRole("button", { name: "Edit Four eyes on e2e_ledger" }).click();
+  const edit = page.getByRole("form", { name: "Guardrail" });
+  await expect(edit.getByLabel("Approvals needed")).toHaveValue("2");
+  await expect(edit.getByLabel("Approver group")).toHaveValue("dba");
+  page.once("dialog", (dialog) => void dialog.accept());
+  await edit.getByRole("button", { name: "Delete" }).click();
+  await expect(rule).toBeHidden();
+});

@@ -19,6 +19,8 @@ export const ZApprovalDto = z.object({
   }),
   connection: z.object({ id: z.string(), name: z.string(), environment: z.string() }),
   requiredApprovals: z.number().int(),
+  /** Only members of this group may decide (null: any approver). */
+  requiredGroup: z.string().nullable(),
   decisions: z.array(
     z.object({ approver: z.string(), decision: z.string(), reason: z.string(), at: z.string() }),
   ),

@@ -37,6 +37,7 @@ export function toApprovalDto(row: TApprovalRow): TApprovalDto {
     requester: { name: row.requester.name, displayName: row.requester.displayName, kind: row.requester.kind },
     connection: { id: row.connection.id, name: row.connection.name, environment: row.connection.environment },
     requiredApprovals: row.requiredApprovals,
+    requiredGroup: row.requiredGroup,
     decisions: row.decisions.map((d) => ({
       approver: d.approver.name,
       decision: d.decision,

@@ -42,6 +42,7 @@ const approval: TApprovalDto = {
   requester: { name: "dev@demo.local", displayName: "Dana Developer", kind: "human" },
   connection: { id: "c", name: "demo", environment: "production" },
   requiredApprovals: 1,
+  requiredGroup: null,
   decisions: [],
   createdAt: new Date().toISOString(),
   expiresAt: new Date().toISOString(),

@@ -173,6 +173,11 @@ function SectionHeader({ title, action }: { title: string; action?: React.ReactN
   );
 }
 
+const approversLabel = (rule: { requiredApprovals: number; approverGroup: string | null }) =>
+  `${rule.requiredApprovals} approver${rule.requiredApprovals === 1 ? "" : "s"}${
+    rule.approverGroup ? ` from ${rule.approverGroup}` : ""
+  }`;
+
 const scopeLabel = (scope: string, environment: string) =>
   scope === "connection" ? "this connection" : scope === "environment" ? `all ${environment}` : "everywhere";
 
@@ -419,6 +424,9 @@ function Guardrails({ rules, canEdit }: { rules: TRules; canEdit: boolean }) {
                 </p>
                 <p className="truncate font-mono text-xs text-slate-500">{JSON.stringify(rule.match)}</p>
               </div>
+              {rule.action === "require_approval" && (rule.requiredApprovals > 1 || rule.approverGroup) ? (
+                <span className="text-xs text-slate-500">{approversLabel(rule)}</span>
+              ) : null}
               <Badge tone={ACTION_TONE[rule.action]}>{rule.action.replace("_", " ")}</Badge>
               {canEdit ? (
                 <Button
@@ -455,6 +463,8 @@ function GuardrailForm({
   const [message, setMessage] = useState(rule?.message ?? "");
   const [match, setMatch] = useState(JSON.stringify(rule?.match ?? { classes: ["ddl"] }, null, 2));
   const [enabled, setEnabled] = useState(rule?.enabled ?? true);
+  const [requiredApprovals, setRequiredApprovals] = useState(String(rule?.requiredApprovals ?? 1));
+  const [approverGroup, setApproverGroup] = useState(rule?.approverGroup ?? "");
   const [matchError, setMatchError] = useState<string | null>(null);
   const save = useMutation(
     trpc.policy.saveGuardrail.mutationOptions({ onSuccess: () => void invalidate().then(onDone) }),
@@ -484,6 +494,8 @@ function GuardrailForm({
         message,
         match: parsed as Record<string, unknown>,
         enabled,
+        requiredApprovals: Number(requiredApprovals),
+        approverGroup: approverGroup.trim() || null,
       },
     });
   }
@@ -523,6 +535,25 @@ function GuardrailForm({
         className="sm:col-span-2"
         required
       />
+      {action === "require_approval" ? (
+        <>
+          <Input
+            label="Approvals needed"
+            type="number"
+            min={1}
+            max={5}
+            value={requiredApprovals}
+            onChange={(e) => setRequiredApprovals(e.target.value)}
+            required
+          />
+          <Input
+            label="Approver group"
+            value={approverGroup}
+            onChange={(e) => setApproverGroup(e.target.value)}
+            placeholder="any approver"
+          />
+        </>
+      ) : null}
       <div className="sm:col-span-2">
         <label htmlFor="guardrail-match" className="mb-1 block text-sm font-medium text-slate-700">
           Match (classes, commands, tables, columns, functions, destructive, unboundedWrite, runsCode,

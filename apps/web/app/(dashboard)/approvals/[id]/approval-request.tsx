@@ -28,6 +28,7 @@ export function ApprovalRequest({ id, canDecide }: { id: string; canDecide: bool
     ["Tables", a.tables.join(", ") || "—"],
     ["Rule", a.ruleName ?? "—"],
     ["Why", a.reason],
+    ["Needs", needsLabel(a)],
     ["Requested", new Date(a.createdAt).toLocaleString()],
     ["Expires", new Date(a.expiresAt).toLocaleString()],
   ];
@@ -100,4 +101,16 @@ export function ApprovalRequest({ id, canDecide }: { id: string; canDecide: bool
       ) : null}
     </div>
   );
+}
+
+/** "2 approvals from dba (1 so far)": who must still decide. */
+function needsLabel(a: {
+  requiredApprovals: number;
+  requiredGroup: string | null;
+  decisions: { decision: string }[];
+}) {
+  const approved = a.decisions.filter((d) => d.decision === "approved").length;
+  const count = `${a.requiredApprovals} approval${a.requiredApprovals === 1 ? "" : "s"}`;
+  const from = a.requiredGroup ? ` from ${a.requiredGroup}` : "";
+  return `${count}${from}${a.requiredApprovals > 1 ? ` (${approved} so far)` : ""}`;
 }
