@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TApprovalDto } from "../approvals/schemas.ts";
-import { createNotifier, webhookSignature } from "./notifier.ts";
+import { createNotifier, slackRequestMessage, webhookSignature } from "./notifier.ts";
 
 interface TReceived {
   path: string;
@@ -91,6 +91,18 @@ describe("notifier", () => {
     );
     expect(received).toHaveLength(1);
     expect(JSON.parse(received[0]!.body).text).toContain("Denied by admin@demo.local");
+  });
+
+  it("names the approvers a request needs when it takes more than one approval from anyone", () => {
+    const fieldsOf = (a: TApprovalDto) =>
+      (slackRequestMessage(a, "https://x").blocks[1] as { fields: { text: string }[] }).fields.map(
+        (f) => f.text,
+      );
+    expect(fieldsOf(approval).some((t) => t.startsWith("*Approvers*"))).toBe(false);
+    expect(fieldsOf({ ...approval, requiredApprovals: 2, requiredGroup: "dba" })).toContain(
+      "*Approvers*\n2 from dba",
+    );
+    expect(fieldsOf({ ...approval, requiredApprovals: 3 })).toContain("*Approvers*\n3 approvers");
   });
 
   it("never throws when a receiver is down", async () => {

@@ -27,6 +27,12 @@ export function webhookSignature(secret: string, timestamp: number, body: string
   return createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
 }
 
+/** "2 from dba", "1 from dba", "2 approvers". */
+function approversNeeded(approval: TApprovalDto): string {
+  if (approval.requiredGroup) return `${approval.requiredApprovals} from ${approval.requiredGroup}`;
+  return `${approval.requiredApprovals} approvers`;
+}
+
 export function slackRequestMessage(approval: TApprovalDto, link: string) {
   const who = `${approval.requester.displayName} (${approval.requester.name}, ${KIND[approval.requester.kind]})`;
   return {
@@ -43,6 +49,10 @@ export function slackRequestMessage(approval: TApprovalDto, link: string) {
           { type: "mrkdwn", text: `*Environment*\n${approval.connection.environment}` },
           { type: "mrkdwn", text: `*Risk*\n${approval.risk} (${approval.statementClass})` },
           { type: "mrkdwn", text: `*Rule*\n${approval.ruleName ?? "—"}` },
+          // Only when it takes more than one approval from anyone: who should pick it up.
+          ...(approval.requiredApprovals > 1 || approval.requiredGroup
+            ? [{ type: "mrkdwn", text: `*Approvers*\n${approversNeeded(approval)}` }]
+            : []),
         ],
       },
       // Slack limits a text block to 3000 characters.
