@@ -199,7 +199,7 @@ describe("approvals that need more than one approver", () => {
     });
   });
 
-  it("keeps approvers meaningful only where a rule asks for approval, and at most five", async () => {
+  it("keeps approvers where a rule asks for approval, and never lowers them for an unknown rule", async () => {
     const admin = apiCaller(db, TEST_TOKENS.admin);
     const fields = {
       name: "No drops",
@@ -224,7 +224,23 @@ describe("approvals that need more than one approver", () => {
         )
       ).code,
     ).toBe("BAD_REQUEST");
-    // A rule id the store does not know (a built-in rule): one approver, from anyone.
+    // A client that predates the approver fields edits the rule: what it does not send stays as it was.
+    const approvals = (await db.guardrail.findFirstOrThrow({ where: { name: "Production writes" } })).id;
+    const edited = await admin.policy.saveGuardrail({
+      id: approvals,
+      scope: { connectionId },
+      fields: {
+        name: "Production writes",
+        priority: 10,
+        action: "require_approval",
+        message: "two DBAs approve production writes (edited)",
+        match: { classes: ["write"] },
+      },
+    });
+    expect(edited).toMatchObject({ requiredApprovals: 2, approverGroup: "dba" });
+
+    // An id the store does not know for this connection (a built-in verdict, an older or buggy agent) does
+    // not lower the bar: the strictest require_approval rule that applies decides who must approve.
     const held = holdStatement("builtin-unbounded-write", "UPDATE orders SET total = 1");
     await until(
       "the request",
@@ -235,8 +251,12 @@ describe("approvals that need more than one approver", () => {
         where: { id: held.approvalId },
         select: { requiredApprovals: true, requiredGroup: true },
       }),
-    ).toEqual({ requiredApprovals: 1, requiredGroup: null });
-    await apiCaller(db, tokens.outsider).approvals.approve({ id: held.approvalId, reason: "fine" });
+    ).toEqual({ requiredApprovals: 2, requiredGroup: "dba" });
+    const approve = (token: string) =>
+      apiCaller(db, token).approvals.approve({ id: held.approvalId, reason: "fine" });
+    expect((await refusal(approve(tokens.outsider))).code).toBe("CONFLICT");
+    await approve(tokens.dbaOne);
+    await approve(tokens.dbaTwo);
     expect((await held.outcome).approved).toBe(true);
   });
 });

@@ -97,10 +97,13 @@ export const ZGuardrailFields = z
     message: z.string().trim().min(1).max(1000),
     /** Validated against the policy engine's match schema by the service. */
     match: z.record(z.string(), z.unknown()),
-    /** require_approval only (ignored otherwise): distinct approvers needed before the statement runs. */
-    requiredApprovals: z.number().int().min(1).max(5).default(1),
-    /** require_approval only: approvers must be in this group (null: any approver). */
-    approverGroup: z.string().trim().min(1).max(200).nullable().default(null),
+    /**
+     * require_approval only (reset otherwise): distinct approvers needed before the statement runs. Absent:
+     * 1 for a new rule, unchanged for an edited one (a client that predates the field cannot weaken a rule).
+     */
+    requiredApprovals: z.number().int().min(1).max(5).optional(),
+    /** require_approval only: approvers must be in this group (null: any approver). Absent as above. */
+    approverGroup: z.string().trim().min(1).max(200).nullable().optional(),
   })
   .strict();
 

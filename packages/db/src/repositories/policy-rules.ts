@@ -23,9 +23,12 @@ export interface TGuardrailFields {
   action: "allow" | "block" | "require_approval";
   message: string;
   match: Record<string, unknown>;
-  /** For require_approval: distinct approvers needed (1-5), and the group they must belong to. */
-  requiredApprovals: number;
-  approverGroup: string | null;
+  /**
+   * For require_approval: distinct approvers needed (1-5), and the group they must belong to. Absent: a new
+   * rule gets one approver from anyone, an edited one keeps what it had.
+   */
+  requiredApprovals?: number;
+  approverGroup?: string | null;
 }
 
 export interface TMaskingRuleFields {
@@ -274,26 +277,23 @@ export async function connectionExists(db: TDb, id: string): Promise<boolean> {
 }
 
 /**
- * Who must decide on a statement held by guardrail `ruleId` on this connection: the rule's approver count
- * and group, or one approver from anyone when the id names no guardrail that applies there (a built-in
- * rule, or one deleted since).
+ * Who must decide on a statement held by guardrail `ruleId` on this connection: that rule's approver count
+ * and group. An id that names no require_approval rule applying there (a built-in verdict, an older or
+ * buggy agent, a rule deleted since) gets the strictest requirement among the connection's enabled
+ * require_approval rules, so a wrong id never lowers the bar; with none, one approver from anyone.
  */
 export async function approvalRequirement(
   db: TDb,
   connectionId: string,
   ruleId: string | null,
 ): Promise<{ requiredApprovals: number; requiredGroup: string | null }> {
-  const anyone = { requiredApprovals: 1, requiredGroup: null };
-  if (!ruleId || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ruleId))
-    return anyone;
   const connection = await db.connection.findUnique({
     where: { id: connectionId },
     select: { environment: true },
   });
-  if (!connection) return anyone;
-  const rule = await db.guardrail.findFirst({
+  if (!connection) return { requiredApprovals: 1, requiredGroup: null };
+  const rules = await db.guardrail.findMany({
     where: {
-      id: ruleId,
       action: "require_approval",
       OR: [
         { connectionId },
@@ -301,7 +301,20 @@ export async function approvalRequirement(
         { connectionId: null, environment: null },
       ],
     },
-    select: { requiredApprovals: true, approverGroup: true },
+    select: { id: true, enabled: true, requiredApprovals: true, approverGroup: true },
   });
-  return rule ? { requiredApprovals: rule.requiredApprovals, requiredGroup: rule.approverGroup } : anyone;
+  // Disabled since the agent decided is still the rule that held the statement.
+  const named = rules.find((r) => r.id === ruleId);
+  const strictest = rules
+    .filter((r) => r.enabled)
+    .reduce<(typeof rules)[number] | undefined>((best, r) => {
+      if (!best) return r;
+      if (r.requiredApprovals !== best.requiredApprovals)
+        return r.requiredApprovals > best.requiredApprovals ? r : best;
+      return best.approverGroup === null && r.approverGroup !== null ? r : best;
+    }, undefined);
+  const rule = named ?? strictest;
+  return rule
+    ? { requiredApprovals: rule.requiredApprovals, requiredGroup: rule.approverGroup }
+    : { requiredApprovals: 1, requiredGroup: null };
 }
