@@ -80,6 +80,13 @@ async function main() {
   });
   // Onboarding (tRPC, in Next's bundle) asks agents to probe databases through this gateway.
   registerAgentGateway(gateway);
+  // Before serving, listen for the other replicas: a decision sent before that would go unconfirmed. A store
+  // that refuses the listening connection must not keep the dashboard down; it keeps retrying meanwhile.
+  const listening = await Promise.race([
+    gateway.replicasReady().then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), 5000).unref()),
+  ]);
+  if (!listening) logger.warn("not yet listening for other replicas' signals; retrying in the background");
   registerNotifier(
     createNotifier({
       publicUrl: env.PUBLIC_URL,

@@ -25,6 +25,11 @@ export interface TSignalSubscription {
 export interface TSubscribeOptions {
   /** Wait before reconnecting after the listening connection fails (ms, default 1000). */
   retryMs?: number;
+  /**
+   * How often the idle listening connection is checked with a query (ms, default 30 000): a connection a
+   * load balancer or NAT dropped silently raises no error until something is sent on it.
+   */
+  checkEveryMs?: number;
   /** The listening connection failed (it reconnects), or onSignal threw. */
   onError?: (error: Error) => void;
 }
@@ -44,6 +49,13 @@ export function subscribeSignals(
   let closed = false;
   let client: pg.Client | null = null;
   let retryTimer: NodeJS.Timeout | null = null;
+  const checkTimer = setInterval(() => {
+    const current = client;
+    current?.query("SELECT 1").catch((error: Error) => {
+      if (client === current) retry(error);
+    });
+  }, options.checkEveryMs ?? 30_000);
+  checkTimer.unref();
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
@@ -58,7 +70,7 @@ export function subscribeSignals(
   const connect = async () => {
     retryTimer = null;
     if (closed) return;
-    const next = new pg.Client({ connectionString: databaseUrl });
+    const next = new pg.Client({ connectionString: databaseUrl, keepAlive: true });
     client = next;
     next.on("notification", (message) => {
       if (client !== next) return;
@@ -87,6 +99,7 @@ export function subscribeSignals(
     ready,
     async close() {
       closed = true;
+      clearInterval(checkTimer);
       if (retryTimer) clearTimeout(retryTimer);
       const current = client;
       client = null;

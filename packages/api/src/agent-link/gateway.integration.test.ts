@@ -25,8 +25,10 @@ import {
 import {
   bumpPolicyRevision,
   createDb,
+  decideApproval,
   encryptSecret,
   issueEnrollmentToken,
+  publishSignal,
   verifyAuditChain,
   type TDb,
 } from "@portcullis/db";
@@ -434,7 +436,7 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     // The main gateway listens for replica signals too: the agent links to `replica`, the decision is
     // taken on `gateway`, as when the approver's request and the agent's link land on different replicas.
     await stopControlPlane();
-    await startControlPlane({ replicas: { databaseUrl: database.url } });
+    await startControlPlane({ replicas: { databaseUrl: database.url, deliveryTimeoutMs: 500 } });
     const replicaServer = createServer((_req, res) => res.writeHead(404).end());
     const replica = attachAgentGateway(replicaServer, {
       db,
@@ -476,7 +478,27 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
       async () => (await db.approval.count({ where: { id: approvalId } })) === 1,
     );
 
+    let settled = false;
+    void outcome.then(() => (settled = true));
+    // A NOTIFY anyone who can reach the store could send: it names the pending request, and nothing runs.
+    await publishSignal(
+      db,
+      "portcullis_approval_decided",
+      JSON.stringify({ id: randomUUID(), agentId, approvalId }),
+    );
     const decision = { approvalId, approved: true, decidedBy: "approver@example.com", reason: "looks right" };
+    expect(await gateway.sendApprovalDecision(agentId, decision)).toBe(false);
+    expect(settled).toBe(false);
+
+    // Decided in the store (as the approvals service does), the decision reaches the agent as stored.
+    const approver = await db.identity.create({
+      data: { name: "approver@example.com", displayName: "Approver", kind: "human", roles: ["approver"] },
+    });
+    await decideApproval(
+      db,
+      { id: approver.id, name: approver.name, kind: "human", groups: [] },
+      { id: approvalId, approve: true, reason: "looks right" },
+    );
     expect(await gateway.sendApprovalDecision(agentId, decision)).toBe(true);
     expect(await outcome).toEqual({
       approved: true,

@@ -24,6 +24,7 @@ import {
   createApproval,
   findConnectionAgent,
   buildPolicySnapshot,
+  getApproval,
   getPolicyRevision,
   decryptSecret,
   encryptSecret,
@@ -113,18 +114,12 @@ const SIGNAL = {
   probeAnswered: "portcullis_probe_answered",
 } as const;
 
-const ZApprovalDecidedSignal = z.object({
-  id: z.uuid(),
-  agentId: z.uuid(),
-  decision: z.object({
-    approvalId: z.uuid(),
-    approved: z.boolean(),
-    decidedBy: z.string().nullable(),
-    reason: z.string().max(2000),
-  }),
-});
+/** Where to look, not what was decided: the holding replica reads the decision from the store. */
+const ZApprovalDecidedSignal = z.object({ id: z.uuid(), agentId: z.uuid(), approvalId: z.uuid() });
 const ZProbeRequestedSignal = z.object({ id: z.uuid(), agentId: z.uuid() });
 const ZProbeRequestBody = z.object({
+  /** The request's own id, sealed with it: a sealed body cannot be replayed under another id. */
+  id: z.uuid(),
   upstream: ZUpstreamTarget,
   scan: z.boolean(),
   timeoutMs: z.number().int().positive(),
@@ -559,7 +554,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
 
   function onSignal(channel: string, payload: string): void {
     const json = jsonOrNull(payload);
-    if (channel === SIGNAL.approvalDecided) return onApprovalDecided(json);
+    if (channel === SIGNAL.approvalDecided) return void onApprovalDecided(json);
     if (channel === SIGNAL.probeRequested) return void onProbeRequested(json);
     const answer = ZSignalAnswer.safeParse(json);
     if (answer.success) settleAnswer(channel, answer.data.id, true);
@@ -570,6 +565,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     const key = `${channel}:${id}`;
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => settle(false), timeoutMs);
+      timer.unref();
       const settle = (heard: boolean) => {
         clearTimeout(timer);
         awaitedAnswers.delete(key);
@@ -600,12 +596,29 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     }
   }
 
-  function onApprovalDecided(json: unknown): void {
+  async function onApprovalDecided(json: unknown): Promise<void> {
     const request = ZApprovalDecidedSignal.safeParse(json);
-    if (!request.success) return void logger.warn("replica signals: invalid approval decision ignored");
-    // Every replica hears it, the sender included: only the one holding the link answers.
-    if (deliverLocally(request.data.agentId, request.data.decision))
-      answer(SIGNAL.approvalDelivered, request.data.id);
+    if (!request.success) return void logger.warn("replica signals: invalid approval signal ignored");
+    const { id, agentId, approvalId } = request.data;
+    // Every replica hears it, the sender included: only the one holding the link acts.
+    if (closed || !openLink(agentId)) return;
+    try {
+      // Anyone who can connect to the store can NOTIFY: the decision itself is read back from the store,
+      // where only decideApproval (approver count, group, no self-approval, audited) can have put it.
+      const approval = await getApproval(db, approvalId);
+      if (!approval || approval.connection.agentId !== agentId) return;
+      if (approval.status !== "approved" && approval.status !== "denied") return;
+      const last = approval.decisions.at(-1);
+      const decision: TApprovalDecision = {
+        approvalId,
+        approved: approval.status === "approved",
+        decidedBy: last?.approver.name ?? null,
+        reason: last?.reason || approval.status,
+      };
+      if (deliverLocally(agentId, decision)) answer(SIGNAL.approvalDelivered, id);
+    } catch (err) {
+      logger.error({ err, approvalId }, "replica signals: could not deliver an approval decision");
+    }
   }
 
   /** Hands a decision to whichever replica holds the agent's link; true once that replica confirms. */
@@ -613,7 +626,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     if (!options.replicas || closed) return false;
     const id = randomUUID();
     const delivered = expectAnswer(SIGNAL.approvalDelivered, id, replicaAnswerMs);
-    if (!(await signal(SIGNAL.approvalDecided, { id, agentId, decision })))
+    if (!(await signal(SIGNAL.approvalDecided, { id, agentId, approvalId: decision.approvalId })))
       settleAnswer(SIGNAL.approvalDelivered, id, false);
     return delivered;
   }
@@ -623,12 +636,13 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     if (!request.success) return void logger.warn("replica signals: invalid probe request ignored");
     const { id, agentId } = request.data;
     const link = openLink(agentId);
-    if (!link) return;
+    if (closed || !link) return;
     try {
       // Taken, not read: should two replicas hold a link of this agent, one runs the test.
       const sealed = await takeReplicaMessage(db, id);
       if (sealed === null) return;
       const body = ZProbeRequestBody.parse(JSON.parse(decryptSecret(sealed, secretKey)));
+      if (body.id !== id) throw new Error("a sealed connection test was stored under another id");
       answer(SIGNAL.probeAccepted, id);
       const result = await probeLocally(link, body.upstream, body.scan, body.timeoutMs);
       await putReplicaMessage(db, id, JSON.stringify(result));
@@ -646,7 +660,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     timeoutMs: number,
   ): Promise<TProbeResult> {
     const id = randomUUID();
-    const sealed = encryptSecret(JSON.stringify({ upstream, scan, timeoutMs }), secretKey);
+    const sealed = encryptSecret(JSON.stringify({ id, upstream, scan, timeoutMs }), secretKey);
     try {
       await putReplicaMessage(db, id, sealed);
     } catch (err) {

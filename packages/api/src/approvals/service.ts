@@ -71,7 +71,10 @@ async function decide(db: TDb, caller: TCaller, rawInput: unknown, approve: bool
     });
     // An agent that reconnects later has refused the statement when its own deadline passed.
     if (!delivered)
-      throw new AppError("CONFLICT", "Decision recorded, but the agent holding the statement is offline");
+      throw new AppError(
+        "CONFLICT",
+        "Decision recorded, but the agent holding the statement did not confirm it: if it is offline, the statement is refused when its wait runs out",
+      );
   }
   const dto = parseOutput(ZApprovalDto, toApprovalDto(result.approval), "Approval");
   if (result.decided) void notifier()?.approvalDecided(dto, caller.identity.name, input.reason);

@@ -78,7 +78,8 @@ export async function recordAgentHeartbeat(
       lastHeartbeatAt: now,
       ...(info.version ? { version: info.version } : {}),
       ...(info.hostname ? { hostname: info.hostname } : {}),
-      ...(info.address ? { address: info.address } : {}),
+      // Always written: an agent that stops announcing an address must not keep the old one.
+      address: info.address ?? null,
     },
   });
 }
