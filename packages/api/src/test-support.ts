@@ -2,6 +2,7 @@
 // agent with known API tokens, one production connection) and a tRPC caller authenticated by a token.
 import type { TDb } from "@portcullis/db";
 import { seedDemo } from "@portcullis/db/seed-demo";
+import { TRPCError } from "@trpc/server";
 import { appRouter } from "./root.ts";
 import { createCallerFactory } from "./trpc.ts";
 
@@ -40,4 +41,15 @@ export function apiCaller(db: TDb, token: string, secretKey?: Buffer) {
     session: null,
     secretKey,
   });
+}
+
+/** The tRPC error a call is refused with (code and message, as a client sees them); throws if it succeeds. */
+export async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof TRPCError) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error("expected a refusal");
 }

@@ -11,12 +11,11 @@ import { ControlPlaneLink } from "@portcullis/agent/src/link/control-plane-link.
 import { AuditSpool } from "@portcullis/agent/src/spool/audit-spool.ts";
 import { createApiToken, createDb, deriveSecretKey, issueEnrollmentToken, type TDb } from "@portcullis/db";
 import { createTestDatabase } from "@portcullis/db/test-support";
-import { TRPCError } from "@trpc/server";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachAgentGateway, type TAgentGateway } from "../agent-link/gateway.ts";
 import { registerAgentGateway } from "../agent-link/registry.ts";
-import { apiCaller, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
+import { apiCaller, refusal, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
 
 const logger = pino({ level: "silent" });
 const secretKey = deriveSecretKey("test-secret-key-123");
@@ -39,16 +38,6 @@ async function until(what: string, check: () => Promise<boolean> | boolean, time
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-}
-
-async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TRPCError) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error("expected a refusal");
 }
 
 async function approver(name: string, groups: string[]): Promise<string> {

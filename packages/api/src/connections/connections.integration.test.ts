@@ -9,10 +9,9 @@ import {
   type TDb,
 } from "@portcullis/db";
 import { createTestDatabase } from "@portcullis/db/test-support";
-import { TRPCError } from "@trpc/server";
 import { generate } from "selfsigned";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCaller, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
+import { apiCaller, refusal, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
@@ -37,16 +36,6 @@ const connection = (name: string, tls: TTls) => ({
   applyBaseline: true,
   ...tls,
 });
-
-async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof TRPCError) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
 
 async function upstreamOf(name: string) {
   const snapshot = ZPolicySnapshot.parse(await buildPolicySnapshot(db, agentId, { secretKey }));
