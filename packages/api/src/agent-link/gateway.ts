@@ -9,8 +9,6 @@ import {
   parseAgentMessage,
   PROTOCOL_VERSION,
   ZPolicySnapshot,
-  ZProbeResult,
-  ZUpstreamTarget,
   type TAgentMessage,
   type TAuditEvent,
   type TControlMessage,
@@ -24,23 +22,20 @@ import {
   createApproval,
   findConnectionAgent,
   buildPolicySnapshot,
-  getApproval,
   getPolicyRevision,
-  decryptSecret,
-  encryptSecret,
-  publishSignal,
-  putReplicaMessage,
   recordAgentHeartbeat,
-  subscribeSignals,
-  takeReplicaMessage,
   type TDb,
-  type TSignalSubscription,
 } from "@portcullis/db";
 import type { Logger } from "pino";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
-import { z } from "zod";
 import { toApprovalDto } from "../approvals/service.ts";
 import { notifier } from "../notifications/notifier.ts";
+import {
+  AGENT_NOT_CONNECTED,
+  createReplicaRelay,
+  type TApprovalDecision,
+  type TReplicaRelayOptions,
+} from "./replica-relay.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { salvageEventsFrame, toNewAuditEvent } from "./wire-events.ts";
 
@@ -60,22 +55,8 @@ export interface TAgentGatewayOptions {
    * linked to this one (and the other way round) over the store's LISTEN/NOTIFY. Absent: this process only
    * (the embedded store, whose single session cannot also listen).
    */
-  replicas?: {
-    databaseUrl: string;
-    /**
-     * How long a request (an approval decision, a connection test) waits for the replica holding the agent's
-     * link to take it up before the agent is reported offline (ms, default 3000).
-     */
-    deliveryTimeoutMs?: number;
-  };
+  replicas?: TReplicaRelayOptions;
 }
-
-export type TApprovalDecision = {
-  approvalId: string;
-  approved: boolean;
-  decidedBy: string | null;
-  reason: string;
-};
 
 export interface TAgentGateway {
   close(): Promise<void>;
@@ -100,32 +81,6 @@ export interface TAgentGateway {
   replicasReady(): Promise<void>;
 }
 
-/**
- * Channels between replicas; payloads are JSON, validated like any other input. A request names the agent;
- * only the replica holding its link acts, and answers on the matching channel with the request's id.
- */
-const SIGNAL = {
-  approvalDecided: "portcullis_approval_decided",
-  approvalDelivered: "portcullis_approval_delivered",
-  /** The test itself (target, password, CA) is a replica message under the id, encrypted with the secret key. */
-  probeRequested: "portcullis_probe_requested",
-  probeAccepted: "portcullis_probe_accepted",
-  /** The result is a replica message under the same id. */
-  probeAnswered: "portcullis_probe_answered",
-} as const;
-
-/** Where to look, not what was decided: the holding replica reads the decision from the store. */
-const ZApprovalDecidedSignal = z.object({ id: z.uuid(), agentId: z.uuid(), approvalId: z.uuid() });
-const ZProbeRequestedSignal = z.object({ id: z.uuid(), agentId: z.uuid() });
-const ZProbeRequestBody = z.object({
-  /** The request's own id, sealed with it: a sealed body cannot be replayed under another id. */
-  id: z.uuid(),
-  upstream: ZUpstreamTarget,
-  scan: z.boolean(),
-  timeoutMs: z.number().int().positive(),
-});
-const ZSignalAnswer = z.object({ id: z.uuid() });
-
 /** Close codes agents can act on (4000-4999 is the application range). */
 export const LINK_CLOSE = {
   shuttingDown: { code: 1001, reason: "control plane shutting down" },
@@ -135,7 +90,6 @@ export const LINK_CLOSE = {
   invalidFrames: { code: 4002, reason: "too many invalid frames" },
 } as const;
 
-const AGENT_NOT_CONNECTED = "the agent is not connected to the control plane";
 const INVALID_FRAME_LIMIT = 10;
 const INVALID_FRAME_WINDOW_MS = 60_000;
 /** Unauthenticated upgrades each cost a database lookup: cap how many are in progress at once. */
@@ -179,19 +133,6 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     classifications: [],
   });
   const appendQueue = new SerialQueue();
-  /** Answers awaited from other replicas, by channel and request id (see expectAnswer). */
-  const awaitedAnswers = new Map<string, (heard: boolean) => void>();
-  /** How long a replica request waits for the replica holding the agent's link to take it up. */
-  const replicaAnswerMs = options.replicas?.deliveryTimeoutMs ?? 3000;
-  const replicas: TSignalSubscription | null = options.replicas
-    ? subscribeSignals(options.replicas.databaseUrl, Object.values(SIGNAL), onSignal, {
-        onError: (err) =>
-          logger.warn(
-            { err },
-            "replica signals: listening failed (reconnecting) or a signal could not be handled",
-          ),
-      })
-    : null;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? 4 * 1024 * 1024 });
   let pendingAuth = 0;
   let closed = false;
@@ -552,137 +493,20 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     });
   }
 
-  function onSignal(channel: string, payload: string): void {
-    const json = jsonOrNull(payload);
-    if (channel === SIGNAL.approvalDecided) return void onApprovalDecided(json);
-    if (channel === SIGNAL.probeRequested) return void onProbeRequested(json);
-    const answer = ZSignalAnswer.safeParse(json);
-    if (answer.success) settleAnswer(channel, answer.data.id, true);
-  }
-
-  /** Resolves true when another replica answers request `id` on `channel`, false after `timeoutMs`. */
-  function expectAnswer(channel: string, id: string, timeoutMs: number): Promise<boolean> {
-    const key = `${channel}:${id}`;
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => settle(false), timeoutMs);
-      timer.unref();
-      const settle = (heard: boolean) => {
-        clearTimeout(timer);
-        awaitedAnswers.delete(key);
-        resolve(heard);
-      };
-      awaitedAnswers.set(key, settle);
-    });
-  }
-
-  function settleAnswer(channel: string, id: string, heard: boolean): void {
-    awaitedAnswers.get(`${channel}:${id}`)?.(heard);
-  }
-
-  function answer(channel: string, id: string): void {
-    publishSignal(db, channel, JSON.stringify({ id })).catch((err: unknown) =>
-      logger.warn({ err, channel }, "replica signals: could not answer another replica"),
-    );
-  }
-
-  /** Publishes a request; false (logged) when the store refuses it. */
-  async function signal(channel: string, request: object): Promise<boolean> {
-    try {
-      await publishSignal(db, channel, JSON.stringify(request));
-      return true;
-    } catch (err) {
-      logger.error({ err, channel }, "replica signals: could not reach the other replicas");
-      return false;
-    }
-  }
-
-  async function onApprovalDecided(json: unknown): Promise<void> {
-    const request = ZApprovalDecidedSignal.safeParse(json);
-    if (!request.success) return void logger.warn("replica signals: invalid approval signal ignored");
-    const { id, agentId, approvalId } = request.data;
-    // Every replica hears it, the sender included: only the one holding the link acts.
-    if (closed || !openLink(agentId)) return;
-    try {
-      // Anyone who can connect to the store can NOTIFY: the decision itself is read back from the store,
-      // where only decideApproval (approver count, group, no self-approval, audited) can have put it.
-      const approval = await getApproval(db, approvalId);
-      if (!approval || approval.connection.agentId !== agentId) return;
-      if (approval.status !== "approved" && approval.status !== "denied") return;
-      const last = approval.decisions.at(-1);
-      const decision: TApprovalDecision = {
-        approvalId,
-        approved: approval.status === "approved",
-        decidedBy: last?.approver.name ?? null,
-        reason: last?.reason || approval.status,
-      };
-      if (deliverLocally(agentId, decision)) answer(SIGNAL.approvalDelivered, id);
-    } catch (err) {
-      logger.error({ err, approvalId }, "replica signals: could not deliver an approval decision");
-    }
-  }
-
-  /** Hands a decision to whichever replica holds the agent's link; true once that replica confirms. */
-  async function deliverThroughReplicas(agentId: string, decision: TApprovalDecision): Promise<boolean> {
-    if (!options.replicas || closed) return false;
-    const id = randomUUID();
-    const delivered = expectAnswer(SIGNAL.approvalDelivered, id, replicaAnswerMs);
-    if (!(await signal(SIGNAL.approvalDecided, { id, agentId, approvalId: decision.approvalId })))
-      settleAnswer(SIGNAL.approvalDelivered, id, false);
-    return delivered;
-  }
-
-  async function onProbeRequested(json: unknown): Promise<void> {
-    const request = ZProbeRequestedSignal.safeParse(json);
-    if (!request.success) return void logger.warn("replica signals: invalid probe request ignored");
-    const { id, agentId } = request.data;
-    const link = openLink(agentId);
-    if (closed || !link) return;
-    try {
-      // Taken, not read: should two replicas hold a link of this agent, one runs the test.
-      const sealed = await takeReplicaMessage(db, id);
-      if (sealed === null) return;
-      const body = ZProbeRequestBody.parse(JSON.parse(decryptSecret(sealed, secretKey)));
-      if (body.id !== id) throw new Error("a sealed connection test was stored under another id");
-      answer(SIGNAL.probeAccepted, id);
-      const result = await probeLocally(link, body.upstream, body.scan, body.timeoutMs);
-      await putReplicaMessage(db, id, JSON.stringify(result));
-      answer(SIGNAL.probeAnswered, id);
-    } catch (err) {
-      logger.error({ err }, "replica signals: could not run a connection test for another replica");
-    }
-  }
-
-  /** A connection test through the replica holding the agent's link: the request and result go via the store. */
-  async function probeThroughReplicas(
-    agentId: string,
-    upstream: TUpstreamTargetSpec,
-    scan: boolean,
-    timeoutMs: number,
-  ): Promise<TProbeResult> {
-    const id = randomUUID();
-    const sealed = encryptSecret(JSON.stringify({ id, upstream, scan, timeoutMs }), secretKey);
-    try {
-      await putReplicaMessage(db, id, sealed);
-    } catch (err) {
-      logger.error({ err }, "replica signals: could not store a connection test for another replica");
-      return probeFailure("the control plane could not reach the agent's replica");
-    }
-    const accepted = expectAnswer(SIGNAL.probeAccepted, id, replicaAnswerMs);
-    // The answer can come as soon as the test is accepted: listen for it from the start.
-    const answered = expectAnswer(SIGNAL.probeAnswered, id, replicaAnswerMs + timeoutMs + 1000);
-    const sent = await signal(SIGNAL.probeRequested, { id, agentId });
-    if (!sent || !(await accepted)) {
-      settleAnswer(SIGNAL.probeAnswered, id, false);
-      await takeReplicaMessage(db, id).catch(() => null); // nobody took it
-      return probeFailure(AGENT_NOT_CONNECTED);
-    }
-    if (!(await answered))
-      return probeFailure(`the agent did not answer within ${Math.round(timeoutMs / 1000)} s`);
-    const stored = await takeReplicaMessage(db, id).catch(() => null);
-    const result = ZProbeResult.safeParse(stored === null ? null : jsonOrNull(stored));
-    if (!result.success) return probeFailure("the agent's replica sent an unreadable result");
-    return result.data;
-  }
+  const replicas = options.replicas
+    ? createReplicaRelay(options.replicas, {
+        db,
+        secretKey,
+        logger,
+        holdsLink: (agentId) => openLink(agentId) !== null,
+        deliverLocally,
+        probeLocally: (agentId, upstream, scan, timeoutMs) => {
+          const link = openLink(agentId);
+          return link ? probeLocally(link, upstream, scan, timeoutMs) : null;
+        },
+        probeFailure,
+      })
+    : null;
 
   function send(link: TLink, message: TControlMessage): void {
     if (link.ws.readyState === WebSocket.OPEN) link.ws.send(encodeMessage(message));
@@ -699,7 +523,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
   return {
     sendApprovalDecision(agentId, decision) {
       if (deliverLocally(agentId, decision)) return Promise.resolve(true);
-      return deliverThroughReplicas(agentId, decision);
+      return replicas && !closed ? replicas.sendApprovalDecision(agentId, decision) : Promise.resolve(false);
     },
     replicasReady() {
       return replicas?.ready ?? Promise.resolve();
@@ -712,8 +536,8 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       const scan = probeOptions.scan ?? false;
       const link = openLink(agentId);
       if (link) return probeLocally(link, upstream, scan, timeoutMs);
-      if (!options.replicas || closed) return Promise.resolve(probeFailure(AGENT_NOT_CONNECTED));
-      return probeThroughReplicas(agentId, upstream, scan, timeoutMs);
+      if (!replicas || closed) return Promise.resolve(probeFailure(AGENT_NOT_CONNECTED));
+      return replicas.probe(agentId, upstream, scan, timeoutMs);
     },
     async close() {
       if (closed) return;
@@ -723,7 +547,6 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
         pending.resolve(probeFailure("the control plane is shutting down"));
         probes.delete(id);
       }
-      for (const settle of [...awaitedAnswers.values()]) settle(false);
       await replicas?.close();
       server.off("upgrade", onUpgrade);
       if (pollTimer) clearTimeout(pollTimer);
@@ -755,14 +578,6 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       }));
     },
   };
-}
-
-function jsonOrNull(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
 }
 
 function requestPath(req: IncomingMessage): string | null {
