@@ -291,10 +291,18 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     link.start();
     await waitFor("connected", () => link.connected);
     const late = Array.from({ length: 10 }, (_, i) => wireAuditEvent(`SELECT ${i} AS after_restart`));
+    // A count beyond a Postgres integer (a bulk COPY) must not fail its batch's insert.
+    late.push({ ...wireAuditEvent("COPY big_table TO STDOUT"), rowCount: 5_000_000_000 });
     for (const e of late) spool.append(e);
     sentIds.push(...late.map((e) => e.id));
     await waitFor("spool drained", () => spool.size === 0);
     expect(await db.auditEvent.count()).toBe(sentIds.length);
+    expect(
+      await db.auditEvent.findUniqueOrThrow({
+        where: { id: late.at(-1)!.id },
+        select: { rowCount: true, details: true },
+      }),
+    ).toEqual({ rowCount: 2_147_483_647, details: { rowCount: 5_000_000_000 } });
     await link.stop();
     await spool.close();
   });

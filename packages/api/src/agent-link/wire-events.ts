@@ -45,6 +45,12 @@ export function salvageEventsFrame(raw: string): TSalvagedEvents | null {
 }
 
 /**
+ * audit_events.row_count is a Postgres integer: a larger count (a bulk COPY) would fail the whole batch's
+ * insert, and the agent would resend it forever. It is stored at the maximum, and exactly in `details`.
+ */
+export const MAX_STORED_ROW_COUNT = 2_147_483_647;
+
+/**
  * Wire event -> audit row. The agent id comes from the authenticated link, never from the event.
  * Field by field rather than a spread: a wide object made by spreading has no fast shape, and reading it
  * while hashing and serialising cost more than building it this way (measured over parsed frames).
@@ -74,9 +80,10 @@ export function toNewAuditEvent(event: TAuditEvent, agentId: string): TNewAuditE
     tables: event.tables,
     columns: event.columns,
     maskedColumns: event.maskedColumns,
-    rowCount: event.rowCount,
+    rowCount: event.rowCount === null ? null : Math.min(event.rowCount, MAX_STORED_ROW_COUNT),
     durationMs: event.durationMs,
     error: event.error,
-    details: null,
+    details:
+      event.rowCount !== null && event.rowCount > MAX_STORED_ROW_COUNT ? { rowCount: event.rowCount } : null,
   };
 }
