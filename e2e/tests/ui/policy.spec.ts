@@ -79,6 +79,10 @@ test("a guardrail can ask for two approvers from one group", async ({ page }) =>
   await form.getByLabel("Action").selectOption("require_approval");
   await form.getByLabel("Approvals needed").fill("2");
   await form.getByLabel("Approver group").fill("dba");
+  // The demo has nobody in dba: the form says requests would wait for approvers who do not exist yet.
+  await expect(form.getByRole("status").filter({ hasText: "dba" })).toHaveText(
+    "No approvers are in dba now: until 2 are, requests under this rule expire undecided.",
+  );
   await form.getByLabel("Message shown to the client").fill("Two DBAs approve writes to the ledger");
   // A table no other test touches: the rule must not hold anyone else's statements.
   await form.locator("#guardrail-match").fill('{"tables": ["e2e_ledger"], "classes": ["write"]}');

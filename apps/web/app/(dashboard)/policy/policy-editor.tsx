@@ -173,6 +173,14 @@ function SectionHeader({ title, action }: { title: string; action?: React.ReactN
   );
 }
 
+/** Why requests under this rule could not be approved today. */
+function approverShortfall(eligible: number, needed: number, group: string): string {
+  const who = `${eligible === 0 ? "No" : `Only ${eligible}`} approver${eligible === 1 ? " is" : "s are"}`;
+  const where = group ? `in ${group}` : "enabled";
+  // People from single sign-on join their groups when they sign in: a group can fill up later.
+  return `${who} ${where} now: until ${needed} are, requests under this rule expire undecided.`;
+}
+
 const approversLabel = (rule: { requiredApprovals: number; approverGroup: string | null }) =>
   `${rule.requiredApprovals} approver${rule.requiredApprovals === 1 ? "" : "s"}${
     rule.approverGroup ? ` from ${rule.approverGroup}` : ""
@@ -465,6 +473,19 @@ function GuardrailForm({
   const [enabled, setEnabled] = useState(rule?.enabled ?? true);
   const [requiredApprovals, setRequiredApprovals] = useState(String(rule?.requiredApprovals ?? 1));
   const [approverGroup, setApproverGroup] = useState(rule?.approverGroup ?? "");
+  // Who could decide: a group without enough approvers in it would let every request expire undecided.
+  const identities = useQuery({
+    ...trpc.identities.list.queryOptions(),
+    enabled: action === "require_approval",
+  });
+  const knownGroups = [...new Set(identities.data?.flatMap((i) => i.groups) ?? [])].sort();
+  const group = approverGroup.trim();
+  const eligible = identities.data?.filter(
+    (i) =>
+      !i.disabled &&
+      (i.roles.includes("approver") || i.roles.includes("admin")) &&
+      (group === "" || i.groups.includes(group)),
+  ).length;
   const [matchError, setMatchError] = useState<string | null>(null);
   const save = useMutation(
     trpc.policy.saveGuardrail.mutationOptions({ onSuccess: () => void invalidate().then(onDone) }),
@@ -551,7 +572,18 @@ function GuardrailForm({
             value={approverGroup}
             onChange={(e) => setApproverGroup(e.target.value)}
             placeholder="any approver"
+            list="known-groups"
           />
+          <datalist id="known-groups">
+            {knownGroups.map((g) => (
+              <option key={g} value={g} />
+            ))}
+          </datalist>
+          {eligible !== undefined && eligible < Number(requiredApprovals) ? (
+            <p className="text-sm text-amber-800 sm:col-span-2" role="status">
+              {approverShortfall(eligible, Number(requiredApprovals), group)}
+            </p>
+          ) : null}
         </>
       ) : null}
       <div className="sm:col-span-2">
