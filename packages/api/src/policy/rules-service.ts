@@ -37,6 +37,7 @@ function toGuardrailDto(row: Parameters<typeof scopeOf>[0] & Omit<TGuardrailDto,
   return {
     id: row.id,
     scope: scopeOf(row),
+    environment: row.connectionId ? null : row.environment,
     name: row.name,
     description: row.description,
     priority: row.priority,
@@ -56,6 +57,7 @@ function toMaskingRuleDto(
   return {
     id: row.id,
     scope: scopeOf(row),
+    environment: row.connectionId ? null : row.environment,
     name: row.name,
     columnPattern: row.columnPattern,
     detector: row.detector,

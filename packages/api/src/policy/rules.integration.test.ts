@@ -97,6 +97,22 @@ describe("policy rule editing", () => {
     });
     expect(preview.decision).toMatchObject({ action: "block", ruleName: "No deletes on orders" });
 
+    // Listed with where it applies: an environment's rule names its environment, so the editor saves it
+    // back there (apps/web policy/rule-scope.ts).
+    const envRule = await admin().policy.saveGuardrail({
+      scope: { environment: "production" },
+      fields: {
+        name: "Env rule",
+        priority: 6,
+        action: "block",
+        message: "no",
+        match: { commands: ["DoStmt"] },
+      },
+    });
+    expect(envRule).toMatchObject({ scope: "environment", environment: "production" });
+    expect(created).toMatchObject({ scope: "connection", environment: null });
+    await admin().policy.deleteGuardrail({ id: envRule.id });
+
     await admin().policy.deleteGuardrail({ id: created.id });
     const after = await admin().policy.preview({
       connection: "demo",

@@ -144,6 +144,8 @@ const ZRuleScope = z.enum(["connection", "environment", "global"]);
 export const ZGuardrailDto = z.object({
   id: z.string(),
   scope: ZRuleScope,
+  /** The environment an environment-scoped rule belongs to (null for the other scopes). */
+  environment: z.string().nullable(),
   name: z.string(),
   description: z.string(),
   priority: z.number().int(),
@@ -160,6 +162,8 @@ export type TGuardrailDto = z.infer<typeof ZGuardrailDto>;
 export const ZMaskingRuleDto = z.object({
   id: z.string(),
   scope: ZRuleScope,
+  /** The environment an environment-scoped rule belongs to (null for the other scopes). */
+  environment: z.string().nullable(),
   name: z.string(),
   columnPattern: z.string().nullable(),
   detector: z.string().nullable(),

@@ -282,7 +282,7 @@ function MaskingRuleForm({
     const names = list(exempt);
     save.mutate({
       id: rule?.id,
-      scope: scopeForSave(rule, connection),
+      scope: scopeForSave(rule, connection.id),
       fields: {
         name,
         columnPattern: target === "column" ? columnPattern : null,
@@ -506,7 +506,7 @@ function GuardrailForm({
     setMatchError(null);
     save.mutate({
       id: rule?.id,
-      scope: scopeForSave(rule, connection),
+      scope: scopeForSave(rule, connection.id),
       fields: {
         name,
         description: rule?.description ?? "",
