@@ -89,6 +89,13 @@ const asGuardrail = (row: Prisma.GuardrailGetPayload<{ select: typeof guardrailS
 });
 
 /** Every rule that applies to a connection, enabled or not: its own, its environment's and global ones. */
+/** The rules that apply to a connection: its own, its environment's, and those of every environment. */
+function rulesApplyingTo(connectionId: string, environment: string) {
+  return {
+    OR: [{ connectionId }, { connectionId: null, environment }, { connectionId: null, environment: null }],
+  };
+}
+
 export async function listConnectionRules(
   db: TDb,
   connectionId: string,
@@ -102,13 +109,7 @@ export async function listConnectionRules(
     select: { id: true, name: true, environment: true },
   });
   if (!connection) return null;
-  const applies = {
-    OR: [
-      { connectionId },
-      { connectionId: null, environment: connection.environment },
-      { connectionId: null, environment: null },
-    ],
-  };
+  const applies = rulesApplyingTo(connectionId, connection.environment);
   const [guardrails, maskingRules] = await Promise.all([
     db.guardrail.findMany({
       where: applies,
@@ -293,14 +294,7 @@ export async function approvalRequirement(
   });
   if (!connection) return { requiredApprovals: 1, requiredGroup: null };
   const rules = await db.guardrail.findMany({
-    where: {
-      action: "require_approval",
-      OR: [
-        { connectionId },
-        { connectionId: null, environment: connection.environment },
-        { connectionId: null, environment: null },
-      ],
-    },
+    where: { action: "require_approval", ...rulesApplyingTo(connectionId, connection.environment) },
     select: { id: true, enabled: true, requiredApprovals: true, approverGroup: true },
   });
   // Disabled since the agent decided is still the rule that held the statement.
