@@ -13,6 +13,7 @@ import {
   registerAgentGateway,
   registerNotifier,
 } from "@portcullis/api/agent-gateway";
+import { createAuditStreamForwarder } from "@portcullis/api/audit-streams/forwarder";
 import { deriveSecretKey } from "@portcullis/db";
 import { migrate } from "@portcullis/db/migrator";
 import next from "next";
@@ -72,9 +73,10 @@ async function main() {
     else socket.destroy();
   });
 
+  const secretKey = deriveSecretKey(env.PORTCULLIS_SECRET_KEY);
   const gateway = attachAgentGateway(server, {
     db,
-    secretKey: deriveSecretKey(env.PORTCULLIS_SECRET_KEY),
+    secretKey,
     logger: logger.child({ component: "agent-gateway" }),
     replicas: env.PORTCULLIS_REPLICA_SIGNALS === "on" ? { databaseUrl: env.DATABASE_URL } : undefined,
   });
@@ -96,6 +98,14 @@ async function main() {
       logger: logger.child({ component: "notifications" }),
     }),
   );
+
+  // Audit streams (SIEM collectors): every replica runs a forwarder; the store's lease makes them take turns.
+  const auditStreams = createAuditStreamForwarder({
+    db,
+    secretKey,
+    logger: logger.child({ component: "audit-streams" }),
+  });
+  auditStreams.start();
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -127,6 +137,7 @@ async function main() {
     server.closeIdleConnections();
     await Promise.all([
       closeStep("agent gateway", () => gateway.close()),
+      closeStep("audit streams", () => auditStreams.close()),
       closeStep("http server", () => serverClosed),
       closeStep("next", () => app.close()),
     ]);

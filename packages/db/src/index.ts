@@ -15,3 +15,4 @@ export * from "./repositories/db-credentials.ts";
 export * from "./repositories/approvals.ts";
 export * from "./repositories/access-requests.ts";
 export * from "./signals.ts";
+export * from "./repositories/audit-streams.ts";

@@ -1,0 +1,326 @@
+// Audit streams end to end below the browser: the tRPC router configures them on a real store, and the
+// forwarder POSTs the timeline to a real HTTP receiver that can refuse, stall or redirect.
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { appendAuditEvents, createDb, deriveSecretKey, type TDb } from "@portcullis/db";
+import { createTestDatabase, newAuditEvent } from "@portcullis/db/test-support";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ZAuditEventDto } from "../audit/schemas.ts";
+import { webhookSignature } from "../notifications/notifier.ts";
+import { apiCaller, refusal, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
+import { createAuditStreamForwarder, type TAuditStreamForwarder } from "./forwarder.ts";
+
+interface TReceived {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  lines: Record<string, unknown>[];
+}
+
+/** A collector on loopback: records every POST and answers as `respond` says (200 unless told). */
+class Receiver {
+  received: TReceived[] = [];
+  respond: (req: TReceived) => { status: number; body?: string; stallMs?: number; location?: string } =
+    () => ({
+      status: 200,
+    });
+  private server: Server | null = null;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        const got: TReceived = {
+          path: req.url ?? "",
+          headers: req.headers,
+          body,
+          lines: body
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, unknown>),
+        };
+        const answer = this.respond(got);
+        const send = () => {
+          if (res.destroyed) return;
+          res.writeHead(answer.status, answer.location ? { location: answer.location } : {});
+          res.end(answer.body ?? "");
+        };
+        if (answer.status >= 200 && answer.status < 300) this.received.push(got);
+        if (answer.stallMs) setTimeout(send, answer.stallMs).unref();
+        else send();
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+  }
+
+  url(path = "/ingest"): string {
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}${path}`;
+  }
+
+  /** Every event line accepted so far, in the order received. */
+  events(): Record<string, unknown>[] {
+    return this.received.flatMap((r) => r.lines);
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+const secretKey = deriveSecretKey("audit-streams-test-secret-key");
+const SIGNING_SECRET = "whsec-for-the-collector-0123456789";
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: TDb;
+let receiver: Receiver;
+const forwarders: TAuditStreamForwarder[] = [];
+
+const admin = () => apiCaller(db, TEST_TOKENS.admin, secretKey);
+
+function forwarder(options: { holder?: string; batchSize?: number; timeoutMs?: number } = {}) {
+  const f = createAuditStreamForwarder({ db, secretKey, batchSize: 200, ...options });
+  forwarders.push(f);
+  return f;
+}
+
+/** Runs passes until nothing more waits; returns how many events went out. */
+async function drain(f: TAuditStreamForwarder): Promise<number> {
+  let total = 0;
+  for (let pass = 0; pass < 50; pass += 1) {
+    const { delivered, more } = await f.runOnce();
+    total += delivered;
+    if (!more) return total;
+  }
+  throw new Error("the forwarder never caught up");
+}
+
+async function streamNamed(name: string) {
+  return (await admin().auditStreams.list()).find((s) => s.name === name)!;
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb(database.url, { poolMax: 4 });
+  await seedApiTestStore(db, { guardrails: [], maskingRules: [] });
+  receiver = new Receiver();
+  await receiver.start();
+});
+
+afterAll(async () => {
+  await Promise.all(forwarders.map((f) => f.close()));
+  await receiver?.stop();
+  await db?.$disconnect();
+  await database?.drop();
+});
+
+beforeEach(async () => {
+  receiver.received = [];
+  receiver.respond = () => ({ status: 200 });
+  // Each test configures its own streams.
+  for (const stream of await admin().auditStreams.list())
+    await admin().auditStreams.remove({ id: stream.id });
+});
+
+describe("audit streams", () => {
+  it("sends every event after the stream's start, once, in order, signed and with its Authorization", async () => {
+    await appendAuditEvents(db, [newAuditEvent({ statement: "select 'before the stream'" })]);
+    const created = await admin().auditStreams.create({
+      name: "siem",
+      url: receiver.url(),
+      format: "jsonl",
+      signingSecret: SIGNING_SECRET,
+      authorization: "Splunk 1234-abcd",
+    });
+    expect(created).toMatchObject({ status: "delivering", signed: true, hasAuthorization: true });
+    // The secrets are write-only: not in the DTO, and encrypted in the store.
+    expect(JSON.stringify(await admin().auditStreams.list())).not.toMatch(/whsec|Splunk 1234/);
+    const stored = await db.auditStream.findUniqueOrThrow({ where: { id: created.id } });
+    expect(`${stored.signingSecret}${stored.authorization}`).not.toMatch(/whsec|Splunk/);
+
+    const statements = Array.from({ length: 450 }, (_, i) => `select ${i}`);
+    await appendAuditEvents(
+      db,
+      statements.map((statement) => newAuditEvent({ statement })),
+    );
+    expect(await drain(forwarder())).toBe(451); // the stream's own creation, then the 450
+
+    const events = receiver.events();
+    expect(events.map((e) => e.statement ?? e.message)).toEqual([
+      expect.stringMatching(/^created audit stream "siem" to http:\/\/127\.0\.0\.1:\d+\/ingest$/),
+      ...statements,
+    ]);
+    expect(events.every((e) => ZAuditEventDto.safeParse(e).success)).toBe(true);
+    const seqs = events.map((e) => BigInt(e.seq as string));
+    expect(seqs.every((seq, i) => i === 0 || seq > seqs[i - 1]!)).toBe(true);
+    expect(receiver.received.length).toBe(3); // batches of 200
+
+    for (const request of receiver.received) {
+      expect(request.headers["content-type"]).toBe("application/x-ndjson");
+      expect(request.headers.authorization).toBe("Splunk 1234-abcd");
+      expect(request.headers["x-portcullis-stream"]).toBe("siem");
+      const first = request.lines[0]!.seq as string;
+      const last = request.lines[request.lines.length - 1]!.seq as string;
+      expect(request.headers["x-portcullis-seq"]).toBe(`${first}-${last}`);
+      // What a receiver does to trust the body.
+      const [t, v1] = String(request.headers["x-portcullis-signature"]).split(",");
+      expect(v1).toBe(`v1=${webhookSignature(SIGNING_SECRET, Number(t!.slice(2)), request.body)}`);
+    }
+    const listed = await streamNamed("siem");
+    expect(listed).toMatchObject({ deliveredCount: 451, pending: 0, failures: 0, status: "delivering" });
+    expect(listed.lastDeliveredAt).not.toBeNull();
+
+    // Caught up: a further pass sends nothing.
+    receiver.received = [];
+    expect(await drain(forwarder())).toBe(0);
+    expect(receiver.received).toEqual([]);
+  });
+
+  it("keeps the cursor when the receiver refuses, backs off, and sends the same events again", async () => {
+    const stream = await admin().auditStreams.create({ name: "flaky", url: receiver.url(), format: "jsonl" });
+    const f = forwarder();
+    await drain(f); // its own creation event
+    receiver.received = [];
+    await appendAuditEvents(
+      db,
+      Array.from({ length: 5 }, (_, i) => newAuditEvent({ statement: `update t set n = ${i}` })),
+    );
+    receiver.respond = () => ({ status: 503, body: "collector busy" });
+    expect((await f.runOnce()).delivered).toBe(0);
+    const failing = await streamNamed("flaky");
+    expect(failing).toMatchObject({ status: "failing", failures: 1, pending: 5 });
+    expect(failing.lastError).toBe("HTTP 503: collector busy");
+    expect(new Date(failing.nextAttemptAt).getTime()).toBeGreaterThan(Date.now());
+
+    // Not due yet: the next pass leaves it alone, even with the receiver back.
+    receiver.respond = () => ({ status: 200 });
+    expect((await f.runOnce()).delivered).toBe(0);
+    expect(receiver.received).toEqual([]);
+
+    // Resuming retries at once; the same five arrive, nothing lost.
+    await admin().auditStreams.setEnabled({ id: stream.id, enabled: false });
+    await admin().auditStreams.setEnabled({ id: stream.id, enabled: true });
+    expect(await drain(f)).toBe(5 + 2); // and the pause and the resume themselves
+    expect(receiver.events().map((e) => e.statement ?? e.message)).toEqual([
+      ...Array.from({ length: 5 }, (_, i) => `update t set n = ${i}`),
+      'paused audit stream "flaky"',
+      'enabled audit stream "flaky"',
+    ]);
+    expect(await streamNamed("flaky")).toMatchObject({ status: "delivering", failures: 0, pending: 0 });
+  });
+
+  it("treats a stalled receiver and a redirect as failures, and a paused stream as silent", async () => {
+    const stream = await admin().auditStreams.create({ name: "slow", url: receiver.url(), format: "jsonl" });
+    receiver.respond = () => ({ status: 200, stallMs: 2000 });
+    expect((await forwarder({ timeoutMs: 300 }).runOnce()).delivered).toBe(0);
+    expect((await streamNamed("slow")).lastError).toBe("no answer within 300 ms");
+
+    await admin().auditStreams.setEnabled({ id: stream.id, enabled: true }); // due again
+    receiver.respond = () => ({ status: 302, location: "http://127.0.0.1:1/elsewhere" });
+    expect((await forwarder().runOnce()).delivered).toBe(0);
+    expect((await streamNamed("slow")).lastError).toBe("HTTP 302");
+
+    await admin().auditStreams.setEnabled({ id: stream.id, enabled: false });
+    receiver.respond = () => ({ status: 200 });
+    receiver.received = [];
+    expect(await drain(forwarder())).toBe(0);
+    expect(receiver.received).toEqual([]);
+    expect((await streamNamed("slow")).status).toBe("disabled");
+  });
+
+  it("sends OCSF for the environments asked for, and from the beginning when asked", async () => {
+    await appendAuditEvents(db, [
+      newAuditEvent({ environment: "staging", statement: "select * from staging_only", tables: ["orders"] }),
+      newAuditEvent({ environment: "production", statement: "select * from prod_only" }),
+      newAuditEvent({
+        environment: "staging",
+        statement: "drop table orders",
+        statementClass: "ddl",
+        decision: "blocked",
+        ruleName: "no-drop",
+      }),
+    ]);
+    await admin().auditStreams.create({
+      name: "lake",
+      url: receiver.url("/ocsf"),
+      format: "ocsf",
+      environments: ["staging"],
+      startFrom: "beginning",
+    });
+    await drain(forwarder());
+    const events = receiver.events();
+    expect(events).toHaveLength(2);
+    expect(events.every((e) => (e.unmapped as { environment: string }).environment === "staging")).toBe(true);
+    expect(events.every((e) => e.class_uid === 6005 && e.category_uid === 6)).toBe(true);
+    const blocked = events.find(
+      (e) => (e.query_info as { query_string?: string } | undefined)?.query_string === "drop table orders",
+    );
+    expect(blocked).toMatchObject({
+      activity_id: 99,
+      type_uid: 600599,
+      severity_id: 3,
+      status: "Failure",
+      actor: { user: { name: "dev@demo.local", type_id: 1 } },
+      database: { name: "demo", type: "PostgreSQL" },
+      src_endpoint: { ip: "127.0.0.1" },
+      unmapped: { decision: "blocked", rule: { name: "no-drop" } },
+    });
+    // Filtered-out events still move the cursor: nothing is left waiting.
+    expect(await streamNamed("lake")).toMatchObject({ pending: 0, status: "delivering" });
+  });
+
+  it("lets only one replica deliver a stream at a time", async () => {
+    await admin().auditStreams.create({ name: "shared", url: receiver.url(), format: "jsonl" });
+    await appendAuditEvents(
+      db,
+      Array.from({ length: 300 }, (_, i) => newAuditEvent({ statement: `select ${i} as shared` })),
+    );
+    receiver.respond = () => ({ status: 200, stallMs: 100 });
+    const a = forwarder({ holder: "replica-a" });
+    const b = forwarder({ holder: "replica-b" });
+    let total = 0;
+    for (let pass = 0; pass < 20; pass += 1) {
+      const [ra, rb] = await Promise.all([a.runOnce(), b.runOnce()]);
+      total += ra.delivered + rb.delivered;
+      if (!ra.more && !rb.more && (await streamNamed("shared")).pending === 0) break;
+    }
+    const ids = receiver.events().map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(total).toBe(301);
+  });
+
+  it("refuses bad configuration and keeps streams to admins", async () => {
+    const bad = (input: Record<string, unknown>) =>
+      refusal(
+        admin().auditStreams.create({ name: "x", url: receiver.url(), format: "jsonl", ...input } as never),
+      );
+    expect((await bad({ url: "ftp://collector/x" })).code).toBe("BAD_REQUEST");
+    expect((await bad({ format: "csv" })).code).toBe("BAD_REQUEST");
+    expect((await bad({ authorization: "Bearer x\r\nX-Evil: 1" })).code).toBe("BAD_REQUEST");
+    expect((await bad({ signingSecret: "short" })).code).toBe("BAD_REQUEST");
+
+    await admin().auditStreams.create({ name: "dup", url: receiver.url(), format: "jsonl" });
+    expect(
+      await refusal(admin().auditStreams.create({ name: "dup", url: receiver.url(), format: "jsonl" })),
+    ).toEqual({ code: "CONFLICT", message: 'An audit stream named "dup" already exists' });
+
+    const developer = apiCaller(db, TEST_TOKENS.developer, secretKey);
+    expect((await refusal(developer.auditStreams.list())).code).toBe("FORBIDDEN");
+    expect(
+      (await refusal(developer.auditStreams.create({ name: "mine", url: receiver.url(), format: "jsonl" })))
+        .code,
+    ).toBe("FORBIDDEN");
+  });
+
+  it("names the collector in the timeline without the key a URL may carry", async () => {
+    await admin().auditStreams.create({
+      name: "keyed",
+      url: "https://user:pass@collector.example/v1/input?dd-api-key=SECRETKEY",
+      format: "jsonl",
+    });
+    const page = await admin().audit.list({ filter: { text: "keyed" }, limit: 5 });
+    expect(page.items[0]?.message).toBe('created audit stream "keyed" to https://collector.example/v1/input');
+    expect(JSON.stringify(page.items)).not.toMatch(/SECRETKEY|pass@/);
+  });
+});

@@ -1,0 +1,195 @@
+// Sends the audit timeline on to each enabled audit stream: batches of events after the stream's cursor, in
+// seq order, POSTed as newline-delimited JSON. At least once: the cursor moves only after a 2xx, so a receiver
+// that failed or timed out gets the same events again (each carries its id to deduplicate on). Replicas share
+// the work through the store's lease; a failing receiver is retried with a growing delay, up to 5 minutes.
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import {
+  leaseDueAuditStreams,
+  readAuditEventsForStream,
+  recordAuditStreamFailure,
+  recordAuditStreamProgress,
+  releaseAuditStreamLeases,
+  type TDb,
+  type TLeasedAuditStream,
+} from "@portcullis/db";
+import type { Logger } from "pino";
+import { toAuditEventDto } from "../audit/service.ts";
+import { webhookSignature } from "../notifications/notifier.ts";
+import { streamBody } from "./formats.ts";
+
+export interface TAuditStreamForwarderOptions {
+  db: TDb;
+  secretKey: Buffer;
+  logger?: Logger;
+  /** How often due streams are looked for when none has more waiting. */
+  pollMs?: number;
+  batchSize?: number;
+  /** A batch stops growing past this many bytes (one event always goes, whatever its size). */
+  maxBatchBytes?: number;
+  timeoutMs?: number;
+  leaseMs?: number;
+  /** Names this replica in the lease. */
+  holder?: string;
+  maxRetryDelayMs?: number;
+}
+
+export interface TAuditStreamForwarder {
+  start(): void;
+  /** One pass over the due streams; resolves to how many events were delivered. */
+  runOnce(): Promise<{ delivered: number; more: boolean }>;
+  close(): Promise<void>;
+}
+
+/** 1 s, 2 s, 4 s ... after consecutive failures, capped. */
+export function retryDelayMs(failures: number, maxMs: number): number {
+  return Math.min(maxMs, 1000 * 2 ** Math.min(failures, 20));
+}
+
+export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions): TAuditStreamForwarder {
+  const { db, secretKey, logger } = options;
+  const pollMs = options.pollMs ?? 2000;
+  const batchSize = options.batchSize ?? 500;
+  const maxBatchBytes = options.maxBatchBytes ?? 4 * 1024 * 1024;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const leaseMs = options.leaseMs ?? Math.max(60_000, timeoutMs * 3);
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 5 * 60_000;
+  const holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<unknown> = Promise.resolve();
+  let started = false;
+  let closed = false;
+
+  async function deliver(stream: TLeasedAuditStream): Promise<{ delivered: number; more: boolean }> {
+    const fromSeq = stream.cursorSeq;
+    let events;
+    let scannedTo;
+    try {
+      ({ events, scannedTo } = await readAuditEventsForStream(db, {
+        afterSeq: fromSeq,
+        environments: stream.environments,
+        limit: batchSize,
+      }));
+    } catch (err) {
+      await fail(stream, `reading the audit store: ${(err as Error).message}`);
+      return { delivered: 0, more: false };
+    }
+    if (events.length === 0) {
+      // Nothing for this stream up to scannedTo (or nothing new at all): move past what was filtered out.
+      await recordAuditStreamProgress(db, { id: stream.id, holder, fromSeq, toSeq: scannedTo, delivered: 0 });
+      return { delivered: 0, more: false };
+    }
+
+    let dtos = events.map(toAuditEventDto);
+    let body = streamBody(dtos, stream.format);
+    let toSeq = scannedTo;
+    if (Buffer.byteLength(body) > maxBatchBytes && dtos.length > 1) {
+      // Trim to what fits; the rest goes in the next batch.
+      let size = 0;
+      let keep = 0;
+      for (const dto of dtos) {
+        const line = Buffer.byteLength(streamBody([dto], stream.format));
+        if (keep > 0 && size + line > maxBatchBytes) break;
+        size += line;
+        keep += 1;
+      }
+      dtos = dtos.slice(0, keep);
+      body = streamBody(dtos, stream.format);
+      toSeq = events[keep - 1]!.seq;
+    }
+
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      "content-type": "application/x-ndjson",
+      "user-agent": "Portcullis-audit-stream",
+      "x-portcullis-stream": stream.name,
+      // The seq range lets a receiver see a gap or a repeat at a glance; the events' ids deduplicate.
+      "x-portcullis-seq": `${dtos[0]!.seq}-${dtos[dtos.length - 1]!.seq}`,
+    };
+    if (stream.signingSecret)
+      headers["x-portcullis-signature"] =
+        `t=${timestamp},v1=${webhookSignature(stream.signingSecret, timestamp, body)}`;
+    if (stream.authorization) headers.authorization = stream.authorization;
+
+    let refusal: string | null = null;
+    try {
+      const response = await fetch(stream.url, {
+        method: "POST",
+        headers,
+        body,
+        // A redirect could carry the events (and the Authorization header) somewhere nobody configured.
+        redirect: "manual",
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await response.text().catch(() => "");
+      if (response.status < 200 || response.status > 299)
+        refusal = `HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
+    } catch (err) {
+      const cause = (err as Error & { cause?: Error }).cause;
+      refusal =
+        (err as Error).name === "TimeoutError"
+          ? `no answer within ${timeoutMs} ms`
+          : `${(err as Error).message}${cause?.message ? `: ${cause.message}` : ""}`;
+    }
+    if (refusal !== null) {
+      await fail(stream, refusal);
+      return { delivered: 0, more: false };
+    }
+    const moved = await recordAuditStreamProgress(db, {
+      id: stream.id,
+      holder,
+      fromSeq,
+      toSeq,
+      delivered: dtos.length,
+    });
+    if (!moved) logger?.warn({ stream: stream.name }, "audit stream changed during a delivery");
+    // More waits when the batch was full or trimmed to its byte limit.
+    return { delivered: dtos.length, more: moved && (toSeq < scannedTo || events.length >= batchSize) };
+  }
+
+  async function fail(stream: TLeasedAuditStream, error: string) {
+    const retryAt = new Date(Date.now() + retryDelayMs(stream.failures, maxRetryDelayMs));
+    logger?.warn({ stream: stream.name, error, retryAt }, "audit stream delivery failed");
+    await recordAuditStreamFailure(db, { id: stream.id, holder, error, retryAt });
+  }
+
+  async function runOnce() {
+    const streams = await leaseDueAuditStreams(db, secretKey, holder, leaseMs);
+    const results = await Promise.all(streams.map(deliver));
+    return {
+      delivered: results.reduce((sum, r) => sum + r.delivered, 0),
+      more: results.some((r) => r.more),
+    };
+  }
+
+  function schedule(delayMs: number) {
+    if (closed) return;
+    timer = setTimeout(() => {
+      timer = null;
+      running = runOnce().then(
+        (result) => schedule(result.more ? 0 : pollMs),
+        (err: unknown) => {
+          logger?.error({ err }, "audit stream pass failed");
+          schedule(pollMs);
+        },
+      );
+    }, delayMs);
+    timer.unref();
+  }
+
+  return {
+    start() {
+      if (started) return;
+      started = true;
+      schedule(0);
+    },
+    runOnce,
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      await running;
+      await releaseAuditStreamLeases(db, holder).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,258 @@
+// Audit streams: the timeline sent on to SIEM collectors. The store keeps, per stream, the seq of the last event
+// its receiver accepted; a forwarder on any control-plane replica leases a due stream, reads the events after
+// that cursor and moves it when the receiver said yes. Secrets are stored encrypted and never read back out
+// except by the forwarder.
+import type { TDb } from "../client.ts";
+import { decryptSecret, encryptSecret } from "../secrets.ts";
+import { auditEventSelect, type TAuditEventRow } from "./audit-events.ts";
+
+export type TAuditStreamFormat = "jsonl" | "ocsf";
+
+/** Past this many waiting events a stream's backlog is shown as "at least". */
+export const AUDIT_STREAM_PENDING_CAP = 100_000;
+
+export interface TAuditStreamSummary {
+  id: string;
+  name: string;
+  url: string;
+  format: TAuditStreamFormat;
+  environments: string[];
+  enabled: boolean;
+  signed: boolean;
+  hasAuthorization: boolean;
+  deliveredCount: bigint;
+  lastDeliveredAt: Date | null;
+  lastError: string | null;
+  lastErrorAt: Date | null;
+  failures: number;
+  nextAttemptAt: Date;
+  createdAt: Date;
+  /** Events after the cursor that this stream will send, counted up to AUDIT_STREAM_PENDING_CAP + 1. */
+  pending: number;
+}
+
+export async function createAuditStream(
+  db: TDb,
+  secretKey: Buffer,
+  input: {
+    name: string;
+    url: string;
+    format: TAuditStreamFormat;
+    environments: string[];
+    signingSecret: string | null;
+    authorization: string | null;
+    /** "now": only events recorded from here on; "beginning": the whole timeline first. */
+    startFrom: "now" | "beginning";
+  },
+): Promise<{ id: string; name: string } | null> {
+  const cursorSeq =
+    input.startFrom === "beginning"
+      ? 0n
+      : ((await db.auditEvent.aggregate({ _max: { seq: true } }))._max.seq ?? 0n);
+  // A name already taken returns nothing (null), also when two admins race for it.
+  const [created] = await db.auditStream.createManyAndReturn({
+    skipDuplicates: true,
+    data: {
+      name: input.name,
+      url: input.url,
+      format: input.format,
+      environments: input.environments,
+      signingSecret: input.signingSecret ? encryptSecret(input.signingSecret, secretKey) : null,
+      authorization: input.authorization ? encryptSecret(input.authorization, secretKey) : null,
+      cursorSeq,
+    },
+    select: { id: true, name: true },
+  });
+  return created ?? null;
+}
+
+export async function listAuditStreams(db: TDb): Promise<TAuditStreamSummary[]> {
+  const rows = await db.auditStream.findMany({
+    orderBy: { name: "asc" },
+    select: {
+      id: true,
+      name: true,
+      url: true,
+      format: true,
+      environments: true,
+      enabled: true,
+      signingSecret: true,
+      authorization: true,
+      cursorSeq: true,
+      deliveredCount: true,
+      lastDeliveredAt: true,
+      lastError: true,
+      lastErrorAt: true,
+      failures: true,
+      nextAttemptAt: true,
+      createdAt: true,
+    },
+  });
+  return Promise.all(
+    rows.map(async ({ signingSecret, authorization, cursorSeq, ...row }) => ({
+      ...row,
+      format: row.format as TAuditStreamFormat,
+      signed: signingSecret !== null,
+      hasAuthorization: authorization !== null,
+      pending: await countPending(db, cursorSeq, row.environments),
+    })),
+  );
+}
+
+async function countPending(db: TDb, afterSeq: bigint, environments: string[]): Promise<number> {
+  // Bounded: a stream that starts from the beginning of a large store would otherwise count it all each time.
+  const [row] = await db.$queryRaw<{ pending: number }[]>`
+    SELECT count(*)::int AS pending FROM (
+      SELECT 1 FROM audit_events
+      WHERE seq > ${afterSeq}
+        AND (cardinality(${environments}::text[]) = 0 OR environment = ANY(${environments}::text[]))
+      LIMIT ${AUDIT_STREAM_PENDING_CAP + 1}
+    ) AS waiting`;
+  return row?.pending ?? 0;
+}
+
+/** Returns the stream's name, or null if there is no such stream. */
+export async function setAuditStreamEnabled(db: TDb, id: string, enabled: boolean): Promise<string | null> {
+  const updated = await db.auditStream.updateMany({
+    where: { id },
+    // Re-enabling retries at once rather than after the backoff a failing receiver had reached.
+    data: enabled ? { enabled, failures: 0, nextAttemptAt: new Date() } : { enabled },
+  });
+  if (updated.count === 0) return null;
+  return (await db.auditStream.findUnique({ where: { id }, select: { name: true } }))?.name ?? null;
+}
+
+export async function deleteAuditStream(db: TDb, id: string): Promise<string | null> {
+  const rows = await db.$queryRaw<{ name: string }[]>`
+    DELETE FROM audit_streams WHERE id = ${id}::uuid RETURNING name`;
+  return rows[0]?.name ?? null;
+}
+
+export interface TLeasedAuditStream {
+  id: string;
+  name: string;
+  url: string;
+  format: TAuditStreamFormat;
+  environments: string[];
+  signingSecret: string | null;
+  authorization: string | null;
+  cursorSeq: bigint;
+  failures: number;
+}
+
+/**
+ * Takes the lease on every enabled stream that is due and not leased by another replica. The lease outlives
+ * one delivery attempt (the caller's HTTP timeout is well below it); a replica that dies holding it is
+ * replaced once it runs out.
+ */
+export async function leaseDueAuditStreams(
+  db: TDb,
+  secretKey: Buffer,
+  holder: string,
+  leaseMs: number,
+): Promise<TLeasedAuditStream[]> {
+  const rows = await db.$queryRaw<
+    {
+      id: string;
+      name: string;
+      url: string;
+      format: string;
+      environments: string[];
+      signing_secret: string | null;
+      authorization: string | null;
+      cursor_seq: bigint;
+      failures: number;
+    }[]
+  >`
+    UPDATE audit_streams
+    SET lease_holder = ${holder}, lease_until = now() + make_interval(secs => ${leaseMs / 1000})
+    WHERE enabled AND next_attempt_at <= now()
+      AND (lease_until IS NULL OR lease_until < now() OR lease_holder = ${holder})
+    RETURNING id::text, name, url, format, environments, signing_secret, "authorization", cursor_seq, failures`;
+  return rows.map((row) => ({
+    id: row.id,
+    name: row.name,
+    url: row.url,
+    format: row.format as TAuditStreamFormat,
+    environments: row.environments,
+    signingSecret: row.signing_secret === null ? null : decryptSecret(row.signing_secret, secretKey),
+    authorization: row.authorization === null ? null : decryptSecret(row.authorization, secretKey),
+    cursorSeq: BigInt(row.cursor_seq),
+    failures: row.failures,
+  }));
+}
+
+/**
+ * The next events for a stream, in seq order. Every writer extends the chain under one lock, so seq order is
+ * commit order and nothing can later appear at or below a seq already seen. `scannedTo` is how far the
+ * stream's cursor may move even when the events were filtered out by environment.
+ */
+export async function readAuditEventsForStream(
+  db: TDb,
+  input: { afterSeq: bigint; environments: string[]; limit: number },
+): Promise<{ events: TAuditEventRow[]; scannedTo: bigint }> {
+  const highWater = (await db.auditEvent.aggregate({ _max: { seq: true } }))._max.seq ?? 0n;
+  if (highWater <= input.afterSeq) return { events: [], scannedTo: input.afterSeq };
+  const events = await db.auditEvent.findMany({
+    where: {
+      seq: { gt: input.afterSeq, lte: highWater },
+      ...(input.environments.length > 0 ? { environment: { in: input.environments } } : {}),
+    },
+    orderBy: { seq: "asc" },
+    take: input.limit,
+    select: auditEventSelect,
+  });
+  const full = events.length === input.limit;
+  return { events, scannedTo: full ? events[events.length - 1]!.seq : highWater };
+}
+
+/**
+ * Moves the cursor after the receiver accepted events up to `toSeq` (or nothing matched up to it), and gives
+ * the lease back. Only the lease holder, from the cursor it read, can move it: false when that no longer holds.
+ */
+export async function recordAuditStreamProgress(
+  db: TDb,
+  input: { id: string; holder: string; fromSeq: bigint; toSeq: bigint; delivered: number },
+): Promise<boolean> {
+  const now = new Date();
+  const updated = await db.auditStream.updateMany({
+    where: { id: input.id, leaseHolder: input.holder, cursorSeq: input.fromSeq },
+    data: {
+      cursorSeq: input.toSeq,
+      ...(input.delivered > 0
+        ? { deliveredCount: { increment: input.delivered }, lastDeliveredAt: now }
+        : {}),
+      failures: 0,
+      nextAttemptAt: now,
+      leaseHolder: null,
+      leaseUntil: null,
+    },
+  });
+  return updated.count === 1;
+}
+
+/** Keeps the cursor, notes why, and waits until `retryAt` before the next attempt. */
+export async function recordAuditStreamFailure(
+  db: TDb,
+  input: { id: string; holder: string; error: string; retryAt: Date },
+): Promise<void> {
+  await db.auditStream.updateMany({
+    where: { id: input.id, leaseHolder: input.holder },
+    data: {
+      lastError: input.error.slice(0, 1000),
+      lastErrorAt: new Date(),
+      failures: { increment: 1 },
+      nextAttemptAt: input.retryAt,
+      leaseHolder: null,
+      leaseUntil: null,
+    },
+  });
+}
+
+/** Gives up the leases a stopping replica holds, so another can carry on at once. */
+export async function releaseAuditStreamLeases(db: TDb, holder: string): Promise<void> {
+  await db.auditStream.updateMany({
+    where: { leaseHolder: holder },
+    data: { leaseHolder: null, leaseUntil: null },
+  });
+}
