@@ -11,6 +11,7 @@ const links = [
   { href: "/policy", label: "Policy" },
   { href: "/identities", label: "Identities" },
   { href: "/agents", label: "Agents" },
+  { href: "/streams", label: "Streams" },
   { href: "/connections/new", label: "Onboard" },
 ] as const;
 
