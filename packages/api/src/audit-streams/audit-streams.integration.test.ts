@@ -79,7 +79,9 @@ const forwarders: TAuditStreamForwarder[] = [];
 
 const admin = () => apiCaller(db, TEST_TOKENS.admin, secretKey);
 
-function forwarder(options: { holder?: string; batchSize?: number; timeoutMs?: number } = {}) {
+function forwarder(
+  options: { holder?: string; batchSize?: number; timeoutMs?: number; maxBatchBytes?: number } = {},
+) {
   const f = createAuditStreamForwarder({ db, secretKey, batchSize: 200, ...options });
   forwarders.push(f);
   return f;
@@ -268,6 +270,24 @@ describe("audit streams", () => {
     });
     // Filtered-out events still move the cursor: nothing is left waiting.
     expect(await streamNamed("lake")).toMatchObject({ pending: 0, status: "delivering" });
+  });
+
+  it("keeps batches under the byte limit, sending an event larger than it on its own", async () => {
+    await admin().auditStreams.create({ name: "sized", url: receiver.url(), format: "jsonl" });
+    const big = `select '${"x".repeat(6000)}'`;
+    const statements = ["select 'a'", "select 'b'", big, "select 'c'", "select 'd'"];
+    await appendAuditEvents(
+      db,
+      statements.map((statement) => newAuditEvent({ statement })),
+    );
+    expect(await drain(forwarder({ maxBatchBytes: 2500 }))).toBe(6);
+    expect(receiver.events().map((e) => e.statement ?? e.message)).toEqual([
+      'created audit stream "sized" to ' + receiver.url(),
+      ...statements,
+    ]);
+    const sizes = receiver.received.map((r) => Buffer.byteLength(r.body));
+    expect(sizes.filter((size) => size > 2500)).toHaveLength(1); // the big one, alone
+    expect(receiver.received.find((r) => r.body.includes("xxxx"))!.lines).toHaveLength(1);
   });
 
   it("lets only one replica deliver a stream at a time", async () => {

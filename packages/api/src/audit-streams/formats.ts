@@ -139,9 +139,11 @@ export function toOcsfEvent(event: TAuditEventDto) {
   };
 }
 
-/** One line per event, each ending in a newline (application/x-ndjson). */
+/** One event as a line of newline-delimited JSON (application/x-ndjson), newline included. */
+export function streamLine(event: TAuditEventDto, format: "jsonl" | "ocsf"): string {
+  return `${JSON.stringify(format === "ocsf" ? toOcsfEvent(event) : event)}\n`;
+}
+
 export function streamBody(events: TAuditEventDto[], format: "jsonl" | "ocsf"): string {
-  let body = "";
-  for (const event of events) body += `${JSON.stringify(format === "ocsf" ? toOcsfEvent(event) : event)}\n`;
-  return body;
+  return events.map((event) => streamLine(event, format)).join("");
 }

@@ -16,7 +16,7 @@ import {
 import type { Logger } from "pino";
 import { toAuditEventDto } from "../audit/service.ts";
 import { webhookSignature } from "../notifications/notifier.ts";
-import { streamBody } from "./formats.ts";
+import { streamLine } from "./formats.ts";
 
 export interface TAuditStreamForwarderOptions {
   db: TDb;
@@ -44,6 +44,27 @@ export interface TAuditStreamForwarder {
 /** 1 s, 2 s, 4 s ... after consecutive failures, capped. */
 export function retryDelayMs(failures: number, maxMs: number): number {
   return Math.min(maxMs, 1000 * 2 ** Math.min(failures, 20));
+}
+
+/** The start of a collector's answer, for the error shown to admins; the rest is not read. */
+async function answerPrefix(response: Response, limit = 200): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit * 4) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    // A body cut short still leaves its status to go by.
+  } finally {
+    void reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).toString("utf8").slice(0, limit).trim();
 }
 
 export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions): TAuditStreamForwarder {
@@ -81,23 +102,20 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
       return { delivered: 0, more: false };
     }
 
-    let dtos = events.map(toAuditEventDto);
-    let body = streamBody(dtos, stream.format);
-    let toSeq = scannedTo;
-    if (Buffer.byteLength(body) > maxBatchBytes && dtos.length > 1) {
-      // Trim to what fits; the rest goes in the next batch.
-      let size = 0;
-      let keep = 0;
-      for (const dto of dtos) {
-        const line = Buffer.byteLength(streamBody([dto], stream.format));
-        if (keep > 0 && size + line > maxBatchBytes) break;
-        size += line;
-        keep += 1;
-      }
-      dtos = dtos.slice(0, keep);
-      body = streamBody(dtos, stream.format);
-      toSeq = events[keep - 1]!.seq;
+    // Lines up to the byte limit (one event always goes, whatever its size); the rest waits for the next batch.
+    let body = "";
+    let bytes = 0;
+    let sent = 0;
+    for (const event of events) {
+      const line = streamLine(toAuditEventDto(event), stream.format);
+      const lineBytes = Buffer.byteLength(line);
+      if (sent > 0 && bytes + lineBytes > maxBatchBytes) break;
+      body += line;
+      bytes += lineBytes;
+      sent += 1;
     }
+    const last = events[sent - 1]!;
+    const toSeq = sent === events.length ? scannedTo : last.seq;
 
     const timestamp = Math.floor(Date.now() / 1000);
     const headers: Record<string, string> = {
@@ -105,7 +123,7 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
       "user-agent": "Portcullis-audit-stream",
       "x-portcullis-stream": stream.name,
       // The seq range lets a receiver see a gap or a repeat at a glance; the events' ids deduplicate.
-      "x-portcullis-seq": `${dtos[0]!.seq}-${dtos[dtos.length - 1]!.seq}`,
+      "x-portcullis-seq": `${events[0]!.seq}-${last.seq}`,
     };
     if (stream.signingSecret)
       headers["x-portcullis-signature"] =
@@ -122,9 +140,9 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
         redirect: "manual",
         signal: AbortSignal.timeout(timeoutMs),
       });
-      const text = await response.text().catch(() => "");
+      const text = await answerPrefix(response);
       if (response.status < 200 || response.status > 299)
-        refusal = `HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
+        refusal = `HTTP ${response.status}${text ? `: ${text}` : ""}`;
     } catch (err) {
       const cause = (err as Error & { cause?: Error }).cause;
       refusal =
@@ -141,11 +159,11 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
       holder,
       fromSeq,
       toSeq,
-      delivered: dtos.length,
+      delivered: sent,
     });
     if (!moved) logger?.warn({ stream: stream.name }, "audit stream changed during a delivery");
     // More waits when the batch was full or trimmed to its byte limit.
-    return { delivered: dtos.length, more: moved && (toSeq < scannedTo || events.length >= batchSize) };
+    return { delivered: sent, more: moved && (toSeq < scannedTo || events.length >= batchSize) };
   }
 
   async function fail(stream: TLeasedAuditStream, error: string) {
