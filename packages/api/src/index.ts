@@ -23,3 +23,4 @@ export { identitiesRest } from "./identities/rest.ts";
 export * from "./identities/schemas.ts";
 export { openApiDocument } from "./openapi.ts";
 export { approvalsRest } from "./approvals/rest.ts";
+export { auditStreamsRest } from "./audit-streams/rest.ts";

@@ -17,6 +17,7 @@ import {
   ZCreateAccessRequestInput,
   ZDecideInput,
 } from "./approvals/schemas.ts";
+import { ZAuditStreamDto, ZCreateAuditStreamInput } from "./audit-streams/schemas.ts";
 import { ZCredentialInput, ZIssuedCredential } from "./connections/schemas.ts";
 import {
   ZApiTokenDto,
@@ -280,6 +281,63 @@ export function openApiDocument(serverUrl: string): TJson {
           responses: { "200": { description: "Revoked" }, ...errors },
         },
       },
+      "/api/v1/audit-streams": {
+        get: {
+          summary: "Audit streams to SIEM collectors, with their delivery state (admin)",
+          responses: {
+            "200": {
+              description: "All audit streams",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      items: { type: "array", items: { $ref: "#/components/schemas/AuditStream" } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors,
+          },
+        },
+        post: {
+          summary: "Stream the audit timeline to a collector as JSONL or OCSF (admin)",
+          description:
+            "Events are POSTed as application/x-ndjson in seq order, at least once: the stream's position moves only when the collector answers 2xx. The signing secret and Authorization value are stored encrypted and never returned.",
+          requestBody: { required: true, content: json("CreateAuditStream") },
+          responses: {
+            "201": { description: "Created", content: json("AuditStream") },
+            "409": { description: "The name is taken", content: json("Error") },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/audit-streams/{id}": {
+        delete: {
+          summary: "Delete an audit stream (admin); its position in the timeline goes with it",
+          parameters: [idParameter("audit stream")],
+          responses: {
+            "200": { description: "Deleted" },
+            "404": { description: "No such audit stream", content: json("Error") },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/audit-streams/{id}/pause": {
+        post: {
+          summary: "Pause an audit stream (admin): it keeps its position",
+          parameters: [idParameter("audit stream")],
+          responses: { "200": { description: "Paused", content: json("AuditStream") }, ...errors },
+        },
+      },
+      "/api/v1/audit-streams/{id}/resume": {
+        post: {
+          summary: "Resume an audit stream (admin), retrying a failing one at once",
+          parameters: [idParameter("audit stream")],
+          responses: { "200": { description: "Resumed", content: json("AuditStream") }, ...errors },
+        },
+      },
       "/api/v1/grants": {
         post: {
           summary: "Grant an identity access to a connection, optionally until a time (admin)",
@@ -313,6 +371,8 @@ export function openApiDocument(serverUrl: string): TJson {
         CreateAccessRequest: schema(ZCreateAccessRequestInput, "input"),
         CredentialRequest: schema(ZCredentialInput.omit({ connectionId: true }), "input"),
         Credential: schema(ZIssuedCredential),
+        AuditStream: schema(ZAuditStreamDto),
+        CreateAuditStream: schema(ZCreateAuditStreamInput, "input"),
       },
     },
   };

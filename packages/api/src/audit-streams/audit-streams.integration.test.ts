@@ -6,9 +6,11 @@ import { appendAuditEvents, createDb, deriveSecretKey, type TDb } from "@portcul
 import { createTestDatabase, newAuditEvent } from "@portcullis/db/test-support";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ZAuditEventDto } from "../audit/schemas.ts";
+import { handleRest } from "../rest.ts";
 import { webhookSignature } from "../notifications/notifier.ts";
 import { apiCaller, refusal, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
 import { createAuditStreamForwarder, type TAuditStreamForwarder } from "./forwarder.ts";
+import { auditStreamsRest } from "./rest.ts";
 
 interface TReceived {
   path: string;
@@ -331,6 +333,64 @@ describe("audit streams", () => {
       (await refusal(developer.auditStreams.create({ name: "mine", url: receiver.url(), format: "jsonl" })))
         .code,
     ).toBe("FORBIDDEN");
+  });
+
+  it("serves the same over the REST API, to admins, with clear errors", async () => {
+    const request = (method: string, body?: string, token: string = TEST_TOKENS.admin) =>
+      new Request("http://cp/api/v1/audit-streams", {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body,
+      });
+    const call = async (run: () => Promise<unknown>, status = 200) => {
+      const response = await handleRest(run, undefined, status);
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const created = await call(
+      () =>
+        auditStreamsRest.create(
+          db,
+          request("POST", JSON.stringify({ name: "from-ci", url: receiver.url(), format: "ocsf" })),
+          secretKey,
+        ),
+      201,
+    );
+    expect(created).toMatchObject({
+      status: 201,
+      body: { name: "from-ci", format: "ocsf", status: "delivering" },
+    });
+    const id = created.body.id as string;
+    expect((await call(() => auditStreamsRest.list(db, request("GET")))).body.items).toMatchObject([
+      { id, name: "from-ci" },
+    ]);
+    expect(
+      (await call(() => auditStreamsRest.setEnabled(db, request("POST"), id, false))).body,
+    ).toMatchObject({
+      status: "disabled",
+    });
+    expect((await call(() => auditStreamsRest.setEnabled(db, request("POST"), id, true))).body).toMatchObject(
+      {
+        status: "delivering",
+      },
+    );
+
+    expect(
+      await call(() => auditStreamsRest.create(db, request("POST", "{not json"), secretKey), 201),
+    ).toMatchObject({ status: 400, body: { error: { message: "The request body must be JSON" } } });
+    expect(
+      (await call(() => auditStreamsRest.list(db, request("GET", undefined, TEST_TOKENS.developer)))).status,
+    ).toBe(403);
+    expect((await call(() => auditStreamsRest.list(db, request("GET", undefined, "pcat_nope")))).status).toBe(
+      401,
+    );
+
+    expect((await call(() => auditStreamsRest.remove(db, request("DELETE"), id))).body).toEqual({
+      deleted: true,
+    });
+    expect((await call(() => auditStreamsRest.remove(db, request("DELETE"), id))).status).toBe(404);
+    expect(
+      (await call(() => auditStreamsRest.setEnabled(db, request("POST"), "not-a-uuid", true))).status,
+    ).toBe(400);
   });
 
   it("names the collector in the timeline without the key a URL may carry", async () => {

@@ -17,7 +17,7 @@ export const auditStreamsRouter = createTRPCRouter({
     .mutation(({ ctx, input }) => auditStreamService.create(ctx.db, ctx.caller, ctx.secretKey, input)),
   setEnabled: adminProcedure
     .input(ZSetAuditStreamEnabledInput)
-    .output(z.void())
+    .output(ZAuditStreamDto)
     .mutation(({ ctx, input }) => auditStreamService.setEnabled(ctx.db, ctx.caller, input)),
   remove: adminProcedure
     .input(ZAuditStreamIdInput)

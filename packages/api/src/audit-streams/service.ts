@@ -63,6 +63,12 @@ async function recordChange(db: TDb, caller: TCaller, message: string, details?:
   ]);
 }
 
+async function streamDto(db: TDb, id: string): Promise<TAuditStreamDto> {
+  const stream = (await listAuditStreams(db, id))[0];
+  if (!stream) throw new AppError("NOT_FOUND", "No such audit stream");
+  return parseOutput(ZAuditStreamDto, toAuditStreamDto(stream), "Audit stream");
+}
+
 export const auditStreamService = {
   async list(db: TDb): Promise<TAuditStreamDto[]> {
     return parseOutput(ZAuditStreamList, (await listAuditStreams(db)).map(toAuditStreamDto), "Audit streams");
@@ -88,16 +94,16 @@ export const auditStreamService = {
       startFrom: input.startFrom,
       signed: Boolean(input.signingSecret),
     });
-    const stream = (await listAuditStreams(db)).find((s) => s.id === created.id);
-    if (!stream) throw new AppError("NOT_FOUND", "The audit stream was removed meanwhile");
-    return parseOutput(ZAuditStreamDto, toAuditStreamDto(stream), "Audit stream");
+    return streamDto(db, created.id);
   },
 
-  async setEnabled(db: TDb, caller: TCaller, rawInput: unknown): Promise<void> {
+  /** Pauses or resumes a stream; resuming also retries a failing one at once. */
+  async setEnabled(db: TDb, caller: TCaller, rawInput: unknown): Promise<TAuditStreamDto> {
     const input = parseInput(ZSetAuditStreamEnabledInput, rawInput);
     const name = await setAuditStreamEnabled(db, input.id, input.enabled);
     if (name === null) throw new AppError("NOT_FOUND", "No such audit stream");
     await recordChange(db, caller, `${input.enabled ? "enabled" : "paused"} audit stream "${name}"`);
+    return streamDto(db, input.id);
   },
 
   async remove(db: TDb, caller: TCaller, rawInput: unknown): Promise<void> {

@@ -66,8 +66,10 @@ export async function createAuditStream(
   return created ?? null;
 }
 
-export async function listAuditStreams(db: TDb): Promise<TAuditStreamSummary[]> {
+/** Every stream, by name; or the one with `id` (none if it does not exist). */
+export async function listAuditStreams(db: TDb, id?: string): Promise<TAuditStreamSummary[]> {
   const rows = await db.auditStream.findMany({
+    where: id === undefined ? {} : { id },
     orderBy: { name: "asc" },
     select: {
       id: true,
