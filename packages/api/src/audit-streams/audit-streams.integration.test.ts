@@ -233,6 +233,23 @@ describe("audit streams", () => {
     expect((await streamNamed("slow")).status).toBe("disabled");
   });
 
+  it("never sends unsigned when the stream's secret cannot be decrypted", async () => {
+    await admin().auditStreams.create({
+      name: "rekeyed",
+      url: receiver.url(),
+      format: "jsonl",
+      signingSecret: SIGNING_SECRET,
+    });
+    const otherKey = createAuditStreamForwarder({ db, secretKey: deriveSecretKey("a-different-secret-key") });
+    forwarders.push(otherKey);
+    expect((await otherKey.runOnce()).delivered).toBe(0);
+    expect(receiver.received).toEqual([]);
+    expect(await streamNamed("rekeyed")).toMatchObject({
+      status: "failing",
+      lastError: "cannot decrypt the stream's secrets (was PORTCULLIS_SECRET_KEY changed?)",
+    });
+  });
+
   it("sends OCSF for the environments asked for, and from the beginning when asked", async () => {
     await appendAuditEvents(db, [
       newAuditEvent({ environment: "staging", statement: "select * from staging_only", tables: ["orders"] }),

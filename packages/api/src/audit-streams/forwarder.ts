@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import {
+  decryptSecret,
   leaseDueAuditStreams,
   readAuditEventsForStream,
   recordAuditStreamFailure,
@@ -84,6 +85,16 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
 
   async function deliver(stream: TLeasedAuditStream): Promise<{ delivered: number; more: boolean }> {
     const fromSeq = stream.cursorSeq;
+    let signingSecret: string | null;
+    let authorization: string | null;
+    try {
+      signingSecret = stream.signingSecret && decryptSecret(stream.signingSecret, secretKey);
+      authorization = stream.authorization && decryptSecret(stream.authorization, secretKey);
+    } catch {
+      // Never send unsigned or unauthenticated instead: the stream waits until an admin re-creates it.
+      await fail(stream, "cannot decrypt the stream's secrets (was PORTCULLIS_SECRET_KEY changed?)");
+      return { delivered: 0, more: false };
+    }
     let events;
     let scannedTo;
     try {
@@ -125,10 +136,10 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
       // The seq range lets a receiver see a gap or a repeat at a glance; the events' ids deduplicate.
       "x-portcullis-seq": `${events[0]!.seq}-${last.seq}`,
     };
-    if (stream.signingSecret)
+    if (signingSecret)
       headers["x-portcullis-signature"] =
-        `t=${timestamp},v1=${webhookSignature(stream.signingSecret, timestamp, body)}`;
-    if (stream.authorization) headers.authorization = stream.authorization;
+        `t=${timestamp},v1=${webhookSignature(signingSecret, timestamp, body)}`;
+    if (authorization) headers.authorization = authorization;
 
     let refusal: string | null = null;
     try {
@@ -173,7 +184,7 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
   }
 
   async function runOnce() {
-    const streams = await leaseDueAuditStreams(db, secretKey, holder, leaseMs);
+    const streams = await leaseDueAuditStreams(db, holder, leaseMs);
     const results = await Promise.all(streams.map(deliver));
     return {
       delivered: results.reduce((sum, r) => sum + r.delivered, 0),

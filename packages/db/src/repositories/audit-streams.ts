@@ -1,9 +1,9 @@
 // Audit streams: the timeline sent on to SIEM collectors. The store keeps, per stream, the seq of the last event
 // its receiver accepted; a forwarder on any control-plane replica leases a due stream, reads the events after
 // that cursor and moves it when the receiver said yes. Secrets are stored encrypted and never read back out
-// except by the forwarder.
+// except by the forwarder, which decrypts them.
 import type { TDb } from "../client.ts";
-import { decryptSecret, encryptSecret } from "../secrets.ts";
+import { encryptSecret } from "../secrets.ts";
 import { auditEventSelect, type TAuditEventRow } from "./audit-events.ts";
 
 export type TAuditStreamFormat = "jsonl" | "ocsf";
@@ -136,6 +136,7 @@ export interface TLeasedAuditStream {
   url: string;
   format: TAuditStreamFormat;
   environments: string[];
+  /** Encrypted as stored (decryptSecret with the control plane's key). */
   signingSecret: string | null;
   authorization: string | null;
   cursorSeq: bigint;
@@ -149,7 +150,6 @@ export interface TLeasedAuditStream {
  */
 export async function leaseDueAuditStreams(
   db: TDb,
-  secretKey: Buffer,
   holder: string,
   leaseMs: number,
 ): Promise<TLeasedAuditStream[]> {
@@ -177,8 +177,8 @@ export async function leaseDueAuditStreams(
     url: row.url,
     format: row.format as TAuditStreamFormat,
     environments: row.environments,
-    signingSecret: row.signing_secret === null ? null : decryptSecret(row.signing_secret, secretKey),
-    authorization: row.authorization === null ? null : decryptSecret(row.authorization, secretKey),
+    signingSecret: row.signing_secret,
+    authorization: row.authorization,
     cursorSeq: BigInt(row.cursor_seq),
     failures: row.failures,
   }));
