@@ -5,7 +5,13 @@
 // Events are seeded with SQL (realistic mix of actors, kinds, connections, environments, decisions, tables,
 // columns and statement texts over 30 days); their hash chain is not meaningful, only their shape.
 import { parseArgs } from "node:util";
-import { createDb, decodeAuditCursor, listAuditEvents, type TAuditEventFilter } from "@portcullis/db";
+import {
+  auditActivity,
+  createDb,
+  decodeAuditCursor,
+  listAuditEvents,
+  type TAuditEventFilter,
+} from "@portcullis/db";
 import { migrate } from "@portcullis/db/migrator";
 import pg from "pg";
 
@@ -145,6 +151,34 @@ async function main(): Promise<void> {
     worst = Math.max(worst, median);
     log(
       `${label.padEnd(50)} ${median.toFixed(1).padStart(9)} ${times.at(-1)!.toFixed(1).padStart(8)} ${String(rows).padStart(6)}`,
+    );
+  }
+  // The Overview page: four aggregates over the window (buckets, top identities, top tables, totals).
+  log("");
+  log("overview (auditActivity)                           median ms   max ms   statements");
+  for (const [label, days, bucketSeconds] of [
+    ["last 24 hours, hourly", 1, 3600],
+    ["last 7 days, 6-hourly", 7, 6 * 3600],
+    ["last 30 days, daily (the whole store)", 30, 86_400],
+  ] as const) {
+    const window = {
+      from: new Date(now - days * day),
+      to: new Date(now),
+      bucketSeconds,
+      connectionIds: [],
+      limit: 10,
+    };
+    await auditActivity(db, window); // warm-up
+    const times: number[] = [];
+    let statements = 0;
+    for (let i = 0; i < REPEAT; i++) {
+      const t0 = performance.now();
+      statements = (await auditActivity(db, window)).totals.statements;
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    log(
+      `${label.padEnd(50)} ${times[Math.floor(times.length / 2)]!.toFixed(1).padStart(9)} ${times.at(-1)!.toFixed(1).padStart(8)} ${String(statements).padStart(12)}`,
     );
   }
   await db.$disconnect();

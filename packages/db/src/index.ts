@@ -16,3 +16,4 @@ export * from "./repositories/approvals.ts";
 export * from "./repositories/access-requests.ts";
 export * from "./signals.ts";
 export * from "./repositories/audit-streams.ts";
+export * from "./repositories/audit-activity.ts";

@@ -6,6 +6,7 @@ import { usePathname } from "next/navigation";
 
 const links = [
   { href: "/connect", label: "Connect" },
+  { href: "/overview", label: "Overview" },
   { href: "/timeline", label: "Timeline" },
   { href: "/approvals", label: "Approvals" },
   { href: "/policy", label: "Policy" },

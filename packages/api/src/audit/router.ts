@@ -1,5 +1,5 @@
 import { createTRPCRouter, roleProcedure } from "../trpc.ts";
-import { ZAuditEventListInput } from "./schemas.ts";
+import { ZAuditActivity, ZAuditActivityInput, ZAuditEventListInput } from "./schemas.ts";
 import { auditService } from "./service.ts";
 
 // The audit trail is evidence: readable by auditors and admins only.
@@ -9,5 +9,9 @@ export const auditRouter = createTRPCRouter({
   list: auditReader
     .input(ZAuditEventListInput)
     .query(({ ctx, input }) => auditService.list(ctx.db, input, ctx.caller)),
+  activity: auditReader
+    .input(ZAuditActivityInput)
+    .output(ZAuditActivity)
+    .query(({ ctx, input }) => auditService.activity(ctx.db, input, ctx.caller)),
   verifyChain: auditReader.query(({ ctx }) => auditService.verifyChain(ctx.db)),
 });

@@ -99,3 +99,46 @@ export const ZAuditChainVerification = z.object({
   firstBroken: z.object({ seq: z.string(), id: z.string(), reason: z.string() }).nullable(),
 });
 export type TAuditChainVerification = z.infer<typeof ZAuditChainVerification>;
+
+export const ACTIVITY_RANGES = {
+  "24h": { seconds: 24 * 3600, bucketSeconds: 3600 },
+  "7d": { seconds: 7 * 86_400, bucketSeconds: 6 * 3600 },
+  "30d": { seconds: 30 * 86_400, bucketSeconds: 86_400 },
+} as const;
+
+export const ZAuditActivityInput = z.object({
+  range: z.enum(["24h", "7d", "30d"]).default("24h"),
+});
+export type TAuditActivityInput = z.input<typeof ZAuditActivityInput>;
+
+const ZCount = z.number().int().min(0);
+
+export const ZAuditActivity = z.object({
+  from: z.iso.datetime(),
+  to: z.iso.datetime(),
+  bucketSeconds: z.number().int(),
+  /** Every bucket of the window, oldest first, empty ones included. */
+  buckets: z.array(
+    z.object({
+      start: z.iso.datetime(),
+      allowed: ZCount,
+      masked: ZCount,
+      refused: ZCount,
+      held: ZCount,
+      error: ZCount,
+    }),
+  ),
+  actors: z.array(
+    z.object({ name: z.string(), kind: z.string(), statements: ZCount, refused: ZCount, masked: ZCount }),
+  ),
+  tables: z.array(z.object({ name: z.string(), statements: ZCount, writes: ZCount, masked: ZCount })),
+  totals: z.object({
+    statements: ZCount,
+    refused: ZCount,
+    masked: ZCount,
+    held: ZCount,
+    identities: ZCount,
+    sessions: ZCount,
+  }),
+});
+export type TAuditActivityDto = z.infer<typeof ZAuditActivity>;

@@ -1,5 +1,6 @@
 // Reading the audit store. Transport-free: callers pass a db and plain input, failures are AppErrors.
 import {
+  auditActivity,
   decodeAuditCursor,
   listAuditEvents,
   verifyAuditChain,
@@ -10,9 +11,13 @@ import {
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
+  ACTIVITY_RANGES,
+  ZAuditActivity,
+  ZAuditActivityInput,
   ZAuditChainVerification,
   ZAuditEventListInput,
   ZAuditEventPage,
+  type TAuditActivityDto,
   type TAuditChainVerification,
   type TAuditEventDto,
   type TAuditEventFilter,
@@ -52,6 +57,17 @@ export function toAuditEventDto(row: TAuditEventRow): TAuditEventDto {
   };
 }
 
+/** Which bar a decision adds to: approved statements ran, so they count as allowed. */
+const ACTIVITY_COLUMN: Record<string, "allowed" | "masked" | "refused" | "held" | "error"> = {
+  allowed: "allowed",
+  approved: "allowed",
+  masked: "masked",
+  blocked: "refused",
+  denied: "refused",
+  pending_approval: "held",
+  error: "error",
+};
+
 export const auditService = {
   /** Newest first; pass the returned nextCursor back to continue. */
   async list(
@@ -72,6 +88,56 @@ export const auditService = {
         nextCursor: page.nextCursor,
       },
       "Audit data",
+    );
+  },
+
+  /** Statements over the last day, week or month: per time bucket and decision, top identities and tables. */
+  async activity(
+    db: TDb,
+    rawInput: unknown,
+    scope: { connectionIds: string[] } = { connectionIds: [] },
+    now = new Date(),
+  ): Promise<TAuditActivityDto> {
+    const input = parseInput(ZAuditActivityInput, rawInput);
+    const range = ACTIVITY_RANGES[input.range];
+    const bucketMs = range.bucketSeconds * 1000;
+    // Buckets on round boundaries (UTC), the current one included: the window ends at the next boundary.
+    const to = new Date(Math.ceil((now.getTime() + 1) / bucketMs) * bucketMs);
+    const from = new Date(to.getTime() - range.seconds * 1000);
+    const activity = await auditActivity(db, {
+      from,
+      to,
+      bucketSeconds: range.bucketSeconds,
+      connectionIds: scope.connectionIds,
+      limit: 10,
+    });
+    const buckets = new Map<number, TAuditActivityDto["buckets"][number]>();
+    for (let t = from.getTime(); t < to.getTime(); t += bucketMs)
+      buckets.set(t, {
+        start: new Date(t).toISOString(),
+        allowed: 0,
+        masked: 0,
+        refused: 0,
+        held: 0,
+        error: 0,
+      });
+    for (const row of activity.buckets) {
+      const bucket = buckets.get(row.start.getTime());
+      if (!bucket) continue;
+      bucket[ACTIVITY_COLUMN[row.decision] ?? "allowed"] += row.count;
+    }
+    return parseOutput(
+      ZAuditActivity,
+      {
+        from: from.toISOString(),
+        to: to.toISOString(),
+        bucketSeconds: range.bucketSeconds,
+        buckets: [...buckets.values()],
+        actors: activity.actors,
+        tables: activity.tables,
+        totals: activity.totals,
+      },
+      "Audit activity",
     );
   },
 
