@@ -80,6 +80,20 @@ describe("Governor.stillAuthorized", () => {
   });
 });
 
+describe("Governor.authenticate", () => {
+  it("admits a token one of whose grants has ended while another still holds", () => {
+    const governor = new Governor();
+    const ended = new Date(Date.now() - 1000).toISOString();
+    // The same token twice: its grant through a group has ended, its own grant has no end.
+    governor.update(snapshot(1, [{ token: "pcat_a", expiresAt: ended }, { token: "pcat_a" }]));
+    expect(login(governor, "pcat_a").identityName).toBe("svc@example.com");
+    governor.update(snapshot(2, [{ token: "pcat_a", expiresAt: ended }]));
+    expect(governor.authenticate({ user: "svc@example.com", database: "shop", password: "pcat_a" }).ok).toBe(
+      false,
+    );
+  });
+});
+
 describe("short-lived signed credentials", () => {
   const { publicKey, privateKey } = generateKeyPairSync("ed25519");
   const CONNECTION = "00000000-0000-4000-8000-0000000000c1";

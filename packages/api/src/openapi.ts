@@ -20,6 +20,7 @@ import {
 import { ZAuditStreamDto, ZCreateAuditStreamInput } from "./audit-streams/schemas.ts";
 import { ZCredentialInput, ZIssuedCredential } from "./connections/schemas.ts";
 import {
+  ZActiveGrantDto,
   ZApiTokenDto,
   ZCreateApiTokenInput,
   ZCreatedApiToken,
@@ -339,8 +340,29 @@ export function openApiDocument(serverUrl: string): TJson {
         },
       },
       "/api/v1/grants": {
+        get: {
+          summary:
+            "Grants in force: who may reach which connection, directly or through a group (admin, auditor)",
+          responses: {
+            "200": {
+              description: "Active grants",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      items: { type: "array", items: { $ref: "#/components/schemas/ActiveGrant" } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors,
+          },
+        },
         post: {
-          summary: "Grant an identity access to a connection, optionally until a time (admin)",
+          summary:
+            "Grant an identity, or every member of a group (identityId or group), access to a connection, optionally until a time (admin)",
           requestBody: { required: true, content: json("Grant") },
           responses: { "201": { description: "Granted", content: json("GrantCreated") }, ...errors },
         },
@@ -362,6 +384,7 @@ export function openApiDocument(serverUrl: string): TJson {
         CreatedApiToken: schema(ZCreatedApiToken),
         Grant: schema(ZGrantInput, "input"),
         GrantCreated: schema(ZGrantDto),
+        ActiveGrant: schema(ZActiveGrantDto),
         Connection: schema(ZConnectionSummary),
         Approval: schema(ZApprovalDto),
         ApprovalList: schema(ZApprovalList),

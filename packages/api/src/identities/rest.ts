@@ -41,6 +41,10 @@ export const identitiesRest = {
     const body = await readJsonObject(request, { optional: true });
     return connectionService.credential(db, caller, secretKey, { ...body, connectionId });
   },
+  async grants(db: TDb, request: Request) {
+    const caller = await automationCaller(db, request, ["admin", "auditor"]);
+    return { items: await identityService.activeGrants(db, caller) };
+  },
   async grant(db: TDb, request: Request) {
     const caller = await automationCaller(db, request, ["admin"]);
     return identityService.grant(db, caller, await readJsonObject(request));

@@ -1,5 +1,6 @@
 import { adminProcedure, createTRPCRouter, protectedProcedure, roleProcedure } from "../trpc.ts";
 import {
+  ZActiveGrantList,
   ZApiTokenDto,
   ZCreateApiTokenInput,
   ZCreatedApiToken,
@@ -35,6 +36,10 @@ export const identitiesRouter = createTRPCRouter({
     .input(ZTokenRef)
     .output(ZApiTokenDto)
     .mutation(({ ctx, input }) => identityService.revokeToken(ctx.db, ctx.caller, input)),
+  // Who may reach what is part of the evidence: auditors read it too.
+  grants: roleProcedure("admin", "auditor")
+    .output(ZActiveGrantList)
+    .query(({ ctx }) => identityService.activeGrants(ctx.db, ctx.caller)),
   revokeGrant: adminProcedure
     .input(ZGrantRef)
     .mutation(({ ctx, input }) => identityService.revokeGrant(ctx.db, ctx.caller, input)),

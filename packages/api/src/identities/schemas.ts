@@ -72,12 +72,40 @@ export const ZTokenRef = z.object({ tokenId: z.uuid() }).strict();
 
 export const ZGrantInput = z
   .object({
-    identityId: z.uuid(),
+    /** The identity granted; or give `group`. */
+    identityId: z.uuid().optional(),
+    /** Every member of this group (as the identity provider names it, e.g. an OIDC groups claim value). */
+    group: z.string().trim().min(1).max(200).optional(),
     connectionId: z.uuid(),
     reason: z.string().trim().max(500).default(""),
     expiresAt: z.iso.datetime({ offset: true }).nullable().default(null),
   })
-  .strict();
+  .strict()
+  .refine((input) => (input.identityId === undefined) !== (input.group === undefined), {
+    message: "Give either identityId or group, not both",
+  });
 export const ZGrantDto = z.object({ id: z.string() });
+
+/** A grant in force: to one identity, or to a group (with how many members it has now). */
+export const ZActiveGrantDto = z.object({
+  id: z.string(),
+  grantee: z.discriminatedUnion("type", [
+    z.object({
+      type: z.literal("identity"),
+      id: z.string(),
+      name: z.string(),
+      kind: z.enum(["human", "service", "ai_agent"]),
+    }),
+    z.object({ type: z.literal("group"), id: z.string(), name: z.string(), members: z.number().int() }),
+  ]),
+  connection: z.object({ id: z.string(), name: z.string(), environment: z.string() }),
+  reason: z.string(),
+  grantedBy: z.string().nullable(),
+  viaAccessRequest: z.boolean(),
+  startsAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime().nullable(),
+});
+export type TActiveGrantDto = z.infer<typeof ZActiveGrantDto>;
+export const ZActiveGrantList = z.array(ZActiveGrantDto);
 
 export const ZGrantRef = z.object({ grantId: z.uuid() }).strict();

@@ -4,6 +4,7 @@ import {
   createIdentity,
   grantAccess,
   IdentityConflictError,
+  listActiveGrants,
   listApiTokens,
   listIdentities,
   NotFoundError,
@@ -17,6 +18,7 @@ import type { TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
+  ZActiveGrantList,
   ZApiTokenDto,
   ZCreateApiTokenInput,
   ZCreatedApiToken,
@@ -28,6 +30,7 @@ import {
   ZIdentityList,
   ZIdentityRef,
   ZTokenRef,
+  type TActiveGrantDto,
   type TApiTokenDto,
   type TIdentityDto,
 } from "./schemas.ts";
@@ -122,13 +125,30 @@ export const identityService = {
     requireInScope(caller, [input.connectionId]);
     const grant = await mapDbErrors(() =>
       grantAccess(db, caller.identity, {
-        identityId: input.identityId,
+        grantee: input.identityId !== undefined ? { identityId: input.identityId } : { group: input.group! },
         connectionId: input.connectionId,
         reason: input.reason,
         expiresAt: input.expiresAt ? new Date(input.expiresAt) : null,
       }),
     );
     return parseOutput(ZGrantDto, grant, "Grant");
+  },
+
+  /** Who may reach which connection now, directly or through a group. */
+  async activeGrants(db: TDb, caller: TCaller): Promise<TActiveGrantDto[]> {
+    // A token scoped to connections sees only their grants.
+    const grants = (await listActiveGrants(db)).filter(
+      (g) => caller.connectionIds.length === 0 || caller.connectionIds.includes(g.connection.id),
+    );
+    return parseOutput(
+      ZActiveGrantList,
+      grants.map((g) => ({
+        ...g,
+        startsAt: g.startsAt.toISOString(),
+        expiresAt: g.expiresAt?.toISOString() ?? null,
+      })),
+      "Grants",
+    );
   },
 
   async revokeGrant(db: TDb, caller: TCaller, rawInput: unknown): Promise<{ revoked: true }> {

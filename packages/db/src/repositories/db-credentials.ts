@@ -6,7 +6,7 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from "node:c
 import type { TDb } from "../client.ts";
 import { decryptSecret, encryptSecret } from "../secrets.ts";
 import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
-import { NotFoundError } from "./identities.ts";
+import { activeGrantsOf, NotFoundError } from "./identities.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 
 const KEYS_SETTING = "db_credential_keys";
@@ -82,13 +82,8 @@ export async function issueDatabaseCredential(
   now = new Date(),
 ): Promise<{ token: string; expiresAt: Date; connection: { name: string; environment: string } }> {
   const grant = await db.grant.findFirst({
-    where: {
-      identityId: input.identity.id,
-      connectionId: input.connectionId,
-      revokedAt: null,
-      startsAt: { lte: now },
-      OR: [{ expiresAt: null }, { expiresAt: { gt: now } }],
-    },
+    // Its own grant or its group's; the longest-lasting decides.
+    where: { ...activeGrantsOf(input.identity.id, now), connectionId: input.connectionId },
     orderBy: { expiresAt: { sort: "desc", nulls: "first" } },
     select: { expiresAt: true, connection: { select: { name: true, environment: true } } },
   });

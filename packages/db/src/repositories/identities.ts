@@ -167,25 +167,50 @@ export async function revokeApiToken(db: TDb, actor: TAdminActor, tokenId: strin
   });
 }
 
-/** Lets an identity connect to a connection (until expiresAt, when given). */
+/**
+ * Lets an identity, or every member of a group, connect to a connection (until expiresAt, when given). A group
+ * is named as the identity provider names it; granting to one nobody has signed in from yet creates it, so
+ * its members get access at their first sign-in.
+ */
 export async function grantAccess(
   db: TDb,
   actor: TAdminActor,
-  input: { identityId: string; connectionId: string; reason: string; expiresAt: Date | null },
+  input: {
+    grantee: { identityId: string } | { group: string };
+    connectionId: string;
+    reason: string;
+    expiresAt: Date | null;
+  },
 ): Promise<{ id: string }> {
   return db.$transaction(async (tx) => {
-    const [identity, connection] = await Promise.all([
-      tx.identity.findUnique({ where: { id: input.identityId }, select: { name: true } }),
-      tx.connection.findUnique({
-        where: { id: input.connectionId },
-        select: { name: true, environment: true },
-      }),
-    ]);
-    if (!identity) throw new NotFoundError(`identity ${input.identityId}`);
+    const connection = await tx.connection.findUnique({
+      where: { id: input.connectionId },
+      select: { name: true, environment: true },
+    });
     if (!connection) throw new NotFoundError(`connection ${input.connectionId}`);
+    let grantee: { identityId: string } | { groupId: string };
+    let label: string;
+    if ("identityId" in input.grantee) {
+      const identity = await tx.identity.findUnique({
+        where: { id: input.grantee.identityId },
+        select: { name: true },
+      });
+      if (!identity) throw new NotFoundError(`identity ${input.grantee.identityId}`);
+      grantee = { identityId: input.grantee.identityId };
+      label = identity.name;
+    } else {
+      const group = await tx.group.upsert({
+        where: { name: input.grantee.group },
+        create: { name: input.grantee.group },
+        update: {},
+        select: { id: true },
+      });
+      grantee = { groupId: group.id };
+      label = `group ${input.grantee.group}`;
+    }
     const grant = await tx.grant.create({
       data: {
-        identityId: input.identityId,
+        ...grantee,
         connectionId: input.connectionId,
         reason: input.reason,
         grantedById: actor.id,
@@ -194,12 +219,24 @@ export async function grantAccess(
       select: { id: true },
     });
     await recordIdentityChange(tx, actor, {
-      message: `granted ${identity.name} access to ${connection.name}${input.expiresAt ? ` until ${input.expiresAt.toISOString()}` : ""}`,
+      message: `granted ${label} access to ${connection.name}${input.expiresAt ? ` until ${input.expiresAt.toISOString()}` : ""}`,
       connection: { id: input.connectionId, ...connection },
       details: { grant: { id: grant.id, ...input } },
     });
     return grant;
   });
+}
+
+/** Grants that let an identity connect now: its own, and those of the groups it is a member of. */
+export function activeGrantsOf(identityId: string, now: Date): Prisma.GrantWhereInput {
+  return {
+    revokedAt: null,
+    startsAt: { lte: now },
+    AND: [
+      { OR: [{ identityId }, { group: { members: { some: { identityId } } } }] },
+      { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+    ],
+  };
 }
 
 async function recordIdentityChange(
@@ -232,33 +269,30 @@ export async function revokeGrant(db: TDb, actor: TAdminActor, grantId: string):
       select: {
         revokedAt: true,
         identity: { select: { name: true } },
+        group: { select: { name: true } },
         connection: { select: { id: true, name: true, environment: true } },
       },
     });
     if (!grant) throw new NotFoundError(`grant ${grantId}`);
     if (grant.revokedAt) return;
     await tx.grant.update({ where: { id: grantId }, data: { revokedAt: new Date() } });
+    const grantee = grant.identity ? `${grant.identity.name}'s` : `group ${grant.group?.name ?? "?"}'s`;
     await recordIdentityChange(tx, actor, {
-      message: `revoked ${grant.identity.name}'s access to ${grant.connection.name}`,
+      message: `revoked ${grantee} access to ${grant.connection.name}`,
       connection: grant.connection,
       details: { grant: { id: grantId } },
     });
   });
 }
 
-/** The connections an identity may reach now, with when that access ends (null: no end). */
+/** The connections an identity may reach now (its own grants and its groups'), with when that access ends (null: no end). */
 export async function listGrantedConnections(
   db: TDb,
   identityId: string,
   now = new Date(),
 ): Promise<{ id: string; name: string; environment: string; agentId: string; until: Date | null }[]> {
   const grants = await db.grant.findMany({
-    where: {
-      identityId,
-      revokedAt: null,
-      startsAt: { lte: now },
-      OR: [{ expiresAt: null }, { expiresAt: { gt: now } }],
-    },
+    where: activeGrantsOf(identityId, now),
     select: {
       expiresAt: true,
       connection: { select: { id: true, name: true, environment: true, agentId: true } },
@@ -280,4 +314,58 @@ export async function listGrantedConnections(
     byConnection.set(g.connection.id, { ...g.connection, until });
   }
   return [...byConnection.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export interface TGrantSummary {
+  id: string;
+  grantee:
+    | { type: "identity"; id: string; name: string; kind: TIdentityKind }
+    | { type: "group"; id: string; name: string; members: number };
+  connection: { id: string; name: string; environment: string };
+  reason: string;
+  grantedBy: string | null;
+  viaAccessRequest: boolean;
+  startsAt: Date;
+  expiresAt: Date | null;
+}
+
+/** Grants in force now (not revoked, not ended), connection by connection: who may reach what, and until when. */
+export async function listActiveGrants(db: TDb, now = new Date()): Promise<TGrantSummary[]> {
+  const rows = await db.grant.findMany({
+    where: {
+      revokedAt: null,
+      startsAt: { lte: now },
+      OR: [{ expiresAt: null }, { expiresAt: { gt: now } }],
+    },
+    orderBy: [{ connection: { name: "asc" } }, { createdAt: "asc" }],
+    select: {
+      id: true,
+      reason: true,
+      grantedById: true,
+      accessRequestId: true,
+      startsAt: true,
+      expiresAt: true,
+      identity: { select: { id: true, name: true, kind: true } },
+      group: { select: { id: true, name: true, _count: { select: { members: true } } } },
+      connection: { select: { id: true, name: true, environment: true } },
+    },
+  });
+  const granterIds = [...new Set(rows.flatMap((r) => (r.grantedById ? [r.grantedById] : [])))];
+  const granters = new Map(
+    (await db.identity.findMany({ where: { id: { in: granterIds } }, select: { id: true, name: true } })).map(
+      (i) => [i.id, i.name],
+    ),
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    grantee: row.identity
+      ? { type: "identity", ...row.identity }
+      : { type: "group", id: row.group!.id, name: row.group!.name, members: row.group!._count.members },
+    connection: row.connection,
+    reason: row.reason,
+    grantedBy: row.grantedById ? (granters.get(row.grantedById) ?? null) : null,
+    viaAccessRequest: row.accessRequestId !== null,
+    startsAt: row.startsAt,
+    expiresAt: row.expiresAt,
+  }));
 }

@@ -80,6 +80,74 @@ export interface TPolicySnapshotData {
   }[];
 }
 
+/** What the snapshot needs of an identity that holds a grant, directly or through a group. */
+function granteeSelect(now: Date) {
+  return {
+    id: true,
+    name: true,
+    kind: true,
+    disabledAt: true,
+    memberships: { select: { group: { select: { name: true } } } },
+    apiTokens: {
+      where: { revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+      select: { tokenHash: true, expiresAt: true, connectionIds: true },
+    },
+  } as const satisfies Prisma.IdentitySelect;
+}
+
+type TGrantee = Prisma.IdentityGetPayload<{ select: ReturnType<typeof granteeSelect> }>;
+type TConnectionAccess = Pick<TPolicySnapshotData["connections"][number], "credentials" | "grants">;
+
+/** The later of two ends of access, where null is none. */
+function latest(a: Date | null, b: Date | null): Date | null {
+  return a === null || b === null ? null : a > b ? a : b;
+}
+
+/**
+ * Who may connect, from a connection's active grants: each identity granted directly or through a group
+ * (disabled ones left out), once, until its longest-lasting grant ends; and each of their API tokens that may
+ * reach the connection, until the earlier of that and the token's own end.
+ */
+function grantedAccess(
+  connectionId: string,
+  grants: {
+    expiresAt: Date | null;
+    identity: TGrantee | null;
+    group: { members: { identity: TGrantee }[] } | null;
+  }[],
+): TConnectionAccess {
+  const byIdentity = new Map<string, { identity: TGrantee; until: Date | null }>();
+  for (const grant of grants) {
+    const grantees = grant.identity ? [grant.identity] : (grant.group?.members.map((m) => m.identity) ?? []);
+    for (const identity of grantees) {
+      if (identity.disabledAt) continue;
+      const previous = byIdentity.get(identity.id);
+      byIdentity.set(identity.id, {
+        identity,
+        until: previous ? latest(previous.until, grant.expiresAt) : grant.expiresAt,
+      });
+    }
+  }
+  const access: TConnectionAccess = { credentials: [], grants: [] };
+  for (const { identity, until } of byIdentity.values()) {
+    const who = {
+      identityId: identity.id,
+      identityName: identity.name,
+      identityKind: identity.kind,
+      groups: identity.memberships.map((m) => m.group.name),
+    };
+    access.grants.push({ ...who, expiresAt: until?.toISOString() ?? null });
+    for (const token of identity.apiTokens)
+      if (token.connectionIds.length === 0 || token.connectionIds.includes(connectionId))
+        access.credentials.push({
+          ...who,
+          tokenHash: token.tokenHash,
+          expiresAt: earliest(until, token.expiresAt)?.toISOString() ?? null,
+        });
+  }
+  return access;
+}
+
 export async function buildPolicySnapshot(
   db: TDb,
   agentId: string,
@@ -109,19 +177,8 @@ export async function buildPolicySnapshot(
         },
         select: {
           expiresAt: true,
-          identity: {
-            select: {
-              id: true,
-              name: true,
-              kind: true,
-              disabledAt: true,
-              memberships: { select: { group: { select: { name: true } } } },
-              apiTokens: {
-                where: { revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
-                select: { tokenHash: true, expiresAt: true, connectionIds: true },
-              },
-            },
-          },
+          identity: { select: granteeSelect(now) },
+          group: { select: { members: { select: { identity: { select: granteeSelect(now) } } } } },
         },
       },
     },
@@ -146,33 +203,7 @@ export async function buildPolicySnapshot(
         tlsMode: c.tlsMode,
         ca: c.tlsCa,
       },
-      credentials: c.grants.flatMap((grant) =>
-        grant.identity.disabledAt
-          ? []
-          : grant.identity.apiTokens
-              .filter((t) => t.connectionIds.length === 0 || t.connectionIds.includes(c.id))
-              .map((t) => ({
-                identityId: grant.identity.id,
-                identityName: grant.identity.name,
-                identityKind: grant.identity.kind,
-                groups: grant.identity.memberships.map((m) => m.group.name),
-                tokenHash: t.tokenHash,
-                expiresAt: earliest(grant.expiresAt, t.expiresAt)?.toISOString() ?? null,
-              })),
-      ),
-      grants: c.grants.flatMap((grant) =>
-        grant.identity.disabledAt
-          ? []
-          : [
-              {
-                identityId: grant.identity.id,
-                identityName: grant.identity.name,
-                identityKind: grant.identity.kind,
-                groups: grant.identity.memberships.map((m) => m.group.name),
-                expiresAt: grant.expiresAt?.toISOString() ?? null,
-              },
-            ],
-      ),
+      ...grantedAccess(c.id, c.grants),
       ...rules.forConnection(c),
     })),
   };
