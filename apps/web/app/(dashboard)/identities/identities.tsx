@@ -69,7 +69,8 @@ export function Identities({ canEdit }: { canEdit: boolean }) {
         )}
       </Card>
       {current ? (
-        <Tokens identity={current} canEdit={canEdit} />
+        // Keyed: a token just issued is shown only under the identity it belongs to.
+        <Tokens key={current.id} identity={current} canEdit={canEdit} />
       ) : (
         <Card className="self-start">
           <EmptyState title="Select an identity" description="Its API tokens are listed here." />
