@@ -338,6 +338,10 @@ describe("audit streams", () => {
     expect((await bad({ format: "csv" })).code).toBe("BAD_REQUEST");
     expect((await bad({ authorization: "Bearer x\r\nX-Evil: 1" })).code).toBe("BAD_REQUEST");
     expect((await bad({ signingSecret: "short" })).code).toBe("BAD_REQUEST");
+    expect((await bad({ name: "Splunk – prod" })).code).toBe("BAD_REQUEST"); // goes in a header: ASCII
+    expect((await bad({ url: "https://user:pass@collector.example/x" })).message).toContain(
+      "must not contain a user name or password",
+    );
 
     await admin().auditStreams.create({ name: "dup", url: receiver.url(), format: "jsonl" });
     expect(
@@ -410,14 +414,67 @@ describe("audit streams", () => {
     ).toBe(400);
   });
 
-  it("names the collector in the timeline without the key a URL may carry", async () => {
+  it("names the collector in the timeline and the API without the key a URL may carry", async () => {
     await admin().auditStreams.create({
       name: "keyed",
-      url: "https://user:pass@collector.example/v1/input?dd-api-key=SECRETKEY",
+      url: "https://collector.example/v1/input?dd-api-key=SECRETKEY",
       format: "jsonl",
     });
     const page = await admin().audit.list({ filter: { text: "keyed" }, limit: 5 });
     expect(page.items[0]?.message).toBe('created audit stream "keyed" to https://collector.example/v1/input');
-    expect(JSON.stringify(page.items)).not.toMatch(/SECRETKEY|pass@/);
+    expect(JSON.stringify(page.items)).not.toContain("SECRETKEY");
+    const listed = await streamNamed("keyed");
+    expect(listed).toMatchObject({ url: "https://collector.example/v1/input", urlQueryHidden: true });
+    expect(JSON.stringify(await admin().auditStreams.list())).not.toContain("SECRETKEY");
+  });
+
+  it("refuses a token scoped to connections: a stream carries every connection's events", async () => {
+    const adminIdentity = (await admin().identities.list()).find((i) => i.name === "admin@demo.local")!;
+    const [connection] = await admin().policy.connections();
+    const scoped = await admin().identities.createToken({
+      identityId: adminIdentity.id,
+      name: "scoped",
+      connectionIds: [connection!.id],
+    });
+    const caller = apiCaller(db, scoped.token, secretKey);
+    expect((await refusal(caller.auditStreams.list())).code).toBe("FORBIDDEN");
+    expect(
+      (await refusal(caller.auditStreams.create({ name: "exfil", url: receiver.url(), format: "jsonl" })))
+        .code,
+    ).toBe("FORBIDDEN");
+    const stream = await admin().auditStreams.create({
+      name: "guarded",
+      url: receiver.url(),
+      format: "jsonl",
+    });
+    expect((await refusal(caller.auditStreams.setEnabled({ id: stream.id, enabled: false }))).code).toBe(
+      "FORBIDDEN",
+    );
+    expect((await refusal(caller.auditStreams.remove({ id: stream.id }))).code).toBe("FORBIDDEN");
+    const response = await handleRest(() =>
+      auditStreamsRest.list(
+        db,
+        new Request("http://cp/api/v1/audit-streams", {
+          headers: { authorization: `Bearer ${scoped.token}` },
+        }),
+      ),
+    );
+    expect(response.status).toBe(403);
+    expect((await streamNamed("guarded")).enabled).toBe(true);
+  });
+
+  it("gives its leases back at once when it stops mid-delivery, without marking the stream failing", async () => {
+    await admin().auditStreams.create({ name: "handover", url: receiver.url(), format: "jsonl" });
+    receiver.respond = () => ({ status: 200, stallMs: 5000 });
+    const stopping = createAuditStreamForwarder({ db, secretKey, holder: "stopping" });
+    const pass = stopping.runOnce();
+    await new Promise((r) => setTimeout(r, 300)); // the POST is in flight
+    const startedAt = Date.now();
+    await stopping.close();
+    await pass;
+    expect(Date.now() - startedAt).toBeLessThan(2000);
+    expect(await streamNamed("handover")).toMatchObject({ status: "delivering", failures: 0, pending: 1 });
+    receiver.respond = () => ({ status: 200 });
+    expect(await drain(forwarder({ holder: "successor" }))).toBe(1);
   });
 });

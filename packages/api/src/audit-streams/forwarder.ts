@@ -82,6 +82,9 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
   let running: Promise<unknown> = Promise.resolve();
   let started = false;
   let closed = false;
+  // Aborts deliveries in flight at close: a stopping replica gives its leases back at once rather than be
+  // killed mid-request and leave them to run out.
+  const stopping = new AbortController();
 
   async function deliver(stream: TLeasedAuditStream): Promise<{ delivered: number; more: boolean }> {
     const fromSeq = stream.cursorSeq;
@@ -149,7 +152,7 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
         body,
         // A redirect could carry the events (and the Authorization header) somewhere nobody configured.
         redirect: "manual",
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), stopping.signal]),
       });
       const text = await answerPrefix(response);
       if (response.status < 200 || response.status > 299)
@@ -178,25 +181,44 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
   }
 
   async function fail(stream: TLeasedAuditStream, error: string) {
+    if (closed) return; // cut short by close(), not the receiver's fault; close() gives the lease back
     const retryAt = new Date(Date.now() + retryDelayMs(stream.failures, maxRetryDelayMs));
     logger?.warn({ stream: stream.name, error, retryAt }, "audit stream delivery failed");
-    await recordAuditStreamFailure(db, { id: stream.id, holder, error, retryAt });
+    await recordAuditStreamFailure(db, { id: stream.id, holder, fromSeq: stream.cursorSeq, error, retryAt });
   }
 
   async function runOnce() {
     const streams = await leaseDueAuditStreams(db, holder, leaseMs);
-    const results = await Promise.all(streams.map(deliver));
-    return {
-      delivered: results.reduce((sum, r) => sum + r.delivered, 0),
-      more: results.some((r) => r.more),
-    };
+    // Settled, not all: one stream's failure must not end the pass while the others' deliveries go on.
+    const results = await Promise.allSettled(streams.map(deliver));
+    let delivered = 0;
+    let more = false;
+    for (const result of results) {
+      if (result.status === "fulfilled") {
+        delivered += result.value.delivered;
+        more ||= result.value.more;
+      } else logger?.error({ err: result.reason }, "audit stream delivery failed");
+    }
+    return { delivered, more };
+  }
+
+  /** A pass that hangs (a store that never answers) must not stop the forwarder for good. */
+  function bounded<T>(pass: Promise<T>): Promise<T> {
+    let timeout: NodeJS.Timeout | undefined;
+    return Promise.race([
+      pass,
+      new Promise<never>((_, reject) => {
+        timeout = setTimeout(() => reject(new Error(`pass took over ${leaseMs} ms`)), leaseMs);
+        timeout.unref();
+      }),
+    ]).finally(() => clearTimeout(timeout));
   }
 
   function schedule(delayMs: number) {
     if (closed) return;
     timer = setTimeout(() => {
       timer = null;
-      running = runOnce().then(
+      running = bounded(runOnce()).then(
         (result) => schedule(result.more ? 0 : pollMs),
         (err: unknown) => {
           logger?.error({ err }, "audit stream pass failed");
@@ -217,6 +239,7 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      stopping.abort();
       await running;
       await releaseAuditStreamLeases(db, holder).catch(() => undefined);
     },

@@ -11,8 +11,8 @@ async function adminCaller(db: TDb, request: Request): Promise<TCaller> {
 
 export const auditStreamsRest = {
   async list(db: TDb, request: Request) {
-    await adminCaller(db, request);
-    return { items: await auditStreamService.list(db) };
+    const caller = await adminCaller(db, request);
+    return { items: await auditStreamService.list(db, caller) };
   },
   async create(db: TDb, request: Request, secretKey: Buffer) {
     const caller = await adminCaller(db, request);

@@ -10,7 +10,9 @@ import {
 import { auditStreamService } from "./service.ts";
 
 export const auditStreamsRouter = createTRPCRouter({
-  list: adminProcedure.output(ZAuditStreamList).query(({ ctx }) => auditStreamService.list(ctx.db)),
+  list: adminProcedure
+    .output(ZAuditStreamList)
+    .query(({ ctx }) => auditStreamService.list(ctx.db, ctx.caller)),
   create: adminProcedure
     .input(ZCreateAuditStreamInput)
     .output(ZAuditStreamDto)

@@ -3,8 +3,20 @@ import { z } from "zod";
 export const ZAuditStreamFormat = z.enum(["jsonl", "ocsf"]);
 
 export const ZCreateAuditStreamInput = z.object({
-  name: z.string().trim().min(1).max(60),
-  url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).max(2000),
+  // Sent as the X-Portcullis-Stream header: ASCII only.
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(60)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, "letters, digits, spaces, '.', '_' and '-'"),
+  url: z
+    .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+    .max(2000)
+    // fetch refuses them, and the error would carry the password: use the Authorization header.
+    .refine((url) => !new URL(url).username && !new URL(url).password, {
+      message: "must not contain a user name or password; give an Authorization header instead",
+    }),
   format: ZAuditStreamFormat,
   /** Only events of these environments; empty for all. */
   environments: z.array(z.string().trim().min(1).max(50)).max(20).default([]),
@@ -26,7 +38,9 @@ export const ZSetAuditStreamEnabledInput = z.object({ id: z.uuid(), enabled: z.b
 export const ZAuditStreamDto = z.object({
   id: z.string(),
   name: z.string(),
+  /** Origin and path: a query string (which may hold the collector's key) is not read back. */
   url: z.string(),
+  urlQueryHidden: z.boolean(),
   format: ZAuditStreamFormat,
   environments: z.array(z.string()),
   enabled: z.boolean(),

@@ -1,11 +1,10 @@
 // Managing audit streams (admins only). Transport-free: callers pass a db and plain input, failures are AppErrors.
 import {
-  appendAuditEvents,
   AUDIT_STREAM_PENDING_CAP,
-  controlPlaneEvent,
   createAuditStream,
   deleteAuditStream,
   listAuditStreams,
+  redactedStreamUrl,
   setAuditStreamEnabled,
   type TAuditStreamSummary,
   type TDb,
@@ -26,7 +25,9 @@ export function toAuditStreamDto(row: TAuditStreamSummary): TAuditStreamDto {
   return {
     id: row.id,
     name: row.name,
-    url: row.url,
+    // The query may hold the collector's key: like the stream's secrets, it is not read back.
+    url: redactedStreamUrl(row.url),
+    urlQueryHidden: new URL(row.url).search !== "",
     format: row.format,
     environments: row.environments,
     enabled: row.enabled,
@@ -45,22 +46,13 @@ export function toAuditStreamDto(row: TAuditStreamSummary): TAuditStreamDto {
   };
 }
 
-/** Where a stream sends, for the timeline: a collector URL may carry a key in its query or user part. */
-export function redactedUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}`;
-}
-
-async function recordChange(db: TDb, caller: TCaller, message: string, details?: unknown) {
-  await appendAuditEvents(db, [
-    controlPlaneEvent({
-      type: "admin_change",
-      actor: caller.identity,
-      decision: "allowed",
-      message,
-      details,
-    }),
-  ]);
+/** A stream carries every connection's events: a token scoped to some may neither see nor change streams. */
+function requireUnscoped(caller: TCaller): void {
+  if (caller.connectionIds.length > 0)
+    throw new AppError(
+      "FORBIDDEN",
+      "Audit streams carry every connection's events: they need a token not scoped to connections",
+    );
 }
 
 async function streamDto(db: TDb, id: string): Promise<TAuditStreamDto> {
@@ -70,46 +62,41 @@ async function streamDto(db: TDb, id: string): Promise<TAuditStreamDto> {
 }
 
 export const auditStreamService = {
-  async list(db: TDb): Promise<TAuditStreamDto[]> {
+  async list(db: TDb, caller: TCaller): Promise<TAuditStreamDto[]> {
+    requireUnscoped(caller);
     return parseOutput(ZAuditStreamList, (await listAuditStreams(db)).map(toAuditStreamDto), "Audit streams");
   },
 
   async create(db: TDb, caller: TCaller, secretKey: Buffer | undefined, rawInput: unknown) {
+    requireUnscoped(caller);
     const input = parseInput(ZCreateAuditStreamInput, rawInput);
     if (!secretKey) throw new AppError("INTERNAL", "No secret key to encrypt the stream's secrets with");
-    const environments = [...new Set(input.environments)];
-    const created = await createAuditStream(db, secretKey, {
+    const created = await createAuditStream(db, secretKey, caller.identity, {
       name: input.name,
       url: input.url,
       format: input.format,
-      environments,
+      environments: [...new Set(input.environments)],
       signingSecret: input.signingSecret ?? null,
       authorization: input.authorization ?? null,
       startFrom: input.startFrom,
     });
     if (!created) throw new AppError("CONFLICT", `An audit stream named "${input.name}" already exists`);
-    await recordChange(db, caller, `created audit stream "${created.name}" to ${redactedUrl(input.url)}`, {
-      format: input.format,
-      environments,
-      startFrom: input.startFrom,
-      signed: Boolean(input.signingSecret),
-    });
     return streamDto(db, created.id);
   },
 
   /** Pauses or resumes a stream; resuming also retries a failing one at once. */
   async setEnabled(db: TDb, caller: TCaller, rawInput: unknown): Promise<TAuditStreamDto> {
+    requireUnscoped(caller);
     const input = parseInput(ZSetAuditStreamEnabledInput, rawInput);
-    const name = await setAuditStreamEnabled(db, input.id, input.enabled);
-    if (name === null) throw new AppError("NOT_FOUND", "No such audit stream");
-    await recordChange(db, caller, `${input.enabled ? "enabled" : "paused"} audit stream "${name}"`);
+    if (!(await setAuditStreamEnabled(db, caller.identity, input.id, input.enabled)))
+      throw new AppError("NOT_FOUND", "No such audit stream");
     return streamDto(db, input.id);
   },
 
   async remove(db: TDb, caller: TCaller, rawInput: unknown): Promise<void> {
+    requireUnscoped(caller);
     const input = parseInput(ZAuditStreamIdInput, rawInput);
-    const name = await deleteAuditStream(db, input.id);
-    if (name === null) throw new AppError("NOT_FOUND", "No such audit stream");
-    await recordChange(db, caller, `deleted audit stream "${name}"`);
+    if (!(await deleteAuditStream(db, caller.identity, input.id)))
+      throw new AppError("NOT_FOUND", "No such audit stream");
   },
 };

@@ -3,8 +3,15 @@
 // that cursor and moves it when the receiver said yes. Secrets are stored encrypted and never read back out
 // except by the forwarder, which decrypts them.
 import type { TDb } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
 import { encryptSecret } from "../secrets.ts";
-import { auditEventSelect, type TAuditEventRow } from "./audit-events.ts";
+import {
+  appendAuditEventsIn,
+  auditEventSelect,
+  controlPlaneEvent,
+  type TAuditEventRow,
+} from "./audit-events.ts";
+import type { TAdminActor } from "./policy-rules.ts";
 
 export type TAuditStreamFormat = "jsonl" | "ocsf";
 
@@ -31,9 +38,28 @@ export interface TAuditStreamSummary {
   pending: number;
 }
 
+/** Where a stream sends, for the timeline and the API: a collector URL may carry a key in its query. */
+export function redactedStreamUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+/** An admin's change to a stream, recorded in the same transaction: an exfiltration path leaves no gap. */
+async function recordStreamChange(
+  tx: Prisma.TransactionClient,
+  actor: TAdminActor,
+  message: string,
+  details?: unknown,
+): Promise<void> {
+  await appendAuditEventsIn(tx, [
+    controlPlaneEvent({ type: "admin_change", actor, decision: "allowed", message, details }),
+  ]);
+}
+
 export async function createAuditStream(
   db: TDb,
   secretKey: Buffer,
+  actor: TAdminActor,
   input: {
     name: string;
     url: string;
@@ -45,25 +71,39 @@ export async function createAuditStream(
     startFrom: "now" | "beginning";
   },
 ): Promise<{ id: string; name: string } | null> {
-  const cursorSeq =
-    input.startFrom === "beginning"
-      ? 0n
-      : ((await db.auditEvent.aggregate({ _max: { seq: true } }))._max.seq ?? 0n);
-  // A name already taken returns nothing (null), also when two admins race for it.
-  const [created] = await db.auditStream.createManyAndReturn({
-    skipDuplicates: true,
-    data: {
-      name: input.name,
-      url: input.url,
-      format: input.format,
-      environments: input.environments,
-      signingSecret: input.signingSecret ? encryptSecret(input.signingSecret, secretKey) : null,
-      authorization: input.authorization ? encryptSecret(input.authorization, secretKey) : null,
-      cursorSeq,
-    },
-    select: { id: true, name: true },
+  return db.$transaction(async (tx) => {
+    const cursorSeq =
+      input.startFrom === "beginning"
+        ? 0n
+        : ((await tx.auditEvent.aggregate({ _max: { seq: true } }))._max.seq ?? 0n);
+    // A name already taken returns nothing (null), also when two admins race for it.
+    const [created] = await tx.auditStream.createManyAndReturn({
+      skipDuplicates: true,
+      data: {
+        name: input.name,
+        url: input.url,
+        format: input.format,
+        environments: input.environments,
+        signingSecret: input.signingSecret ? encryptSecret(input.signingSecret, secretKey) : null,
+        authorization: input.authorization ? encryptSecret(input.authorization, secretKey) : null,
+        cursorSeq,
+      },
+      select: { id: true, name: true },
+    });
+    if (!created) return null;
+    await recordStreamChange(
+      tx,
+      actor,
+      `created audit stream "${created.name}" to ${redactedStreamUrl(input.url)}`,
+      {
+        format: input.format,
+        environments: input.environments,
+        startFrom: input.startFrom,
+        signed: input.signingSecret !== null,
+      },
+    );
+    return created;
   });
-  return created ?? null;
 }
 
 /** Every stream, by name; or the one with `id` (none if it does not exist). */
@@ -113,21 +153,36 @@ async function countPending(db: TDb, afterSeq: bigint, environments: string[]): 
   return row?.pending ?? 0;
 }
 
-/** Returns the stream's name, or null if there is no such stream. */
-export async function setAuditStreamEnabled(db: TDb, id: string, enabled: boolean): Promise<string | null> {
-  const updated = await db.auditStream.updateMany({
-    where: { id },
-    // Re-enabling retries at once rather than after the backoff a failing receiver had reached.
-    data: enabled ? { enabled, failures: 0, nextAttemptAt: new Date() } : { enabled },
+/** Pauses or resumes a stream; false if there is no such stream. */
+export async function setAuditStreamEnabled(
+  db: TDb,
+  actor: TAdminActor,
+  id: string,
+  enabled: boolean,
+): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const rows = await tx.auditStream.updateManyAndReturn({
+      where: { id },
+      // Resuming retries at once, also a stream whose lease a stopped replica still holds.
+      data: enabled
+        ? { enabled, failures: 0, nextAttemptAt: new Date(), leaseHolder: null, leaseUntil: null }
+        : { enabled },
+      select: { name: true },
+    });
+    if (!rows[0]) return false;
+    await recordStreamChange(tx, actor, `${enabled ? "enabled" : "paused"} audit stream "${rows[0].name}"`);
+    return true;
   });
-  if (updated.count === 0) return null;
-  return (await db.auditStream.findUnique({ where: { id }, select: { name: true } }))?.name ?? null;
 }
 
-export async function deleteAuditStream(db: TDb, id: string): Promise<string | null> {
-  const rows = await db.$queryRaw<{ name: string }[]>`
-    DELETE FROM audit_streams WHERE id = ${id}::uuid RETURNING name`;
-  return rows[0]?.name ?? null;
+export async function deleteAuditStream(db: TDb, actor: TAdminActor, id: string): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<{ name: string }[]>`
+      DELETE FROM audit_streams WHERE id = ${id}::uuid RETURNING name`;
+    if (!rows[0]) return false;
+    await recordStreamChange(tx, actor, `deleted audit stream "${rows[0].name}"`);
+    return true;
+  });
 }
 
 export interface TLeasedAuditStream {
@@ -144,7 +199,8 @@ export interface TLeasedAuditStream {
 }
 
 /**
- * Takes the lease on every enabled stream that is due and not leased by another replica. The lease outlives
+ * Takes the lease on every enabled stream that is due and not leased (by another replica, or by this one for
+ * a delivery still under way). The lease outlives
  * one delivery attempt (the caller's HTTP timeout is well below it); a replica that dies holding it is
  * replaced once it runs out.
  */
@@ -168,8 +224,7 @@ export async function leaseDueAuditStreams(
   >`
     UPDATE audit_streams
     SET lease_holder = ${holder}, lease_until = now() + make_interval(secs => ${leaseMs / 1000})
-    WHERE enabled AND next_attempt_at <= now()
-      AND (lease_until IS NULL OR lease_until < now() OR lease_holder = ${holder})
+    WHERE enabled AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
     RETURNING id::text, name, url, format, environments, signing_secret, "authorization", cursor_seq, failures`;
   return rows.map((row) => ({
     id: row.id,
@@ -236,10 +291,10 @@ export async function recordAuditStreamProgress(
 /** Keeps the cursor, notes why, and waits until `retryAt` before the next attempt. */
 export async function recordAuditStreamFailure(
   db: TDb,
-  input: { id: string; holder: string; error: string; retryAt: Date },
+  input: { id: string; holder: string; fromSeq: bigint; error: string; retryAt: Date },
 ): Promise<void> {
   await db.auditStream.updateMany({
-    where: { id: input.id, leaseHolder: input.holder },
+    where: { id: input.id, leaseHolder: input.holder, cursorSeq: input.fromSeq },
     data: {
       lastError: input.error.slice(0, 1000),
       lastErrorAt: new Date(),

@@ -21,7 +21,7 @@ function when(iso: string | null): string {
 export function AuditStreams() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const streams = useQuery(trpc.auditStreams.list.queryOptions(undefined, { refetchInterval: 3000 }));
+  const streams = useQuery(trpc.auditStreams.list.queryOptions(undefined, { refetchInterval: 10_000 }));
   const refresh = () => void queryClient.invalidateQueries({ queryKey: trpc.auditStreams.list.queryKey() });
   const setEnabled = useMutation(trpc.auditStreams.setEnabled.mutationOptions({ onSuccess: refresh }));
   const remove = useMutation(trpc.auditStreams.remove.mutationOptions({ onSuccess: refresh }));
@@ -57,7 +57,10 @@ export function AuditStreams() {
                     {stream.name}
                     <Badge tone={STATUS[stream.status].tone}>{STATUS[stream.status].label}</Badge>
                   </p>
-                  <p className="break-all font-mono text-xs text-slate-500">{stream.url}</p>
+                  <p className="break-all font-mono text-xs text-slate-500">
+                    {stream.url}
+                    {stream.urlQueryHidden ? "?… (query not shown)" : ""}
+                  </p>
                   <p className="text-sm text-slate-500">
                     {[
                       FORMAT[stream.format],
