@@ -27,10 +27,20 @@ beforeAll(async () => {
       statementClass: "ddl",
       tables: ["public.customers"],
     }),
+    // A write held for approval, as the control plane and the agent record it: the request, then the
+    // statement once approved.
     event({
       ...onDemo,
       occurredAt: at("2026-03-02T11:05:00Z"),
+      type: "approval",
       decision: "pending_approval",
+      statementClass: "write",
+      tables: ["public.orders"],
+    }),
+    event({
+      ...onDemo,
+      occurredAt: at("2026-03-02T11:07:00Z"),
+      decision: "approved",
       statementClass: "write",
       tables: ["public.orders"],
     }),
@@ -77,7 +87,7 @@ describe("audit activity", () => {
       held: 0,
       error: 0,
     });
-    expect(bucket("11")).toMatchObject({ held: 1, allowed: 0 });
+    expect(bucket("11")).toMatchObject({ held: 1, allowed: 1 });
     expect(bucket("10")).toMatchObject({ refused: 1 });
     expect(day.totals).toEqual({ statements: 6, refused: 1, masked: 1, held: 1, identities: 2, sessions: 2 });
     expect(day.actors).toEqual([

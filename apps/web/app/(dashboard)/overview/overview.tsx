@@ -157,9 +157,10 @@ function ActivityChart({ activity }: { activity: TActivity }) {
   const barWidth = 100 / buckets.length;
   const total = (b: TActivity["buckets"][number]) => SERIES.reduce((sum, s) => sum + b[s.key], 0);
   const max = Math.max(1, ...buckets.map(total));
+  // Days are counted in UTC on the server: label them so, or west of UTC every bar would name the day before.
   const label = (iso: string) =>
     bucketSeconds >= 86_400
-      ? new Date(iso).toLocaleDateString([], { month: "short", day: "numeric" })
+      ? `${new Date(iso).toLocaleDateString([], { month: "short", day: "numeric", timeZone: "UTC" })} (UTC)`
       : new Date(iso).toLocaleString([], {
           month: "short",
           day: "numeric",
