@@ -13,5 +13,5 @@ export const auditRouter = createTRPCRouter({
     .input(ZAuditActivityInput)
     .output(ZAuditActivity)
     .query(({ ctx, input }) => auditService.activity(ctx.db, input, ctx.caller)),
-  verifyChain: auditReader.query(({ ctx }) => auditService.verifyChain(ctx.db)),
+  verifyChain: auditReader.query(({ ctx }) => auditService.verifyChain(ctx.db, ctx.caller)),
 });

@@ -142,7 +142,16 @@ export const auditService = {
   },
 
   /** Recomputes the hash chain over the whole store. */
-  async verifyChain(db: TDb): Promise<TAuditChainVerification> {
+  async verifyChain(
+    db: TDb,
+    scope: { connectionIds: string[] } = { connectionIds: [] },
+  ): Promise<TAuditChainVerification> {
+    // The chain spans every connection: a token scoped to some cannot vouch for (or see) the rest.
+    if (scope.connectionIds.length > 0)
+      throw new AppError(
+        "FORBIDDEN",
+        "Verifying the whole audit chain needs a token not scoped to connections",
+      );
     return parseOutput(ZAuditChainVerification, await verifyAuditChain(db), "Audit data");
   },
 };

@@ -172,4 +172,34 @@ describe("grants to a group", () => {
         .code,
     ).toBe("FORBIDDEN");
   });
+
+  it("keeps a scoped token from revoking grants beyond its connections or vouching for the whole chain", async () => {
+    const other = await db.connection.create({
+      data: {
+        name: "elsewhere",
+        environment: "staging",
+        agentId,
+        host: "127.0.0.1",
+        port: 5432,
+        database: "x",
+        username: "x",
+      },
+      select: { id: true },
+    });
+    const adminIdentity = (await admin().identities.list()).find((i) => i.name === "admin@demo.local")!;
+    const { token } = await admin().identities.createToken({
+      identityId: adminIdentity.id,
+      name: "demo only",
+      connectionIds: [connectionId],
+    });
+    const scoped = apiCaller(db, token, secretKey);
+    const elsewhere = await admin().identities.grant({ group: "sre", connectionId: other.id });
+    expect((await refusal(scoped.identities.revokeGrant({ grantId: elsewhere.id }))).code).toBe("FORBIDDEN");
+    expect((await admin().identities.grants()).some((g) => g.id === elsewhere.id)).toBe(true);
+    expect((await scoped.identities.grants()).every((g) => g.connection.id === connectionId)).toBe(true);
+    const own = await admin().identities.grant({ group: "sre", connectionId });
+    await scoped.identities.revokeGrant({ grantId: own.id });
+    expect((await refusal(scoped.audit.verifyChain())).code).toBe("FORBIDDEN");
+    expect((await admin().audit.verifyChain()).ok).toBe(true);
+  });
 });

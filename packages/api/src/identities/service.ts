@@ -3,6 +3,7 @@ import {
   createApiToken,
   createIdentity,
   grantAccess,
+  grantConnectionId,
   IdentityConflictError,
   listActiveGrants,
   listApiTokens,
@@ -153,6 +154,9 @@ export const identityService = {
 
   async revokeGrant(db: TDb, caller: TCaller, rawInput: unknown): Promise<{ revoked: true }> {
     const input = parseInput(ZGrantRef, rawInput);
+    // A token scoped to connections revokes only their grants (an unknown id is left to revokeGrant's 404).
+    const connectionId = await grantConnectionId(db, input.grantId);
+    if (connectionId) requireInScope(caller, [connectionId]);
     await mapDbErrors(() => revokeGrant(db, caller.identity, input.grantId));
     return { revoked: true };
   },

@@ -261,6 +261,14 @@ async function recordIdentityChange(
   ]);
 }
 
+/** The connection a grant is for, or null if there is no such grant. */
+export async function grantConnectionId(db: TDb, grantId: string): Promise<string | null> {
+  return (
+    (await db.grant.findUnique({ where: { id: grantId }, select: { connectionId: true } }))?.connectionId ??
+    null
+  );
+}
+
 /** Ends a grant now: agents drop it (and end the sessions that stand on it) within seconds. */
 export async function revokeGrant(db: TDb, actor: TAdminActor, grantId: string): Promise<void> {
   await db.$transaction(async (tx) => {
