@@ -354,7 +354,14 @@ export async function listActiveGrants(db: TDb, now = new Date()): Promise<TGran
       startsAt: true,
       expiresAt: true,
       identity: { select: { id: true, name: true, kind: true } },
-      group: { select: { id: true, name: true, _count: { select: { members: true } } } },
+      // Members who can use it: disabled identities are left out of snapshots too.
+      group: {
+        select: {
+          id: true,
+          name: true,
+          _count: { select: { members: { where: { identity: { disabledAt: null } } } } },
+        },
+      },
       connection: { select: { id: true, name: true, environment: true } },
     },
   });
