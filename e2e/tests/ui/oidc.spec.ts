@@ -1,8 +1,8 @@
 // Single sign-on against a real OpenID provider started by this test: people sign in with the dashboard's
 // button, and the groups the provider sends decide what they may do (portcullis-approvers → approver,
-// portcullis-admins → admin, anything else → member).
+// portcullis-admins → admin, anything else → member), and which connections a grant to a group opens.
 import { expect, test, type Page } from "@playwright/test";
-import { demo } from "../../support/demos.ts";
+import { demo, psql } from "../../support/demos.ts";
 import {
   OIDC_DEMO,
   OIDC_DISPLAY_NAME,
@@ -19,6 +19,7 @@ const ACCOUNTS = {
   },
   max: { email: "max.admin@sso.example", name: "Max Admin", groups: ["portcullis-admins"] },
   cleo: { email: "cleo.contractor@sso.example", name: "Cleo Contractor", groups: ["contractors"] },
+  gus: { email: "gus.oncall@sso.example", name: "Gus Oncall", groups: ["db-oncall"] },
 };
 
 const ssoButton = (page: Page) => page.getByRole("button", { name: `Sign in with ${OIDC_DISPLAY_NAME}` });
@@ -124,4 +125,45 @@ test("cancelling at the provider comes back to the login page with a reason, and
   await signInAtProvider(page, "ada");
   await expect(page).toHaveURL(`${d.dashboardUrl}/policy`);
   await expect(page.getByText("ada.approver@sso.example")).toBeVisible();
+});
+
+test("a grant to the provider's group lets its member connect, until the grant is revoked", async ({
+  page,
+  request,
+}) => {
+  const d = demo(OIDC_DEMO);
+  await signInWithSso(page, "gus", "/connect");
+  await expect(page.getByText("No access yet")).toBeVisible();
+
+  // An admin grants the whole on-call group, as the provider names it, for an hour.
+  const auth = { Authorization: `Bearer ${d.adminToken}` };
+  const connections = (await (
+    await request.get(`${d.dashboardUrl}/api/v1/connections`, { headers: auth })
+  ).json()) as { items: { id: string; name: string }[] };
+  const granted = await request.post(`${d.dashboardUrl}/api/v1/grants`, {
+    headers: auth,
+    data: {
+      group: "db-oncall",
+      connectionId: connections.items.find((c) => c.name === "demo")!.id,
+      reason: "e2e: on-call rotation",
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    },
+  });
+  expect(granted.status()).toBe(201);
+  const { id: grantId } = (await granted.json()) as { id: string };
+
+  await page.reload();
+  const row = page.getByTestId("my-connection").filter({ hasText: "demo" });
+  await row.getByRole("button", { name: "Connect" }).click();
+  const command = (await row.getByTestId("psql-command").textContent()) ?? "";
+  expect(command).toMatch(/^psql "postgresql:\/\/gus\.oncall%40sso\.example:pcdb_/);
+  const url = /"([^"]+)"/.exec(command)![1]!;
+  // The agent admits the member through the group's grant in its snapshot.
+  await expect.poll(async () => (await psql(url, "select 1")).stdout, { timeout: 10_000 }).toBe("1");
+
+  const revoked = await request.post(`${d.dashboardUrl}/api/v1/grants/${grantId}/revoke`, { headers: auth });
+  expect(revoked.status()).toBe(200);
+  await expect.poll(async () => (await psql(url, "select 1")).ok, { timeout: 10_000 }).toBe(false);
+  await page.reload();
+  await expect(page.getByText("No access yet")).toBeVisible();
 });
