@@ -2,8 +2,12 @@
 // pending; an approval with the admin API token makes the waiting psql finish, a denial refuses it and
 // changes nothing, and nobody approves their own statement.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { expect, test, type APIRequestContext } from "@playwright/test";
 import { demo, psql, type TDemo } from "../../support/demos.ts";
+import { ROOT, TMP } from "../../support/paths.ts";
+import { start } from "../../support/processes.ts";
 
 interface TApproval {
   id: string;
@@ -152,4 +156,47 @@ test("nobody approves their own statement, and a member cannot approve at all", 
   expect(stillPending.id).toBe(approval.id);
   waiting.cancel();
   await waiting;
+});
+
+test("a decision made on a second control-plane replica reaches the agent linked to the first", async ({
+  request,
+}) => {
+  // Another replica of the postgres-store demo's control plane: same store and secrets, its own process and
+  // port, and no agent linked to it. Decisions it takes must travel over the store's LISTEN/NOTIFY.
+  const d = demo("postgres");
+  const secrets = JSON.parse(readFileSync(path.join(TMP, "postgres", "demo-secrets.json"), "utf8")) as {
+    authSecret: string;
+    secretKey: string;
+  };
+  const replicaUrl = "http://127.0.0.1:3350";
+  const replica = start(process.execPath, ["--enable-source-maps", "dist/server.mjs"], {
+    cwd: path.join(ROOT, "apps", "web"),
+    env: {
+      NODE_ENV: "production",
+      DATABASE_URL: d.storeUrl!,
+      AUTH_SECRET: secrets.authSecret,
+      PORTCULLIS_SECRET_KEY: secrets.secretKey,
+      HOST: "127.0.0.1",
+      PORT: "3350",
+      PUBLIC_URL: replicaUrl,
+      LOG_LEVEL: "info",
+    },
+    logFile: path.join(TMP, "second-replica.log"),
+  });
+  try {
+    await replica.waitFor(/listening on http:\/\/127\.0\.0\.1:3350/, 60_000);
+    const update = "update customers set city = city where id = 4";
+    const waiting = psqlInBackground(d.developerUrl, update);
+    const approval = await pendingFor(request, d, update);
+    const approved = await request.post(`${replicaUrl}/api/v1/approvals/${approval.id}/approve`, {
+      headers: { Authorization: `Bearer ${d.adminToken}` },
+      data: { reason: "approved on the other replica" },
+    });
+    expect(approved.status()).toBe(200);
+    const result = await waiting;
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe("UPDATE 1");
+  } finally {
+    await replica.stop("SIGTERM");
+  }
 });
