@@ -39,7 +39,10 @@ test.afterAll(async () => {
   await admin(`drop database if exists ${database} with (force)`);
 });
 
-test("the wizard onboards a database; the granted developer's psql sees it masked", async ({ page }) => {
+test("the wizard onboards a database; the granted developer's psql sees it masked", async ({
+  page,
+  request,
+}) => {
   const d = demo("postgres");
   await page.goto(`${d.dashboardUrl}/connections/new`);
   await page.getByLabel("Email").fill(d.adminEmail);
@@ -64,12 +67,24 @@ test("the wizard onboards a database; the granted developer's psql sees it maske
   await page.getByLabel("Connection name (the database name clients use)").fill("staging");
   await page.getByLabel("Environment", { exact: true }).selectOption("staging");
   await page.getByLabel("dev@demo.local").check();
+  await page.getByLabel(/And every member of these groups/).fill("staging-readers");
   // Tall enough for the whole wizard (a full-page capture would repeat the sticky header mid-page).
   await page.setViewportSize({ width: 1400, height: 1400 });
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(ROOT, "docs", "screenshots", "onboarding-wizard.png") });
   await page.getByRole("button", { name: "Create connection" }).click();
   await expect(page.getByText('Connection "staging" (staging) is ready')).toBeVisible();
+  const grants = (await (
+    await request.get(`${d.dashboardUrl}/api/v1/grants`, {
+      headers: { Authorization: `Bearer ${d.adminToken}` },
+    })
+  ).json()) as { items: { grantee: { type: string; name: string }; connection: { name: string } }[] };
+  expect(
+    grants.items
+      .filter((g) => g.connection.name === "staging")
+      .map((g) => `${g.grantee.type}:${g.grantee.name}`)
+      .sort(),
+  ).toEqual(["group:staging-readers", "identity:dev@demo.local"]);
 
   // The developer's own token, the new connection's name: masked through the agent.
   const developerStaging = d.developerUrl.replace(/\/demo$/, "/staging");

@@ -6,6 +6,7 @@ import {
   createDb,
   deriveSecretKey,
   recordAgentHeartbeat,
+  upsertSsoIdentity,
   type TDb,
 } from "@portcullis/db";
 import { createTestDatabase } from "@portcullis/db/test-support";
@@ -103,6 +104,37 @@ describe("connections: the database's CA", () => {
     expect(refused.code).toBe("BAD_REQUEST");
     expect(refused.message).toMatch(/private key/);
     expect(await db.connection.count({ where: { name: "leaky" } })).toBe(0);
+  });
+});
+
+describe("connections: access at onboarding", () => {
+  it("grants the identities and the groups chosen, and the group's members reach the agent", async () => {
+    await upsertSsoIdentity(db, {
+      issuer: "https://idp.example",
+      subject: "dana",
+      email: "dana@corp.example",
+      displayName: "Dana",
+      groups: ["data-platform"],
+      roles: ["member"],
+    });
+    const created = await admin().connections.create({
+      ...connection("analytics"),
+      grantGroups: ["data-platform", "dba"],
+    });
+    const grants = (await admin().identities.grants()).filter((g) => g.connection.id === created.id);
+    expect(grants.map((g) => [g.grantee.type, g.grantee.name, g.reason]).sort()).toEqual([
+      ["group", "data-platform", "granted at onboarding"],
+      ["group", "dba", "granted at onboarding"],
+    ]);
+    const snapshot = ZPolicySnapshot.parse(await buildPolicySnapshot(db, agentId, { secretKey }));
+    expect(
+      snapshot.connections.find((c) => c.name === "analytics")?.grants.map((g) => g.identityName),
+    ).toEqual(["dana@corp.example"]);
+    const record = await admin().audit.list({
+      filter: { text: 'onboarded connection "analytics"' },
+      limit: 1,
+    });
+    expect(record.items[0]?.message).toContain("access for group data-platform, group dba");
   });
 });
 

@@ -112,6 +112,8 @@ export const ZCreateConnectionInput = z
       .max(500)
       .default([]),
     grantIdentityIds: z.array(z.uuid()).max(500).default([]),
+    /** Groups whose members may connect, as the identity provider names them. */
+    grantGroups: z.array(z.string().trim().min(1).max(200)).max(50).default([]),
   })
   .strict()
   .superRefine(caNeedsVerification);

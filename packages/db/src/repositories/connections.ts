@@ -27,6 +27,8 @@ export interface TNewConnection {
     strategy: "redact" | "partial" | "hash" | "null" | "format_preserving";
   }[];
   grantIdentityIds: string[];
+  /** Groups whose members may connect, as the identity provider names them (created if new). */
+  grantGroups: string[];
 }
 
 export async function createConnection(
@@ -74,22 +76,32 @@ export async function createConnection(
       await tx.maskingRule.createMany({
         data: input.maskingRules.map((m) => ({ ...m, connectionId: connection.id, detector: null })),
       });
-    if (identities.length > 0)
+    const groups = await Promise.all(
+      [...new Set(input.grantGroups)].map((name) =>
+        tx.group.upsert({ where: { name }, create: { name }, update: {}, select: { id: true, name: true } }),
+      ),
+    );
+    const grantees = [
+      ...identities.map((i) => ({ identityId: i.id })),
+      ...groups.map((g) => ({ groupId: g.id })),
+    ];
+    if (grantees.length > 0)
       await tx.grant.createMany({
-        data: identities.map((i) => ({
-          identityId: i.id,
+        data: grantees.map((grantee) => ({
+          ...grantee,
           connectionId: connection.id,
           grantedById: actor.id,
           reason: "granted at onboarding",
         })),
       });
+    const granted = [...identities.map((i) => i.name), ...groups.map((g) => `group ${g.name}`)];
     const revision = await bumpPolicyRevision(tx);
     await appendAuditEventsIn(tx, [
       controlPlaneEvent({
         type: "admin_change",
         actor,
         decision: "allowed",
-        message: `onboarded connection "${connection.name}" (${connection.environment}): ${input.guardrails.length} guardrails, ${input.maskingRules.length} masking rules, access for ${identities.map((i) => i.name).join(", ") || "nobody yet"}`,
+        message: `onboarded connection "${connection.name}" (${connection.environment}): ${input.guardrails.length} guardrails, ${input.maskingRules.length} masking rules, access for ${granted.join(", ") || "nobody yet"}`,
         connection,
         agentId: input.agentId,
         // The secret is not part of the record.
@@ -98,7 +110,7 @@ export async function createConnection(
           target: { host: input.host, port: input.port, database: input.database, username: input.username },
           guardrails: input.guardrails.map((g) => g.name),
           maskingRules: input.maskingRules,
-          grants: identities.map((i) => i.name),
+          grants: granted,
         },
       }),
     ]);

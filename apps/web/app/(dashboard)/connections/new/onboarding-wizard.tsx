@@ -59,6 +59,7 @@ export function OnboardingWizard() {
   const [environment, setEnvironment] = useState<string>("staging");
   const [applyBaseline, setApplyBaseline] = useState(true);
   const [grantees, setGrantees] = useState<string[]>([]);
+  const [grantGroups, setGrantGroups] = useState("");
 
   useEffect(() => {
     const online = agents.data?.find((a) => a.status === "online") ?? agents.data?.[0];
@@ -293,7 +294,7 @@ export function OnboardingWizard() {
         </label>
       </Step>
 
-      <Step n={5} title="Access" done={grantees.length > 0}>
+      <Step n={5} title="Access" done={grantees.length > 0 || grantGroups.trim() !== ""}>
         <fieldset className="grid gap-1 sm:grid-cols-2">
           <legend className="sr-only">Who may connect</legend>
           {identities.data
@@ -311,6 +312,13 @@ export function OnboardingWizard() {
               </label>
             ))}
         </fieldset>
+        <Input
+          label="And every member of these groups (comma-separated, as your identity provider names them)"
+          value={grantGroups}
+          onChange={(e) => setGrantGroups(e.target.value)}
+          placeholder="dba, data-platform"
+          className="mt-3"
+        />
       </Step>
 
       {create.error ? <Alert title="Not created">{create.error.message}</Alert> : null}
@@ -327,6 +335,10 @@ export function OnboardingWizard() {
                 .filter((s) => s.accept)
                 .map((s) => ({ name: s.name, columnPattern: s.columnPattern, strategy: s.strategy })),
               grantIdentityIds: grantees,
+              grantGroups: grantGroups
+                .split(",")
+                .map((g) => g.trim())
+                .filter(Boolean),
             })
           }
         >
