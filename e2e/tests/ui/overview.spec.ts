@@ -30,5 +30,11 @@ test("the overview counts the AI agent's refused statement and names what it tou
   await expect(page.getByTestId("activity-bar")).toHaveCount(28);
   await page.getByRole("button", { name: "Last 24 hours" }).click();
   await expect(page.getByTestId("activity-bar")).toHaveCount(24);
-  await page.screenshot({ path: path.join(ROOT, "docs", "screenshots", "overview.png") });
+  await expect(page.getByRole("button", { name: "Last 24 hours" })).toHaveAttribute("aria-pressed", "true");
+  await page.mouse.move(0, 0);
+  // Transitions finished: the pressed button is drawn pressed.
+  await page.screenshot({
+    path: path.join(ROOT, "docs", "screenshots", "overview.png"),
+    animations: "disabled",
+  });
 });

@@ -2,7 +2,7 @@
 
 import { Alert, Badge, Button, Card, EmptyState, Spinner, cn } from "@portcullis/ui";
 import { useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import type { RouterOutputs } from "@portcullis/api";
 import { useTRPC } from "../../../trpc/react.tsx";
 
@@ -90,63 +90,84 @@ function ActivityReport({ activity }: { activity: TActivity }) {
         )}
       </Card>
       <div className="grid gap-5 lg:grid-cols-2">
-        <Card>
-          <h2 className="px-4 pt-4 text-sm font-semibold">Most active identities</h2>
-          <table className="mt-2 w-full text-sm" aria-label="Most active identities">
-            <thead className="text-left text-xs text-slate-500">
-              <tr>
-                <th className="px-4 py-2 font-medium">Identity</th>
-                <th className="px-2 py-2 text-right font-medium">Statements</th>
-                <th className="px-2 py-2 text-right font-medium">Refused</th>
-                <th className="px-4 py-2 text-right font-medium">Masked</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {activity.actors.map((a) => (
-                <tr key={`${a.name}/${a.kind}`} data-testid="activity-actor">
-                  <td className="px-4 py-2">
-                    <span className="mr-2 break-all">{a.name}</span>
-                    <Badge
-                      tone={a.kind === "ai_agent" ? "violet" : a.kind === "service" ? "blue" : "neutral"}
-                    >
-                      {KIND[a.kind as keyof typeof KIND] ?? a.kind}
-                    </Badge>
-                  </td>
-                  <td className="px-2 py-2 text-right tabular-nums">{a.statements.toLocaleString()}</td>
-                  <td className={cn("px-2 py-2 text-right tabular-nums", a.refused > 0 && "text-red-700")}>
-                    {a.refused.toLocaleString()}
-                  </td>
-                  <td className="px-4 py-2 text-right tabular-nums">{a.masked.toLocaleString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </Card>
-        <Card>
-          <h2 className="px-4 pt-4 text-sm font-semibold">Most touched tables</h2>
-          <table className="mt-2 w-full text-sm" aria-label="Most touched tables">
-            <thead className="text-left text-xs text-slate-500">
-              <tr>
-                <th className="px-4 py-2 font-medium">Table</th>
-                <th className="px-2 py-2 text-right font-medium">Statements</th>
-                <th className="px-2 py-2 text-right font-medium">Writes</th>
-                <th className="px-4 py-2 text-right font-medium">Masked</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {activity.tables.map((t) => (
-                <tr key={t.name} data-testid="activity-table">
-                  <td className="break-all px-4 py-2 font-mono text-xs">{t.name}</td>
-                  <td className="px-2 py-2 text-right tabular-nums">{t.statements.toLocaleString()}</td>
-                  <td className="px-2 py-2 text-right tabular-nums">{t.writes.toLocaleString()}</td>
-                  <td className="px-4 py-2 text-right tabular-nums">{t.masked.toLocaleString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </Card>
+        <Ranking
+          title="Most active identities"
+          first="Identity"
+          counts={["Statements", "Refused", "Masked"]}
+          testId="activity-actor"
+          rows={activity.actors.map((a) => ({
+            key: `${a.name}/${a.kind}`,
+            label: (
+              <>
+                <span className="mr-2 break-all">{a.name}</span>
+                <Badge tone={a.kind === "ai_agent" ? "violet" : a.kind === "service" ? "blue" : "neutral"}>
+                  {KIND[a.kind as keyof typeof KIND] ?? a.kind}
+                </Badge>
+              </>
+            ),
+            counts: [a.statements, a.refused, a.masked],
+            alert: a.refused > 0 ? 1 : null,
+          }))}
+        />
+        <Ranking
+          title="Most touched tables"
+          first="Table"
+          counts={["Statements", "Writes", "Masked"]}
+          testId="activity-table"
+          rows={activity.tables.map((t) => ({
+            key: t.name,
+            label: <span className="break-all font-mono text-xs">{t.name}</span>,
+            counts: [t.statements, t.writes, t.masked],
+            alert: null,
+          }))}
+        />
       </div>
     </>
+  );
+}
+
+/** A top-ten table: a label column, then counts; `alert` names a count column shown in red. */
+function Ranking(props: {
+  title: string;
+  first: string;
+  counts: string[];
+  testId: string;
+  rows: { key: string; label: ReactNode; counts: number[]; alert: number | null }[];
+}) {
+  return (
+    <Card>
+      <h2 className="px-4 pt-4 text-sm font-semibold">{props.title}</h2>
+      <table className="mt-2 w-full text-sm" aria-label={props.title}>
+        <thead className="text-left text-xs text-slate-500">
+          <tr>
+            <th className="px-4 py-2 font-medium">{props.first}</th>
+            {props.counts.map((c) => (
+              <th key={c} className="px-2 py-2 text-right font-medium last:pr-4">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody className="divide-y divide-slate-100">
+          {props.rows.map((row) => (
+            <tr key={row.key} data-testid={props.testId}>
+              <td className="px-4 py-2">{row.label}</td>
+              {row.counts.map((n, i) => (
+                <td
+                  key={props.counts[i]}
+                  className={cn(
+                    "px-2 py-2 text-right tabular-nums last:pr-4",
+                    row.alert === i && "text-red-700",
+                  )}
+                >
+                  {n.toLocaleString()}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Card>
   );
 }
 
