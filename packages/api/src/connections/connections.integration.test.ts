@@ -118,7 +118,7 @@ describe("connections: access at onboarding", () => {
       roles: ["member"],
     });
     const created = await admin().connections.create({
-      ...connection("analytics"),
+      ...connection("analytics", { tlsMode: "disable" }),
       grantGroups: ["data-platform", "dba"],
     });
     const grants = (await admin().identities.grants()).filter((g) => g.connection.id === created.id);
