@@ -175,10 +175,12 @@ describe("audit streams", () => {
     expect(listed).toMatchObject({ deliveredCount: 451, pending: 0, failures: 0, status: "delivering" });
     expect(listed.lastDeliveredAt).not.toBeNull();
 
-    // Caught up: a further pass sends nothing.
+    // Caught up: a further pass sends nothing, and does not even touch the stream's row.
     receiver.received = [];
+    const idle = await db.auditStream.findUniqueOrThrow({ where: { id: created.id } });
     expect(await drain(forwarder())).toBe(0);
     expect(receiver.received).toEqual([]);
+    expect(await db.auditStream.findUniqueOrThrow({ where: { id: created.id } })).toEqual(idle);
   });
 
   it("keeps the cursor when the receiver refuses, backs off, and sends the same events again", async () => {

@@ -225,6 +225,8 @@ export async function leaseDueAuditStreams(
     UPDATE audit_streams
     SET lease_holder = ${holder}, lease_until = now() + make_interval(secs => ${leaseMs / 1000})
     WHERE enabled AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+      -- A stream that has caught up is left alone: no row written every poll while nothing happens.
+      AND cursor_seq < (SELECT coalesce(max(seq), 0) FROM audit_events)
     RETURNING id::text, name, url, format, environments, signing_secret, "authorization", cursor_seq, failures`;
   return rows.map((row) => ({
     id: row.id,
