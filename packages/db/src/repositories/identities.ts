@@ -5,7 +5,7 @@ import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { generateToken, hashToken, tokenDisplayPrefix } from "../secrets.ts";
 import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
-import { bumpPolicyRevision } from "./policy.ts";
+import { bumpPolicyRevision, grantsInForce } from "./policy.ts";
 import type { TAdminActor } from "./policy-rules.ts";
 
 export type TIdentityKind = "human" | "service" | "ai_agent";
@@ -230,12 +230,7 @@ export async function grantAccess(
 /** Grants that let an identity connect now: its own, and those of the groups it is a member of. */
 export function activeGrantsOf(identityId: string, now: Date): Prisma.GrantWhereInput {
   return {
-    revokedAt: null,
-    startsAt: { lte: now },
-    AND: [
-      { OR: [{ identityId }, { group: { members: { some: { identityId } } } }] },
-      { OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
-    ],
+    AND: [grantsInForce(now), { OR: [{ identityId }, { group: { members: { some: { identityId } } } }] }],
   };
 }
 
@@ -340,11 +335,7 @@ export interface TGrantSummary {
 /** Grants in force now (not revoked, not ended), connection by connection: who may reach what, and until when. */
 export async function listActiveGrants(db: TDb, now = new Date()): Promise<TGrantSummary[]> {
   const rows = await db.grant.findMany({
-    where: {
-      revokedAt: null,
-      startsAt: { lte: now },
-      OR: [{ expiresAt: null }, { expiresAt: { gt: now } }],
-    },
+    where: grantsInForce(now),
     orderBy: [{ connection: { name: "asc" } }, { createdAt: "asc" }],
     select: {
       id: true,

@@ -80,6 +80,11 @@ export interface TPolicySnapshotData {
   }[];
 }
 
+/** Grants in force at `now`: begun, not ended, not revoked. The one definition the snapshot and the API share. */
+export function grantsInForce(now: Date): Prisma.GrantWhereInput {
+  return { revokedAt: null, startsAt: { lte: now }, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
+}
+
 /** What the snapshot needs of an identity that holds a grant, directly or through a group. */
 function granteeSelect(now: Date) {
   return {
@@ -170,11 +175,7 @@ export async function buildPolicySnapshot(
       tlsMode: true,
       tlsCa: true,
       grants: {
-        where: {
-          revokedAt: null,
-          startsAt: { lte: now },
-          OR: [{ expiresAt: null }, { expiresAt: { gt: now } }],
-        },
+        where: grantsInForce(now),
         select: {
           expiresAt: true,
           identity: { select: granteeSelect(now) },
