@@ -9,6 +9,37 @@ export interface TCreateDbOptions {
   poolMax?: number;
 }
 
+type TTransaction = Awaited<ReturnType<Awaited<ReturnType<PrismaPg["connect"]>>["startTransaction"]>>;
+
+/**
+ * PrismaPg whose transactions run their queries one after another. Prisma's query interpreter reads a
+ * select's relations with Promise.all, so inside a transaction several queries reach the transaction's one
+ * pg client at once: pg queues them (the order is the same) but warns since 8.19 and refuses from pg 9
+ * (prisma/orm#29468, open upstream). Outside a transaction each query takes its own pool connection.
+ */
+class SerialTransactionsPg extends PrismaPg {
+  override async connect(): ReturnType<PrismaPg["connect"]> {
+    const adapter = await super.connect();
+    const startTransaction = adapter.startTransaction.bind(adapter);
+    adapter.startTransaction = async (isolationLevel) => serialized(await startTransaction(isolationLevel));
+    return adapter;
+  }
+}
+
+function serialized(tx: TTransaction): TTransaction {
+  let tail: Promise<unknown> = Promise.resolve();
+  const queue = <T>(run: () => Promise<T>): Promise<T> => {
+    const result = tail.then(run, run);
+    tail = result.catch(() => undefined);
+    return result;
+  };
+  const queryRaw = tx.queryRaw.bind(tx);
+  const executeRaw = tx.executeRaw.bind(tx);
+  tx.queryRaw = (query) => queue(() => queryRaw(query));
+  tx.executeRaw = (query) => queue(() => executeRaw(query));
+  return tx;
+}
+
 /** The connection pool under each client, for the few hot paths that skip Prisma (see appendAuditEvents). */
 const pools = new WeakMap<TDb, pg.Pool>();
 
@@ -17,7 +48,7 @@ export function createDb(databaseUrl: string, options: TCreateDbOptions = {}): T
   // An idle connection that dies (database restart, terminated backend) leaves the pool by itself and the
   // next query opens a new one; without a listener its error event would end the process.
   pool.on("error", () => undefined);
-  const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  const db = new PrismaClient({ adapter: new SerialTransactionsPg(pool, { disposeExternalPool: true }) });
   pools.set(db, pool);
   return db;
 }
