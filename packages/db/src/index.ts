@@ -10,6 +10,7 @@ export type { Prisma } from "./generated/prisma/client.ts";
 export * from "./repositories/policy-rules.ts";
 export * from "./repositories/identities.ts";
 export * from "./repositories/sso.ts";
+export * from "./repositories/scim.ts";
 export * from "./repositories/connections.ts";
 export * from "./repositories/db-credentials.ts";
 export * from "./repositories/approvals.ts";

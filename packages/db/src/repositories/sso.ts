@@ -1,5 +1,5 @@
 // Single sign-on: the OpenID provider is the source of truth for who a person is, which roles they hold and
-// which groups they are in. Each sign-in brings the identity in line with it; any change bumps the policy
+// which groups they are in (but for groups it manages over SCIM, see scim.ts). Each sign-in brings the identity in line with it; any change bumps the policy
 // revision (group membership reaches agents through credential snapshots) and is audited in the same
 // transaction, with the provider's issuer and subject as evidence of where the change came from.
 import type { TDb } from "../client.ts";
@@ -29,7 +29,7 @@ const ssoIdentitySelect = {
   kind: true,
   roles: true,
   disabledAt: true,
-  memberships: { select: { group: { select: { id: true, name: true } } } },
+  memberships: { select: { group: { select: { id: true, name: true, scimManaged: true } } } },
 } as const;
 
 type TSsoIdentityRow = Prisma.IdentityGetPayload<{ select: typeof ssoIdentitySelect }>;
@@ -72,17 +72,35 @@ export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAu
     }
     if (row.disabledAt || row.kind !== "human") return null;
 
-    const beforeGroups = row.memberships.map((m) => m.group.name);
+    // Groups the provider manages over SCIM take their members from SCIM alone: a token issued before a
+    // removal (or a claim that leaves groups out) must not put the person back, nor take them out.
+    const scimGroups = new Set(
+      groups.length === 0
+        ? []
+        : (
+            await tx.group.findMany({
+              where: { name: { in: groups }, scimManaged: true },
+              select: { name: true },
+            })
+          ).map((g) => g.name),
+    );
+    const ssoGroups = groups.filter((g) => !scimGroups.has(g));
+    const beforeGroups = row.memberships.filter((m) => !m.group.scimManaged).map((m) => m.group.name);
     const rolesChanged = !sameSet(row.roles, roles);
-    const groupsChanged = !sameSet(beforeGroups, groups);
+    const groupsChanged = !sameSet(beforeGroups, ssoGroups);
     if (rolesChanged || row.displayName !== input.displayName)
       await tx.identity.update({ where: { id: row.id }, data: { roles, displayName: input.displayName } });
     if (groupsChanged) {
-      if (groups.length > 0)
-        await tx.group.createMany({ data: groups.map((g) => ({ name: g })), skipDuplicates: true });
-      const wanted = await tx.group.findMany({ where: { name: { in: groups } }, select: { id: true } });
+      if (ssoGroups.length > 0)
+        await tx.group.createMany({ data: ssoGroups.map((g) => ({ name: g })), skipDuplicates: true });
+      const wanted = await tx.group.findMany({
+        where: { name: { in: ssoGroups }, scimManaged: false },
+        select: { id: true },
+      });
       const wantedIds = wanted.map((g) => g.id);
-      await tx.groupMember.deleteMany({ where: { identityId: row.id, groupId: { notIn: wantedIds } } });
+      await tx.groupMember.deleteMany({
+        where: { identityId: row.id, groupId: { notIn: wantedIds }, group: { scimManaged: false } },
+      });
       await tx.groupMember.createMany({
         data: wantedIds.map((groupId) => ({ groupId, identityId: row.id })),
         skipDuplicates: true,
@@ -92,7 +110,7 @@ export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAu
       await recordSsoChange(tx, row, input, {
         created,
         before: { roles: row.roles, groups: beforeGroups },
-        after: { roles, groups },
+        after: { roles, groups: ssoGroups },
       });
     return row.id;
   });
