@@ -24,3 +24,4 @@ export * from "./identities/schemas.ts";
 export { openApiDocument } from "./openapi.ts";
 export { approvalsRest } from "./approvals/rest.ts";
 export { auditStreamsRest } from "./audit-streams/rest.ts";
+export { scimRest, SCIM_BASE_PATH } from "./scim/rest.ts";

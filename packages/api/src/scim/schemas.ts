@@ -1,0 +1,53 @@
+// Domain inputs and outputs of SCIM provisioning. The SCIM edge (rest.ts) turns protocol resources into these.
+import { z } from "zod";
+
+const ZName = z.string().trim().min(1).max(320);
+const ZExternalId = z.string().max(500).nullable();
+
+export const ZScimUserInput = z.object({
+  userName: ZName,
+  displayName: z.string().trim().min(1).max(200),
+  externalId: ZExternalId,
+  active: z.boolean(),
+});
+export type TScimUserInput = z.infer<typeof ZScimUserInput>;
+
+export const ZScimGroupInput = z.object({
+  // Group names are matched exactly, as the groups claim and grants name them.
+  displayName: z.string().trim().min(1).max(200),
+  externalId: ZExternalId,
+  memberIds: z.array(z.string()).max(10_000),
+});
+export type TScimGroupInput = z.infer<typeof ZScimGroupInput>;
+
+export const ZScimUserFilter = z.object({
+  id: z.string().optional(),
+  userName: z.string().optional(),
+  externalId: z.string().optional(),
+});
+export const ZScimGroupFilter = z.object({
+  id: z.string().optional(),
+  displayName: z.string().optional(),
+  externalId: z.string().optional(),
+});
+
+export const ZScimUserDto = z.object({
+  id: z.uuid(),
+  userName: z.string(),
+  displayName: z.string(),
+  externalId: z.string().nullable(),
+  active: z.boolean(),
+  groups: z.array(z.object({ id: z.uuid(), name: z.string() })),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+export type TScimUserDto = z.infer<typeof ZScimUserDto>;
+
+export const ZScimGroupDto = z.object({
+  id: z.uuid(),
+  displayName: z.string(),
+  externalId: z.string().nullable(),
+  members: z.array(z.object({ id: z.uuid(), userName: z.string() })),
+  createdAt: z.iso.datetime(),
+});
+export type TScimGroupDto = z.infer<typeof ZScimGroupDto>;

@@ -1,0 +1,393 @@
+// SCIM 2.0 provisioning against a real store: requests shaped as Okta and Entra ID send them, through the
+// SCIM edge, the store, and the policy snapshot agents enforce.
+import {
+  authenticateApiToken,
+  buildPolicySnapshot,
+  createDb,
+  deriveSecretKey,
+  listAuditEvents,
+  upsertSsoIdentity,
+  type TDb,
+} from "@portcullis/db";
+import { createTestDatabase } from "@portcullis/db/test-support";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCaller, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
+import { scimRest } from "./rest.ts";
+
+const secretKey = deriveSecretKey("scim-test-secret");
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let db: TDb;
+let connectionId: string;
+let agentId: string;
+
+const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+interface TScimAnswer {
+  status: number;
+  contentType: string | null;
+  location: string | null;
+  authenticate: string | null;
+  body: TScimBody;
+}
+
+/** What the tests read of SCIM answers (resources, list responses and errors). */
+interface TScimBody {
+  id?: string;
+  userName?: string;
+  displayName?: string;
+  externalId?: string;
+  active?: boolean;
+  members?: { value: string }[];
+  groups?: unknown[];
+  totalResults?: number;
+  Resources?: TScimBody[];
+  status?: string;
+  scimType?: string;
+  detail?: string;
+  name?: unknown;
+  [key: string]: unknown;
+}
+
+/** One SCIM request, as the identity provider sends it (the route passes what follows /scim/v2). */
+async function scim(
+  method: string,
+  pathAndQuery: string,
+  body?: unknown,
+  token: string | null = TEST_TOKENS.admin,
+): Promise<TScimAnswer> {
+  const headers = new Headers({ "content-type": "application/scim+json" });
+  if (token) headers.set("authorization", `Bearer ${token}`);
+  const request = new Request(`http://portcullis.test/scim/v2/${pathAndQuery}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const path = pathAndQuery.split("?")[0]!.split("/");
+  const response = await scimRest.handle(db, request, path, (error) => {
+    throw error;
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    location: response.headers.get("location"),
+    authenticate: response.headers.get("www-authenticate"),
+    body: text === "" ? {} : (JSON.parse(text) as TScimBody),
+  };
+}
+
+const filter = (expression: string) => `filter=${encodeURIComponent(expression)}`;
+
+function oktaUser(userName: string, givenName: string, familyName: string, externalId: string) {
+  return {
+    schemas: [USER_SCHEMA],
+    userName,
+    name: { givenName, familyName },
+    emails: [{ primary: true, value: userName, type: "work" }],
+    active: true,
+    externalId,
+  };
+}
+
+async function provision(userName: string): Promise<string> {
+  const created = await scim("POST", "Users", oktaUser(userName, "First", "Last", `ext-${userName}`));
+  expect(created.status).toBe(201);
+  return created.body.id as string;
+}
+
+/** Who the agent admits to the test connection: identity name → number of usable tokens. */
+async function admitted(): Promise<Record<string, number>> {
+  const connection = (await buildPolicySnapshot(db, agentId, { secretKey })).connections.find(
+    (c) => c.id === connectionId,
+  )!;
+  return Object.fromEntries(
+    connection.grants
+      .filter((g) => g.identityName.endsWith("@corp.example"))
+      .map((g) => [
+        g.identityName,
+        connection.credentials.filter((c) => c.identityId === g.identityId).length,
+      ]),
+  );
+}
+
+const admin = () => apiCaller(db, TEST_TOKENS.admin, secretKey);
+
+async function tokenFor(identityId: string): Promise<string> {
+  return (await admin().identities.createToken({ identityId, name: "laptop" })).token;
+}
+
+function signIn(email: string, groups: string[]) {
+  return upsertSsoIdentity(db, {
+    issuer: "https://idp.example",
+    subject: email,
+    email,
+    displayName: email,
+    groups,
+    roles: ["member"],
+  });
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb(database.url, { poolMax: 2 });
+  ({ agentId, connectionId } = await seedApiTestStore(db, { guardrails: [], maskingRules: [] }));
+});
+
+afterAll(async () => {
+  await db?.$disconnect();
+  await database?.drop();
+});
+
+describe("SCIM provisioning", () => {
+  it("creates a person as Okta does, and deactivating them ends their access at once", async () => {
+    const lookup = await scim(
+      "GET",
+      `Users?${filter('userName eq "ana@corp.example"')}&startIndex=1&count=100`,
+    );
+    expect(lookup.status).toBe(200);
+    expect(lookup.contentType).toBe("application/scim+json");
+    expect(lookup.body).toMatchObject({ totalResults: 0, Resources: [] });
+
+    const created = await scim("POST", "Users", oktaUser("Ana@Corp.example", "Ana", "Lopez", "00u-ana"));
+    expect(created.status).toBe(201);
+    const ana = created.body.id as string;
+    expect(created.location).toBe(`http://portcullis.test/scim/v2/Users/${ana}`);
+    expect(created.body).toMatchObject({
+      schemas: [USER_SCHEMA],
+      userName: "ana@corp.example",
+      displayName: "Ana Lopez",
+      externalId: "00u-ana",
+      active: true,
+      meta: { resourceType: "User", location: `/scim/v2/Users/${ana}` },
+    });
+
+    // userName is not case-exact (RFC 7643), as sign-in matches emails.
+    const found = await scim("GET", `Users?${filter('userName eq "ANA@corp.example"')}`);
+    expect(found.body.totalResults).toBe(1);
+    expect(found.body.Resources![0]!.id).toBe(ana);
+
+    const token = await tokenFor(ana);
+    await admin().identities.grant({ identityId: ana, connectionId, reason: "on call" });
+    expect(await admitted()).toEqual({ "ana@corp.example": 1 });
+    expect(await authenticateApiToken(db, token)).not.toBeNull();
+
+    const deactivated = await scim("PATCH", `Users/${ana}`, {
+      schemas: [PATCH_SCHEMA],
+      Operations: [{ op: "replace", value: { active: false } }],
+    });
+    expect(deactivated.status).toBe(200);
+    expect(deactivated.body.active).toBe(false);
+    expect(await admitted()).toEqual({});
+    expect(await authenticateApiToken(db, token)).toBeNull();
+    expect(await signIn("ana@corp.example", [])).toBeNull(); // nor the dashboard
+
+    const events = await listAuditEvents(db, { type: "admin_change", text: "SCIM" }, { limit: 10 });
+    expect(events.items.map((e) => [e.actorName, e.applicationName, e.message])).toEqual([
+      ["admin@demo.local", "scim", "SCIM updated ana@corp.example: deactivated"],
+      ["admin@demo.local", "scim", "SCIM created ana@corp.example"],
+    ]);
+
+    // Entra ID sends booleans as strings. Reactivation does not bring the old token back.
+    const reactivated = await scim("PATCH", `Users/${ana}`, {
+      schemas: [PATCH_SCHEMA],
+      Operations: [{ op: "Replace", path: "active", value: "True" }],
+    });
+    expect(reactivated.status).toBe(200);
+    expect(reactivated.body.active).toBe(true);
+    expect(await authenticateApiToken(db, token)).toBeNull();
+    expect(await admitted()).toEqual({ "ana@corp.example": 0 });
+    await tokenFor(ana);
+    expect(await admitted()).toEqual({ "ana@corp.example": 1 });
+
+    // PUT replaces: a new display name, the same person.
+    const replaced = await scim("PUT", `Users/${ana}`, {
+      schemas: [USER_SCHEMA],
+      userName: "ana@corp.example",
+      displayName: "Ana López",
+      active: true,
+    });
+    expect(replaced.body).toMatchObject({ id: ana, displayName: "Ana López" });
+    expect(replaced.body.externalId).toBeUndefined();
+  });
+
+  it("takes a SCIM-managed group's members from SCIM alone, whatever a sign-in's groups claim says", async () => {
+    const carl = await provision("carl@corp.example");
+    const dina = await provision("dina@corp.example");
+    await tokenFor(carl);
+    await tokenFor(dina);
+
+    const created = await scim("POST", "Groups", {
+      schemas: [GROUP_SCHEMA],
+      displayName: "db-oncall",
+      externalId: "grp-1",
+      members: [{ value: carl }],
+    });
+    expect(created.status).toBe(201);
+    const group = created.body.id as string;
+    expect(created.body.members).toEqual([{ value: carl, display: "carl@corp.example", type: "User" }]);
+    await admin().identities.grant({ group: "db-oncall", connectionId, reason: "on-call rota" });
+    expect(await admitted()).toMatchObject({ "carl@corp.example": 1 });
+    expect(await admitted()).not.toHaveProperty("dina@corp.example");
+
+    // Entra ID's shape: capitalised ops, a member added by value and one removed by a filter.
+    const patched = await scim("PATCH", `Groups/${group}`, {
+      schemas: [PATCH_SCHEMA],
+      Operations: [
+        { op: "Add", path: "members", value: [{ value: dina }] },
+        { op: "Remove", path: `members[value eq "${carl}"]` },
+      ],
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body.members!.map((m) => m.value)).toEqual([dina]);
+    let now = await admitted();
+    expect(now).toMatchObject({ "dina@corp.example": 1 });
+    expect(now).not.toHaveProperty("carl@corp.example");
+
+    // A stale groups claim does not put carl back, and an empty one does not take dina out.
+    await signIn("carl@corp.example", ["db-oncall"]);
+    await signIn("dina@corp.example", []);
+    now = await admitted();
+    expect(now).toMatchObject({ "dina@corp.example": 1 });
+    expect(now).not.toHaveProperty("carl@corp.example");
+    const carlNow = await scim("GET", `Users/${carl}`);
+    expect(carlNow.body.groups ?? []).toEqual([]);
+
+    const listed = await scim(
+      "GET",
+      `Groups?${filter('displayName eq "db-oncall"')}&excludedAttributes=members`,
+    );
+    expect(listed.body.totalResults).toBe(1);
+    expect(listed.body.Resources![0]!).toMatchObject({
+      id: group,
+      displayName: "db-oncall",
+      externalId: "grp-1",
+    });
+    expect(listed.body.Resources![0]!.members).toBeUndefined();
+
+    // Okta renames with a replace that carries the whole group.
+    const renamed = await scim("PATCH", `Groups/${group}`, {
+      schemas: [PATCH_SCHEMA],
+      Operations: [{ op: "replace", value: { id: group, displayName: "db-on-call" } }],
+    });
+    expect(renamed.body).toMatchObject({ displayName: "db-on-call" });
+
+    const removed = await scim("DELETE", `Groups/${group}`);
+    expect(removed.status).toBe(204);
+    expect((await scim("GET", `Groups/${group}`)).status).toBe(404);
+    expect(await admitted()).not.toHaveProperty("dina@corp.example");
+    const events = await listAuditEvents(db, { type: "admin_change", text: "group db-on" }, { limit: 10 });
+    expect(events.items.map((e) => e.message ?? "").filter((m) => m.startsWith("SCIM"))).toEqual([
+      "SCIM deleted group db-on-call (1 members; its grants to demo ended)",
+      "SCIM updated group db-on-call: renamed db-oncall → db-on-call",
+      `SCIM updated group db-oncall: added dina@corp.example; removed carl@corp.example`,
+      "SCIM created group db-oncall with carl@corp.example",
+    ]);
+  });
+
+  it("deletes a person: out of groups and grants, gone from SCIM, and a rehire is the same identity", async () => {
+    const erin = await provision("erin@corp.example");
+    const token = await tokenFor(erin);
+    await admin().identities.grant({ identityId: erin, connectionId, reason: "project" });
+    await scim("POST", "Groups", {
+      schemas: [GROUP_SCHEMA],
+      displayName: "analysts",
+      members: [{ value: erin }],
+    });
+    expect(await admitted()).toMatchObject({ "erin@corp.example": 1 });
+
+    expect((await scim("DELETE", `Users/${erin}`)).status).toBe(204);
+    expect((await scim("GET", `Users/${erin}`)).status).toBe(404);
+    expect((await scim("GET", `Users?${filter('userName eq "erin@corp.example"')}`)).body.totalResults).toBe(
+      0,
+    );
+    expect(await admitted()).not.toHaveProperty("erin@corp.example");
+    expect(await authenticateApiToken(db, token)).toBeNull();
+    const analysts = await scim("GET", `Groups?${filter('displayName eq "analysts"')}`);
+    expect(analysts.body.Resources![0]!.members ?? []).toEqual([]);
+
+    const rehired = await scim("POST", "Users", oktaUser("erin@corp.example", "Erin", "Ng", "00u-erin-2"));
+    expect(rehired.status).toBe(201);
+    expect(rehired.body).toMatchObject({ id: erin, active: true, externalId: "00u-erin-2" });
+    await tokenFor(erin);
+    expect(await admitted()).not.toHaveProperty("erin@corp.example"); // the old grant stays ended
+    expect(await authenticateApiToken(db, token)).toBeNull();
+  });
+
+  it("answers bad requests and the wrong callers with SCIM errors, and changes nothing", async () => {
+    const noToken = await scim("GET", "Users", undefined, null);
+    expect(noToken.status).toBe(401);
+    expect(noToken.authenticate).toMatch(/^Bearer/);
+    expect(noToken.body).toMatchObject({
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"],
+      status: "401",
+    });
+    expect((await scim("GET", "Users", undefined, "pcat_wrong")).status).toBe(401);
+    expect((await scim("GET", "Users", undefined, TEST_TOKENS.developer)).status).toBe(403);
+    const seeded = await admin().identities.list();
+    const adminId = seeded.find((i) => i.name === "admin@demo.local")!.id;
+    const scoped = await admin().identities.createToken({
+      identityId: adminId,
+      name: "scoped",
+      connectionIds: [connectionId],
+    });
+    const scopedAnswer = await scim("POST", "Users", oktaUser("x@corp.example", "X", "Y", "x"), scoped.token);
+    expect(scopedAnswer.status).toBe(403);
+    expect(scopedAnswer.body.detail).toMatch(/not scoped to connections/);
+
+    const frank = await provision("frank@corp.example");
+    const duplicate = await scim("POST", "Users", oktaUser("FRANK@corp.example", "F", "K", "other"));
+    expect(duplicate.status).toBe(409);
+    expect(duplicate.body.scimType).toBe("uniqueness");
+    expect((await scim("POST", "Users", { schemas: [USER_SCHEMA], displayName: "No name" })).status).toBe(
+      400,
+    );
+    const badJson = await scim("POST", "Users", "{not json");
+    expect(badJson.status).toBe(400);
+    expect(badJson.body.scimType).toBe("invalidSyntax");
+    for (const broken of ["userName eq", 'userName qq "x"', '(userName eq "x"']) {
+      const answer = await scim("GET", `Users?${filter(broken)}`);
+      expect(answer.status).toBe(400);
+      expect(answer.body.scimType).toBe("invalidFilter");
+    }
+    expect((await scim("GET", "Users/not-a-uuid")).status).toBe(404);
+    expect((await scim("GET", "Users/6f1c0a4e-9d1b-4c2e-8f3a-000000000000")).status).toBe(404);
+    expect((await scim("GET", "Widgets")).status).toBe(404);
+
+    const group = await scim("POST", "Groups", {
+      schemas: [GROUP_SCHEMA],
+      displayName: "auditors-x",
+      members: [{ value: frank }],
+    });
+    const unknownMember = await scim("PATCH", `Groups/${group.body.id}`, {
+      schemas: [PATCH_SCHEMA],
+      Operations: [
+        { op: "add", path: "members", value: [{ value: "6f1c0a4e-9d1b-4c2e-8f3a-000000000000" }] },
+      ],
+    });
+    expect(unknownMember.status).toBe(400);
+    expect((await scim("GET", `Groups/${group.body.id}`)).body.members!.map((m) => m.value)).toEqual([frank]);
+
+    // Services and AI agents are Portcullis's own: not SCIM users, not changeable over SCIM.
+    const copilot = seeded.find((i) => i.kind === "ai_agent")!;
+    const users = await scim("GET", "Users");
+    expect(users.body.Resources!.map((u) => u.userName)).not.toContain(copilot.name);
+    const patchAgent = await scim("PATCH", `Users/${copilot.id}`, {
+      schemas: [PATCH_SCHEMA],
+      Operations: [{ op: "replace", value: { active: false } }],
+    });
+    expect(patchAgent.status).toBe(404);
+    expect((await admin().identities.list()).find((i) => i.id === copilot.id)!.disabled).toBe(false);
+
+    // Discovery needs no token.
+    const config = await scim("GET", "ServiceProviderConfig", undefined, null);
+    expect(config.status).toBe(200);
+    expect(config.body).toMatchObject({
+      patch: { supported: true },
+      filter: { supported: true, maxResults: 500 },
+    });
+    const types = await scim("GET", "ResourceTypes", undefined, null);
+    expect(types.body.Resources!.map((r) => String(r.name)).sort()).toEqual(["Group", "User"]);
+  });
+});
