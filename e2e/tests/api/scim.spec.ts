@@ -85,6 +85,10 @@ test("a person and a group pushed over SCIM: group access, removal and deactivat
   expect(refused.stderr).toMatch(/password authentication failed/);
   expect(Date.now() - deactivatedAt).toBeLessThan(10_000);
   session.close();
+  const identities = (await (
+    await request.get(`${d.dashboardUrl}/api/v1/identities`, { headers: auth })
+  ).json()) as { items: { id: string; disabled: boolean; scimManaged: boolean }[] };
+  expect(identities.items.find((i) => i.id === sam)).toMatchObject({ disabled: true, scimManaged: true });
 
   // The timeline says who did it and through what.
   const events = (await (

@@ -10,6 +10,7 @@ export const ZIdentityDto = z.object({
   roles: z.array(ZRole),
   groups: z.array(z.string()),
   disabled: z.boolean(),
+  scimManaged: z.boolean(),
   activeTokens: z.number().int(),
   createdAt: z.string(),
 });

@@ -46,6 +46,7 @@ const identitySummarySelect = {
   kind: true,
   roles: true,
   disabledAt: true,
+  scimManaged: true,
   createdAt: true,
   memberships: { select: { group: { select: { name: true } } } },
   _count: { select: { apiTokens: { where: { revokedAt: null } } } },
@@ -59,6 +60,8 @@ export interface TIdentitySummary {
   roles: TRoleName[];
   groups: string[];
   disabled: boolean;
+  /** The identity provider manages this person over SCIM. */
+  scimManaged: boolean;
   activeTokens: number;
   createdAt: Date;
 }
@@ -74,6 +77,7 @@ function toSummary(
     roles: row.roles,
     groups: row.memberships.map((m) => m.group.name),
     disabled: row.disabledAt !== null,
+    scimManaged: row.scimManaged,
     activeTokens: row._count.apiTokens,
     createdAt: row.createdAt,
   };

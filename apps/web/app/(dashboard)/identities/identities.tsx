@@ -55,6 +55,8 @@ export function Identities({ canEdit }: { canEdit: boolean }) {
                       {identity.groups.length > 0 ? ` · groups: ${identity.groups.join(", ")}` : ""}
                     </span>
                   </span>
+                  {identity.disabled ? <Badge tone="red">deactivated</Badge> : null}
+                  {identity.scimManaged ? <Badge tone="teal">SCIM</Badge> : null}
                   <Badge tone={KIND[identity.kind].tone}>{KIND[identity.kind].label}</Badge>
                   {identity.roles.map((role) => (
                     <Badge key={role}>{role}</Badge>
