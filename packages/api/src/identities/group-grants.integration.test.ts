@@ -112,7 +112,7 @@ describe("grants to a group", () => {
 
     const timeline = await admin().audit.list({ filter: { text: "group dba" }, limit: 10 });
     expect(timeline.items.map((e) => e.message)).toEqual([
-      "revoked group dba's access to demo",
+      "revoked group dba's grant to demo",
       "granted group dba access to demo",
     ]);
   });

@@ -3,7 +3,6 @@ import {
   createApiToken,
   createIdentity,
   grantAccess,
-  grantConnectionId,
   IdentityConflictError,
   listActiveGrants,
   listApiTokens,
@@ -154,10 +153,12 @@ export const identityService = {
 
   async revokeGrant(db: TDb, caller: TCaller, rawInput: unknown): Promise<{ revoked: true }> {
     const input = parseInput(ZGrantRef, rawInput);
-    // A token scoped to connections revokes only their grants (an unknown id is left to revokeGrant's 404).
-    const connectionId = await grantConnectionId(db, input.grantId);
-    if (connectionId) requireInScope(caller, [connectionId]);
-    await mapDbErrors(() => revokeGrant(db, caller.identity, input.grantId));
+    // A token scoped to connections revokes only their grants.
+    await mapDbErrors(() =>
+      revokeGrant(db, caller.identity, input.grantId, (connectionId) =>
+        requireInScope(caller, [connectionId]),
+      ),
+    );
     return { revoked: true };
   },
 };

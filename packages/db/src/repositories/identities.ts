@@ -260,16 +260,16 @@ async function recordIdentityChange(
   ]);
 }
 
-/** The connection a grant is for, or null if there is no such grant. */
-export async function grantConnectionId(db: TDb, grantId: string): Promise<string | null> {
-  return (
-    (await db.grant.findUnique({ where: { id: grantId }, select: { connectionId: true } }))?.connectionId ??
-    null
-  );
-}
-
-/** Ends a grant now: agents drop it (and end the sessions that stand on it) within seconds. */
-export async function revokeGrant(db: TDb, actor: TAdminActor, grantId: string): Promise<void> {
+/**
+ * Ends a grant now: agents drop it (and end the sessions that stand on it) within seconds. `mayRevoke` sees
+ * the grant's connection first and throws to refuse (a token scoped to other connections).
+ */
+export async function revokeGrant(
+  db: TDb,
+  actor: TAdminActor,
+  grantId: string,
+  mayRevoke: (connectionId: string) => void = () => undefined,
+): Promise<void> {
   await db.$transaction(async (tx) => {
     const grant = await tx.grant.findUnique({
       where: { id: grantId },
@@ -281,11 +281,13 @@ export async function revokeGrant(db: TDb, actor: TAdminActor, grantId: string):
       },
     });
     if (!grant) throw new NotFoundError(`grant ${grantId}`);
+    mayRevoke(grant.connection.id);
     if (grant.revokedAt) return;
     await tx.grant.update({ where: { id: grantId }, data: { revokedAt: new Date() } });
-    const grantee = grant.identity ? `${grant.identity.name}'s` : `group ${grant.group?.name ?? "?"}'s`;
+    // The grant, not the grantee's access: another grant may still let them in.
+    const grantee = grant.identity ? grant.identity.name : `group ${grant.group?.name ?? "?"}`;
     await recordIdentityChange(tx, actor, {
-      message: `revoked ${grantee} access to ${grant.connection.name}`,
+      message: `revoked ${grantee}'s grant to ${grant.connection.name}`,
       connection: grant.connection,
       details: { grant: { id: grantId } },
     });
