@@ -33,6 +33,8 @@ describe("openApiDocument", () => {
       "/api/v1/grants",
       "/api/v1/grants/{id}/revoke",
       "/api/v1/identities",
+      "/api/v1/identities/{id}/deactivate",
+      "/api/v1/identities/{id}/reactivate",
       "/api/v1/identities/{id}/tokens",
       "/api/v1/tokens/{id}/revoke",
     ]);

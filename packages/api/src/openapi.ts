@@ -233,6 +233,21 @@ export function openApiDocument(serverUrl: string): TJson {
           responses: { "201": { description: "Issued", content: json("CreatedApiToken") }, ...errors },
         },
       },
+      "/api/v1/identities/{id}/deactivate": {
+        post: {
+          summary:
+            "Deactivate an identity (admin, token not scoped to connections): its API tokens are revoked and agents end its sessions within seconds",
+          parameters: [idParameter("identity")],
+          responses: { "200": { description: "Deactivated", content: json("Identity") }, ...errors },
+        },
+      },
+      "/api/v1/identities/{id}/reactivate": {
+        post: {
+          summary: "Reactivate an identity (admin); the tokens revoked at deactivation stay revoked",
+          parameters: [idParameter("identity")],
+          responses: { "200": { description: "Reactivated", content: json("Identity") }, ...errors },
+        },
+      },
       "/api/v1/tokens/{id}/revoke": {
         post: {
           summary: "Revoke an API token (admin): the API refuses it at once, agents within seconds",

@@ -5,6 +5,7 @@ import {
   createDb,
   deriveSecretKey,
   getPolicyRevision,
+  listAuditEvents,
   type TDb,
 } from "@portcullis/db";
 import { createTestDatabase, newAuditEvent } from "@portcullis/db/test-support";
@@ -180,5 +181,69 @@ describe("identities and API tokens", () => {
     expect(token.token).toMatch(/^pcat_/);
     await identitiesRest.revokeToken(db, post("http://x", ""), token.id);
     expect(await authenticates(token.token)).toBe(false);
+  });
+
+  it("deactivates an identity at once, for the API and the agents, and reactivates it without its old tokens", async () => {
+    const bot = await admin().identities.create({
+      name: "rogue-bot",
+      displayName: "Rogue bot",
+      kind: "ai_agent",
+      roles: ["member"],
+    });
+    await admin().identities.grant({
+      identityId: bot.id,
+      connectionId: demoConnectionId,
+      reason: "assistant",
+    });
+    const first = await admin().identities.createToken({ identityId: bot.id, name: "one" });
+    await admin().identities.createToken({ identityId: bot.id, name: "two" });
+    const key = deriveSecretKey("test-secret-key-123");
+    const admitted = async () =>
+      (await buildPolicySnapshot(db, agentId, { secretKey: key })).connections[0]!.credentials.filter(
+        (c) => c.identityName === "rogue-bot",
+      ).length;
+    expect(await admitted()).toBe(2);
+
+    const post = (token: string) =>
+      new Request("http://x", { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    const revision = await getPolicyRevision(db);
+    const deactivated = await identitiesRest.setActive(db, post("pcat_admin"), bot.id, false);
+    expect(deactivated).toMatchObject({ disabled: true, activeTokens: 0 });
+    expect(await getPolicyRevision(db)).toBe(revision + 1); // agents re-pull and end its sessions
+    expect(await admitted()).toBe(0);
+    expect(await authenticates(first.token)).toBe(false);
+    const events = await listAuditEvents(db, { text: "rogue-bot" }, { limit: 1 });
+    expect(events.items[0]).toMatchObject({
+      type: "admin_change",
+      actorName: "admin@demo.local",
+      message: 'deactivated AI agent identity "rogue-bot" (2 API tokens revoked)',
+    });
+
+    const reactivated = await admin().identities.setActive({ identityId: bot.id, active: true });
+    expect(reactivated.disabled).toBe(false);
+    expect(await authenticates(first.token)).toBe(false);
+    expect(await admitted()).toBe(0);
+    await admin().identities.createToken({ identityId: bot.id, name: "three" });
+    expect(await admitted()).toBe(1);
+
+    // Refusals: yourself, a member, a token scoped to a connection, an unknown identity.
+    const me = (await admin().identities.list()).find((i) => i.name === "admin@demo.local")!;
+    expect(await codeOf(admin().identities.setActive({ identityId: me.id, active: false }))).toBe("CONFLICT");
+    expect(
+      await codeOf(callerWith("pcat_dev").identities.setActive({ identityId: bot.id, active: false })),
+    ).toBe("FORBIDDEN");
+    const scoped = await admin().identities.createToken({
+      identityId: me.id,
+      name: "scoped",
+      connectionIds: [demoConnectionId],
+    });
+    expect(await codeOf(identitiesRest.setActive(db, post(scoped.token), bot.id, false))).toBe("FORBIDDEN");
+    expect(
+      await codeOf(
+        identitiesRest.setActive(db, post("pcat_admin"), "6f1c0a4e-9d1b-4c2e-8f3a-000000000000", false),
+      ),
+    ).toBe("NOT_FOUND");
+    expect(await codeOf(identitiesRest.setActive(db, post("pcat_admin"), "nope", false))).toBe("BAD_REQUEST");
+    expect(await admitted()).toBe(1);
   });
 });

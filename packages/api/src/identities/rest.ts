@@ -19,6 +19,10 @@ export const identitiesRest = {
     const caller = await automationCaller(db, request, ["admin"]);
     return identityService.create(db, caller, await readJsonObject(request));
   },
+  async setActive(db: TDb, request: Request, identityId: string, active: boolean) {
+    const caller = await automationCaller(db, request, ["admin"]);
+    return identityService.setActive(db, caller, { identityId, active });
+  },
   async createToken(db: TDb, request: Request, identityId: string) {
     const caller = await automationCaller(db, request, ["admin"]);
     return identityService.createToken(db, caller, { ...(await readJsonObject(request)), identityId });

@@ -11,6 +11,7 @@ import {
   ZIdentityDto,
   ZIdentityList,
   ZIdentityRef,
+  ZSetIdentityActiveInput,
   ZTokenRef,
 } from "./schemas.ts";
 import { identityService } from "./service.ts";
@@ -23,6 +24,10 @@ export const identitiesRouter = createTRPCRouter({
     .input(ZCreateIdentityInput)
     .output(ZIdentityDto)
     .mutation(({ ctx, input }) => identityService.create(ctx.db, ctx.caller, input)),
+  setActive: adminProcedure
+    .input(ZSetIdentityActiveInput)
+    .output(ZIdentityDto)
+    .mutation(({ ctx, input }) => identityService.setActive(ctx.db, ctx.caller, input)),
   // Anyone signed in sees their own tokens; admins see everyone's.
   tokens: protectedProcedure
     .input(ZIdentityRef)

@@ -17,6 +17,8 @@ export const ZIdentityDto = z.object({
 export type TIdentityDto = z.infer<typeof ZIdentityDto>;
 export const ZIdentityList = z.array(ZIdentityDto);
 
+export const ZSetIdentityActiveInput = z.object({ identityId: z.uuid(), active: z.boolean() });
+
 /** People arrive by signing in; services and AI agents are created for the tokens they connect with. */
 export const ZCreateIdentityInput = z
   .object({

@@ -10,6 +10,7 @@ import {
   NotFoundError,
   revokeApiToken,
   revokeGrant,
+  setIdentityActive,
   type TApiTokenRow,
   type TDb,
   type TIdentitySummary,
@@ -23,6 +24,7 @@ import {
   ZCreateApiTokenInput,
   ZCreatedApiToken,
   ZCreateIdentityInput,
+  ZSetIdentityActiveInput,
   ZGrantDto,
   ZGrantInput,
   ZGrantRef,
@@ -86,6 +88,18 @@ export const identityService = {
   async create(db: TDb, caller: TCaller, rawInput: unknown): Promise<TIdentityDto> {
     const input = parseInput(ZCreateIdentityInput, rawInput);
     const row = await mapDbErrors(() => createIdentity(db, caller.identity, input));
+    return parseOutput(ZIdentityDto, toIdentityDto(row), "Identity");
+  },
+
+  /** Deactivation shuts an identity out of every connection: a token scoped to some cannot do it. */
+  async setActive(db: TDb, caller: TCaller, rawInput: unknown): Promise<TIdentityDto> {
+    const input = parseInput(ZSetIdentityActiveInput, rawInput);
+    if (caller.connectionIds.length > 0)
+      throw new AppError(
+        "FORBIDDEN",
+        "Deactivating an identity shuts it out of every connection: it needs a token not scoped to connections",
+      );
+    const row = await mapDbErrors(() => setIdentityActive(db, caller.identity, input));
     return parseOutput(ZIdentityDto, toIdentityDto(row), "Identity");
   },
 

@@ -11,6 +11,13 @@ import type { TAdminActor } from "./policy-rules.ts";
 export type TIdentityKind = "human" | "service" | "ai_agent";
 export type TRoleName = "admin" | "approver" | "member" | "auditor";
 
+/** How the timeline's messages name each kind. */
+const KIND_LABEL: Record<TIdentityKind, string> = {
+  human: "person",
+  service: "service",
+  ai_agent: "AI agent",
+};
+
 export class IdentityConflictError extends Error {
   constructor(message: string) {
     super(message);
@@ -99,10 +106,61 @@ export async function createIdentity(
     if (existing) throw new IdentityConflictError(`An identity named ${input.name} already exists`);
     const row = await tx.identity.create({ data: input, select: identitySummarySelect });
     await recordIdentityChange(tx, actor, {
-      message: `created ${input.kind.replace("_", " ")} identity "${input.name}"`,
+      message: `created ${KIND_LABEL[input.kind]} identity "${input.name}"`,
       details: { identity: input },
     });
     return toSummary(row);
+  });
+}
+
+/**
+ * Deactivates an identity at once (an incident, a leaver, an AI agent misbehaving) or reactivates it. A
+ * deactivated identity's API tokens are revoked, so reactivating it does not bring them back; agents end its
+ * sessions and refuse it within seconds, and the dashboard refuses its sign-in.
+ */
+export async function setIdentityActive(
+  db: TDb,
+  actor: TAdminActor,
+  input: { identityId: string; active: boolean },
+  now = new Date(),
+): Promise<TIdentitySummary> {
+  return db.$transaction(async (tx) => {
+    const before = await tx.identity.findUnique({
+      where: { id: input.identityId },
+      select: { name: true, kind: true, disabledAt: true },
+    });
+    if (!before) throw new NotFoundError(`identity ${input.identityId}`);
+    if (!input.active && input.identityId === actor.id)
+      throw new IdentityConflictError("You cannot deactivate yourself: another admin must");
+    const wasActive = before.disabledAt === null;
+    if (wasActive !== input.active) {
+      await tx.identity.update({
+        where: { id: input.identityId },
+        data: { disabledAt: input.active ? null : now },
+      });
+      const revoked = input.active
+        ? 0
+        : (
+            await tx.apiToken.updateMany({
+              where: { identityId: input.identityId, revokedAt: null },
+              data: { revokedAt: now },
+            })
+          ).count;
+      const kind = KIND_LABEL[before.kind];
+      await recordIdentityChange(tx, actor, {
+        message: input.active
+          ? `reactivated ${kind} identity "${before.name}"`
+          : `deactivated ${kind} identity "${before.name}" (${revoked} API token${revoked === 1 ? "" : "s"} revoked)`,
+        details: {
+          identity: { id: input.identityId, name: before.name },
+          active: input.active,
+          tokensRevoked: revoked,
+        },
+      });
+    }
+    return toSummary(
+      await tx.identity.findUniqueOrThrow({ where: { id: input.identityId }, select: identitySummarySelect }),
+    );
   });
 }
 

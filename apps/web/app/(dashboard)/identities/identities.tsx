@@ -161,6 +161,9 @@ function Tokens({ identity, canEdit }: { identity: TIdentity; canEdit: boolean }
   const revoke = useMutation(
     trpc.identities.revokeToken.mutationOptions({ onSuccess: () => void refresh() }),
   );
+  const setActive = useMutation(
+    trpc.identities.setActive.mutationOptions({ onSuccess: () => void refresh() }),
+  );
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -170,9 +173,43 @@ function Tokens({ identity, canEdit }: { identity: TIdentity; canEdit: boolean }
 
   return (
     <Card className="self-start">
-      <div className="border-b border-slate-200 px-4 py-3">
+      <div className="flex items-center justify-between gap-3 border-b border-slate-200 px-4 py-3">
         <h2 className="text-base font-semibold">API tokens of {identity.name}</h2>
+        {canEdit ? (
+          identity.disabled ? (
+            <Button
+              size="sm"
+              variant="secondary"
+              disabled={setActive.isPending}
+              onClick={() => setActive.mutate({ identityId: identity.id, active: true })}
+            >
+              Reactivate
+            </Button>
+          ) : (
+            <Button
+              size="sm"
+              variant="ghost"
+              className="text-red-700 hover:bg-red-50"
+              disabled={setActive.isPending}
+              onClick={() => {
+                if (
+                  window.confirm(
+                    `Deactivate ${identity.name}? Its API tokens are revoked and its database sessions end within seconds.`,
+                  )
+                )
+                  setActive.mutate({ identityId: identity.id, active: false });
+              }}
+            >
+              Deactivate
+            </Button>
+          )
+        ) : null}
       </div>
+      {setActive.error ? (
+        <div className="border-b border-slate-200 p-4">
+          <Alert title="Not changed">{setActive.error.message}</Alert>
+        </div>
+      ) : null}
       {secret ? (
         <div className="border-b border-slate-200 p-4">
           <Alert tone="info" title="Copy this token now: it is not shown again">
