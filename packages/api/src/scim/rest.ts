@@ -16,6 +16,10 @@ const MAX_RESULTS = 500;
 interface TScimContext {
   db: TDb;
   caller: TCaller;
+  method: string;
+  /** The members each group read in this request had: a PATCH applies its operations to these. */
+  seenMembers: Map<string, string[]>;
+  onUnexpected: (error: unknown) => void;
 }
 
 type TAttributes = Record<string, unknown>;
@@ -38,11 +42,11 @@ function asScimError(error: unknown): TScimError {
   return scimError(500, "Internal server error");
 }
 
-async function scimHandler<T>(work: () => Promise<T>, onUnexpected: (error: unknown) => void): Promise<T> {
+async function scimHandler<T>(ctx: TScimContext, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (!(error instanceof AppError) && !(error instanceof SCIMMY.Types.Error)) onUnexpected(error);
+    if (!(error instanceof AppError) && !(error instanceof SCIMMY.Types.Error)) ctx.onUnexpected(error);
     throw asScimError(error);
   }
 }
@@ -86,7 +90,8 @@ function userInput(instance: TAttributes) {
     userName,
     displayName: stringAt(instance.displayName) ?? stringAt(name.formatted) ?? (fromParts || userName),
     externalId: stringAt(instance.externalId) ?? null,
-    active: instance.active === undefined ? true : instance.active,
+    // Left out (a PUT of the profile only): the service keeps the person as active or inactive as they are.
+    active: instance.active,
   };
 }
 
@@ -131,8 +136,8 @@ function assertComplete(filter: SCIMMY.Types.Filter | undefined): void {
 
 let declared = false;
 
-/** SCIMMY keeps its resources in module state: declared once per process, with handlers that take the caller from ctx. */
-function declareResources(onUnexpected: (error: unknown) => void): void {
+/** SCIMMY keeps its resources in module state: declared once per process; each request's state travels in ctx. */
+function declareResources(): void {
   if (declared) return;
   declared = true;
   SCIMMY.Config.set({
@@ -152,48 +157,59 @@ function declareResources(onUnexpected: (error: unknown) => void): void {
 
   SCIMMY.Resources.declare(SCIMMY.Resources.User)
     .egress((resource, ctx: TScimContext) =>
-      scimHandler(async () => {
+      scimHandler(ctx, async () => {
         if (resource.id) return userResource(await scimService.getUser(ctx.db, ctx.caller, resource.id));
         assertComplete(resource.filter);
         const narrowed = simpleEquality(resource.filter, ["userName", "externalId", "id"]);
         const users = (await scimService.listUsers(ctx.db, ctx.caller, narrowed ?? {})).map(userResource);
         return resource.filter && !narrowed ? resource.filter.match(users) : users;
-      }, onUnexpected),
+      }),
     )
     .ingress((resource, instance, ctx: TScimContext) =>
-      scimHandler(async () => {
+      scimHandler(ctx, async () => {
         const input = userInput(instance as unknown as TAttributes);
         const user = resource.id
           ? await scimService.updateUser(ctx.db, ctx.caller, resource.id, input)
           : await scimService.createUser(ctx.db, ctx.caller, input);
         return userResource(user);
-      }, onUnexpected),
+      }),
     )
     .degress((resource, ctx: TScimContext) =>
-      scimHandler(() => scimService.deleteUser(ctx.db, ctx.caller, String(resource.id)), onUnexpected),
+      scimHandler(ctx, () => scimService.deleteUser(ctx.db, ctx.caller, String(resource.id))),
     );
 
   SCIMMY.Resources.declare(SCIMMY.Resources.Group)
     .egress((resource, ctx: TScimContext) =>
-      scimHandler(async () => {
-        if (resource.id) return groupResource(await scimService.getGroup(ctx.db, ctx.caller, resource.id));
+      scimHandler(ctx, async () => {
+        if (resource.id) {
+          const group = await scimService.getGroup(ctx.db, ctx.caller, resource.id);
+          ctx.seenMembers.set(
+            group.id,
+            group.members.map((m) => m.id),
+          );
+          return groupResource(group);
+        }
         assertComplete(resource.filter);
         const narrowed = simpleEquality(resource.filter, ["displayName", "externalId", "id"]);
         const groups = (await scimService.listGroups(ctx.db, ctx.caller, narrowed ?? {})).map(groupResource);
         return resource.filter && !narrowed ? resource.filter.match(groups) : groups;
-      }, onUnexpected),
+      }),
     )
     .ingress((resource, instance, ctx: TScimContext) =>
-      scimHandler(async () => {
+      scimHandler(ctx, async () => {
         const input = groupInput(instance as unknown as TAttributes);
+        const basis = resource.id && ctx.method === "PATCH" ? ctx.seenMembers.get(resource.id) : undefined;
         const group = resource.id
-          ? await scimService.updateGroup(ctx.db, ctx.caller, resource.id, input)
+          ? await scimService.updateGroup(ctx.db, ctx.caller, resource.id, {
+              ...input,
+              ...(basis ? { membersBasis: basis } : {}),
+            })
           : await scimService.createGroup(ctx.db, ctx.caller, input);
         return groupResource(group);
-      }, onUnexpected),
+      }),
     )
     .degress((resource, ctx: TScimContext) =>
-      scimHandler(() => scimService.deleteGroup(ctx.db, ctx.caller, String(resource.id)), onUnexpected),
+      scimHandler(ctx, () => scimService.deleteGroup(ctx.db, ctx.caller, String(resource.id))),
     );
 
   SCIMMY.Resources.User.basepath(SCIM_BASE_PATH);
@@ -314,12 +330,16 @@ function selection(url: URL) {
   };
 }
 
-async function authorizedContext(db: TDb, request: Request): Promise<TScimContext> {
+async function authorizedContext(
+  db: TDb,
+  request: Request,
+  onUnexpected: (error: unknown) => void,
+): Promise<TScimContext> {
   const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
     "admin",
   ]);
   if (caller.via !== "api_token") throw new AppError("UNAUTHORIZED", "SCIM needs a bearer API token");
-  return { db, caller };
+  return { db, caller, method: request.method, seenMembers: new Map(), onUnexpected };
 }
 
 export const scimRest = {
@@ -333,7 +353,7 @@ export const scimRest = {
     path: string[],
     onUnexpected: (error: unknown) => void = () => undefined,
   ): Promise<Response> {
-    declareResources(onUnexpected);
+    declareResources();
     try {
       const [endpoint, id, ...rest] = path;
       if (rest.length > 0) throw scimError(404, "No such SCIM endpoint");
@@ -348,7 +368,7 @@ export const scimRest = {
           await (id ? new SCIMMY.Resources.Schema(id) : new SCIMMY.Resources.Schema()).read(),
         );
       if (endpoint === "Users" || endpoint === "Groups") {
-        const ctx = await authorizedContext(db, request);
+        const ctx = await authorizedContext(db, request, onUnexpected);
         return await handleResource(
           endpoint === "Users" ? SCIMMY.Resources.User : SCIMMY.Resources.Group,
           request,

@@ -8,7 +8,8 @@ export const ZScimUserInput = z.object({
   userName: ZName,
   displayName: z.string().trim().min(1).max(200),
   externalId: ZExternalId,
-  active: z.boolean(),
+  /** Absent: unchanged (a new person is active). */
+  active: z.boolean().optional(),
 });
 export type TScimUserInput = z.infer<typeof ZScimUserInput>;
 
@@ -16,7 +17,8 @@ export const ZScimGroupInput = z.object({
   // Group names are matched exactly, as the groups claim and grants name them.
   displayName: z.string().trim().min(1).max(200),
   externalId: ZExternalId,
-  memberIds: z.array(z.string()).max(10_000),
+  memberIds: z.array(z.string()).max(50_000),
+  membersBasis: z.array(z.string()).max(50_000).optional(),
 });
 export type TScimGroupInput = z.infer<typeof ZScimGroupInput>;
 

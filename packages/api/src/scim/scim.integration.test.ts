@@ -6,11 +6,12 @@ import {
   createDb,
   deriveSecretKey,
   listAuditEvents,
+  setIdentityActive,
   upsertSsoIdentity,
   type TDb,
 } from "@portcullis/db";
 import { createTestDatabase } from "@portcullis/db/test-support";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { apiCaller, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
 import { scimRest } from "./rest.ts";
 
@@ -19,6 +20,8 @@ let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
 let connectionId: string;
 let agentId: string;
+/** Errors the edge reported as unexpected (our bugs): every test ends with none. */
+const unexpected: unknown[] = [];
 
 const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -65,9 +68,7 @@ async function scim(
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
   });
   const path = pathAndQuery.split("?")[0]!.split("/");
-  const response = await scimRest.handle(db, request, path, (error) => {
-    throw error;
-  });
+  const response = await scimRest.handle(db, request, path, (error) => unexpected.push(error));
   const text = await response.text();
   return {
     status: response.status,
@@ -133,6 +134,10 @@ beforeAll(async () => {
   database = await createTestDatabase();
   db = createDb(database.url, { poolMax: 2 });
   ({ agentId, connectionId } = await seedApiTestStore(db, { guardrails: [], maskingRules: [] }));
+});
+
+afterEach(() => {
+  expect(unexpected).toEqual([]);
 });
 
 afterAll(async () => {
@@ -389,5 +394,142 @@ describe("SCIM provisioning", () => {
     });
     const types = await scim("GET", "ResourceTypes", undefined, null);
     expect(types.body.Resources!.map((r) => String(r.name)).sort()).toEqual(["Group", "User"]);
+  });
+
+  it("applies concurrent PATCHes of one group all, and leaves its services and AI agents alone", async () => {
+    const people = await Promise.all(
+      ["p1", "p2", "p3", "p4", "p5"].map((p) => provision(`${p}@corp.example`)),
+    );
+    const created = await scim("POST", "Groups", { schemas: [GROUP_SCHEMA], displayName: "burst" });
+    const group = created.body.id as string;
+    const copilot = (await admin().identities.list()).find((i) => i.kind === "ai_agent")!;
+    await db.groupMember.create({ data: { groupId: group, identityId: copilot.id } });
+
+    const answers = await Promise.all(
+      people.map((person) =>
+        scim("PATCH", `Groups/${group}`, {
+          schemas: [PATCH_SCHEMA],
+          Operations: [{ op: "add", path: "members", value: [{ value: person }] }],
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    const after = await scim("GET", `Groups/${group}`);
+    expect(after.body.members!.map((m) => m.value).sort()).toEqual([...people].sort());
+
+    // A PUT replaces the people; the AI agent, which the provider does not see, stays a member.
+    const replaced = await scim("PUT", `Groups/${group}`, {
+      schemas: [GROUP_SCHEMA],
+      displayName: "burst",
+      members: [{ value: people[0] }],
+    });
+    expect(replaced.body.members!.map((m) => m.value)).toEqual([people[0]]);
+    const rows = await db.groupMember.findMany({ where: { groupId: group }, select: { identityId: true } });
+    expect(rows.map((r) => r.identityId).sort()).toEqual([people[0]!, copilot.id].sort());
+  });
+
+  it("keeps an admin's lockout, a profile PUT's silence on active, and a rehire's old roles out", async () => {
+    const gil = await provision("gil@corp.example");
+    // An admin deactivates gil in Portcullis (an incident); the provider still thinks gil is active.
+    await setIdentityActive(
+      db,
+      { id: "00000000-0000-0000-0000-000000000001", name: "ops@corp.example", kind: "human" },
+      { identityId: gil, active: false },
+    );
+    const pushed = await scim("PATCH", `Users/${gil}`, {
+      schemas: [PATCH_SCHEMA],
+      Operations: [{ op: "replace", value: { active: true, displayName: "Gil R" } }],
+    });
+    expect(pushed.status).toBe(200);
+    expect(pushed.body).toMatchObject({ active: false, displayName: "Gil R" });
+    const events = await listAuditEvents(db, { text: "gil@corp.example" }, { limit: 1 });
+    expect(events.items[0]!.message).toBe(
+      'SCIM updated gil@corp.example: display name "Gil R"; stays deactivated (an admin deactivated it in Portcullis)',
+    );
+
+    // SCIM's own deactivation is lifted by SCIM; a PUT that leaves active out changes nothing.
+    const hal = await provision("hal@corp.example");
+    await scim("PATCH", `Users/${hal}`, {
+      schemas: [PATCH_SCHEMA],
+      Operations: [{ op: "replace", path: "active", value: false }],
+    });
+    const put = await scim("PUT", `Users/${hal}`, {
+      schemas: [USER_SCHEMA],
+      userName: "hal@corp.example",
+      displayName: "Hal",
+    });
+    expect(put.body.active).toBe(false);
+
+    // A rehire does not get the roles the identity had.
+    await db.identity.update({ where: { id: hal }, data: { roles: ["admin"] } });
+    expect((await scim("DELETE", `Users/${hal}`)).status).toBe(204);
+    const rehired = await scim("POST", "Users", oktaUser("hal@corp.example", "Hal", "B", "00u-hal"));
+    expect(rehired.body.id).toBe(hal);
+    expect(
+      (await db.identity.findUniqueOrThrow({ where: { id: hal }, select: { roles: true } })).roles,
+    ).toEqual([]);
+  });
+
+  it("answers simultaneous creates of one name with one 201 and 409s", async () => {
+    const users = await Promise.all(
+      [1, 2, 3].map(() => scim("POST", "Users", oktaUser("ivy@corp.example", "I", "V", "x"))),
+    );
+    expect(users.map((a) => a.status).sort()).toEqual([201, 409, 409]);
+    const groups = await Promise.all(
+      [1, 2, 3].map(() => scim("POST", "Groups", { schemas: [GROUP_SCHEMA], displayName: "same-time" })),
+    );
+    expect(groups.map((a) => a.status).sort()).toEqual([201, 409, 409]);
+  });
+
+  it("keeps local accounts, its own identity and groups that give roles out of the provider's reach", async () => {
+    // The seeded admin signs in with a password: a local account, not a SCIM user.
+    const local = (await admin().identities.list()).find((i) => i.name === "admin@demo.local")!;
+    expect((await scim("GET", `Users?${filter('userName eq "admin@demo.local"')}`)).body.totalResults).toBe(
+      0,
+    );
+    expect((await scim("DELETE", `Users/${local.id}`)).status).toBe(404);
+
+    // A person who administers Portcullis and set up SCIM with their own token cannot lock it out.
+    const owner = (await upsertSsoIdentity(db, {
+      issuer: "https://idp.example",
+      subject: "it",
+      email: "it-admin@corp.example",
+      displayName: "IT",
+      groups: [],
+      roles: ["admin"],
+    }))!;
+    const ownerToken = await tokenFor(owner.id);
+    const selfOff = await scim(
+      "PATCH",
+      `Users/${owner.id}`,
+      { schemas: [PATCH_SCHEMA], Operations: [{ op: "replace", value: { active: false } }] },
+      ownerToken,
+    );
+    expect(selfOff.status).toBe(403);
+    expect((await scim("DELETE", `Users/${owner.id}`, undefined, ownerToken)).status).toBe(403);
+    expect(await authenticateApiToken(db, ownerToken)).not.toBeNull();
+
+    // A group that gives the admin role: listed, but its members are Portcullis's to manage.
+    const admins = await db.group.create({
+      data: { name: "pc-admins", roles: ["admin"] },
+      select: { id: true },
+    });
+    const jo = await provision("jo@corp.example");
+    const join = await scim("PATCH", `Groups/${admins.id}`, {
+      schemas: [PATCH_SCHEMA],
+      Operations: [{ op: "add", path: "members", value: [{ value: jo }] }],
+    });
+    expect(join.status).toBe(403);
+    expect(join.body.detail).toMatch(/gives the Portcullis roles admin/);
+    expect((await scim("DELETE", `Groups/${admins.id}`)).status).toBe(403);
+    expect(await db.groupMember.count({ where: { groupId: admins.id } })).toBe(0);
+
+    // A group made by a grant (or sign-in) is found case-insensitively, and deleted only once SCIM owns it.
+    await admin().identities.grant({ group: "Night-Shift", connectionId, reason: "nights" });
+    const found = await scim("GET", `Groups?${filter('displayName eq "night-shift"')}`);
+    expect(found.body.totalResults).toBe(1);
+    const nightId = found.body.Resources![0]!.id!;
+    expect((await scim("DELETE", `Groups/${nightId}`)).status).toBe(403);
+    expect((await scim("GET", `Groups?${filter('externalId eq ""')}`)).body.totalResults).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import {
   listScimGroups,
   listScimUsers,
   NotFoundError,
+  ScimForbiddenError,
   ScimMemberError,
   updateScimGroup,
   updateScimUser,
@@ -57,6 +58,7 @@ async function mapDbErrors<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof NotFoundError) throw new AppError("NOT_FOUND", error.message);
     if (error instanceof IdentityConflictError) throw new AppError("CONFLICT", error.message);
     if (error instanceof ScimMemberError) throw new AppError("BAD_REQUEST", error.message);
+    if (error instanceof ScimForbiddenError) throw new AppError("FORBIDDEN", error.message);
     throw error;
   }
 }
@@ -132,6 +134,7 @@ export const scimService = {
     requireProvisioner(caller);
     const input = parseInput(ZScimGroupInput, rawInput);
     requireMemberIds(input.memberIds);
+    requireMemberIds(input.membersBasis ?? []);
     return toGroupDto(
       await mapDbErrors(() => updateScimGroup(db, caller.identity, requireId(id, "Group"), input)),
     );

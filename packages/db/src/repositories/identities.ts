@@ -127,16 +127,20 @@ export async function setIdentityActive(
   return db.$transaction(async (tx) => {
     const before = await tx.identity.findUnique({
       where: { id: input.identityId },
-      select: { name: true, kind: true, disabledAt: true },
+      select: { name: true, kind: true, disabledAt: true, deactivatedByAdmin: true },
     });
     if (!before) throw new NotFoundError(`identity ${input.identityId}`);
     if (!input.active && input.identityId === actor.id)
       throw new IdentityConflictError("You cannot deactivate yourself: another admin must");
     const wasActive = before.disabledAt === null;
-    if (wasActive !== input.active) {
+    // Deactivating someone SCIM already deactivated still makes it an admin's lockout.
+    if (wasActive !== input.active || (!input.active && !before.deactivatedByAdmin)) {
       await tx.identity.update({
         where: { id: input.identityId },
-        data: { disabledAt: input.active ? null : now },
+        data: {
+          disabledAt: input.active ? null : (before.disabledAt ?? now),
+          deactivatedByAdmin: !input.active,
+        },
       });
       const revoked = input.active
         ? 0

@@ -4,7 +4,7 @@
 // revision (agents drop a deactivated person's credentials and end their sessions within seconds) and is an
 // admin_change audit event in the same transaction, by the identity whose token the provider uses.
 import type { TDb } from "../client.ts";
-import type { Prisma } from "../generated/prisma/client.ts";
+import { Prisma } from "../generated/prisma/client.ts";
 import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
 import { IdentityConflictError, NotFoundError } from "./identities.ts";
 import { bumpPolicyRevision } from "./policy.ts";
@@ -14,6 +14,31 @@ export class ScimMemberError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "ScimMemberError";
+  }
+}
+
+/** A change SCIM may not make: Portcullis-local accounts, the provider's own identity, groups that give roles. */
+export class ScimForbiddenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ScimForbiddenError";
+  }
+}
+
+/**
+ * SCIM users are people the provider can know: human, not deleted over SCIM, and not a local account with a
+ * password (the break-glass admin signs in without the provider, so the provider cannot deactivate it).
+ */
+const scimUserWhere = { kind: "human", scimDeletedAt: null, passwordHash: null } as const;
+
+/** Two requests creating one name at once: the loser is a conflict (409), not a failure (500). */
+async function conflictOnDuplicate<T>(work: Promise<T>, message: string): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002")
+      throw new IdentityConflictError(message);
+    throw error;
   }
 }
 
@@ -33,7 +58,11 @@ const scimGroupSelect = {
   name: true,
   externalId: true,
   createdAt: true,
-  members: { select: { identity: { select: { id: true, name: true } } } },
+  // Services and AI agents in a group are Portcullis's own: the provider neither sees nor replaces them.
+  members: {
+    where: { identity: scimUserWhere },
+    select: { identity: { select: { id: true, name: true } } },
+  },
 } as const satisfies Prisma.GroupSelect;
 
 export interface TScimUserRow {
@@ -59,14 +88,20 @@ export interface TScimUserInput {
   userName: string;
   displayName: string;
   externalId: string | null;
-  active: boolean;
+  /** Absent (a PUT that leaves it out): the person stays as active or inactive as they are. */
+  active?: boolean;
 }
 
 export interface TScimGroupInput {
   displayName: string;
   externalId: string | null;
-  /** Identity ids; each must be a human identity. */
+  /** Identity ids; each must be a SCIM user. */
   memberIds: string[];
+  /**
+   * For a PATCH: the members the provider's operations were applied to. Only the difference is applied to
+   * the members as they are now, so concurrent PATCHes of one group (Entra sends them in bursts) all land.
+   */
+  membersBasis?: string[];
 }
 
 function toUser(row: Prisma.IdentityGetPayload<{ select: typeof scimUserSelect }>): TScimUserRow {
@@ -102,13 +137,12 @@ export async function listScimUsers(
 ): Promise<TScimUserRow[]> {
   const rows = await db.identity.findMany({
     where: {
-      kind: "human",
-      scimDeletedAt: null,
-      ...(filter.id ? { id: filter.id } : {}),
-      ...(filter.userName
+      ...scimUserWhere,
+      ...(filter.id !== undefined ? { id: filter.id } : {}),
+      ...(filter.userName !== undefined
         ? { name: { equals: normalisedUserName(filter.userName), mode: "insensitive" as const } }
         : {}),
-      ...(filter.externalId ? { externalId: filter.externalId } : {}),
+      ...(filter.externalId !== undefined ? { externalId: filter.externalId } : {}),
     },
     orderBy: { createdAt: "asc" },
     select: scimUserSelect,
@@ -122,9 +156,12 @@ export async function listScimGroups(
 ): Promise<TScimGroupRow[]> {
   const rows = await db.group.findMany({
     where: {
-      ...(filter.id ? { id: filter.id } : {}),
-      ...(filter.displayName ? { name: filter.displayName } : {}),
-      ...(filter.externalId ? { externalId: filter.externalId } : {}),
+      ...(filter.id !== undefined ? { id: filter.id } : {}),
+      // displayName is not case-exact (RFC 7643), so a provider's "DBA" finds and links "dba".
+      ...(filter.displayName !== undefined
+        ? { name: { equals: filter.displayName, mode: "insensitive" as const } }
+        : {}),
+      ...(filter.externalId !== undefined ? { externalId: filter.externalId } : {}),
     },
     orderBy: { createdAt: "asc" },
     select: scimGroupSelect,
@@ -179,7 +216,8 @@ async function cutAccess(tx: Prisma.TransactionClient, identityId: string, now: 
 
 /**
  * Creates a person, or brings back one the provider deleted earlier (a rehire keeps one identity and one
- * history). A name any other identity holds is a conflict: the provider is expected to find and link it.
+ * history, without the roles, groups, grants or tokens it had). A name any other identity holds is a
+ * conflict: the provider is expected to find and link it.
  */
 export async function createScimUser(
   db: TDb,
@@ -187,7 +225,8 @@ export async function createScimUser(
   input: TScimUserInput,
 ): Promise<TScimUserRow> {
   const name = normalisedUserName(input.userName);
-  return db.$transaction(async (tx) => {
+  const active = input.active ?? true;
+  const work = db.$transaction(async (tx) => {
     const deleted = await tx.identity.findFirst({
       where: { name: { equals: name, mode: "insensitive" }, kind: "human", scimDeletedAt: { not: null } },
       select: { id: true },
@@ -198,7 +237,9 @@ export async function createScimUser(
       displayName: input.displayName,
       scimManaged: true,
       externalId: input.externalId,
-      disabledAt: input.active ? null : new Date(),
+      roles: [],
+      disabledAt: active ? null : new Date(),
+      deactivatedByAdmin: false,
     };
     const row = deleted
       ? await tx.identity.update({
@@ -206,15 +247,22 @@ export async function createScimUser(
           data: { ...data, scimDeletedAt: null },
           select: scimUserSelect,
         })
-      : await tx.identity.create({ data: { ...data, kind: "human", roles: [] }, select: scimUserSelect });
+      : await tx.identity.create({ data: { ...data, kind: "human" }, select: scimUserSelect });
     await record(
       tx,
       actor,
-      `SCIM ${deleted ? "re-created" : "created"} ${name}${input.active ? "" : " (inactive)"}`,
-      { user: { id: row.id, userName: name, externalId: input.externalId, active: input.active } },
+      `SCIM ${deleted ? "re-created" : "created"} ${name}${active ? "" : " (inactive)"}`,
+      { user: { id: row.id, userName: name, externalId: input.externalId, active } },
     );
     return toUser(row);
   });
+  return conflictOnDuplicate(work, `An identity named ${name} already exists`);
+}
+
+/** The provider's own token must keep working: it cannot deactivate, delete or rename its own identity. */
+function refuseSelf(actor: TAdminActor, id: string, what: string): void {
+  if (actor.id === id)
+    throw new ScimForbiddenError(`SCIM cannot ${what} the identity whose token it uses (${actor.name})`);
 }
 
 /** Replaces a person's SCIM attributes (PUT, and PATCH once applied). Deactivation cuts their access at once. */
@@ -226,14 +274,21 @@ export async function updateScimUser(
   now = new Date(),
 ): Promise<TScimUserRow> {
   const name = normalisedUserName(input.userName);
-  return db.$transaction(async (tx) => {
+  const work = db.$transaction(async (tx) => {
     const before = await tx.identity.findFirst({
-      where: { id, kind: "human", scimDeletedAt: null },
-      select: scimUserSelect,
+      where: { id, ...scimUserWhere },
+      select: { ...scimUserSelect, deactivatedByAdmin: true },
     });
     if (!before) throw new NotFoundError(`user ${id}`);
-    if (name !== before.name) await assertUserNameFree(tx, name, id);
+    if (name !== before.name) {
+      refuseSelf(actor, id, "rename");
+      await assertUserNameFree(tx, name, id);
+    }
     const wasActive = before.disabledAt === null;
+    if (input.active === false) refuseSelf(actor, id, "deactivate");
+    // An admin's lockout is lifted by an admin only; the provider's "active" does not.
+    const heldByAdmin = input.active === true && !wasActive && before.deactivatedByAdmin;
+    const active = heldByAdmin ? false : (input.active ?? wasActive);
     const row = await tx.identity.update({
       where: { id },
       data: {
@@ -241,31 +296,33 @@ export async function updateScimUser(
         displayName: input.displayName,
         externalId: input.externalId,
         scimManaged: true,
-        disabledAt: input.active ? null : (before.disabledAt ?? now),
+        disabledAt: active ? null : (before.disabledAt ?? now),
       },
       select: scimUserSelect,
     });
     const changes = [
       name !== before.name ? `renamed ${before.name} → ${name}` : null,
       input.displayName !== before.displayName ? `display name "${input.displayName}"` : null,
-      wasActive && !input.active ? "deactivated" : null,
-      !wasActive && input.active ? "reactivated" : null,
+      wasActive && !active ? "deactivated" : null,
+      !wasActive && active ? "reactivated" : null,
+      heldByAdmin ? "stays deactivated (an admin deactivated it in Portcullis)" : null,
       input.externalId !== before.externalId ? `external id ${input.externalId ?? "none"}` : null,
     ].filter((c): c is string => c !== null);
     if (changes.length === 0) return toUser(row);
-    const cut = wasActive && !input.active ? await cutAccess(tx, id, now, false) : {};
+    const cut = wasActive && !active ? await cutAccess(tx, id, now, false) : {};
     await record(tx, actor, `SCIM updated ${name}: ${changes.join("; ")}`, {
-      user: { id, userName: name, externalId: input.externalId, active: input.active },
+      user: { id, userName: name, externalId: input.externalId, active },
       before: { userName: before.name, displayName: before.displayName, active: wasActive },
       ...cut,
     });
     return toUser(row);
   });
+  return conflictOnDuplicate(work, `An identity named ${name} already exists`);
 }
 
 /**
- * The provider deleted the person. The identity stays (the audit timeline names it) but is deactivated and
- * leaves its groups and grants; it no longer appears as a SCIM user.
+ * The provider deleted the person. The identity stays (the audit timeline names it) but is deactivated,
+ * loses its roles and leaves its groups and grants; it no longer appears as a SCIM user.
  */
 export async function deleteScimUser(
   db: TDb,
@@ -275,13 +332,14 @@ export async function deleteScimUser(
 ): Promise<void> {
   await db.$transaction(async (tx) => {
     const before = await tx.identity.findFirst({
-      where: { id, kind: "human", scimDeletedAt: null },
+      where: { id, ...scimUserWhere },
       select: { name: true, disabledAt: true },
     });
     if (!before) throw new NotFoundError(`user ${id}`);
+    refuseSelf(actor, id, "delete");
     await tx.identity.update({
       where: { id },
-      data: { disabledAt: before.disabledAt ?? now, scimDeletedAt: now, externalId: null },
+      data: { disabledAt: before.disabledAt ?? now, scimDeletedAt: now, externalId: null, roles: [] },
     });
     const cut = await cutAccess(tx, id, now, true);
     await record(tx, actor, `SCIM deleted ${before.name}: deactivated, removed from its groups and grants`, {
@@ -294,7 +352,7 @@ export async function deleteScimUser(
 async function assertMembers(tx: Prisma.TransactionClient, memberIds: string[]): Promise<void> {
   if (memberIds.length === 0) return;
   const found = await tx.identity.findMany({
-    where: { id: { in: memberIds }, kind: "human", scimDeletedAt: null },
+    where: { id: { in: memberIds }, ...scimUserWhere },
     select: { id: true },
   });
   const known = new Set(found.map((f) => f.id));
@@ -302,13 +360,14 @@ async function assertMembers(tx: Prisma.TransactionClient, memberIds: string[]):
   if (unknown.length > 0) throw new ScimMemberError(`No SCIM user with id ${unknown.join(", ")}`);
 }
 
+/** Makes the group's SCIM-user members exactly `memberIds`; its services and AI agents stay as they are. */
 async function setMembers(
   tx: Prisma.TransactionClient,
   groupId: string,
   memberIds: string[],
 ): Promise<{ joined: string[]; left: string[] }> {
   const current = await tx.groupMember.findMany({
-    where: { groupId },
+    where: { groupId, identity: scimUserWhere },
     select: { identity: { select: { id: true, name: true } } },
   });
   const wanted = new Set(memberIds);
@@ -331,13 +390,21 @@ async function setMembers(
   return { joined: names.map((n) => n.name).sort(), left: leaving.map((l) => l.identity.name).sort() };
 }
 
+/** Membership of a group that gives Portcullis roles is privilege: it is managed in Portcullis only. */
+function refuseRoleGroup(group: { name: string; roles: string[] }): void {
+  if (group.roles.length > 0)
+    throw new ScimForbiddenError(
+      `Group ${group.name} gives the Portcullis roles ${group.roles.join(", ")}: its members are managed in Portcullis, not over SCIM`,
+    );
+}
+
 export async function createScimGroup(
   db: TDb,
   actor: TAdminActor,
   input: TScimGroupInput,
 ): Promise<TScimGroupRow> {
   const memberIds = [...new Set(input.memberIds)];
-  return db.$transaction(async (tx) => {
+  const work = db.$transaction(async (tx) => {
     const existing = await tx.group.findUnique({ where: { name: input.displayName }, select: { id: true } });
     if (existing) throw new IdentityConflictError(`A group named ${input.displayName} already exists`);
     await assertMembers(tx, memberIds);
@@ -354,11 +421,13 @@ export async function createScimGroup(
     );
     return toGroup(await tx.group.findUniqueOrThrow({ where: { id: group.id }, select: scimGroupSelect }));
   });
+  return conflictOnDuplicate(work, `A group named ${input.displayName} already exists`);
 }
 
 /**
- * Replaces a group's name and members. From then on the group is SCIM-managed: a member's sign-in no longer
- * adds or removes them from it, whatever their groups claim says.
+ * Sets a group's name and members (PUT: exactly these; PATCH: the difference from `membersBasis`, applied to
+ * the members as they are now, under the row's lock). From then on the group is SCIM-managed: a member's
+ * sign-in no longer adds or removes them from it, whatever their groups claim says.
  */
 export async function updateScimGroup(
   db: TDb,
@@ -367,24 +436,35 @@ export async function updateScimGroup(
   input: TScimGroupInput,
 ): Promise<TScimGroupRow> {
   const memberIds = [...new Set(input.memberIds)];
-  return db.$transaction(async (tx) => {
-    // Serialises concurrent PATCHes of one group, which providers send in bursts.
+  const work = db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT 1 FROM groups WHERE id = ${id}::uuid FOR UPDATE`;
     const before = await tx.group.findUnique({
       where: { id },
-      select: { name: true, externalId: true, scimManaged: true },
+      select: { name: true, roles: true, externalId: true, scimManaged: true },
     });
     if (!before) throw new NotFoundError(`group ${id}`);
+    refuseRoleGroup(before);
     if (input.displayName !== before.name) {
       const other = await tx.group.findUnique({ where: { name: input.displayName }, select: { id: true } });
       if (other) throw new IdentityConflictError(`A group named ${input.displayName} already exists`);
     }
-    await assertMembers(tx, memberIds);
+    let wanted = memberIds;
+    if (input.membersBasis) {
+      const basis = new Set(input.membersBasis);
+      const added = memberIds.filter((m) => !basis.has(m));
+      const removed = new Set(input.membersBasis.filter((m) => !memberIds.includes(m)));
+      const now = await tx.groupMember.findMany({
+        where: { groupId: id, identity: scimUserWhere },
+        select: { identityId: true },
+      });
+      wanted = [...new Set([...now.map((m) => m.identityId).filter((m) => !removed.has(m)), ...added])];
+    }
+    await assertMembers(tx, wanted);
     await tx.group.update({
       where: { id },
       data: { name: input.displayName, externalId: input.externalId, scimManaged: true },
     });
-    const { joined, left } = await setMembers(tx, id, memberIds);
+    const { joined, left } = await setMembers(tx, id, wanted);
     const changes = [
       input.displayName !== before.name ? `renamed ${before.name} → ${input.displayName}` : null,
       joined.length > 0 ? `added ${joined.join(", ")}` : null,
@@ -404,20 +484,29 @@ export async function updateScimGroup(
       );
     return toGroup(await tx.group.findUniqueOrThrow({ where: { id }, select: scimGroupSelect }));
   });
+  return conflictOnDuplicate(work, `A group named ${input.displayName} already exists`);
 }
 
-/** Deletes a group with its memberships and its grants: its former members lose what it gave them. */
+/**
+ * Deletes a group the provider manages, with its memberships and its grants: its former members lose what
+ * it gave them. Groups made in Portcullis or by sign-in stay until the provider has taken them over.
+ */
 export async function deleteScimGroup(db: TDb, actor: TAdminActor, id: string): Promise<void> {
   await db.$transaction(async (tx) => {
     const before = await tx.group.findUnique({
       where: { id },
       select: {
         name: true,
+        roles: true,
+        scimManaged: true,
         _count: { select: { members: true } },
         grants: { where: { revokedAt: null }, select: { id: true, connection: { select: { name: true } } } },
       },
     });
     if (!before) throw new NotFoundError(`group ${id}`);
+    refuseRoleGroup(before);
+    if (!before.scimManaged)
+      throw new ScimForbiddenError(`Group ${before.name} was not made or taken over by SCIM: Portcullis keeps it`);
     await tx.group.delete({ where: { id } });
     const connections = before.grants.map((g) => g.connection.name).sort();
     await record(
