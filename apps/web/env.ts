@@ -1,5 +1,6 @@
 // The only place that reads process.env for the control plane (lint-enforced). Validated once, on first import.
 import { createEnv } from "@t3-oss/env-nextjs";
+import { parseStreamHostList } from "@portcullis/api/audit-streams/hosts";
 import { z } from "zod";
 import { DEFAULT_ROLE_MAPPING, parseRoleMapping } from "./lib/oidc-mapping.ts";
 
@@ -26,6 +27,18 @@ export const env = createEnv({
     SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     PORTCULLIS_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     PORTCULLIS_WEBHOOK_SECRET: z.string().min(16).optional(),
+    // Hosts audit streams may send to (`collector.corp.example,*.splunkcloud.com,10.0.0.5`). Unset: any host,
+    // so a dashboard admin can point a stream at an internal service and read the start of its answers.
+    PORTCULLIS_AUDIT_STREAM_HOSTS: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined) return undefined;
+        const parsed = parseStreamHostList(text);
+        if (parsed.ok) return parsed.hosts;
+        ctx.addIssue({ code: "custom", message: parsed.error });
+        return z.NEVER;
+      }),
     // Single sign-on (OpenID Connect). Unset: only the email-and-password form. Issuer, id and secret go together.
     OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
     OIDC_CLIENT_ID: z.string().min(1).optional(),
@@ -58,6 +71,7 @@ export const env = createEnv({
     SLACK_WEBHOOK_URL: process.env.SLACK_WEBHOOK_URL,
     PORTCULLIS_WEBHOOK_URL: process.env.PORTCULLIS_WEBHOOK_URL,
     PORTCULLIS_WEBHOOK_SECRET: process.env.PORTCULLIS_WEBHOOK_SECRET,
+    PORTCULLIS_AUDIT_STREAM_HOSTS: process.env.PORTCULLIS_AUDIT_STREAM_HOSTS,
     OIDC_ISSUER: process.env.OIDC_ISSUER,
     OIDC_CLIENT_ID: process.env.OIDC_CLIENT_ID,
     OIDC_CLIENT_SECRET: process.env.OIDC_CLIENT_SECRET,

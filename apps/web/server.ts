@@ -104,6 +104,7 @@ async function main() {
     db,
     secretKey,
     logger: logger.child({ component: "audit-streams" }),
+    allowedHosts: env.PORTCULLIS_AUDIT_STREAM_HOSTS,
   });
   auditStreams.start();
 

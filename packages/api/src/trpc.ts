@@ -13,10 +13,18 @@ export interface TCreateContextOptions {
   session: TSessionLike | null;
   /** Key for secrets at rest (upstream passwords); absent where nothing is encrypted. */
   secretKey?: Buffer;
+  /** Hosts audit streams may send to (PORTCULLIS_AUDIT_STREAM_HOSTS); undefined: any. */
+  auditStreamHosts?: string[];
 }
 
 export function createTRPCContext(opts: TCreateContextOptions): TCreateContextOptions {
-  return { db: opts.db, headers: opts.headers, session: opts.session, secretKey: opts.secretKey };
+  return {
+    db: opts.db,
+    headers: opts.headers,
+    session: opts.session,
+    secretKey: opts.secretKey,
+    auditStreamHosts: opts.auditStreamHosts,
+  };
 }
 
 export type TTRPCContext = ReturnType<typeof createTRPCContext>;

@@ -82,7 +82,13 @@ const forwarders: TAuditStreamForwarder[] = [];
 const admin = () => apiCaller(db, TEST_TOKENS.admin, secretKey);
 
 function forwarder(
-  options: { holder?: string; batchSize?: number; timeoutMs?: number; maxBatchBytes?: number } = {},
+  options: {
+    holder?: string;
+    batchSize?: number;
+    timeoutMs?: number;
+    maxBatchBytes?: number;
+    allowedHosts?: string[];
+  } = {},
 ) {
   const f = createAuditStreamForwarder({ db, secretKey, batchSize: 200, ...options });
   forwarders.push(f);
@@ -250,6 +256,41 @@ describe("audit streams", () => {
       status: "failing",
       lastError: "cannot decrypt the stream's secrets (was PORTCULLIS_SECRET_KEY changed?)",
     });
+  });
+
+  it("sends only to the hosts the operator allows, checked at creation and before every POST", async () => {
+    const post = (body: unknown) =>
+      new Request("http://x/api/v1/audit-streams", {
+        method: "POST",
+        headers: { authorization: `Bearer ${TEST_TOKENS.admin}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const internal = { name: "internal", url: "http://169.254.169.254/latest/meta-data", format: "jsonl" };
+    await expect(
+      auditStreamsRest.create(db, post(internal), secretKey, ["collector.corp.example", "*.splunkcloud.com"]),
+    ).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message:
+        "169.254.169.254 is not among the hosts audit streams may send to (PORTCULLIS_AUDIT_STREAM_HOSTS)",
+    });
+    expect(await admin().auditStreams.list()).toEqual([]);
+
+    // Created before the list was set: the forwarder holds its events back instead of sending them.
+    await admin().auditStreams.create({
+      name: "legacy",
+      url: receiver.url(),
+      format: "jsonl",
+      startFrom: "beginning",
+    });
+    const strict = forwarder({ allowedHosts: ["collector.corp.example"] });
+    expect((await strict.runOnce()).delivered).toBe(0);
+    expect(receiver.received).toEqual([]);
+    expect(await streamNamed("legacy")).toMatchObject({
+      status: "failing",
+      lastError: "127.0.0.1 is not among the hosts audit streams may send to",
+    });
+    await admin().auditStreams.setEnabled({ id: (await streamNamed("legacy")).id, enabled: true });
+    expect(await drain(forwarder({ allowedHosts: ["127.0.0.1"] }))).toBeGreaterThan(0);
   });
 
   it("sends OCSF for the environments asked for, and from the beginning when asked", async () => {

@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import { toAuditEventDto } from "../audit/service.ts";
 import { webhookSignature } from "../notifications/notifier.ts";
 import { streamLine } from "./formats.ts";
+import { streamHostAllowed } from "./hosts.ts";
 
 export interface TAuditStreamForwarderOptions {
   db: TDb;
@@ -33,6 +34,8 @@ export interface TAuditStreamForwarderOptions {
   /** Names this replica in the lease. */
   holder?: string;
   maxRetryDelayMs?: number;
+  /** Hosts streams may send to (PORTCULLIS_AUDIT_STREAM_HOSTS); undefined: any. Checked before every POST. */
+  allowedHosts?: string[];
 }
 
 export interface TAuditStreamForwarder {
@@ -88,6 +91,11 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
 
   async function deliver(stream: TLeasedAuditStream): Promise<{ delivered: number; more: boolean }> {
     const fromSeq = stream.cursorSeq;
+    // The list may have changed since the stream was created: nothing is sent to a host no longer on it.
+    if (!streamHostAllowed(stream.url, options.allowedHosts)) {
+      await fail(stream, `${new URL(stream.url).hostname} is not among the hosts audit streams may send to`);
+      return { delivered: 0, more: false };
+    }
     let signingSecret: string | null;
     let authorization: string | null;
     try {

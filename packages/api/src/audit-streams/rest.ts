@@ -14,9 +14,9 @@ export const auditStreamsRest = {
     const caller = await adminCaller(db, request);
     return { items: await auditStreamService.list(db, caller) };
   },
-  async create(db: TDb, request: Request, secretKey: Buffer) {
+  async create(db: TDb, request: Request, secretKey: Buffer, allowedHosts?: string[]) {
     const caller = await adminCaller(db, request);
-    return auditStreamService.create(db, caller, secretKey, await readJsonObject(request));
+    return auditStreamService.create(db, caller, secretKey, await readJsonObject(request), { allowedHosts });
   },
   async setEnabled(db: TDb, request: Request, id: string, enabled: boolean) {
     const caller = await adminCaller(db, request);

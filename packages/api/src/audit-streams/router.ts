@@ -16,7 +16,11 @@ export const auditStreamsRouter = createTRPCRouter({
   create: adminProcedure
     .input(ZCreateAuditStreamInput)
     .output(ZAuditStreamDto)
-    .mutation(({ ctx, input }) => auditStreamService.create(ctx.db, ctx.caller, ctx.secretKey, input)),
+    .mutation(({ ctx, input }) =>
+      auditStreamService.create(ctx.db, ctx.caller, ctx.secretKey, input, {
+        allowedHosts: ctx.auditStreamHosts,
+      }),
+    ),
   setEnabled: adminProcedure
     .input(ZSetAuditStreamEnabledInput)
     .output(ZAuditStreamDto)

@@ -12,6 +12,7 @@ import {
 import type { TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
+import { streamHostAllowed } from "./hosts.ts";
 import {
   ZAuditStreamDto,
   ZAuditStreamIdInput,
@@ -67,9 +68,20 @@ export const auditStreamService = {
     return parseOutput(ZAuditStreamList, (await listAuditStreams(db)).map(toAuditStreamDto), "Audit streams");
   },
 
-  async create(db: TDb, caller: TCaller, secretKey: Buffer | undefined, rawInput: unknown) {
+  async create(
+    db: TDb,
+    caller: TCaller,
+    secretKey: Buffer | undefined,
+    rawInput: unknown,
+    options: { allowedHosts?: string[] } = {},
+  ) {
     requireUnscoped(caller);
     const input = parseInput(ZCreateAuditStreamInput, rawInput);
+    if (!streamHostAllowed(input.url, options.allowedHosts))
+      throw new AppError(
+        "BAD_REQUEST",
+        `${new URL(input.url).hostname} is not among the hosts audit streams may send to (PORTCULLIS_AUDIT_STREAM_HOSTS)`,
+      );
     if (!secretKey) throw new AppError("INTERNAL", "No secret key to encrypt the stream's secrets with");
     const created = await createAuditStream(db, secretKey, caller.identity, {
       name: input.name,

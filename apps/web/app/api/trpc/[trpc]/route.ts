@@ -17,6 +17,7 @@ function handler(req: Request) {
         headers: req.headers,
         session: await getSession(),
         secretKey: deriveSecretKey(env.PORTCULLIS_SECRET_KEY),
+        auditStreamHosts: env.PORTCULLIS_AUDIT_STREAM_HOSTS,
       }),
     onError({ error, path }) {
       if (error.code === "INTERNAL_SERVER_ERROR")

@@ -17,7 +17,13 @@ export function GET(request: Request) {
 /** Adds an audit stream to a SIEM collector (admin); its secrets are stored encrypted and never returned. */
 export function POST(request: Request) {
   return handleRest(
-    () => auditStreamsRest.create(getDb(), request, deriveSecretKey(env.PORTCULLIS_SECRET_KEY)),
+    () =>
+      auditStreamsRest.create(
+        getDb(),
+        request,
+        deriveSecretKey(env.PORTCULLIS_SECRET_KEY),
+        env.PORTCULLIS_AUDIT_STREAM_HOSTS,
+      ),
     (err) => logger.error({ err }, "POST /api/v1/audit-streams failed"),
     201,
   );
