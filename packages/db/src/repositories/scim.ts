@@ -506,7 +506,9 @@ export async function deleteScimGroup(db: TDb, actor: TAdminActor, id: string): 
     if (!before) throw new NotFoundError(`group ${id}`);
     refuseRoleGroup(before);
     if (!before.scimManaged)
-      throw new ScimForbiddenError(`Group ${before.name} was not made or taken over by SCIM: Portcullis keeps it`);
+      throw new ScimForbiddenError(
+        `Group ${before.name} was not made or taken over by SCIM: Portcullis keeps it`,
+      );
     await tx.group.delete({ where: { id } });
     const connections = before.grants.map((g) => g.connection.name).sort();
     await record(
