@@ -56,15 +56,15 @@ test("deactivating an identity on the Identities page ends its sessions; reactiv
   expect(await session.query("select 2")).toBe("2");
 
   page.once("dialog", (dialog) => void dialog.accept());
-  await page.getByRole("button", { name: "Deactivate" }).click();
+  await page.getByRole("button", { name: "Deactivate", exact: true }).click();
   await expect(listed).toContainText("deactivated");
   await expect(page.getByText("revoked", { exact: true })).toBeVisible();
   expect(await sessionEnd(session, 10_000)).toMatch(/revoked or has expired/);
   session.close();
   expect((await psql(url.toString(), "select 1")).ok).toBe(false);
 
-  await page.getByRole("button", { name: "Reactivate" }).click();
+  await page.getByRole("button", { name: "Reactivate", exact: true }).click();
   await expect(listed).not.toContainText("deactivated");
-  await expect(page.getByRole("button", { name: "Deactivate" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Deactivate", exact: true })).toBeVisible();
   expect((await psql(url.toString(), "select 1")).stderr).toMatch(/password authentication failed/);
 });
