@@ -4,7 +4,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { appendAuditEvents, createDb, deriveSecretKey, type TDb } from "@portcullis/db";
 import { createTestDatabase, newAuditEvent } from "@portcullis/db/test-support";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { ZAuditEventDto } from "../audit/schemas.ts";
 import { handleRest } from "../rest.ts";
 import { webhookSignature } from "../notifications/notifier.ts";
@@ -291,6 +291,28 @@ describe("audit streams", () => {
     });
     await admin().auditStreams.setEnabled({ id: (await streamNamed("legacy")).id, enabled: true });
     expect(await drain(forwarder({ allowedHosts: ["127.0.0.1"] }))).toBeGreaterThan(0);
+  });
+
+  it("goes by the store's clock, so a replica whose clock runs ahead does not hold a stream back", async () => {
+    await admin().auditStreams.create({ name: "skewed", url: receiver.url(), format: "jsonl" });
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 10 * 60_000 });
+    try {
+      const f = forwarder();
+      expect(await drain(f)).toBe(1); // the stream's own creation
+      await appendAuditEvents(db, [newAuditEvent({ statement: "select 'first'" })]);
+      expect(await drain(f)).toBe(1);
+      await appendAuditEvents(db, [newAuditEvent({ statement: "select 'second'" })]);
+      expect(await drain(f)).toBe(1); // due again at once by the store's clock, not in ten minutes
+      receiver.respond = () => ({ status: 503 });
+      await appendAuditEvents(db, [newAuditEvent({ statement: "select 'third'" })]);
+      await f.runOnce();
+      const failing = await streamNamed("skewed");
+      const [{ now }] = await db.$queryRaw<[{ now: Date }]>`SELECT now() AS now`;
+      // The first retry waits a second from the store's now, not from the fast clock.
+      expect(Date.parse(failing.nextAttemptAt) - now.getTime()).toBeLessThanOrEqual(1_000);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("sends OCSF for the environments asked for, and from the beginning when asked", async () => {

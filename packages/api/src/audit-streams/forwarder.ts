@@ -190,9 +190,15 @@ export function createAuditStreamForwarder(options: TAuditStreamForwarderOptions
 
   async function fail(stream: TLeasedAuditStream, error: string) {
     if (closed) return; // cut short by close(), not the receiver's fault; close() gives the lease back
-    const retryAt = new Date(Date.now() + retryDelayMs(stream.failures, maxRetryDelayMs));
-    logger?.warn({ stream: stream.name, error, retryAt }, "audit stream delivery failed");
-    await recordAuditStreamFailure(db, { id: stream.id, holder, fromSeq: stream.cursorSeq, error, retryAt });
+    const retryAfterMs = retryDelayMs(stream.failures, maxRetryDelayMs);
+    logger?.warn({ stream: stream.name, error, retryAfterMs }, "audit stream delivery failed");
+    await recordAuditStreamFailure(db, {
+      id: stream.id,
+      holder,
+      fromSeq: stream.cursorSeq,
+      error,
+      retryAfterMs,
+    });
   }
 
   async function runOnce() {

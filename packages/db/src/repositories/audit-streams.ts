@@ -161,14 +161,18 @@ export async function setAuditStreamEnabled(
   enabled: boolean,
 ): Promise<boolean> {
   return db.$transaction(async (tx) => {
-    const rows = await tx.auditStream.updateManyAndReturn({
-      where: { id },
-      // Resuming retries at once, also a stream whose lease a stopped replica still holds.
-      data: enabled
-        ? { enabled, failures: 0, nextAttemptAt: new Date(), leaseHolder: null, leaseUntil: null }
-        : { enabled },
-      select: { name: true },
-    });
+    // Resuming retries at once (the store's clock decides what is due), also a stream whose lease a stopped
+    // replica still holds.
+    const rows = enabled
+      ? await tx.$queryRaw<{ name: string }[]>`
+          UPDATE audit_streams
+          SET enabled = true, failures = 0, next_attempt_at = now(), lease_holder = NULL, lease_until = NULL
+          WHERE id = ${id}::uuid RETURNING name`
+      : await tx.auditStream.updateManyAndReturn({
+          where: { id },
+          data: { enabled },
+          select: { name: true },
+        });
     if (!rows[0]) return false;
     await recordStreamChange(tx, actor, `${enabled ? "enabled" : "paused"} audit stream "${rows[0].name}"`);
     return true;
@@ -273,39 +277,29 @@ export async function recordAuditStreamProgress(
   db: TDb,
   input: { id: string; holder: string; fromSeq: bigint; toSeq: bigint; delivered: number },
 ): Promise<boolean> {
-  const now = new Date();
-  const updated = await db.auditStream.updateMany({
-    where: { id: input.id, leaseHolder: input.holder, cursorSeq: input.fromSeq },
-    data: {
-      cursorSeq: input.toSeq,
-      ...(input.delivered > 0
-        ? { deliveredCount: { increment: input.delivered }, lastDeliveredAt: now }
-        : {}),
-      failures: 0,
-      nextAttemptAt: now,
-      leaseHolder: null,
-      leaseUntil: null,
-    },
-  });
-  return updated.count === 1;
+  // Times from the store's clock, which leasing compares them with: a replica's clock ahead of it would
+  // otherwise hold the stream back by the difference.
+  const updated = await db.$executeRaw`
+    UPDATE audit_streams
+    SET cursor_seq = ${input.toSeq},
+        delivered_count = delivered_count + ${input.delivered},
+        last_delivered_at = CASE WHEN ${input.delivered} > 0 THEN now() ELSE last_delivered_at END,
+        failures = 0, next_attempt_at = now(), lease_holder = NULL, lease_until = NULL
+    WHERE id = ${input.id}::uuid AND lease_holder = ${input.holder} AND cursor_seq = ${input.fromSeq}`;
+  return updated === 1;
 }
 
-/** Keeps the cursor, notes why, and waits until `retryAt` before the next attempt. */
+/** Keeps the cursor, notes why, and waits `retryAfterMs` (by the store's clock) before the next attempt. */
 export async function recordAuditStreamFailure(
   db: TDb,
-  input: { id: string; holder: string; fromSeq: bigint; error: string; retryAt: Date },
+  input: { id: string; holder: string; fromSeq: bigint; error: string; retryAfterMs: number },
 ): Promise<void> {
-  await db.auditStream.updateMany({
-    where: { id: input.id, leaseHolder: input.holder, cursorSeq: input.fromSeq },
-    data: {
-      lastError: input.error.slice(0, 1000),
-      lastErrorAt: new Date(),
-      failures: { increment: 1 },
-      nextAttemptAt: input.retryAt,
-      leaseHolder: null,
-      leaseUntil: null,
-    },
-  });
+  await db.$executeRaw`
+    UPDATE audit_streams
+    SET last_error = ${input.error.slice(0, 1000)}, last_error_at = now(), failures = failures + 1,
+        next_attempt_at = now() + make_interval(secs => ${input.retryAfterMs / 1000}),
+        lease_holder = NULL, lease_until = NULL
+    WHERE id = ${input.id}::uuid AND lease_holder = ${input.holder} AND cursor_seq = ${input.fromSeq}`;
 }
 
 /** Gives up the leases a stopping replica holds, so another can carry on at once. */
