@@ -270,17 +270,50 @@ function withBooleanActive(message: unknown): unknown {
   };
 }
 
+/** startIndex and count as RFC 7644 §3.4.2.4 reads them: below 1 is 1, a negative count is 0. */
+function pageOf(url: URL): { startIndex: number; count: number } {
+  const integer = (name: string, fallback: number) => {
+    const text = url.searchParams.get(name);
+    if (text === null || text === "") return fallback;
+    if (!/^-?\d+$/.test(text)) throw scimError(400, `${name} must be an integer`, "invalidValue");
+    return Number(text);
+  };
+  return {
+    startIndex: Math.max(integer("startIndex", 1), 1),
+    count: Math.min(Math.max(integer("count", MAX_RESULTS), 0), MAX_RESULTS),
+  };
+}
+
 function listQuery(url: URL) {
-  const get = (name: string) => url.searchParams.get(name) ?? undefined;
-  const count = get("count");
+  const get = (name: string) => url.searchParams.get(name) || undefined;
   return {
     ...(get("filter") ? { filter: get("filter") } : {}),
     ...(get("attributes") ? { attributes: get("attributes") } : {}),
     ...(get("excludedAttributes") ? { excludedAttributes: get("excludedAttributes") } : {}),
     ...(get("sortBy") ? { sortBy: get("sortBy") } : {}),
     ...(get("sortOrder") ? { sortOrder: get("sortOrder") } : {}),
-    ...(get("startIndex") ? { startIndex: Number(get("startIndex")) } : {}),
-    count: Math.min(count === undefined ? MAX_RESULTS : Number(count), MAX_RESULTS),
+  };
+}
+
+/**
+ * A page of a list. SCIMMY pages by itself but returns everything when startIndex is past the end (so a
+ * provider paging on would import every user again): it gets the whole matching list, and the page is cut
+ * here.
+ */
+async function listPage(Resource: TResourceClass, url: URL, ctx: TScimContext) {
+  const { startIndex, count } = pageOf(url);
+  const all = (await new Resource(undefined, {
+    ...listQuery(url),
+    startIndex: 1,
+    count: Number.MAX_SAFE_INTEGER,
+  }).read(ctx)) as { schemas: string[]; totalResults: number; Resources: unknown[] };
+  const page = all.Resources.slice(startIndex - 1, startIndex - 1 + count);
+  return {
+    schemas: all.schemas,
+    totalResults: all.totalResults,
+    startIndex,
+    itemsPerPage: page.length,
+    Resources: page,
   };
 }
 
@@ -293,8 +326,8 @@ async function handleResource(
   ctx: TScimContext,
 ): Promise<Response> {
   const url = new URL(request.url);
-  const query = id === undefined ? listQuery(url) : selection(url);
-  const resource = new Resource(id, query);
+  if (request.method === "GET" && id === undefined) return scimResponse(await listPage(Resource, url, ctx));
+  const resource = new Resource(id, id === undefined ? {} : selection(url));
   switch (request.method) {
     case "GET":
       return scimResponse(await resource.read(ctx));

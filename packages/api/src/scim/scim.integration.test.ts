@@ -532,4 +532,40 @@ describe("SCIM provisioning", () => {
     expect((await scim("DELETE", `Groups/${nightId}`)).status).toBe(403);
     expect((await scim("GET", `Groups?${filter('externalId eq ""')}`)).body.totalResults).toBe(0);
   });
+
+  it("pages a list as providers page it, past the end included", async () => {
+    for (const n of [1, 2, 3, 4, 5]) await provision(`pg-${n}@corp.example`);
+    const page = async (query: string) => {
+      const answer = await scim("GET", `Users?${filter('userName sw "pg-"')}&sortBy=userName&${query}`);
+      return {
+        status: answer.status,
+        total: answer.body.totalResults,
+        start: answer.body.startIndex,
+        items: answer.body.itemsPerPage,
+        names: (answer.body.Resources ?? []).map((u) => u.userName!.slice(0, 4)),
+      };
+    };
+    expect(await page("startIndex=1&count=2")).toEqual({
+      status: 200,
+      total: 5,
+      start: 1,
+      items: 2,
+      names: ["pg-1", "pg-2"],
+    });
+    expect((await page("startIndex=3&count=2")).names).toEqual(["pg-3", "pg-4"]);
+    expect((await page("startIndex=5&count=2")).names).toEqual(["pg-5"]);
+    // Past the end: an empty page, not the whole list again.
+    expect(await page("startIndex=6&count=2")).toEqual({
+      status: 200,
+      total: 5,
+      start: 6,
+      items: 0,
+      names: [],
+    });
+    expect((await page("startIndex=0&count=1")).names).toEqual(["pg-1"]);
+    expect(await page("count=0")).toMatchObject({ total: 5, items: 0, names: [] });
+    const bad = await scim("GET", "Users?count=abc");
+    expect(bad.status).toBe(400);
+    expect(bad.body.scimType).toBe("invalidValue");
+  });
 });
