@@ -246,4 +246,36 @@ describe("identities and API tokens", () => {
     expect(await codeOf(identitiesRest.setActive(db, post("pcat_admin"), "nope", false))).toBe("BAD_REQUEST");
     expect(await admitted()).toBe(1);
   });
+
+  it("never leaves no active admin, whatever the case of the id or the timing", async () => {
+    const me = (await admin().identities.list()).find((i) => i.name === "admin@demo.local")!;
+    expect(
+      await codeOf(admin().identities.setActive({ identityId: me.id.toUpperCase(), active: false })),
+    ).toBe("CONFLICT");
+    const ops = await admin().identities.create({
+      name: "ops-admin-bot",
+      displayName: "Ops",
+      kind: "service",
+      roles: ["admin"],
+    });
+    const opsToken = (await admin().identities.createToken({ identityId: ops.id, name: "ops" })).token;
+    // Two admins deactivate each other at the same moment: one of them stays.
+    const [mine, theirs] = await Promise.all([
+      codeOf(admin().identities.setActive({ identityId: ops.id, active: false })),
+      codeOf(callerWith(opsToken).identities.setActive({ identityId: me.id, active: false })),
+    ]);
+    expect([mine, theirs]).toContain("OK");
+    if (mine === "OK" && theirs === "OK") throw new Error("both admins were deactivated");
+    const admins = (
+      await admin()
+        .identities.list()
+        .catch(() => callerWith(opsToken).identities.list())
+    ).filter((i) => i.roles.includes("admin") && !i.disabled);
+    expect(admins.length).toBeGreaterThanOrEqual(1);
+    // Whoever is left reactivates the other; a deactivated identity gets no new token meanwhile.
+    const survivor = mine === "OK" ? admin() : callerWith(opsToken);
+    const other = mine === "OK" ? ops.id : me.id;
+    expect(await codeOf(survivor.identities.createToken({ identityId: other, name: "x" }))).toBe("CONFLICT");
+    await survivor.identities.setActive({ identityId: other, active: true });
+  });
 });

@@ -17,7 +17,11 @@ export const ZIdentityDto = z.object({
 export type TIdentityDto = z.infer<typeof ZIdentityDto>;
 export const ZIdentityList = z.array(ZIdentityDto);
 
-export const ZSetIdentityActiveInput = z.object({ identityId: z.uuid(), active: z.boolean() });
+// Lower case, as the store writes ids: comparisons with the caller's own id must not be fooled by case.
+export const ZSetIdentityActiveInput = z.object({
+  identityId: z.uuid().transform((id) => id.toLowerCase()),
+  active: z.boolean(),
+});
 
 /** People arrive by signing in; services and AI agents are created for the tokens they connect with. */
 export const ZCreateIdentityInput = z

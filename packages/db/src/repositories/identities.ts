@@ -114,6 +114,34 @@ export async function createIdentity(
 }
 
 /**
+ * Locks the identity's row for the rest of the transaction, so an admin's and the provider's changes to
+ * whether it is active apply one after the other rather than one over the other.
+ */
+export async function lockIdentity(tx: Prisma.TransactionClient, identityId: string): Promise<void> {
+  await tx.$executeRaw`SELECT 1 FROM identities WHERE id = ${identityId}::uuid FOR UPDATE`;
+}
+
+/**
+ * Refuses to shut out the last active admin (roles of its own or from a group). The lock makes two admins
+ * deactivating each other at the same moment take turns, so the second sees the first's change.
+ */
+export async function assertAnotherAdminRemains(
+  tx: Prisma.TransactionClient,
+  identityId: string,
+): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('portcullis:active-admins'))`;
+  const others = await tx.identity.count({
+    where: {
+      id: { not: identityId },
+      disabledAt: null,
+      OR: [{ roles: { has: "admin" } }, { memberships: { some: { group: { roles: { has: "admin" } } } } }],
+    },
+  });
+  if (others === 0)
+    throw new IdentityConflictError("This is the last active admin: make someone else an admin first");
+}
+
+/**
  * Deactivates an identity at once (an incident, a leaver, an AI agent misbehaving) or reactivates it. A
  * deactivated identity's API tokens are revoked, so reactivating it does not bring them back; agents end its
  * sessions and refuse it within seconds, and the dashboard refuses its sign-in.
@@ -125,13 +153,26 @@ export async function setIdentityActive(
   now = new Date(),
 ): Promise<TIdentitySummary> {
   return db.$transaction(async (tx) => {
+    await lockIdentity(tx, input.identityId);
     const before = await tx.identity.findUnique({
       where: { id: input.identityId },
-      select: { name: true, kind: true, disabledAt: true, deactivatedByAdmin: true },
+      select: {
+        id: true,
+        name: true,
+        kind: true,
+        disabledAt: true,
+        deactivatedByAdmin: true,
+        scimDeletedAt: true,
+      },
     });
     if (!before) throw new NotFoundError(`identity ${input.identityId}`);
-    if (!input.active && input.identityId === actor.id)
+    if (!input.active && before.id === actor.id)
       throw new IdentityConflictError("You cannot deactivate yourself: another admin must");
+    if (input.active && before.scimDeletedAt)
+      throw new IdentityConflictError(
+        `${before.name} was deleted at the identity provider: create them there again to bring them back`,
+      );
+    if (!input.active) await assertAnotherAdminRemains(tx, before.id);
     const wasActive = before.disabledAt === null;
     // Deactivating someone SCIM already deactivated still makes it an admin's lockout.
     if (wasActive !== input.active || (!input.active && !before.deactivatedByAdmin)) {
@@ -182,9 +223,12 @@ export async function createApiToken(
   return db.$transaction(async (tx) => {
     const identity = await tx.identity.findUnique({
       where: { id: input.identityId },
-      select: { name: true },
+      select: { name: true, disabledAt: true },
     });
     if (!identity) throw new NotFoundError(`identity ${input.identityId}`);
+    // It would start working on reactivation, which is meant to bring no old access back.
+    if (identity.disabledAt)
+      throw new IdentityConflictError(`${identity.name} is deactivated: reactivate it before issuing tokens`);
     const found = await tx.connection.count({ where: { id: { in: input.connectionIds } } });
     if (found !== new Set(input.connectionIds).size) throw new NotFoundError("one of the scoped connections");
     const row = await tx.apiToken.create({

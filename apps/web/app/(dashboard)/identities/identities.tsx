@@ -219,7 +219,7 @@ function Tokens({ identity, canEdit }: { identity: TIdentity; canEdit: boolean }
           </Alert>
         </div>
       ) : null}
-      {canEdit ? (
+      {canEdit && !identity.disabled ? (
         <form
           onSubmit={submit}
           aria-label="Issue token"
