@@ -7,7 +7,7 @@ import SCIMMY from "scimmy";
 import { requireRoles, resolveCaller, type TCaller } from "../auth.ts";
 import { AppError, httpStatusOf } from "../errors.ts";
 import { scimService } from "./service.ts";
-import type { TScimGroupDto, TScimUserDto } from "./schemas.ts";
+import type { TScimGroupDto, TScimUserDto, TScimUserInput } from "./schemas.ts";
 
 export const SCIM_BASE_PATH = "/scim/v2";
 /** Most a list response holds; providers page with startIndex and count. */
@@ -17,8 +17,9 @@ interface TScimContext {
   db: TDb;
   caller: TCaller;
   method: string;
-  /** The members each group read in this request had: a PATCH applies its operations to these. */
+  /** What each resource read in this request was (by lower-case id): a PATCH sends only what it changed. */
   seenMembers: Map<string, string[]>;
+  seenUsers: Map<string, TScimUserDto>;
   onUnexpected: (error: unknown) => void;
 }
 
@@ -95,6 +96,25 @@ function userInput(instance: TAttributes) {
   };
 }
 
+/**
+ * SCIMMY applies a PATCH to the resource as it read it and hands over the whole result: keep only what the
+ * operations changed, so a concurrent PATCH's change (another's deactivation, say) is not written back over.
+ */
+function changedFrom(seen: TScimUserDto, input: ReturnType<typeof userInput>): Partial<TScimUserInput> {
+  return {
+    ...(input.userName !== undefined && input.userName.toLowerCase() !== seen.userName
+      ? { userName: input.userName }
+      : {}),
+    ...(input.displayName !== undefined && input.displayName !== seen.displayName
+      ? { displayName: input.displayName }
+      : {}),
+    ...(input.externalId !== seen.externalId ? { externalId: input.externalId } : {}),
+    ...(input.active !== undefined && input.active !== seen.active
+      ? { active: input.active as boolean }
+      : {}),
+  };
+}
+
 function groupInput(instance: TAttributes) {
   const members = Array.isArray(instance.members) ? (instance.members as TAttributes[]) : [];
   return {
@@ -158,7 +178,11 @@ function declareResources(): void {
   SCIMMY.Resources.declare(SCIMMY.Resources.User)
     .egress((resource, ctx: TScimContext) =>
       scimHandler(ctx, async () => {
-        if (resource.id) return userResource(await scimService.getUser(ctx.db, ctx.caller, resource.id));
+        if (resource.id) {
+          const user = await scimService.getUser(ctx.db, ctx.caller, resource.id);
+          ctx.seenUsers.set(user.id, user);
+          return userResource(user);
+        }
         assertComplete(resource.filter);
         const narrowed = simpleEquality(resource.filter, ["userName", "externalId", "id"]);
         const users = (await scimService.listUsers(ctx.db, ctx.caller, narrowed ?? {})).map(userResource);
@@ -168,8 +192,15 @@ function declareResources(): void {
     .ingress((resource, instance, ctx: TScimContext) =>
       scimHandler(ctx, async () => {
         const input = userInput(instance as unknown as TAttributes);
+        const seen =
+          resource.id && ctx.method === "PATCH" ? ctx.seenUsers.get(resource.id.toLowerCase()) : undefined;
         const user = resource.id
-          ? await scimService.updateUser(ctx.db, ctx.caller, resource.id, input)
+          ? await scimService.updateUser(
+              ctx.db,
+              ctx.caller,
+              resource.id,
+              seen ? changedFrom(seen, input) : input,
+            )
           : await scimService.createUser(ctx.db, ctx.caller, input);
         return userResource(user);
       }),
@@ -198,7 +229,8 @@ function declareResources(): void {
     .ingress((resource, instance, ctx: TScimContext) =>
       scimHandler(ctx, async () => {
         const input = groupInput(instance as unknown as TAttributes);
-        const basis = resource.id && ctx.method === "PATCH" ? ctx.seenMembers.get(resource.id) : undefined;
+        const basis =
+          resource.id && ctx.method === "PATCH" ? ctx.seenMembers.get(resource.id.toLowerCase()) : undefined;
         const group = resource.id
           ? await scimService.updateGroup(ctx.db, ctx.caller, resource.id, {
               ...input,
@@ -372,7 +404,7 @@ async function authorizedContext(
     "admin",
   ]);
   if (caller.via !== "api_token") throw new AppError("UNAUTHORIZED", "SCIM needs a bearer API token");
-  return { db, caller, method: request.method, seenMembers: new Map(), onUnexpected };
+  return { db, caller, method: request.method, seenMembers: new Map(), seenUsers: new Map(), onUnexpected };
 }
 
 export const scimRest = {

@@ -568,4 +568,89 @@ describe("SCIM provisioning", () => {
     expect(bad.status).toBe(400);
     expect(bad.body.scimType).toBe("invalidValue");
   });
+
+  it("lets concurrent PATCHes of one person each change only their own fields", async () => {
+    for (const round of [1, 2, 3, 4]) {
+      const kim = await provision(`kim${round}@corp.example`);
+      const [off, renamed] = await Promise.all([
+        scim("PATCH", `Users/${kim}`, {
+          schemas: [PATCH_SCHEMA],
+          Operations: [{ op: "replace", path: "active", value: false }],
+        }),
+        scim("PATCH", `Users/${kim.toUpperCase()}`, {
+          schemas: [PATCH_SCHEMA],
+          Operations: [{ op: "replace", path: "displayName", value: `Kim ${round}` }],
+        }),
+      ]);
+      expect([off.status, renamed.status]).toEqual([200, 200]);
+      expect((await scim("GET", `Users/${kim}`)).body).toMatchObject({
+        active: false,
+        displayName: `Kim ${round}`,
+      });
+    }
+  });
+
+  it("is not fooled by upper-case ids, nor lifts an admin's lockout by deleting and re-creating", async () => {
+    const owner = (await upsertSsoIdentity(db, {
+      issuer: "https://idp.example",
+      subject: "it2",
+      email: "it-admin-2@corp.example",
+      displayName: "IT 2",
+      groups: [],
+      roles: ["admin"],
+    }))!;
+    const ownerToken = await tokenFor(owner.id);
+    const selfOff = await scim(
+      "PATCH",
+      `Users/${owner.id.toUpperCase()}`,
+      { schemas: [PATCH_SCHEMA], Operations: [{ op: "replace", value: { active: false } }] },
+      ownerToken,
+    );
+    expect(selfOff.status).toBe(403);
+
+    const people = await Promise.all(["u1", "u2", "u3"].map((p) => provision(`${p}@corp.example`)));
+    const group = (await scim("POST", "Groups", { schemas: [GROUP_SCHEMA], displayName: "upper" })).body.id!;
+    await Promise.all(
+      people.map((person) =>
+        scim("PATCH", `Groups/${group.toUpperCase()}`, {
+          schemas: [PATCH_SCHEMA],
+          Operations: [{ op: "add", path: "members", value: [{ value: person.toUpperCase() }] }],
+        }),
+      ),
+    );
+    expect((await scim("GET", `Groups/${group}`)).body.members!.map((m) => m.value).sort()).toEqual(
+      [...people].sort(),
+    );
+
+    // A provider spelling the group in another case links it without renaming it.
+    const relinked = await scim("PUT", `Groups/${group}`, {
+      schemas: [GROUP_SCHEMA],
+      displayName: "UPPER",
+      members: people.map((value) => ({ value })),
+    });
+    expect(relinked.body.displayName).toBe("upper");
+    expect((await scim("POST", "Groups", { schemas: [GROUP_SCHEMA], displayName: "Upper" })).status).toBe(
+      409,
+    );
+
+    const lee = await provision("lee@corp.example");
+    await setIdentityActive(
+      db,
+      { id: owner.id, name: owner.name, kind: "human" },
+      { identityId: lee, active: false },
+    );
+    expect((await scim("DELETE", `Users/${lee}`)).status).toBe(204);
+    const back = await scim("POST", "Users", oktaUser("lee@corp.example", "Lee", "C", "00u-lee"));
+    expect(back.body).toMatchObject({ id: lee, active: false });
+    // Nor may an admin bring back someone the provider deleted: the provider would never see them again.
+    const gone = await provision("gone@corp.example");
+    expect((await scim("DELETE", `Users/${gone}`)).status).toBe(204);
+    await expect(
+      setIdentityActive(
+        db,
+        { id: owner.id, name: owner.name, kind: "human" },
+        { identityId: gone, active: true },
+      ),
+    ).rejects.toThrow(/deleted at the identity provider/);
+  });
 });

@@ -48,7 +48,8 @@ const isUuid = (id: string) => z.uuid().safeParse(id).success;
 /** An id that is not a uuid names nothing here: 404 rather than a database error. */
 function requireId(id: string, what: string): string {
   if (!isUuid(id)) throw new AppError("NOT_FOUND", `${what} ${id} does not exist`);
-  return id;
+  // As the store writes them: a comparison with the caller's own id must not be fooled by case.
+  return id.toLowerCase();
 }
 
 async function mapDbErrors<T>(work: () => Promise<T>): Promise<T> {
@@ -96,9 +97,10 @@ export const scimService = {
     return toUserDto(await mapDbErrors(() => createScimUser(db, caller.identity, input)));
   },
 
+  /** A PUT sends every attribute; a PATCH only those it changed (the rest stay as they are). */
   async updateUser(db: TDb, caller: TCaller, id: string, rawInput: unknown): Promise<TScimUserDto> {
     requireProvisioner(caller);
-    const input = parseInput(ZScimUserInput, rawInput);
+    const input = parseInput(ZScimUserInput.partial(), rawInput);
     return toUserDto(
       await mapDbErrors(() => updateScimUser(db, caller.identity, requireId(id, "User"), input)),
     );
@@ -127,6 +129,7 @@ export const scimService = {
     requireProvisioner(caller);
     const input = parseInput(ZScimGroupInput, rawInput);
     requireMemberIds(input.memberIds);
+    input.memberIds = input.memberIds.map((m) => m.toLowerCase());
     return toGroupDto(await mapDbErrors(() => createScimGroup(db, caller.identity, input)));
   },
 
@@ -135,6 +138,8 @@ export const scimService = {
     const input = parseInput(ZScimGroupInput, rawInput);
     requireMemberIds(input.memberIds);
     requireMemberIds(input.membersBasis ?? []);
+    input.memberIds = input.memberIds.map((m) => m.toLowerCase());
+    if (input.membersBasis) input.membersBasis = input.membersBasis.map((m) => m.toLowerCase());
     return toGroupDto(
       await mapDbErrors(() => updateScimGroup(db, caller.identity, requireId(id, "Group"), input)),
     );

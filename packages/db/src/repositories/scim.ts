@@ -6,7 +6,12 @@
 import type { TDb } from "../client.ts";
 import { Prisma } from "../generated/prisma/client.ts";
 import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
-import { IdentityConflictError, NotFoundError } from "./identities.ts";
+import {
+  assertAnotherAdminRemains,
+  IdentityConflictError,
+  lockIdentity,
+  NotFoundError,
+} from "./identities.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 import type { TAdminActor } from "./policy-rules.ts";
 
@@ -229,17 +234,18 @@ export async function createScimUser(
   const work = db.$transaction(async (tx) => {
     const deleted = await tx.identity.findFirst({
       where: { name: { equals: name, mode: "insensitive" }, kind: "human", scimDeletedAt: { not: null } },
-      select: { id: true },
+      select: { id: true, deactivatedByAdmin: true },
     });
     if (!deleted) await assertUserNameFree(tx, name);
+    // An admin's lockout outlives the provider deleting and re-creating the person.
+    const heldByAdmin = deleted?.deactivatedByAdmin ?? false;
     const data = {
       name,
       displayName: input.displayName,
       scimManaged: true,
       externalId: input.externalId,
       roles: [],
-      disabledAt: active ? null : new Date(),
-      deactivatedByAdmin: false,
+      disabledAt: active && !heldByAdmin ? null : new Date(),
     };
     const row = deleted
       ? await tx.identity.update({
@@ -251,8 +257,14 @@ export async function createScimUser(
     await record(
       tx,
       actor,
-      `SCIM ${deleted ? "re-created" : "created"} ${name}${active ? "" : " (inactive)"}`,
-      { user: { id: row.id, userName: name, externalId: input.externalId, active } },
+      `SCIM ${deleted ? "re-created" : "created"} ${name}${
+        heldByAdmin
+          ? " (stays deactivated: an admin deactivated it in Portcullis)"
+          : active
+            ? ""
+            : " (inactive)"
+      }`,
+      { user: { id: row.id, userName: name, externalId: input.externalId, active: active && !heldByAdmin } },
     );
     return toUser(row);
   });
@@ -265,36 +277,45 @@ function refuseSelf(actor: TAdminActor, id: string, what: string): void {
     throw new ScimForbiddenError(`SCIM cannot ${what} the identity whose token it uses (${actor.name})`);
 }
 
-/** Replaces a person's SCIM attributes (PUT, and PATCH once applied). Deactivation cuts their access at once. */
+/**
+ * Changes a person's SCIM attributes: all of them for a PUT, those a PATCH changed for a PATCH (undefined:
+ * as it is, so two PATCHes at once each change only their own fields). Deactivation cuts their access at once.
+ */
 export async function updateScimUser(
   db: TDb,
   actor: TAdminActor,
   id: string,
-  input: TScimUserInput,
+  input: Partial<TScimUserInput>,
   now = new Date(),
 ): Promise<TScimUserRow> {
-  const name = normalisedUserName(input.userName);
   const work = db.$transaction(async (tx) => {
+    await lockIdentity(tx, id);
     const before = await tx.identity.findFirst({
       where: { id, ...scimUserWhere },
       select: { ...scimUserSelect, deactivatedByAdmin: true },
     });
     if (!before) throw new NotFoundError(`user ${id}`);
+    const name = input.userName === undefined ? before.name : normalisedUserName(input.userName);
+    const displayName = input.displayName ?? before.displayName;
+    const externalId = input.externalId === undefined ? before.externalId : input.externalId;
     if (name !== before.name) {
-      refuseSelf(actor, id, "rename");
-      await assertUserNameFree(tx, name, id);
+      refuseSelf(actor, before.id, "rename");
+      await assertUserNameFree(tx, name, before.id);
     }
     const wasActive = before.disabledAt === null;
-    if (input.active === false) refuseSelf(actor, id, "deactivate");
     // An admin's lockout is lifted by an admin only; the provider's "active" does not.
     const heldByAdmin = input.active === true && !wasActive && before.deactivatedByAdmin;
     const active = heldByAdmin ? false : (input.active ?? wasActive);
+    if (wasActive && !active) {
+      refuseSelf(actor, before.id, "deactivate");
+      await assertAnotherAdminRemains(tx, before.id);
+    }
     const row = await tx.identity.update({
-      where: { id },
+      where: { id: before.id },
       data: {
         name,
-        displayName: input.displayName,
-        externalId: input.externalId,
+        displayName,
+        externalId,
         scimManaged: true,
         disabledAt: active ? null : (before.disabledAt ?? now),
       },
@@ -302,22 +323,22 @@ export async function updateScimUser(
     });
     const changes = [
       name !== before.name ? `renamed ${before.name} → ${name}` : null,
-      input.displayName !== before.displayName ? `display name "${input.displayName}"` : null,
+      displayName !== before.displayName ? `display name "${displayName}"` : null,
       wasActive && !active ? "deactivated" : null,
       !wasActive && active ? "reactivated" : null,
       heldByAdmin ? "stays deactivated (an admin deactivated it in Portcullis)" : null,
-      input.externalId !== before.externalId ? `external id ${input.externalId ?? "none"}` : null,
+      externalId !== before.externalId ? `external id ${externalId ?? "none"}` : null,
     ].filter((c): c is string => c !== null);
     if (changes.length === 0) return toUser(row);
-    const cut = wasActive && !active ? await cutAccess(tx, id, now, false) : {};
+    const cut = wasActive && !active ? await cutAccess(tx, before.id, now, false) : {};
     await record(tx, actor, `SCIM updated ${name}: ${changes.join("; ")}`, {
-      user: { id, userName: name, externalId: input.externalId, active },
+      user: { id: before.id, userName: name, externalId, active },
       before: { userName: before.name, displayName: before.displayName, active: wasActive },
       ...cut,
     });
     return toUser(row);
   });
-  return conflictOnDuplicate(work, `An identity named ${name} already exists`);
+  return conflictOnDuplicate(work, `An identity named ${input.userName ?? ""} already exists`);
 }
 
 /**
@@ -331,12 +352,14 @@ export async function deleteScimUser(
   now = new Date(),
 ): Promise<void> {
   await db.$transaction(async (tx) => {
+    await lockIdentity(tx, id);
     const before = await tx.identity.findFirst({
       where: { id, ...scimUserWhere },
-      select: { name: true, disabledAt: true },
+      select: { id: true, name: true, disabledAt: true },
     });
     if (!before) throw new NotFoundError(`user ${id}`);
-    refuseSelf(actor, id, "delete");
+    refuseSelf(actor, before.id, "delete");
+    if (!before.disabledAt) await assertAnotherAdminRemains(tx, before.id);
     await tx.identity.update({
       where: { id },
       data: { disabledAt: before.disabledAt ?? now, scimDeletedAt: now, externalId: null, roles: [] },
@@ -405,8 +428,12 @@ export async function createScimGroup(
 ): Promise<TScimGroupRow> {
   const memberIds = [...new Set(input.memberIds)];
   const work = db.$transaction(async (tx) => {
-    const existing = await tx.group.findUnique({ where: { name: input.displayName }, select: { id: true } });
-    if (existing) throw new IdentityConflictError(`A group named ${input.displayName} already exists`);
+    // Grants and rules name groups exactly; a second group differing only in case would split them.
+    const existing = await tx.group.findFirst({
+      where: { name: { equals: input.displayName, mode: "insensitive" } },
+      select: { name: true },
+    });
+    if (existing) throw new IdentityConflictError(`A group named ${existing.name} already exists`);
     await assertMembers(tx, memberIds);
     const group = await tx.group.create({
       data: { name: input.displayName, externalId: input.externalId, scimManaged: true },
@@ -444,9 +471,16 @@ export async function updateScimGroup(
     });
     if (!before) throw new NotFoundError(`group ${id}`);
     refuseRoleGroup(before);
-    if (input.displayName !== before.name) {
-      const other = await tx.group.findUnique({ where: { name: input.displayName }, select: { id: true } });
-      if (other) throw new IdentityConflictError(`A group named ${input.displayName} already exists`);
+    // A provider that spells the name in another case (it found the group case-insensitively) does not
+    // rename it: grants, rules and sign-in's groups claim name it exactly.
+    const displayName =
+      input.displayName.toLowerCase() === before.name.toLowerCase() ? before.name : input.displayName;
+    if (displayName !== before.name) {
+      const other = await tx.group.findFirst({
+        where: { name: { equals: displayName, mode: "insensitive" }, id: { not: id } },
+        select: { name: true },
+      });
+      if (other) throw new IdentityConflictError(`A group named ${other.name} already exists`);
     }
     let wanted = memberIds;
     if (input.membersBasis) {
@@ -462,26 +496,21 @@ export async function updateScimGroup(
     await assertMembers(tx, wanted);
     await tx.group.update({
       where: { id },
-      data: { name: input.displayName, externalId: input.externalId, scimManaged: true },
+      data: { name: displayName, externalId: input.externalId, scimManaged: true },
     });
     const { joined, left } = await setMembers(tx, id, wanted);
     const changes = [
-      input.displayName !== before.name ? `renamed ${before.name} → ${input.displayName}` : null,
+      displayName !== before.name ? `renamed ${before.name} → ${displayName}` : null,
       joined.length > 0 ? `added ${joined.join(", ")}` : null,
       left.length > 0 ? `removed ${left.join(", ")}` : null,
       !before.scimManaged ? "now managed by SCIM" : null,
     ].filter((c): c is string => c !== null);
     if (changes.length > 0 || input.externalId !== before.externalId)
-      await record(
-        tx,
-        actor,
-        `SCIM updated group ${input.displayName}: ${changes.join("; ") || "external id"}`,
-        {
-          group: { id, displayName: input.displayName, externalId: input.externalId },
-          joined,
-          left,
-        },
-      );
+      await record(tx, actor, `SCIM updated group ${displayName}: ${changes.join("; ") || "external id"}`, {
+        group: { id, displayName, externalId: input.externalId },
+        joined,
+        left,
+      });
     return toGroup(await tx.group.findUniqueOrThrow({ where: { id }, select: scimGroupSelect }));
   });
   return conflictOnDuplicate(work, `A group named ${input.displayName} already exists`);
