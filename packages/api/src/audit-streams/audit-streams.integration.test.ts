@@ -294,9 +294,9 @@ describe("audit streams", () => {
   });
 
   it("goes by the store's clock, so a replica whose clock runs ahead does not hold a stream back", async () => {
-    await admin().auditStreams.create({ name: "skewed", url: receiver.url(), format: "jsonl" });
     vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 10 * 60_000 });
     try {
+      await admin().auditStreams.create({ name: "skewed", url: receiver.url(), format: "jsonl" });
       const f = forwarder();
       expect(await drain(f)).toBe(1); // the stream's own creation
       await appendAuditEvents(db, [newAuditEvent({ statement: "select 'first'" })]);

@@ -24,6 +24,17 @@ describe("audit stream host list", () => {
     expect(streamHostAllowed("http://127.0.0.1/", [])).toBe(false);
   });
 
+  it("holds an entry with a port to that port, the scheme's default when the URL names none", () => {
+    const ported = ["collector.corp.example:8088", "*.splunkcloud.com:443", "[::1]:9000"];
+    expect(streamHostAllowed("https://collector.corp.example:8088/hec", ported)).toBe(true);
+    expect(streamHostAllowed("https://collector.corp.example/hec", ported)).toBe(false);
+    expect(streamHostAllowed("https://collector.corp.example:22/", ported)).toBe(false);
+    expect(streamHostAllowed("https://acme.splunkcloud.com/x", ported)).toBe(true);
+    expect(streamHostAllowed("http://acme.splunkcloud.com/x", ported)).toBe(false);
+    expect(streamHostAllowed("http://[::1]:9000/", ported)).toBe(true);
+    expect(streamHostAllowed("http://[::1]:9001/", ported)).toBe(false);
+  });
+
   it("allows every host when no list is set", () => {
     expect(streamHostAllowed("http://127.0.0.1:9/", undefined)).toBe(true);
   });
@@ -35,7 +46,8 @@ describe("audit stream host list", () => {
     });
     expect(parseStreamHostList("https://x.example, a b")).toEqual({
       ok: false,
-      error: "not host names, IP addresses or *.domain patterns: https://x.example, a b",
+      error:
+        "not host names, IP addresses or *.domain patterns (with an optional :port): https://x.example, a b",
     });
   });
 });

@@ -2,7 +2,11 @@
 // a stream posts every event to its URL and shows the first characters of a refusal on the Streams page, so
 // without a list a dashboard admin could point one at an internal service and read its answers.
 
-/** Entries are host names or IP literals, or `*.example.com` for any host below example.com. */
+/**
+ * Entries are host names or IP literals, or `*.example.com` for any host below example.com, each with an
+ * optional `:port` (without one, any port of that host). Names are not resolved: a wildcard also covers
+ * whatever internal names its zone has.
+ */
 export function parseStreamHostList(
   text: string,
 ): { ok: true; hosts: string[] } | { ok: false; error: string } {
@@ -10,22 +14,44 @@ export function parseStreamHostList(
     .split(",")
     .map((h) => h.trim().toLowerCase())
     .filter((h) => h !== "");
-  const bad = hosts.filter((h) => !/^(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?$|^\[[0-9a-f:.]+\]$/.test(h));
+  const bad = hosts.filter(
+    (h) => !/^((\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(:\d{1,5})?$/.test(h),
+  );
   if (bad.length > 0)
-    return { ok: false, error: `not host names, IP addresses or *.domain patterns: ${bad.join(", ")}` };
+    return {
+      ok: false,
+      error: `not host names, IP addresses or *.domain patterns (with an optional :port): ${bad.join(", ")}`,
+    };
   return { ok: true, hosts };
+}
+
+function splitPort(entry: string): { host: string; port: string | null } {
+  if (entry.startsWith("[")) {
+    const end = entry.indexOf("]");
+    const rest = entry.slice(end + 1);
+    return { host: entry.slice(0, end + 1), port: rest.startsWith(":") ? rest.slice(1) : null };
+  }
+  const match = /^(.*?)(?::(\d+))?$/.exec(entry);
+  return { host: match?.[1] ?? entry, port: match?.[2] ?? null };
 }
 
 /** Whether a stream's URL may be used; every host when there is no list (undefined). */
 export function streamHostAllowed(url: string, hosts: readonly string[] | undefined): boolean {
   if (hosts === undefined) return true;
-  let hostname: string;
+  let parsed: URL;
   try {
-    hostname = new URL(url).hostname.toLowerCase();
+    parsed = new URL(url);
   } catch {
     return false;
   }
   // A trailing dot names the same host; do not let it slip past an exact entry's comparison.
-  if (hostname.endsWith(".")) hostname = hostname.slice(0, -1);
-  return hosts.some((h) => (h.startsWith("*.") ? hostname.endsWith(h.slice(1)) : hostname === h));
+  const hostname = parsed.hostname.toLowerCase().replace(/\.$/, "");
+  const port = parsed.port || (parsed.protocol === "https:" ? "443" : "80");
+  return hosts.some((entry) => {
+    const allowed = splitPort(entry);
+    if (allowed.port !== null && allowed.port !== port) return false;
+    return allowed.host.startsWith("*.")
+      ? hostname.endsWith(allowed.host.slice(1))
+      : hostname === allowed.host;
+  });
 }

@@ -91,6 +91,8 @@ export async function createAuditStream(
       select: { id: true, name: true },
     });
     if (!created) return null;
+    // Due at once by the store's clock (Prisma fills the column's default from this server's).
+    await tx.$executeRaw`UPDATE audit_streams SET next_attempt_at = now() WHERE id = ${created.id}::uuid`;
     await recordStreamChange(
       tx,
       actor,
