@@ -253,9 +253,12 @@ describe("adversarial input", () => {
     ["bearer", "Bearer ".repeat(MB / 7)],
     ["md5 prefixes", "md5".repeat(MB / 3)],
   ];
-  it.each(inputs)("%s (1 MB) completes in under a second", (_, text) => {
+  // A backtracking pattern takes minutes to hours on 1 MB; a linear one well under a second on a quiet
+  // machine, and a few seconds on a loaded one (a CI run beside a compile took up to 6.5 s). The bound tells
+  // the two apart without failing on a busy machine.
+  it.each(inputs)("%s (1 MB) completes in linear time", { timeout: 60_000 }, (_, text) => {
     const started = performance.now();
     redactDetected(text);
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(20_000);
   });
 });
