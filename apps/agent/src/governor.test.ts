@@ -12,6 +12,7 @@ function snapshot(revision: number, tokens: { token: string; expiresAt?: string 
     revision,
     issuedAt: new Date().toISOString(),
     credentialKeys: [],
+    endedSessions: [],
     connections: [
       {
         id: "00000000-0000-4000-8000-0000000000c1",
@@ -77,6 +78,20 @@ describe("Governor.stillAuthorized", () => {
     const session = login(governor, "pcat_a");
     expect(governor.stillAuthorized(session)).toBe(true);
     expect(governor.stillAuthorized(session, Date.now() + 61_000)).toBe(false);
+  });
+});
+
+describe("Governor.wasEnded", () => {
+  it("names the sessions an admin ended in the latest snapshot, and no others", () => {
+    const governor = new Governor();
+    governor.update(snapshot(1, [{ token: "pcat_a" }]));
+    const ended = { ...login(governor, "pcat_a"), sessionId: "00000000-0000-4000-8000-00000000e001" };
+    const other = { ...login(governor, "pcat_a"), sessionId: "00000000-0000-4000-8000-00000000e002" };
+    expect(governor.wasEnded(ended)).toBe(false);
+    governor.update({ ...snapshot(2, [{ token: "pcat_a" }]), endedSessions: [ended.sessionId] });
+    expect(governor.wasEnded(ended)).toBe(true);
+    expect(governor.wasEnded(other)).toBe(false);
+    expect(governor.stillAuthorized(other)).toBe(true);
   });
 });
 

@@ -82,6 +82,7 @@ export class Governor {
     { of: Map<string, TCompiledMasking>; compiled: TCompiledMasking }
   >();
   private maskingKey: Buffer = randomBytes(32);
+  private endedSessions = new Set<string>();
   private readonly cache = new AnalysisCache();
   /** Repeated statements (every Parse of pgbench or an ORM) skip guardrail and masking evaluation. */
   private readonly memos = new WeakMap<TSessionInfo, TDecisionMemo>();
@@ -99,7 +100,13 @@ export class Governor {
   /** Keys that sign short-lived database credentials, by key id. */
   private credentialKeys = new Map<string, KeyObject>();
 
+  /** Whether an admin ended this session (it is closed at the next policy update). */
+  wasEnded(info: TSessionInfo): boolean {
+    return this.endedSessions.has(info.sessionId);
+  }
+
   update(snapshot: TPolicySnapshot): void {
+    this.endedSessions = new Set(snapshot.endedSessions);
     this.credentialKeys = new Map();
     for (const key of snapshot.credentialKeys ?? []) {
       try {

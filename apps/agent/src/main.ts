@@ -115,6 +115,11 @@ async function main(): Promise<void> {
   link.setAddress(env.PORTCULLIS_PUBLIC_ADDRESS ?? `${env.PORTCULLIS_LISTEN_HOST}:${proxy.port}`);
   let announced = false;
   const reauthorize = () => {
+    const endedByAdmin = proxy.terminateSessions(
+      (info) => governor.wasEnded(info),
+      "terminating connection: an administrator ended this session",
+    );
+    if (endedByAdmin > 0) logger.info({ ended: endedByAdmin }, "ended sessions an administrator ended");
     const ended = proxy.terminateSessions(
       (info) => !governor.stillAuthorized(info),
       "terminating connection: your access to this database was revoked or has expired",

@@ -167,6 +167,8 @@ export const ZPolicySnapshot = z.object({
   connections: z.array(ZConnectionPolicy),
   /** Keys of short-lived database credentials, newest first (the previous one stays during rotation). */
   credentialKeys: z.array(ZCredentialKey).default([]),
+  /** Sessions an admin ended (recently): the agent closes any of them still open. */
+  endedSessions: z.array(z.uuid()).default([]),
 });
 export type TPolicySnapshot = z.infer<typeof ZPolicySnapshot>;
 
@@ -208,6 +210,8 @@ export const ZAgentMessage = z.discriminatedUnion("type", [
     spooled: z.number().int().nonnegative(),
     /** host:port where clients reach this agent (for the dashboard's connection strings). */
     address: z.string().max(300).optional(),
+    /** When this agent process started: sessions begun before it died with the previous one. */
+    startedAt: z.iso.datetime({ offset: true }).optional(),
   }),
   z.object({ ...base, type: z.literal("events"), events: z.array(ZAuditEvent).min(1).max(500) }),
   z.object({

@@ -11,6 +11,7 @@ export * from "./repositories/policy-rules.ts";
 export * from "./repositories/identities.ts";
 export * from "./repositories/sso.ts";
 export * from "./repositories/scim.ts";
+export * from "./repositories/sessions.ts";
 export * from "./repositories/connections.ts";
 export * from "./repositories/db-credentials.ts";
 export * from "./repositories/approvals.ts";

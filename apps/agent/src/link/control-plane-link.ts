@@ -23,6 +23,9 @@ import type { AuditSpool } from "../spool/audit-spool.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
 import { buildEventBatch } from "./event-batches.ts";
 
+/** This process's start: the control plane counts sessions begun before it as gone with the previous one. */
+const PROCESS_STARTED_AT = new Date(Date.now() - process.uptime() * 1000).toISOString();
+
 export interface TControlPlaneLinkOptions {
   /** Control plane base URL (`ws://host:port`, `http://host:port`) or the full link URL. */
   url: string;
@@ -366,6 +369,7 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
       hostname: this.opts.hostname,
       spooled: this.options.spool.size,
       ...(this.address ? { address: this.address } : {}),
+      startedAt: PROCESS_STARTED_AT,
     });
     this.heartbeatTimer = setInterval(() => {
       this.sendMessage({

@@ -30,6 +30,7 @@ function snapshot(
     revision: 1,
     issuedAt: new Date().toISOString(),
     credentialKeys: [],
+    endedSessions: [],
     connections: [
       {
         id: connectionId,

@@ -36,6 +36,7 @@ export function testSnapshot(
     revision: 1,
     issuedAt: new Date().toISOString(),
     credentialKeys: [],
+    endedSessions: [],
     maskingKey: "ab".repeat(32),
     connections: Object.entries(upstreams).map(([name, upstream]) => ({
       id: randomUUID(),

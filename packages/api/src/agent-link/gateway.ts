@@ -109,6 +109,8 @@ interface TLink {
   agentVersion?: string;
   hostname?: string;
   address?: string;
+  /** When the agent's process started (from its hello). */
+  startedAt?: Date;
   /** Snapshot pushes are serialized per link so an older snapshot never overtakes a newer one. */
   policyPush: Promise<void>;
   /** The last snapshot could not be built: the next poll tries again even without a revision change. */
@@ -258,6 +260,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
         link.agentVersion = message.agentVersion;
         link.hostname = message.hostname;
         link.address = message.address;
+        if (message.startedAt) link.startedAt = new Date(message.startedAt);
         link.log.info(
           { version: message.agentVersion, hostname: message.hostname, spooled: message.spooled },
           "agent hello",
@@ -340,6 +343,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       version: link.agentVersion,
       hostname: link.hostname,
       address: link.address,
+      ...(link.startedAt ? { startedAt: link.startedAt } : {}),
     }).catch((err: unknown) => link.log.warn({ err }, "could not record agent heartbeat"));
   }
 

@@ -69,13 +69,14 @@ export async function authenticateAgentBearer(
 export async function recordAgentHeartbeat(
   db: TDb,
   agentId: string,
-  info: { version?: string; hostname?: string; address?: string },
+  info: { version?: string; hostname?: string; address?: string; startedAt?: Date },
   now = new Date(),
 ): Promise<void> {
   await db.agent.update({
     where: { id: agentId },
     data: {
       lastHeartbeatAt: now,
+      ...(info.startedAt ? { startedAt: info.startedAt } : {}),
       ...(info.version ? { version: info.version } : {}),
       ...(info.hostname ? { hostname: info.hostname } : {}),
       // Always written: an agent that stops announcing an address must not keep the old one.

@@ -1,6 +1,7 @@
 // What an agent needs to enforce policy offline for the connections it serves.
 import { createHmac } from "node:crypto";
 import type { TDb } from "../client.ts";
+import { recentlyEndedSessions } from "./sessions.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { decryptSecret } from "../secrets.ts";
 import { credentialPublicKeys } from "./db-credentials.ts";
@@ -31,6 +32,8 @@ export interface TPolicySnapshotData {
   issuedAt: string;
   maskingKey: string;
   credentialKeys: { kid: string; publicKey: string }[];
+  /** Sessions on this agent an admin ended recently: it closes them if still open. */
+  endedSessions: string[];
   connections: {
     id: string;
     name: string;
@@ -191,6 +194,7 @@ export async function buildPolicySnapshot(
     // Derived, not stored: every replica computes the same key from the deployment secret.
     maskingKey: createHmac("sha256", options.secretKey).update("portcullis-masking-v1").digest("hex"),
     credentialKeys: await credentialPublicKeys(db),
+    endedSessions: await recentlyEndedSessions(db, agentId),
     connections: connections.map((c) => ({
       id: c.id,
       name: c.name,
