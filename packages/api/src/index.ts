@@ -25,3 +25,4 @@ export { openApiDocument } from "./openapi.ts";
 export { approvalsRest } from "./approvals/rest.ts";
 export { auditStreamsRest } from "./audit-streams/rest.ts";
 export { scimRest, SCIM_BASE_PATH } from "./scim/rest.ts";
+export { sessionsRest } from "./sessions/rest.ts";

@@ -36,6 +36,8 @@ describe("openApiDocument", () => {
       "/api/v1/identities/{id}/deactivate",
       "/api/v1/identities/{id}/reactivate",
       "/api/v1/identities/{id}/tokens",
+      "/api/v1/sessions",
+      "/api/v1/sessions/{id}/end",
       "/api/v1/tokens/{id}/revoke",
     ]);
     for (const operations of Object.values(doc.paths))

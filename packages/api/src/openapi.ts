@@ -30,6 +30,7 @@ import {
   ZIdentityDto,
 } from "./identities/schemas.ts";
 import { ZConnectionSummary } from "./policy/schemas.ts";
+import { ZLiveSessionDto } from "./sessions/schemas.ts";
 
 type TJson = Record<string, unknown>;
 
@@ -297,6 +298,35 @@ export function openApiDocument(serverUrl: string): TJson {
           responses: { "200": { description: "Revoked" }, ...errors },
         },
       },
+      "/api/v1/sessions": {
+        get: {
+          summary:
+            "Live client sessions through the agents, newest first (admin or auditor; a token scoped to connections sees theirs)",
+          responses: {
+            "200": {
+              description: "Live sessions",
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    properties: {
+                      items: { type: "array", items: { $ref: "#/components/schemas/LiveSession" } },
+                    },
+                  },
+                },
+              },
+            },
+            ...errors,
+          },
+        },
+      },
+      "/api/v1/sessions/{id}/end": {
+        post: {
+          summary: "End a live session (admin): its agent closes it within seconds; optional body { reason }",
+          parameters: [idParameter("session")],
+          responses: { "200": { description: "Ending", content: json("LiveSession") }, ...errors },
+        },
+      },
       "/api/v1/audit-streams": {
         get: {
           summary: "Audit streams to SIEM collectors, with their delivery state (admin)",
@@ -393,6 +423,7 @@ export function openApiDocument(serverUrl: string): TJson {
         AuditEventPage: schema(ZAuditEventPage),
         ChainVerification: schema(ZAuditChainVerification),
         Identity: schema(ZIdentityDto),
+        LiveSession: schema(ZLiveSessionDto),
         CreateIdentity: schema(ZCreateIdentityInput, "input"),
         ApiToken: schema(ZApiTokenDto),
         CreateApiToken: schema(ZCreateApiTokenInput.omit({ identityId: true }), "input"),

@@ -5,6 +5,7 @@ import { auditStreamsRouter } from "./audit-streams/router.ts";
 import { connectionsRouter } from "./connections/router.ts";
 import { identitiesRouter } from "./identities/router.ts";
 import { policyRouter } from "./policy/router.ts";
+import { sessionsRouter } from "./sessions/router.ts";
 import { createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
@@ -15,6 +16,7 @@ export const appRouter = createTRPCRouter({
   connections: connectionsRouter,
   identities: identitiesRouter,
   policy: policyRouter,
+  sessions: sessionsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -8,6 +8,7 @@ const links = [
   { href: "/connect", label: "Connect" },
   { href: "/overview", label: "Overview" },
   { href: "/timeline", label: "Timeline" },
+  { href: "/sessions", label: "Sessions" },
   { href: "/approvals", label: "Approvals" },
   { href: "/policy", label: "Policy" },
   { href: "/identities", label: "Identities" },

@@ -1,0 +1,21 @@
+import { z } from "zod";
+
+export const ZLiveSessionDto = z.object({
+  sessionId: z.uuid(),
+  startedAt: z.iso.datetime(),
+  lastActivityAt: z.iso.datetime(),
+  identity: z.object({ name: z.string(), kind: z.string() }),
+  connection: z.object({ id: z.string(), name: z.string(), environment: z.string() }).nullable(),
+  agentId: z.uuid(),
+  clientAddr: z.string().nullable(),
+  applicationName: z.string().nullable(),
+  statements: z.number().int().nonnegative(),
+});
+export type TLiveSessionDto = z.infer<typeof ZLiveSessionDto>;
+export const ZLiveSessionList = z.array(ZLiveSessionDto);
+
+export const ZEndSessionInput = z.object({
+  sessionId: z.uuid().transform((id) => id.toLowerCase()),
+  /** Why, for the timeline (optional). */
+  reason: z.string().trim().max(500).default(""),
+});

@@ -1,0 +1,52 @@
+// Live client sessions (admins and auditors see them; admins end them). Transport-free; failures are AppErrors.
+import { endSession, listLiveSessions, NotFoundError, type TDb, type TLiveSessionRow } from "@portcullis/db";
+import type { TCaller } from "../auth.ts";
+import { AppError } from "../errors.ts";
+import { parseInput, parseOutput } from "../lib/validate.ts";
+import { ZEndSessionInput, ZLiveSessionDto, ZLiveSessionList, type TLiveSessionDto } from "./schemas.ts";
+
+function toLiveSessionDto(row: TLiveSessionRow): TLiveSessionDto {
+  return {
+    sessionId: row.sessionId,
+    startedAt: row.startedAt.toISOString(),
+    lastActivityAt: row.lastActivityAt.toISOString(),
+    identity: { name: row.actorName, kind: row.actorKind },
+    connection:
+      row.connectionId && row.connectionName
+        ? { id: row.connectionId, name: row.connectionName, environment: row.environment ?? "" }
+        : null,
+    agentId: row.agentId,
+    clientAddr: row.clientAddr,
+    applicationName: row.applicationName,
+    statements: row.statements,
+  };
+}
+
+/** A token scoped to connections sees and ends only their sessions. */
+const scopeOf = (caller: TCaller) => (caller.connectionIds.length > 0 ? caller.connectionIds : undefined);
+
+export const sessionService = {
+  async listLive(db: TDb, caller: TCaller): Promise<TLiveSessionDto[]> {
+    const rows = await listLiveSessions(db, { connectionIds: scopeOf(caller) });
+    return parseOutput(ZLiveSessionList, rows.map(toLiveSessionDto), "Live sessions");
+  },
+
+  async end(db: TDb, caller: TCaller, rawInput: unknown): Promise<TLiveSessionDto> {
+    const input = parseInput(ZEndSessionInput, rawInput);
+    const scope = scopeOf(caller);
+    try {
+      const row = await endSession(db, caller.identity, input, (session) => {
+        if (scope && !(session.connectionId && scope.includes(session.connectionId)))
+          throw new AppError(
+            "FORBIDDEN",
+            "This API token is scoped to other connections than this session's",
+          );
+      });
+      return parseOutput(ZLiveSessionDto, toLiveSessionDto(row), "Live session");
+    } catch (error) {
+      if (error instanceof NotFoundError)
+        throw new AppError("NOT_FOUND", "No such live session (it may have ended already)");
+      throw error;
+    }
+  },
+};
