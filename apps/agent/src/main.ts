@@ -108,11 +108,25 @@ async function main(): Promise<void> {
         } catch (error) {
           logger.error({ err: error, eventId: event.id }, "audit event could not be spooled");
         }
+        if (event.type === "session_start" || event.type === "session_end") link.sessionsChanged();
       },
     },
   });
 
   link.setAddress(env.PORTCULLIS_PUBLIC_ADDRESS ?? `${env.PORTCULLIS_LISTEN_HOST}:${proxy.port}`);
+  link.setLiveSessions(() =>
+    proxy.liveSessions(1000).map(({ info, startedAt }) => ({
+      sessionId: info.sessionId,
+      identityName: info.identityName,
+      identityKind: info.identityKind,
+      connectionId: info.connectionId,
+      connectionName: info.connectionName,
+      environment: info.environment,
+      clientAddr: info.clientAddr.slice(0, 100),
+      applicationName: info.applicationName.slice(0, 200),
+      startedAt: startedAt.toISOString(),
+    })),
+  );
   let announced = false;
   const reauthorize = () => {
     const endedByAdmin = proxy.terminateSessions(

@@ -16,7 +16,6 @@ test("an admin ends a live psql session from the Sessions page", async ({ page, 
   const row = page.getByTestId("live-session").filter({ hasText: application });
   await expect(row).toBeVisible();
   await expect(row).toContainText("dev@demo.local → demo (production)");
-  await expect(row).toContainText("1 statement");
 
   page.once("dialog", (dialog) => void dialog.accept("e2e: runaway query"));
   await row.getByRole("button", { name: "End dev@demo.local's session" }).click();

@@ -156,6 +156,20 @@ export const ZConnectionPolicy = z.object({
 });
 export type TConnectionPolicy = z.infer<typeof ZConnectionPolicy>;
 
+/** A client session open through an agent, as its heartbeat reports it. */
+export const ZLiveSession = z.object({
+  sessionId: z.uuid(),
+  identityName: z.string().max(320),
+  identityKind: z.string().max(20),
+  connectionId: z.string().max(64),
+  connectionName: z.string().max(200),
+  environment: z.string().max(100),
+  clientAddr: z.string().max(100),
+  applicationName: z.string().max(200),
+  startedAt: z.iso.datetime({ offset: true }),
+});
+export type TLiveSession = z.infer<typeof ZLiveSession>;
+
 export const ZPolicySnapshot = z.object({
   revision: z.number().int().nonnegative(),
   issuedAt: z.iso.datetime({ offset: true }),
@@ -219,6 +233,8 @@ export const ZAgentMessage = z.discriminatedUnion("type", [
     type: z.literal("heartbeat"),
     activeSessions: z.number().int().nonnegative(),
     spooled: z.number().int().nonnegative(),
+    /** The client sessions open now (the newest 1000), for the dashboard's live sessions. */
+    sessions: z.array(ZLiveSession).max(1000).optional(),
   }),
   z.object({ ...base, type: z.literal("probe.result"), requestId: z.uuid(), result: ZProbeResult }),
   /** A statement held in its session until approvers decide (the agent issues the id). */

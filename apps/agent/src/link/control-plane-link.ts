@@ -13,6 +13,7 @@ import {
   ZPolicySnapshot,
   type TAgentMessage,
   type TControlMessage,
+  type TLiveSession,
   type TPolicySnapshot,
   type TProbeResult,
 } from "@portcullis/agent-protocol";
@@ -125,6 +126,8 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   private unreachableReported = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private sessionsHeartbeat: NodeJS.Timeout | null = null;
+  private liveSessions: (() => TLiveSession[]) | null = null;
   private watchdogTimer: NodeJS.Timeout | null = null;
   private pumpScheduled = false;
   private readonly inFlight: TInFlightBatch[] = [];
@@ -242,6 +245,32 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   /** Number of live client sessions, reported in heartbeats. */
   notifyActiveSessions(n: number): void {
     this.activeSessions = n;
+  }
+
+  /** What heartbeats report as the open sessions (read at each heartbeat). */
+  setLiveSessions(source: () => TLiveSession[]): void {
+    this.liveSessions = source;
+  }
+
+  /** A session opened or closed: heartbeat within a second, so the dashboard's list follows. */
+  sessionsChanged(): void {
+    if (this.sessionsHeartbeat || !this.connected) return;
+    this.sessionsHeartbeat = setTimeout(() => {
+      this.sessionsHeartbeat = null;
+      this.sendHeartbeat();
+    }, 1000);
+    this.sessionsHeartbeat.unref();
+  }
+
+  private sendHeartbeat(): void {
+    if (!this.connected) return;
+    this.sendMessage({
+      v: PROTOCOL_VERSION,
+      type: "heartbeat",
+      activeSessions: this.activeSessions,
+      spooled: this.options.spool.size,
+      ...(this.liveSessions ? { sessions: this.liveSessions() } : {}),
+    });
   }
 
   /** Sends spooled events soon (the link already does this on every spool append). */
@@ -371,14 +400,9 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
       ...(this.address ? { address: this.address } : {}),
       startedAt: PROCESS_STARTED_AT,
     });
-    this.heartbeatTimer = setInterval(() => {
-      this.sendMessage({
-        v: PROTOCOL_VERSION,
-        type: "heartbeat",
-        activeSessions: this.activeSessions,
-        spooled: this.options.spool.size,
-      });
-    }, this.opts.heartbeatMs);
+    // The open sessions at once, replacing whatever the store still lists from this agent's last process.
+    this.sendHeartbeat();
+    this.heartbeatTimer = setInterval(() => this.sendHeartbeat(), this.opts.heartbeatMs);
     this.watchdogTimer = setInterval(() => this.watchdog(), Math.min(1000, this.opts.livenessTimeoutMs / 2));
     this.emit("state", "connected");
     this.pump();
@@ -391,6 +415,8 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
     this.ws = null;
     this.openedAt = 0;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.sessionsHeartbeat) clearTimeout(this.sessionsHeartbeat);
+    this.sessionsHeartbeat = null;
     if (this.watchdogTimer) clearInterval(this.watchdogTimer);
     this.heartbeatTimer = this.watchdogTimer = null;
     // Unacknowledged events stay in the spool and go out again on the next link.

@@ -49,6 +49,8 @@ export interface TProxyServerOptions {
 export interface TProxyServer {
   readonly port: number;
   readonly activeSessions: number;
+  /** The open sessions with when each began, newest first (at most `limit`). */
+  liveSessions(limit: number): { info: TSessionInfo; startedAt: Date }[];
   /** Ends the sessions of one identity (revoked credential, expired grant). */
   terminateSessions(predicate: (info: TSessionInfo) => boolean, message: string): number;
   close(): Promise<void>;
@@ -466,6 +468,10 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
 
   return {
     port: address.port,
+    liveSessions(limit) {
+      const open = [...sessions].map((s) => ({ info: s.info, startedAt: s.startedAt }));
+      return open.sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime()).slice(0, limit);
+    },
     get activeSessions() {
       return sessions.size;
     },

@@ -256,6 +256,9 @@ export class ProxySession {
     plan: TResultPlan | null;
   } | null = null;
 
+  /** When the client's session began (it was authenticated and linked to its upstream backend). */
+  readonly startedAt = new Date();
+
   constructor(
     private readonly client: net.Socket,
     private readonly upstream: net.Socket,

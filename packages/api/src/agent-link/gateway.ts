@@ -12,6 +12,7 @@ import {
   type TAgentMessage,
   type TAuditEvent,
   type TControlMessage,
+  type TLiveSession,
   type TProbeResult,
   type TUpstreamTargetSpec,
 } from "@portcullis/agent-protocol";
@@ -272,7 +273,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
           { activeSessions: message.activeSessions, spooled: message.spooled },
           "agent heartbeat",
         );
-        heartbeat(link);
+        heartbeat(link, message.sessions);
         return;
       case "events":
         void storeEvents(link, message.events, null);
@@ -338,12 +339,13 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     }
   }
 
-  function heartbeat(link: TLink): void {
+  function heartbeat(link: TLink, liveSessions?: TLiveSession[]): void {
     recordAgentHeartbeat(db, link.agentId, {
       version: link.agentVersion,
       hostname: link.hostname,
       address: link.address,
       ...(link.startedAt ? { startedAt: link.startedAt } : {}),
+      ...(liveSessions ? { liveSessions } : {}),
     }).catch((err: unknown) => link.log.warn({ err }, "could not record agent heartbeat"));
   }
 

@@ -3,13 +3,11 @@ import { z } from "zod";
 export const ZLiveSessionDto = z.object({
   sessionId: z.uuid(),
   startedAt: z.iso.datetime(),
-  lastActivityAt: z.iso.datetime(),
   identity: z.object({ name: z.string(), kind: z.string() }),
-  connection: z.object({ id: z.string(), name: z.string(), environment: z.string() }).nullable(),
+  connection: z.object({ id: z.string(), name: z.string(), environment: z.string() }),
   agentId: z.uuid(),
-  clientAddr: z.string().nullable(),
-  applicationName: z.string().nullable(),
-  statements: z.number().int().nonnegative(),
+  clientAddr: z.string(),
+  applicationName: z.string(),
 });
 export type TLiveSessionDto = z.infer<typeof ZLiveSessionDto>;
 export const ZLiveSessionList = z.array(ZLiveSessionDto);

@@ -9,16 +9,11 @@ function toLiveSessionDto(row: TLiveSessionRow): TLiveSessionDto {
   return {
     sessionId: row.sessionId,
     startedAt: row.startedAt.toISOString(),
-    lastActivityAt: row.lastActivityAt.toISOString(),
     identity: { name: row.actorName, kind: row.actorKind },
-    connection:
-      row.connectionId && row.connectionName
-        ? { id: row.connectionId, name: row.connectionName, environment: row.environment ?? "" }
-        : null,
+    connection: { id: row.connectionId, name: row.connectionName, environment: row.environment },
     agentId: row.agentId,
     clientAddr: row.clientAddr,
     applicationName: row.applicationName,
-    statements: row.statements,
   };
 }
 
@@ -35,12 +30,9 @@ export const sessionService = {
     const input = parseInput(ZEndSessionInput, rawInput);
     const scope = scopeOf(caller);
     try {
+      // A session on a connection the token does not cover is as unknown to it as one that does not exist.
       const row = await endSession(db, caller.identity, input, (session) => {
-        if (scope && !(session.connectionId && scope.includes(session.connectionId)))
-          throw new AppError(
-            "FORBIDDEN",
-            "This API token is scoped to other connections than this session's",
-          );
+        if (scope && !scope.includes(session.connectionId)) throw new NotFoundError("live session");
       });
       return parseOutput(ZLiveSessionDto, toLiveSessionDto(row), "Live session");
     } catch (error) {

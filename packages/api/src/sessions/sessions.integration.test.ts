@@ -1,8 +1,7 @@
-// Live sessions and ending one, against a real store: which sessions are live (from the timeline and the
-// agents' heartbeats), and an ended session reaching its agent's snapshot.
+// Live sessions and ending one, against a real store: which sessions are live (as online agents' heartbeats
+// list them), and an ended session reaching its agent's snapshot.
 import { randomUUID } from "node:crypto";
 import {
-  appendAuditEvents,
   buildPolicySnapshot,
   createDb,
   deriveSecretKey,
@@ -11,7 +10,7 @@ import {
   recordAgentHeartbeat,
   type TDb,
 } from "@portcullis/db";
-import { createTestDatabase, newAuditEvent } from "@portcullis/db/test-support";
+import { createTestDatabase } from "@portcullis/db/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCaller, refusal, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
 import { sessionsRest } from "./rest.ts";
@@ -24,22 +23,19 @@ let agentId: string;
 
 const admin = () => apiCaller(db, TEST_TOKENS.admin, secretKey);
 
-/** A session through the agent: its session_start, some statements, and a session_end when it is over. */
-async function session(options: { startedAt: Date; statements?: number; ended?: boolean; actor?: string }) {
-  const sessionId = randomUUID();
-  const on = {
-    sessionId,
-    agentId,
-    connectionId,
-    connectionName: "demo",
-    actorName: options.actor ?? "dev@demo.local",
+/** A session as the agent's heartbeat lists it. */
+function open(options: { startedAt: Date; actor?: string; connection?: { id: string; name: string } }) {
+  return {
+    sessionId: randomUUID(),
+    identityName: options.actor ?? "dev@demo.local",
+    identityKind: "human",
+    connectionId: options.connection?.id ?? connectionId,
+    connectionName: options.connection?.name ?? "demo",
+    environment: "production",
+    clientAddr: "127.0.0.1",
+    applicationName: "psql",
+    startedAt: options.startedAt.toISOString(),
   };
-  await appendAuditEvents(db, [
-    newAuditEvent({ ...on, type: "session_start", occurredAt: options.startedAt, statement: null }),
-    ...Array.from({ length: options.statements ?? 0 }, () => newAuditEvent({ ...on })),
-    ...(options.ended ? [newAuditEvent({ ...on, type: "session_end", statement: null })] : []),
-  ]);
-  return sessionId;
 }
 
 beforeAll(async () => {
@@ -54,67 +50,56 @@ afterAll(async () => {
 });
 
 describe("live sessions", () => {
-  it("lists the sessions open on online agents, and ending one reaches the agent's snapshot once", async () => {
-    const agentStarted = new Date(Date.now() - 60_000);
-    const beforeRestart = await session({ startedAt: new Date(Date.now() - 120_000) });
-    const over = await session({ startedAt: new Date(Date.now() - 30_000), statements: 2, ended: true });
-    const busy = await session({ startedAt: new Date(Date.now() - 20_000), statements: 3 });
-    const idle = await session({ startedAt: new Date(Date.now() - 10_000), actor: "copilot@demo.local" });
+  it("lists what online agents report, and ending one reaches the agent's snapshot once", async () => {
+    const busy = open({ startedAt: new Date(Date.now() - 20_000) });
+    const idle = open({ startedAt: new Date(Date.now() - 10_000), actor: "copilot@demo.local" });
 
-    // The agent has not heartbeated yet: nothing is live.
+    // Listed by an agent that has not heartbeated since: not live.
+    await recordAgentHeartbeat(db, agentId, { liveSessions: [busy, idle] }, new Date(Date.now() - 120_000));
     expect(await admin().sessions.live()).toEqual([]);
-    await recordAgentHeartbeat(db, agentId, { startedAt: agentStarted });
+    await recordAgentHeartbeat(db, agentId, {});
     const live = await admin().sessions.live();
-    expect(live.map((s) => s.sessionId)).toEqual([idle, busy]);
-    expect(live[1]).toMatchObject({
+    expect(live.map((s) => s.sessionId)).toEqual([idle.sessionId, busy.sessionId]);
+    expect(live[1]).toEqual({
+      sessionId: busy.sessionId,
+      startedAt: busy.startedAt,
       identity: { name: "dev@demo.local", kind: "human" },
       connection: { id: connectionId, name: "demo", environment: "production" },
-      applicationName: "psql",
+      agentId,
       clientAddr: "127.0.0.1",
-      statements: 3,
+      applicationName: "psql",
     });
-    expect(live.map((s) => s.sessionId)).not.toContain(over);
-    expect(live.map((s) => s.sessionId)).not.toContain(beforeRestart);
 
     const revision = await getPolicyRevision(db);
-    const ended = await admin().sessions.end({ sessionId: busy.toUpperCase(), reason: "runaway export" });
-    expect(ended.sessionId).toBe(busy);
+    const ended = await admin().sessions.end({
+      sessionId: busy.sessionId.toUpperCase(),
+      reason: "runaway export",
+    });
+    expect(ended.sessionId).toBe(busy.sessionId);
     expect(await getPolicyRevision(db)).toBe(revision + 1);
-    expect((await buildPolicySnapshot(db, agentId, { secretKey })).endedSessions).toEqual([busy]);
-    await admin().sessions.end({ sessionId: busy }); // again, while the agent has not closed it yet
+    expect((await buildPolicySnapshot(db, agentId, { secretKey })).endedSessions).toEqual([busy.sessionId]);
+    // Off the list at once, before the agent's next heartbeat; asking again changes nothing.
+    expect((await admin().sessions.live()).map((s) => s.sessionId)).toEqual([idle.sessionId]);
+    await admin().sessions.end({ sessionId: busy.sessionId });
     const events = await listAuditEvents(db, { text: "runaway export" }, { limit: 5 });
     expect(events.items.map((e) => [e.type, e.actorName, e.message, e.sessionId])).toEqual([
       [
         "admin_change",
         "admin@demo.local",
         "ended dev@demo.local's session on demo (psql from 127.0.0.1): runaway export",
-        busy,
+        busy.sessionId,
       ],
     ]);
 
-    // The agent closes it: its session_end takes it off the list, and it cannot be ended again.
-    await appendAuditEvents(db, [
-      newAuditEvent({ type: "session_end", sessionId: busy, agentId, connectionId, statement: null }),
-    ]);
-    expect((await admin().sessions.live()).map((s) => s.sessionId)).toEqual([idle]);
-    expect((await refusal(admin().sessions.end({ sessionId: busy }))).code).toBe("NOT_FOUND");
+    // The agent closed it and no longer lists it: it cannot be ended again.
+    await recordAgentHeartbeat(db, agentId, { liveSessions: [idle] });
+    expect((await refusal(admin().sessions.end({ sessionId: busy.sessionId }))).code).toBe("NOT_FOUND");
     expect((await refusal(admin().sessions.end({ sessionId: randomUUID() }))).code).toBe("NOT_FOUND");
-
-    // An agent that stops heartbeating takes its sessions with it.
-    await recordAgentHeartbeat(db, agentId, {}, new Date(Date.now() - 120_000));
+    await recordAgentHeartbeat(db, agentId, { liveSessions: [] });
     expect(await admin().sessions.live()).toEqual([]);
-    await recordAgentHeartbeat(db, agentId, {});
   });
 
   it("keeps members out, and tokens scoped to other connections to their own", async () => {
-    const open = await session({ startedAt: new Date() });
-    expect((await refusal(apiCaller(db, TEST_TOKENS.developer).sessions.live())).code).toBe("FORBIDDEN");
-    const me = (await admin().identities.list()).find((i) => i.name === "admin@demo.local")!;
-    const scoped = await admin().identities.createToken({
-      identityId: me.id,
-      name: "scoped",
-      connectionIds: [connectionId],
-    });
     const other = await db.connection.create({
       data: {
         name: "analytics",
@@ -125,39 +110,37 @@ describe("live sessions", () => {
         database: "a",
         username: "u",
       },
-      select: { id: true },
+      select: { id: true, name: true },
     });
-    const scopedElsewhere = await admin().identities.createToken({
+    const here = open({ startedAt: new Date() });
+    const there = open({ startedAt: new Date(), connection: other });
+    await recordAgentHeartbeat(db, agentId, { liveSessions: [here, there] });
+    expect((await refusal(apiCaller(db, TEST_TOKENS.developer).sessions.live())).code).toBe("FORBIDDEN");
+    const me = (await admin().identities.list()).find((i) => i.name === "admin@demo.local")!;
+    const scoped = await admin().identities.createToken({
       identityId: me.id,
-      name: "elsewhere",
-      connectionIds: [other.id],
+      name: "scoped",
+      connectionIds: [connectionId],
     });
+    const get = (token: string) =>
+      sessionsRest.live(
+        db,
+        new Request("http://x/api/v1/sessions", { headers: { authorization: `Bearer ${token}` } }),
+      );
     const post = (token: string, id: string) =>
-      new Request(`http://x/api/v1/sessions/${id}/end`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}` },
-      });
-    const listed = await sessionsRest.live(
-      db,
-      new Request("http://x/api/v1/sessions", { headers: { authorization: `Bearer ${scoped.token}` } }),
-    );
-    expect(listed.items.map((s) => s.sessionId)).toContain(open);
-    const notListed = await sessionsRest.live(
-      db,
-      new Request("http://x/api/v1/sessions", {
-        headers: { authorization: `Bearer ${scopedElsewhere.token}` },
-      }),
-    );
-    expect(notListed.items).toEqual([]);
-    await expect(sessionsRest.end(db, post(scopedElsewhere.token, open), open)).rejects.toMatchObject({
-      code: "FORBIDDEN",
-    });
-    await expect(sessionsRest.end(db, post(TEST_TOKENS.developer, open), open)).rejects.toMatchObject({
-      code: "FORBIDDEN",
-    });
-    await expect(sessionsRest.end(db, post(scoped.token, "not-a-uuid"), "not-a-uuid")).rejects.toMatchObject({
-      code: "BAD_REQUEST",
-    });
-    expect((await sessionsRest.end(db, post(scoped.token, open), open)).sessionId).toBe(open);
+      sessionsRest.end(
+        db,
+        new Request(`http://x/api/v1/sessions/${id}/end`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+        }),
+        id,
+      );
+    expect((await get(scoped.token)).items.map((s) => s.sessionId)).toEqual([here.sessionId]);
+    await expect(post(TEST_TOKENS.developer, here.sessionId)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(post(scoped.token, "not-a-uuid")).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    // Another connection's session is as unknown to the scoped token as one that does not exist.
+    await expect(post(scoped.token, there.sessionId)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect((await post(scoped.token, here.sessionId)).sessionId).toBe(here.sessionId);
   });
 });

@@ -1,4 +1,6 @@
 import type { TDb } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import type { TLiveSessionReport } from "./sessions.ts";
 import { generateToken, hashToken } from "../secrets.ts";
 
 export interface TAgentRef {
@@ -69,7 +71,14 @@ export async function authenticateAgentBearer(
 export async function recordAgentHeartbeat(
   db: TDb,
   agentId: string,
-  info: { version?: string; hostname?: string; address?: string; startedAt?: Date },
+  info: {
+    version?: string;
+    hostname?: string;
+    address?: string;
+    startedAt?: Date;
+    /** The sessions open now, when the heartbeat listed them. */
+    liveSessions?: TLiveSessionReport[];
+  },
   now = new Date(),
 ): Promise<void> {
   await db.agent.update({
@@ -77,6 +86,7 @@ export async function recordAgentHeartbeat(
     data: {
       lastHeartbeatAt: now,
       ...(info.startedAt ? { startedAt: info.startedAt } : {}),
+      ...(info.liveSessions ? { liveSessions: info.liveSessions as unknown as Prisma.InputJsonValue } : {}),
       ...(info.version ? { version: info.version } : {}),
       ...(info.hostname ? { hostname: info.hostname } : {}),
       // Always written: an agent that stops announcing an address must not keep the old one.

@@ -1,6 +1,6 @@
-// Live client sessions and ending one. A session is live while its agent is online, it began after the
-// agent's current process started, and the timeline has its session_start but no session_end. Ending one is
-// recorded here and reaches every agent in its next snapshot (within a second, through whichever replica it
+// Live client sessions and ending one. Each agent lists the sessions open through it in its heartbeats
+// (at once when one opens or closes, and every 15 s); they are live while that agent is online. Ending one
+// is recorded here and reaches the agent in its next snapshot (within a second, through whichever replica it
 // is linked to); the agent closes the session and its session_end says why.
 import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
@@ -13,78 +13,78 @@ import type { TAdminActor } from "./policy-rules.ts";
 const AGENT_ONLINE_WITHIN_S = 45;
 /** How long an ended session stays in snapshots: longer than any agent takes to pull one. */
 const ENDED_SESSION_TTL = "1 day";
-/** Sessions older than this are not looked for: agents' idle timeouts end sessions well before. */
-const LIVE_SESSION_HORIZON = "30 days";
+
+/** One open session as an agent's heartbeat reports it (agent-protocol's ZLiveSession). */
+export interface TLiveSessionReport {
+  sessionId: string;
+  identityName: string;
+  identityKind: string;
+  connectionId: string;
+  connectionName: string;
+  environment: string;
+  clientAddr: string;
+  applicationName: string;
+  startedAt: string;
+}
 
 export interface TLiveSessionRow {
   sessionId: string;
   startedAt: Date;
   actorName: string;
   actorKind: string;
-  connectionId: string | null;
-  connectionName: string | null;
-  environment: string | null;
+  connectionId: string;
+  connectionName: string;
+  environment: string;
   agentId: string;
-  clientAddr: string | null;
-  applicationName: string | null;
-  statements: number;
-  lastActivityAt: Date;
+  clientAddr: string;
+  applicationName: string;
 }
 
-/** Live sessions, newest first; only those on `connectionIds` when given (a scoped caller). */
+/**
+ * Live sessions, newest first; only those on `connectionIds` when given (a scoped caller). Sessions an admin
+ * ended are left out at once (the agent's next heartbeat would drop them anyway), unless `includeEnded`.
+ */
 export async function listLiveSessions(
   db: TDb,
-  filter: { connectionIds?: string[]; sessionId?: string } = {},
+  filter: { connectionIds?: string[]; sessionId?: string; includeEnded?: boolean } = {},
 ): Promise<TLiveSessionRow[]> {
   const rows = await db.$queryRaw<
     {
-      session_id: string;
-      occurred_at: Date;
-      actor_name: string;
-      actor_kind: string;
-      connection_id: string | null;
-      connection_name: string | null;
-      environment: string | null;
       agent_id: string;
-      client_addr: string | null;
-      application_name: string | null;
-      statements: number;
-      last_activity_at: Date;
+      sessionId: string;
+      identityName: string;
+      identityKind: string;
+      connectionId: string;
+      connectionName: string;
+      environment: string;
+      clientAddr: string;
+      applicationName: string;
+      startedAt: Date;
     }[]
   >`
-    SELECT s.session_id, s.occurred_at, s.actor_name, s.actor_kind, s.connection_id, s.connection_name,
-           s.environment, s.agent_id, s.client_addr, s.application_name,
-           activity.statements, activity.last_activity_at
-    FROM audit_events s
-    JOIN agents a ON a.id = s.agent_id
-      AND a.last_heartbeat_at > now() - make_interval(secs => ${AGENT_ONLINE_WITHIN_S})
-      AND (a.started_at IS NULL OR s.occurred_at >= a.started_at)
-    CROSS JOIN LATERAL (
-      SELECT (count(*) FILTER (WHERE e.type = 'statement'))::int AS statements,
-             max(e.occurred_at) AS last_activity_at,
-             bool_or(e.type = 'session_end') AS ended
-      FROM audit_events e WHERE e.session_id = s.session_id
-    ) activity
-    WHERE s.type = 'session_start'
-      AND s.occurred_at > now() - ${LIVE_SESSION_HORIZON}::interval
-      AND NOT activity.ended
-      AND (${filter.sessionId ?? null}::uuid IS NULL OR s.session_id = ${filter.sessionId ?? null}::uuid)
-      AND (${filter.connectionIds ?? null}::uuid[] IS NULL OR s.connection_id = ANY(${filter.connectionIds ?? null}::uuid[]))
-    ORDER BY s.occurred_at DESC
-    LIMIT 1000`;
+    SELECT a.id AS agent_id, s.*
+    FROM agents a
+    CROSS JOIN LATERAL jsonb_to_recordset(a.live_sessions) AS s(
+      "sessionId" uuid, "identityName" text, "identityKind" text, "connectionId" text, "connectionName" text,
+      environment text, "clientAddr" text, "applicationName" text, "startedAt" timestamptz)
+    WHERE a.last_heartbeat_at > now() - make_interval(secs => ${AGENT_ONLINE_WITHIN_S})
+      AND (${filter.includeEnded ?? false}
+           OR NOT EXISTS (SELECT 1 FROM session_terminations t WHERE t.session_id = s."sessionId"))
+      AND (${filter.sessionId ?? null}::uuid IS NULL OR s."sessionId" = ${filter.sessionId ?? null}::uuid)
+      AND (${filter.connectionIds ?? null}::text[] IS NULL OR s."connectionId" = ANY(${filter.connectionIds ?? null}::text[]))
+    ORDER BY s."startedAt" DESC
+    LIMIT 2000`;
   return rows.map((r) => ({
-    sessionId: r.session_id,
-    startedAt: r.occurred_at,
-    actorName: r.actor_name,
-    actorKind: r.actor_kind,
-    connectionId: r.connection_id,
-    connectionName: r.connection_name,
+    sessionId: r.sessionId,
+    startedAt: r.startedAt,
+    actorName: r.identityName,
+    actorKind: r.identityKind,
+    connectionId: r.connectionId,
+    connectionName: r.connectionName,
     environment: r.environment,
     agentId: r.agent_id,
-    clientAddr: r.client_addr,
-    applicationName: r.application_name,
-    statements: r.statements,
-    lastActivityAt: r.last_activity_at,
+    clientAddr: r.clientAddr,
+    applicationName: r.applicationName,
   }));
 }
 
@@ -106,7 +106,7 @@ export async function endSession(
   input: { sessionId: string; reason: string },
   mayEnd: (session: TLiveSessionRow) => void = () => undefined,
 ): Promise<TLiveSessionRow> {
-  const session = (await listLiveSessions(db, { sessionId: input.sessionId }))[0];
+  const session = (await listLiveSessions(db, { sessionId: input.sessionId, includeEnded: true }))[0];
   if (!session) throw new NotFoundError(`live session ${input.sessionId}`);
   mayEnd(session);
   await db.$transaction(async (tx: Prisma.TransactionClient) => {
@@ -129,7 +129,7 @@ export async function endSession(
         type: "admin_change",
         actor,
         decision: "allowed",
-        message: `ended ${session.actorName}'s session on ${session.connectionName ?? "?"}${
+        message: `ended ${session.actorName}'s session on ${session.connectionName}${
           client ? ` (${client})` : ""
         }${input.reason ? `: ${input.reason}` : ""}`,
         connection:

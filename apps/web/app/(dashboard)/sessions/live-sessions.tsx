@@ -48,12 +48,11 @@ export function LiveSessions({ canEnd }: { canEnd: boolean }) {
               >
                 <div className="min-w-0 flex-1">
                   <p className="font-medium">
-                    {s.identity.name} →{" "}
-                    {s.connection ? `${s.connection.name} (${s.connection.environment})` : "?"}
+                    {s.identity.name} → {s.connection.name} ({s.connection.environment})
                   </p>
                   <p className="text-sm text-slate-500">
                     {[s.applicationName, s.clientAddr && `from ${s.clientAddr}`].filter(Boolean).join(" ")} ·
-                    connected {since(s.startedAt)} · {s.statements} statement{s.statements === 1 ? "" : "s"} ·{" "}
+                    connected {since(s.startedAt)} ·{" "}
                     <Link
                       href={`/timeline?session=${s.sessionId}`}
                       className="text-sky-700 underline-offset-2 hover:underline"
@@ -72,7 +71,7 @@ export function LiveSessions({ canEnd }: { canEnd: boolean }) {
                     aria-label={`End ${s.identity.name}'s session`}
                     onClick={() => {
                       const reason = window.prompt(
-                        `End ${s.identity.name}'s session on ${s.connection?.name ?? "?"}? Reason (for the timeline):`,
+                        `End ${s.identity.name}'s session on ${s.connection.name}? Reason (for the timeline):`,
                         "",
                       );
                       if (reason !== null) end.mutate({ sessionId: s.sessionId, reason });
