@@ -42,7 +42,12 @@ describe("agents", () => {
       connections: [{ name: "demo", environment: "production" }],
     });
     await recordAgentHeartbeat(db, agentId, {});
-    expect((await agentOf()).status).toBe("online");
+    expect(await agentOf()).toMatchObject({ status: "online", startedAt: null });
+    // A hello says when the agent's process started; heartbeats without it keep it.
+    const started = new Date(Date.now() - 3_600_000);
+    await recordAgentHeartbeat(db, agentId, { startedAt: started });
+    await recordAgentHeartbeat(db, agentId, {});
+    expect((await agentOf()).startedAt).toBe(started.toISOString());
   });
 
   it("issues a one-time enrollment token that a new agent exchanges for its credential", async () => {

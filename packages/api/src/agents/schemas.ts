@@ -7,6 +7,8 @@ export const ZAgentDto = z.object({
   version: z.string().nullable(),
   hostname: z.string().nullable(),
   lastHeartbeatAt: z.string().nullable(),
+  /** When the agent's current process started (agents before this field: null). */
+  startedAt: z.string().nullable(),
   connections: z.array(z.object({ id: z.string(), name: z.string(), environment: z.string() })),
   openEnrollments: z.number().int(),
 });

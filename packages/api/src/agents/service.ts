@@ -23,6 +23,7 @@ export function toAgentDto(row: TAgentSummary, now = Date.now()): TAgentDto {
     version: row.version,
     hostname: row.hostname,
     lastHeartbeatAt: row.lastHeartbeatAt?.toISOString() ?? null,
+    startedAt: row.startedAt?.toISOString() ?? null,
     connections: row.connections,
     openEnrollments: row.openEnrollments,
   };

@@ -118,6 +118,8 @@ export interface TAgentSummary {
   version: string | null;
   hostname: string | null;
   lastHeartbeatAt: Date | null;
+  /** When its current process started, as it said in its latest hello. */
+  startedAt: Date | null;
   enrolled: boolean;
   connections: { id: string; name: string; environment: string }[];
   /** Enrollment tokens not used yet and not expired. */
@@ -133,6 +135,7 @@ export async function listAgents(db: TDb, now = new Date()): Promise<TAgentSumma
       version: true,
       hostname: true,
       lastHeartbeatAt: true,
+      startedAt: true,
       credentialHash: true,
       connections: { orderBy: { name: "asc" }, select: { id: true, name: true, environment: true } },
       _count: { select: { enrollmentTokens: { where: { usedAt: null, expiresAt: { gt: now } } } } },
@@ -144,6 +147,7 @@ export async function listAgents(db: TDb, now = new Date()): Promise<TAgentSumma
     version: row.version,
     hostname: row.hostname,
     lastHeartbeatAt: row.lastHeartbeatAt,
+    startedAt: row.startedAt,
     enrolled: row.credentialHash !== null,
     connections: row.connections,
     openEnrollments: row._count.enrollmentTokens,

@@ -51,6 +51,7 @@ export function Agents({ canEdit, controlPlaneUrl }: { canEdit: boolean; control
                     {[
                       agent.hostname,
                       agent.version && `v${agent.version}`,
+                      agent.status === "online" && agent.startedAt && `started ${ago(agent.startedAt)}`,
                       `last heartbeat ${ago(agent.lastHeartbeatAt)}`,
                     ]
                       .filter(Boolean)
