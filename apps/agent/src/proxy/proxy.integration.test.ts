@@ -289,6 +289,37 @@ describe("proxy with real clients", () => {
     await client.end();
   });
 
+  it("stops the statement a session is running when the session is ended", async () => {
+    const application = `ended-${randomUUID().slice(0, 8)}`;
+    const client = new pg.Client({ connectionString: url(), application_name: application });
+    client.on("error", () => undefined);
+    await client.connect();
+    const sleeping = client.query("select pg_sleep(30)").then(
+      () => "finished",
+      (e: Error) => e.message,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const ended = proxy.terminateSessions(
+      (info) => info.applicationName === application,
+      "terminating connection: an administrator ended this session",
+    );
+    expect(ended).toBe(1);
+    expect(await sleeping).toMatch(/an administrator ended this session|Connection terminated/);
+    // The database's backend does not sleep on for 30 s: the statement was cancelled, not just abandoned.
+    const direct = new pg.Client({ connectionString: database.url });
+    await direct.connect();
+    const stillRunning = async () =>
+      (
+        await direct.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where application_name = $1 and state = 'active'",
+          [application],
+        )
+      ).rows[0]!.n;
+    await expect.poll(stillRunning, { timeout: 3_000 }).toBe(0);
+    await direct.end();
+    await client.end().catch(() => undefined);
+  });
+
   it("closes a client that sends garbage without disturbing other sessions", async () => {
     const healthy = new pg.Client({ connectionString: url() });
     await healthy.connect();

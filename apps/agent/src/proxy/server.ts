@@ -138,6 +138,8 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
   const { hooks, logger } = options;
   const sessions = new Set<ProxySession>();
   const cancelTargets = new Map<number, TCancelTarget>();
+  /** Each session's upstream cancel key, so ending a session also stops the statement it is running. */
+  const cancelOf = new WeakMap<ProxySession, TCancelTarget>();
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 15_000;
 
   const sessionEvent = (
@@ -434,6 +436,8 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         );
       });
       sessions.add(session);
+      const cancelTarget = cancelTargets.get(processId);
+      if (cancelTarget) cancelOf.set(session, cancelTarget);
       hooks.record(sessionEvent(info, "session_start", null));
       logger.info(
         {
@@ -479,6 +483,13 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       let n = 0;
       for (const s of sessions) {
         if (predicate(s.info)) {
+          // Closing the sockets alone would leave a running statement to finish (and, outside a transaction,
+          // commit): the database notices a gone client only when it next writes to it. Cancel it first.
+          const target = cancelOf.get(s);
+          if (target)
+            sendUpstreamCancel(target.upstream, target.upstreamKey).catch((e: Error) =>
+              logger.warn({ err: e.message }, "cancelling an ended session's statement failed"),
+            );
           s.terminate(message, { code: "57P01", message });
           n += 1;
         }
