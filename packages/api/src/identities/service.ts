@@ -3,11 +3,9 @@ import {
   createApiToken,
   createIdentity,
   grantAccess,
-  IdentityConflictError,
   listActiveGrants,
   listApiTokens,
   listIdentities,
-  NotFoundError,
   revokeApiToken,
   revokeGrant,
   setIdentityActive,
@@ -17,6 +15,7 @@ import {
 } from "@portcullis/db";
 import type { TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
+import { mapDbErrors } from "../lib/db-errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
   ZActiveGrantList,
@@ -54,16 +53,6 @@ export function toApiTokenDto(row: TApiTokenRow, now = new Date()): TApiTokenDto
     createdAt: row.createdAt.toISOString(),
     status: row.revokedAt ? "revoked" : row.expiresAt && row.expiresAt <= now ? "expired" : "active",
   };
-}
-
-async function mapDbErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof NotFoundError) throw new AppError("NOT_FOUND", error.message);
-    if (error instanceof IdentityConflictError) throw new AppError("CONFLICT", error.message);
-    throw error;
-  }
 }
 
 /** A token scoped to some connections cannot hand out access beyond them. */

@@ -5,12 +5,8 @@ import {
   createScimUser,
   deleteScimGroup,
   deleteScimUser,
-  IdentityConflictError,
   listScimGroups,
   listScimUsers,
-  NotFoundError,
-  ScimForbiddenError,
-  ScimMemberError,
   updateScimGroup,
   updateScimUser,
   type TDb,
@@ -20,6 +16,7 @@ import {
 import { z } from "zod";
 import type { TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
+import { mapDbErrors } from "../lib/db-errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
   ZScimGroupDto,
@@ -50,18 +47,6 @@ function requireId(id: string, what: string): string {
   if (!isUuid(id)) throw new AppError("NOT_FOUND", `${what} ${id} does not exist`);
   // As the store writes them: a comparison with the caller's own id must not be fooled by case.
   return id.toLowerCase();
-}
-
-async function mapDbErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof NotFoundError) throw new AppError("NOT_FOUND", error.message);
-    if (error instanceof IdentityConflictError) throw new AppError("CONFLICT", error.message);
-    if (error instanceof ScimMemberError) throw new AppError("BAD_REQUEST", error.message);
-    if (error instanceof ScimForbiddenError) throw new AppError("FORBIDDEN", error.message);
-    throw error;
-  }
 }
 
 function toUserDto(row: TScimUserRow): TScimUserDto {

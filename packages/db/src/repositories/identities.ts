@@ -344,13 +344,16 @@ export function activeGrantsOf(identityId: string, now: Date): Prisma.GrantWhere
   };
 }
 
-async function recordIdentityChange(
+/** Bumps the policy revision (agents re-pull) and records the change in the same transaction. */
+export async function recordIdentityChange(
   tx: Prisma.TransactionClient,
   actor: TAdminActor,
   change: {
     message: string;
     details: Record<string, unknown>;
     connection?: { id: string; name: string; environment: string };
+    /** Where the change came from when not the dashboard or API ("scim"). */
+    applicationName?: string;
   },
 ): Promise<void> {
   const revision = await bumpPolicyRevision(tx);
@@ -361,6 +364,7 @@ async function recordIdentityChange(
       decision: "allowed",
       message: change.message,
       connection: change.connection ?? null,
+      ...(change.applicationName ? { applicationName: change.applicationName } : {}),
       details: { ...change.details, revision },
     }),
   ]);

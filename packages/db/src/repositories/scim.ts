@@ -5,14 +5,13 @@
 // admin_change audit event in the same transaction, by the identity whose token the provider uses.
 import type { TDb } from "../client.ts";
 import { Prisma } from "../generated/prisma/client.ts";
-import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
 import {
   assertAnotherAdminRemains,
   IdentityConflictError,
   lockIdentity,
   NotFoundError,
+  recordIdentityChange,
 } from "./identities.ts";
-import { bumpPolicyRevision } from "./policy.ts";
 import type { TAdminActor } from "./policy-rules.ts";
 
 export class ScimMemberError extends Error {
@@ -174,23 +173,13 @@ export async function listScimGroups(
   return rows.map(toGroup);
 }
 
-async function record(
+function record(
   tx: Prisma.TransactionClient,
   actor: TAdminActor,
   message: string,
   details: Record<string, unknown>,
 ): Promise<void> {
-  const revision = await bumpPolicyRevision(tx);
-  await appendAuditEventsIn(tx, [
-    controlPlaneEvent({
-      type: "admin_change",
-      actor,
-      decision: "allowed",
-      message,
-      applicationName: "scim",
-      details: { scim: details, revision },
-    }),
-  ]);
+  return recordIdentityChange(tx, actor, { message, details: { scim: details }, applicationName: "scim" });
 }
 
 async function assertUserNameFree(tx: Prisma.TransactionClient, name: string, exceptId?: string) {

@@ -49,18 +49,7 @@ export async function listLiveSessions(
   filter: { connectionIds?: string[]; sessionId?: string; includeEnded?: boolean } = {},
 ): Promise<TLiveSessionRow[]> {
   const rows = await db.$queryRaw<
-    {
-      agent_id: string;
-      sessionId: string;
-      identityName: string;
-      identityKind: string;
-      connectionId: string;
-      connectionName: string;
-      environment: string;
-      clientAddr: string;
-      applicationName: string;
-      startedAt: Date;
-    }[]
+    (Omit<TLiveSessionReport, "startedAt"> & { agent_id: string; startedAt: Date })[]
   >`
     SELECT a.id AS agent_id, s.*
     FROM agents a
