@@ -161,7 +161,7 @@ export const ZLiveSession = z.object({
   sessionId: z.uuid(),
   identityName: z.string().max(320),
   identityKind: z.string().max(20),
-  connectionId: z.string().max(64),
+  connectionId: z.uuid(),
   connectionName: z.string().max(200),
   environment: z.string().max(100),
   clientAddr: z.string().max(100),

@@ -121,14 +121,11 @@ export async function endSession(
         message: `ended ${session.actorName}'s session on ${session.connectionName}${
           client ? ` (${client})` : ""
         }${input.reason ? `: ${input.reason}` : ""}`,
-        connection:
-          session.connectionId && session.connectionName
-            ? {
-                id: session.connectionId,
-                name: session.connectionName,
-                environment: session.environment ?? "",
-              }
-            : null,
+        connection: {
+          id: session.connectionId,
+          name: session.connectionName,
+          environment: session.environment,
+        },
         agentId: session.agentId,
         sessionId: session.sessionId,
         details: { session: session.sessionId, reason: input.reason, revision },
