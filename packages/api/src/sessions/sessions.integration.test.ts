@@ -97,6 +97,14 @@ describe("live sessions", () => {
     expect((await refusal(admin().sessions.end({ sessionId: randomUUID() }))).code).toBe("NOT_FOUND");
     await recordAgentHeartbeat(db, agentId, { liveSessions: [] });
     expect(await admin().sessions.live()).toEqual([]);
+
+    // A day on, the record has done its work: the next end prunes it, and the snapshot no longer names it.
+    await db.$executeRaw`UPDATE session_terminations SET created_at = now() - interval '2 days'`;
+    const later = open({ startedAt: new Date() });
+    await recordAgentHeartbeat(db, agentId, { liveSessions: [later] });
+    await admin().sessions.end({ sessionId: later.sessionId });
+    expect(await db.sessionTermination.count({ where: { sessionId: busy.sessionId } })).toBe(0);
+    expect((await buildPolicySnapshot(db, agentId, { secretKey })).endedSessions).toEqual([later.sessionId]);
   });
 
   it("keeps members out, and tokens scoped to other connections to their own", async () => {

@@ -99,6 +99,9 @@ export async function endSession(
   if (!session) throw new NotFoundError(`live session ${input.sessionId}`);
   mayEnd(session);
   await db.$transaction(async (tx: Prisma.TransactionClient) => {
+    // Past their time in snapshots they serve nothing (the timeline keeps who ended what): pruned here.
+    await tx.$executeRaw`
+      DELETE FROM session_terminations WHERE created_at < now() - ${ENDED_SESSION_TTL}::interval`;
     const inserted = await tx.sessionTermination.createMany({
       data: [
         {
