@@ -102,20 +102,21 @@ async function main(): Promise<void> {
         return { link: approvalLink(approvalId), decision };
       },
       schemaChanged: (session) => governor.schemaChanged(session),
+      sessionsChanged: () => link.sessionsChanged(),
       record: (event, json) => {
         try {
           spool.append(event, json);
         } catch (error) {
           logger.error({ err: error, eventId: event.id }, "audit event could not be spooled");
         }
-        if (event.type === "session_start" || event.type === "session_end") link.sessionsChanged();
       },
     },
   });
 
   link.setAddress(env.PORTCULLIS_PUBLIC_ADDRESS ?? `${env.PORTCULLIS_LISTEN_HOST}:${proxy.port}`);
-  link.setLiveSessions(() =>
-    proxy.liveSessions(1000).map(({ info, startedAt }) => ({
+  link.setSessionSource(() => ({
+    active: proxy.activeSessions,
+    open: proxy.liveSessions(1000).map(({ info, startedAt }) => ({
       sessionId: info.sessionId,
       identityName: info.identityName,
       identityKind: info.identityKind,
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
       applicationName: info.applicationName.slice(0, 200),
       startedAt: startedAt.toISOString(),
     })),
-  );
+  }));
   let announced = false;
   const reauthorize = () => {
     const endedByAdmin = proxy.terminateSessions(
@@ -139,7 +140,6 @@ async function main(): Promise<void> {
       "terminating connection: your access to this database was revoked or has expired",
     );
     if (ended > 0) logger.info({ ended }, "ended sessions that lost their access");
-    link.notifyActiveSessions(proxy.activeSessions);
   };
   link.on("policy", (snapshot) => {
     governor.update(snapshot);

@@ -24,7 +24,7 @@ import type { AuditSpool } from "../spool/audit-spool.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
 import { buildEventBatch } from "./event-batches.ts";
 
-/** This process's start: the control plane counts sessions begun before it as gone with the previous one. */
+/** This process's start, in the hello: the dashboard shows when an agent (re)started. */
 const PROCESS_STARTED_AT = new Date(Date.now() - process.uptime() * 1000).toISOString();
 
 export interface TControlPlaneLinkOptions {
@@ -121,13 +121,12 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
   private openedAt = 0;
   private lastSeen = 0;
   private refusedStatus: number | null = null;
-  private activeSessions = 0;
   /** One warning per outage, not one per reconnect attempt. */
   private unreachableReported = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private sessionsHeartbeat: NodeJS.Timeout | null = null;
-  private liveSessions: (() => TLiveSession[]) | null = null;
+  private sessionSource: (() => { active: number; open: TLiveSession[] }) | null = null;
   private watchdogTimer: NodeJS.Timeout | null = null;
   private pumpScheduled = false;
   private readonly inFlight: TInFlightBatch[] = [];
@@ -242,14 +241,9 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
     this.address = address;
   }
 
-  /** Number of live client sessions, reported in heartbeats. */
-  notifyActiveSessions(n: number): void {
-    this.activeSessions = n;
-  }
-
-  /** What heartbeats report as the open sessions (read at each heartbeat). */
-  setLiveSessions(source: () => TLiveSession[]): void {
-    this.liveSessions = source;
+  /** How many sessions are open and which (the newest), read at each heartbeat. */
+  setSessionSource(source: () => { active: number; open: TLiveSession[] }): void {
+    this.sessionSource = source;
   }
 
   /** A session opened or closed: heartbeat within a second, so the dashboard's list follows. */
@@ -264,12 +258,13 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
 
   private sendHeartbeat(): void {
     if (!this.connected) return;
+    const sessions = this.sessionSource?.();
     this.sendMessage({
       v: PROTOCOL_VERSION,
       type: "heartbeat",
-      activeSessions: this.activeSessions,
+      activeSessions: sessions?.active ?? 0,
       spooled: this.options.spool.size,
-      ...(this.liveSessions ? { sessions: this.liveSessions() } : {}),
+      ...(sessions ? { sessions: sessions.open } : {}),
     });
   }
 

@@ -430,6 +430,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         sessions.delete(s);
         cancelTargets.delete(processId);
         hooks.record(sessionEvent(info, "session_end", s.endReason));
+        hooks.sessionsChanged?.();
         logger.info(
           { sessionId: info.sessionId, identity: info.identityName, reason: s.endReason },
           "session closed",
@@ -439,6 +440,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       const cancelTarget = cancelTargets.get(processId);
       if (cancelTarget) cancelOf.set(session, cancelTarget);
       hooks.record(sessionEvent(info, "session_start", null));
+      hooks.sessionsChanged?.();
       logger.info(
         {
           sessionId: info.sessionId,

@@ -79,4 +79,6 @@ export interface TProxyHooks {
   /** A DDL statement succeeded: what the agent knows of the schema is stale. The promise (if any) settles
    * once the schema has been read again. */
   schemaChanged?(session: TSessionInfo): Promise<void> | void;
+  /** A session opened or closed (the agent reports its open sessions to the control plane). */
+  sessionsChanged?(): void;
 }
