@@ -24,5 +24,5 @@ export * from "./identities/schemas.ts";
 export { openApiDocument } from "./openapi.ts";
 export { approvalsRest } from "./approvals/rest.ts";
 export { auditStreamsRest } from "./audit-streams/rest.ts";
-export { scimRest, SCIM_BASE_PATH } from "./scim/rest.ts";
+export { scimRest } from "./scim/rest.ts";
 export { sessionsRest } from "./sessions/rest.ts";

@@ -319,9 +319,8 @@ function pageOf(url: URL): { startIndex: number; count: number } {
 function listQuery(url: URL) {
   const get = (name: string) => url.searchParams.get(name) || undefined;
   return {
+    ...selection(url),
     ...(get("filter") ? { filter: get("filter") } : {}),
-    ...(get("attributes") ? { attributes: get("attributes") } : {}),
-    ...(get("excludedAttributes") ? { excludedAttributes: get("excludedAttributes") } : {}),
     ...(get("sortBy") ? { sortBy: get("sortBy") } : {}),
     ...(get("sortOrder") ? { sortOrder: get("sortOrder") } : {}),
   };
