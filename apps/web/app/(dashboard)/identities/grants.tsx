@@ -3,10 +3,10 @@
 import { Alert, Badge, Button, Card, EmptyState, Input, Select, Spinner } from "@portcullis/ui";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
+import { IDENTITY_KIND } from "../../../lib/identity-kind.ts";
 import { useHydrated } from "../../../lib/use-hydrated.ts";
 import { useTRPC } from "../../../trpc/react.tsx";
 
-const KIND = { human: "person", service: "service", ai_agent: "AI agent" } as const;
 const DURATIONS = [
   { label: "No end", hours: 0 },
   { label: "1 hour", hours: 1 },
@@ -77,7 +77,7 @@ export function Grants({ canEdit }: { canEdit: boolean }) {
                         group · {grant.grantee.members} member{grant.grantee.members === 1 ? "" : "s"}
                       </Badge>
                     ) : (
-                      <Badge>{KIND[grant.grantee.kind]}</Badge>
+                      <Badge>{IDENTITY_KIND[grant.grantee.kind].label}</Badge>
                     )}
                   </td>
                   <td className="px-2 py-2 whitespace-nowrap">

@@ -4,14 +4,10 @@ import type { RouterOutputs } from "@portcullis/api";
 import { Alert, Badge, Button, Card, EmptyState, Input, Select, Spinner } from "@portcullis/ui";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
+import { IDENTITY_KIND } from "../../../lib/identity-kind.ts";
 import { useTRPC } from "../../../trpc/react.tsx";
 
 type TIdentity = RouterOutputs["identities"]["list"][number];
-const KIND = {
-  human: { label: "person", tone: "blue" },
-  service: { label: "service", tone: "teal" },
-  ai_agent: { label: "AI agent", tone: "violet" },
-} as const;
 const STATUS_TONE = { active: "green", expired: "neutral", revoked: "red" } as const;
 
 export function Identities({ canEdit }: { canEdit: boolean }) {
@@ -57,7 +53,7 @@ export function Identities({ canEdit }: { canEdit: boolean }) {
                   </span>
                   {identity.disabled ? <Badge tone="red">deactivated</Badge> : null}
                   {identity.scimManaged ? <Badge tone="teal">SCIM</Badge> : null}
-                  <Badge tone={KIND[identity.kind].tone}>{KIND[identity.kind].label}</Badge>
+                  <Badge tone={IDENTITY_KIND[identity.kind].tone}>{IDENTITY_KIND[identity.kind].label}</Badge>
                   {identity.roles.map((role) => (
                     <Badge key={role}>{role}</Badge>
                   ))}

@@ -4,6 +4,7 @@ import { Alert, Badge, Button, Card, EmptyState, Spinner, cn } from "@portcullis
 import { useQuery } from "@tanstack/react-query";
 import { useState, type ReactNode } from "react";
 import type { RouterOutputs } from "@portcullis/api";
+import { identityKindOf } from "../../../lib/identity-kind.ts";
 import { useTRPC } from "../../../trpc/react.tsx";
 
 type TActivity = RouterOutputs["audit"]["activity"];
@@ -23,8 +24,6 @@ const SERIES = [
   { key: "refused", label: "blocked or denied", fill: "fill-red-500", swatch: "bg-red-500" },
   { key: "error", label: "error", fill: "fill-orange-300", swatch: "bg-orange-300" },
 ] as const;
-
-const KIND = { human: "person", service: "service", ai_agent: "AI agent" } as const;
 
 export function Overview() {
   const trpc = useTRPC();
@@ -101,7 +100,7 @@ function ActivityReport({ activity }: { activity: TActivity }) {
               <>
                 <span className="mr-2 break-all">{a.name}</span>
                 <Badge tone={a.kind === "ai_agent" ? "violet" : a.kind === "service" ? "blue" : "neutral"}>
-                  {KIND[a.kind as keyof typeof KIND] ?? a.kind}
+                  {identityKindOf(a.kind)?.label ?? a.kind}
                 </Badge>
               </>
             ),

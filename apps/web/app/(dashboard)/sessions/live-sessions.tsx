@@ -3,10 +3,8 @@
 import { Alert, Badge, Button, Card, EmptyState, Spinner } from "@portcullis/ui";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
+import { identityKindOf } from "../../../lib/identity-kind.ts";
 import { useTRPC } from "../../../trpc/react.tsx";
-
-const KIND_TONE = { human: "blue", service: "teal", ai_agent: "violet" } as const;
-const KIND_LABEL = { human: "person", service: "service", ai_agent: "AI agent" } as const;
 
 function since(iso: string): string {
   const seconds = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
@@ -39,7 +37,7 @@ export function LiveSessions({ canEnd }: { canEnd: boolean }) {
       ) : (
         <ul className="divide-y divide-slate-100">
           {sessions.data.map((s) => {
-            const kind = s.identity.kind as keyof typeof KIND_LABEL;
+            const kind = identityKindOf(s.identity.kind);
             return (
               <li
                 key={s.sessionId}
@@ -61,7 +59,7 @@ export function LiveSessions({ canEnd }: { canEnd: boolean }) {
                     </Link>
                   </p>
                 </div>
-                {KIND_LABEL[kind] ? <Badge tone={KIND_TONE[kind]}>{KIND_LABEL[kind]}</Badge> : null}
+                {kind ? <Badge tone={kind.tone}>{kind.label}</Badge> : null}
                 {canEnd ? (
                   <Button
                     size="sm"

@@ -3,10 +3,9 @@
 import { Alert, Badge, Button, Card, Input, Spinner } from "@portcullis/ui";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
+import { IDENTITY_KIND } from "../../../../lib/identity-kind.ts";
 import { useTRPC } from "../../../../trpc/react.tsx";
 import { RISK_TONE, STATUS_TONE } from "../presentation.ts";
-
-const KIND = { human: "person", service: "service", ai_agent: "AI agent" } as const;
 
 export function ApprovalRequest({ id, canDecide }: { id: string; canDecide: boolean }) {
   const trpc = useTRPC();
@@ -22,7 +21,10 @@ export function ApprovalRequest({ id, canDecide }: { id: string; canDecide: bool
   const a = approval.data;
   const error = approve.error?.message ?? deny.error?.message;
   const facts: [string, string][] = [
-    ["Requested by", `${a.requester.displayName} (${a.requester.name}, ${KIND[a.requester.kind]})`],
+    [
+      "Requested by",
+      `${a.requester.displayName} (${a.requester.name}, ${IDENTITY_KIND[a.requester.kind].label})`,
+    ],
     ["Connection", `${a.connection.name} (${a.connection.environment})`],
     ["Statement class", a.statementClass],
     ["Tables", a.tables.join(", ") || "—"],
