@@ -169,11 +169,16 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: no more grace for busy sessions.
+      logger.info({ signal }, "ending every session now");
+      proxy.terminateSessions(() => true, "terminating connection: the Portcullis agent is shutting down");
+      return;
+    }
     stopping = true;
-    logger.info({ signal }, "stopping");
+    logger.info({ signal, graceMs: env.PORTCULLIS_SHUTDOWN_GRACE_MS }, "stopping");
     clearInterval(timer);
-    await proxy.close();
+    await proxy.close(env.PORTCULLIS_SHUTDOWN_GRACE_MS);
     // Let the last events reach the spool file; unacknowledged ones are resent by the next run.
     await link.stop();
     await spool.close();

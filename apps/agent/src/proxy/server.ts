@@ -53,8 +53,21 @@ export interface TProxyServer {
   liveSessions(limit: number): { info: TSessionInfo; startedAt: Date }[];
   /** Ends the sessions of one identity (revoked credential, expired grant). */
   terminateSessions(predicate: (info: TSessionInfo) => boolean, message: string): number;
-  close(): Promise<void>;
+  /**
+   * Stops accepting clients and ends every session: idle ones at once, the others when their statement or
+   * transaction is over; what still runs after `graceMs` is cancelled upstream and ended. Resolves when all
+   * sessions are closed.
+   */
+  close(graceMs?: number): Promise<void>;
 }
+
+const SHUTDOWN_REASON = "agent shutting down";
+const SHUTDOWN_FATAL = {
+  code: "57P01",
+  message: "terminating connection: the Portcullis agent is shutting down",
+};
+/** As Postgres answers a client during its own shutdown (57P03), so libpq moves on to its next host. */
+const STARTUP_REFUSED = { code: "57P03", message: "the Portcullis agent is shutting down" };
 
 // Startup parameters passed on to the database. `options` (-c role=..., -c session_authorization) and
 // `replication` would let a client change who it is upstream or bypass statement inspection: dropped/refused.
@@ -141,6 +154,23 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
   /** Each session's upstream cancel key, so ending a session also stops the statement it is running. */
   const cancelOf = new WeakMap<ProxySession, TCancelTarget>();
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 15_000;
+  /** Resolved when the last session closes while the agent is stopping. */
+  const drainedWaiters: (() => void)[] = [];
+  /**
+   * Ends a session now. Closing the sockets alone would leave a running statement to finish (and, outside a
+   * transaction, commit): the database notices a gone client only when it next writes to it. Cancel it first.
+   */
+  const endNow = (s: ProxySession, reason: string, fatal: { code: string; message: string }) => {
+    const target = cancelOf.get(s);
+    if (target)
+      sendUpstreamCancel(target.upstream, target.upstreamKey).catch((e: Error) =>
+        logger.warn({ err: e.message }, "cancelling an ended session's statement failed"),
+      );
+    s.terminate(reason, fatal);
+  };
+  /** Raw sockets of clients still in their handshake: not sessions yet, ended as such when the agent stops. */
+  const handshaking = new Set<net.Socket>();
+  let closing = false;
 
   const sessionEvent = (
     info: TSessionInfo,
@@ -296,6 +326,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
           "0A000",
           `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: Portcullis speaks 3.0`,
         );
+      if (closing) return fail(STARTUP_REFUSED.code, STARTUP_REFUSED.message);
       params = parseStartupParams(packet);
       // As Postgres does: a newer 3.x minor version or `_pq_.` protocol options are answered with the
       // version the session will speak (3.0) and the options it ignores, not refused (libpq 18 may ask for 3.2).
@@ -389,6 +420,10 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         upstream.socket.destroy();
         return;
       }
+      if (closing) {
+        upstream.socket.destroy();
+        return fail(STARTUP_REFUSED.code, STARTUP_REFUSED.message);
+      }
       if (!quotingIsStandard(upstream.parameters)) {
         upstream.socket.destroy();
         logger.warn({ database }, "database runs with standard_conforming_strings off; session refused");
@@ -396,6 +431,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       }
       clearTimeout(timer);
       phase = "done";
+      handshaking.delete(raw);
       socket.off("data", onData);
 
       const info: TSessionInfo = {
@@ -429,6 +465,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       const session = new ProxySession(socket, upstream.socket, info, hooks, logger, (s) => {
         sessions.delete(s);
         cancelTargets.delete(processId);
+        if (closing && sessions.size === 0) for (const resolve of drainedWaiters.splice(0)) resolve();
         hooks.record(sessionEvent(info, "session_end", s.endReason));
         hooks.sessionsChanged?.();
         logger.info(
@@ -457,7 +494,11 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
 
     socket.on("data", onData);
     socket.on("error", () => socket.destroy());
-    socket.on("close", () => clearTimeout(timer));
+    handshaking.add(raw);
+    raw.on("close", () => {
+      clearTimeout(timer);
+      handshaking.delete(raw);
+    });
   };
 
   const server = net.createServer(handle);
@@ -485,26 +526,33 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       let n = 0;
       for (const s of sessions) {
         if (predicate(s.info)) {
-          // Closing the sockets alone would leave a running statement to finish (and, outside a transaction,
-          // commit): the database notices a gone client only when it next writes to it. Cancel it first.
-          const target = cancelOf.get(s);
-          if (target)
-            sendUpstreamCancel(target.upstream, target.upstreamKey).catch((e: Error) =>
-              logger.warn({ err: e.message }, "cancelling an ended session's statement failed"),
-            );
-          s.terminate(message, { code: "57P01", message });
+          endNow(s, message, { code: "57P01", message });
           n += 1;
         }
       }
       return n;
     },
-    async close() {
-      for (const s of sessions)
-        s.terminate("agent shutting down", {
-          code: "57P01",
-          message: "terminating connection: the Portcullis agent is shutting down",
-        });
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    async close(graceMs = 0) {
+      // Still listening meanwhile, as Postgres does: new clients are told to go elsewhere (57P03) and a
+      // client can still cancel its running statement.
+      closing = true;
+      const drained = new Promise<void>((resolve) => {
+        drainedWaiters.push(resolve);
+        for (const s of sessions) s.endWhenIdle(SHUTDOWN_REASON, SHUTDOWN_FATAL);
+        if (sessions.size === 0) resolve();
+      });
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise((resolve) => (grace = setTimeout(resolve, graceMs)))]);
+      clearTimeout(grace);
+      if (sessions.size > 0)
+        logger.info(
+          { sessions: sessions.size, graceMs },
+          "sessions still busy after the shutdown grace; ending them",
+        );
+      for (const s of sessions) endNow(s, SHUTDOWN_REASON, SHUTDOWN_FATAL);
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const raw of handshaking) raw.destroy();
+      await stopped;
     },
   };
 }

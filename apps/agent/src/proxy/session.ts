@@ -236,6 +236,13 @@ export class ProxySession {
   private readonly portalFields = new Map<string, TFieldDescription[]>();
   private closed = false;
   private closeReason = "client disconnected";
+  /**
+   * The status byte of the last ReadyForQuery the client got (I, T or E), or 0 once the client has sent
+   * anything since: with nothing pending either, the session is idle between transactions.
+   */
+  private readyStatus = 0x49;
+  /** Set by endWhenIdle: the FATAL to end the session with at its next idle moment. */
+  private endAtIdle: { reason: string; fatal: { code: string; message: string } } | null = null;
   private held: THold | null = null;
   /**
    * Client messages waiting for earlier statements to finish (see quotingBarrier): the first is a statement
@@ -284,6 +291,27 @@ export class ProxySession {
     this.upstream.on("drain", () => this.client.resume());
   }
 
+  /**
+   * Ends the session once it is idle outside a transaction (at once if it is now): a statement or transaction
+   * under way finishes first. For an agent shutting down: clients that reconnect land on another agent, and
+   * none loses work it had started.
+   */
+  endWhenIdle(reason: string, fatal: { code: string; message: string }): void {
+    this.endAtIdle = { reason, fatal };
+    if (this.isIdle) this.terminate(reason, fatal);
+  }
+
+  /** Between transactions, with nothing sent, held or waiting: ending the session now loses no work. */
+  private get isIdle(): boolean {
+    return (
+      this.readyStatus === 0x49 &&
+      this.pending.length === 0 &&
+      this.held === null &&
+      this.barrier === null &&
+      !this.clientReader.hasPartial
+    );
+  }
+
   /** Ends the session, e.g. when its credential is revoked. */
   terminate(reason: string, fatal?: { code: string; message: string }): void {
     if (fatal && !this.client.destroyed)
@@ -312,6 +340,7 @@ export class ProxySession {
   // ---- client -> upstream ----------------------------------------------------------------------------
 
   private onClientData(chunk: Buffer): void {
+    this.readyStatus = 0;
     let frames: TFrame[];
     try {
       frames = this.clientReader.push(chunk);
@@ -668,6 +697,7 @@ export class ProxySession {
     if (out.length > 0 && !this.client.write(out.length === 1 ? out[0]! : Buffer.concat(out)))
       this.upstream.pause();
     if (this.barrier) this.releaseBarrier();
+    if (this.endAtIdle !== null && this.isIdle) this.terminate(this.endAtIdle.reason, this.endAtIdle.fatal);
   }
 
   /**
@@ -945,6 +975,7 @@ export class ProxySession {
           this.portals.clear();
           this.portalFields.clear();
         }
+        this.readyStatus = frame.raw[5]!;
         this.discardUntilSync = false;
         return frame.raw;
       }

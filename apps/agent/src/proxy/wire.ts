@@ -34,6 +34,11 @@ export class FrameReader {
 
   constructor(private readonly maxMessage: number) {}
 
+  /** Bytes of an unfinished message are waiting for the rest. */
+  get hasPartial(): boolean {
+    return this.pendingBytes > 0;
+  }
+
   /** Appends a chunk and returns the complete frames it finishes. Throws ProtocolError on a bad length. */
   push(chunk: Buffer): TFrame[] {
     const data = this.feed(chunk);
