@@ -21,6 +21,11 @@ interface TScimContext {
   seenMembers: Map<string, string[]>;
   seenUsers: Map<string, TScimUserDto>;
   onUnexpected: (error: unknown) => void;
+  /**
+   * For a list with no filter and no sortBy: the page to read from the store, and (set by the read) how many
+   * there are in all. Unset, a list reads every match and the page is cut from them.
+   */
+  page?: { skip: number; take: number; total?: number };
 }
 
 type TAttributes = Record<string, unknown>;
@@ -183,6 +188,11 @@ function declareResources(): void {
           ctx.seenUsers.set(user.id, user);
           return userResource(user);
         }
+        if (ctx.page && !resource.filter) {
+          const { total, users } = await scimService.pageUsers(ctx.db, ctx.caller, ctx.page);
+          ctx.page.total = total;
+          return users.map(userResource);
+        }
         assertComplete(resource.filter);
         const narrowed = simpleEquality(resource.filter, ["userName", "externalId", "id"]);
         const users = (await scimService.listUsers(ctx.db, ctx.caller, narrowed ?? {})).map(userResource);
@@ -219,6 +229,11 @@ function declareResources(): void {
             group.members.map((m) => m.id),
           );
           return groupResource(group);
+        }
+        if (ctx.page && !resource.filter) {
+          const { total, groups } = await scimService.pageGroups(ctx.db, ctx.caller, ctx.page);
+          ctx.page.total = total;
+          return groups.map(groupResource);
         }
         assertComplete(resource.filter);
         const narrowed = simpleEquality(resource.filter, ["displayName", "externalId", "id"]);
@@ -327,21 +342,27 @@ function listQuery(url: URL) {
 }
 
 /**
- * A page of a list. SCIMMY pages by itself but returns everything when startIndex is past the end (so a
- * provider paging on would import every user again): it gets the whole matching list, and the page is cut
- * here.
+ * A page of a list. Without a filter or sortBy (a provider's full sync) the store reads just that page.
+ * Otherwise SCIMMY filters and sorts every match, and the page is cut here: SCIMMY pages by itself but
+ * returns everything when startIndex is past the end (so a provider paging on would import every user again).
  */
 async function listPage(Resource: TResourceClass, url: URL, ctx: TScimContext) {
   const { startIndex, count } = pageOf(url);
+  const query = listQuery(url);
+  const fromStore = query.filter === undefined && query.sortBy === undefined;
+  if (fromStore) ctx.page = { skip: startIndex - 1, take: count };
   const all = (await new Resource(undefined, {
-    ...listQuery(url),
+    ...query,
     startIndex: 1,
     count: Number.MAX_SAFE_INTEGER,
   }).read(ctx)) as { schemas: string[]; totalResults: number; Resources: unknown[] };
-  const page = all.Resources.slice(startIndex - 1, startIndex - 1 + count);
+  // Read from the store only if the handler did (it set the total); otherwise `all` is every match.
+  const total = ctx.page?.total;
+  const page =
+    total !== undefined ? all.Resources : all.Resources.slice(startIndex - 1, startIndex - 1 + count);
   return {
     schemas: all.schemas,
-    totalResults: all.totalResults,
+    totalResults: total ?? all.totalResults,
     startIndex,
     itemsPerPage: page.length,
     Resources: page,

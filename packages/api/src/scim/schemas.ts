@@ -27,6 +27,12 @@ export const ZScimUserFilter = z.object({
   userName: z.string().optional(),
   externalId: z.string().optional(),
 });
+/** A window of a list: rows skipped, rows taken (RFC 7644 caps what a page may ask for; so does the edge). */
+export const ZScimPage = z.object({
+  skip: z.number().int().min(0),
+  take: z.number().int().min(0).max(1000),
+});
+
 export const ZScimGroupFilter = z.object({
   id: z.string().optional(),
   displayName: z.string().optional(),

@@ -42,9 +42,11 @@ interface TScimBody {
   displayName?: string;
   externalId?: string;
   active?: boolean;
-  members?: { value: string }[];
+  members?: { value: string; display?: string }[];
   groups?: unknown[];
   totalResults?: number;
+  startIndex?: number;
+  itemsPerPage?: number;
   Resources?: TScimBody[];
   status?: string;
   scimType?: string;
@@ -567,6 +569,55 @@ describe("SCIM provisioning", () => {
     const bad = await scim("GET", "Users?count=abc");
     expect(bad.status).toBe(400);
     expect(bad.body.scimType).toBe("invalidValue");
+  });
+
+  it("pages an unfiltered list (a full sync) from the store, each user and group once", async () => {
+    for (const n of [1, 2, 3]) {
+      const id = await provision(`sync-${n}@corp.example`);
+      await scim("POST", "Groups", {
+        schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        displayName: `sync-group-${n}`,
+        members: [{ value: id }],
+      });
+    }
+    const walk = async (resource: "Users" | "Groups", extra: string) => {
+      const seen: TScimBody[] = [];
+      const totals = new Set<number>();
+      for (let start = 1; ; start += 2) {
+        const answer = await scim("GET", `${resource}?startIndex=${start}&count=2${extra}`);
+        expect(answer.status).toBe(200);
+        expect(answer.body.startIndex).toBe(start);
+        totals.add(answer.body.totalResults!);
+        const items = answer.body.Resources ?? [];
+        expect(answer.body.itemsPerPage).toBe(items.length);
+        if (items.length === 0) break;
+        expect(items.length).toBeLessThanOrEqual(2);
+        seen.push(...items);
+      }
+      expect([...totals]).toEqual([seen.length]);
+      return seen;
+    };
+    const users = await walk("Users", "&attributes=userName");
+    const stored = await db.identity.findMany({
+      where: { kind: "human", scimDeletedAt: null, passwordHash: null },
+      select: { name: true },
+    });
+    expect(users.map((u) => u.userName).sort()).toEqual(stored.map((u) => u.name).sort());
+    // The attribute selection still applies, as on a filtered list: the id and what was asked for.
+    expect(Object.keys(users[0]!).sort()).toEqual(["id", "userName"]);
+    const filtered = await scim(
+      "GET",
+      `Users?${filter('userName eq "sync-1@corp.example"')}&attributes=userName`,
+    );
+    expect(Object.keys(filtered.body.Resources![0]!).sort()).toEqual(["id", "userName"]);
+    const groups = await walk("Groups", "&excludedAttributes=members");
+    expect(groups.map((g) => g.displayName).sort()).toEqual(
+      (await db.group.findMany({ select: { name: true } })).map((g) => g.name).sort(),
+    );
+    expect(groups.every((g) => g.members === undefined)).toBe(true);
+    const withMembers = await scim("GET", `Groups?startIndex=1&count=500`);
+    const synced = withMembers.body.Resources!.find((g) => g.displayName === "sync-group-2");
+    expect(synced?.members?.map((m) => m.display)).toEqual(["sync-2@corp.example"]);
   });
 
   it("lets concurrent PATCHes of one person each change only their own fields", async () => {

@@ -7,6 +7,8 @@ import {
   deleteScimUser,
   listScimGroups,
   listScimUsers,
+  pageScimGroups,
+  pageScimUsers,
   updateScimGroup,
   updateScimUser,
   type TDb,
@@ -22,6 +24,7 @@ import {
   ZScimGroupDto,
   ZScimGroupFilter,
   ZScimGroupInput,
+  ZScimPage,
   ZScimUserDto,
   ZScimUserFilter,
   ZScimUserInput,
@@ -69,6 +72,17 @@ export const scimService = {
     return (await listScimUsers(db, filter)).map(toUserDto);
   },
 
+  /** A page of all users (no filter) and their number, read from the store page by page. */
+  async pageUsers(
+    db: TDb,
+    caller: TCaller,
+    rawPage: unknown,
+  ): Promise<{ total: number; users: TScimUserDto[] }> {
+    requireProvisioner(caller);
+    const { total, rows } = await pageScimUsers(db, parseInput(ZScimPage, rawPage));
+    return { total, users: rows.map(toUserDto) };
+  },
+
   async getUser(db: TDb, caller: TCaller, id: string): Promise<TScimUserDto> {
     requireProvisioner(caller);
     const row = (await listScimUsers(db, { id: requireId(id, "User") }))[0];
@@ -101,6 +115,16 @@ export const scimService = {
     const filter = parseInput(ZScimGroupFilter, rawFilter);
     if (filter.id !== undefined && !isUuid(filter.id)) return [];
     return (await listScimGroups(db, filter)).map(toGroupDto);
+  },
+
+  async pageGroups(
+    db: TDb,
+    caller: TCaller,
+    rawPage: unknown,
+  ): Promise<{ total: number; groups: TScimGroupDto[] }> {
+    requireProvisioner(caller);
+    const { total, rows } = await pageScimGroups(db, parseInput(ZScimPage, rawPage));
+    return { total, groups: rows.map(toGroupDto) };
   },
 
   async getGroup(db: TDb, caller: TCaller, id: string): Promise<TScimGroupDto> {

@@ -134,24 +134,72 @@ function toGroup(row: Prisma.GroupGetPayload<{ select: typeof scimGroupSelect }>
 /** Login names are matched as sign-in matches them: case-insensitively, stored in lower case. */
 const normalisedUserName = (userName: string) => userName.trim().toLowerCase();
 
+/** A window of a list, in its stable order (creation, then id). */
+export interface TScimPage {
+  skip: number;
+  take: number;
+}
+
+/** Creation order, with the id to break ties, so pages neither repeat nor skip rows created together. */
+const listOrder = [{ createdAt: "asc" as const }, { id: "asc" as const }];
+
+function scimUserFilter(filter: { id?: string; userName?: string; externalId?: string }) {
+  return {
+    ...scimUserWhere,
+    ...(filter.id !== undefined ? { id: filter.id } : {}),
+    ...(filter.userName !== undefined
+      ? { name: { equals: normalisedUserName(filter.userName), mode: "insensitive" as const } }
+      : {}),
+    ...(filter.externalId !== undefined ? { externalId: filter.externalId } : {}),
+  } satisfies Prisma.IdentityWhereInput;
+}
+
+function scimGroupFilter(filter: { id?: string; displayName?: string; externalId?: string }) {
+  return {
+    ...(filter.id !== undefined ? { id: filter.id } : {}),
+    // displayName is not case-exact (RFC 7643), so a provider's "DBA" finds and links "dba".
+    ...(filter.displayName !== undefined
+      ? { name: { equals: filter.displayName, mode: "insensitive" as const } }
+      : {}),
+    ...(filter.externalId !== undefined ? { externalId: filter.externalId } : {}),
+  } satisfies Prisma.GroupWhereInput;
+}
+
 /** Human identities, narrowed by the equality filters providers send (`userName eq "..."`). */
 export async function listScimUsers(
   db: TDb,
   filter: { id?: string; userName?: string; externalId?: string } = {},
 ): Promise<TScimUserRow[]> {
   const rows = await db.identity.findMany({
-    where: {
-      ...scimUserWhere,
-      ...(filter.id !== undefined ? { id: filter.id } : {}),
-      ...(filter.userName !== undefined
-        ? { name: { equals: normalisedUserName(filter.userName), mode: "insensitive" as const } }
-        : {}),
-      ...(filter.externalId !== undefined ? { externalId: filter.externalId } : {}),
-    },
-    orderBy: { createdAt: "asc" },
+    where: scimUserFilter(filter),
+    orderBy: listOrder,
     select: scimUserSelect,
   });
   return rows.map(toUser);
+}
+
+/**
+ * One page of every SCIM user and how many there are: a provider's full sync pages through them all, and
+ * each page read only its own rows (not every user with their groups, once per page).
+ */
+export async function pageScimUsers(
+  db: TDb,
+  page: TScimPage,
+): Promise<{ total: number; rows: TScimUserRow[] }> {
+  const [total, rows] = await db.$transaction(
+    [
+      db.identity.count({ where: scimUserWhere }),
+      db.identity.findMany({
+        where: scimUserWhere,
+        orderBy: listOrder,
+        skip: page.skip,
+        take: page.take,
+        select: scimUserSelect,
+      }),
+    ],
+    { isolationLevel: "RepeatableRead" },
+  );
+  return { total, rows: rows.map(toUser) };
 }
 
 export async function listScimGroups(
@@ -159,18 +207,26 @@ export async function listScimGroups(
   filter: { id?: string; displayName?: string; externalId?: string } = {},
 ): Promise<TScimGroupRow[]> {
   const rows = await db.group.findMany({
-    where: {
-      ...(filter.id !== undefined ? { id: filter.id } : {}),
-      // displayName is not case-exact (RFC 7643), so a provider's "DBA" finds and links "dba".
-      ...(filter.displayName !== undefined
-        ? { name: { equals: filter.displayName, mode: "insensitive" as const } }
-        : {}),
-      ...(filter.externalId !== undefined ? { externalId: filter.externalId } : {}),
-    },
-    orderBy: { createdAt: "asc" },
+    where: scimGroupFilter(filter),
+    orderBy: listOrder,
     select: scimGroupSelect,
   });
   return rows.map(toGroup);
+}
+
+/** As pageScimUsers, for groups. */
+export async function pageScimGroups(
+  db: TDb,
+  page: TScimPage,
+): Promise<{ total: number; rows: TScimGroupRow[] }> {
+  const [total, rows] = await db.$transaction(
+    [
+      db.group.count(),
+      db.group.findMany({ orderBy: listOrder, skip: page.skip, take: page.take, select: scimGroupSelect }),
+    ],
+    { isolationLevel: "RepeatableRead" },
+  );
+  return { total, rows: rows.map(toGroup) };
 }
 
 function record(
