@@ -28,12 +28,7 @@ export const env = createEnv({
     PORTCULLIS_ALLOW_CLEARTEXT_REMOTE: flag,
     PORTCULLIS_IDLE_TIMEOUT_MS: z.coerce.number().int().nonnegative().default(0),
     /** On SIGTERM/SIGINT, how long busy sessions may finish their statement or transaction (a second signal: none). */
-    PORTCULLIS_SHUTDOWN_GRACE_MS: z.coerce
-      .number()
-      .int()
-      .nonnegative()
-      .max(3_600_000)
-      .default(5_000),
+    PORTCULLIS_SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().max(3_600_000).default(5_000),
     /** Disk for audit events not yet acknowledged; past 90% of it, statements are refused. */
     PORTCULLIS_AUDIT_SPOOL_MAX_MB: z.coerce.number().int().min(1).default(1024),
     /** Of those, how many MB of the oldest are held in memory (what the link sends next); the rest is read back. */
