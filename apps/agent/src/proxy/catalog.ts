@@ -4,12 +4,14 @@
 import type { TSchemaInfo, TViewSources } from "@portcullis/policy";
 import type { Logger } from "pino";
 import { connectUpstream, type TUpstreamTarget } from "./upstream.ts";
+import { viewColumnOrigins } from "./view-lineage.ts";
 import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessage } from "./wire.ts";
 
-// One result, three kinds of rows: 'c' a column of a table or view (oid, schema, table, attnum, column); 'd'
+// One result, four kinds of rows: 'c' a column of a table or view (oid, schema, table, attnum, column); 'd'
 // something a view's query depends on (view oid, relation oid and attnum, 0 for a whole row; or a function,
 // or an operator outside pg_catalog, as "schema.name"); 'f' the name of a function defined outside
-// pg_catalog (extensions' aside), which a built-in's bare name may resolve to.
+// pg_catalog (extensions' aside), which a built-in's bare name may resolve to; 'q' a view's stored query
+// (view oid, its pg_node_tree text), which tells which base column each of its columns carries.
 const CATALOG_SQL = `select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
   a.attnum::int8 as num, a.attname::text as c, null::int8 as ref
 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
@@ -30,6 +32,11 @@ left join pg_operator o on d.refclassid = 'pg_operator'::regclass and o.oid = d.
 left join pg_namespace onsp on onsp.oid = o.oprnamespace
 where d.refclassid in ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass)
 union all
+select 'q', r.ev_class::int8, '', r.ev_action::text, 0, '', null::int8
+from pg_rewrite r
+join pg_class v on v.oid = r.ev_class and v.relkind in ('v', 'm') and r.rulename = '_RETURN'
+join pg_namespace vn on vn.oid = v.relnamespace and vn.nspname not in ('pg_catalog', 'information_schema')
+union all
 select distinct 'f', 0, '', lower(p.proname), 0, '', null::int8
 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
 where n.nspname not in ('pg_catalog', 'information_schema')
@@ -44,6 +51,11 @@ export interface TCatalog extends TSchemaInfo {
   columnsOf(table: string): readonly string[] | undefined;
   /** What a view reads (through other views); undefined for anything that is not a view. */
   viewSources(table: string): TViewSources | undefined;
+  /**
+   * The base table column a view's column carries unchanged (through the views it reads), or null: computed,
+   * a whole row, or not known. Only a view's own columns; a table's are their own origin.
+   */
+  viewColumnOrigin(viewOid: number, attnum: number): { table: string; column: string } | null;
   userFunctions: ReadonlySet<string>;
 }
 
@@ -63,8 +75,13 @@ export function buildCatalog(rows: string[][]): TCatalog {
   const byName = new Map<string, string[]>();
   const dependencies = new Map<number, TViewDependencies>();
   const userFunctions = new Set<string>();
+  const storedQueries = new Map<number, string>();
   for (const [kind, oidText, a, b, numText, c, refText] of rows) {
     const oid = Number(oidText);
+    if (kind === "q") {
+      storedQueries.set(oid, b!);
+      continue;
+    }
     if (kind === "f") {
       if (b) userFunctions.add(b);
       continue;
@@ -125,7 +142,33 @@ export function buildCatalog(rows: string[][]): TCatalog {
     return result;
   };
 
+  // Each view's column origins, read from its stored query when first asked for (most views never are).
+  const originsByView = new Map<number, ReturnType<typeof viewColumnOrigins>>();
+  const columnOrigin = (
+    viewOid: number,
+    attnum: number,
+    seen: Set<number>,
+  ): { table: string; column: string } | null => {
+    if (seen.has(viewOid)) return null;
+    seen.add(viewOid);
+    let origins = originsByView.get(viewOid);
+    if (origins === undefined) {
+      const text = storedQueries.get(viewOid);
+      origins = text === undefined ? null : viewColumnOrigins(text);
+      originsByView.set(viewOid, origins);
+    }
+    const origin = origins?.get(attnum);
+    if (!origin) return null;
+    // A column of another view: what that view's column carries.
+    if (storedQueries.has(origin.tableOid)) return columnOrigin(origin.tableOid, origin.attnum, seen);
+    const entry = byOid.get(origin.tableOid);
+    const column = entry?.columns.get(origin.attnum);
+    return entry && column ? { table: `${entry.schema}.${entry.table}`, column } : null;
+  };
+
   return {
+    viewColumnOrigin: (viewOid, attnum) =>
+      storedQueries.has(viewOid) ? columnOrigin(viewOid, attnum, new Set()) : null,
     origin(tableOid, attnum) {
       const entry = byOid.get(tableOid);
       const column = entry?.columns.get(attnum);

@@ -456,6 +456,33 @@ describe("masking through the agent", () => {
     await open.close();
   });
 
+  it("masks each column of a view over masked data by what it carries, through views and matviews", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const direct = (await client.query("select email from customers where id = 1")).rows[0] as {
+      email: string;
+    };
+    expect(direct.email).not.toBe(ADA.email); // masked (partial) through the agent
+    for (const view of ["customer_contacts", "contacts_again"]) {
+      const { rows } = await client.query(
+        `select id, full_name, email, ssn_digits from ${view} where id = 1`,
+      );
+      // Columns that carry unmasked base columns read exactly; the email is masked as the table's own.
+      expect(rows[0]).toMatchObject({ id: 1, full_name: "Ada Lovelace", email: direct.email });
+      expect(rows[0].ssn_digits).not.toBe(ADA.ssn.replace(/-/g, ""));
+      assertNoLeak(JSON.stringify(rows));
+    }
+    const matview = await client.query("select id, r from reversed_ssns where id = 1");
+    expect(matview.rows[0].id).toBe(1);
+    assertNoLeak(JSON.stringify(matview.rows));
+    await client.end();
+    const event = proxy.events.findLast((e) => e.statement?.includes("from contacts_again"));
+    expect(event?.maskedColumns).toEqual([
+      "contacts_again.email (customers.email)",
+      "contacts_again.ssn_digits (view)",
+    ]);
+  });
+
   it("a view over unmasked tables reads exactly as direct", async () => {
     const sql = "select * from order_totals order by id";
     const viaAgent = new pg.Client({ connectionString: url() });

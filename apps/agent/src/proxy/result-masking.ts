@@ -107,9 +107,18 @@ export function planResult(
         action = rule.strategy;
         label = `${origin.table.replace(/^public\./, "")}.${origin.column}`;
       } else if (view) {
-        // A view over masked data: which of its columns carries which base column is not known.
-        action = view.strategy;
-        label = `${origin.table.replace(/^public\./, "")}.${origin.column} (view)`;
+        // A view over masked data. A column that carries one base column unchanged is masked as that column
+        // is (or not at all); any other (computed, a whole row, not known) as the view's masked sources.
+        const base = masking.catalog?.viewColumnOrigin(field.tableOid, field.attnum);
+        const baseRule = base ? columnRuleFor(masking.compiled, base.table, base.column) : null;
+        const viewColumn = `${origin.table.replace(/^public\./, "")}.${origin.column}`;
+        if (!base) {
+          action = view.strategy;
+          label = `${viewColumn} (view)`;
+        } else if (baseRule) {
+          action = baseRule.strategy;
+          label = `${viewColumn} (${base.table.replace(/^public\./, "")}.${base.column})`;
+        }
       }
     } else if (statement.tainted) {
       // Computed (or of unknown origin) in a statement that touches masked data: mask rather than leak.
