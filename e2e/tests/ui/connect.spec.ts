@@ -3,6 +3,7 @@
 // grant over the API ends that session and refuses the credential within seconds.
 import { expect, test } from "@playwright/test";
 import { demo, openPsql, psql, sessionEnd } from "../../support/demos.ts";
+import { signInAsAdmin } from "../../support/sign-in.ts";
 
 test("a signed credential from the Connect page works until its grant is revoked", async ({
   page,
@@ -35,10 +36,7 @@ test("a signed credential from the Connect page works until its grant is revoked
   expect(granted.status()).toBe(201);
   const { id: grantId } = (await granted.json()) as { id: string };
 
-  await page.goto(`${d.dashboardUrl}/connect`);
-  await page.getByLabel("Email").fill(d.adminEmail);
-  await page.getByLabel("Password").fill(d.adminPassword);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await signInAsAdmin(page, d, "/connect");
   const row = page.getByTestId("my-connection").filter({ hasText: "demo" });
   await row.getByRole("button", { name: "Connect" }).click();
   const command = (await row.getByTestId("psql-command").textContent()) ?? "";

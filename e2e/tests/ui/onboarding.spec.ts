@@ -7,6 +7,7 @@ import { expect, test } from "@playwright/test";
 import pg from "pg";
 import { demo, psql } from "../../support/demos.ts";
 import { ROOT } from "../../support/paths.ts";
+import { signInAsAdmin } from "../../support/sign-in.ts";
 
 const ADMIN_URL = process.env.TEST_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
 const database = `pc_e2e_onboard_${randomBytes(4).toString("hex")}`;
@@ -44,11 +45,7 @@ test("the wizard onboards a database; the granted developer's psql sees it maske
   request,
 }) => {
   const d = demo("postgres");
-  await page.goto(`${d.dashboardUrl}/connections/new`);
-  await page.getByLabel("Email").fill(d.adminEmail);
-  await page.getByLabel("Password").fill(d.adminPassword);
-  await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await expect(page).toHaveURL(/\/connections\/new/);
+  await signInAsAdmin(page, d, "/connections/new");
 
   await expect(page.getByLabel("Agent next to the database")).toContainText("(online)");
   await page.getByLabel("Host").fill("127.0.0.1");
