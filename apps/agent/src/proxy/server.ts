@@ -96,19 +96,14 @@ interface TCancelTarget {
 }
 
 /**
- * Ends a session whose client has kept the database waiting for `idleMs`: the database said ReadyForQuery
- * (idle or idle in a transaction) and nothing came since, or the client stopped in the middle of a message.
- * A long statement that sends nothing back (pg_sleep, a big sort) is not idleness, so a socket timeout
- * (no bytes either way) would be wrong. Only message headers are looked at: bodies are skipped by length.
+ * Ends a session whose client has kept the database waiting for `idleMs`: nothing came either way since the
+ * session was last waiting for its client (between statements, in a transaction or not, or in the middle of
+ * a client message). A long statement that sends nothing back (pg_sleep, a big sort) is not idleness, so a
+ * socket timeout (no bytes either way) would be wrong; the session itself knows which it is.
  */
 function watchIdle(client: net.Socket, upstream: net.Socket, session: ProxySession, idleMs: number): void {
-  let serverReady = true; // the agent has just sent ReadyForQuery
-  let tail = Buffer.alloc(0); // last bytes from the database, to spot a ReadyForQuery split across chunks
-  let skip = 0; // bytes left in the body of the client's current message
-  let headerSeen = 0; // bytes of the client's current 5-byte header seen so far
-  const header = Buffer.alloc(5);
   const timer = setTimeout(() => {
-    if (serverReady || skip > 0 || headerSeen > 0)
+    if (session.awaitingClient)
       session.terminate("idle timeout", {
         code: "57P05",
         message: "terminating connection due to idle timeout",
@@ -116,34 +111,9 @@ function watchIdle(client: net.Socket, upstream: net.Socket, session: ProxySessi
     else timer.refresh();
   }, idleMs);
   timer.unref();
-  client.on("data", (chunk: Buffer) => {
-    serverReady = false;
-    let i = 0;
-    while (i < chunk.length) {
-      if (skip > 0) {
-        const n = Math.min(skip, chunk.length - i);
-        skip -= n;
-        i += n;
-        continue;
-      }
-      header[headerSeen++] = chunk[i++]!;
-      if (headerSeen === 5) {
-        skip = Math.max(0, header.readInt32BE(1) - 4);
-        headerSeen = 0;
-      }
-    }
-    timer.refresh();
-  });
-  upstream.on("data", (chunk: Buffer) => {
-    tail = Buffer.concat([tail, chunk.subarray(Math.max(0, chunk.length - 6))]).subarray(-6);
-    // ReadyForQuery: 'Z', int32 5, status I (idle), T (in a transaction) or E (failed transaction).
-    serverReady =
-      tail.length === 6 &&
-      tail[0] === 0x5a &&
-      tail.readInt32BE(1) === 5 &&
-      [0x49, 0x54, 0x45].includes(tail[5]!);
-    timer.refresh();
-  });
+  const refresh = () => timer.refresh();
+  client.on("data", refresh);
+  upstream.on("data", refresh);
   client.once("close", () => clearTimeout(timer));
 }
 

@@ -303,13 +303,19 @@ export class ProxySession {
 
   /** Between transactions, with nothing sent, held or waiting: ending the session now loses no work. */
   private get isIdle(): boolean {
-    return (
-      this.readyStatus === 0x49 &&
-      this.pending.length === 0 &&
-      this.held === null &&
-      this.barrier === null &&
-      !this.clientReader.hasPartial
-    );
+    return this.readyStatus === 0x49 && this.betweenStatements && !this.clientReader.hasPartial;
+  }
+
+  /**
+   * The database waits for this session's client: between statements (in a transaction or not, the client
+   * has had ReadyForQuery), or in the middle of a message the client has not finished sending.
+   */
+  get awaitingClient(): boolean {
+    return (this.readyStatus !== 0 && this.betweenStatements) || this.clientReader.hasPartial;
+  }
+
+  private get betweenStatements(): boolean {
+    return this.pending.length === 0 && this.held === null && this.barrier === null;
   }
 
   /** Ends the session, e.g. when its credential is revoked. */
