@@ -237,6 +237,63 @@ describe("views", () => {
   });
 });
 
+describe("views whose columns' origins are known", () => {
+  const contacts: TViewSources = {
+    columns: [
+      { table: "public.customers", column: "email" },
+      { table: "public.customers", column: "ssn" },
+    ],
+    functions: ["pg_catalog.replace"],
+    columnOrigins: new Map([
+      ["id", { table: "public.customers", column: "id" }],
+      ["full_name", { table: "public.customers", column: "full_name" }],
+      ["email", { table: "public.customers", column: "email" }],
+      ["ssn_digits", null], // replace(ssn, '-', '')
+    ]),
+  };
+  const info = {
+    columnsOf: (t: string) =>
+      t === "contacts" ? ["id", "full_name", "email", "ssn_digits"] : schema.columnsOf(t),
+    viewSources: (t: string) => (t === "contacts" ? contacts : undefined),
+  };
+  const decide = (sql: string) => statementMasking(one(sql), dev, info);
+
+  it("counts only the view's columns that carry masked data or are computed from it", () => {
+    for (const sql of ["select count(*) from contacts", "select upper(full_name), id + 1 from contacts"])
+      expect(decide(sql), sql).toMatchObject({ tainted: false, block: null });
+    // A masked column anywhere in the statement taints it, as a table's does.
+    expect(decide("select c.full_name || '!' from contacts c where c.email like '%@%'").tainted).toBe(true);
+    expect(decide("select lower(email) from contacts")).toMatchObject({
+      tainted: true,
+      sensitiveRefs: ["contacts.email"],
+      computedStrategy: "partial",
+    });
+    expect(decide("select length(ssn_digits) from contacts").sensitiveRefs).toEqual(["contacts.ssn_digits"]);
+    expect(decide("select * from contacts").tainted).toBe(true);
+    expect(decide("select row_to_json(c) from contacts c").tainted).toBe(true);
+  });
+
+  it("stores copies of its unmasked columns, not of the masked ones", () => {
+    expect(decide("insert into archive select id, full_name from contacts").block).toBeNull();
+    for (const sql of [
+      "insert into archive select id, email from contacts",
+      "create table t as select ssn_digits from contacts",
+      "insert into archive select * from contacts",
+    ])
+      expect(decide(sql).block?.ruleName, sql).toBe("Masked data cannot be copied into tables");
+    // COPY out of a relation with masked columns stays refused, as for tables.
+    expect(decide("copy (select id from contacts) to stdout").block).not.toBeNull();
+  });
+
+  it("without known origins, a view over masked data is masked whole as before", () => {
+    const whole = { ...info, viewSources: () => ({ ...contacts, columnOrigins: undefined }) };
+    expect(statementMasking(one("select count(*) from contacts"), dev, whole).tainted).toBe(true);
+    expect(
+      statementMasking(one("insert into archive select id from contacts"), dev, whole).block,
+    ).not.toBeNull();
+  });
+});
+
 describe("maskText", () => {
   const key = Buffer.alloc(32, 7);
   it("partial keeps layout and the last four", () => {

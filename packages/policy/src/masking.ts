@@ -273,6 +273,11 @@ export interface TViewSources {
   columns: readonly { table: string; column: string }[];
   /** "schema.name" of the functions (and operators outside pg_catalog) it calls. */
   functions: readonly string[];
+  /**
+   * When known for every column of the view: the base column each carries unchanged, or null (computed, a
+   * whole row). Then only the view's columns that carry masked data, or are computed, count as masked.
+   */
+  columnOrigins?: ReadonlyMap<string, { table: string; column: string } | null>;
 }
 export type TViewSourcesLookup = (table: string) => TViewSources | undefined;
 
@@ -301,6 +306,44 @@ export function viewMasking(
   return { strategy, sensitiveRefs, unknownFunctions };
 }
 
+/**
+ * How a reference to `column` of `table` is masked: the column's own rule, or, for a column of a view whose
+ * column origins are known, the rule of the base column it carries (a computed one: the view's strategy when
+ * the view reads masked data). Views without known origins are masked whole by the callers.
+ */
+function referenceStrategy(
+  masking: TCompiledMasking,
+  table: string,
+  column: string,
+  viewSources: TViewSourcesLookup | undefined,
+): TMaskingStrategy | null {
+  const rule = columnRuleFor(masking, table, column);
+  if (rule) return rule.strategy;
+  const sources = viewSources?.(table);
+  const origins = sources?.columnOrigins;
+  if (!sources || !origins || !origins.has(column)) return null;
+  const origin = origins.get(column);
+  if (origin) return columnRuleFor(masking, origin.table, origin.column)?.strategy ?? null;
+  return viewMasking(masking, sources)?.strategy ?? null;
+}
+
+/** A view whose every column's origin is known: its masked columns are told apart from the others. */
+const hasColumnOrigins = (
+  sources: TViewSources | undefined,
+): sources is TViewSources & {
+  columnOrigins: ReadonlyMap<string, { table: string; column: string } | null>;
+} => sources?.columnOrigins !== undefined;
+
+/** Whether any column of a table, or of a view with known column origins, is masked. */
+function relationHasMasked(masking: TCompiledMasking, table: string, info: TSchemaInfo): boolean {
+  if (tableHasRules(masking, table, info.columnsOf)) return true;
+  const sources = info.viewSources?.(table);
+  if (!hasColumnOrigins(sources)) return false;
+  for (const column of sources.columnOrigins.keys())
+    if (referenceStrategy(masking, table, column, info.viewSources) !== null) return true;
+  return false;
+}
+
 /** How a statement's names resolve: its tables, and its aliases to the tables they stand for. */
 interface TNameScope {
   tables: string[];
@@ -316,22 +359,22 @@ function maskedReferences(
   refs: { columnRefs: TStatementAnalysis["columnRefs"]; starRefs: TStatementAnalysis["starRefs"] },
   masking: TCompiledMasking,
   { tables, aliases, resolve }: TNameScope,
-  schema: TSchemaLookup | undefined,
+  info: TSchemaInfo,
 ): { columns: Map<string, TMaskingStrategy>; wholeRows: string[]; stars: (string | null)[] } {
   const columns = new Map<string, TMaskingStrategy>();
   const wholeRows: string[] = [];
   for (const ref of refs.columnRefs) {
     for (const table of ref.qualifier ? resolve(ref.qualifier) : tables) {
-      const rule = columnRuleFor(masking, table, ref.column);
-      if (rule) columns.set(`${splitTable(table).table}.${ref.column}`, rule.strategy);
+      const strategy = referenceStrategy(masking, table, ref.column, info.viewSources);
+      if (strategy) columns.set(`${splitTable(table).table}.${ref.column}`, strategy);
     }
     if (ref.qualifier) continue;
     const whole =
       ref.column in aliases ? resolve(ref.column) : tables.filter((t) => splitTable(t).table === ref.column);
-    if (whole.some((t) => tableHasRules(masking, t, schema))) wholeRows.push(ref.column);
+    if (whole.some((t) => relationHasMasked(masking, t, info))) wholeRows.push(ref.column);
   }
   const stars = refs.starRefs.filter((qualifier) =>
-    (qualifier ? resolve(qualifier) : tables).some((t) => tableHasRules(masking, t, schema)),
+    (qualifier ? resolve(qualifier) : tables).some((t) => relationHasMasked(masking, t, info)),
   );
   return { columns, wholeRows, stars };
 }
@@ -345,15 +388,18 @@ function storedMaskedData(
   stored: TStoredSources,
   masking: TCompiledMasking,
   scope: TNameScope,
-  { columnsOf: schema, viewSources, userFunctions }: TSchemaInfo,
+  info: TSchemaInfo,
 ): string[] {
-  const hits = maskedReferences(stored, masking, scope, schema);
+  const { viewSources, userFunctions } = info;
+  const hits = maskedReferences(stored, masking, scope, info);
   const found = new Set<string>(hits.columns.keys());
   for (const name of hits.wholeRows) found.add(`whole rows of ${name}`);
   for (const qualifier of hits.stars) found.add(`${qualifier ? `${qualifier}.` : ""}* over masked columns`);
   for (const table of stored.tables) {
     const sources = viewSources?.(table);
-    if (sources && viewMasking(masking, sources)) found.add(`${table} (a view over masked data)`);
+    // A view whose columns' origins are known was judged by the columns stored, above.
+    if (sources && !hasColumnOrigins(sources) && viewMasking(masking, sources))
+      found.add(`${table} (a view over masked data)`);
     if (isStatisticsRelation(table)) found.add(table);
   }
   for (const fn of stored.functions)
@@ -394,14 +440,15 @@ export function statementMasking(
   };
 
   const scope: TNameScope = { tables, aliases: s.aliases, resolve };
-  const hits = maskedReferences(s, masking, scope, schema);
+  const hits = maskedReferences(s, masking, scope, info);
   for (const [ref, strategy] of hits.columns) refs.set(ref, strategy);
   for (const name of hits.wholeRows) reasons.push(`whole-row reference to ${name}`);
   for (const qualifier of hits.stars)
     reasons.push(`${qualifier ? `${qualifier}.` : ""}* over a table with masked columns`);
   for (const table of tables) {
     const sources = viewSources?.(table);
-    const view = sources ? viewMasking(masking, sources) : null;
+    // A view whose columns' origins are known counts by the columns referenced, as a table does (above).
+    const view = sources && !hasColumnOrigins(sources) ? viewMasking(masking, sources) : null;
     if (!view) continue;
     for (const ref of view.sensitiveRefs) refs.set(ref, view.strategy);
     reasons.push(
@@ -420,7 +467,7 @@ export function statementMasking(
   if (statistics.length > 0)
     reasons.push(`reads ${statistics.join(", ")}, which keep sample values of every column`);
   if (refs.size > 0) reasons.push(`references ${[...refs.keys()].join(", ")}`);
-  const touchesSensitive = reasons.length > 0 || tables.some((t) => tableHasRules(masking, t, schema));
+  const touchesSensitive = reasons.length > 0 || tables.some((t) => relationHasMasked(masking, t, info));
 
   const unknownFunctions = s.functions.filter((f) => !knownFunction(f, userFunctions));
   if (unknownFunctions.length > 0)

@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { buildCatalog } from "./catalog.ts";
 
+// A view's stored query (pg_rewrite.ev_action) whose target list is the given [resno, origin table OID,
+// origin attnum] entries, plain column references when the OID is not 0.
+const storedQuery = (entries: [number, number, number][]) =>
+  `({QUERY :targetList (${entries
+    .map(
+      ([resno, oid, attnum]) =>
+        `{TARGETENTRY :expr ${oid ? "{VAR :varno 1}" : "{FUNCEXPR :funcid 1}"} :resno ${resno} :resname c${resno} :resorigtbl ${oid} :resorigcol ${attnum} :resjunk false}`,
+    )
+    .join(" ")})})`;
+
 // Rows as CATALOG_SQL returns them: 'c' kind, oid, schema, table, attnum, column; 'd' kind, view oid, "",
 // function, attnum, "", relation oid.
 const rows = [
@@ -37,6 +47,46 @@ describe("buildCatalog", () => {
     // A whole-row reference reads every column.
     expect(catalog.viewSources("app.whole_rows")?.columns.map((c) => c.column)).toEqual(["id", "ssn"]);
     expect(catalog.viewSources("customers")).toBeUndefined();
+  });
+
+  it("knows which base column each column of a view carries, through the views it reads", () => {
+    const withQueries = buildCatalog([
+      ...rows,
+      ["c", "2", "public", "contacts", "3", "shout", ""],
+      // contacts: id is customers.id, ssn is customers.ssn, shout is computed.
+      [
+        "q",
+        "2",
+        "",
+        storedQuery([
+          [1, 1, 1],
+          [2, 1, 2],
+          [3, 0, 0],
+        ]),
+        "0",
+        "",
+        "",
+      ],
+      // contacts_again: its id is contacts.id.
+      ["q", "3", "", storedQuery([[1, 2, 1]]), "0", "", ""],
+      // whole_rows: a stored query the reader cannot read.
+      ["q", "4", "", "({QUERY :targetList", "0", "", ""],
+    ]);
+    expect(withQueries.viewColumnOrigin(2, 1)).toEqual({ table: "public.customers", column: "id" });
+    expect(withQueries.viewColumnOrigin(2, 3)).toBeNull();
+    expect(withQueries.viewColumnOrigin(3, 1)).toEqual({ table: "public.customers", column: "id" });
+    expect(withQueries.viewColumnOrigin(4, 1)).toBeNull();
+    expect(withQueries.viewColumnOrigin(1, 1)).toBeNull(); // a table, not a view
+    expect(withQueries.viewSources("contacts")?.columnOrigins).toEqual(
+      new Map([
+        ["id", { table: "public.customers", column: "id" }],
+        ["ssn", { table: "public.customers", column: "ssn" }],
+        ["shout", null],
+      ]),
+    );
+    // A stored query that cannot be read, or none: no origins, so the view is masked whole.
+    expect(withQueries.viewSources("app.whole_rows")?.columnOrigins).toBeUndefined();
+    expect(catalog.viewSources("contacts")?.columnOrigins).toBeUndefined();
   });
 
   it("terminates on views that read each other", () => {

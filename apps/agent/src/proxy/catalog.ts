@@ -112,6 +112,33 @@ export function buildCatalog(rows: string[][]): TCatalog {
     oidsByName.set(entry.table, [...(oidsByName.get(entry.table) ?? []), oid]);
   }
 
+  // Each view's column origins, read from its stored query when first asked for (most views never are).
+  const originsByView = new Map<number, ReturnType<typeof viewColumnOrigins>>();
+  const originsOf = (viewOid: number) => {
+    let origins = originsByView.get(viewOid);
+    if (origins === undefined) {
+      const text = storedQueries.get(viewOid);
+      origins = text === undefined ? null : viewColumnOrigins(text);
+      originsByView.set(viewOid, origins);
+    }
+    return origins;
+  };
+  const columnOrigin = (
+    viewOid: number,
+    attnum: number,
+    seen: Set<number>,
+  ): { table: string; column: string } | null => {
+    if (seen.has(viewOid)) return null;
+    seen.add(viewOid);
+    const origin = originsOf(viewOid)?.get(attnum);
+    if (!origin) return null;
+    // A column of another view: what that view's column carries.
+    if (storedQueries.has(origin.tableOid)) return columnOrigin(origin.tableOid, origin.attnum, seen);
+    const entry = byOid.get(origin.tableOid);
+    const column = entry?.columns.get(origin.attnum);
+    return entry && column ? { table: `${entry.schema}.${entry.table}`, column } : null;
+  };
+
   // A view's sources, through the views it reads (each view once, so a cycle cannot loop).
   const sourcesByOid = new Map<number, TViewSources>();
   const sourcesOf = (viewOid: number): TViewSources => {
@@ -139,31 +166,15 @@ export function buildCatalog(rows: string[][]): TCatalog {
     for (const fn of dependencies.get(viewOid)?.functions ?? []) functions.add(fn);
     result.columns = [...columns.values()];
     result.functions = [...functions];
-    return result;
-  };
-
-  // Each view's column origins, read from its stored query when first asked for (most views never are).
-  const originsByView = new Map<number, ReturnType<typeof viewColumnOrigins>>();
-  const columnOrigin = (
-    viewOid: number,
-    attnum: number,
-    seen: Set<number>,
-  ): { table: string; column: string } | null => {
-    if (seen.has(viewOid)) return null;
-    seen.add(viewOid);
-    let origins = originsByView.get(viewOid);
-    if (origins === undefined) {
-      const text = storedQueries.get(viewOid);
-      origins = text === undefined ? null : viewColumnOrigins(text);
-      originsByView.set(viewOid, origins);
+    // Which base column each of its columns carries, when its stored query could be read.
+    const own = byOid.get(viewOid);
+    if (own && storedQueries.has(viewOid) && originsOf(viewOid) !== null) {
+      const columnOrigins = new Map<string, { table: string; column: string } | null>();
+      for (const [attnum, name] of own.columns)
+        columnOrigins.set(name, columnOrigin(viewOid, attnum, new Set()));
+      return Object.assign(result, { columnOrigins });
     }
-    const origin = origins?.get(attnum);
-    if (!origin) return null;
-    // A column of another view: what that view's column carries.
-    if (storedQueries.has(origin.tableOid)) return columnOrigin(origin.tableOid, origin.attnum, seen);
-    const entry = byOid.get(origin.tableOid);
-    const column = entry?.columns.get(origin.attnum);
-    return entry && column ? { table: `${entry.schema}.${entry.table}`, column } : null;
+    return result;
   };
 
   return {

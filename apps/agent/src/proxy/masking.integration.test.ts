@@ -441,6 +441,10 @@ describe("masking through the agent", () => {
       "select * from digits",
       "select * from other_copy",
       "select * from notes order by id",
+      // A view's unmasked columns may be copied; its masked ones may not.
+      "create temp table contact_names as select id, full_name from customer_contacts",
+      "create temp table contact_emails as select id, email from customer_contacts",
+      "select * from contact_names order by id",
     ])
       outputs.push(
         await client.query(sql).then(
@@ -451,7 +455,10 @@ describe("masking through the agent", () => {
     assertNoLeak(outputs.join("\n"));
     // Filtering by a masked column copies nothing of it: such writes still run.
     expect(outputs.join("\n")).toContain("full_name || '' where email like 'ada%' -> []");
-    expect(outputs.at(-1)).toContain("Ada Lovelace");
+    expect(outputs.at(-4)).toContain("Ada Lovelace");
+    expect(outputs.at(-3)).toMatch(/-> \[\]$/);
+    expect(outputs.at(-2)).toMatch(/would store customer_contacts.email/);
+    expect(outputs.at(-1)).toContain('[{"id":1,"full_name":"Ada Lovelace"}');
     await client.end();
     await open.close();
   });
@@ -475,6 +482,13 @@ describe("masking through the agent", () => {
     const matview = await client.query("select id, r from reversed_ssns where id = 1");
     expect(matview.rows[0].id).toBe(1);
     assertNoLeak(JSON.stringify(matview.rows));
+    // What is computed from the view's unmasked columns reads exactly; from its masked ones, masked.
+    const computed = await client.query(
+      "select count(*)::int as n, max(upper(full_name)) as u, max(id) + 1 as next from customer_contacts",
+    );
+    expect(computed.rows[0]).toEqual({ n: 2, u: "CHARLES BABBAGE", next: 3 });
+    const fromMasked = await client.query("select upper(email) as e from customer_contacts where id = 1");
+    assertNoLeak(JSON.stringify(fromMasked.rows));
     await client.end();
     const event = proxy.events.findLast((e) => e.statement?.includes("from contacts_again"));
     expect(event?.maskedColumns).toEqual([
