@@ -177,8 +177,9 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info({ signal, graceMs: env.PORTCULLIS_SHUTDOWN_GRACE_MS }, "stopping");
-    clearInterval(timer);
+    // Grants keep being enforced during the grace: one that expires then still ends its sessions.
     await proxy.close(env.PORTCULLIS_SHUTDOWN_GRACE_MS);
+    clearInterval(timer);
     // Let the last events reach the spool file; unacknowledged ones are resent by the next run.
     await link.stop();
     await spool.close();

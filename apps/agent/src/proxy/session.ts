@@ -241,6 +241,11 @@ export class ProxySession {
    * anything since: with nothing pending either, the session is idle between transactions.
    */
   private readyStatus = 0x49;
+  /**
+   * Extended-protocol messages went upstream since the last Sync: the server holds them in an implicit
+   * transaction even when each is answered and a ReadyForQuery for an earlier batch has come since.
+   */
+  private unsynced = false;
   /** Set by endWhenIdle: the FATAL to end the session with at its next idle moment. */
   private endAtIdle: { reason: string; fatal: { code: string; message: string } } | null = null;
   private held: THold | null = null;
@@ -315,7 +320,7 @@ export class ProxySession {
   }
 
   private get betweenStatements(): boolean {
-    return this.pending.length === 0 && this.held === null && this.barrier === null;
+    return this.pending.length === 0 && !this.unsynced && this.held === null && this.barrier === null;
   }
 
   /** Ends the session, e.g. when its credential is revoked. */
@@ -551,7 +556,18 @@ export class ProxySession {
   }
 
   private handleClientFrame(frame: TFrame, decided?: TVerdict): Buffer {
-    switch (frame.type) {
+    const type = frame.type;
+    // Extended-protocol messages open an implicit transaction that only a Sync (or a Query) closes.
+    if (type === T.Sync || type === T.Query) this.unsynced = false;
+    else if (
+      type === T.Parse ||
+      type === T.Bind ||
+      type === T.Describe ||
+      type === T.Execute ||
+      type === T.Close
+    )
+      this.unsynced = true;
+    switch (type) {
       case T.Query: {
         const { sql } = statementOf(frame);
         if (this.discardUntilSync) return frame.raw;

@@ -5,7 +5,16 @@ import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { localUpstream, startTestProxy, type TTestProxy } from "./test-harness.ts";
+import {
+  backendMessages,
+  errorsIn,
+  frontend,
+  localUpstream,
+  rawSession,
+  startTestProxy,
+  type TTestProxy,
+} from "./test-harness.ts";
+import { parseMessage, queryMessage } from "./wire.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let direct: pg.Client;
@@ -15,6 +24,7 @@ beforeAll(async () => {
   direct = new pg.Client({ connectionString: database.url });
   await direct.connect();
   await direct.query("create table orders (id int primary key)");
+  await direct.query("create table batches (id int)");
 });
 
 afterAll(async () => {
@@ -118,4 +128,32 @@ it("cancels the statement still running when the grace is over, and rolls its tr
   const { rows } = await direct.query("select 1 from orders where id = 3");
   expect(rows).toEqual([]);
   await busy.client.end().catch(() => undefined);
+});
+
+it("waits for the Sync of an extended-protocol batch answered after an earlier ReadyForQuery", async () => {
+  const proxy = await startProxy();
+  const session = await rawSession(proxy.port);
+  // One write, as a pipelining client sends it: a simple query still running, then a batch without its Sync.
+  session.socket.write(
+    Buffer.concat([
+      queryMessage("select pg_sleep(0.3)"),
+      parseMessage("", "insert into batches values (1)"),
+      frontend.bind("", ""),
+      frontend.execute(""),
+      frontend.frame("H", Buffer.alloc(0)), // Flush
+    ]),
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  const closed = proxy.server.close(10_000);
+  // The SELECT's ReadyForQuery, then the INSERT's CommandComplete: the implicit transaction is still open.
+  const answered = await session.until("C", 2);
+  expect(backendMessages(answered).map((m) => m.type)).toEqual(["T", "D", "C", "Z", "1", "2", "C"]);
+  session.socket.write(frontend.sync());
+  const rest = await session.untilClosed(5_000);
+  // The Sync commits the batch; only then is the session ended.
+  expect(backendMessages(rest.bytes).map((m) => m.type)).toEqual(["Z", "E"]);
+  expect(errorsIn(rest.bytes).map((e) => e.C)).toEqual(["57P01"]);
+  await closed;
+  const { rows } = await direct.query<{ n: number }>("select count(*)::int as n from batches");
+  expect(rows[0]!.n).toBe(1);
 });
