@@ -350,7 +350,8 @@ async function listPage(Resource: TResourceClass, url: URL, ctx: TScimContext) {
   const { startIndex, count } = pageOf(url);
   const query = listQuery(url);
   const fromStore = query.filter === undefined && query.sortBy === undefined;
-  if (fromStore) ctx.page = { skip: startIndex - 1, take: count };
+  // Past 2^31 rows is past the end of any directory (and of what the store takes as an offset).
+  if (fromStore) ctx.page = { skip: Math.min(startIndex - 1, 2 ** 31 - 1), take: count };
   const all = (await new Resource(undefined, {
     ...query,
     startIndex: 1,

@@ -615,6 +615,10 @@ describe("SCIM provisioning", () => {
       (await db.group.findMany({ select: { name: true } })).map((g) => g.name).sort(),
     );
     expect(groups.every((g) => g.members === undefined)).toBe(true);
+    // A page far past the end is empty, as on the filtered path.
+    const far = await scim("GET", "Users?startIndex=99999999999999999999&count=2");
+    expect(far.status).toBe(200);
+    expect(far.body).toMatchObject({ totalResults: users.length, itemsPerPage: 0 });
     const withMembers = await scim("GET", `Groups?startIndex=1&count=500`);
     const synced = withMembers.body.Resources!.find((g) => g.displayName === "sync-group-2");
     expect(synced?.members?.map((m) => m.display)).toEqual(["sync-2@corp.example"]);
