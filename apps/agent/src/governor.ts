@@ -91,6 +91,11 @@ export class Governor {
 
   private readonly catalogs: SchemaCatalogs;
   private readonly redact: TTextRedactor;
+  /**
+   * Per connection: the sessions whose open transaction ran DDL, and once none is left, the invalidation a
+   * catalog read must come after for the doubt to end.
+   */
+  private readonly schemaDoubt = new Map<string, { sessions: Set<TSessionInfo>; settledAt: number | null }>();
 
   constructor(options: { catalogs?: SchemaCatalogs; redact?: TTextRedactor } = {}) {
     this.catalogs = options.catalogs ?? new SchemaCatalogs();
@@ -153,7 +158,7 @@ export class Governor {
     const connection = this.connectionsById.get(session.connectionId);
     // Keep the schema fresh in the background; until it is read, column origins count as unknown (masked).
     if (connection) void this.catalogs.ensure(connection.id, connection.upstream);
-    const catalog = this.catalogs.get(session.connectionId);
+    const catalog = this.catalogFor(session);
     // The same object while nothing changed, so sessions can reuse the plans they made with it.
     let current = this.sessionMaskings.get(compiled);
     if (!current || current.catalog !== catalog || current.key !== this.maskingKey) {
@@ -170,12 +175,46 @@ export class Governor {
     if (connection) await this.catalogs.ensure(connection.id, connection.upstream);
   }
 
-  /** DDL ran through the agent: read the schema again now (until then, unknown relations mask as unknown). */
-  schemaChanged(session: TSessionInfo): Promise<void> | void {
-    this.catalogs.invalidate(session.connectionId);
+  /**
+   * DDL ran in a session's transaction. The catalog is read on a connection of the agent's own, which sees
+   * only committed changes: a view redefined in that transaction would be masked by its old definition. Until
+   * the transaction has ended and the schema been read again, every session on the connection masks views
+   * whole.
+   */
+  schemaChanged(session: TSessionInfo): void {
+    let doubt = this.schemaDoubt.get(session.connectionId);
+    if (!doubt) {
+      doubt = { sessions: new Set(), settledAt: null };
+      this.schemaDoubt.set(session.connectionId, doubt);
+    }
+    doubt.sessions.add(session);
+    doubt.settledAt = null;
+  }
+
+  /** A session whose transaction ran DDL is between transactions (or gone): read the schema again now. */
+  schemaSettled(session: TSessionInfo): Promise<void> | void {
+    const doubt = this.schemaDoubt.get(session.connectionId);
+    if (!doubt?.sessions.delete(session)) return;
+    const seq = this.catalogs.invalidate(session.connectionId);
+    if (doubt.sessions.size === 0) doubt.settledAt = seq;
     const connection = this.connectionsById.get(session.connectionId);
-    if (connection && this.sessionMasking(session))
-      return this.catalogs.ensure(connection.id, connection.upstream);
+    if (connection) return this.catalogs.ensure(connection.id, connection.upstream);
+  }
+
+  /** The catalog masking uses for a session: in doubt while DDL on its connection is not known to be read. */
+  private catalogFor(session: TSessionInfo): TCatalog | undefined {
+    const catalog = this.catalogs.get(session.connectionId);
+    const doubt = this.schemaDoubt.get(session.connectionId);
+    if (!doubt) return catalog;
+    if (
+      doubt.sessions.size === 0 &&
+      doubt.settledAt !== null &&
+      this.catalogs.readAfter(session.connectionId, doubt.settledAt)
+    ) {
+      this.schemaDoubt.delete(session.connectionId);
+      return catalog;
+    }
+    return catalog && doubtfulCatalog(catalog);
   }
 
   get hasPolicy(): boolean {
@@ -371,7 +410,7 @@ export class Governor {
 
   private decisionMemo(session: TSessionInfo, masking: TCompiledMasking): TDecisionMemo {
     const rules = this.rulesByConnection.get(session.connectionId) ?? NO_RULES;
-    const catalog = this.catalogs.get(session.connectionId);
+    const catalog = this.catalogFor(session);
     let memo = this.memos.get(session);
     if (!memo || memo.rules !== rules || memo.masking !== masking || memo.catalog !== catalog) {
       memo = { rules, masking, catalog, byStatement: new WeakMap() };
@@ -383,6 +422,29 @@ export class Governor {
   get cacheStats(): { hits: number; misses: number; size: number } {
     return { hits: this.cache.hits, misses: this.cache.misses, size: this.cache.size };
   }
+}
+
+/** Named among a view's functions while its definition may have changed: one without a schema is unknown code. */
+const UNCOMMITTED_DEFINITION = "(a definition changed in a transaction not yet committed)";
+const doubtfulCatalogs = new WeakMap<TCatalog, TCatalog>();
+
+/** The catalog with every view masked whole (as calling unknown code) and no view column's origin known. */
+function doubtfulCatalog(catalog: TCatalog): TCatalog {
+  let doubtful = doubtfulCatalogs.get(catalog);
+  if (!doubtful) {
+    doubtful = {
+      ...catalog,
+      viewSources(table) {
+        const sources = catalog.viewSources(table);
+        return (
+          sources && { columns: sources.columns, functions: [...sources.functions, UNCOMMITTED_DEFINITION] }
+        );
+      },
+      viewColumnPath: () => null,
+    };
+    doubtfulCatalogs.set(catalog, doubtful);
+  }
+  return doubtful;
 }
 
 function unparsed(sql: string): TStatementAnalysis {

@@ -102,6 +102,7 @@ async function main(): Promise<void> {
         return { link: approvalLink(approvalId), decision };
       },
       schemaChanged: (session) => governor.schemaChanged(session),
+      schemaSettled: (session) => governor.schemaSettled(session),
       sessionsChanged: () => link.sessionsChanged(),
       record: (event, json) => {
         try {

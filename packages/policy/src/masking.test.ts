@@ -245,15 +245,27 @@ describe("views whose columns' origins are known", () => {
     ],
     functions: ["pg_catalog.replace"],
     columnOrigins: new Map([
-      ["id", { table: "public.customers", column: "id" }],
-      ["full_name", { table: "public.customers", column: "full_name" }],
-      ["email", { table: "public.customers", column: "email" }],
+      ["id", [{ table: "public.customers", column: "id" }]],
+      ["full_name", [{ table: "public.customers", column: "full_name" }]],
+      ["email", [{ table: "public.customers", column: "email" }]],
       ["ssn_digits", null], // replace(ssn, '-', '')
+      // Through another view, whose column a rule names.
+      [
+        "alias",
+        [
+          { table: "public.directory", column: "alias" },
+          { table: "public.customers", column: "full_name" },
+        ],
+      ],
     ]),
   };
+  const viewRule = compileMaskingRules(
+    [...rules, { ...rules[0]!, id: "v", columnPattern: "directory.alias", strategy: "hash" }],
+    { identityName: "dev@demo.local", groups: [] },
+  );
   const info = {
     columnsOf: (t: string) =>
-      t === "contacts" ? ["id", "full_name", "email", "ssn_digits"] : schema.columnsOf(t),
+      t === "contacts" ? ["id", "full_name", "email", "ssn_digits", "alias"] : schema.columnsOf(t),
     viewSources: (t: string) => (t === "contacts" ? contacts : undefined),
   };
   const decide = (sql: string) => statementMasking(one(sql), dev, info);
@@ -283,6 +295,14 @@ describe("views whose columns' origins are known", () => {
       expect(decide(sql).block?.ruleName, sql).toBe("Masked data cannot be copied into tables");
     // COPY out of a relation with masked columns stays refused, as for tables.
     expect(decide("copy (select id from contacts) to stdout").block).not.toBeNull();
+  });
+
+  it("applies a rule on a column of a view it passes through", () => {
+    expect(statementMasking(one("select lower(alias) from contacts"), viewRule, info)).toMatchObject({
+      tainted: true,
+      sensitiveRefs: ["contacts.alias"],
+    });
+    expect(decide("select lower(alias) from contacts").tainted).toBe(false);
   });
 
   it("without known origins, a view over masked data is masked whole as before", () => {

@@ -25,7 +25,7 @@ export interface TMaskingRuleSpec {
   exemptGroups: string[];
 }
 
-interface TColumnRule {
+export interface TColumnRule {
   schema: string | null;
   table: string;
   column: string;
@@ -274,10 +274,29 @@ export interface TViewSources {
   /** "schema.name" of the functions (and operators outside pg_catalog) it calls. */
   functions: readonly string[];
   /**
-   * When known for every column of the view: the base column each carries unchanged, or null (computed, a
-   * whole row). Then only the view's columns that carry masked data, or are computed, count as masked.
+   * When known for every column of the view: the columns each carries unchanged (see TColumnPath), or null
+   * (computed, a whole row). Then only the view's columns that carry masked data, or are computed while it
+   * reads masked data, count as masked.
    */
-  columnOrigins?: ReadonlyMap<string, { table: string; column: string } | null>;
+  columnOrigins?: ReadonlyMap<string, TColumnPath | null>;
+}
+
+/**
+ * The columns a view's column carries unchanged, outermost first: those of the views it passes through, then
+ * the base table's. A rule on any of them masks it.
+ */
+export type TColumnPath = readonly { table: string; column: string }[];
+
+/** The first rule along a view column's path: the outermost column with a rule decides. */
+export function pathRule(
+  masking: TCompiledMasking,
+  path: TColumnPath,
+): { rule: TColumnRule; table: string; column: string } | null {
+  for (const { table, column } of path) {
+    const rule = columnRuleFor(masking, table, column);
+    if (rule) return { rule, table, column };
+  }
+  return null;
 }
 export type TViewSourcesLookup = (table: string) => TViewSources | undefined;
 
@@ -322,17 +341,16 @@ function referenceStrategy(
   const sources = viewSources?.(table);
   const origins = sources?.columnOrigins;
   if (!sources || !origins || !origins.has(column)) return null;
-  const origin = origins.get(column);
-  if (origin) return columnRuleFor(masking, origin.table, origin.column)?.strategy ?? null;
+  const path = origins.get(column);
+  if (path) return pathRule(masking, path)?.rule.strategy ?? null;
   return viewMasking(masking, sources)?.strategy ?? null;
 }
 
 /** A view whose every column's origin is known: its masked columns are told apart from the others. */
 const hasColumnOrigins = (
   sources: TViewSources | undefined,
-): sources is TViewSources & {
-  columnOrigins: ReadonlyMap<string, { table: string; column: string } | null>;
-} => sources?.columnOrigins !== undefined;
+): sources is TViewSources & { columnOrigins: ReadonlyMap<string, TColumnPath | null> } =>
+  sources?.columnOrigins !== undefined;
 
 /** Whether any column of a table, or of a view with known column origins, is masked. */
 function relationHasMasked(masking: TCompiledMasking, table: string, info: TSchemaInfo): boolean {

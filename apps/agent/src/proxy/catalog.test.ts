@@ -40,8 +40,12 @@ describe("buildCatalog", () => {
       columns: [{ table: "public.customers", column: "ssn" }],
       functions: ["pg_catalog.upper"],
     });
+    // The view's columns it reads count too: a rule may name a view's column.
     expect(catalog.viewSources("public.contacts_again")).toEqual({
-      columns: [{ table: "public.customers", column: "ssn" }],
+      columns: [
+        { table: "public.contacts", column: "id" },
+        { table: "public.customers", column: "ssn" },
+      ],
       functions: ["pg_catalog.upper", "public.secret_of"],
     });
     // A whole-row reference reads every column.
@@ -49,15 +53,19 @@ describe("buildCatalog", () => {
     expect(catalog.viewSources("customers")).toBeUndefined();
   });
 
-  it("knows which base column each column of a view carries, through the views it reads", () => {
+  it("knows the columns each column of a view carries, through the views it reads", () => {
     const withQueries = buildCatalog([
       ...rows,
       ["c", "2", "public", "contacts", "3", "shout", ""],
+      ["c", "7", "public", "snapshot", "1", "id", ""],
+      ["c", "8", "public", "stored", "1", "ssn", ""],
+      ["d", "7", "", "", "1", "", "2"],
+      ["d", "8", "", "", "2", "", "1"],
       // contacts: id is customers.id, ssn is customers.ssn, shout is computed.
       [
         "q",
         "2",
-        "",
+        "v",
         storedQuery([
           [1, 1, 1],
           [2, 1, 2],
@@ -68,19 +76,35 @@ describe("buildCatalog", () => {
         "",
       ],
       // contacts_again: its id is contacts.id.
-      ["q", "3", "", storedQuery([[1, 2, 1]]), "0", "", ""],
+      ["q", "3", "v", storedQuery([[1, 2, 1]]), "0", "", ""],
       // whole_rows: a stored query the reader cannot read.
-      ["q", "4", "", "({QUERY :targetList", "0", "", ""],
+      ["q", "4", "v", "({QUERY :targetList", "0", "", ""],
+      // snapshot, a materialized view of contacts.id; stored, one of customers.ssn.
+      ["q", "7", "m", storedQuery([[1, 2, 1]]), "0", "", ""],
+      ["q", "8", "m", storedQuery([[1, 1, 2]]), "0", "", ""],
     ]);
-    expect(withQueries.viewColumnOrigin(2, 1)).toEqual({ table: "public.customers", column: "id" });
-    expect(withQueries.viewColumnOrigin(2, 3)).toBeNull();
-    expect(withQueries.viewColumnOrigin(3, 1)).toEqual({ table: "public.customers", column: "id" });
-    expect(withQueries.viewColumnOrigin(4, 1)).toBeNull();
-    expect(withQueries.viewColumnOrigin(1, 1)).toBeNull(); // a table, not a view
+    const customersId = { table: "public.customers", column: "id" };
+    expect(withQueries.viewColumnPath(2, 1)).toEqual([customersId]);
+    expect(withQueries.viewColumnPath(2, 3)).toBeNull();
+    // Through another view: its column first, so a rule on it applies too.
+    expect(withQueries.viewColumnPath(3, 1)).toEqual([
+      { table: "public.contacts", column: "id" },
+      customersId,
+    ]);
+    expect(withQueries.viewColumnPath(4, 1)).toBeNull();
+    expect(withQueries.viewColumnPath(1, 1)).toBeNull(); // a table, not a view
+    // A materialized view holds what a view gave at its last refresh: not followed into the view...
+    expect(withQueries.viewColumnPath(7, 1)).toBeNull();
+    expect(withQueries.viewSources("snapshot")?.functions).toContain(
+      "(a view as it was when the materialized view was refreshed)",
+    );
+    // ...but into a table, yes.
+    expect(withQueries.viewColumnPath(8, 1)).toEqual([{ table: "public.customers", column: "ssn" }]);
+    expect(withQueries.viewSources("stored")?.functions).toEqual([]);
     expect(withQueries.viewSources("contacts")?.columnOrigins).toEqual(
       new Map([
-        ["id", { table: "public.customers", column: "id" }],
-        ["ssn", { table: "public.customers", column: "ssn" }],
+        ["id", [customersId]],
+        ["ssn", [{ table: "public.customers", column: "ssn" }]],
         ["shout", null],
       ]),
     );
@@ -90,7 +114,13 @@ describe("buildCatalog", () => {
   });
 
   it("terminates on views that read each other", () => {
-    expect(catalog.viewSources("loop_a")).toEqual({ columns: [], functions: [] });
+    expect(catalog.viewSources("loop_a")?.functions).toEqual([]);
+    expect(
+      catalog
+        .viewSources("loop_a")
+        ?.columns.map((c) => c.table)
+        .sort(),
+    ).toEqual(["public.loop_a", "public.loop_b"]);
   });
 
   it("knows the functions defined outside pg_catalog", () => {

@@ -1,7 +1,7 @@
 // What the agent knows of each upstream database's schema: table OID + attribute number → table and column
 // names (RowDescription identifies direct column references that way, through aliases, subqueries and
 // CTEs), and table → columns (to expand `*` when deciding masking). Read on a connection of the agent's own.
-import type { TSchemaInfo, TViewSources } from "@portcullis/policy";
+import type { TColumnPath, TSchemaInfo, TViewSources } from "@portcullis/policy";
 import type { Logger } from "pino";
 import { connectUpstream, type TUpstreamTarget } from "./upstream.ts";
 import { viewColumnOrigins } from "./view-lineage.ts";
@@ -11,7 +11,7 @@ import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessa
 // something a view's query depends on (view oid, relation oid and attnum, 0 for a whole row; or a function,
 // or an operator outside pg_catalog, as "schema.name"); 'f' the name of a function defined outside
 // pg_catalog (extensions' aside), which a built-in's bare name may resolve to; 'q' a view's stored query
-// (view oid, its pg_node_tree text), which tells which base column each of its columns carries.
+// (view oid, relkind: v or m, its pg_node_tree text), which tells which column each of its columns carries.
 const CATALOG_SQL = `select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
   a.attnum::int8 as num, a.attname::text as c, null::int8 as ref
 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
@@ -32,7 +32,7 @@ left join pg_operator o on d.refclassid = 'pg_operator'::regclass and o.oid = d.
 left join pg_namespace onsp on onsp.oid = o.oprnamespace
 where d.refclassid in ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass)
 union all
-select 'q', r.ev_class::int8, '', r.ev_action::text, 0, '', null::int8
+select 'q', r.ev_class::int8, v.relkind::text, r.ev_action::text, 0, '', null::int8
 from pg_rewrite r
 join pg_class v on v.oid = r.ev_class and v.relkind in ('v', 'm') and r.rulename = '_RETURN'
 join pg_namespace vn on vn.oid = v.relnamespace and vn.nspname not in ('pg_catalog', 'information_schema')
@@ -43,6 +43,12 @@ where n.nspname not in ('pg_catalog', 'information_schema')
   and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
 order by 1, 2, 5`;
 
+/**
+ * In the functions of a materialized view that read a (non-materialized) view: what it holds is not known to
+ * match what that view reads now, so it is masked as a view calling unknown code is (a name without a schema).
+ */
+const REFRESHED_FROM_A_VIEW = "(a view as it was when the materialized view was refreshed)";
+
 /** How long a catalog is trusted before it is read again (DDL through the agent refreshes it at once). */
 const CATALOG_TTL_MS = 30_000;
 
@@ -52,10 +58,11 @@ export interface TCatalog extends TSchemaInfo {
   /** What a view reads (through other views); undefined for anything that is not a view. */
   viewSources(table: string): TViewSources | undefined;
   /**
-   * The base table column a view's column carries unchanged (through the views it reads), or null: computed,
-   * a whole row, or not known. Only a view's own columns; a table's are their own origin.
+   * The columns a view's column carries unchanged, outermost first: the columns of the views it passes
+   * through, then the base table's (a rule on any of them masks it). Null when computed, a whole row, or not
+   * known. Only a view's own columns; a table's are their own origin.
    */
-  viewColumnOrigin(viewOid: number, attnum: number): { table: string; column: string } | null;
+  viewColumnPath(viewOid: number, attnum: number): TColumnPath | null;
   userFunctions: ReadonlySet<string>;
 }
 
@@ -75,11 +82,11 @@ export function buildCatalog(rows: string[][]): TCatalog {
   const byName = new Map<string, string[]>();
   const dependencies = new Map<number, TViewDependencies>();
   const userFunctions = new Set<string>();
-  const storedQueries = new Map<number, string>();
+  const storedQueries = new Map<number, { text: string; materialized: boolean }>();
   for (const [kind, oidText, a, b, numText, c, refText] of rows) {
     const oid = Number(oidText);
     if (kind === "q") {
-      storedQueries.set(oid, b!);
+      storedQueries.set(oid, { text: b!, materialized: a === "m" });
       continue;
     }
     if (kind === "f") {
@@ -117,26 +124,27 @@ export function buildCatalog(rows: string[][]): TCatalog {
   const originsOf = (viewOid: number) => {
     let origins = originsByView.get(viewOid);
     if (origins === undefined) {
-      const text = storedQueries.get(viewOid);
-      origins = text === undefined ? null : viewColumnOrigins(text);
+      const stored = storedQueries.get(viewOid);
+      origins = stored === undefined ? null : viewColumnOrigins(stored.text);
       originsByView.set(viewOid, origins);
     }
     return origins;
   };
-  const columnOrigin = (
-    viewOid: number,
-    attnum: number,
-    seen: Set<number>,
-  ): { table: string; column: string } | null => {
-    if (seen.has(viewOid)) return null;
-    seen.add(viewOid);
-    const origin = originsOf(viewOid)?.get(attnum);
+  const columnPath = (relationOid: number, attnum: number, seen: Set<number>): TColumnPath | null => {
+    if (seen.has(relationOid)) return null;
+    seen.add(relationOid);
+    const origin = originsOf(relationOid)?.get(attnum);
     if (!origin) return null;
-    // A column of another view: what that view's column carries.
-    if (storedQueries.has(origin.tableOid)) return columnOrigin(origin.tableOid, origin.attnum, seen);
     const entry = byOid.get(origin.tableOid);
     const column = entry?.columns.get(origin.attnum);
-    return entry && column ? { table: `${entry.schema}.${entry.table}`, column } : null;
+    if (!entry || !column) return null;
+    const hop = { table: `${entry.schema}.${entry.table}`, column };
+    const inner = storedQueries.get(origin.tableOid);
+    if (!inner) return [hop]; // a base table
+    // A materialized view holds what a view gave at its last refresh; the view may have been redefined since.
+    if (storedQueries.get(relationOid)!.materialized && !inner.materialized) return null;
+    const rest = columnPath(origin.tableOid, origin.attnum, seen);
+    return rest && [hop, ...rest];
   };
 
   // A view's sources, through the views it reads (each view once, so a cycle cannot loop).
@@ -148,20 +156,25 @@ export function buildCatalog(rows: string[][]): TCatalog {
     const functions = new Set<string>();
     const result = { columns: [] as { table: string; column: string }[], functions: [] as string[] };
     sourcesByOid.set(viewOid, result);
+    const materialized = storedQueries.get(viewOid)?.materialized ?? false;
     for (const relation of dependencies.get(viewOid)?.relations ?? []) {
+      const entry = byOid.get(relation.oid);
+      if (entry) {
+        // The columns it reads, of a table or of a view (a rule may name a view's column).
+        const table = `${entry.schema}.${entry.table}`;
+        // attnum 0: the whole row.
+        const names =
+          relation.attnum === 0 ? [...entry.columns.values()] : [entry.columns.get(relation.attnum)];
+        for (const column of names) if (column) columns.set(`${table}|${column}`, { table, column });
+      }
       if (dependencies.has(relation.oid)) {
         const inner = sourcesOf(relation.oid);
         for (const col of inner.columns) columns.set(`${col.table}|${col.column}`, col);
         for (const fn of inner.functions) functions.add(fn);
-        continue;
+        // What it stored came from the view as it was at the last refresh, which may not be as it is now.
+        if (materialized && !storedQueries.get(relation.oid)?.materialized)
+          functions.add(REFRESHED_FROM_A_VIEW);
       }
-      const entry = byOid.get(relation.oid);
-      if (!entry) continue;
-      const table = `${entry.schema}.${entry.table}`;
-      // attnum 0: the whole row.
-      const names =
-        relation.attnum === 0 ? [...entry.columns.values()] : [entry.columns.get(relation.attnum)];
-      for (const column of names) if (column) columns.set(`${table}|${column}`, { table, column });
     }
     for (const fn of dependencies.get(viewOid)?.functions ?? []) functions.add(fn);
     result.columns = [...columns.values()];
@@ -169,17 +182,17 @@ export function buildCatalog(rows: string[][]): TCatalog {
     // Which base column each of its columns carries, when its stored query could be read.
     const own = byOid.get(viewOid);
     if (own && storedQueries.has(viewOid) && originsOf(viewOid) !== null) {
-      const columnOrigins = new Map<string, { table: string; column: string } | null>();
+      const columnOrigins = new Map<string, TColumnPath | null>();
       for (const [attnum, name] of own.columns)
-        columnOrigins.set(name, columnOrigin(viewOid, attnum, new Set()));
+        columnOrigins.set(name, columnPath(viewOid, attnum, new Set()));
       return Object.assign(result, { columnOrigins });
     }
     return result;
   };
 
   return {
-    viewColumnOrigin: (viewOid, attnum) =>
-      storedQueries.has(viewOid) ? columnOrigin(viewOid, attnum, new Set()) : null,
+    viewColumnPath: (viewOid, attnum) =>
+      storedQueries.has(viewOid) ? columnPath(viewOid, attnum, new Set()) : null,
     origin(tableOid, attnum) {
       const entry = byOid.get(tableOid);
       const column = entry?.columns.get(attnum);
@@ -255,8 +268,11 @@ export async function queryUpstream(
 }
 
 export class SchemaCatalogs {
-  private readonly catalogs = new Map<string, { catalog: TCatalog; readAt: number }>();
-  private readonly loading = new Map<string, Promise<void>>();
+  /** Numbers reads and invalidations in the order they happen. */
+  private seq = 0;
+  private readonly catalogs = new Map<string, { catalog: TCatalog; readAt: number; seq: number }>();
+  private readonly loading = new Map<string, { promise: Promise<void>; seq: number }>();
+  private readonly invalidated = new Map<string, number>();
 
   constructor(private readonly logger?: Logger) {}
 
@@ -265,34 +281,49 @@ export class SchemaCatalogs {
     return this.catalogs.get(connectionId)?.catalog;
   }
 
-  /** Reads the catalog if it is missing or stale; resolves when it is fresh (or the read failed). */
-  ensure(connectionId: string, target: TUpstreamTarget, now = Date.now()): Promise<void> {
-    const current = this.catalogs.get(connectionId);
-    if (current && now - current.readAt < CATALOG_TTL_MS) return Promise.resolve();
-    let pending = this.loading.get(connectionId);
-    if (!pending) {
-      pending = readRows(target, CATALOG_SQL)
-        .then((rows) => {
-          this.catalogs.set(connectionId, {
-            catalog: buildCatalog(rows),
-            readAt: Date.now(),
-          });
-        })
-        .catch((error: Error) =>
-          this.logger?.warn(
-            { connectionId, err: error.message },
-            "could not read the schema catalog; masking treats origins as unknown",
-          ),
-        )
-        .finally(() => this.loading.delete(connectionId));
-      this.loading.set(connectionId, pending);
-    }
-    return pending;
+  /** Whether the catalog held now was read after `seq` (an invalidate()'s number) was given. */
+  readAfter(connectionId: string, seq: number): boolean {
+    return (this.catalogs.get(connectionId)?.seq ?? 0) > seq;
   }
 
-  /** After DDL through the agent: the next ensure() reads the catalog again. */
-  invalidate(connectionId: string): void {
+  /**
+   * Reads the catalog if it is missing, stale, or older than the last invalidate(); resolves when it is fresh
+   * (or the read failed). A read already under way is reused only if it began after that invalidate().
+   */
+  ensure(connectionId: string, target: TUpstreamTarget, now = Date.now()): Promise<void> {
+    const invalidated = this.invalidated.get(connectionId) ?? 0;
     const current = this.catalogs.get(connectionId);
-    if (current) current.readAt = 0;
+    if (current && current.seq > invalidated && now - current.readAt < CATALOG_TTL_MS)
+      return Promise.resolve();
+    const pending = this.loading.get(connectionId);
+    if (pending && pending.seq > invalidated) return pending.promise;
+    const seq = ++this.seq;
+    const promise = readRows(target, CATALOG_SQL)
+      .then((rows) => {
+        // Reads may finish out of order: the one begun last wins.
+        if ((this.catalogs.get(connectionId)?.seq ?? 0) < seq)
+          this.catalogs.set(connectionId, { catalog: buildCatalog(rows), readAt: Date.now(), seq });
+      })
+      .catch((error: Error) =>
+        this.logger?.warn(
+          { connectionId, err: error.message },
+          "could not read the schema catalog; masking treats origins as unknown",
+        ),
+      )
+      .finally(() => {
+        if (this.loading.get(connectionId)?.promise === promise) this.loading.delete(connectionId);
+      });
+    this.loading.set(connectionId, { promise, seq });
+    return promise;
+  }
+
+  /**
+   * The schema may have changed (DDL committed): what was read before, or is being read now, is stale. Returns
+   * a number for readAfter().
+   */
+  invalidate(connectionId: string): number {
+    const seq = ++this.seq;
+    this.invalidated.set(connectionId, seq);
+    return seq;
   }
 }

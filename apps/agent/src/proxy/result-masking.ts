@@ -4,6 +4,7 @@
 import {
   columnRuleFor,
   maskText,
+  pathRule,
   viewMasking,
   type TCompiledMasking,
   type TMaskingStrategy,
@@ -102,22 +103,26 @@ export function planResult(
     if (origin) {
       const rule = columnRuleFor(masking.compiled, origin.table, origin.column);
       const sources = rule ? undefined : masking.catalog?.viewSources(origin.table);
-      const view = sources ? viewMasking(masking.compiled, sources) : null;
+      const shown = `${origin.table.replace(/^public\./, "")}.${origin.column}`;
       if (rule) {
         action = rule.strategy;
-        label = `${origin.table.replace(/^public\./, "")}.${origin.column}`;
-      } else if (view) {
-        // A view over masked data. A column that carries one base column unchanged is masked as that column
-        // is (or not at all); any other (computed, a whole row, not known) as the view's masked sources.
-        const base = masking.catalog?.viewColumnOrigin(field.tableOid, field.attnum);
-        const baseRule = base ? columnRuleFor(masking.compiled, base.table, base.column) : null;
-        const viewColumn = `${origin.table.replace(/^public\./, "")}.${origin.column}`;
-        if (!base) {
-          action = view.strategy;
-          label = `${viewColumn} (view)`;
-        } else if (baseRule) {
-          action = baseRule.strategy;
-          label = `${viewColumn} (${base.table.replace(/^public\./, "")}.${base.column})`;
+        label = shown;
+      } else if (sources) {
+        // A view's column: masked as the columns it carries unchanged are (the outermost with a rule), or, when
+        // computed (or not known), as the view's masked sources are.
+        const path = masking.catalog?.viewColumnPath(field.tableOid, field.attnum);
+        if (path) {
+          const hit = pathRule(masking.compiled, path);
+          if (hit) {
+            action = hit.rule.strategy;
+            label = `${shown} (${hit.table.replace(/^public\./, "")}.${hit.column})`;
+          }
+        } else {
+          const view = viewMasking(masking.compiled, sources);
+          if (view) {
+            action = view.strategy;
+            label = `${shown} (view)`;
+          }
         }
       }
     } else if (statement.tainted) {

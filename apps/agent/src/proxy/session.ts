@@ -246,6 +246,8 @@ export class ProxySession {
    * transaction even when each is answered and a ReadyForQuery for an earlier batch has come since.
    */
   private unsynced = false;
+  /** DDL succeeded since the session was last between transactions (see TProxyHooks.schemaChanged). */
+  private ddlInTransaction = false;
   /** Set by endWhenIdle: the FATAL to end the session with at its next idle moment. */
   private endAtIdle: { reason: string; fatal: { code: string; message: string } } | null = null;
   private held: THold | null = null;
@@ -333,6 +335,7 @@ export class ProxySession {
   private close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.ddlInTransaction) void this.hooks.schemaSettled?.(this.info);
     // After a Terminate the database closing its end is expected: keep the client's reason.
     if (this.closeReason !== "client terminated the session") this.closeReason = reason;
     this.client.end();
@@ -999,6 +1002,11 @@ export class ProxySession {
         }
         this.readyStatus = frame.raw[5]!;
         this.discardUntilSync = false;
+        // DDL committed (or rolled back): the schema is read again before the client's next statement.
+        if (this.ddlInTransaction && this.readyStatus === 0x49) {
+          this.ddlInTransaction = false;
+          this.pauseClientFor(this.hooks.schemaSettled?.(this.info));
+        }
         return frame.raw;
       }
       default:
@@ -1110,7 +1118,10 @@ export class ProxySession {
     error: string | null,
     masked: Set<string>,
   ): void {
-    if (!error && run.analysis.class === "ddl") this.pauseClientFor(this.hooks.schemaChanged?.(this.info));
+    if (!error && run.analysis.class === "ddl") {
+      this.ddlInTransaction = true;
+      this.hooks.schemaChanged?.(this.info);
+    }
     this.emit({
       text: run.analysis.text,
       analysis: run.analysis,

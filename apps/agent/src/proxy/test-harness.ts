@@ -119,6 +119,7 @@ export async function startTestProxy(
       masking: (s) => governor.sessionMasking(s),
       prepareSession: (s) => governor.prepareSession(s),
       schemaChanged: (s) => governor.schemaChanged(s),
+      schemaSettled: (s) => governor.schemaSettled(s),
       ...hooks,
     },
   });

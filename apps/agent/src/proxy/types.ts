@@ -76,9 +76,16 @@ export interface TProxyHooks {
   ): { link: string | null; decision: Promise<TApprovalDecision> };
   /** Work to finish before the session's first statement (reading the schema catalog for masking). */
   prepareSession?(session: TSessionInfo): Promise<void>;
-  /** A DDL statement succeeded: what the agent knows of the schema is stale. The promise (if any) settles
-   * once the schema has been read again. */
-  schemaChanged?(session: TSessionInfo): Promise<void> | void;
+  /**
+   * A DDL statement succeeded in the session's transaction, which the agent's own reads of the schema cannot
+   * see until it commits: until schemaSettled, masking treats what it knows of the schema as in doubt.
+   */
+  schemaChanged?(session: TSessionInfo): void;
+  /**
+   * A session whose transaction ran DDL is between transactions again, or closed. The promise (if any)
+   * settles once the schema has been read again.
+   */
+  schemaSettled?(session: TSessionInfo): Promise<void> | void;
   /** A session opened or closed (the agent reports its open sessions to the control plane). */
   sessionsChanged?(): void;
 }
