@@ -285,8 +285,17 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
         if (key === "SelectStmt" && node.intoClause) storedSources.push(node);
         if (key === "RangeVar") {
           tables.add(qualifiedName(node));
-          const alias = (node.alias as { aliasname?: string } | undefined)?.aliasname;
-          if (alias) aliases[alias] = qualifiedName(node);
+          const alias = node.alias as TRangeAlias | undefined;
+          if (alias?.aliasname) aliases[alias.aliasname] = qualifiedName(node);
+          const renamed = renamedColumns(node);
+          if (renamed) starRefs.add(renamed);
+        }
+        if (key === "JoinExpr") {
+          // `(a join b ...) as j`: j's columns come from every table of the statement, as a subquery's do.
+          const alias = (node.alias as TRangeAlias | undefined)?.aliasname;
+          if (alias) aliases[alias] = null;
+          const renamed = renamedColumns(node);
+          if (renamed) starRefs.add(renamed);
         }
         if (key === "RangeSubselect" || key === "RangeFunction") {
           const alias = (node.alias as { aliasname?: string } | undefined)?.aliasname;
@@ -407,6 +416,18 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
 /** Clauses that choose rows but produce no value: what they read is never stored. */
 const ROW_FILTERS = new Set(["whereClause", "havingClause", "quals"]);
 
+type TRangeAlias = { aliasname?: string; colnames?: unknown[] };
+
+/**
+ * `from customers as t(a, b, c)` renames a relation's columns by position: `b` may then be a masked column
+ * under another name. Such a relation counts as read whole, like `t.*`: returns the star's qualifier (the
+ * alias), or null when there is no column list.
+ */
+function renamedColumns(node: TNode): string | null {
+  const alias = node.alias as TRangeAlias | undefined;
+  return alias?.aliasname && (alias.colnames?.length ?? 0) > 0 ? alias.aliasname : null;
+}
+
 /** Column, star and function references and relations in the subtrees that feed stored values. */
 function collectStored(sources: unknown[], cteNames: Set<string>): TStoredSources {
   const columnRefs = new Map<string, { qualifier: string | null; column: string }>();
@@ -423,6 +444,11 @@ function collectStored(sources: unknown[], cteNames: Set<string>): TStoredSource
     if (rawKey === "RangeVar" || isBareRangeVar(rawKey, node)) {
       const name = qualifiedName(node);
       if (!cteNames.has(name)) tables.add(name);
+      const renamed = renamedColumns(node);
+      if (renamed) starRefs.add(renamed);
+    } else if (rawKey === "JoinExpr") {
+      const renamed = renamedColumns(node);
+      if (renamed) starRefs.add(renamed);
     } else if (rawKey === "ColumnRef") {
       const fields = (node.fields as TNode[] | undefined) ?? [];
       const names = fields.map((f) => (f.String as { sval?: string } | undefined)?.sval ?? null);

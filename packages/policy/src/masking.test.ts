@@ -114,8 +114,21 @@ describe("statementMasking: computed columns are masked when the statement touch
     "select string_agg(email, ',') from customers",
     "select most_common_vals from pg_stats where tablename = 'customers'",
     "select stavalues1 from pg_catalog.pg_statistic",
+    // Column aliases rename by position (b is email here); a join's alias stands for all of its tables.
+    "select upper(b) from customers as t(a, c, b)",
+    "select upper(j.email) from (customers c join orders o on o.customer_id = c.id) as j",
+    "select upper(j.e) from (customers c join orders o on o.customer_id = c.id) as j(a, b, e)",
   ])("%s", (sql) => {
-    expect(statementMasking(one(sql), dev).tainted).toBe(true);
+    expect(statementMasking(one(sql), dev, schema).tainted).toBe(true);
+  });
+
+  it("refuses to store what a column alias renamed", () => {
+    expect(
+      statementMasking(one("insert into notes select a, c from customers as t(a, b, c)"), dev, schema).block,
+    ).toMatchObject({ ruleName: "Masked data cannot be copied into tables" });
+    expect(statementMasking(one("select upper(i::text) from orders as o(i, c)"), dev, schema).tainted).toBe(
+      false,
+    );
   });
 
   it.each([

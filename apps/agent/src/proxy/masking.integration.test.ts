@@ -549,6 +549,22 @@ describe("masking through the agent", () => {
     await open.close();
   });
 
+  it("masks what column aliases rename and a join's alias reads", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const token = "sk_live_51Adaabcdef0123456789abcd"; // no content detector of these tests knows it
+    for (const sql of [
+      "select upper(f) as v from customers as t(a, b, c, d, e, f) where a = 1",
+      "select upper(j.api_token) as v from (customers c join orders o on o.customer_id = c.id) as j where j.full_name = 'Ada Lovelace'",
+      "select v from customers as t(a, b, c, d, e, v) where a = 1",
+    ]) {
+      const { rows } = await client.query<{ v: string | null }>(sql);
+      expect(rows, sql).toHaveLength(1);
+      expect(rows[0]!.v?.toLowerCase() ?? null, sql).not.toBe(token.toLowerCase());
+    }
+    await client.end();
+  });
+
   it("a view over unmasked tables reads exactly as direct", async () => {
     const sql = "select * from order_totals order by id";
     const viaAgent = new pg.Client({ connectionString: url() });
