@@ -197,8 +197,10 @@ export class Governor {
     if (!doubt?.sessions.delete(session)) return;
     const seq = this.catalogs.invalidate(session.connectionId);
     if (doubt.sessions.size === 0) doubt.settledAt = seq;
+    // A session without masking does not wait for the read: the next masked session's starts it.
     const connection = this.connectionsById.get(session.connectionId);
-    if (connection) return this.catalogs.ensure(connection.id, connection.upstream);
+    if (connection && this.sessionMasking(session))
+      return this.catalogs.ensure(connection.id, connection.upstream);
   }
 
   /** The catalog masking uses for a session: in doubt while DDL on its connection is not known to be read. */
