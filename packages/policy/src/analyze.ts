@@ -42,6 +42,11 @@ export interface TStatementAnalysis {
   /** What feeds the values a statement stores (INSERT's rows, UPDATE's SET, MERGE's source and actions,
    * CREATE TABLE AS and SELECT INTO's query): masked data must not be copied where masking no longer applies. */
   stored: TStoredSources | null;
+  /**
+   * Names of WITH queries the statement also reads as relations. SQL scopes a WITH name, so in another part
+   * of the statement the same name may be the table or view of that name.
+   */
+  cteShadowed?: string[];
 }
 
 export interface TStoredSources {
@@ -262,6 +267,13 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   let unboundedWrite = false;
   let changesQuoting = false;
   const storedSources: unknown[] = [];
+  /**
+   * Aliases hold for the whole statement, though SQL scopes them: one name bound to two relations (`t` in a
+   * subquery and in the outer FROM) stands for any table of the statement (null), as a subquery's does.
+   */
+  const bindAlias = (name: string, table: string | null) => {
+    aliases[name] = name in aliases && aliases[name] !== table ? null : table;
+  };
 
   const visit = (value: unknown, parentKey: string | null): void => {
     if (Array.isArray(value)) {
@@ -277,8 +289,9 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
         nested.add(key);
         const node = child as TNode;
         // (A WITH clause feeds the values too: `with x as (select ssn ...) insert ... select * from x`.)
-        if (key === "InsertStmt") storedSources.push(node.selectStmt, node.withClause);
-        if (key === "UpdateStmt") storedSources.push(node.targetList, node.withClause);
+        if (key === "InsertStmt") storedSources.push(node.selectStmt, node.withClause, node.onConflictClause);
+        // UPDATE ... FROM: its relations feed the SET values (their column aliases too).
+        if (key === "UpdateStmt") storedSources.push(node.targetList, node.withClause, node.fromClause);
         if (key === "MergeStmt")
           storedSources.push(node.sourceRelation, node.mergeWhenClauses, node.withClause);
         if (key === "CreateTableAsStmt") storedSources.push(node.query);
@@ -286,24 +299,24 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
         if (key === "RangeVar") {
           tables.add(qualifiedName(node));
           const alias = node.alias as TRangeAlias | undefined;
-          if (alias?.aliasname) aliases[alias.aliasname] = qualifiedName(node);
+          if (alias?.aliasname) bindAlias(alias.aliasname, qualifiedName(node));
           const renamed = renamedColumns(node);
           if (renamed) starRefs.add(renamed);
         }
         if (key === "JoinExpr") {
           // `(a join b ...) as j`: j's columns come from every table of the statement, as a subquery's do.
           const alias = (node.alias as TRangeAlias | undefined)?.aliasname;
-          if (alias) aliases[alias] = null;
+          if (alias) bindAlias(alias, null);
           const renamed = renamedColumns(node);
           if (renamed) starRefs.add(renamed);
         }
         if (key === "RangeSubselect" || key === "RangeFunction") {
           const alias = (node.alias as { aliasname?: string } | undefined)?.aliasname;
-          if (alias) aliases[alias] = null;
+          if (alias) bindAlias(alias, null);
         }
         if (key === "CommonTableExpr" && typeof node.ctename === "string") {
           cteNames.add(node.ctename);
-          aliases[node.ctename] = null;
+          bindAlias(node.ctename, null);
         }
         if (key === "ColumnRef") {
           const fields = (node.fields as TNode[] | undefined) ?? [];
@@ -373,6 +386,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   };
   visit(stmt, null);
   nested.delete(command);
+  const cteShadowed = [...cteNames].filter((name) => tables.has(name));
   for (const name of cteNames) tables.delete(name);
 
   let cls = classify(command, nested, stmt, functions);
@@ -410,6 +424,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     changesQuoting,
     preparedStatement: preparedStatementOf(command, (stmt[command] ?? {}) as TNode),
     stored: storedSources.length > 0 ? collectStored(storedSources, cteNames) : null,
+    ...(cteShadowed.length > 0 ? { cteShadowed } : {}),
   };
 }
 

@@ -122,6 +122,28 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(statementMasking(one(sql), dev, schema).tainted).toBe(true);
   });
 
+  it.each([
+    // Function-style notation: t.row_to_json is row_to_json(t).
+    "select t.row_to_json from customers t",
+    "select c.record_out from customers c",
+    // One alias in two scopes: here t is customers inside, orders outside.
+    "select (select upper(t.email) from customers t where t.id = o.id) from orders o, orders t",
+    // A WITH name in one scope, the table of that name in another.
+    "select upper(email) from customers where exists (with customers as (select 1) select * from customers)",
+  ])("taints %s", (sql) => {
+    expect(statementMasking(one(sql), dev, schema).tainted).toBe(true);
+  });
+
+  it.each([
+    "update notes set note = t.c from customers t(a, b, c) where t.a = notes.id",
+    "update notes set note = c.email from customers c where c.id = notes.id",
+    "insert into notes values (1, 'x') on conflict (id) do update set note = (select email from customers limit 1)",
+  ])("refuses to store masked data through %s", (sql) => {
+    expect(statementMasking(one(sql), dev, schema).block?.ruleName).toBe(
+      "Masked data cannot be copied into tables",
+    );
+  });
+
   it("refuses to store what a column alias renamed", () => {
     expect(
       statementMasking(one("insert into notes select a, c from customers as t(a, b, c)"), dev, schema).block,

@@ -386,7 +386,15 @@ function maskedReferences(
       const strategy = referenceStrategy(masking, table, ref.column, info.viewSources);
       if (strategy) columns.set(`${splitTable(table).table}.${ref.column}`, strategy);
     }
-    if (ref.qualifier) continue;
+    if (ref.qualifier) {
+      // `t.row_to_json` is row_to_json(t), Postgres's function-style notation: a name that is not a column
+      // of the relation t stands for reads the whole row.
+      const relation = ref.qualifier in aliases ? aliases[ref.qualifier] : ref.qualifier;
+      const known = relation ? info.columnsOf?.(relation) : undefined;
+      if (relation && known && !known.includes(ref.column) && relationHasMasked(masking, relation, info))
+        wholeRows.push(`${ref.qualifier}.${ref.column}`);
+      continue;
+    }
     const whole =
       ref.column in aliases ? resolve(ref.column) : tables.filter((t) => splitTable(t).table === ref.column);
     if (whole.some((t) => relationHasMasked(masking, t, info))) wholeRows.push(ref.column);
@@ -447,7 +455,11 @@ export function statementMasking(
   const { columnsOf: schema, viewSources, userFunctions } = info;
   const reasons: string[] = [];
   const refs = new Map<string, TMaskingStrategy>();
-  const tables = [...new Set([...s.tablesRead, ...s.tablesWritten])];
+  // A WITH name may also be a relation read elsewhere in the statement: count the relation when it exists.
+  const shadowed = (s.cteShadowed ?? []).filter(
+    (name) => schema?.(name) !== undefined || viewSources?.(name) !== undefined,
+  );
+  const tables = [...new Set([...s.tablesRead, ...s.tablesWritten, ...shadowed])];
   const resolve = (qualifier: string): string[] => {
     if (qualifier in s.aliases) {
       const target = s.aliases[qualifier];
