@@ -203,6 +203,22 @@ export class Governor {
       return this.catalogs.ensure(connection.id, connection.upstream);
   }
 
+  /**
+   * A statement's masking judged again with the schema as it is now: results can arrive long after the
+   * statement was judged (a prepared statement, one behind DDL in the same query string, one that waited for
+   * a lock while a view was redefined).
+   */
+  remask(
+    session: TSessionInfo,
+    statement: TStatementAnalysis,
+  ): { masking: TStatementMasking; maskedWith: object | null } {
+    const catalog = this.catalogFor(session);
+    return {
+      masking: statementMasking(statement, this.compiledMasking(session), catalog),
+      maskedWith: catalog ?? null,
+    };
+  }
+
   /** The catalog masking uses for a session: in doubt while DDL on its connection is not known to be read. */
   private catalogFor(session: TSessionInfo): TCatalog | undefined {
     const catalog = this.catalogs.get(session.connectionId);
@@ -394,6 +410,7 @@ export class Governor {
         statements: analysis.statements,
         offendingIndex: -1,
         masking: statementMaskings,
+        maskedWith: memo.catalog ?? null,
       };
     }
     // An empty query string ("" or ";") has no statements: Postgres answers it with EmptyQueryResponse.
@@ -430,7 +447,10 @@ export class Governor {
 const UNCOMMITTED_DEFINITION = "(a definition changed in a transaction not yet committed)";
 const doubtfulCatalogs = new WeakMap<TCatalog, TCatalog>();
 
-/** The catalog with every view masked whole (as calling unknown code) and no view column's origin known. */
+/**
+ * The catalog while DDL may not be in it: every view masked whole (as calling unknown code), no view column's
+ * origin known, no relation's columns known, and (see result-masking.ts) columns of unknown relations masked.
+ */
 function doubtfulCatalog(catalog: TCatalog): TCatalog {
   let doubtful = doubtfulCatalogs.get(catalog);
   if (!doubtful) {
@@ -443,6 +463,10 @@ function doubtfulCatalog(catalog: TCatalog): TCatalog {
         );
       },
       viewColumnPath: () => null,
+      // No relation's columns are known either: a statement reading one is judged as reading one it does
+      // not know (its computed columns masked), since the name may now stand for something made in the DDL.
+      columnsOf: () => undefined,
+      inDoubt: true,
     };
     doubtfulCatalogs.set(catalog, doubtful);
   }

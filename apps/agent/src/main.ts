@@ -103,6 +103,7 @@ async function main(): Promise<void> {
       },
       schemaChanged: (session) => governor.schemaChanged(session),
       schemaSettled: (session) => governor.schemaSettled(session),
+      remask: (session, statement) => governor.remask(session, statement),
       sessionsChanged: () => link.sessionsChanged(),
       record: (event, json) => {
         try {

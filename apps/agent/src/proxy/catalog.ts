@@ -63,6 +63,8 @@ export interface TCatalog extends TSchemaInfo {
    * known. Only a view's own columns; a table's are their own origin.
    */
   viewColumnPath(viewOid: number, attnum: number): TColumnPath | null;
+  /** Set while DDL on the connection may not be in this catalog yet: a relation it does not know is masked. */
+  readonly inDoubt?: boolean;
   userFunctions: ReadonlySet<string>;
 }
 
@@ -198,10 +200,11 @@ export function buildCatalog(rows: string[][]): TCatalog {
       const column = entry?.columns.get(attnum);
       return entry && column ? { table: `${entry.schema}.${entry.table}`, column } : undefined;
     },
-    columnsOf: (table) => byName.get(table.toLowerCase()) ?? byName.get(table),
+    // Names as the statement folded them (a quoted "Report" is not report): the exact name first.
+    columnsOf: (table) => byName.get(table) ?? byName.get(table.toLowerCase()),
     userFunctions,
     viewSources(table) {
-      const oids = (oidsByName.get(table.toLowerCase()) ?? oidsByName.get(table) ?? []).filter((oid) =>
+      const oids = (oidsByName.get(table) ?? oidsByName.get(table.toLowerCase()) ?? []).filter((oid) =>
         dependencies.has(oid),
       );
       if (oids.length === 0) return undefined;

@@ -509,6 +509,7 @@ describe("masking through the agent", () => {
       -- Redefined after the snapshot was refreshed: the snapshot still holds the tokens.
       create or replace view labels as select id, full_name as label from customers;
       create view names as select id, full_name from customers;
+      create table fresh (id int, note text);
     `);
     await setup.end();
     const open = await startTestProxy(
@@ -545,6 +546,31 @@ describe("masking through the agent", () => {
     expect(await value("select full_name from names where id = 1")).toBe('[{"full_name":"********"}]');
     await client.query("create or replace view names as select id, full_name from customers");
     expect(await value("select full_name from names where id = 1")).toBe('[{"full_name":"Ada Lovelace"}]');
+
+    // Judged before the view changed, answered after: a statement behind DDL in one query string, and one
+    // prepared before.
+    await client.query("prepare upper_names as select upper(full_name) as u from names where id = 1");
+    const behind = await client.query(
+      "create or replace view names as select id, api_token as full_name from customers; " +
+        "select upper(full_name) as u from names where id = 1",
+    );
+    expect(JSON.stringify((behind as unknown as pg.QueryResult[])[1]!.rows)).not.toContain("SK_LIVE");
+    expect(await value("execute upper_names")).not.toContain("SK_LIVE");
+    await client.query("create or replace view names as select id, full_name from customers");
+    expect(await value("execute upper_names")).toBe('[{"u":"ADA LOVELACE"}]');
+
+    // A relation made in the open transaction, shadowing the table "fresh": masked until the catalog knows it.
+    await client.query("begin");
+    await client.query("create temp view fresh as select id, api_token as note from customers");
+    expect(await value("select note, upper(note) as u from fresh where id = 1")).not.toMatch(/sk_live/i);
+    await client.query("rollback");
+
+    // A quoted name is its own relation: "Names" reads the token, names does not.
+    await client.query('create view "Names" as select id, api_token as full_name from customers');
+    expect(await value('select upper(full_name) as u from "Names" where id = 1')).not.toMatch(/sk_live/i);
+    expect(await value("select upper(full_name) as u from names where id = 1")).toBe(
+      '[{"u":"ADA LOVELACE"}]',
+    );
     await client.end();
     await open.close();
   });

@@ -125,6 +125,10 @@ export function planResult(
           }
         }
       }
+    } else if (field.tableOid !== 0 && masking.catalog?.inDoubt) {
+      // A column of a relation the catalog does not know, while DDL may have made or changed it.
+      action = "redact";
+      label = `${field.name} (unknown relation)`;
     } else if (statement.tainted) {
       // Computed (or of unknown origin) in a statement that touches masked data: mask rather than leak.
       action = field.tableOid === 0 ? statement.computedStrategy : "redact";

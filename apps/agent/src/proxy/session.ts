@@ -96,6 +96,8 @@ interface TStatementRun {
   analysis: TStatementAnalysis;
   verdict: TVerdict;
   masking: TStatementMasking;
+  /** The catalog `masking` was judged with (see TVerdict.maskedWith). */
+  maskedWith?: object | null;
   /** Set when the statement ran because someone approved it. */
   approvedBy?: string | null;
 }
@@ -173,6 +175,7 @@ function runsOf(verdict: TVerdict): TStatementRun[] {
     analysis,
     verdict,
     masking: verdict.masking[i] ?? UNTAINTED,
+    maskedWith: verdict.maskedWith,
   }));
 }
 
@@ -794,8 +797,25 @@ export class ProxySession {
   private resultMasking(run: TStatementRun | null, masking: TSessionMasking): TStatementMasking {
     if (!run) return masking.compiled.columnRules.length > 0 ? UNKNOWN_STATEMENT : UNTAINTED;
     const prepared = run.analysis.preparedStatement;
-    if (prepared?.op === "execute" && prepared.name !== null)
-      return this.statements.get(prepared.name)?.masking ?? run.masking;
+    const judged =
+      prepared?.op === "execute" && prepared.name !== null
+        ? (this.statements.get(prepared.name) ?? run)
+        : run;
+    return this.currentMasking(judged, masking);
+  }
+
+  /**
+   * A statement's masking, judged again when the schema catalog changed since it was judged: its results can
+   * come long after (a prepared statement, one behind DDL in the same query string, one that waited for a
+   * lock while a view was redefined), and what a view's columns carry may be different by then.
+   */
+  private currentMasking(run: TStatementRun, masking: TSessionMasking): TStatementMasking {
+    if (run.maskedWith === undefined || run.maskedWith === (masking.catalog ?? null)) return run.masking;
+    const again = this.hooks.remask?.(this.info, run.analysis);
+    if (!again) return { ...run.masking, tainted: true };
+    // A statement that would now be refused has run already: its computed columns are masked, at least.
+    run.masking = again.masking.block ? { ...again.masking, tainted: true } : again.masking;
+    run.maskedWith = again.maskedWith;
     return run.masking;
   }
 

@@ -120,6 +120,7 @@ export async function startTestProxy(
       prepareSession: (s) => governor.prepareSession(s),
       schemaChanged: (s) => governor.schemaChanged(s),
       schemaSettled: (s) => governor.schemaSettled(s),
+      remask: (s, statement) => governor.remask(s, statement),
       ...hooks,
     },
   });

@@ -43,6 +43,8 @@ export interface TVerdict {
   offendingIndex: number;
   /** How each statement's results must be masked (parallel to statements; empty when nothing is masked). */
   masking: TStatementMasking[];
+  /** The schema catalog that masking was judged with (null: none yet); unset when it depends on none. */
+  maskedWith?: object | null;
 }
 
 export interface TApprovalDecision {
@@ -86,6 +88,11 @@ export interface TProxyHooks {
    * settles once the schema has been read again.
    */
   schemaSettled?(session: TSessionInfo): Promise<void> | void;
+  /** A statement's masking judged again, when the schema catalog has changed since it was judged. */
+  remask?(
+    session: TSessionInfo,
+    statement: TStatementAnalysis,
+  ): { masking: TStatementMasking; maskedWith: object | null };
   /** A session opened or closed (the agent reports its open sessions to the control plane). */
   sessionsChanged?(): void;
 }
