@@ -446,6 +446,12 @@ export class Governor {
 /** Named among a view's functions while its definition may have changed: one without a schema is unknown code. */
 const UNCOMMITTED_DEFINITION = "(a definition changed in a transaction not yet committed)";
 const doubtfulCatalogs = new WeakMap<TCatalog, TCatalog>();
+/** A set that holds every name. */
+const ANY_NAME: ReadonlySet<string> = new (class extends Set<string> {
+  override has(): boolean {
+    return true;
+  }
+})();
 
 /**
  * The catalog while DDL may not be in it: every view masked whole (as calling unknown code), no view column's
@@ -466,6 +472,8 @@ function doubtfulCatalog(catalog: TCatalog): TCatalog {
       // No relation's columns are known either: a statement reading one is judged as reading one it does
       // not know (its computed columns masked), since the name may now stand for something made in the DDL.
       columnsOf: () => undefined,
+      // Nor which functions are the user's (one made in the DDL may shadow a built-in): every name may be.
+      userFunctions: ANY_NAME,
       inDoubt: true,
     };
     doubtfulCatalogs.set(catalog, doubtful);

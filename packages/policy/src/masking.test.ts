@@ -6,6 +6,7 @@ import {
   compileMaskingRules,
   hmacSha256Hex,
   maskText,
+  pathRule,
   statementMasking,
   viewMasking,
   type TMaskingRuleSpec,
@@ -330,6 +331,27 @@ describe("views whose columns' origins are known", () => {
       expect(decide(sql).block?.ruleName, sql).toBe("Masked data cannot be copied into tables");
     // COPY out of a relation with masked columns stays refused, as for tables.
     expect(decide("copy (select id from contacts) to stdout").block).not.toBeNull();
+  });
+
+  it("masks a path by its outermost rule, redacting when its rules disagree", () => {
+    const compiled = compileMaskingRules(
+      [
+        { ...rules[0]!, id: "c", columnPattern: "*.code", strategy: "partial" },
+        { ...rules[0]!, id: "t", columnPattern: "customers.api_token", strategy: "redact" },
+      ],
+      { identityName: "dev@demo.local", groups: [] },
+    );
+    const through = (base: string) => [
+      { table: "public.directory", column: "code" },
+      { table: "public.customers", column: base },
+    ];
+    expect(pathRule(compiled, through("api_token"))).toEqual({
+      strategy: "redact",
+      table: "public.directory",
+      column: "code",
+    });
+    expect(pathRule(compiled, through("id"))?.strategy).toBe("partial");
+    expect(pathRule(compiled, [{ table: "public.customers", column: "id" }])).toBeNull();
   });
 
   it("applies a rule on a column of a view it passes through", () => {

@@ -25,7 +25,7 @@ export interface TMaskingRuleSpec {
   exemptGroups: string[];
 }
 
-export interface TColumnRule {
+interface TColumnRule {
   schema: string | null;
   table: string;
   column: string;
@@ -287,16 +287,23 @@ export interface TViewSources {
  */
 export type TColumnPath = readonly { table: string; column: string }[];
 
-/** The first rule along a view column's path: the outermost column with a rule decides. */
+/**
+ * How a view column is masked by the rules along its path: named after the outermost column with a rule, with
+ * that rule's strategy when every rule on the path agrees, else redact (a looser rule on a view's column does
+ * not loosen its base column's).
+ */
 export function pathRule(
   masking: TCompiledMasking,
   path: TColumnPath,
-): { rule: TColumnRule; table: string; column: string } | null {
+): { strategy: TMaskingStrategy; table: string; column: string } | null {
+  let hit: { strategy: TMaskingStrategy; table: string; column: string } | null = null;
   for (const { table, column } of path) {
     const rule = columnRuleFor(masking, table, column);
-    if (rule) return { rule, table, column };
+    if (!rule) continue;
+    if (!hit) hit = { strategy: rule.strategy, table, column };
+    else if (hit.strategy !== rule.strategy) hit.strategy = "redact";
   }
-  return null;
+  return hit;
 }
 export type TViewSourcesLookup = (table: string) => TViewSources | undefined;
 
@@ -342,7 +349,7 @@ function referenceStrategy(
   const origins = sources?.columnOrigins;
   if (!sources || !origins || !origins.has(column)) return null;
   const path = origins.get(column);
-  if (path) return pathRule(masking, path)?.rule.strategy ?? null;
+  if (path) return pathRule(masking, path)?.strategy ?? null;
   return viewMasking(masking, sources)?.strategy ?? null;
 }
 

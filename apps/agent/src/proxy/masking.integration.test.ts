@@ -563,6 +563,11 @@ describe("masking through the agent", () => {
     await client.query("begin");
     await client.query("create temp view fresh as select id, api_token as note from customers");
     expect(await value("select note, upper(note) as u from fresh where id = 1")).not.toMatch(/sk_live/i);
+    // So is a function made there, which a built-in's name may now call.
+    await client.query(
+      "create function public.upper(int) returns text language sql as $$ select api_token from customers where id = $1 $$",
+    );
+    expect(await value("select upper(1) as u")).not.toMatch(/sk_live/i);
     await client.query("rollback");
 
     // A quoted name is its own relation: "Names" reads the token, names does not.

@@ -114,7 +114,7 @@ export function planResult(
         if (path) {
           const hit = pathRule(masking.compiled, path);
           if (hit) {
-            action = hit.rule.strategy;
+            action = hit.strategy;
             label = `${shown} (${hit.table.replace(/^public\./, "")}.${hit.column})`;
           }
         } else {
