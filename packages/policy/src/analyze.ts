@@ -47,6 +47,11 @@ export interface TStatementAnalysis {
    * of the statement the same name may be the table or view of that name.
    */
   cteShadowed?: string[];
+  /**
+   * Aliases bound only to subqueries and WITH queries, and the names of their output columns (`s.total` is
+   * then a column of s, not `total(s)` in function-style notation).
+   */
+  derivedColumns?: Record<string, string[]>;
 }
 
 export interface TStoredSources {
@@ -273,6 +278,21 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
    */
   const bindAlias = (name: string, table: string | null) => {
     aliases[name] = name in aliases && aliases[name] !== table ? null : table;
+    // Bound to anything but a derived table, its names are not only that table's output columns.
+    if (!derivedBinding) derivedColumns.set(name, null);
+  };
+  /** Aliases bound only to subqueries and WITH queries → the names of their output columns (null: not only). */
+  const derivedColumns = new Map<string, Set<string> | null>();
+  let derivedBinding = false;
+  const bindDerived = (name: string, query: unknown, columnAliases: string[]) => {
+    derivedBinding = true;
+    bindAlias(name, null);
+    derivedBinding = false;
+    const known = derivedColumns.get(name);
+    if (known === null) return;
+    const names = known ?? new Set<string>();
+    for (const output of [...outputNames(query), ...columnAliases]) names.add(output);
+    derivedColumns.set(name, names);
   };
 
   const visit = (value: unknown, parentKey: string | null): void => {
@@ -310,13 +330,19 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
           const renamed = renamedColumns(node);
           if (renamed) starRefs.add(renamed);
         }
-        if (key === "RangeSubselect" || key === "RangeFunction") {
-          const alias = (node.alias as { aliasname?: string } | undefined)?.aliasname;
-          if (alias) bindAlias(alias, null);
+        if (key === "RangeSubselect") {
+          const alias = node.alias as TRangeAlias | undefined;
+          if (alias?.aliasname) bindDerived(alias.aliasname, node.subquery, stringsOf(alias.colnames));
+        }
+        if (key === "RangeFunction") {
+          // A function in FROM: its columns are named by the alias list, or by the alias itself.
+          const alias = node.alias as TRangeAlias | undefined;
+          if (alias?.aliasname)
+            bindDerived(alias.aliasname, null, [...stringsOf(alias.colnames), alias.aliasname]);
         }
         if (key === "CommonTableExpr" && typeof node.ctename === "string") {
           cteNames.add(node.ctename);
-          bindAlias(node.ctename, null);
+          bindDerived(node.ctename, node.ctequery, stringsOf(node.aliascolnames));
         }
         if (key === "ColumnRef") {
           const fields = (node.fields as TNode[] | undefined) ?? [];
@@ -425,6 +451,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     preparedStatement: preparedStatementOf(command, (stmt[command] ?? {}) as TNode),
     stored: storedSources.length > 0 ? collectStored(storedSources, cteNames) : null,
     ...(cteShadowed.length > 0 ? { cteShadowed } : {}),
+    ...(derivedColumns.size > 0 ? { derivedColumns: derivedColumnsOf(derivedColumns) } : {}),
   };
 }
 
@@ -432,6 +459,40 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
 const ROW_FILTERS = new Set(["whereClause", "havingClause", "quals"]);
 
 type TRangeAlias = { aliasname?: string; colnames?: unknown[] };
+
+function derivedColumnsOf(derived: Map<string, Set<string> | null>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, columns] of derived) if (columns) out[name] = [...columns];
+  return out;
+}
+
+/** The `String` values of a list of name nodes (column alias lists). */
+function stringsOf(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((item) => {
+    const sval = ((item as TNode).String as { sval?: unknown } | undefined)?.sval;
+    return typeof sval === "string" ? [sval] : [];
+  });
+}
+
+/**
+ * The output column names a query gives explicitly: its select list's `AS` names and plain column names (of
+ * the first branch of a set operation, which names the result). Stars add none: they expand to columns of
+ * relations the statement reads.
+ */
+function outputNames(query: unknown): string[] {
+  let select = (query as TNode | undefined)?.SelectStmt as TNode | undefined;
+  while (select?.larg) select = select.larg as TNode;
+  const targets = (select?.targetList as TNode[] | undefined) ?? [];
+  return targets.flatMap((target) => {
+    const res = target.ResTarget as TNode | undefined;
+    if (typeof res?.name === "string") return [res.name];
+    const fields = ((res?.val as TNode | undefined)?.ColumnRef as TNode | undefined)?.fields;
+    const last = Array.isArray(fields) ? (fields.at(-1) as TNode | undefined) : undefined;
+    const sval = (last?.String as { sval?: unknown } | undefined)?.sval;
+    return typeof sval === "string" ? [sval] : [];
+  });
+}
 
 /**
  * `from customers as t(a, b, c)` renames a relation's columns by position: `b` may then be a masked column

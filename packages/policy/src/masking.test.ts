@@ -131,6 +131,12 @@ describe("statementMasking: computed columns are masked when the statement touch
     "select (select upper(t.email) from customers t where t.id = o.id) from orders o, orders t",
     // A WITH name in one scope, the table of that name in another.
     "select upper(email) from customers where exists (with customers as (select 1) select * from customers)",
+    // Function-style notation behind a join's alias, an alias bound twice, a WITH name, a star subquery.
+    "select j.row_to_json from (customers join orders using (id)) as j",
+    "select t.row_to_json from customers t where exists (select 1 from orders t)",
+    "with t as (select 1) select t.row_to_json from customers t",
+    "select s.to_jsonb from (select * from customers) s",
+    "select j.row_to_json, 1 as row_to_json from (customers join orders using (id)) as j",
   ])("taints %s", (sql) => {
     expect(statementMasking(one(sql), dev, schema).tainted).toBe(true);
   });
@@ -143,6 +149,16 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(statementMasking(one(sql), dev, schema).block?.ruleName).toBe(
       "Masked data cannot be copied into tables",
     );
+  });
+
+  it.each([
+    // Output columns of subqueries, WITH queries and functions in FROM are columns, not function calls.
+    "select s.n from (select count(*) as n from customers) s",
+    "with c(total) as (select count(*) from customers) select c.total from c",
+    "select u.x, v.v from customers c, unnest(array[1, 2]) as u(x), generate_series(1, 2) as v",
+    "select s.id from (select id from customers union select id from orders) s",
+  ])("does not taint %s", (sql) => {
+    expect(statementMasking(one(sql), dev, schema).tainted).toBe(false);
   });
 
   it("refuses to store what a column alias renamed", () => {

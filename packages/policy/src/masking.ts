@@ -374,6 +374,8 @@ interface TNameScope {
   tables: string[];
   aliases: Record<string, string | null>;
   resolve: (qualifier: string) => string[];
+  /** Output column names of the aliases bound only to subqueries and WITH queries. */
+  derived: Record<string, string[]>;
 }
 
 /**
@@ -383,7 +385,7 @@ interface TNameScope {
 function maskedReferences(
   refs: { columnRefs: TStatementAnalysis["columnRefs"]; starRefs: TStatementAnalysis["starRefs"] },
   masking: TCompiledMasking,
-  { tables, aliases, resolve }: TNameScope,
+  { tables, aliases, resolve, derived }: TNameScope,
   info: TSchemaInfo,
 ): { columns: Map<string, TMaskingStrategy>; wholeRows: string[]; stars: (string | null)[] } {
   const columns = new Map<string, TMaskingStrategy>();
@@ -395,10 +397,12 @@ function maskedReferences(
     }
     if (ref.qualifier) {
       // `t.row_to_json` is row_to_json(t), Postgres's function-style notation: a name that is not a column
-      // of the relation t stands for reads the whole row.
-      const relation = ref.qualifier in aliases ? aliases[ref.qualifier] : ref.qualifier;
-      const known = relation ? info.columnsOf?.(relation) : undefined;
-      if (relation && known && !known.includes(ref.column) && relationHasMasked(masking, relation, info))
+      // of what t stands for reads the whole row. For an alias of a subquery or WITH query, its output names
+      // are its columns; any other alias that is not one relation (a join's, one bound twice) may be any.
+      if (derived[ref.qualifier]?.includes(ref.column)) continue;
+      const candidates = resolve(ref.qualifier);
+      const isColumn = candidates.some((t) => info.columnsOf?.(t)?.includes(ref.column) ?? true);
+      if (!isColumn && candidates.some((t) => relationHasMasked(masking, t, info)))
         wholeRows.push(`${ref.qualifier}.${ref.column}`);
       continue;
     }
@@ -476,7 +480,7 @@ export function statementMasking(
     return [qualifier];
   };
 
-  const scope: TNameScope = { tables, aliases: s.aliases, resolve };
+  const scope: TNameScope = { tables, aliases: s.aliases, resolve, derived: s.derivedColumns ?? {} };
   const hits = maskedReferences(s, masking, scope, info);
   for (const [ref, strategy] of hits.columns) refs.set(ref, strategy);
   for (const name of hits.wholeRows) reasons.push(`whole-row reference to ${name}`);
