@@ -204,19 +204,20 @@ export class Governor {
   }
 
   /**
-   * A statement's masking judged again with the schema as it is now: results can arrive long after the
-   * statement was judged (a prepared statement, one behind DDL in the same query string, one that waited for
-   * a lock while a view was redefined).
+   * A statement's masking judged again if what it was judged with (`judgedWith`, the verdict's maskedWith: the
+   * rules, the session's masking rules and the schema catalog) has changed: results can arrive long after the
+   * statement was judged (a prepared statement kept by a pool, one behind DDL in the same query string, one
+   * that waited for a lock while a view was redefined). Null when nothing changed.
    */
   remask(
     session: TSessionInfo,
     statement: TStatementAnalysis,
-  ): { masking: TStatementMasking; maskedWith: object | null } {
-    const catalog = this.catalogFor(session);
-    return {
-      masking: statementMasking(statement, this.compiledMasking(session), catalog),
-      maskedWith: catalog ?? null,
-    };
+    judgedWith: object | null,
+  ): { masking: TStatementMasking; maskedWith: object } | null {
+    const compiled = this.compiledMasking(session);
+    const memo = this.decisionMemo(session, compiled);
+    if (memo === judgedWith) return null;
+    return { masking: statementMasking(statement, compiled, memo.catalog), maskedWith: memo };
   }
 
   /** The catalog masking uses for a session: in doubt while DDL on its connection is not known to be read. */
@@ -373,6 +374,7 @@ export class Governor {
     const memo = this.decisionMemo(session, masking);
     const statementMaskings: TStatementMasking[] = [];
     let allow: TVerdict | null = null;
+    let approval: TVerdict | null = null;
     for (let i = 0; i < analysis.statements.length; i++) {
       const statement = analysis.statements[i]!;
       let decided = memo.byStatement.get(statement.columnRefs);
@@ -380,12 +382,15 @@ export class Governor {
         const decision = evaluateGuardrails(statement, ctx, memo.rules);
         decided = {
           decision,
-          masking: decision.action === "allow" ? statementMasking(statement, masking, memo.catalog) : null,
+          // A statement that needs an approval is masked as it would be without (approving is not exempting).
+          masking: decision.action === "block" ? null : statementMasking(statement, masking, memo.catalog),
         };
         memo.byStatement.set(statement.columnRefs, decided);
       }
       const { decision } = decided;
-      if (decision.action !== "allow") {
+      // Any statement refused refuses the whole query string, even behind one that needs an approval: an
+      // approver must not be able to let through what the guardrails block.
+      if (decision.action === "block") {
         return { ...decision, statements: analysis.statements, offendingIndex: i, masking: [] };
       }
       const m = decided.masking!;
@@ -401,6 +406,16 @@ export class Governor {
         };
       }
       statementMaskings.push(m);
+      if (decision.action === "require_approval") {
+        approval ??= {
+          ...decision,
+          statements: analysis.statements,
+          offendingIndex: i,
+          masking: statementMaskings,
+          maskedWith: memo,
+        };
+        continue;
+      }
       // Spelled out rather than spread: this runs per statement, and a spread copy costs map transitions.
       allow ??= {
         action: decision.action,
@@ -410,9 +425,10 @@ export class Governor {
         statements: analysis.statements,
         offendingIndex: -1,
         masking: statementMaskings,
-        maskedWith: memo.catalog ?? null,
+        maskedWith: memo,
       };
     }
+    if (approval) return approval;
     // An empty query string ("" or ";") has no statements: Postgres answers it with EmptyQueryResponse.
     return (
       allow ?? {

@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       },
       schemaChanged: (session) => governor.schemaChanged(session),
       schemaSettled: (session) => governor.schemaSettled(session),
-      remask: (session, statement) => governor.remask(session, statement),
+      remask: (session, statement, judgedWith) => governor.remask(session, statement, judgedWith),
       sessionsChanged: () => link.sessionsChanged(),
       record: (event, json) => {
         try {

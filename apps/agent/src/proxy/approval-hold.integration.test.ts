@@ -143,3 +143,89 @@ describe("statements held for approval", () => {
     await sql.end();
   });
 });
+
+describe("an approval is not an exemption", () => {
+  let guarded: TTestProxy;
+  const asked: string[] = [];
+
+  beforeAll(async () => {
+    const setup = new pg.Client({ connectionString: database.url });
+    await setup.connect();
+    await setup.query("create table vault (id int primary key, v int, secret text, note text)");
+    await setup.query("insert into vault values (1, 0, 'tok_live_vault_secret', 'approve-me')");
+    await setup.end();
+    guarded = await startTestProxy(
+      { shop: localUpstream(database.name) },
+      {
+        policy: {
+          guardrails: [
+            {
+              id: "writes",
+              name: "Writes need approval",
+              priority: 2,
+              action: "require_approval",
+              message: "writes need an approval",
+              match: { classes: ["write"] },
+            },
+            {
+              id: "no-ddl",
+              name: "No schema changes",
+              priority: 1,
+              action: "block",
+              message: "schema changes are not allowed",
+              match: { classes: ["ddl"] },
+            },
+          ],
+          maskingRules: [
+            {
+              id: "secret",
+              name: "Mask vault.secret",
+              columnPattern: "vault.secret",
+              detector: null,
+              strategy: "redact",
+              exemptIdentities: [],
+              exemptGroups: [],
+            },
+          ],
+        },
+        hooks: {
+          requestApproval: (_session, request) => {
+            asked.push(request.statement);
+            return { link: null, decision: decideLater(request.statement) };
+          },
+        },
+      },
+    );
+  });
+
+  afterAll(async () => {
+    await guarded?.close();
+  });
+
+  it("masks what an approved statement returns, and what runs beside it", async () => {
+    const client = new pg.Client({ connectionString: guarded.url() });
+    client.on("notice", () => undefined);
+    await client.connect();
+    const returned = await client.query(
+      "update vault set v = v + 1 where note = 'approve-me' returning secret, upper(secret) as u",
+    );
+    expect(JSON.stringify(returned.rows)).not.toMatch(/tok_live/i);
+    const both = (await client.query(
+      "select upper(secret) as u from vault; update vault set v = v + 1 where note = 'approve-me'",
+    )) as unknown as pg.QueryResult[];
+    expect(JSON.stringify(both[0]!.rows)).not.toMatch(/tok_live/i);
+    await client.end();
+  });
+
+  it("refuses a query string with a blocked statement behind one that needs an approval", async () => {
+    const client = new pg.Client({ connectionString: guarded.url() });
+    await client.connect();
+    const before = asked.length;
+    await expect(
+      client.query("update vault set v = v + 1 where note = 'approve-me'; drop table vault"),
+    ).rejects.toThrow(/schema changes are not allowed/);
+    expect(asked.length).toBe(before); // nobody was asked to approve what cannot run
+    expect((await client.query("select count(*)::int as n from vault")).rows).toEqual([{ n: 1 }]);
+    await client.end();
+  });
+});

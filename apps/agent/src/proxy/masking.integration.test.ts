@@ -596,6 +596,26 @@ describe("masking through the agent", () => {
     await client.end();
   });
 
+  it("masks a statement prepared before a masking rule was added, once it is", async () => {
+    const open = await startTestProxy({ shop: localUpstream(database.name) }, { policy: { guardrails: [] } });
+    const client = new pg.Client({ connectionString: open.url() });
+    await client.connect();
+    const token = "SK_LIVE_51ADAABCDEF0123456789ABCD";
+    await client.query("prepare tokens as select upper(api_token) as u from customers where id = 1");
+    const prepared = {
+      name: "tokens_protocol",
+      text: "select upper(api_token) as u from customers where id = $1",
+    };
+    expect((await client.query({ ...prepared, values: [1] })).rows).toEqual([{ u: token }]);
+    expect((await client.query("execute tokens")).rows).toEqual([{ u: token }]);
+    // An admin adds a rule while the session (a pool's, say) keeps its prepared statements.
+    open.updatePolicy({ guardrails: [], maskingRules: MASKING_RULES });
+    expect(JSON.stringify((await client.query("execute tokens")).rows)).not.toContain("SK_LIVE");
+    expect(JSON.stringify((await client.query({ ...prepared, values: [1] })).rows)).not.toContain("SK_LIVE");
+    await client.end();
+    await open.close();
+  });
+
   it("a view over unmasked tables reads exactly as direct", async () => {
     const sql = "select * from order_totals order by id";
     const viaAgent = new pg.Client({ connectionString: url() });

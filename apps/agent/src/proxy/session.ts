@@ -96,7 +96,7 @@ interface TStatementRun {
   analysis: TStatementAnalysis;
   verdict: TVerdict;
   masking: TStatementMasking;
-  /** The catalog `masking` was judged with (see TVerdict.maskedWith). */
+  /** What `masking` was judged with (see TVerdict.maskedWith). */
   maskedWith?: object | null;
   /** Set when the statement ran because someone approved it. */
   approvedBy?: string | null;
@@ -801,7 +801,7 @@ export class ProxySession {
       prepared?.op === "execute" && prepared.name !== null
         ? (this.statements.get(prepared.name) ?? run)
         : run;
-    return this.currentMasking(judged, masking);
+    return this.currentMasking(judged);
   }
 
   /**
@@ -809,10 +809,10 @@ export class ProxySession {
    * come long after (a prepared statement, one behind DDL in the same query string, one that waited for a
    * lock while a view was redefined), and what a view's columns carry may be different by then.
    */
-  private currentMasking(run: TStatementRun, masking: TSessionMasking): TStatementMasking {
-    if (run.maskedWith === undefined || run.maskedWith === (masking.catalog ?? null)) return run.masking;
-    const again = this.hooks.remask?.(this.info, run.analysis);
-    if (!again) return { ...run.masking, tainted: true };
+  private currentMasking(run: TStatementRun): TStatementMasking {
+    if (run.maskedWith === undefined || !this.hooks.remask) return run.masking;
+    const again = this.hooks.remask(this.info, run.analysis, run.maskedWith);
+    if (!again) return run.masking;
     // A statement that would now be refused has run already: its computed columns are masked, at least.
     run.masking = again.masking.block ? { ...again.masking, tainted: true } : again.masking;
     run.maskedWith = again.maskedWith;

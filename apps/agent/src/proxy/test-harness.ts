@@ -28,18 +28,27 @@ export interface TTestPolicy {
   maskingRules?: TConnectionPolicy["maskingRules"];
 }
 
+/** A connection keeps its id from one snapshot to the next, as the control plane's do. */
+const connectionIds = new Map<string, string>();
+let revision = 0;
+
 export function testSnapshot(
   upstreams: Record<string, TTestUpstream>,
   policy: TTestPolicy = {},
 ): TPolicySnapshot {
+  const idOf = (name: string) => {
+    const id = connectionIds.get(name) ?? randomUUID();
+    connectionIds.set(name, id);
+    return id;
+  };
   return {
-    revision: 1,
+    revision: ++revision,
     issuedAt: new Date().toISOString(),
     credentialKeys: [],
     endedSessions: [],
     maskingKey: "ab".repeat(32),
     connections: Object.entries(upstreams).map(([name, upstream]) => ({
-      id: randomUUID(),
+      id: idOf(name),
       name,
       environment: "production",
       upstream: { ...upstream, ca: upstream.ca ?? null },
@@ -89,6 +98,8 @@ export interface TTestProxy {
   port: number;
   events: TAuditEvent[];
   url(options?: { connection?: string; password?: string; query?: string }): string;
+  /** Pushes a new policy, as the control plane does when an admin changes it. */
+  updatePolicy(policy: TTestPolicy): void;
   close(): Promise<void>;
 }
 
@@ -120,7 +131,7 @@ export async function startTestProxy(
       prepareSession: (s) => governor.prepareSession(s),
       schemaChanged: (s) => governor.schemaChanged(s),
       schemaSettled: (s) => governor.schemaSettled(s),
-      remask: (s, statement) => governor.remask(s, statement),
+      remask: (s, statement, judgedWith) => governor.remask(s, statement, judgedWith),
       ...hooks,
     },
   });
@@ -129,6 +140,7 @@ export async function startTestProxy(
     port: server.port,
     events,
     url: (o) => clientUrl(server.port, o),
+    updatePolicy: (policy) => governor.update(testSnapshot(upstreams, policy)),
     close: () => server.close(),
   };
 }

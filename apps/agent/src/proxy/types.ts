@@ -43,7 +43,10 @@ export interface TVerdict {
   offendingIndex: number;
   /** How each statement's results must be masked (parallel to statements; empty when nothing is masked). */
   masking: TStatementMasking[];
-  /** The schema catalog that masking was judged with (null: none yet); unset when it depends on none. */
+  /**
+   * What that masking was judged with (the rules, the session's masking rules and the schema catalog), for
+   * remask(); unset when it depends on none.
+   */
   maskedWith?: object | null;
 }
 
@@ -88,11 +91,12 @@ export interface TProxyHooks {
    * settles once the schema has been read again.
    */
   schemaSettled?(session: TSessionInfo): Promise<void> | void;
-  /** A statement's masking judged again, when the schema catalog has changed since it was judged. */
+  /** A statement's masking judged again if what it was judged with has changed since (null: it has not). */
   remask?(
     session: TSessionInfo,
     statement: TStatementAnalysis,
-  ): { masking: TStatementMasking; maskedWith: object | null };
+    judgedWith: object | null,
+  ): { masking: TStatementMasking; maskedWith: object } | null;
   /** A session opened or closed (the agent reports its open sessions to the control plane). */
   sessionsChanged?(): void;
 }
