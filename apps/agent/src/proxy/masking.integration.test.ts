@@ -559,6 +559,15 @@ describe("masking through the agent", () => {
     await client.query("create or replace view names as select id, full_name from customers");
     expect(await value("execute upper_names")).toBe('[{"u":"ADA LOVELACE"}]');
 
+    // A DO block that redefines the view counts as DDL.
+    await client.query(
+      "do $$ begin execute 'create or replace view names as select id, api_token as full_name from customers'; end $$",
+    );
+    expect(await value("select full_name, upper(full_name) as u from names where id = 1")).not.toMatch(
+      /sk_live/i,
+    );
+    await client.query("create or replace view names as select id, full_name from customers");
+
     // A relation made in the open transaction, shadowing the table "fresh": masked until the catalog knows it.
     await client.query("begin");
     await client.query("create temp view fresh as select id, api_token as note from customers");

@@ -1138,7 +1138,8 @@ export class ProxySession {
     error: string | null,
     masked: Set<string>,
   ): void {
-    if (!error && run.analysis.class === "ddl") {
+    // A DO block may change the schema too (with EXECUTE): counted as DDL. (A function that does is not seen.)
+    if (!error && (run.analysis.class === "ddl" || run.analysis.command === "DoStmt")) {
       this.ddlInTransaction = true;
       this.hooks.schemaChanged?.(this.info);
     }
