@@ -283,6 +283,8 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   };
   /** Aliases bound only to subqueries and WITH queries → the names of their output columns (null: not only). */
   const derivedColumns = new Map<string, Set<string> | null>();
+  /** Names of relations read without an alias (a WITH query's name among them, when it is read). */
+  const plainNames: string[] = [];
   let derivedBinding = false;
   const bindDerived = (name: string, query: unknown, columnAliases: string[]) => {
     derivedBinding = true;
@@ -320,6 +322,8 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
           tables.add(qualifiedName(node));
           const alias = node.alias as TRangeAlias | undefined;
           if (alias?.aliasname) bindAlias(alias.aliasname, qualifiedName(node));
+          // Read under its own name, a relation's name qualifies its columns (and function-style calls).
+          else if (typeof node.relname === "string") plainNames.push(qualifiedName(node), node.relname);
           const renamed = renamedColumns(node);
           if (renamed) starRefs.add(renamed);
         }
@@ -413,6 +417,8 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   visit(stmt, null);
   nested.delete(command);
   const cteShadowed = [...cteNames].filter((name) => tables.has(name));
+  // A derived table's name that also names a relation read elsewhere is not only the derived table's.
+  for (const name of plainNames) if (!cteNames.has(name)) derivedColumns.set(name, null);
   for (const name of cteNames) tables.delete(name);
 
   let cls = classify(command, nested, stmt, functions);

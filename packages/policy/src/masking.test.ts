@@ -137,6 +137,10 @@ describe("statementMasking: computed columns are masked when the statement touch
     "with t as (select 1) select t.row_to_json from customers t",
     "select s.to_jsonb from (select * from customers) s",
     "select j.row_to_json, 1 as row_to_json from (customers join orders using (id)) as j",
+    // A derived table named like a relation read under its own name exempts nothing of the relation's.
+    "select customers.row_to_json from customers where exists (select 1 from (select 1 as row_to_json) customers)",
+    "select customers.row_to_json from customers where exists (with customers as (select 1 as row_to_json) select 1 from customers)",
+    "select customers.row_to_json from customers, lateral (select 1 from generate_series(1, 1) as customers(row_to_json)) z",
   ])("taints %s", (sql) => {
     expect(statementMasking(one(sql), dev, schema).tainted).toBe(true);
   });

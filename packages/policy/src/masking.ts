@@ -480,7 +480,11 @@ export function statementMasking(
     return [qualifier];
   };
 
-  const scope: TNameScope = { tables, aliases: s.aliases, resolve, derived: s.derivedColumns ?? {} };
+  // A WITH name that is also a relation's may stand for that relation: its output names exempt nothing.
+  const derived = Object.fromEntries(
+    Object.entries(s.derivedColumns ?? {}).filter(([name]) => !shadowed.includes(name)),
+  );
+  const scope: TNameScope = { tables, aliases: s.aliases, resolve, derived };
   const hits = maskedReferences(s, masking, scope, info);
   for (const [ref, strategy] of hits.columns) refs.set(ref, strategy);
   for (const name of hits.wholeRows) reasons.push(`whole-row reference to ${name}`);
