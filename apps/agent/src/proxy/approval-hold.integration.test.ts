@@ -228,4 +228,28 @@ describe("an approval is not an exemption", () => {
     expect((await client.query("select count(*)::int as n from vault")).rows).toEqual([{ n: 1 }]);
     await client.end();
   });
+
+  it("refuses a held statement that the policy blocks by the time it is approved", async () => {
+    const client = new pg.Client({ connectionString: guarded.url() });
+    client.on("notice", () => undefined);
+    await client.connect();
+    const held = client.query("update vault set v = v + 100 where note = 'approve-me'");
+    await new Promise((r) => setTimeout(r, 100));
+    // An emergency freeze while the approver is deciding.
+    guarded.updatePolicy({
+      guardrails: [
+        {
+          id: "freeze",
+          name: "Freeze",
+          priority: 1,
+          action: "block",
+          message: "writes are frozen",
+          match: { classes: ["write"] },
+        },
+      ],
+    });
+    await expect(held).rejects.toThrow(/writes are frozen/);
+    expect((await client.query("select v from vault")).rows[0].v).toBeLessThan(100);
+    await client.end();
+  });
 });

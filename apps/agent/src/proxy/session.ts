@@ -513,9 +513,11 @@ export class ProxySession {
 
   /** Sends the held statement on (approved) or refuses it in pipeline order (denied), then what queued behind it. */
   private release(hold: THold, decision: TApprovalDecision): void {
+    // The policy may have changed during the wait (a freeze): judged again, what is blocked now stays blocked.
+    const current = decision.approved ? this.hooks.decide(this.info, hold.sql) : null;
     let data: Buffer;
-    if (decision.approved) {
-      const runs = runsOf(hold.verdict).map((run) => ({ ...run, approvedBy: decision.decidedBy }));
+    if (current && current.action !== "block") {
+      const runs = runsOf(current).map((run) => ({ ...run, approvedBy: decision.decidedBy }));
       if (hold.kind === "query") {
         this.trackQuery(runs, null);
       } else {
@@ -525,17 +527,17 @@ export class ProxySession {
           sql: hold.sql,
           run: runs[0] ?? null,
           blocked: null,
-          verdict: hold.verdict,
+          verdict: current,
         });
       }
       data = hold.frame.raw;
     } else {
-      const denied: TVerdict = {
+      const denied: TVerdict = current ?? {
         ...hold.verdict,
         action: "block",
         message: `the approval was ${decision.decidedBy ? `denied by ${decision.decidedBy}` : "not given in time"}: ${decision.reason}`,
       };
-      this.recordBlocked(denied, isoTimestamp(Date.now()), "denied");
+      this.recordBlocked(denied, isoTimestamp(Date.now()), current ? undefined : "denied");
       if (hold.kind === "query") {
         this.trackQuery(runsOf(denied), denied);
         data = queryMessage(BLOCKED_SQL);
