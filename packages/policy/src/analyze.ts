@@ -276,20 +276,17 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
    * Aliases hold for the whole statement, though SQL scopes them: one name bound to two relations (`t` in a
    * subquery and in the outer FROM) stands for any table of the statement (null), as a subquery's does.
    */
-  const bindAlias = (name: string, table: string | null) => {
+  const bindAlias = (name: string, table: string | null, derived = false) => {
     aliases[name] = name in aliases && aliases[name] !== table ? null : table;
     // Bound to anything but a derived table, its names are not only that table's output columns.
-    if (!derivedBinding) derivedColumns.set(name, null);
+    if (!derived) derivedColumns.set(name, null);
   };
   /** Aliases bound only to subqueries and WITH queries → the names of their output columns (null: not only). */
   const derivedColumns = new Map<string, Set<string> | null>();
   /** Names of relations read without an alias (a WITH query's name among them, when it is read). */
   const plainNames: string[] = [];
-  let derivedBinding = false;
   const bindDerived = (name: string, query: unknown, columnAliases: string[]) => {
-    derivedBinding = true;
-    bindAlias(name, null);
-    derivedBinding = false;
+    bindAlias(name, null, true);
     const known = derivedColumns.get(name);
     if (known === null) return;
     const names = known ?? new Set<string>();

@@ -391,7 +391,8 @@ function maskedReferences(
   const columns = new Map<string, TMaskingStrategy>();
   const wholeRows: string[] = [];
   for (const ref of refs.columnRefs) {
-    for (const table of ref.qualifier ? resolve(ref.qualifier) : tables) {
+    const candidates = ref.qualifier ? resolve(ref.qualifier) : tables;
+    for (const table of candidates) {
       const strategy = referenceStrategy(masking, table, ref.column, info.viewSources);
       if (strategy) columns.set(`${splitTable(table).table}.${ref.column}`, strategy);
     }
@@ -400,7 +401,6 @@ function maskedReferences(
       // of what t stands for reads the whole row. For an alias of a subquery or WITH query, its output names
       // are its columns; any other alias that is not one relation (a join's, one bound twice) may be any.
       if (derived[ref.qualifier]?.includes(ref.column)) continue;
-      const candidates = resolve(ref.qualifier);
       const isColumn = candidates.some((t) => info.columnsOf?.(t)?.includes(ref.column) ?? true);
       if (!isColumn && candidates.some((t) => relationHasMasked(masking, t, info)))
         wholeRows.push(`${ref.qualifier}.${ref.column}`);
