@@ -169,6 +169,62 @@ describe("preparedStatement", () => {
   });
 });
 
+describe("copyOut", () => {
+  const base = {
+    format: "text",
+    delimiter: "\t",
+    quote: '"',
+    escape: '"',
+    nullString: "\\N",
+    header: false,
+    encoding: null,
+    toClient: true,
+    relation: null,
+    columns: null,
+  };
+  it.each([
+    ["copy customers to stdout", { ...base, relation: "customers" }],
+    [
+      String.raw`copy public.customers (id, email) to stdout with csv header delimiter ';' quote '''' escape '\' null 'NULL'`,
+      {
+        ...base,
+        format: "csv",
+        delimiter: ";",
+        quote: "'",
+        escape: "\\",
+        nullString: "NULL",
+        header: true,
+        relation: "public.customers",
+        columns: ["id", "email"],
+      },
+    ],
+    [
+      "copy (select id, email as e, lower(name), note::text, 1 + 1 from t union select * from u) to stdout (format csv, header false)",
+      {
+        ...base,
+        format: "csv",
+        delimiter: ",",
+        nullString: "",
+        columns: ["id", "e", "lower", "note", "?column?"],
+      },
+    ],
+    ["copy (select t.* from t) to stdout", base],
+    ["copy t to stdout binary", { ...base, format: "binary", relation: "t" }],
+    [
+      "copy t to '/tmp/t' (encoding 'latin1')",
+      { ...base, relation: "t", encoding: "latin1", toClient: false },
+    ],
+    ["copy t to program 'gzip > /tmp/t.gz'", { ...base, relation: "t", toClient: false }],
+  ])("%s", (sql, expected) => {
+    expect(one(sql).copyOut).toEqual(expected);
+  });
+
+  it("is absent from COPY ... FROM and other statements", () => {
+    expect(one("copy t from stdin").copyOut).toBeUndefined();
+    expect(one("select 1").copyOut).toBeUndefined();
+  });
+});
+
 describe("readsDifferentlyWithBackslashEscapes", () => {
   it.each([
     ["the smuggling shape", String.raw`select '\' as a, '; drop table t; --' as b`],

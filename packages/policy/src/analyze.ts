@@ -29,6 +29,8 @@ export interface TStatementAnalysis {
   aliases: Record<string, string | null>;
   /** COPY ... TO (data leaves in CopyData, not in DataRows). */
   copyTo: boolean;
+  /** For COPY ... TO: how its rows are written, so the agent can read them (content detectors). */
+  copyOut?: TCopyOut;
   /** Runs code defined elsewhere or installs code that runs later (DO, functions, triggers, rules, CALL,
    * COPY ... PROGRAM, LOAD): its effects are not visible in this statement. */
   runsCode: boolean;
@@ -52,6 +54,25 @@ export interface TStatementAnalysis {
    * then a column of s, not `total(s)` in function-style notation).
    */
   derivedColumns?: Record<string, string[]>;
+}
+
+/** The output options of a COPY ... TO, as Postgres applies them (defaults filled in). */
+export interface TCopyOut {
+  format: "text" | "csv" | "binary";
+  delimiter: string;
+  quote: string;
+  escape: string;
+  /** What a NULL is written as. */
+  nullString: string;
+  header: boolean;
+  /** The ENCODING option, when given (the data is then in that encoding, not the client's). */
+  encoding: string | null;
+  /** Where the rows go: the client (STDOUT), or a file or program on the server. */
+  toClient: boolean;
+  /** `COPY table TO`: the relation, whose columns are written when no list is given. */
+  relation: string | null;
+  /** The columns written, by name, when the statement says (a column list or a query without `*`). */
+  columns: string[] | null;
 }
 
 export interface TStoredSources {
@@ -446,6 +467,9 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     starRefs: [...starRefs],
     aliases,
     copyTo: command === "CopyStmt" && !(stmt.CopyStmt as TNode).is_from,
+    ...(command === "CopyStmt" && !(stmt.CopyStmt as TNode).is_from
+      ? { copyOut: copyOutOf(stmt.CopyStmt as TNode) }
+      : {}),
     runsCode:
       CODE_NODES.has(command) ||
       [...nested].some((n) => CODE_NODES.has(n)) ||
@@ -553,6 +577,83 @@ function collectStored(sources: unknown[], cteNames: Set<string>): TStoredSource
     functions: [...functions],
     tables: [...tables],
   };
+}
+
+function defElemValue(arg: unknown): string | boolean | null {
+  if (arg === undefined) return true; // `HEADER` alone
+  const node = arg as {
+    String?: { sval?: string };
+    Boolean?: { boolval?: boolean };
+    Integer?: { ival?: number };
+  };
+  if (node.String) return node.String.sval ?? "";
+  if (node.Boolean) return node.Boolean.boolval === true;
+  if (node.Integer) return (node.Integer.ival ?? 0) !== 0;
+  return null;
+}
+
+const TRUE_WORDS = new Set(["true", "on", "1", "yes"]);
+
+function copyOutOf(copy: TNode): TCopyOut {
+  const options = new Map<string, string | boolean | null>();
+  for (const item of (copy.options as { DefElem?: { defname?: string; arg?: unknown } }[] | undefined) ?? [])
+    if (item.DefElem?.defname)
+      options.set(item.DefElem.defname.toLowerCase(), defElemValue(item.DefElem.arg));
+  const text = (name: string): string | null => {
+    const value = options.get(name);
+    return typeof value === "string" ? value : null;
+  };
+  const rawFormat = (text("format") ?? "text").toLowerCase();
+  const format = rawFormat === "csv" || rawFormat === "binary" ? rawFormat : "text";
+  const header = options.get("header");
+  const quote = text("quote") ?? '"';
+  const relation = copy.relation ? qualifiedName(copy.relation as TNode) : null;
+  const attlist = (copy.attlist as { String?: { sval?: string } }[] | undefined)?.map(
+    (a) => a.String?.sval ?? "",
+  );
+  return {
+    format,
+    delimiter: text("delimiter") ?? (format === "csv" ? "," : "\t"),
+    quote,
+    escape: text("escape") ?? quote,
+    nullString: text("null") ?? (format === "csv" ? "" : "\\N"),
+    header: typeof header === "string" ? TRUE_WORDS.has(header.toLowerCase()) : header === true,
+    encoding: text("encoding"),
+    toClient: copy.filename === undefined && !copy.is_program,
+    relation,
+    columns:
+      attlist && attlist.length > 0 ? attlist : copy.query ? copyQueryColumns(copy.query as TNode) : null,
+  };
+}
+
+/** The names Postgres gives a query's output columns (FigureColname, roughly); null when a `*` hides them. */
+function copyQueryColumns(query: TNode): string[] | null {
+  let select = query.SelectStmt as
+    { targetList?: { ResTarget?: { name?: string; val?: TNode } }[]; larg?: TNode } | undefined;
+  // A set operation's result is named by its first branch.
+  while (select?.larg) select = select.larg as typeof select;
+  if (!select?.targetList) return null;
+  const names: string[] = [];
+  for (const target of select.targetList) {
+    const name = target.ResTarget?.name ?? expressionName(target.ResTarget?.val);
+    if (name === null) return null;
+    names.push(name);
+  }
+  return names;
+}
+
+function expressionName(node: TNode | undefined): string | null {
+  if (!node) return "?column?";
+  const ref = node.ColumnRef as { fields?: { String?: { sval?: string }; A_Star?: unknown }[] } | undefined;
+  if (ref) {
+    const last = ref.fields?.[ref.fields.length - 1];
+    return last?.A_Star ? null : (last?.String?.sval ?? "?column?");
+  }
+  const call = node.FuncCall as { funcname?: { String?: { sval?: string } }[] } | undefined;
+  if (call) return call.funcname?.[call.funcname.length - 1]?.String?.sval ?? "?column?";
+  const cast = node.TypeCast as { arg?: TNode } | undefined;
+  if (cast) return expressionName(cast.arg);
+  return "?column?";
 }
 
 function preparedStatementOf(command: string, node: TNode): TStatementAnalysis["preparedStatement"] {

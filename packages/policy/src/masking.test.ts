@@ -223,6 +223,42 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(statementMasking(one("select pg_notify('c', email) from customers"), dev).block).not.toBeNull();
   });
 
+  it("lets COPY out of unmasked relations run only where the agent can run the content detectors over its rows", () => {
+    const detectors = compileMaskingRules(
+      [
+        {
+          id: "d",
+          name: "Emails anywhere",
+          columnPattern: null,
+          detector: "email",
+          strategy: "redact",
+          exemptIdentities: [],
+          exemptGroups: [],
+        },
+      ],
+      { identityName: "dev@demo.local", groups: [] },
+    );
+    const block = (sql: string, masking = detectors) => statementMasking(one(sql), masking, schema).block;
+    for (const sql of [
+      "copy orders to stdout",
+      "copy orders (id) to stdout with csv header",
+      "copy (select id from orders) to stdout (format text, encoding 'UTF8')",
+    ])
+      expect(block(sql), sql).toBeNull();
+    for (const sql of [
+      "copy orders to stdout (format binary)",
+      "copy orders to stdout binary",
+      "copy orders to stdout with (encoding 'LATIN1')",
+      "copy orders to '/tmp/orders'",
+      "copy orders to program 'cat'",
+    ])
+      expect(block(sql)?.ruleName, sql).toBe("COPY output must pass the content detectors");
+    // Beside column rules too; without detector rules nothing needs reading.
+    const both = { ...dev, detectorRules: detectors.detectorRules };
+    expect(block("copy orders to stdout (format binary)", both)).not.toBeNull();
+    expect(block("copy orders to stdout (format binary)", dev)).toBeNull();
+  });
+
   it.each([
     "insert into notes select id, reverse(ssn) from customers",
     "insert into notes (id, note) values (1, (select email from customers limit 1))",

@@ -462,7 +462,7 @@ export function statementMasking(
   masking: TCompiledMasking,
   info: TSchemaInfo = {},
 ): TStatementMasking {
-  if (masking.columnRules.length === 0) return UNTAINTED;
+  if (masking.columnRules.length === 0) return s.copyTo ? copyOutMasking(s, masking) : UNTAINTED;
   const { columnsOf: schema, viewSources, userFunctions } = info;
   const reasons: string[] = [];
   const refs = new Map<string, TMaskingStrategy>();
@@ -526,6 +526,8 @@ export function statementMasking(
       ruleName: "Masked columns cannot be exported with COPY",
       message: "COPY ... TO would export masked columns unmasked; use SELECT, which applies masking",
     };
+  } else if (s.copyTo) {
+    block = copyOutMasking(s, masking).block;
   }
   const stored = s.stored ? storedMaskedData(s.stored, masking, scope, info) : [];
   if (stored.length > 0) {
@@ -549,6 +551,32 @@ export function statementMasking(
     computedStrategy: strategies.length === 1 && strategies[0] !== "hash" ? strategies[0]! : "redact",
     block,
   };
+}
+
+const UTF8_NAMES = new Set(["utf8", "utf-8", "unicode"]);
+
+/** COPY ... TO output the agent can run the content detectors over: text or CSV rows, in UTF-8, to the client. */
+function copyOutScannable(copyOut: TStatementAnalysis["copyOut"]): boolean {
+  if (!copyOut || !copyOut.toClient || copyOut.format === "binary") return false;
+  return copyOut.encoding === null || UTF8_NAMES.has(copyOut.encoding.toLowerCase());
+}
+
+const COPY_NOT_SCANNABLE: TStatementMasking = {
+  ...UNTAINTED,
+  block: {
+    ruleName: "COPY output must pass the content detectors",
+    message:
+      "COPY ... TO in binary format, in another ENCODING or to a server file or program cannot be scanned by the content detectors; use COPY ... TO STDOUT in text or CSV format, or SELECT",
+  },
+};
+
+/**
+ * A COPY ... TO of nothing a column rule masks. The agent runs the content detectors over its text and CSV rows
+ * as over result cells; rows it cannot read (binary, another encoding) or never sees (a file or program on the
+ * server) would skip them, so with detector rules those are refused.
+ */
+function copyOutMasking(s: TStatementAnalysis, masking: TCompiledMasking): TStatementMasking {
+  return masking.detectorRules.length > 0 && !copyOutScannable(s.copyOut) ? COPY_NOT_SCANNABLE : UNTAINTED;
 }
 
 // ---- values ---------------------------------------------------------------------------------------------

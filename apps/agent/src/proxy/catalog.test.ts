@@ -11,7 +11,7 @@ const storedQuery = (entries: [number, number, number][]) =>
     )
     .join(" ")})})`;
 
-// Rows as CATALOG_SQL returns them: 'c' kind, oid, schema, table, attnum, column; 'd' kind, view oid, "",
+// Rows as CATALOG_SQL returns them: 'c' kind, oid, schema, table, attnum, column, type; 'd' kind, view oid, "",
 // function, attnum, "", relation oid.
 const rows = [
   ["c", "1", "public", "customers", "1", "id", ""],
@@ -34,6 +34,24 @@ const rows = [
 
 describe("buildCatalog", () => {
   const catalog = buildCatalog(rows);
+
+  it("knows a relation's column types where its name stands for one relation", () => {
+    const typed = buildCatalog([
+      ["c", "1", "public", "ledger", "1", "id", "23"],
+      ["c", "1", "public", "ledger", "2", "note", "25"],
+      ["c", "7", "audit", "ledger", "1", "id", "20"],
+    ]);
+    expect(typed.columnTypes("public.ledger")).toEqual(
+      new Map([
+        ["id", 23],
+        ["note", 25],
+      ]),
+    );
+    expect(typed.columnTypes("audit.ledger")).toEqual(new Map([["id", 20]]));
+    // Two schemas' ledger: which one a bare name means depends on the search path.
+    expect(typed.columnTypes("ledger")).toBeUndefined();
+    expect(typed.columnTypes("missing")).toBeUndefined();
+  });
 
   it("knows what a view reads, through the views it reads", () => {
     expect(catalog.viewSources("contacts")).toEqual({

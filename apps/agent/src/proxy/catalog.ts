@@ -7,13 +7,13 @@ import { connectUpstream, type TUpstreamTarget } from "./upstream.ts";
 import { viewColumnOrigins } from "./view-lineage.ts";
 import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessage } from "./wire.ts";
 
-// One result, four kinds of rows: 'c' a column of a table or view (oid, schema, table, attnum, column); 'd'
+// One result, four kinds of rows: 'c' a column of a table or view (oid, schema, table, attnum, column, type); 'd'
 // something a view's query depends on (view oid, relation oid and attnum, 0 for a whole row; or a function,
 // or an operator outside pg_catalog, as "schema.name"); 'f' the name of a function defined outside
 // pg_catalog (extensions' aside), which a built-in's bare name may resolve to; 'q' a view's stored query
 // (view oid, relkind: v or m, its pg_node_tree text), which tells which column each of its columns carries.
 const CATALOG_SQL = `select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
-  a.attnum::int8 as num, a.attname::text as c, null::int8 as ref
+  a.attnum::int8 as num, a.attname::text as c, a.atttypid::int8 as ref
 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
 where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
   and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
@@ -55,6 +55,8 @@ const CATALOG_TTL_MS = 30_000;
 export interface TCatalog extends TSchemaInfo {
   origin(tableOid: number, attnum: number): { table: string; column: string } | undefined;
   columnsOf(table: string): readonly string[] | undefined;
+  /** A relation's column names → type OIDs, when the name stands for one relation. */
+  columnTypes(table: string): ReadonlyMap<string, number> | undefined;
   /** What a view reads (through other views); undefined for anything that is not a view. */
   viewSources(table: string): TViewSources | undefined;
   /**
@@ -72,6 +74,8 @@ interface TTableEntry {
   schema: string;
   table: string;
   columns: Map<number, string>;
+  /** Column name → type OID. */
+  types: Map<string, number>;
 }
 
 interface TViewDependencies {
@@ -104,10 +108,11 @@ export function buildCatalog(rows: string[][]): TCatalog {
     }
     let entry = byOid.get(oid);
     if (!entry) {
-      entry = { schema: a!, table: b!, columns: new Map() };
+      entry = { schema: a!, table: b!, columns: new Map(), types: new Map() };
       byOid.set(oid, entry);
     }
     entry.columns.set(Number(numText), c!);
+    if (refText) entry.types.set(c!, Number(refText));
   }
   const oidsByName = new Map<string, number[]>();
   for (const [oid, entry] of byOid) {
@@ -202,6 +207,10 @@ export function buildCatalog(rows: string[][]): TCatalog {
     },
     // Names as the statement folded them (a quoted "Report" is not report): the exact name first.
     columnsOf: (table) => byName.get(table) ?? byName.get(table.toLowerCase()),
+    columnTypes(table) {
+      const oids = oidsByName.get(table) ?? oidsByName.get(table.toLowerCase());
+      return oids?.length === 1 ? byOid.get(oids[0]!)?.types : undefined;
+    },
     userFunctions,
     viewSources(table) {
       const oids = (oidsByName.get(table) ?? oidsByName.get(table.toLowerCase()) ?? []).filter((oid) =>

@@ -90,6 +90,13 @@ beforeAll(async () => {
       (2, 'Charles Babbage', 'charles@example.com', '219-09-9999', '5555 5555 5555 4444', 'sk_live_xyz', 10.5, '{}', now());
     insert into customer_notes values (1, '{"email": "${ADA.email}", "lang": "en"}');
     insert into orders (customer_id, total) values (1, 100.00), (2, 25.50);
+    -- No column rule: what COPY exports from here only the content detectors can mask (a bare SSN only in an
+    -- ssn-like column, as in results), and the characters COPY escapes or quotes sit around the values. Only
+    -- text is scanned, as in results: a number shaped like a card is a number.
+    create table ledger (id int, note text, ssn_backup text, memo text, ref bigint);
+    insert into ledger values
+      (1, E'to:\\t"Ada" ${ADA.email}\\\\ end\\nnext', '${ADA.ssn.replace(/-/g, "")}', 'a,b', 5555555555554444),
+      (2, null, '', E'quote \\' here', null);
     -- pg_dump reads column privileges with a prepared statement: masking must leave them exact.
     grant select (id, full_name) on customers to pg_monitor;
     -- Views an admin made: Postgres reports a view's own columns as the origin, never the table's.
@@ -403,6 +410,58 @@ describe("masking through the agent", () => {
       (e: { stderr: string }) => e,
     );
     expect((refused as { stderr: string }).stderr).toMatch(/COPY \.\.\. TO would export masked columns/);
+  });
+
+  it("COPY ... TO runs the content detectors over each text and CSV row, and refuses rows they cannot read", async () => {
+    const psql = async (target: string, sql: string) =>
+      (await run("psql", [target, "-v", "ON_ERROR_STOP=1", "-c", sql])).stdout;
+    // The masks the detectors give in results, through the agent.
+    const masked = new pg.Client({ connectionString: url() });
+    await masked.connect();
+    const { rows } = await masked.query<{ email: string; ssn: string }>(
+      "select $1::text as email, ssn_backup as ssn from ledger where id = 1",
+      [ADA.email],
+    );
+    await masked.end();
+    const bareSsn = ADA.ssn.replace(/-/g, "");
+    expect(rows[0]!.email).not.toBe(ADA.email);
+    expect(rows[0]!.ssn).not.toBe(bareSsn);
+    const expected = (direct: string) =>
+      direct.replace(ADA.email, rows[0]!.email).replace(bareSsn, rows[0]!.ssn);
+    for (const sql of [
+      "copy ledger to stdout",
+      "copy ledger (memo, ssn_backup, note, ref) to stdout with (format csv, header)",
+      String.raw`copy (select id, note as n, ssn_backup from ledger order by id) to stdout with csv delimiter '|' quote '''' escape '\' null 'NULL'`,
+      "copy customer_notes to stdout",
+    ]) {
+      const direct = await psql(database.url, sql);
+      const viaAgent = await psql(url(), sql);
+      assertNoLeak(viaAgent);
+      // Everything else exactly as direct: the escaping, quoting, NULLs, header and the other values.
+      expect(viaAgent, sql).toBe(expected(direct));
+    }
+    // The extended protocol (postgres.js), and pg_dump's data, which is COPY too.
+    const sql = postgres(url(), { max: 1 });
+    const chunks: Buffer[] = [];
+    for await (const chunk of await sql.unsafe("copy ledger to stdout").readable())
+      chunks.push(chunk as Buffer);
+    await sql.end();
+    expect(Buffer.concat(chunks).toString()).toBe(
+      expected(await psql(database.url, "copy ledger to stdout")),
+    );
+    const dump = (await run("pg_dump", ["--data-only", "-t", "ledger", "-t", "customer_notes", url()]))
+      .stdout;
+    assertNoLeak(dump);
+    expect(dump).toContain(rows[0]!.email);
+    // Binary rows, another encoding, a file on the server: the detectors could not read them.
+    for (const refused of [
+      "copy ledger to stdout (format binary)",
+      "copy ledger to stdout with (encoding 'LATIN1')",
+      "copy ledger to '/tmp/ledger.copy'",
+    ]) {
+      const error = await psql(url(), refused).catch((e: { stderr: string }) => e.stderr);
+      expect(error, refused).toMatch(/cannot be scanned by the content detectors/);
+    }
   });
 
   it("detectors mask values in untagged columns and keep JSON valid", async () => {

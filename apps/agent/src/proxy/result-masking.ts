@@ -60,6 +60,9 @@ export interface TResultPlan {
 const TEXT_TYPES = new Set([25, 1043, 1042, 19, 18, 705, 114, 3802, 142]);
 const JSON_TYPES = new Set([114, 3802]);
 
+/** Whether the content detectors read values of this type (in results, and in COPY rows where it is known). */
+export const isScannedType = (typeOid: number): boolean => TEXT_TYPES.has(typeOid);
+
 export function parseRowDescription(frame: TFrame): TFieldDescription[] {
   const r = new BodyReader(frame.raw, frame.bodyStart);
   const count = r.int16();

@@ -13,11 +13,14 @@ import {
   readsDifferentlyWithBackslashEscapes,
   resolvedColumns,
   UNTAINTED,
+  type TCopyOut,
   type TStatementAnalysis,
   type TStatementMasking,
 } from "@portcullis/policy";
 import type { Logger } from "pino";
+import { CopyRowError, scanCopyRow } from "./copy-scan.ts";
 import {
+  isScannedType,
   maskDataRow,
   maskNoticeFrame,
   maskNotificationFrame,
@@ -90,6 +93,8 @@ const B = {
   Notice: 0x4e,
   Notification: 0x41,
   ParameterStatus: 0x53,
+  CopyOutResponse: 0x48,
+  CopyData: 0x64,
 } as const;
 
 interface TStatementRun {
@@ -120,7 +125,26 @@ interface TResultState {
   /** No column description reached us for a result that must be masked: every cell becomes NULL. */
   nullAll: boolean;
   masked: Set<string>;
+  /** A COPY ... TO whose rows the content detectors read (see copy-scan.ts). */
+  copy: TCopyScan | null;
 }
+
+interface TCopyScan {
+  format: TCopyOut;
+  masking: TSessionMasking;
+  /** Column names for the detectors' hints, when known. */
+  columns: readonly string[] | null;
+  /** `COPY table TO`: its columns' types, so that only text is scanned, as in results. */
+  types: ReadonlyMap<string, number> | undefined;
+  /** The CSV header row is still to come (names, not values). */
+  headerPending: boolean;
+}
+
+/**
+ * A column hint with every name-based loosening (SSN, phone, secret) for fields whose name is not known:
+ * a bare 9-digit number there is masked as an SSN rather than let through.
+ */
+const UNKNOWN_COLUMN_HINT = "ssn phone token";
 
 type TPending =
   | ({
@@ -168,7 +192,13 @@ const QUOTING_CHECK_ANSWER_TYPES = new Set<number>([
   B.CloseComplete,
 ]);
 
-const freshResult = (): TResultState => ({ plan: null, masking: null, nullAll: false, masked: new Set() });
+const freshResult = (): TResultState => ({
+  plan: null,
+  masking: null,
+  nullAll: false,
+  masked: new Set(),
+  copy: null,
+});
 
 function runsOf(verdict: TVerdict): TStatementRun[] {
   return verdict.statements.map((analysis, i) => ({
@@ -858,6 +888,65 @@ export class ProxySession {
     return maskDataRow(frame, head.plan, head.masking, head.masked);
   }
 
+  /**
+   * A COPY ... TO starts. With content-detector rules its rows are scanned; the policy refuses the COPYs the agent
+   * could not read, and should one start anyway (binary rows, a statement the agent did not analyse as COPY),
+   * the session ends before a row reaches the client.
+   */
+  private copyScanFor(
+    head: Extract<TPending, { kind: "query" | "execute" }>,
+    frame: TFrame,
+  ): TCopyScan | null {
+    const masking = this.masking();
+    if (!masking || masking.compiled.detectorRules.length === 0) return null;
+    const format = this.currentRun(head)?.analysis.copyOut;
+    if (!format || format.format === "binary" || frame.raw[5] !== 0) {
+      this.terminate("COPY output the content detectors cannot read", {
+        code: "42501",
+        message: "Portcullis ended the session: COPY output that the content detectors cannot read",
+      });
+      return null;
+    }
+    const columns =
+      format.columns ?? (format.relation ? (masking.catalog?.columnsOf(format.relation) ?? null) : null);
+    const types = format.relation ? masking.catalog?.columnTypes(format.relation) : undefined;
+    return { format, masking, columns, types, headerPending: format.format === "csv" && format.header };
+  }
+
+  private scanCopyData(frame: TFrame, copy: TCopyScan, found: Set<string>): Buffer {
+    if (copy.headerPending) {
+      copy.headerPending = false;
+      return frame.raw;
+    }
+    const detectors = copy.masking.compiled.detectorRules.map((r) => r.detector);
+    const row = frame.raw.subarray(frame.bodyStart);
+    let rewritten: Buffer | null;
+    try {
+      rewritten = scanCopyRow(row, copy.format, (value, index, count) => {
+        const name = copy.columns?.length === count ? copy.columns[index] : undefined;
+        const type = name === undefined ? undefined : copy.types?.get(name);
+        if (type !== undefined && !isScannedType(type)) return null;
+        const result = copy.masking.redact(value, { detectors, columnHint: name ?? UNKNOWN_COLUMN_HINT });
+        if (result.detectors.length === 0) return null;
+        for (const d of result.detectors) found.add(`${name ?? `column ${index + 1}`} (${d})`);
+        return result.text;
+      });
+    } catch (error) {
+      if (!(error instanceof CopyRowError)) throw error;
+      this.terminate("COPY row the content detectors cannot read", {
+        code: "42501",
+        message: `Portcullis ended the session: ${error.message}`,
+      });
+      return NOTHING;
+    }
+    if (!rewritten) return frame.raw;
+    const out = Buffer.allocUnsafe(5 + rewritten.length);
+    out[0] = B.CopyData;
+    out.writeInt32BE(4 + rewritten.length, 1);
+    rewritten.copy(out, 5);
+    return out;
+  }
+
   /** The server accepted a Parse, Bind or Close. */
   private confirmed(entry: TPending): void {
     if (entry.kind === "parse" && !entry.blocked) {
@@ -994,6 +1083,14 @@ export class ProxySession {
       }
       case B.NoData:
         if (head?.kind === "describe") this.pending.shift();
+        return frame.raw;
+      case B.CopyOutResponse:
+        if (head && (head.kind === "query" || head.kind === "execute"))
+          head.copy = this.copyScanFor(head, frame);
+        return frame.raw;
+      case B.CopyData:
+        if (head && (head.kind === "query" || head.kind === "execute") && head.copy)
+          return this.scanCopyData(frame, head.copy, head.masked);
         return frame.raw;
       case B.Notification: {
         const masking = this.masking();
