@@ -367,6 +367,35 @@ describe("masking through the agent", () => {
     session.socket.destroy();
   });
 
+  it("an Execute of a statement whose earlier portal was described (pgjdbc) masks by that portal's columns", async () => {
+    const session = await rawSession(proxy.port);
+    const sql = "select id, full_name, ssn from customers where id = 1";
+    // As pgjdbc names a statement: Parse, Bind, Describe of the portal (never of the statement), Execute.
+    const bind = (format: number) =>
+      frontend.frame(
+        "B",
+        Buffer.concat([frontend.cstr(""), frontend.cstr("S_1"), Buffer.from([0, 0, 0, 0, 0, 1, 0, format])]),
+      );
+    const first = await session.exchange(
+      parseMessage("S_1", sql),
+      bind(0),
+      frontend.frame("D", Buffer.from("P\0")),
+      frontend.execute(""),
+      frontend.sync(),
+    );
+    expect(first.toString()).toContain("Ada Lovelace");
+    // Then only Bind and Execute, results in binary: planned from the portal's columns, not all NULL.
+    const answer = await session.exchange(bind(1), frontend.execute(""), frontend.sync());
+    const row = backendMessages(answer).find((m) => m.type === "D")!.body;
+    expect(row.readInt16BE(0)).toBe(3);
+    expect(row.readInt32BE(2)).toBe(4);
+    expect(row.readInt32BE(6)).toBe(1);
+    expect(row.readInt32BE(10)).toBe("Ada Lovelace".length);
+    expect(row.toString("utf8", 14, 26)).toBe("Ada Lovelace");
+    assertNoLeak(answer.toString());
+    session.socket.destroy();
+  });
+
   it("a cursor run as a portal by Execute is masked as unknown", async () => {
     const session = await rawSession(proxy.port);
     await session.exchange(

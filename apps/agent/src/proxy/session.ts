@@ -947,6 +947,19 @@ export class ProxySession {
     return out;
   }
 
+  /**
+   * A portal's columns are its statement's, in the Bind's formats. Clients that describe a statement's first
+   * portal and never the statement (pgjdbc, once it has named a statement) then send Executes without any
+   * Describe: their results are planned from these, instead of being masked as undescribed (every cell NULL).
+   * Only while the name still stands for the statement the portal was bound to.
+   */
+  private learnStatementFields(portalName: string, fields: TFieldDescription[]): void {
+    const portal = this.portals.get(portalName);
+    if (!portal?.run || this.statementFields.has(portal.statement)) return;
+    if (this.statements.get(portal.statement) !== portal.run) return;
+    this.statementFields.set(portal.statement, withFormats(fields, NO_FORMATS));
+  }
+
   /** The server accepted a Parse, Bind or Close. */
   private confirmed(entry: TPending): void {
     if (entry.kind === "parse" && !entry.blocked) {
@@ -1069,7 +1082,10 @@ export class ProxySession {
           if (this.masking()) {
             const fields = this.describedFields(frame);
             if (head.target === 0x53 /* S */) this.statementFields.set(head.name, fields);
-            else this.portalFields.set(head.name, fields);
+            else {
+              this.portalFields.set(head.name, fields);
+              this.learnStatementFields(head.name, fields);
+            }
           }
         } else if (head?.kind === "query") {
           const run = head.runs[head.index];
