@@ -169,6 +169,20 @@ describe("preparedStatement", () => {
   });
 });
 
+describe("cursor", () => {
+  it.each([
+    ['declare "SQL_CUR0x1" cursor with hold for select 1', { op: "declare", name: "SQL_CUR0x1" }],
+    ["fetch forward 100 from _psql_cursor", { op: "fetch", name: "_psql_cursor" }],
+    ["move 5 in c", { op: "fetch", name: "c" }],
+    ["close c", { op: "close", name: "c" }],
+    ["close all", { op: "close", name: null }],
+    ["discard all", { op: "close", name: null }],
+    ["select 1", undefined],
+  ])("%s", (sql, expected) => {
+    expect(one(sql).cursor).toEqual(expected);
+  });
+});
+
 describe("copyOut", () => {
   const base = {
     format: "text",

@@ -41,6 +41,9 @@ export interface TStatementAnalysis {
   /** PREPARE, EXECUTE or DEALLOCATE and the prepared statement it names (null: all of them, as DEALLOCATE ALL
    * and DISCARD ALL drop every one). The agent follows a session's prepared statements with it. */
   preparedStatement: { op: "prepare" | "execute" | "deallocate"; name: string | null } | null;
+  /** DECLARE, FETCH (or MOVE) or CLOSE and the cursor it names (null: all of them, as CLOSE ALL and DISCARD ALL
+   * close every one). The agent masks a FETCH like the query its cursor was declared for. */
+  cursor?: { op: "declare" | "fetch" | "close"; name: string | null };
   /** What feeds the values a statement stores (INSERT's rows, UPDATE's SET, MERGE's source and actions,
    * CREATE TABLE AS and SELECT INTO's query): masked data must not be copied where masking no longer applies. */
   stored: TStoredSources | null;
@@ -476,6 +479,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       (command === "CopyStmt" && Boolean((stmt.CopyStmt as TNode).is_program)),
     changesQuoting,
     preparedStatement: preparedStatementOf(command, (stmt[command] ?? {}) as TNode),
+    ...cursorOf(command, (stmt[command] ?? {}) as TNode),
     stored: storedSources.length > 0 ? collectStored(storedSources, cteNames) : null,
     ...(cteShadowed.length > 0 ? { cteShadowed } : {}),
     ...(derivedColumns.size > 0 ? { derivedColumns: derivedColumnsOf(derivedColumns) } : {}),
@@ -654,6 +658,16 @@ function expressionName(node: TNode | undefined): string | null {
   const cast = node.TypeCast as { arg?: TNode } | undefined;
   if (cast) return expressionName(cast.arg);
   return "?column?";
+}
+
+function cursorOf(command: string, node: TNode): Pick<TStatementAnalysis, "cursor"> {
+  const name = typeof node.portalname === "string" ? node.portalname : null;
+  if (command === "DeclareCursorStmt") return { cursor: { op: "declare", name } };
+  if (command === "FetchStmt") return { cursor: { op: "fetch", name } };
+  if (command === "ClosePortalStmt") return { cursor: { op: "close", name } };
+  if (command === "DiscardStmt" && node.target === "DISCARD_ALL")
+    return { cursor: { op: "close", name: null } };
+  return {};
 }
 
 function preparedStatementOf(command: string, node: TNode): TStatementAnalysis["preparedStatement"] {

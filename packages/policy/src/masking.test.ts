@@ -223,6 +223,23 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(statementMasking(one("select pg_notify('c', email) from customers"), dev).block).not.toBeNull();
   });
 
+  it("tells which statements run code the agent does not see (cursors it knows may change under them)", () => {
+    const runs = (sql: string, masking = dev) =>
+      statementMasking(one(sql), masking, { ...schema, userFunctions: new Set(["my_function"]) })
+        .runsUnknownCode ?? false;
+    expect(runs("select count(*), lower(full_name) from customers")).toBe(false);
+    expect(runs("declare c cursor for select id from orders")).toBe(false);
+    expect(runs("fetch 10 from c")).toBe(false);
+    expect(runs("select my_function(id) from orders")).toBe(true);
+    expect(runs("execute p")).toBe(true);
+    expect(runs("call refresh_all()")).toBe(true);
+    expect(runs("do $$ begin perform 1; end $$")).toBe(true);
+    // Without column rules no catalog is read: any function may be the user's.
+    const none = compileMaskingRules([], { identityName: "dev@demo.local", groups: [] });
+    expect(runs("select id from orders", none)).toBe(false);
+    expect(runs("select lower(note) from notes", none)).toBe(true);
+  });
+
   it("lets COPY out of unmasked relations run only where the agent can run the content detectors over its rows", () => {
     const detectors = compileMaskingRules(
       [

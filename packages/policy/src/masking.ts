@@ -196,10 +196,21 @@ const STATISTICS_RELATIONS = new Set([
 ]);
 
 const OPAQUE_COMMANDS = new Set(["FetchStmt", "ExecuteStmt", "CallStmt", "DoStmt"]);
+/** Commands that run code defined elsewhere (a FETCH runs its cursor's query, judged with the cursor). */
+const CODE_COMMANDS = new Set(["ExecuteStmt", "CallStmt", "DoStmt"]);
+
+function runsCodeElsewhere(s: TStatementAnalysis): boolean {
+  return s.runsCode || CODE_COMMANDS.has(s.command) || s.nestedCommands.some((c) => CODE_COMMANDS.has(c));
+}
 
 export interface TStatementMasking {
   /** Computed result columns are masked (see the file comment). */
   tainted: boolean;
+  /**
+   * Runs code the agent does not see (a function outside pg_catalog, DO, CALL, EXECUTE of a prepared
+   * statement): it may have closed and opened cursors, so what the agent knows of them no longer holds.
+   */
+  runsUnknownCode?: boolean;
   reasons: string[];
   /** Sensitive columns the statement references, as "table.column". */
   sensitiveRefs: string[];
@@ -462,7 +473,11 @@ export function statementMasking(
   masking: TCompiledMasking,
   info: TSchemaInfo = {},
 ): TStatementMasking {
-  if (masking.columnRules.length === 0) return s.copyTo ? copyOutMasking(s, masking) : UNTAINTED;
+  if (masking.columnRules.length === 0) {
+    const base = s.copyTo ? copyOutMasking(s, masking) : UNTAINTED;
+    // Without the catalog (read for sessions with column rules), any function may be the user's.
+    return s.functions.length > 0 || runsCodeElsewhere(s) ? { ...base, runsUnknownCode: true } : base;
+  }
   const { columnsOf: schema, viewSources, userFunctions } = info;
   const reasons: string[] = [];
   const refs = new Map<string, TMaskingStrategy>();
@@ -546,6 +561,7 @@ export function statementMasking(
   const strategies = [...new Set(refs.values())];
   return {
     tainted: reasons.length > 0,
+    ...(unknownFunctions.length > 0 || runsCodeElsewhere(s) ? { runsUnknownCode: true } : {}),
     reasons,
     sensitiveRefs: [...refs.keys()],
     computedStrategy: strategies.length === 1 && strategies[0] !== "hash" ? strategies[0]! : "redact",

@@ -1,7 +1,8 @@
 // Drivers of other languages through the agent with masking on, each used as its applications use it.
 // asyncpg asks for the binary format for every type it knows, prepares every statement under a name and copies
 // rows in with binary COPY; psycopg 3 binds server-side, prepares after a statement's fifth run, pipelines and
-// reads DECLAREd cursors; pgjdbc (what BI tools connect with) batches inserts before one Sync, reads with a
+// reads DECLAREd cursors; psqlODBC (through pyodbc) wraps statements in savepoints and, as BI tools set it up,
+// reads every result through a cursor; pgjdbc (what BI tools connect with) batches inserts before one Sync, reads with a
 // fetch size, asks DatabaseMetaData and cancels on a query timeout. What each prints must be what it prints
 // on a direct connection, but for the masked column.
 import { execFile } from "node:child_process";
@@ -74,7 +75,7 @@ afterAll(async () => {
 async function runClient(command: string, args: string[]): Promise<string> {
   const { stdout } = await run(command, args).catch((error: Error) => {
     throw new Error(
-      `${args[0]} failed (are python3-asyncpg, python3-psycopg, a JDK and libpostgresql-jdbc-java installed?): ${error.message}`,
+      `${args[0]} failed (are python3-asyncpg, python3-psycopg, python3-pyodbc, odbc-postgresql, a JDK and libpostgresql-jdbc-java installed?): ${error.message}`,
     );
   });
   return stdout;
@@ -87,7 +88,7 @@ function expectMaskedOnly(viaAgent: string, direct: string): void {
   expect(viaAgent).toBe(direct.replace(/person\d+@example\.com/g, "p***@example.com"));
 }
 
-describe.each(["asyncpg_client.py", "psycopg_client.py"])("%s", (script) => {
+describe.each(["asyncpg_client.py", "psycopg_client.py", "pyodbc_client.py"])("%s", (script) => {
   it("reads every type exactly as direct, and the masked column masked", async () => {
     const client = (url: string) => runClient(PYTHON, [path.join(FIXTURES, "python", script), url]);
     const before = proxy.events.length;

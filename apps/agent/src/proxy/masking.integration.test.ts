@@ -111,6 +111,13 @@ beforeAll(async () => {
     -- A function outside pg_catalog named like a pure built-in: lower(1) runs it.
     create function lower(int) returns text language sql
       as $$ select reverse(ssn) from customers where id = $1 $$;
+    -- Closes a cursor of the caller's and opens one of the same name over masked data.
+    create function swap_cursor(name text) returns void language plpgsql as $$
+      declare c refcursor := name;
+      begin
+        execute format('close %I', name);
+        open c for select reverse(ssn) as r from customers;
+      end $$;
     -- Planner statistics keep sample values of every column.
     analyze customers;
   `);
@@ -394,6 +401,51 @@ describe("masking through the agent", () => {
     expect(row.toString("utf8", 14, 26)).toBe("Ada Lovelace");
     assertNoLeak(answer.toString());
     session.socket.destroy();
+  });
+
+  it("FETCH from a declared cursor reads as its query does: exact where nothing is masked, masked where it is", async () => {
+    // psql's FETCH_COUNT sends every query as DECLARE ... CURSOR and FETCH FORWARD (so do psqlODBC and BI tools).
+    const query =
+      "select count(*) as n, max(total) + 1 as top, max(reverse(full_name)) as r from customers c join orders o on o.customer_id = c.id";
+    const withCursor = await run("psql", [url(), "-v", "FETCH_COUNT=10", "-Atc", query]);
+    const plain = await run("psql", [url(), "-Atc", query]);
+    expect(withCursor.stdout).toBe(plain.stdout);
+    expect(withCursor.stdout).toBe("2|101.00|egabbaB selrahC\n");
+    const masked = (
+      await run("psql", [
+        url(),
+        "-v",
+        "FETCH_COUNT=10",
+        "-Atc",
+        "select reverse(ssn) as r, id from customers order by id",
+      ])
+    ).stdout;
+    assertNoLeak(masked);
+    expect(masked).toMatch(/\|1\n.*\|2\n$/);
+  });
+
+  it("forgets what it knew of cursors once code it does not see may have swapped one", async () => {
+    // A function closes the client's cursor and opens another of the same name over masked data.
+    const swap = await rawSession(proxy.port);
+    await swap.exchange(queryMessage("begin; declare c cursor for select 'harmless'::text as r"));
+    await swap.exchange(queryMessage("select swap_cursor('c')"));
+    const swapped = await swap.exchange(queryMessage("fetch all from c"));
+    expect(backendMessages(swapped).filter((m) => m.type === "D")).toHaveLength(2);
+    assertNoLeak(swapped.toString());
+    swap.socket.destroy();
+    // A cursor gone with its transaction, and a portal bound under its name: the FETCH reads the portal.
+    const portal = await rawSession(proxy.port);
+    await portal.exchange(queryMessage("begin; declare c cursor for select 'harmless'::text as r; rollback"));
+    await portal.exchange(queryMessage("begin"));
+    await portal.exchange(
+      parseMessage("", "select reverse(ssn) as r from customers"),
+      frontend.bind("c", ""),
+      frontend.sync(),
+    );
+    const fetched = await portal.exchange(queryMessage("fetch all from c"));
+    expect(backendMessages(fetched).filter((m) => m.type === "D")).toHaveLength(2);
+    assertNoLeak(fetched.toString());
+    portal.socket.destroy();
   });
 
   it("a cursor run as a portal by Execute is masked as unknown", async () => {

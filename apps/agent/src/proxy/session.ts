@@ -264,6 +264,13 @@ export class ProxySession {
     string,
     { run: TStatementRun | null; statement: string; formats: number[] }
   >();
+  /**
+   * Cursors the session declared, by name: a FETCH from one is masked like the query it was declared for
+   * (psql's FETCH_COUNT, psqlODBC's declare/fetch), not as a statement defined elsewhere. Forgotten when closed,
+   * when a Bind makes a portal of the same name, and all of them once code the agent does not see has run (a
+   * function may close a cursor and open another under its name). A name never seen declared stays unknown.
+   */
+  private readonly cursors = new Map<string, TStatementRun>();
   /** Result columns learned from Describe, for Executes that come without one. */
   private readonly statementFields = new Map<string, TFieldDescription[]>();
   private readonly portalFields = new Map<string, TFieldDescription[]>();
@@ -828,12 +835,28 @@ export class ProxySession {
    */
   private resultMasking(run: TStatementRun | null, masking: TSessionMasking): TStatementMasking {
     if (!run) return masking.compiled.columnRules.length > 0 ? UNKNOWN_STATEMENT : UNTAINTED;
+    return this.currentMasking(this.judgedRun(run));
+  }
+
+  /** What a statement runs: EXECUTE its prepared statement, FETCH its cursor's query, when the agent knows them. */
+  private judgedRun(run: TStatementRun): TStatementRun {
     const prepared = run.analysis.preparedStatement;
-    const judged =
-      prepared?.op === "execute" && prepared.name !== null
-        ? (this.statements.get(prepared.name) ?? run)
-        : run;
-    return this.currentMasking(judged);
+    if (prepared?.op === "execute" && prepared.name !== null)
+      return this.statements.get(prepared.name) ?? run;
+    const cursor = run.analysis.cursor;
+    if (cursor?.op === "fetch" && cursor.name !== null) return this.cursors.get(cursor.name) ?? run;
+    return run;
+  }
+
+  /** A statement has ended (`completed`: without an error): what the session knows of its cursors follows. */
+  private cursorsAfter(run: TStatementRun | null | undefined, completed: boolean): void {
+    if (!run || run.masking.runsUnknownCode || this.judgedRun(run).masking.runsUnknownCode)
+      this.cursors.clear();
+    const cursor = run?.analysis.cursor;
+    if (!run || !cursor || !completed) return;
+    if (cursor.op === "declare" && cursor.name !== null) this.cursors.set(cursor.name, run);
+    else if (cursor.op === "close" && cursor.name !== null) this.cursors.delete(cursor.name);
+    else if (cursor.op === "close") this.cursors.clear();
   }
 
   /**
@@ -968,6 +991,7 @@ export class ProxySession {
       else this.statements.delete(entry.name);
     } else if (entry.kind === "bind") {
       this.portalFields.delete(entry.portal);
+      this.cursors.delete(entry.portal);
       this.portals.set(entry.portal, {
         run: this.statements.get(entry.statement) ?? null,
         statement: entry.statement,
@@ -1041,6 +1065,7 @@ export class ProxySession {
         const rows = rowsFromCommandTag(tag);
         if (head?.kind === "query" && !head.blocked) {
           const run = head.runs[head.index];
+          this.cursorsAfter(run, true);
           if (run) {
             this.preparedStatementChanged(run);
             this.recordRun(run, head.startedAt, rows ?? head.rows, null, head.masked);
@@ -1051,6 +1076,7 @@ export class ProxySession {
           Object.assign(head, freshResult());
         } else if (head?.kind === "execute") {
           this.pending.shift();
+          this.cursorsAfter(head.run, true);
           if (head.run) {
             this.preparedStatementChanged(head.run);
             this.recordRun(head.run, head.startedAt, rows ?? head.rows, null, head.masked);
@@ -1064,6 +1090,7 @@ export class ProxySession {
       case B.PortalSuspended:
         if (head?.kind === "execute") {
           this.pending.shift();
+          this.cursorsAfter(head.run, false);
           if (head.run) this.recordRun(head.run, head.startedAt, head.rows, null, head.masked);
         }
         return frame.raw;
@@ -1176,9 +1203,11 @@ export class ProxySession {
       const message = `${fields.get("C") ?? ""}: ${fields.get("M") ?? "error"}`;
       if (head.kind === "query" && !head.failed) {
         const run = head.runs[head.index];
+        this.cursorsAfter(run, false);
         if (run) this.recordRun(run, head.startedAt, null, message, head.masked);
-      } else if (head.kind === "execute" && head.run) {
-        this.recordRun(head.run, head.startedAt, null, message, head.masked);
+      } else if (head.kind === "execute") {
+        this.cursorsAfter(head.run, false);
+        if (head.run) this.recordRun(head.run, head.startedAt, null, message, head.masked);
       } else if (head.kind === "parse" && head.verdict) {
         const run = runsOf(head.verdict)[0];
         if (run) this.recordRun(run, Date.now(), null, message, new Set());
