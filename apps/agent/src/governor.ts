@@ -489,6 +489,7 @@ function doubtfulCatalog(catalog: TCatalog): TCatalog {
       // not know (its computed columns masked), since the name may now stand for something made in the DDL.
       columnsOf: () => undefined,
       columnTypes: () => undefined,
+      copyColumnsOf: () => undefined,
       // Nor which functions are the user's (one made in the DDL may shadow a built-in): every name may be.
       userFunctions: ANY_NAME,
       inDoubt: true,

@@ -183,6 +183,23 @@ describe("cursor", () => {
   });
 });
 
+describe("transaction", () => {
+  it.each([
+    ["begin", "begin"],
+    ["start transaction isolation level serializable", "begin"],
+    ["commit", "commit"],
+    ["end", "commit"],
+    ["prepare transaction 'x'", "commit"],
+    ["rollback", "rollback"],
+    ["savepoint a", "savepoint"],
+    ["release a", "savepoint"],
+    ["rollback to a", "savepoint"],
+    ["select 1", undefined],
+  ])("%s", (sql, expected) => {
+    expect(one(sql).transaction).toEqual(expected);
+  });
+});
+
 describe("copyOut", () => {
   const base = {
     format: "text",
@@ -219,7 +236,7 @@ describe("copyOut", () => {
         format: "csv",
         delimiter: ",",
         nullString: "",
-        columns: ["id", "e", "lower", "note", "?column?"],
+        columns: ["id", "e email", "lower", "note", "?column?"],
       },
     ],
     ["copy (select t.* from t) to stdout", base],
@@ -229,6 +246,11 @@ describe("copyOut", () => {
       { ...base, relation: "t", encoding: "latin1", toClient: false },
     ],
     ["copy t to program 'gzip > /tmp/t.gz'", { ...base, relation: "t", toClient: false }],
+    // Postgres reads a number as its text (defGetString).
+    [
+      "copy t to stdout (format csv, delimiter 1, header 1)",
+      { ...base, format: "csv", delimiter: "1", nullString: "", header: true, relation: "t" },
+    ],
   ])("%s", (sql, expected) => {
     expect(one(sql).copyOut).toEqual(expected);
   });

@@ -44,6 +44,8 @@ export interface TStatementAnalysis {
   /** DECLARE, FETCH (or MOVE) or CLOSE and the cursor it names (null: all of them, as CLOSE ALL and DISCARD ALL
    * close every one). The agent masks a FETCH like the query its cursor was declared for. */
   cursor?: { op: "declare" | "fetch" | "close"; name: string | null };
+  /** Transaction control, by what it does: a commit runs deferred triggers (and fills WITH HOLD cursors). */
+  transaction?: "begin" | "commit" | "rollback" | "savepoint";
   /** What feeds the values a statement stores (INSERT's rows, UPDATE's SET, MERGE's source and actions,
    * CREATE TABLE AS and SELECT INTO's query): masked data must not be copied where masking no longer applies. */
   stored: TStoredSources | null;
@@ -480,6 +482,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     changesQuoting,
     preparedStatement: preparedStatementOf(command, (stmt[command] ?? {}) as TNode),
     ...cursorOf(command, (stmt[command] ?? {}) as TNode),
+    ...transactionOf(command, (stmt[command] ?? {}) as TNode),
     stored: storedSources.length > 0 ? collectStored(storedSources, cteNames) : null,
     ...(cteShadowed.length > 0 ? { cteShadowed } : {}),
     ...(derivedColumns.size > 0 ? { derivedColumns: derivedColumnsOf(derivedColumns) } : {}),
@@ -583,16 +586,19 @@ function collectStored(sources: unknown[], cteNames: Set<string>): TStoredSource
   };
 }
 
+/** An option's value as Postgres reads it (defGetString): numbers as their text, `HEADER` alone as true. */
 function defElemValue(arg: unknown): string | boolean | null {
-  if (arg === undefined) return true; // `HEADER` alone
+  if (arg === undefined) return true;
   const node = arg as {
     String?: { sval?: string };
     Boolean?: { boolval?: boolean };
     Integer?: { ival?: number };
+    Float?: { fval?: string };
   };
   if (node.String) return node.String.sval ?? "";
   if (node.Boolean) return node.Boolean.boolval === true;
-  if (node.Integer) return (node.Integer.ival ?? 0) !== 0;
+  if (node.Integer) return String(node.Integer.ival ?? 0);
+  if (node.Float) return node.Float.fval ?? "";
   return null;
 }
 
@@ -639,9 +645,15 @@ function copyQueryColumns(query: TNode): string[] | null {
   if (!select?.targetList) return null;
   const names: string[] = [];
   for (const target of select.targetList) {
-    const name = target.ResTarget?.name ?? expressionName(target.ResTarget?.val);
-    if (name === null) return null;
-    names.push(name);
+    const expression = expressionName(target.ResTarget?.val);
+    if (expression === null) return null;
+    // Renamed, a column's own name still hints at what it holds (results are hinted by the origin column).
+    const alias = target.ResTarget?.name;
+    names.push(
+      alias && alias !== expression && expression !== "?column?"
+        ? `${alias} ${expression}`
+        : (alias ?? expression),
+    );
   }
   return names;
 }
@@ -658,6 +670,24 @@ function expressionName(node: TNode | undefined): string | null {
   const cast = node.TypeCast as { arg?: TNode } | undefined;
   if (cast) return expressionName(cast.arg);
   return "?column?";
+}
+
+const TRANSACTION_KINDS: Record<string, NonNullable<TStatementAnalysis["transaction"]>> = {
+  TRANS_STMT_BEGIN: "begin",
+  TRANS_STMT_START: "begin",
+  TRANS_STMT_COMMIT: "commit",
+  TRANS_STMT_PREPARE: "commit",
+  TRANS_STMT_COMMIT_PREPARED: "commit",
+  TRANS_STMT_ROLLBACK: "rollback",
+  TRANS_STMT_ROLLBACK_PREPARED: "rollback",
+  TRANS_STMT_SAVEPOINT: "savepoint",
+  TRANS_STMT_RELEASE: "savepoint",
+  TRANS_STMT_ROLLBACK_TO: "savepoint",
+};
+
+function transactionOf(command: string, node: TNode): Pick<TStatementAnalysis, "transaction"> {
+  const kind = command === "TransactionStmt" ? TRANSACTION_KINDS[String(node.kind)] : undefined;
+  return kind ? { transaction: kind } : {};
 }
 
 function cursorOf(command: string, node: TNode): Pick<TStatementAnalysis, "cursor"> {

@@ -234,10 +234,24 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(runs("execute p")).toBe(true);
     expect(runs("call refresh_all()")).toBe(true);
     expect(runs("do $$ begin perform 1; end $$")).toBe(true);
+    // A view that calls a function outside pg_catalog runs it for whoever reads the view.
+    const views = {
+      ...schema,
+      viewSources: (name: string) =>
+        name === "swapper" ? { columns: [], functions: ["public.swap_cursor"] } : undefined,
+    };
+    expect(statementMasking(one("select * from swapper"), dev, views).runsUnknownCode).toBe(true);
     // Without column rules no catalog is read: any function may be the user's.
     const none = compileMaskingRules([], { identityName: "dev@demo.local", groups: [] });
     expect(runs("select id from orders", none)).toBe(false);
     expect(runs("select lower(note) from notes", none)).toBe(true);
+  });
+
+  it("knows information_schema's own helper functions (JDBC's DatabaseMetaData calls them)", () => {
+    const sql =
+      "select c.relname, (information_schema._pg_expandarray(i.indkey)).n from pg_class c join pg_index i on i.indrelid = c.oid";
+    expect(statementMasking(one(sql), dev, schema).tainted).toBe(false);
+    expect(statementMasking(one("select information_schema.my_helper(1)"), dev, schema).tainted).toBe(true);
   });
 
   it("lets COPY out of unmasked relations run only where the agent can run the content detectors over its rows", () => {
@@ -260,6 +274,7 @@ describe("statementMasking: computed columns are masked when the statement touch
       "copy orders to stdout",
       "copy orders (id) to stdout with csv header",
       "copy (select id from orders) to stdout (format text, encoding 'UTF8')",
+      "copy orders to stdout (encoding 'utf_8')",
     ])
       expect(block(sql), sql).toBeNull();
     for (const sql of [

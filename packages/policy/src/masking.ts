@@ -237,9 +237,20 @@ function baseName(fn: string): string {
  * A built-in whose data flow is known: qualified with pg_catalog, or by its bare name unless a function of
  * that name exists outside pg_catalog (`lower(1)` runs a `public.lower(int)` if there is one).
  */
+// The helpers initdb defines in information_schema for its views; JDBC's DatabaseMetaData calls them directly
+// (getPrimaryKeys, getIndexInfo). They compute from catalog values; only a superuser could redefine them.
+const INFORMATION_SCHEMA_FUNCTIONS = new Set(
+  `_pg_expandarray _pg_index_position _pg_truetypid _pg_truetypmod _pg_char_max_length _pg_char_octet_length
+   _pg_numeric_precision _pg_numeric_precision_radix _pg_numeric_scale _pg_datetime_precision _pg_interval_type`
+    .split(/\s+/)
+    .filter(Boolean),
+);
+
 function knownFunction(name: string, userFunctions?: ReadonlySet<string>): boolean {
   const dot = name.lastIndexOf(".");
-  if (dot >= 0 && name.slice(0, dot).toLowerCase() !== "pg_catalog") return false;
+  const schema = dot >= 0 ? name.slice(0, dot).toLowerCase() : null;
+  if (schema === "information_schema") return INFORMATION_SCHEMA_FUNCTIONS.has(baseName(name));
+  if (schema !== null && schema !== "pg_catalog") return false;
   const base = baseName(name);
   if (dot < 0 && userFunctions?.has(base)) return false;
   return PURE_FUNCTIONS.has(base) || CATALOG_FUNCTIONS.has(base);
@@ -530,6 +541,8 @@ export function statementMasking(
   const touchesSensitive = reasons.length > 0 || tables.some((t) => relationHasMasked(masking, t, info));
 
   const unknownFunctions = s.functions.filter((f) => !knownFunction(f, userFunctions));
+  // A view that calls a function outside pg_catalog runs it for every statement that reads the view.
+  const viewsRunCode = tables.some((t) => viewSources?.(t)?.functions.some(readsUnknownData) ?? false);
   if (unknownFunctions.length > 0)
     reasons.push(`calls ${unknownFunctions.join(", ")}, whose data flow is not known`);
   const opaque = [s.command, ...s.nestedCommands].filter((c) => OPAQUE_COMMANDS.has(c));
@@ -561,7 +574,7 @@ export function statementMasking(
   const strategies = [...new Set(refs.values())];
   return {
     tainted: reasons.length > 0,
-    ...(unknownFunctions.length > 0 || runsCodeElsewhere(s) ? { runsUnknownCode: true } : {}),
+    ...(unknownFunctions.length > 0 || runsCodeElsewhere(s) || viewsRunCode ? { runsUnknownCode: true } : {}),
     reasons,
     sensitiveRefs: [...refs.keys()],
     computedStrategy: strategies.length === 1 && strategies[0] !== "hash" ? strategies[0]! : "redact",
@@ -569,12 +582,15 @@ export function statementMasking(
   };
 }
 
-const UTF8_NAMES = new Set(["utf8", "utf-8", "unicode"]);
+// Postgres compares encoding names lower-cased and without punctuation (UTF_8, utf-8 and Unicode are UTF8).
+const UTF8_NAMES = new Set(["utf8", "unicode"]);
 
 /** COPY ... TO output the agent can run the content detectors over: text or CSV rows, in UTF-8, to the client. */
 function copyOutScannable(copyOut: TStatementAnalysis["copyOut"]): boolean {
   if (!copyOut || !copyOut.toClient || copyOut.format === "binary") return false;
-  return copyOut.encoding === null || UTF8_NAMES.has(copyOut.encoding.toLowerCase());
+  return (
+    copyOut.encoding === null || UTF8_NAMES.has(copyOut.encoding.toLowerCase().replace(/[^a-z0-9]/g, ""))
+  );
 }
 
 const COPY_NOT_SCANNABLE: TStatementMasking = {

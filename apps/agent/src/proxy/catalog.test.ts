@@ -53,6 +53,17 @@ describe("buildCatalog", () => {
     expect(typed.columnTypes("missing")).toBeUndefined();
   });
 
+  it("lists the columns COPY writes: all but generated ones; a domain's type is left unknown", () => {
+    const typed = buildCatalog([
+      ["c", "1", "public", "refs", "1", "id", "23", ""],
+      ["c", "1", "public", "refs", "2", "doubled", "23", "s"],
+      ["c", "1", "public", "refs", "3", "contact", "", ""],
+    ]);
+    expect(typed.copyColumnsOf("refs")).toEqual(["id", "contact"]);
+    expect(typed.columnsOf("refs")).toEqual(["id", "doubled", "contact"]);
+    expect(typed.columnTypes("refs")?.has("contact")).toBe(false);
+  });
+
   it("knows what a view reads, through the views it reads", () => {
     expect(catalog.viewSources("contacts")).toEqual({
       columns: [{ table: "public.customers", column: "ssn" }],

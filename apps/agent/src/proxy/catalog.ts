@@ -7,19 +7,22 @@ import { connectUpstream, type TUpstreamTarget } from "./upstream.ts";
 import { viewColumnOrigins } from "./view-lineage.ts";
 import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessage } from "./wire.ts";
 
-// One result, four kinds of rows: 'c' a column of a table or view (oid, schema, table, attnum, column, type); 'd'
+// One result, four kinds of rows: 'c' a column of a table or view (oid, schema, table, attnum, column, type (none
+// for a domain, whose values are its base type's), whether generated); 'd'
 // something a view's query depends on (view oid, relation oid and attnum, 0 for a whole row; or a function,
 // or an operator outside pg_catalog, as "schema.name"); 'f' the name of a function defined outside
 // pg_catalog (extensions' aside), which a built-in's bare name may resolve to; 'q' a view's stored query
 // (view oid, relkind: v or m, its pg_node_tree text), which tells which column each of its columns carries.
 const CATALOG_SQL = `select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
-  a.attnum::int8 as num, a.attname::text as c, a.atttypid::int8 as ref
+  a.attnum::int8 as num, a.attname::text as c,
+  case when t.typtype = 'd' then null else a.atttypid::int8 end as ref, a.attgenerated::text as g
 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+join pg_type t on t.oid = a.atttypid
 where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
   and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
 union all
 select 'd', r.ev_class::int8, '', coalesce(pn.nspname || '.' || p.proname, onsp.nspname || '.' || o.oprname, ''),
-  d.refobjsubid::int8, '', case when d.refclassid = 'pg_class'::regclass then d.refobjid::int8 end
+  d.refobjsubid::int8, '', case when d.refclassid = 'pg_class'::regclass then d.refobjid::int8 end, ''
 from pg_rewrite r
 join pg_class v on v.oid = r.ev_class and v.relkind in ('v', 'm')
 join pg_namespace vn on vn.oid = v.relnamespace and vn.nspname not in ('pg_catalog', 'information_schema')
@@ -32,12 +35,12 @@ left join pg_operator o on d.refclassid = 'pg_operator'::regclass and o.oid = d.
 left join pg_namespace onsp on onsp.oid = o.oprnamespace
 where d.refclassid in ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass)
 union all
-select 'q', r.ev_class::int8, v.relkind::text, r.ev_action::text, 0, '', null::int8
+select 'q', r.ev_class::int8, v.relkind::text, r.ev_action::text, 0, '', null::int8, ''
 from pg_rewrite r
 join pg_class v on v.oid = r.ev_class and v.relkind in ('v', 'm') and r.rulename = '_RETURN'
 join pg_namespace vn on vn.oid = v.relnamespace and vn.nspname not in ('pg_catalog', 'information_schema')
 union all
-select distinct 'f', 0, '', lower(p.proname), 0, '', null::int8
+select distinct 'f', 0, '', lower(p.proname), 0, '', null::int8, ''
 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
 where n.nspname not in ('pg_catalog', 'information_schema')
   and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
@@ -57,6 +60,8 @@ export interface TCatalog extends TSchemaInfo {
   columnsOf(table: string): readonly string[] | undefined;
   /** A relation's column names → type OIDs, when the name stands for one relation. */
   columnTypes(table: string): ReadonlyMap<string, number> | undefined;
+  /** The columns `COPY table TO` writes (all but generated ones, in order), when the name stands for one relation. */
+  copyColumnsOf(table: string): readonly string[] | undefined;
   /** What a view reads (through other views); undefined for anything that is not a view. */
   viewSources(table: string): TViewSources | undefined;
   /**
@@ -76,6 +81,8 @@ interface TTableEntry {
   columns: Map<number, string>;
   /** Column name → type OID. */
   types: Map<string, number>;
+  /** Generated columns, which COPY TO leaves out. */
+  generated: Set<string>;
 }
 
 interface TViewDependencies {
@@ -89,7 +96,7 @@ export function buildCatalog(rows: string[][]): TCatalog {
   const dependencies = new Map<number, TViewDependencies>();
   const userFunctions = new Set<string>();
   const storedQueries = new Map<number, { text: string; materialized: boolean }>();
-  for (const [kind, oidText, a, b, numText, c, refText] of rows) {
+  for (const [kind, oidText, a, b, numText, c, refText, generatedText] of rows) {
     const oid = Number(oidText);
     if (kind === "q") {
       storedQueries.set(oid, { text: b!, materialized: a === "m" });
@@ -108,11 +115,12 @@ export function buildCatalog(rows: string[][]): TCatalog {
     }
     let entry = byOid.get(oid);
     if (!entry) {
-      entry = { schema: a!, table: b!, columns: new Map(), types: new Map() };
+      entry = { schema: a!, table: b!, columns: new Map(), types: new Map(), generated: new Set() };
       byOid.set(oid, entry);
     }
     entry.columns.set(Number(numText), c!);
     if (refText) entry.types.set(c!, Number(refText));
+    if (generatedText) entry.generated.add(c!);
   }
   const oidsByName = new Map<string, number[]>();
   for (const [oid, entry] of byOid) {
@@ -197,6 +205,11 @@ export function buildCatalog(rows: string[][]): TCatalog {
     return result;
   };
 
+  const onlyRelation = (table: string) => {
+    const oids = oidsByName.get(table) ?? oidsByName.get(table.toLowerCase());
+    return oids?.length === 1 ? byOid.get(oids[0]!) : undefined;
+  };
+
   return {
     viewColumnPath: (viewOid, attnum) =>
       storedQueries.has(viewOid) ? columnPath(viewOid, attnum, new Set()) : null,
@@ -207,9 +220,10 @@ export function buildCatalog(rows: string[][]): TCatalog {
     },
     // Names as the statement folded them (a quoted "Report" is not report): the exact name first.
     columnsOf: (table) => byName.get(table) ?? byName.get(table.toLowerCase()),
-    columnTypes(table) {
-      const oids = oidsByName.get(table) ?? oidsByName.get(table.toLowerCase());
-      return oids?.length === 1 ? byOid.get(oids[0]!)?.types : undefined;
+    columnTypes: (table) => onlyRelation(table)?.types,
+    copyColumnsOf(table) {
+      const entry = onlyRelation(table);
+      return entry && [...entry.columns.values()].filter((c) => !entry.generated.has(c));
     },
     userFunctions,
     viewSources(table) {

@@ -120,13 +120,13 @@ describe("maskDataRow", () => {
     expect([...found]).toEqual(["c1 (email)"]);
   });
 
-  it("does not trust a row whose column count differs from the plan: planned cells become NULL", () => {
+  it("does not trust a row whose column count differs from the plan: every cell becomes NULL", () => {
     const cells = mask(dataRow(["a", "b"]), {
       columnCount: 3,
       maskedLabels: [],
       fields: [field(1, "partial"), field(2, "partial")],
     });
-    expect(cells.map((c) => c?.toString() ?? null)).toEqual(["a", null]);
+    expect(cells.map((c) => c?.toString() ?? null)).toEqual([null, null]);
   });
 
   it("rejects a row whose cells run past its end", () => {

@@ -193,7 +193,7 @@ let cellStarts = new Int32Array(64);
 
 /**
  * Rebuilds one DataRow with masked cells. `found` collects content-detector hits for the audit event.
- * A row whose column count disagrees with the plan is not trusted: every planned cell becomes NULL.
+ * A row whose column count disagrees with the plan is not trusted: every cell becomes NULL.
  * Runs once per row of a masked result: cells that need nothing are copied as ranges of the original.
  */
 export function maskDataRow(
@@ -212,7 +212,8 @@ export function maskDataRow(
     if (len > 0) r.skip(len);
   }
   const end = r.offset;
-  const consistent = count === plan.columnCount;
+  // A row shaped unlike its description (a FETCH whose cursor was declared again since): no cell is known.
+  if (count !== plan.columnCount) return nullDataRow(frame);
   // The planned cells that change (in column order), and the length of each one's new value.
   const replaced: { start: number; end: number; value: string | null; prefix: number; bytes: number }[] = [];
   let size = end; // the row as it is: raw starts at its type byte
@@ -221,7 +222,7 @@ export function maskDataRow(
     const start = cellStarts[field.index]!;
     const len = raw.readInt32BE(start);
     if (len < 0) continue;
-    const value = consistent ? maskCell(raw, start + 4, start + 4 + len, field, masking, found) : null;
+    const value = maskCell(raw, start + 4, start + 4 + len, field, masking, found);
     if (value === UNCHANGED) continue;
     const prefix = value === null ? 0 : jsonbVersionByte(field);
     const bytes = value === null ? 0 : Buffer.byteLength(value, "utf8");

@@ -459,7 +459,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         "session opened",
       );
       if (options.idleTimeoutMs) watchIdle(socket, upstream.socket, session, options.idleTimeoutMs);
-      session.start(upstream.leftover);
+      session.start(upstream.leftover, upstream.parameters);
     };
 
     socket.on("data", onData);

@@ -174,6 +174,8 @@ type TPending =
       run: TStatementRun | null | undefined;
       /** The statement the portal was bound to, while that statement still has the same definition. */
       statement: string | null;
+      /** What the portal runs (its FETCH's cursor, its EXECUTE's prepared statement), null when not known. */
+      judged: TStatementRun | null;
       formats: number[];
       planned: boolean;
       rows: number;
@@ -262,7 +264,13 @@ export class ProxySession {
   private readonly statements = new Map<string, TStatementRun>();
   private readonly portals = new Map<
     string,
-    { run: TStatementRun | null; statement: string; formats: number[] }
+    {
+      run: TStatementRun | null;
+      statement: string;
+      formats: number[];
+      /** What its FETCH or EXECUTE ran, fixed at its first Execute: later ones read the rows stored then. */
+      judged?: TStatementRun;
+    }
   >();
   /**
    * Cursors the session declared, by name: a FETCH from one is masked like the query it was declared for
@@ -271,9 +279,17 @@ export class ProxySession {
    * function may close a cursor and open another under its name). A name never seen declared stays unknown.
    */
   private readonly cursors = new Map<string, TStatementRun>();
+  /** As the server last reported it: COPY rows are read as UTF-8 only when they are. */
+  private clientEncoding = "UTF8";
+  /** Something that may run the database's code ran in the open transaction (see cursorsAfter). */
+  private codeInTransaction = false;
   /** Result columns learned from Describe, for Executes that come without one. */
   private readonly statementFields = new Map<string, TFieldDescription[]>();
-  private readonly portalFields = new Map<string, TFieldDescription[]>();
+  /** With, for a FETCH or EXECUTE, the statement it would run when described (its shape is decided then). */
+  private readonly portalFields = new Map<
+    string,
+    { fields: TFieldDescription[]; judged: TStatementRun | null }
+  >();
   private closed = false;
   private closeReason = "client disconnected";
   /**
@@ -322,7 +338,9 @@ export class ProxySession {
     private readonly onClose: (session: ProxySession) => void,
   ) {}
 
-  start(initialUpstream: Buffer[]): void {
+  /** `parameters`: what the server reported at startup (ParameterStatus), for the session's client encoding. */
+  start(initialUpstream: Buffer[], parameters: readonly [string, string][] = []): void {
+    for (const [name, value] of parameters) if (name === "client_encoding") this.clientEncoding = value;
     // Client messages wait (briefly) for the session to be prepared, so the first query is masked as
     // precisely as the later ones; the socket is paused meanwhile, so nothing piles up.
     this.pauseClientFor(this.hooks.prepareSession?.(this.info));
@@ -656,6 +674,7 @@ export class ProxySession {
           portal,
           run: undefined,
           statement: null,
+          judged: null,
           formats: NO_FORMATS,
           planned: false,
           rows: 0,
@@ -848,15 +867,35 @@ export class ProxySession {
     return run;
   }
 
-  /** A statement has ended (`completed`: without an error): what the session knows of its cursors follows. */
+  /**
+   * A statement has ended (`completed`: without an error): what the session knows of its cursors follows. Only
+   * statements that run no code of the database's keep what it knows: cursor commands over queries that call
+   * nothing outside pg_catalog, transaction control, SHOW. Anything else may run code the agent does not see
+   * (triggers, rules, row-level security, a view's functions) that could close a cursor and open another under
+   * its name; so may a COMMIT after such a statement (deferred triggers).
+   */
   private cursorsAfter(run: TStatementRun | null | undefined, completed: boolean): void {
-    if (!run || run.masking.runsUnknownCode || this.judgedRun(run).masking.runsUnknownCode)
-      this.cursors.clear();
-    const cursor = run?.analysis.cursor;
-    if (!run || !cursor || !completed) return;
-    if (cursor.op === "declare" && cursor.name !== null) this.cursors.set(cursor.name, run);
-    else if (cursor.op === "close" && cursor.name !== null) this.cursors.delete(cursor.name);
-    else if (cursor.op === "close") this.cursors.clear();
+    const analysis = run?.analysis;
+    const cursor = analysis?.cursor;
+    if (!run || !analysis) this.forgetCursors();
+    else if (cursor?.op === "declare") {
+      if (run.masking.runsUnknownCode) this.forgetCursors();
+      else if (completed && cursor.name !== null) this.cursors.set(cursor.name, run);
+    } else if (cursor?.op === "fetch") {
+      // A FETCH runs its cursor's query.
+      const judged = this.judgedRun(run);
+      if (judged === run || judged.masking.runsUnknownCode) this.forgetCursors();
+    } else if (cursor?.op === "close") {
+      if (cursor.name === null) this.cursors.clear();
+      else this.cursors.delete(cursor.name);
+    } else if (analysis.transaction === "commit") {
+      if (this.codeInTransaction) this.forgetCursors();
+    } else if (!analysis.transaction && analysis.command !== "VariableShowStmt") this.forgetCursors();
+  }
+
+  private forgetCursors(): void {
+    this.cursors.clear();
+    this.codeInTransaction = true;
   }
 
   /**
@@ -875,10 +914,16 @@ export class ProxySession {
   }
 
   /** An Execute's first answer has arrived: its portal is now what the server runs. */
+
+  /** An Execute's first answer has arrived: its portal is now what the server runs. */
   private resolveExecute(head: Extract<TPending, { kind: "execute" }>): void {
     const portal = this.portals.get(head.portal);
     head.run = portal?.run ?? null;
     head.formats = portal?.formats ?? NO_FORMATS;
+    // A FETCH or EXECUTE fills its portal at its first Execute: what it read then is what later ones return,
+    // whatever the cursor or prepared statement of that name is by then.
+    if (portal?.run) portal.judged ??= this.judgedRun(portal.run);
+    head.judged = portal?.judged ?? null;
     // The statement's described columns hold only while the name still stands for the same statement.
     head.statement =
       portal && portal.run !== null && this.statements.get(portal.statement) === portal.run
@@ -892,14 +937,14 @@ export class ProxySession {
       head.planned = true;
       const masking = this.masking();
       if (masking) {
-        const statement = this.resultMasking(head.run ?? null, masking);
-        const described = this.portalFields.get(head.portal);
-        const statementFields =
-          head.statement === null ? undefined : this.statementFields.get(head.statement);
-        const fields = described ?? (statementFields ? withFormats(statementFields, head.formats) : null);
+        const statement = head.judged
+          ? this.currentMasking(head.judged)
+          : this.resultMasking(head.run ?? null, masking);
+        const fields = this.executeFields(head);
         head.masking = masking;
         if (fields) head.plan = this.planFor(fields, statement, masking);
-        else if (statement.tainted) {
+        // Without columns no cell's type is known either: content detectors could not tell text from numbers.
+        else if (statement.tainted || masking.compiled.detectorRules.length > 0) {
           head.nullAll = true;
           head.masked.add("* (columns not described)");
         }
@@ -909,6 +954,20 @@ export class ProxySession {
     if (!head.plan || !head.masking) return frame.raw;
     for (const label of head.plan.maskedLabels) head.masked.add(label);
     return maskDataRow(frame, head.plan, head.masking, head.masked);
+  }
+
+  /**
+   * The columns of an Execute's rows: from a Describe of its portal, or of its statement plus Bind's formats. A
+   * FETCH's or EXECUTE's shape is that of what it runs: a description taken while its name meant something else
+   * (a cursor declared again, a statement prepared again) does not count, and neither does its statement's.
+   */
+  private executeFields(head: Extract<TPending, { kind: "execute" }>): TFieldDescription[] | null {
+    const described = this.portalFields.get(head.portal);
+    if (head.run && head.judged !== head.run)
+      return described?.judged === head.judged ? described.fields : null;
+    if (described) return described.fields;
+    const statementFields = head.statement === null ? undefined : this.statementFields.get(head.statement);
+    return statementFields ? withFormats(statementFields, head.formats) : null;
   }
 
   /**
@@ -923,15 +982,20 @@ export class ProxySession {
     const masking = this.masking();
     if (!masking || masking.compiled.detectorRules.length === 0) return null;
     const format = this.currentRun(head)?.analysis.copyOut;
-    if (!format || format.format === "binary" || frame.raw[5] !== 0) {
+    // Rows in another encoding (a multi-byte one may hold a backslash's byte inside a character) cannot be
+    // read as UTF-8: neither binary rows nor those, and the session ends before one reaches the client.
+    const utf8 = /^(utf-?8|unicode)$/i.test(this.clientEncoding);
+    if (!format || format.format === "binary" || frame.raw[5] !== 0 || !utf8) {
       this.terminate("COPY output the content detectors cannot read", {
         code: "42501",
-        message: "Portcullis ended the session: COPY output that the content detectors cannot read",
+        message: utf8
+          ? "Portcullis ended the session: COPY output that the content detectors cannot read"
+          : `Portcullis ended the session: COPY output in client_encoding ${this.clientEncoding} cannot be scanned by the content detectors; use UTF8`,
       });
       return null;
     }
     const columns =
-      format.columns ?? (format.relation ? (masking.catalog?.columnsOf(format.relation) ?? null) : null);
+      format.columns ?? (format.relation ? (masking.catalog?.copyColumnsOf(format.relation) ?? null) : null);
     const types = format.relation ? masking.catalog?.columnTypes(format.relation) : undefined;
     return { format, masking, columns, types, headerPending: format.format === "csv" && format.header };
   }
@@ -979,7 +1043,8 @@ export class ProxySession {
   private learnStatementFields(portalName: string, fields: TFieldDescription[]): void {
     const portal = this.portals.get(portalName);
     if (!portal?.run || this.statementFields.has(portal.statement)) return;
-    if (this.statements.get(portal.statement) !== portal.run) return;
+    if (this.statements.get(portal.statement) !== portal.run || this.judgedRun(portal.run) !== portal.run)
+      return;
     this.statementFields.set(portal.statement, withFormats(fields, NO_FORMATS));
   }
 
@@ -1108,9 +1173,13 @@ export class ProxySession {
           // Only sessions with masking need the columns of later Executes.
           if (this.masking()) {
             const fields = this.describedFields(frame);
-            if (head.target === 0x53 /* S */) this.statementFields.set(head.name, fields);
-            else {
-              this.portalFields.set(head.name, fields);
+            if (head.target === 0x53 /* S */) {
+              // A FETCH's or EXECUTE's columns are decided when it runs: its statement has none to keep.
+              const run = this.statements.get(head.name);
+              if (!run || this.judgedRun(run) === run) this.statementFields.set(head.name, fields);
+            } else {
+              const run = this.portals.get(head.name)?.run;
+              this.portalFields.set(head.name, { fields, judged: run ? this.judgedRun(run) : null });
               this.learnStatementFields(head.name, fields);
             }
           }
@@ -1127,6 +1196,11 @@ export class ProxySession {
       case B.NoData:
         if (head?.kind === "describe") this.pending.shift();
         return frame.raw;
+      case B.ParameterStatus: {
+        const reader = new BodyReader(frame.raw, frame.bodyStart);
+        if (reader.cstring() === "client_encoding") this.clientEncoding = reader.cstring();
+        return frame.raw;
+      }
       case B.CopyOutResponse:
         if (head && (head.kind === "query" || head.kind === "execute"))
           head.copy = this.copyScanFor(head, frame);
@@ -1163,6 +1237,7 @@ export class ProxySession {
           this.portalFields.clear();
         }
         this.readyStatus = frame.raw[5]!;
+        if (this.readyStatus === 0x49) this.codeInTransaction = false;
         this.discardUntilSync = false;
         // DDL committed (or rolled back): the schema is read again before the client's next statement.
         if (this.ddlInTransaction && this.readyStatus === 0x49) {

@@ -55,6 +55,13 @@ public class JdbcClient {
         while (rs.next()) columns.append(rs.getString("COLUMN_NAME")).append(':').append(rs.getString("TYPE_NAME")).append(' ');
         out.add("columns " + columns.toString().trim());
       }
+      // Both call information_schema's helper functions (Hibernate's schema validation reads them).
+      try (ResultSet rs = meta.getPrimaryKeys(null, "public", "accounts")) {
+        out.add("primary key " + dump(rs));
+      }
+      try (ResultSet rs = meta.getIndexInfo(null, "public", "accounts", false, false)) {
+        out.add("indexes " + dump(rs));
+      }
       try (ResultSet rs = meta.getTables(null, "public", "%", new String[] {"TABLE"})) {
         StringBuilder tables = new StringBuilder();
         while (rs.next()) tables.append(rs.getString("TABLE_NAME")).append(' ');

@@ -1,0 +1,227 @@
+// What a name stands for can change under the agent: a cursor declared again, a statement prepared again, a
+// cursor closed and reopened by code in the database. FETCH and EXECUTE are masked by what they ran, never by a
+// description taken while the name meant something else. And COPY rows reach the client only through the
+// content detectors, read as Postgres wrote them (option spellings, client encodings, domains, generated
+// columns). Each case leaked a raw value, or broke a client, before its fix.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { createTestDatabase } from "@portcullis/db/test-support";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  backendMessages,
+  frontend,
+  localUpstream,
+  rawSession,
+  startTestProxy,
+  type TTestProxy,
+} from "./test-harness.ts";
+import { parseMessage, queryMessage } from "./wire.ts";
+
+const run = promisify(execFile);
+const ADA = { email: "ada.lovelace@example.com", ssn: "078-05-1120" };
+const REVERSED_SSN = [...ADA.ssn].reverse().join("");
+
+const MASKING_RULES = [
+  ...(["customers.email", "customers.ssn", "customers.api_token"] as const).map((columnPattern, i) => ({
+    id: `m${i}`,
+    name: `Mask ${columnPattern}`,
+    columnPattern,
+    detector: null,
+    strategy: "partial" as const,
+    exemptIdentities: [],
+    exemptGroups: [],
+  })),
+  ...["email", "us_ssn"].map((detector) => ({
+    id: `d-${detector}`,
+    name: `Detect ${detector}`,
+    columnPattern: null,
+    detector,
+    strategy: "redact" as const,
+    exemptIdentities: [],
+    exemptGroups: [],
+  })),
+];
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let proxy: TTestProxy;
+
+const executeAtMost = (portal: string, rows: number) => {
+  const limit = Buffer.alloc(4);
+  limit.writeInt32BE(rows);
+  return frontend.frame("E", Buffer.concat([frontend.cstr(portal), limit]));
+};
+const describePortal = (portal: string) => frontend.frame("D", Buffer.from(`P${portal}\0`));
+
+beforeAll(async () => {
+  database = await createTestDatabase({ migrate: false });
+  const setup = new pg.Client({ connectionString: database.url });
+  await setup.connect();
+  await setup.query(`
+    create table customers (id int primary key, full_name text, email text, ssn text, api_token text);
+    insert into customers values
+      (1, 'Ada Lovelace', '${ADA.email}', '${ADA.ssn}', 'sk_live_51Adaabcdef0123456789abcd'),
+      (2, 'Charles Babbage', 'charles@example.com', '219-09-9999', 'sk_live_xyz');
+    -- Closes the caller's cursor and opens one of the same name over masked data.
+    create function swap_cursor(name text) returns text language plpgsql as $$
+      declare c refcursor := name;
+      begin
+        execute format('close %I', name);
+        open c for select reverse(ssn) as r from customers;
+        return 'swapped';
+      end $$;
+    -- Code that runs without being named in the statement: a view's function and a trigger.
+    create view swapper as select swap_cursor('c') as s;
+    create table audit_log (id int);
+    create function swap_on_insert() returns trigger language plpgsql as $$
+      begin perform swap_cursor('c'); return new; end $$;
+    create trigger swap_on_insert before insert on audit_log for each row execute function swap_on_insert();
+    -- No column rules: only the detectors protect these.
+    create domain email_address as text;
+    create table contacts (id int, contact email_address, plain text);
+    insert into contacts values (1, '${ADA.email}', '${ADA.email}');
+    create table notes (id bigint, note text);
+    insert into notes values (5, '${ADA.email}, call after 5pm');
+    create table people (id int, ssn text);
+    insert into people values (1, '078051120');
+    create table refs (id int, order_ref text, doubled int generated always as (id * 2) stored);
+    insert into refs (id, order_ref) values (1, '123456789');
+  `);
+  await setup.end();
+  proxy = await startTestProxy(
+    { shop: localUpstream(database.name) },
+    { policy: { maskingRules: MASKING_RULES } },
+  );
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await database?.drop();
+});
+
+describe("FETCH and EXECUTE portals", () => {
+  it("a portal's later Executes return what its first one read, masked as that was", async () => {
+    const cases: [string, string, string][] = [
+      [
+        "begin; declare c cursor for select reverse(ssn) as r from customers",
+        "fetch all from c",
+        "close c; declare c cursor for select 'harmless'::text as r",
+      ],
+      [
+        "begin; prepare q as select reverse(ssn) as r from customers",
+        "execute q",
+        "deallocate q; prepare q as select 'harmless'::text as r",
+      ],
+    ];
+    for (const [setupSql, statement, redefine] of cases) {
+      const session = await rawSession(proxy.port);
+      await session.exchange(queryMessage(setupSql));
+      const first = await session.exchange(
+        parseMessage("", statement),
+        frontend.bind("P", ""),
+        describePortal("P"),
+        executeAtMost("P", 1),
+        frontend.sync(),
+      );
+      expect(backendMessages(first).filter((m) => m.type === "D")).toHaveLength(1);
+      await session.exchange(queryMessage(redefine));
+      const rest = await session.exchange(executeAtMost("P", 0), frontend.sync());
+      expect(
+        backendMessages(rest).filter((m) => m.type === "D"),
+        statement,
+      ).toHaveLength(1);
+      expect(rest.toString(), statement).not.toContain("9999-90-912");
+      session.socket.destroy();
+    }
+  });
+
+  it("a FETCH statement's columns are never taken from an earlier run", async () => {
+    for (const redeclared of [
+      "select id, ssn, api_token from customers",
+      "select id, reverse(ssn) from customers",
+    ]) {
+      const session = await rawSession(proxy.port);
+      await session.exchange(queryMessage("begin; declare c cursor for select id, full_name from customers"));
+      // As pgjdbc runs a named statement: a Describe of its first portal only, then Bind and Execute.
+      await session.exchange(
+        parseMessage("S_1", "fetch all from c"),
+        frontend.bind("", "S_1"),
+        describePortal(""),
+        frontend.execute(""),
+        frontend.sync(),
+      );
+      await session.exchange(queryMessage(`close c; declare c cursor for ${redeclared}`));
+      const again = await session.exchange(frontend.bind("", "S_1"), frontend.execute(""), frontend.sync());
+      expect(
+        backendMessages(again).filter((m) => m.type === "D"),
+        redeclared,
+      ).toHaveLength(2);
+      expect(again.toString(), redeclared).not.toContain("sk_live_51Ada");
+      expect(again.toString(), redeclared).not.toContain(REVERSED_SSN);
+      session.socket.destroy();
+    }
+  });
+
+  it("forgets declared cursors once the database's code may have run: a view's function, a trigger", async () => {
+    for (const trigger of ["select * from swapper", "insert into audit_log values (1)"]) {
+      const session = await rawSession(proxy.port);
+      await session.exchange(queryMessage("begin; declare c cursor for select 'harmless'::text as r"));
+      await session.exchange(queryMessage(trigger));
+      const fetched = await session.exchange(queryMessage("fetch all from c"));
+      expect(
+        backendMessages(fetched).filter((m) => m.type === "D"),
+        trigger,
+      ).toHaveLength(2);
+      expect(fetched.toString(), trigger).not.toContain(REVERSED_SSN);
+      session.socket.destroy();
+    }
+  });
+
+  it("keeps quoted and unquoted cursor names apart", async () => {
+    const session = await rawSession(proxy.port);
+    const out = await session.exchange(
+      queryMessage(
+        `begin; declare "C" cursor for select reverse(ssn) as r from customers; declare c cursor for select 'harmless'::text as r; fetch all from "C"`,
+      ),
+    );
+    expect(out.toString()).not.toContain(REVERSED_SSN);
+    session.socket.destroy();
+  });
+});
+
+describe("COPY rows through the content detectors", () => {
+  const psql = (sql: string, env: Record<string, string> = {}) =>
+    run("psql", [proxy.url(), "-X", "-v", "ON_ERROR_STOP=1", "-c", sql], {
+      env: { ...process.env, ...env },
+      encoding: "buffer",
+    }).catch((error: { stdout: Buffer; stderr: Buffer }) => error);
+
+  it("scans a domain over text, reads options given as numbers, hints an alias by its column", async () => {
+    for (const sql of [
+      "copy contacts to stdout",
+      "copy notes to stdout (format csv, delimiter 1)",
+      "copy notes to stdout (format csv, quote 5)",
+      "copy (select id, ssn as x from people) to stdout",
+    ]) {
+      const { stdout } = await psql(sql);
+      expect(stdout.length, sql).toBeGreaterThan(0);
+      expect(stdout.toString(), sql).not.toContain(ADA.email);
+      expect(stdout.toString(), sql).not.toContain("078051120");
+    }
+  });
+
+  it("leaves generated columns out of a table's COPY columns, so the others keep their names", async () => {
+    // order_ref is no SSN: hinted by its own name, as in results, its value stays.
+    const { stdout } = await psql("copy refs to stdout");
+    expect(stdout.toString()).toBe("1\t123456789\n");
+  });
+
+  it("ends the session rather than misread rows in another client encoding", async () => {
+    const copied = await psql("copy (select id, note from notes) to stdout", { PGCLIENTENCODING: "SJIS" });
+    expect(copied.stdout.toString("latin1")).not.toContain(ADA.email);
+    expect(copied.stderr.toString()).toMatch(/client_encoding SJIS cannot be scanned/);
+    // ENCODING spelt any way Postgres accepts is UTF-8 all the same.
+    const { stdout } = await psql("copy notes (id) to stdout (encoding 'UTF_8')");
+    expect(stdout.toString()).toBe("5\n");
+  });
+});
