@@ -90,9 +90,25 @@ describe("before authentication", () => {
         frame("p", Buffer.from("token")),
       ]),
     ],
-    ["data sent before authentication completed", Buffer.concat([loginBytes(), queryMessage("select 1")])],
+    [
+      "more than 64 KB sent behind the password",
+      Buffer.concat([loginBytes(), queryMessage(`select '${"x".repeat(70_000)}'`)]),
+    ],
   ])("%s gets 08P01 and is closed", async (_name, payload) => {
     expectProtocolError(await rawExchange(agent.port, payload));
+    await expectHealthy();
+  });
+
+  it("messages sent behind the password are answered once the session starts, as Postgres does", async () => {
+    // pg8000 sends a Flush right behind its password; a pipelining client may send its first query.
+    const answer = await rawExchange(
+      agent.port,
+      Buffer.concat([loginBytes(), frontend.frame("H", Buffer.alloc(0)), queryMessage("select 41 + 1")]),
+      1_500,
+    );
+    expect(errorsIn(answer.bytes)).toEqual([]);
+    const row = backendMessages(answer.bytes).find((m) => m.type === "D");
+    expect(row?.body.toString("utf8", 6)).toBe("42");
     await expectHealthy();
   });
 

@@ -21,7 +21,6 @@ import {
   BodyReader,
   CANCEL_REQUEST_CODE,
   errorResponse,
-  FrameReader,
   GSSENC_REQUEST_CODE,
   negotiateProtocolVersion,
   MAX_STARTUP_PACKET,
@@ -71,6 +70,9 @@ const STARTUP_REFUSED = { code: "57P03", message: "the Portcullis agent is shutt
 
 // Startup parameters passed on to the database. `options` (-c role=..., -c session_authorization) and
 // `replication` would let a client change who it is upstream or bypass statement inspection: dropped/refused.
+/** How much a client may send behind its password before the session begins. */
+const MAX_EARLY_BYTES = 64 * 1024;
+
 const FORWARDED_PARAMS = [
   "application_name",
   "client_encoding",
@@ -182,7 +184,21 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
     let buffered = Buffer.alloc(0);
     let phase: "startup" | "password" | "connecting" | "done" = "startup";
     let params = new Map<string, string>();
-    const passwordReader = new FrameReader(MAX_STARTUP_PACKET);
+    let passwordBytes: Buffer = Buffer.alloc(0);
+    /**
+     * What the client sent after its password, before the session began. Postgres reads it once the session has
+     * started (pg8000 sends a Flush right behind the password): kept, bounded, and handed to the session, which
+     * governs it like anything else; dropped if authentication fails.
+     */
+    const early: Buffer[] = [];
+    let earlyBytes = 0;
+    const keepEarly = (bytes: Buffer) => {
+      if (bytes.length === 0) return;
+      earlyBytes += bytes.length;
+      if (earlyBytes > MAX_EARLY_BYTES)
+        return fail("08P01", "protocol violation: too much data sent before authentication completed");
+      early.push(Buffer.from(bytes));
+    };
 
     const timer = setTimeout(() => fail("08006", "handshake timed out"), handshakeTimeoutMs);
     const fail = (code: string, message: string) => {
@@ -196,10 +212,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       try {
         if (phase === "startup") onStartupData(chunk);
         else if (phase === "password") onPasswordData(chunk);
-        else if (phase === "connecting") {
-          // The client must wait for AuthenticationOk; anything now is a protocol violation.
-          fail("08P01", "protocol violation: data sent before authentication completed");
-        }
+        else if (phase === "connecting") keepEarly(chunk);
       } catch (error) {
         fail("08P01", `protocol violation: ${(error as Error).message}`);
       }
@@ -322,12 +335,17 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
     };
 
     const onPasswordData = (chunk: Buffer) => {
-      const frames = passwordReader.push(chunk);
-      if (frames.length === 0) return;
-      const frame = frames[0]!;
-      if (frame.type !== 0x70 /* p */ || frames.length > 1 || passwordReader.buffered > 0)
+      passwordBytes = passwordBytes.length === 0 ? chunk : Buffer.concat([passwordBytes, chunk]);
+      if (passwordBytes.length < 5) return;
+      const length = passwordBytes.readInt32BE(1);
+      if (passwordBytes[0] !== 0x70 /* p */ || length < 4 || length > MAX_STARTUP_PACKET)
         return fail("08P01", "expected a password message");
+      if (passwordBytes.length < 1 + length) return;
+      const frame = { type: 0x70, raw: passwordBytes.subarray(0, 1 + length), bodyStart: 5 };
       const password = new BodyReader(frame.raw, frame.bodyStart).cstring();
+      keepEarly(passwordBytes.subarray(1 + length));
+      passwordBytes = Buffer.alloc(0);
+      if (phase !== "password") return; // too much came with it
       phase = "connecting";
       void authenticateAndConnect(password);
     };
@@ -459,7 +477,7 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         "session opened",
       );
       if (options.idleTimeoutMs) watchIdle(socket, upstream.socket, session, options.idleTimeoutMs);
-      session.start(upstream.leftover, upstream.parameters);
+      session.start(upstream.leftover, upstream.parameters, early.length > 0 ? Buffer.concat(early) : null);
     };
 
     socket.on("data", onData);

@@ -339,12 +339,25 @@ export class ProxySession {
   ) {}
 
   /** `parameters`: what the server reported at startup (ParameterStatus), for the session's client encoding. */
-  start(initialUpstream: Buffer[], parameters: readonly [string, string][] = []): void {
+  start(
+    initialUpstream: Buffer[],
+    parameters: readonly [string, string][] = [],
+    /** What the client sent behind its password: read first, as if it came now. */
+    initialClient: Buffer | null = null,
+  ): void {
     for (const [name, value] of parameters) if (name === "client_encoding") this.clientEncoding = value;
+    // Back into the paused socket's buffer, ahead of anything newer: the first 'data' once it flows again (a
+    // flowing socket would hold it until more arrived).
+    if (initialClient) {
+      this.client.pause();
+      this.client.unshift(initialClient);
+    }
     // Client messages wait (briefly) for the session to be prepared, so the first query is masked as
     // precisely as the later ones; the socket is paused meanwhile, so nothing piles up.
-    this.pauseClientFor(this.hooks.prepareSession?.(this.info));
+    const preparing = this.hooks.prepareSession?.(this.info);
+    this.pauseClientFor(preparing);
     this.client.on("data", (chunk: Buffer) => this.onClientData(chunk));
+    if (initialClient && !preparing) this.client.resume();
     this.upstream.on("data", (chunk: Buffer) => this.onUpstreamData(chunk));
     for (const chunk of initialUpstream) this.onUpstreamData(chunk);
     this.client.on("close", () => this.close("client disconnected"));
