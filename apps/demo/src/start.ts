@@ -294,7 +294,7 @@ async function main(): Promise<void> {
   say(`TLS: add ?sslmode=require to either URL (self-signed certificate: ${certificate.certFile})`);
   say("");
   say(
-    "Try: select full_name, email from customers limit 5;   drop table customers;   update customers set phone = phone where id = 1;",
+    "Try: select full_name, email from customers limit 5;   drop table customers;   update customers set city = city where id = 1;",
   );
   say(
     `Store: ${env.DATABASE_URL ? "DATABASE_URL" : path.join(DATA_DIR, "store")}   Logs: ${path.join(DATA_DIR, "logs")}`,

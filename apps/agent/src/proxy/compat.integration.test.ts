@@ -180,6 +180,36 @@ describe("node-postgres", () => {
   });
 });
 
+describe("startup settings", () => {
+  it("pass session settings from PGOPTIONS and the client's own, and say which were left out", async () => {
+    const { stdout, stderr } = await run(
+      "psql",
+      [
+        proxy.url(),
+        "-Atc",
+        "select current_setting('statement_timeout'), current_setting('work_mem'), current_user",
+      ],
+      { env: { ...process.env, PGOPTIONS: "-c statement_timeout=1234 -c work_mem=7MB -c role=pg_monitor" } },
+    );
+    expect(stdout.trim()).toBe("1234ms|7MB|postgres");
+    expect(stderr).toMatch(
+      /WARNING: {2}Portcullis did not pass these startup settings to the database: role/,
+    );
+    // node-postgres sends its timeouts as startup parameters.
+    const client = new pg.Client({
+      connectionString: proxy.url(),
+      statement_timeout: 1500,
+      lock_timeout: 700,
+    });
+    await client.connect();
+    const { rows } = await client.query(
+      "select current_setting('statement_timeout') as s, current_setting('lock_timeout') as l",
+    );
+    expect(rows).toEqual([{ s: "1500ms", l: "700ms" }]);
+    await client.end();
+  });
+});
+
 describe("postgres.js", () => {
   it("pipelines many queries on one connection and keeps their order", async () => {
     const sql = postgres(proxy.url(), { max: 1 });

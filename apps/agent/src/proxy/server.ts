@@ -6,6 +6,7 @@ import tls from "node:tls";
 import type { TAuditEvent } from "@portcullis/agent-protocol";
 import type { Logger } from "pino";
 import { ProxySession, QUOTING_REFUSAL } from "./session.ts";
+import { startupSettings } from "./startup-settings.ts";
 import type { TProxyHooks, TSessionInfo } from "./types.ts";
 import {
   connectUpstream,
@@ -23,6 +24,7 @@ import {
   errorResponse,
   GSSENC_REQUEST_CODE,
   negotiateProtocolVersion,
+  noticeResponse,
   MAX_STARTUP_PACKET,
   parameterStatus,
   parseStartupParams,
@@ -68,22 +70,8 @@ const SHUTDOWN_FATAL = {
 /** As Postgres answers a client during its own shutdown (57P03), so libpq moves on to its next host. */
 const STARTUP_REFUSED = { code: "57P03", message: "the Portcullis agent is shutting down" };
 
-// Startup parameters passed on to the database. `options` (-c role=..., -c session_authorization) and
-// `replication` would let a client change who it is upstream or bypass statement inspection: dropped/refused.
 /** How much a client may send behind its password before the session begins. */
 const MAX_EARLY_BYTES = 64 * 1024;
-
-const FORWARDED_PARAMS = [
-  "application_name",
-  "client_encoding",
-  "DateStyle",
-  "TimeZone",
-  "extra_float_digits",
-  "search_path",
-  "IntervalStyle",
-  "datestyle",
-  "timezone",
-];
 
 function quotingIsStandard(parameters: [string, string][]): boolean {
   const reported = parameters.find(([name]) => name === "standard_conforming_strings");
@@ -384,11 +372,9 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         });
         return fail(outcome.code, outcome.message);
       }
-      const forwarded: Record<string, string> = {};
-      for (const name of FORWARDED_PARAMS) {
-        const value = params.get(name);
-        if (value !== undefined) forwarded[name] = value;
-      }
+      // Session settings pass on; `-c role=...`, `session_authorization` and anything that would change who
+      // the session is upstream or how the server reads statements do not (startup-settings.ts).
+      const { forwarded, ignored } = startupSettings(params);
       let upstream;
       try {
         upstream = await connectUpstream(outcome.upstream, forwarded);
@@ -444,6 +430,16 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
 
       const hello = [
         authenticationOk(),
+        ...(ignored.length > 0
+          ? [
+              noticeResponse({
+                severity: "WARNING",
+                code: "01000",
+                message: `Portcullis did not pass these startup settings to the database: ${ignored.join(", ")}`,
+                hint: "Session settings such as statement_timeout pass through; set others with SET, where the guardrails allow it.",
+              }),
+            ]
+          : []),
         ...upstream.parameters.map(([k, v]) => parameterStatus(k, v)),
         backendKeyData(processId, secretKey),
         readyForQuery("I"),
