@@ -550,9 +550,12 @@ export function statementMasking(
 
   let block: TStatementMasking["block"] = null;
   if (s.copyTo && touchesSensitive) {
+    // Even a COPY of unmasked columns of such a relation: COPY rows carry no column origins to mask by.
+    const masked = tables.filter((t) => relationHasMasked(masking, t, info));
+    const why = reasons.length > 0 ? reasons.join("; ") : `${masked.join(", ")} has masked columns`;
     block = {
       ruleName: "Masked columns cannot be exported with COPY",
-      message: "COPY ... TO would export masked columns unmasked; use SELECT, which applies masking",
+      message: `COPY ... TO would export masked columns unmasked (${why}); COPY cannot mask, use SELECT, which does`,
     };
   } else if (s.copyTo) {
     block = copyOutMasking(s, masking).block;
