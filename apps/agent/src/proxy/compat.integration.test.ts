@@ -195,6 +195,12 @@ describe("startup settings", () => {
     expect(stderr).toMatch(
       /WARNING: {2}Portcullis did not pass these startup settings to the database: role/,
     );
+    // An identity without masking may use any client_encoding: the agent passes its bytes on.
+    const latin1 = await run("psql", [proxy.url(), "-Atc", "select 'caf' || chr(233)"], {
+      env: { ...process.env, PGCLIENTENCODING: "LATIN1" },
+      encoding: "buffer",
+    });
+    expect(latin1.stdout).toEqual(Buffer.from("caf\xe9\n", "latin1"));
     // node-postgres sends its timeouts as startup parameters.
     const client = new pg.Client({
       connectionString: proxy.url(),

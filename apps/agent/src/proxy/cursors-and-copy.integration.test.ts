@@ -216,10 +216,13 @@ describe("COPY rows through the content detectors", () => {
     expect(stdout.toString()).toBe("1\t123456789\n");
   });
 
-  it("ends the session rather than misread rows in another client encoding", async () => {
-    const copied = await psql("copy (select id, note from notes) to stdout", { PGCLIENTENCODING: "SJIS" });
-    expect(copied.stdout.toString("latin1")).not.toContain(ADA.email);
-    expect(copied.stderr.toString()).toMatch(/client_encoding SJIS cannot be scanned/);
+  it("speaks UTF-8 only with a masked identity: another client_encoding is refused, at login or when set", async () => {
+    const login = await psql("copy (select id, note from notes) to stdout", { PGCLIENTENCODING: "SJIS" });
+    expect(login.stdout.toString("latin1")).not.toContain(ADA.email);
+    expect(login.stderr.toString()).toMatch(/UTF-8 only, and client_encoding is SJIS/);
+    const set = await psql("set client_encoding to 'LATIN1'; select note from notes");
+    expect(set.stdout.toString("latin1")).not.toContain(ADA.email);
+    expect(set.stderr.toString()).toMatch(/UTF-8 only, and client_encoding is LATIN1/);
     // ENCODING spelt any way Postgres accepts is UTF-8 all the same.
     const { stdout } = await psql("copy notes (id) to stdout (encoding 'UTF_8')");
     expect(stdout.toString()).toBe("5\n");

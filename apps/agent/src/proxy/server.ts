@@ -5,7 +5,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { TAuditEvent } from "@portcullis/agent-protocol";
 import type { Logger } from "pino";
-import { ProxySession, QUOTING_REFUSAL } from "./session.ts";
+import { encodingRefusal, isUtf8Encoding, ProxySession, QUOTING_REFUSAL } from "./session.ts";
 import { startupSettings } from "./startup-settings.ts";
 import type { TProxyHooks, TSessionInfo } from "./types.ts";
 import {
@@ -417,6 +417,12 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         clientAddr,
         applicationName,
       };
+      const clientEncoding = upstream.parameters.find(([name]) => name === "client_encoding")?.[1] ?? "UTF8";
+      if (!isUtf8Encoding(clientEncoding) && hooks.masking?.(info)) {
+        upstream.socket.destroy();
+        logger.info({ user, database, clientEncoding }, "masked session in another client_encoding refused");
+        return fail("0A000", encodingRefusal(clientEncoding));
+      }
       // The client gets keys issued by the agent; the database's own keys never leave it.
       let processId = randomInt(1, 2 ** 31 - 1);
       while (cancelTargets.has(processId)) processId = randomInt(1, 2 ** 31 - 1);

@@ -53,6 +53,18 @@ export const BLOCKED_SQL = "PORTCULLIS BLOCKED STATEMENT";
 
 /** With standard_conforming_strings off the server reads backslashes in string literals as escapes,
  * unlike the agent's parser: statement analysis, and every rule built on it, could be fooled. */
+/**
+ * Masking reads and rewrites text as UTF-8 (as does the statement analysis), so a masked session speaks UTF-8.
+ * SQL_ASCII passes the database's bytes as they are. Another client_encoding would turn masked values, and
+ * the masks, into other characters.
+ */
+export function isUtf8Encoding(name: string): boolean {
+  return ["utf8", "unicode", "sqlascii"].includes(name.toLowerCase().replace(/[^a-z0-9]/g, ""));
+}
+
+export const encodingRefusal = (encoding: string) =>
+  `Portcullis masks data for this identity in UTF-8 only, and client_encoding is ${encoding}: connect with client_encoding UTF8 (PGCLIENTENCODING=UTF8, or the driver's Unicode variant)`;
+
 export const QUOTING_REFUSAL =
   "Portcullis requires standard_conforming_strings = on for this database (the server reports it off): ask an admin to change the database or role setting";
 
@@ -997,7 +1009,7 @@ export class ProxySession {
     const format = this.currentRun(head)?.analysis.copyOut;
     // Rows in another encoding (a multi-byte one may hold a backslash's byte inside a character) cannot be
     // read as UTF-8: neither binary rows nor those, and the session ends before one reaches the client.
-    const utf8 = /^(utf-?8|unicode)$/i.test(this.clientEncoding);
+    const utf8 = isUtf8Encoding(this.clientEncoding);
     if (!format || format.format === "binary" || frame.raw[5] !== 0 || !utf8) {
       this.terminate("COPY output the content detectors cannot read", {
         code: "42501",
@@ -1211,7 +1223,14 @@ export class ProxySession {
         return frame.raw;
       case B.ParameterStatus: {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
-        if (reader.cstring() === "client_encoding") this.clientEncoding = reader.cstring();
+        if (reader.cstring() !== "client_encoding") return frame.raw;
+        this.clientEncoding = reader.cstring();
+        // SET client_encoding has run: nothing in the new encoding reaches the client of a masked session.
+        if (!isUtf8Encoding(this.clientEncoding) && this.masking())
+          this.terminate("client_encoding changed from UTF8", {
+            code: "0A000",
+            message: encodingRefusal(this.clientEncoding),
+          });
         return frame.raw;
       }
       case B.CopyOutResponse:
