@@ -51,8 +51,6 @@ import {
 
 export const BLOCKED_SQL = "PORTCULLIS BLOCKED STATEMENT";
 
-/** With standard_conforming_strings off the server reads backslashes in string literals as escapes,
- * unlike the agent's parser: statement analysis, and every rule built on it, could be fooled. */
 /**
  * Masking reads and rewrites text as UTF-8 (as does the statement analysis), so a masked session speaks UTF-8.
  * SQL_ASCII passes the database's bytes as they are. Another client_encoding would turn masked values, and
@@ -65,6 +63,8 @@ export function isUtf8Encoding(name: string): boolean {
 export const encodingRefusal = (encoding: string) =>
   `Portcullis masks data for this identity in UTF-8 only, and client_encoding is ${encoding}: connect with client_encoding UTF8 (PGCLIENTENCODING=UTF8, or the driver's Unicode variant)`;
 
+/** With standard_conforming_strings off the server reads backslashes in string literals as escapes,
+ * unlike the agent's parser: statement analysis, and every rule built on it, could be fooled. */
 export const QUOTING_REFUSAL =
   "Portcullis requires standard_conforming_strings = on for this database (the server reports it off): ask an admin to change the database or role setting";
 
@@ -937,8 +937,6 @@ export class ProxySession {
     run.maskedWith = again.maskedWith;
     return run.masking;
   }
-
-  /** An Execute's first answer has arrived: its portal is now what the server runs. */
 
   /** An Execute's first answer has arrived: its portal is now what the server runs. */
   private resolveExecute(head: Extract<TPending, { kind: "execute" }>): void {
