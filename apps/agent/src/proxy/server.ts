@@ -390,7 +390,8 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
           `Portcullis could not connect to the database of connection "${database}": ${reason}`,
         );
       }
-      if (socket.destroyed) {
+      // The client went away, or the handshake failed meanwhile (timed out, too much sent behind the password).
+      if (socket.destroyed || phase !== "connecting") {
         upstream.socket.destroy();
         return;
       }
