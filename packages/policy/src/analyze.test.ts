@@ -183,6 +183,23 @@ describe("cursor", () => {
   });
 });
 
+describe("changesEncoding", () => {
+  it.each([
+    ["set client_encoding to 'SJIS'", true],
+    ["set names 'big5'", true],
+    ["set client_encoding = 'Shift_JIS'", true],
+    ["select set_config('client_encoding', 'GBK', true)", true],
+    ["select set_config(name, 'win932', false) from pg_settings", true],
+    ["select set_config('client_encoding', $1, false)", true],
+    ["set client_encoding to 'UTF8'", false],
+    ["set client_encoding to 'LATIN1'", false],
+    ["reset client_encoding", false],
+    ["select set_config(name, 'view, foreign-table', false) from pg_settings where name = 'x'", false],
+  ])("%s", (sql, expected) => {
+    expect(one(sql).changesEncoding ?? false).toBe(expected);
+  });
+});
+
 describe("transaction", () => {
   it.each([
     ["begin", "begin"],

@@ -34,6 +34,8 @@ export interface TStatementAnalysis {
   /** Runs code defined elsewhere or installs code that runs later (DO, functions, triggers, rules, CALL,
    * COPY ... PROGRAM, LOAD): its effects are not visible in this statement. */
   runsCode: boolean;
+  /** Sets client_encoding to one the analysis could misread (isUnsafeClientEncoding), by SET or set_config(). */
+  changesEncoding?: boolean;
   /** Turns standard_conforming_strings off (SET, set_config(), UPDATE pg_settings): the server would then
    * read backslashes in later string literals differently from this parser, so analysis of the rest of the
    * session could not be trusted. */
@@ -234,6 +236,23 @@ function isBareRangeVar(key: string, child: unknown): boolean {
 const QUOTING_SETTINGS = new Set(["standard_conforming_strings"]);
 
 /**
+ * Client encodings whose multi-byte characters may end in a byte below 0x80 (a backslash or a quote, read as a
+ * character of its own by this parser, which reads UTF-8): with one of them the server would see a string end
+ * where the analysis sees it go on. Names as Postgres compares them (lower case, no punctuation), aliases too.
+ */
+const UNSAFE_ENCODINGS = new Set(
+  `sjis shiftjis mskanji win932 windows932 shiftjis2004 big5 win950 windows950 gbk win936 windows936 cp936
+   uhc win949 windows949 cp949 johab gb18030`
+    .split(/\s+/)
+    .filter(Boolean),
+);
+
+/** Whether statements sent in this client_encoding could be read differently by the server and the analysis. */
+export function isUnsafeClientEncoding(name: string): boolean {
+  return UNSAFE_ENCODINGS.has(name.toLowerCase().replace(/[^a-z0-9]/g, ""));
+}
+
+/**
  * Whether Postgres could read `value` as false when setting a boolean (parse_bool: a case-insensitive prefix
  * of false, no or off, or 0). Surrounding spaces and the lone "o" (which Postgres rejects) count too: erring
  * towards "could" only blocks a statement.
@@ -297,6 +316,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   const aliases: Record<string, string | null> = {};
   let unboundedWrite = false;
   let changesQuoting = false;
+  let changesEncoding = false;
   const storedSources: unknown[] = [];
   /**
    * Aliases hold for the whole statement, though SQL scopes them: one name bound to two relations (`t` in a
@@ -399,7 +419,15 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
               (value === null || couldMeanOff(value))
             )
               changesQuoting = true;
+            const encodingSetting = setting === null || setting.toLowerCase() === "client_encoding";
+            if (encodingSetting && (value === null || isUnsafeClientEncoding(value))) changesEncoding = true;
           }
+        }
+        // SET client_encoding / SET NAMES (RESET returns to the encoding the agent checked at login).
+        if (key === "VariableSetStmt" && String(node.name ?? "").toLowerCase() === "client_encoding") {
+          const value = constantString((node.args as unknown[] | undefined)?.[0]);
+          if (node.kind === "VAR_SET_VALUE" && (value === null || isUnsafeClientEncoding(value)))
+            changesEncoding = true;
         }
         if (key === "VariableSetStmt" && QUOTING_SETTINGS.has(String(node.name ?? "").toLowerCase())) {
           const kind = String(node.kind ?? "");
@@ -480,6 +508,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       [...nested].some((n) => CODE_NODES.has(n)) ||
       (command === "CopyStmt" && Boolean((stmt.CopyStmt as TNode).is_program)),
     changesQuoting,
+    ...(changesEncoding ? { changesEncoding } : {}),
     preparedStatement: preparedStatementOf(command, (stmt[command] ?? {}) as TNode),
     ...cursorOf(command, (stmt[command] ?? {}) as TNode),
     ...transactionOf(command, (stmt[command] ?? {}) as TNode),

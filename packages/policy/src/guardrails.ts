@@ -138,6 +138,14 @@ const QUOTING_BLOCK: TGuardrailDecision = {
     "Turning standard_conforming_strings off is not allowed through Portcullis: it changes how the server reads string literals; use E'...' strings for backslash escapes",
 };
 
+const ENCODING_BLOCK: TGuardrailDecision = {
+  action: "block",
+  ruleId: "builtin-client-encoding",
+  ruleName: "client_encoding the agent can read",
+  message:
+    "Switching client_encoding to SJIS, BIG5, GBK, UHC, GB18030 or JOHAB is not allowed through Portcullis: their characters can hold a backslash or quote byte, so the server would read statements differently from the guardrails; use UTF8",
+};
+
 /**
  * Decides one analysed statement against compiled rules. A rule whose criteria did not validate cannot be
  * trusted to match what its author meant: in production it blocks (fail closed).
@@ -148,6 +156,7 @@ export function evaluateGuardrails(
   rules: readonly TCompiledGuardrail[],
 ): TGuardrailDecision {
   if (s.changesQuoting) return QUOTING_BLOCK;
+  if (s.changesEncoding) return ENCODING_BLOCK;
   for (const rule of rules) {
     if (rule.match === null) {
       if (PRODUCTION.has(ctx.environment)) {

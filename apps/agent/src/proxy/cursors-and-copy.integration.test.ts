@@ -177,6 +177,73 @@ describe("FETCH and EXECUTE portals", () => {
     }
   });
 
+  it("never plans a FETCH from a cursor it does not know, or one it knew by an older Describe", async () => {
+    // texteq is a built-in the agent does not list: the DECLARE counts as running code, and c stays unknown.
+    const unknown = await rawSession(proxy.port);
+    await unknown.exchange(
+      queryMessage("begin; declare c cursor for select id, full_name from customers where texteq('a', 'a')"),
+    );
+    await unknown.exchange(
+      parseMessage("S_1", "fetch all from c"),
+      frontend.bind("", "S_1"),
+      describePortal(""),
+      frontend.execute(""),
+      frontend.sync(),
+    );
+    await unknown.exchange(
+      queryMessage(
+        "close c; declare c cursor for select id, reverse(ssn) as full_name from customers where texteq('a', 'a')",
+      ),
+    );
+    const again = await unknown.exchange(frontend.bind("", "S_1"), frontend.execute(""), frontend.sync());
+    expect(backendMessages(again).filter((m) => m.type === "D")).toHaveLength(2);
+    expect(again.toString()).not.toContain(REVERSED_SSN);
+    unknown.socket.destroy();
+    // A cursor described by its name, then declared again under it, and executed by that name.
+    const byName = await rawSession(proxy.port);
+    await byName.exchange(queryMessage("begin; declare c cursor for select id, full_name from customers"));
+    await byName.exchange(describePortal("c"), frontend.sync());
+    await byName.exchange(
+      queryMessage("close c; declare c cursor for select id, reverse(ssn) as full_name from customers"),
+    );
+    const executed = await byName.exchange(frontend.execute("c"), frontend.sync());
+    expect(executed.toString()).not.toContain(REVERSED_SSN);
+    byName.socket.destroy();
+  });
+
+  it("forgets the other cursors once a FETCH ran: a row-level security policy's function may have swapped one", async () => {
+    // Superusers bypass row-level security: this session reaches the database as a role of its own.
+    const role = `pc_rls_${process.pid}`;
+    const setup = new pg.Client({ connectionString: database.url });
+    await setup.connect();
+    await setup.query(`
+      create table guarded (id int);
+      insert into guarded values (1);
+      alter table guarded enable row level security;
+      create policy swap on guarded using (swap_cursor('c') = 'swapped');
+      create role ${role} login;
+      grant select on all tables in schema public to ${role};
+    `);
+    const asRole = await startTestProxy(
+      { shop: { ...localUpstream(database.name), username: role } },
+      { policy: { maskingRules: MASKING_RULES } },
+    );
+    try {
+      const session = await rawSession(asRole.port);
+      await session.exchange(queryMessage("begin; declare c cursor for select 'harmless'::text as r"));
+      await session.exchange(queryMessage("declare d cursor for select id from guarded"));
+      await session.exchange(queryMessage("fetch all from d"));
+      const fetched = await session.exchange(queryMessage("fetch all from c"));
+      expect(backendMessages(fetched).filter((m) => m.type === "D")).toHaveLength(2);
+      expect(fetched.toString()).not.toContain(REVERSED_SSN);
+      session.socket.destroy();
+    } finally {
+      await asRole.close();
+      await setup.query(`drop table guarded; drop owned by ${role}; drop role ${role}`);
+      await setup.end();
+    }
+  });
+
   it("keeps quoted and unquoted cursor names apart", async () => {
     const session = await rawSession(proxy.port);
     const out = await session.exchange(
@@ -217,9 +284,9 @@ describe("COPY rows through the content detectors", () => {
   });
 
   it("speaks UTF-8 only with a masked identity: another client_encoding is refused, at login or when set", async () => {
-    const login = await psql("copy (select id, note from notes) to stdout", { PGCLIENTENCODING: "SJIS" });
+    const login = await psql("copy (select id, note from notes) to stdout", { PGCLIENTENCODING: "WIN1252" });
     expect(login.stdout.toString("latin1")).not.toContain(ADA.email);
-    expect(login.stderr.toString()).toMatch(/UTF-8 only, and client_encoding is SJIS/);
+    expect(login.stderr.toString()).toMatch(/UTF-8 only, and client_encoding is WIN1252/);
     const set = await psql("set client_encoding to 'LATIN1'; select note from notes");
     expect(set.stdout.toString("latin1")).not.toContain(ADA.email);
     expect(set.stderr.toString()).toMatch(/UTF-8 only, and client_encoding is LATIN1/);

@@ -3,6 +3,11 @@
 // one harmless SELECT to the agent and a DROP TABLE to the server. These tests hold the line: the setting
 // cannot be turned off through the agent, a database that runs with it off is refused, and a session where
 // it goes off anyway (a function did it) is ended.
+import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,7 +49,10 @@ beforeAll(async () => {
     database.url,
     `create table victim (x int);
      create function quoting_off() returns text language sql
-       as $$ select set_config('standard_conforming_strings', 'off', false) $$`,
+       as $$ select set_config('standard_conforming_strings', 'off', false) $$;
+     create function to_sjis() returns text language sql as $$ select set_config('client_encoding', 'SJIS', false) $$;
+     -- Answers the agent's check "on" if the check ran with this function ahead of pg_catalog's.
+     create function public.current_setting(text) returns text language sql as $$ select 'on'::text $$`,
   );
   await directQuery(
     offDatabase.url,
@@ -227,5 +235,90 @@ describe("standard_conforming_strings through the agent", () => {
     expect(rows).toEqual(["1", "C:\\temp", "2", "a\\_b"]);
     expect(session.closed).toBe(false);
     session.socket.destroy();
+  });
+});
+
+// In SJIS, BIG5, GBK, UHC, GB18030 and JOHAB a character's second byte may be a backslash. The agent reads
+// statements as UTF-8: `E'<0x83>\'; drop table victim; --'` is one string to it, and to the server (where 0x83
+// 0x5C is one character) a string, then a DROP TABLE. Such encodings never reach the server.
+describe("client encodings the agent would read differently", () => {
+  const smuggle = (sql: string) =>
+    Buffer.concat([Buffer.from("select E'"), Buffer.from([0x83]), Buffer.from(`\\'${sql}`)]);
+  const rawQuery = (sql: Buffer) => {
+    const message = Buffer.alloc(5);
+    message[0] = 0x51;
+    message.writeInt32BE(4 + sql.length + 1, 1);
+    return Buffer.concat([message, sql, Buffer.from([0])]);
+  };
+
+  it("refuses a session that asks for one at login, whoever the identity", async () => {
+    const run = promisify(execFile);
+    const file = path.join(tmpdir(), `pc-sjis-${process.pid}.sql`);
+    await writeFile(file, Buffer.concat([smuggle("; drop table victim; -- '"), Buffer.from("\n")]));
+    const result = await run("psql", [proxy.url(), "-X", "-f", file], {
+      env: { ...process.env, PGCLIENTENCODING: "SJIS" },
+    }).catch((error: { stderr: string }) => error);
+    expect(result.stderr).toMatch(/in client_encoding SJIS a character can hold a backslash or quote byte/);
+    expect(await victimExists()).toBe(true);
+  });
+
+  it("refuses SET client_encoding, SET NAMES and set_config to one; UTF8 and LATIN1 stay allowed", async () => {
+    const client = await agentClient();
+    for (const sql of [
+      "set client_encoding to 'SJIS'",
+      "set names 'BIG5'",
+      "select set_config('client_encoding', 'GBK', true)",
+      "select set_config(name, 'WIN932', false) from pg_settings where name = 'client_encoding'",
+    ])
+      await expect(client.query(sql), sql).rejects.toThrow(/client_encoding/);
+    await client.query("set client_encoding to 'LATIN1'");
+    await client.query("set client_encoding to 'UTF8'");
+    expect((await client.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
+    await client.end();
+  });
+
+  it("ends the session when code switched to one, before the next statement of its batch reaches the server", async () => {
+    const session = await rawSession(proxy.port);
+    session.socket.write(
+      Buffer.concat([
+        parseMessage("", "select to_sjis()"),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.frame(
+          "P",
+          Buffer.concat([Buffer.from([0]), smuggle(" as x into smuggled -- '"), Buffer.from([0, 0, 0])]),
+        ),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.sync(),
+      ]),
+    );
+    const answer = await session.untilClosed();
+    expect(answer.closed).toBe(true);
+    expect(
+      errorsIn(answer.bytes)
+        .map((e) => e.M)
+        .join(),
+    ).toMatch(/client_encoding SJIS/);
+    expect(
+      (await directQuery(database.url, "select to_regclass('smuggled') is null as gone")).rows[0].gone,
+    ).toBe(true);
+    // A simple query behind it in one string: the server reports the change only at ReadyForQuery.
+    const simple = await rawSession(proxy.port);
+    simple.socket.write(
+      rawQuery(Buffer.concat([Buffer.from("select to_sjis(); "), smuggle("; drop table victim; -- '")])),
+    );
+    await simple.untilClosed();
+    expect(await victimExists()).toBe(true);
+  });
+
+  it("asks the server for both settings with pg_catalog's functions, whatever the search_path", async () => {
+    const session = await rawSession(proxy.port);
+    await session.exchange(queryMessage("set search_path = public, pg_catalog"));
+    session.socket.write(batch("select quoting_off()", SMUGGLED_DROP));
+    const answer = await session.untilClosed();
+    expect(answer.closed).toBe(true);
+    expect(errorsIn(answer.bytes).map((e) => e.M)).toEqual([QUOTING_REFUSAL]);
+    expect(await victimExists()).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { TAuditEvent } from "@portcullis/agent-protocol";
 import type { Logger } from "pino";
-import { encodingRefusal, isUtf8Encoding, ProxySession, QUOTING_REFUSAL } from "./session.ts";
+import { encodingAllowed, encodingRefusal, ProxySession, QUOTING_REFUSAL } from "./session.ts";
 import { startupSettings } from "./startup-settings.ts";
 import type { TProxyHooks, TSessionInfo } from "./types.ts";
 import {
@@ -419,9 +419,12 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         applicationName,
       };
       const clientEncoding = upstream.parameters.find(([name]) => name === "client_encoding")?.[1] ?? "UTF8";
-      if (!isUtf8Encoding(clientEncoding) && hooks.masking?.(info)) {
+      if (!encodingAllowed(clientEncoding, Boolean(hooks.masking?.(info)))) {
         upstream.socket.destroy();
-        logger.info({ user, database, clientEncoding }, "masked session in another client_encoding refused");
+        logger.info(
+          { user, database, clientEncoding },
+          "session in a client_encoding it may not use refused",
+        );
         return fail("0A000", encodingRefusal(clientEncoding));
       }
       // The client gets keys issued by the agent; the database's own keys never leave it.

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type net from "node:net";
 import type { TAuditEvent, TDecision } from "@portcullis/agent-protocol";
 import {
+  isUnsafeClientEncoding,
   readsDifferentlyWithBackslashEscapes,
   resolvedColumns,
   UNTAINTED,
@@ -61,7 +62,13 @@ export function isUtf8Encoding(name: string): boolean {
 }
 
 export const encodingRefusal = (encoding: string) =>
-  `Portcullis masks data for this identity in UTF-8 only, and client_encoding is ${encoding}: connect with client_encoding UTF8 (PGCLIENTENCODING=UTF8, or the driver's Unicode variant)`;
+  isUnsafeClientEncoding(encoding)
+    ? `Portcullis reads statements as UTF-8, and in client_encoding ${encoding} a character can hold a backslash or quote byte: connect with client_encoding UTF8 (PGCLIENTENCODING=UTF8)`
+    : `Portcullis masks data for this identity in UTF-8 only, and client_encoding is ${encoding}: connect with client_encoding UTF8 (PGCLIENTENCODING=UTF8, or the driver's Unicode variant)`;
+
+/** Whether a session may go on in this client_encoding: never one the analysis could misread, UTF-8 if masked. */
+export const encodingAllowed = (encoding: string, masked: boolean) =>
+  !isUnsafeClientEncoding(encoding) && (!masked || isUtf8Encoding(encoding));
 
 /** With standard_conforming_strings off the server reads backslashes in string literals as escapes,
  * unlike the agent's parser: statement analysis, and every rule built on it, could be fooled. */
@@ -69,7 +76,11 @@ export const QUOTING_REFUSAL =
   "Portcullis requires standard_conforming_strings = on for this database (the server reports it off): ask an admin to change the database or role setting";
 
 /** What the agent asks the server before sending a quoting-sensitive statement on behind running code. */
-const QUOTING_CHECK_SQL = "select current_setting('standard_conforming_strings')";
+// Both settings that decide how the server reads the statement (code run earlier in the batch may have changed
+// either, and the server reports changes only at ReadyForQuery). Qualified, and without operators: the session's
+// search_path could put a function or operator of the same name first.
+const QUOTING_CHECK_SQL =
+  "select pg_catalog.concat_ws(' ', pg_catalog.current_setting('standard_conforming_strings'), pg_catalog.current_setting('client_encoding'))";
 /** ParseComplete, BindComplete, DataRow, CommandComplete and two CloseComplete (see inlineQueryMessages). */
 const QUOTING_CHECK_ANSWERS = 6;
 const NOTHING = Buffer.alloc(0);
@@ -221,6 +232,11 @@ function runsOf(verdict: TVerdict): TStatementRun[] {
     masking: verdict.masking[i] ?? UNTAINTED,
     maskedWith: verdict.maskedWith,
   }));
+}
+
+function hasHighByte(bytes: Buffer, from: number): boolean {
+  for (let i = from; i < bytes.length; i++) if (bytes[i]! >= 0x80) return true;
+  return false;
 }
 
 /** The statement text of a Query, or the statement name and text of a Parse. */
@@ -512,7 +528,14 @@ export class ProxySession {
     if (this.pending.length === 0 || this.discardUntilSync) return "send";
     // Cheap test first: no backslash byte, nothing to worry about (the common case).
     if (frame.raw.indexOf(0x5c, frame.bodyStart) < 0) return "send";
-    if (!readsDifferentlyWithBackslashEscapes(statementOf(frame).sql)) return "send";
+    // A backslash read differently with the setting off, or one that could be the second byte of a character
+    // should code have switched client_encoding to SJIS or the like (the server converts each message as it
+    // arrives, so a Parse behind that Execute is read in the new encoding).
+    if (
+      !readsDifferentlyWithBackslashEscapes(statementOf(frame).sql) &&
+      !hasHighByte(frame.raw, frame.bodyStart)
+    )
+      return "send";
     let ranInBatch = false;
     for (let i = this.pending.length - 1; i >= 0; i--) {
       const kind = this.pending[i]!.kind;
@@ -856,7 +879,13 @@ export class ProxySession {
     check.answers += 1;
     if (check.answers === QUOTING_CHECK_ANSWERS) {
       this.pending.shift();
-      if (check.value !== "on") this.endForQuoting();
+      const [quoting, encoding = ""] = (check.value ?? "").split(" ");
+      if (quoting !== "on") this.endForQuoting();
+      else if (!encodingAllowed(encoding, this.masking() !== null))
+        this.terminate("client_encoding changed within a batch", {
+          code: "0A000",
+          message: encodingRefusal(encoding),
+        });
     }
     return NOTHING;
   }
@@ -904,15 +933,24 @@ export class ProxySession {
     const cursor = analysis?.cursor;
     if (!run || !analysis) this.forgetCursors();
     else if (cursor?.op === "declare") {
+      if (cursor.name !== null) this.portalFields.delete(cursor.name);
       if (run.masking.runsUnknownCode) this.forgetCursors();
       else if (completed && cursor.name !== null) this.cursors.set(cursor.name, run);
     } else if (cursor?.op === "fetch") {
-      // A FETCH runs its cursor's query.
+      // A FETCH runs its cursor's query, and whatever that sets off (a row-level security policy's function) may
+      // swap another cursor: only the one fetched from, which cannot be closed while it runs, is kept.
       const judged = this.judgedRun(run);
       if (judged === run || judged.masking.runsUnknownCode) this.forgetCursors();
+      else {
+        for (const name of this.cursors.keys()) if (name !== cursor.name) this.cursors.delete(name);
+        this.codeInTransaction = true;
+      }
     } else if (cursor?.op === "close") {
-      if (cursor.name === null) this.cursors.clear();
-      else this.cursors.delete(cursor.name);
+      if (cursor.name === null) this.forgetCursors();
+      else {
+        this.cursors.delete(cursor.name);
+        this.portalFields.delete(cursor.name);
+      }
     } else if (analysis.transaction === "commit") {
       if (this.codeInTransaction) this.forgetCursors();
     } else if (!analysis.transaction && analysis.command !== "VariableShowStmt") this.forgetCursors();
@@ -921,6 +959,13 @@ export class ProxySession {
   private forgetCursors(): void {
     this.cursors.clear();
     this.codeInTransaction = true;
+    // A Describe of a cursor by its name (not a portal the client bound) says nothing of what it is now.
+    for (const name of this.portalFields.keys()) if (!this.portals.has(name)) this.portalFields.delete(name);
+  }
+
+  /** FETCH and EXECUTE: their columns are those of what they run, decided when they run. */
+  private static runsByName(run: TStatementRun): boolean {
+    return run.analysis.cursor?.op === "fetch" || run.analysis.preparedStatement?.op === "execute";
   }
 
   /**
@@ -986,8 +1031,9 @@ export class ProxySession {
    */
   private executeFields(head: Extract<TPending, { kind: "execute" }>): TFieldDescription[] | null {
     const described = this.portalFields.get(head.portal);
-    if (head.run && head.judged !== head.run)
-      return described?.judged === head.judged ? described.fields : null;
+    // Only a Describe of this portal taken while its FETCH or EXECUTE meant what it ran (and the agent knew it).
+    if (head.run && ProxySession.runsByName(head.run))
+      return head.judged !== head.run && described?.judged === head.judged ? described.fields : null;
     if (described) return described.fields;
     const statementFields = head.statement === null ? undefined : this.statementFields.get(head.statement);
     return statementFields ? withFormats(statementFields, head.formats) : null;
@@ -1066,8 +1112,7 @@ export class ProxySession {
   private learnStatementFields(portalName: string, fields: TFieldDescription[]): void {
     const portal = this.portals.get(portalName);
     if (!portal?.run || this.statementFields.has(portal.statement)) return;
-    if (this.statements.get(portal.statement) !== portal.run || this.judgedRun(portal.run) !== portal.run)
-      return;
+    if (this.statements.get(portal.statement) !== portal.run || ProxySession.runsByName(portal.run)) return;
     this.statementFields.set(portal.statement, withFormats(fields, NO_FORMATS));
   }
 
@@ -1199,7 +1244,7 @@ export class ProxySession {
             if (head.target === 0x53 /* S */) {
               // A FETCH's or EXECUTE's columns are decided when it runs: its statement has none to keep.
               const run = this.statements.get(head.name);
-              if (!run || this.judgedRun(run) === run) this.statementFields.set(head.name, fields);
+              if (!run || !ProxySession.runsByName(run)) this.statementFields.set(head.name, fields);
             } else {
               const run = this.portals.get(head.name)?.run;
               this.portalFields.set(head.name, { fields, judged: run ? this.judgedRun(run) : null });
@@ -1223,8 +1268,9 @@ export class ProxySession {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
         if (reader.cstring() !== "client_encoding") return frame.raw;
         this.clientEncoding = reader.cstring();
-        // SET client_encoding has run: nothing in the new encoding reaches the client of a masked session.
-        if (!isUtf8Encoding(this.clientEncoding) && this.masking())
+        // client_encoding changed (the guardrails refuse SET and set_config to the encodings they could misread;
+        // code may still do it): nothing in an encoding the session may not use reaches the client.
+        if (!encodingAllowed(this.clientEncoding, this.masking() !== null))
           this.terminate("client_encoding changed from UTF8", {
             code: "0A000",
             message: encodingRefusal(this.clientEncoding),
