@@ -492,6 +492,7 @@ function doubtfulCatalog(catalog: TCatalog): TCatalog {
       copyColumnsOf: () => undefined,
       // Nor which functions are the user's (one made in the DDL may shadow a built-in): every name may be.
       userFunctions: ANY_NAME,
+      userOperators: ANY_NAME,
       inDoubt: true,
     };
     doubtfulCatalogs.set(catalog, doubtful);

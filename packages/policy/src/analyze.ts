@@ -16,6 +16,8 @@ export interface TStatementAnalysis {
   /** Every node type found anywhere in the tree (for rules on nested writes, functions, ...). */
   nestedCommands: string[];
   functions: string[];
+  /** Operators used (`#%#`, `public.#%#` for OPERATOR(public.#%#)): a user-defined one runs its function. */
+  operators?: string[];
   /** UPDATE/DELETE without WHERE, or with a WHERE that is a constant true. */
   unboundedWrite: boolean;
   /** DROP / TRUNCATE and friends: effects that cannot be undone by another statement. */
@@ -310,6 +312,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   const tables = new Set<string>();
   const written = new Set<string>();
   const functions = new Set<string>();
+  const operators = new Set<string>();
   const cteNames = new Set<string>();
   const columnRefs = new Map<string, { qualifier: string | null; column: string }>();
   const starRefs = new Set<string | null>();
@@ -402,6 +405,12 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
             if (column) columnRefs.set(`${qualifier ?? ""}|${column}`, { qualifier, column });
           }
         }
+        if (key === "A_Expr") {
+          const name = (node.name as { String?: { sval?: string } }[] | undefined)
+            ?.map((p) => p.String?.sval ?? "")
+            .join(".");
+          if (name) operators.add(name);
+        }
         if (key === "FuncCall") {
           const name = (node.funcname as { String?: { sval?: string } }[] | undefined)
             ?.map((p) => p.String?.sval ?? "")
@@ -493,6 +502,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     tablesWritten: [...written].sort(),
     nestedCommands: [...nested].filter((n) => n.endsWith("Stmt")).sort(),
     functions: [...functions].sort(),
+    ...(operators.size > 0 ? { operators: [...operators].sort() } : {}),
     unboundedWrite,
     destructive: DESTRUCTIVE_NODES.has(command) || [...nested].some((n) => DESTRUCTIVE_NODES.has(n)),
     fingerprint,

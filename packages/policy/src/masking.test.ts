@@ -247,6 +247,16 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(runs("select lower(note) from notes", none)).toBe(true);
   });
 
+  it("counts a user-defined operator as unknown code, as it would its function", () => {
+    const info = { ...schema, userOperators: new Set(["#%#"]) };
+    const judge = (sql: string) => statementMasking(one(sql), dev, info);
+    expect(judge("select 1 #%# 1 from orders").tainted).toBe(true);
+    expect(judge("select 1 #%# 1 from orders").runsUnknownCode).toBe(true);
+    expect(judge("select id from orders where id operator(public.=) 1").tainted).toBe(true);
+    expect(judge("select id + 1, total from orders where id = 1 and total > 2").tainted).toBe(false);
+    expect(judge("select id from orders where id operator(pg_catalog.=) 1").tainted).toBe(false);
+  });
+
   it("knows information_schema's own helper functions (JDBC's DatabaseMetaData calls them)", () => {
     const sql =
       "select c.relname, (information_schema._pg_expandarray(i.indkey)).n from pg_class c join pg_index i on i.indrelid = c.oid";

@@ -263,6 +263,8 @@ export interface TSchemaInfo {
   /** Lower-cased names of the functions defined outside pg_catalog and information_schema (extensions'
    * aside). */
   userFunctions?: ReadonlySet<string>;
+  /** Operators defined outside pg_catalog and information_schema (extensions' aside), by symbol. */
+  userOperators?: ReadonlySet<string>;
 }
 
 // Built-ins that run a query or read stored data given as an argument.
@@ -489,7 +491,7 @@ export function statementMasking(
     // Without the catalog (read for sessions with column rules), any function may be the user's.
     return s.functions.length > 0 || runsCodeElsewhere(s) ? { ...base, runsUnknownCode: true } : base;
   }
-  const { columnsOf: schema, viewSources, userFunctions } = info;
+  const { columnsOf: schema, viewSources, userFunctions, userOperators } = info;
   const reasons: string[] = [];
   const refs = new Map<string, TMaskingStrategy>();
   // A WITH name may also be a relation read elsewhere in the statement: count the relation when it exists.
@@ -541,10 +543,18 @@ export function statementMasking(
   const touchesSensitive = reasons.length > 0 || tables.some((t) => relationHasMasked(masking, t, info));
 
   const unknownFunctions = s.functions.filter((f) => !knownFunction(f, userFunctions));
+  // An operator runs its function: one the database defines (`#%#`, or `=` for a type of its own) is unknown code.
+  const unknownOperators = (s.operators ?? []).filter((op) =>
+    op.includes(".")
+      ? op.slice(0, op.lastIndexOf(".")).toLowerCase() !== "pg_catalog"
+      : (userOperators?.has(op) ?? false),
+  );
   // A view that calls a function outside pg_catalog runs it for every statement that reads the view.
   const viewsRunCode = tables.some((t) => viewSources?.(t)?.functions.some(readsUnknownData) ?? false);
   if (unknownFunctions.length > 0)
     reasons.push(`calls ${unknownFunctions.join(", ")}, whose data flow is not known`);
+  if (unknownOperators.length > 0)
+    reasons.push(`uses operator ${unknownOperators.join(", ")}, whose function is not known`);
   const opaque = [s.command, ...s.nestedCommands].filter((c) => OPAQUE_COMMANDS.has(c));
   if (opaque.length > 0) reasons.push(`${opaque.join(", ")} runs a statement defined elsewhere`);
 
@@ -577,7 +587,9 @@ export function statementMasking(
   const strategies = [...new Set(refs.values())];
   return {
     tainted: reasons.length > 0,
-    ...(unknownFunctions.length > 0 || runsCodeElsewhere(s) || viewsRunCode ? { runsUnknownCode: true } : {}),
+    ...(unknownFunctions.length > 0 || unknownOperators.length > 0 || runsCodeElsewhere(s) || viewsRunCode
+      ? { runsUnknownCode: true }
+      : {}),
     reasons,
     sensitiveRefs: [...refs.keys()],
     computedStrategy: strategies.length === 1 && strategies[0] !== "hash" ? strategies[0]! : "redact",

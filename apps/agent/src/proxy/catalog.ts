@@ -12,7 +12,8 @@ import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessa
 // something a view's query depends on (view oid, relation oid and attnum, 0 for a whole row; or a function,
 // or an operator outside pg_catalog, as "schema.name"); 'f' the name of a function defined outside
 // pg_catalog (extensions' aside), which a built-in's bare name may resolve to; 'q' a view's stored query
-// (view oid, relkind: v or m, its pg_node_tree text), which tells which column each of its columns carries.
+// (view oid, relkind: v or m, its pg_node_tree text), which tells which column each of its columns carries; 'o'
+// the symbol of an operator defined outside pg_catalog (extensions' aside), whose function the analysis cannot see.
 const CATALOG_SQL = `select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
   a.attnum::int8 as num, a.attname::text as c,
   case when t.typtype = 'd' then null else a.atttypid::int8 end as ref, a.attgenerated::text as g
@@ -44,6 +45,11 @@ select distinct 'f', 0, '', lower(p.proname), 0, '', null::int8, ''
 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
 where n.nspname not in ('pg_catalog', 'information_schema')
   and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
+union all
+select distinct 'o', 0, '', o.oprname::text, 0, '', null::int8, ''
+from pg_operator o join pg_namespace n on n.oid = o.oprnamespace
+where n.nspname not in ('pg_catalog', 'information_schema')
+  and not exists (select 1 from pg_depend e where e.classid = 'pg_operator'::regclass and e.objid = o.oid and e.deptype = 'e')
 order by 1, 2, 5`;
 
 /**
@@ -73,6 +79,7 @@ export interface TCatalog extends TSchemaInfo {
   /** Set while DDL on the connection may not be in this catalog yet: a relation it does not know is masked. */
   readonly inDoubt?: boolean;
   userFunctions: ReadonlySet<string>;
+  userOperators: ReadonlySet<string>;
 }
 
 interface TTableEntry {
@@ -95,6 +102,7 @@ export function buildCatalog(rows: string[][]): TCatalog {
   const byName = new Map<string, string[]>();
   const dependencies = new Map<number, TViewDependencies>();
   const userFunctions = new Set<string>();
+  const userOperators = new Set<string>();
   const storedQueries = new Map<number, { text: string; materialized: boolean }>();
   for (const [kind, oidText, a, b, numText, c, refText, generatedText] of rows) {
     const oid = Number(oidText);
@@ -104,6 +112,10 @@ export function buildCatalog(rows: string[][]): TCatalog {
     }
     if (kind === "f") {
       if (b) userFunctions.add(b);
+      continue;
+    }
+    if (kind === "o") {
+      if (b) userOperators.add(b);
       continue;
     }
     if (kind === "d") {
@@ -226,6 +238,7 @@ export function buildCatalog(rows: string[][]): TCatalog {
       return entry && [...entry.columns.values()].filter((c) => !entry.generated.has(c));
     },
     userFunctions,
+    userOperators,
     viewSources(table) {
       const oids = (oidsByName.get(table) ?? oidsByName.get(table.toLowerCase()) ?? []).filter((oid) =>
         dependencies.has(oid),

@@ -111,6 +111,10 @@ beforeAll(async () => {
     -- A function outside pg_catalog named like a pure built-in: lower(1) runs it.
     create function lower(int) returns text language sql
       as $$ select reverse(ssn) from customers where id = $1 $$;
+    -- An operator runs its function: this one reads masked data.
+    create function peek(int, int) returns text language sql
+      as $$ select string_agg(reverse(ssn), ',' order by id) from customers $$;
+    create operator #%# (leftarg = int, rightarg = int, function = peek);
     -- Closes a cursor of the caller's and opens one of the same name over masked data.
     create function swap_cursor(name text) returns void language plpgsql as $$
       declare c refcursor := name;
@@ -422,6 +426,18 @@ describe("masking through the agent", () => {
     ).stdout;
     assertNoLeak(masked);
     expect(masked).toMatch(/\|1\n.*\|2\n$/);
+  });
+
+  it("masks what a user-defined operator returns, as it would the function's; built-in operators stay exact", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const { rows } = await client.query("select 1 #%# 1 as p, 2 operator(public.#%#) 2 as q");
+    assertNoLeak(JSON.stringify(rows));
+    const exact = await client.query(
+      "select count(*)::int as n, max(total) + 1 as top from orders where id = 1 or total > 20",
+    );
+    expect(exact.rows).toEqual([{ n: 2, top: "101.00" }]);
+    await client.end();
   });
 
   it("forgets what it knew of cursors once code it does not see may have swapped one", async () => {
