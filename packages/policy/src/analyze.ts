@@ -249,10 +249,22 @@ const UNSAFE_ENCODINGS = new Set(
     .filter(Boolean),
 );
 
+/** An encoding's name as Postgres compares names: lower case, without punctuation (UTF_8, utf-8 are utf8). */
+const encodingKey = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, "");
+
 /** Whether statements sent in this client_encoding could be read differently by the server and the analysis. */
 export function isUnsafeClientEncoding(name: string): boolean {
-  return UNSAFE_ENCODINGS.has(name.toLowerCase().replace(/[^a-z0-9]/g, ""));
+  return UNSAFE_ENCODINGS.has(encodingKey(name));
 }
+
+/** UTF8 by any of its names (Unicode is an alias). */
+export function isUtf8EncodingName(name: string): boolean {
+  const key = encodingKey(name);
+  return key === "utf8" || key === "unicode";
+}
+
+/** SQL_ASCII: the server passes bytes on unconverted. */
+export const isSqlAsciiEncodingName = (name: string) => encodingKey(name) === "sqlascii";
 
 /**
  * Whether Postgres could read `value` as false when setting a boolean (parse_bool: a case-insensitive prefix

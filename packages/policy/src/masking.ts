@@ -9,7 +9,7 @@
 //     whole row over a table with sensitive columns, or does something whose data flow the engine cannot
 //     follow (cursors, EXECUTE, functions outside a known-pure list). When in doubt, mask.
 import { hash } from "node:crypto";
-import type { TStatementAnalysis, TStoredSources } from "./analyze.ts";
+import { isUtf8EncodingName, type TStatementAnalysis, type TStoredSources } from "./analyze.ts";
 
 export type TMaskingStrategy = "redact" | "partial" | "hash" | "null" | "format_preserving";
 
@@ -597,15 +597,10 @@ export function statementMasking(
   };
 }
 
-// Postgres compares encoding names lower-cased and without punctuation (UTF_8, utf-8 and Unicode are UTF8).
-const UTF8_NAMES = new Set(["utf8", "unicode"]);
-
 /** COPY ... TO output the agent can run the content detectors over: text or CSV rows, in UTF-8, to the client. */
 function copyOutScannable(copyOut: TStatementAnalysis["copyOut"]): boolean {
   if (!copyOut || !copyOut.toClient || copyOut.format === "binary") return false;
-  return (
-    copyOut.encoding === null || UTF8_NAMES.has(copyOut.encoding.toLowerCase().replace(/[^a-z0-9]/g, ""))
-  );
+  return copyOut.encoding === null || isUtf8EncodingName(copyOut.encoding);
 }
 
 const COPY_NOT_SCANNABLE: TStatementMasking = {

@@ -10,7 +10,9 @@ import { randomUUID } from "node:crypto";
 import type net from "node:net";
 import type { TAuditEvent, TDecision } from "@portcullis/agent-protocol";
 import {
+  isSqlAsciiEncodingName,
   isUnsafeClientEncoding,
+  isUtf8EncodingName,
   readsDifferentlyWithBackslashEscapes,
   resolvedColumns,
   UNTAINTED,
@@ -58,7 +60,7 @@ export const BLOCKED_SQL = "PORTCULLIS BLOCKED STATEMENT";
  * the masks, into other characters.
  */
 export function isUtf8Encoding(name: string): boolean {
-  return ["utf8", "unicode", "sqlascii"].includes(name.toLowerCase().replace(/[^a-z0-9]/g, ""));
+  return isUtf8EncodingName(name) || isSqlAsciiEncodingName(name);
 }
 
 export const encodingRefusal = (encoding: string) =>
@@ -161,6 +163,8 @@ interface TCopyScan {
   types: ReadonlyMap<string, number> | undefined;
   /** The CSV header row is still to come (names, not values). */
   headerPending: boolean;
+  /** The session's detectors, listed once per COPY rather than per row. */
+  detectors: string[];
 }
 
 /**
@@ -1066,7 +1070,14 @@ export class ProxySession {
     const columns =
       format.columns ?? (format.relation ? (masking.catalog?.copyColumnsOf(format.relation) ?? null) : null);
     const types = format.relation ? masking.catalog?.columnTypes(format.relation) : undefined;
-    return { format, masking, columns, types, headerPending: format.format === "csv" && format.header };
+    return {
+      format,
+      masking,
+      columns,
+      types,
+      headerPending: format.format === "csv" && format.header,
+      detectors: masking.compiled.detectorRules.map((r) => r.detector),
+    };
   }
 
   private scanCopyData(frame: TFrame, copy: TCopyScan, found: Set<string>): Buffer {
@@ -1074,7 +1085,7 @@ export class ProxySession {
       copy.headerPending = false;
       return frame.raw;
     }
-    const detectors = copy.masking.compiled.detectorRules.map((r) => r.detector);
+    const { detectors } = copy;
     const row = frame.raw.subarray(frame.bodyStart);
     let rewritten: Buffer | null;
     try {
