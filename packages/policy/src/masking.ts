@@ -233,10 +233,6 @@ function baseName(fn: string): string {
   return (i < 0 ? fn : fn.slice(i + 1)).toLowerCase();
 }
 
-/**
- * A built-in whose data flow is known: qualified with pg_catalog, or by its bare name unless a function of
- * that name exists outside pg_catalog (`lower(1)` runs a `public.lower(int)` if there is one).
- */
 // The helpers initdb defines in information_schema for its views; JDBC's DatabaseMetaData calls them directly
 // (getPrimaryKeys, getIndexInfo). They compute from catalog values; only a superuser could redefine them.
 const INFORMATION_SCHEMA_FUNCTIONS = new Set(
@@ -246,6 +242,11 @@ const INFORMATION_SCHEMA_FUNCTIONS = new Set(
     .filter(Boolean),
 );
 
+/**
+ * A built-in whose data flow is known: qualified with pg_catalog (or one of information_schema's helpers), or by
+ * its bare name unless a function of that name exists outside pg_catalog (`lower(1)` runs a `public.lower(int)`
+ * if there is one).
+ */
 function knownFunction(name: string, userFunctions?: ReadonlySet<string>): boolean {
   const dot = name.lastIndexOf(".");
   const schema = dot >= 0 ? name.slice(0, dot).toLowerCase() : null;
