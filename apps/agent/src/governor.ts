@@ -493,6 +493,7 @@ function doubtfulCatalog(catalog: TCatalog): TCatalog {
       // Nor which functions are the user's (one made in the DDL may shadow a built-in): every name may be.
       userFunctions: ANY_NAME,
       userOperators: ANY_NAME,
+      userCastTypes: ANY_NAME,
       inDoubt: true,
     };
     doubtfulCatalogs.set(catalog, doubtful);

@@ -18,6 +18,9 @@ export interface TStatementAnalysis {
   functions: string[];
   /** Operators used (`#%#`, `public.#%#` for OPERATOR(public.#%#)): a user-defined one runs its function. */
   operators?: string[];
+  /** Names of the types the statement names (casts, column definitions), without schema: a cast the database
+   * defines to or from one runs its function. */
+  types?: string[];
   /** UPDATE/DELETE without WHERE, or with a WHERE that is a constant true. */
   unboundedWrite: boolean;
   /** DROP / TRUNCATE and friends: effects that cannot be undone by another statement. */
@@ -235,6 +238,16 @@ function isBareRangeVar(key: string, child: unknown): boolean {
   );
 }
 
+/** A TypeName node: a list of name parts and a type modifier. */
+function isBareTypeName(child: unknown): child is { names: { String?: { sval?: string } }[] } {
+  return (
+    typeof child === "object" &&
+    child !== null &&
+    Array.isArray((child as TNode).names) &&
+    typeof (child as TNode).typemod === "number"
+  );
+}
+
 const QUOTING_SETTINGS = new Set(["standard_conforming_strings"]);
 
 /**
@@ -325,6 +338,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   const written = new Set<string>();
   const functions = new Set<string>();
   const operators = new Set<string>();
+  const types = new Set<string>();
   const cteNames = new Set<string>();
   const columnRefs = new Map<string, { qualifier: string | null; column: string }>();
   const starRefs = new Set<string | null>();
@@ -365,6 +379,12 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       // Typed fields (UpdateStmt.relation, CopyStmt.relation, IntoClause.rel, ...) hold a RangeVar without
       // the {RangeVar: ...} wrapper that list elements have: recognise it by shape.
       const key = isBareRangeVar(rawKey, child) ? "RangeVar" : rawKey;
+      // A TypeName (a cast's, a column definition's, a parameter's) is a typed field, never wrapped either.
+      if (isBareTypeName(child)) {
+        const names = child.names;
+        const type = names[names.length - 1]?.String?.sval;
+        if (type) types.add(type);
+      }
       if (/^[A-Z]/.test(key) && child && typeof child === "object") {
         nested.add(key);
         const node = child as TNode;
@@ -515,6 +535,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     nestedCommands: [...nested].filter((n) => n.endsWith("Stmt")).sort(),
     functions: [...functions].sort(),
     ...(operators.size > 0 ? { operators: [...operators].sort() } : {}),
+    ...(types.size > 0 ? { types: [...types].sort() } : {}),
     unboundedWrite,
     destructive: DESTRUCTIVE_NODES.has(command) || [...nested].some((n) => DESTRUCTIVE_NODES.has(n)),
     fingerprint,

@@ -257,6 +257,25 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(judge("select id from orders where id operator(pg_catalog.=) 1").tainted).toBe(false);
   });
 
+  it("counts a cast the database defines as unknown code, wherever a value may be converted by it", () => {
+    // `create cast (int as boxed) with function box_it(int)`; wrapper has a boxed field; boxes a boxed column.
+    const info = { ...schema, userCastTypes: new Set(["boxed", "wrapper", "boxes"]) };
+    const judge = (sql: string) => statementMasking(one(sql), dev, info);
+    for (const sql of [
+      "select 1::boxed",
+      "select cast(1 as public.boxed[])",
+      "select row(1)::wrapper from orders",
+      "select b::text from boxes",
+      "select * from public.boxes",
+    ]) {
+      expect(judge(sql).tainted, sql).toBe(true);
+      expect(judge(sql).runsUnknownCode, sql).toBe(true);
+    }
+    const exact = judge("select id::text, total::numeric(10,2), $1::int from orders");
+    expect(exact.tainted).toBe(false);
+    expect(exact.runsUnknownCode).toBeUndefined();
+  });
+
   it("knows information_schema's own helper functions (JDBC's DatabaseMetaData calls them)", () => {
     const sql =
       "select c.relname, (information_schema._pg_expandarray(i.indkey)).n from pg_class c join pg_index i on i.indrelid = c.oid";

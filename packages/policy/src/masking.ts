@@ -266,6 +266,12 @@ export interface TSchemaInfo {
   userFunctions?: ReadonlySet<string>;
   /** Operators defined outside pg_catalog and information_schema (extensions' aside), by symbol. */
   userOperators?: ReadonlySet<string>;
+  /**
+   * Names of the types a cast whose function is defined outside pg_catalog (extensions' aside) converts from or
+   * to, and of the domains, arrays and composite types (tables' row types among them) over them: naming one, or
+   * reading a relation of one, may run that function.
+   */
+  userCastTypes?: ReadonlySet<string>;
 }
 
 // Built-ins that run a query or read stored data given as an argument.
@@ -492,7 +498,7 @@ export function statementMasking(
     // Without the catalog (read for sessions with column rules), any function may be the user's.
     return s.functions.length > 0 || runsCodeElsewhere(s) ? { ...base, runsUnknownCode: true } : base;
   }
-  const { columnsOf: schema, viewSources, userFunctions, userOperators } = info;
+  const { columnsOf: schema, viewSources, userFunctions, userOperators, userCastTypes } = info;
   const reasons: string[] = [];
   const refs = new Map<string, TMaskingStrategy>();
   // A WITH name may also be a relation read elsewhere in the statement: count the relation when it exists.
@@ -550,12 +556,23 @@ export function statementMasking(
       ? op.slice(0, op.lastIndexOf(".")).toLowerCase() !== "pg_catalog"
       : (userOperators?.has(op) ?? false),
   );
+  // A cast runs its function where a value is converted, written or not: through a type the statement names,
+  // or a relation whose row type or columns are of such a type.
+  const castTypes = userCastTypes
+    ? [...(s.types ?? []), ...tables.map((t) => splitTable(t).table)].filter(
+        (t) => userCastTypes.has(t) || userCastTypes.has(t.toLowerCase()),
+      )
+    : [];
   // A view that calls a function outside pg_catalog runs it for every statement that reads the view.
   const viewsRunCode = tables.some((t) => viewSources?.(t)?.functions.some(readsUnknownData) ?? false);
   if (unknownFunctions.length > 0)
     reasons.push(`calls ${unknownFunctions.join(", ")}, whose data flow is not known`);
   if (unknownOperators.length > 0)
     reasons.push(`uses operator ${unknownOperators.join(", ")}, whose function is not known`);
+  if (castTypes.length > 0)
+    reasons.push(
+      `converts values of ${[...new Set(castTypes)].join(", ")}, which a cast defined in the database may run code for`,
+    );
   const opaque = [s.command, ...s.nestedCommands].filter((c) => OPAQUE_COMMANDS.has(c));
   if (opaque.length > 0) reasons.push(`${opaque.join(", ")} runs a statement defined elsewhere`);
 
@@ -572,6 +589,9 @@ export function statementMasking(
     block = copyOutMasking(s, masking).block;
   }
   const stored = s.stored ? storedMaskedData(s.stored, masking, scope, info) : [];
+  // What such a cast returns is stored as it is: an assignment cast runs with no cast written.
+  if (s.stored && castTypes.length > 0)
+    stored.push(`values a cast defined in the database converts (${[...new Set(castTypes)].join(", ")})`);
   if (stored.length > 0) {
     block = {
       ruleName: "Masked data cannot be copied into tables",
@@ -588,7 +608,11 @@ export function statementMasking(
   const strategies = [...new Set(refs.values())];
   return {
     tainted: reasons.length > 0,
-    ...(unknownFunctions.length > 0 || unknownOperators.length > 0 || runsCodeElsewhere(s) || viewsRunCode
+    ...(unknownFunctions.length > 0 ||
+    unknownOperators.length > 0 ||
+    castTypes.length > 0 ||
+    runsCodeElsewhere(s) ||
+    viewsRunCode
       ? { runsUnknownCode: true }
       : {}),
     reasons,

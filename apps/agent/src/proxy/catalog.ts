@@ -13,8 +13,24 @@ import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessa
 // or an operator outside pg_catalog, as "schema.name"); 'f' the name of a function defined outside
 // pg_catalog (extensions' aside), which a built-in's bare name may resolve to; 'q' a view's stored query
 // (view oid, relkind: v or m, its pg_node_tree text), which tells which column each of its columns carries; 'o'
-// the symbol of an operator defined outside pg_catalog (extensions' aside), whose function the analysis cannot see.
-const CATALOG_SQL = `select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
+// the symbol of an operator defined outside pg_catalog (extensions' aside), whose function the analysis cannot see;
+// 'k' the name of a type a cast with such a function converts from or to (its own types, or both when it casts
+// between built-ins), or of a domain, array or composite type (a table's row type) over one.
+const CATALOG_SQL = `with recursive cast_types(oid) as (
+  select e.oid from pg_cast k join pg_proc p on p.oid = k.castfunc
+  join pg_namespace pn on pn.oid = p.pronamespace
+  cross join lateral (values (k.castsource), (k.casttarget)) e(oid)
+  join pg_type et on et.oid = e.oid
+  where pn.nspname not in ('pg_catalog', 'information_schema')
+    and not exists (select 1 from pg_depend x where x.classid = 'pg_proc'::regclass and x.objid = p.oid and x.deptype = 'e')
+    and (et.typnamespace <> 'pg_catalog'::regnamespace or not exists (select 1 from pg_type o
+      where o.oid in (k.castsource, k.casttarget) and o.typnamespace <> 'pg_catalog'::regnamespace))
+  union
+  select t.oid from pg_type t join cast_types c on t.typbasetype = c.oid or t.typelem = c.oid
+    or (t.typrelid <> 0 and exists (select 1 from pg_attribute a
+      where a.attrelid = t.typrelid and a.atttypid = c.oid and a.attnum > 0 and not a.attisdropped))
+)
+select 'c' as kind, c.oid::int8 as oid, n.nspname::text as a, c.relname::text as b,
   a.attnum::int8 as num, a.attname::text as c,
   case when t.typtype = 'd' then null else a.atttypid::int8 end as ref, a.attgenerated::text as g
 from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
@@ -50,6 +66,9 @@ select distinct 'o', 0, '', o.oprname::text, 0, '', null::int8, ''
 from pg_operator o join pg_namespace n on n.oid = o.oprnamespace
 where n.nspname not in ('pg_catalog', 'information_schema')
   and not exists (select 1 from pg_depend e where e.classid = 'pg_operator'::regclass and e.objid = o.oid and e.deptype = 'e')
+union all
+select distinct 'k', 0, '', t.typname::text, 0, '', null::int8, ''
+from cast_types c join pg_type t on t.oid = c.oid
 order by 1, 2, 5`;
 
 /**
@@ -80,6 +99,7 @@ export interface TCatalog extends TSchemaInfo {
   readonly inDoubt?: boolean;
   userFunctions: ReadonlySet<string>;
   userOperators: ReadonlySet<string>;
+  userCastTypes: ReadonlySet<string>;
 }
 
 interface TTableEntry {
@@ -103,6 +123,7 @@ export function buildCatalog(rows: string[][]): TCatalog {
   const dependencies = new Map<number, TViewDependencies>();
   const userFunctions = new Set<string>();
   const userOperators = new Set<string>();
+  const userCastTypes = new Set<string>();
   const storedQueries = new Map<number, { text: string; materialized: boolean }>();
   for (const [kind, oidText, a, b, numText, c, refText, generatedText] of rows) {
     const oid = Number(oidText);
@@ -116,6 +137,10 @@ export function buildCatalog(rows: string[][]): TCatalog {
     }
     if (kind === "o") {
       if (b) userOperators.add(b);
+      continue;
+    }
+    if (kind === "k") {
+      if (b) userCastTypes.add(b);
       continue;
     }
     if (kind === "d") {
@@ -239,6 +264,7 @@ export function buildCatalog(rows: string[][]): TCatalog {
     },
     userFunctions,
     userOperators,
+    userCastTypes,
     viewSources(table) {
       const oids = (oidsByName.get(table) ?? oidsByName.get(table.toLowerCase()) ?? []).filter((oid) =>
         dependencies.has(oid),

@@ -115,6 +115,12 @@ beforeAll(async () => {
     create function peek(int, int) returns text language sql
       as $$ select string_agg(reverse(ssn), ',' order by id) from customers $$;
     create operator #%# (leftarg = int, rightarg = int, function = peek);
+    -- So does a cast: this one runs wherever an int becomes a boxed, said or not (assignment).
+    create type boxed as (v text);
+    create function box_it(int) returns boxed language sql
+      as $$ select row(string_agg(reverse(ssn), ',' order by id))::boxed from customers $$;
+    create cast (int as boxed) with function box_it(int) as assignment;
+    create table boxes (id int, b boxed);
     -- Closes a cursor of the caller's and opens one of the same name over masked data.
     create function swap_cursor(name text) returns void language plpgsql as $$
       declare c refcursor := name;
@@ -437,6 +443,24 @@ describe("masking through the agent", () => {
       "select count(*)::int as n, max(total) + 1 as top from orders where id = 1 or total > 20",
     );
     expect(exact.rows).toEqual([{ n: 2, top: "101.00" }]);
+    await client.end();
+  });
+
+  it("masks what a user-defined cast returns, as it would the function's; built-in casts stay exact", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const { rows } = await client.query(
+      "select 1::boxed as b, (2::public.boxed).v as v, cast(3 as boxed) as c, array[4]::boxed[] as a",
+    );
+    assertNoLeak(JSON.stringify(rows));
+    expect(rows).toHaveLength(1);
+    // An assignment cast runs with no cast written: what it returns would be stored, and returned, as it is.
+    await expect(client.query("insert into boxes values (1, 1) returning b, (b).v as v")).rejects.toThrow(
+      /would store values a cast defined in the database converts \(boxes\)/,
+    );
+    expect((await client.query("select id from boxes")).rows).toEqual([]);
+    const exact = await client.query("select 1::text as t, '2'::int as i, 2.5::numeric(4,2) as n");
+    expect(exact.rows).toEqual([{ t: "1", i: 2, n: "2.50" }]);
     await client.end();
   });
 
