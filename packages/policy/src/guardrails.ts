@@ -175,12 +175,15 @@ export function evaluateGuardrails(
   return DEFAULT_ALLOW;
 }
 
+/** The rule id of decideUnparseable's refusal: the agent answers it with a syntax error's SQLSTATE. */
+export const UNPARSEABLE_RULE_ID = "builtin-unparseable";
+
 /** What to do with text the parser rejects: block in production (fail closed), elsewhere let Postgres report it. */
 export function decideUnparseable(ctx: TRequestContext, parseError: string): TGuardrailDecision {
   if (PRODUCTION.has(ctx.environment)) {
     return {
       action: "block",
-      ruleId: "builtin-unparseable",
+      ruleId: UNPARSEABLE_RULE_ID,
       ruleName: "Unparseable statements are blocked in production",
       message: `Statement could not be parsed (${parseError}); blocked in production`,
     };

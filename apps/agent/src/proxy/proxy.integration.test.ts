@@ -139,6 +139,25 @@ describe("proxy with real clients", () => {
     });
   });
 
+  it("refuses text it cannot parse as a syntax error (42601), and a guardrail's refusal as one of privilege (42501)", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    for (const values of [undefined, []]) {
+      const syntax = (await client.query("selec 1 frm customers", values).catch((e: unknown) => e)) as {
+        code?: string;
+        message?: string;
+      };
+      expect(syntax.code).toBe("42601");
+      expect(syntax.message).toMatch(/could not be parsed \(syntax error at or near "selec"\)/);
+    }
+    const refused = (await client.query("drop table customers").catch((e: unknown) => e)) as {
+      code?: string;
+    };
+    expect(refused.code).toBe("42501");
+    expect((await client.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
+    await client.end();
+  });
+
   it("blocks over the extended protocol and rolls back the pipeline like Postgres would", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();

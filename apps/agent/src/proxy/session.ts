@@ -15,6 +15,7 @@ import {
   isUtf8EncodingName,
   readsDifferentlyWithBackslashEscapes,
   resolvedColumns,
+  UNPARSEABLE_RULE_ID,
   UNTAINTED,
   type TCopyOut,
   type TStatementAnalysis,
@@ -1349,7 +1350,8 @@ export class ProxySession {
     if (blocked) {
       out = errorResponse({
         severity: "ERROR",
-        code: "42501",
+        // Text the parser rejects is refused as Postgres would refuse it: a syntax error, not a privilege one.
+        code: blocked.ruleId === UNPARSEABLE_RULE_ID ? "42601" : "42501",
         message:
           blocked.action === "require_approval"
             ? `Portcullis: approval required: ${blocked.message}`
