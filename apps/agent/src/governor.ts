@@ -25,6 +25,7 @@ import {
   redactDetected,
   statementMasking,
   UNTAINTED,
+  withInheritedRules,
   type TCompiledGuardrail,
   type TDetectorId,
   type TGuardrailDecision,
@@ -87,6 +88,11 @@ export class Governor {
   /** Repeated statements (every Parse of pgbench or an ORM) skip guardrail and masking evaluation. */
   private readonly memos = new WeakMap<TSessionInfo, TDecisionMemo>();
   private readonly sessionMaskings = new WeakMap<TCompiledMasking, TSessionMasking>();
+  /** Each identity's rules with its relatives' added, for the catalog they were added from. */
+  private readonly inheritedMasking = new WeakMap<
+    TCompiledMasking,
+    { catalog: TCatalog; masking: TCompiledMasking }
+  >();
   revision = -1;
 
   private readonly catalogs: SchemaCatalogs;
@@ -134,7 +140,19 @@ export class Governor {
     this.revision = snapshot.revision;
   }
 
+  /** The session's masking rules, with those a partition or inheritance child shares with its relatives. */
   private compiledMasking(session: TSessionInfo): TCompiledMasking {
+    const compiled = this.identityMasking(session);
+    const catalog = this.catalogFor(session);
+    if (!catalog || compiled.columnRules.length === 0) return compiled;
+    const known = this.inheritedMasking.get(compiled);
+    if (known?.catalog === catalog) return known.masking;
+    const masking = withInheritedRules(compiled, catalog.relatives);
+    this.inheritedMasking.set(compiled, { catalog, masking });
+    return masking;
+  }
+
+  private identityMasking(session: TSessionInfo): TCompiledMasking {
     // Looked up per statement: by session first, which spares building and hashing the key string.
     const known = this.maskingBySession.get(session);
     if (known?.of === this.maskingByIdentity) return known.compiled;

@@ -9,6 +9,7 @@ import {
   pathRule,
   statementMasking,
   viewMasking,
+  withInheritedRules,
   type TMaskingRuleSpec,
   type TViewSources,
 } from "./masking.ts";
@@ -255,6 +256,32 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(judge("select id from orders where id operator(public.=) 1").tainted).toBe(true);
     expect(judge("select id + 1, total from orders where id = 1 and total > 2").tainted).toBe(false);
     expect(judge("select id from orders where id operator(pg_catalog.=) 1").tainted).toBe(false);
+  });
+
+  it("applies a rule to the same column of a table's partitions and inheritance relatives", () => {
+    const compiled = compileMaskingRules(
+      [
+        { ...rules[0]!, id: "a", columnPattern: "public.events.ssn" },
+        { ...rules[0]!, id: "b", columnPattern: "ledger_2024.card" },
+      ],
+      { identityName: "dev@demo.local", groups: [] },
+    );
+    const relatives = new Map([
+      ["public.events", ["public.events_p1", "app.events_p2a"]],
+      ["public.events_p1", ["public.events"]],
+      ["app.events_p2a", ["public.events"]],
+      ["public.ledger", ["public.ledger_2023", "public.ledger_2024"]],
+      ["public.ledger_2023", ["public.ledger"]],
+      ["public.ledger_2024", ["public.ledger"]],
+    ]);
+    const masking = withInheritedRules(compiled, relatives);
+    expect(columnRuleFor(masking, "app.events_p2a", "ssn")?.ruleId).toBe("a");
+    expect(columnRuleFor(masking, "events_p1", "SSN")?.ruleId).toBe("a");
+    expect(columnRuleFor(masking, "public.events_p1", "id")).toBeNull();
+    expect(columnRuleFor(masking, "public.ledger", "card")?.ruleId).toBe("b");
+    expect(columnRuleFor(masking, "public.ledger_2023", "card")).toBeNull();
+    // Nothing related: the very same rules.
+    expect(withInheritedRules(compiled, new Map([["public.a", ["public.b"]]]))).toBe(compiled);
   });
 
   it("counts a cast the database defines as unknown code, wherever a value may be converted by it", () => {

@@ -76,6 +76,28 @@ export function compileMaskingRules(
   return compiled;
 }
 
+/**
+ * The rules with those of related tables added: a partition or inheritance child holds rows its ancestors
+ * return, and an ancestor returns its descendants' rows, so a rule on one column applies to the same column of
+ * each relative (`relatives`: a relation's qualified name → its ancestors' and descendants'). The same object
+ * when no rule reaches a relative.
+ */
+export function withInheritedRules(
+  masking: TCompiledMasking,
+  relatives: ReadonlyMap<string, readonly string[]>,
+): TCompiledMasking {
+  if (masking.columnRules.length === 0 || relatives.size === 0) return masking;
+  const added: TColumnRule[] = [];
+  for (const [relation, related] of relatives) {
+    const { schema, table } = splitTable(relation.toLowerCase());
+    for (const rule of masking.columnRules) {
+      if (tableMatches(rule, relation) || !related.some((r) => tableMatches(rule, r))) continue;
+      added.push({ ...rule, schema, table });
+    }
+  }
+  return added.length === 0 ? masking : { ...masking, columnRules: [...masking.columnRules, ...added] };
+}
+
 function splitTable(name: string): { schema: string | null; table: string } {
   const i = name.lastIndexOf(".");
   return i < 0 ? { schema: null, table: name } : { schema: name.slice(0, i), table: name.slice(i + 1) };

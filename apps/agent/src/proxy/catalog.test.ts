@@ -35,6 +35,28 @@ const rows = [
 describe("buildCatalog", () => {
   const catalog = buildCatalog(rows);
 
+  it("relates each partition or inheritance child to all its ancestors, and each ancestor to its descendants", () => {
+    const family = buildCatalog([
+      ["c", "10", "public", "events", "1", "id", ""],
+      ["c", "11", "public", "events_p1", "1", "id", ""],
+      ["c", "12", "public", "events_p2", "1", "id", ""],
+      ["c", "13", "app", "events_p2a", "1", "id", ""],
+      ["i", "11", "", "", "0", "", "10"],
+      ["i", "12", "", "", "0", "", "10"],
+      ["i", "13", "", "", "0", "", "12"],
+    ]);
+    const sorted = (name: string) => [...(family.relatives.get(name) ?? [])].sort();
+    expect(sorted("app.events_p2a")).toEqual(["public.events", "public.events_p2"]);
+    expect(sorted("public.events")).toEqual(["app.events_p2a", "public.events_p1", "public.events_p2"]);
+    // Siblings are not relatives: a rule on one partition says nothing of another's rows.
+    expect(sorted("public.events_p1")).toEqual(["public.events"]);
+    expect(catalog.relatives.size).toBe(0);
+  });
+
+  it("reads the types user casts convert", () => {
+    expect(buildCatalog([["k", "0", "", "boxed", "0", "", ""]]).userCastTypes).toEqual(new Set(["boxed"]));
+  });
+
   it("knows a relation's column types where its name stands for one relation", () => {
     const typed = buildCatalog([
       ["c", "1", "public", "ledger", "1", "id", "23"],

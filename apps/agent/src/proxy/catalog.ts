@@ -15,7 +15,8 @@ import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessa
 // (view oid, relkind: v or m, its pg_node_tree text), which tells which column each of its columns carries; 'o'
 // the symbol of an operator defined outside pg_catalog (extensions' aside), whose function the analysis cannot see;
 // 'k' the name of a type a cast with such a function converts from or to (its own types, or both when it casts
-// between built-ins), or of a domain, array or composite type (a table's row type) over one.
+// between built-ins), or of a domain, array or composite type (a table's row type) over one; 'i' a partition or
+// inheritance child (oid) and its parent (ref).
 const CATALOG_SQL = `with recursive cast_types(oid) as (
   select e.oid from pg_cast k join pg_proc p on p.oid = k.castfunc
   join pg_namespace pn on pn.oid = p.pronamespace
@@ -67,6 +68,9 @@ from pg_operator o join pg_namespace n on n.oid = o.oprnamespace
 where n.nspname not in ('pg_catalog', 'information_schema')
   and not exists (select 1 from pg_depend e where e.classid = 'pg_operator'::regclass and e.objid = o.oid and e.deptype = 'e')
 union all
+select 'i', i.inhrelid::int8, '', '', 0, '', i.inhparent::int8, ''
+from pg_inherits i join pg_class c on c.oid = i.inhrelid and c.relkind in ('r', 'p', 'f')
+union all
 select distinct 'k', 0, '', t.typname::text, 0, '', null::int8, ''
 from cast_types c join pg_type t on t.oid = c.oid
 order by 1, 2, 5`;
@@ -100,6 +104,8 @@ export interface TCatalog extends TSchemaInfo {
   userFunctions: ReadonlySet<string>;
   userOperators: ReadonlySet<string>;
   userCastTypes: ReadonlySet<string>;
+  /** Each partition or inheritance parent or child ("schema.table") → its ancestors and descendants. */
+  relatives: ReadonlyMap<string, readonly string[]>;
 }
 
 interface TTableEntry {
@@ -124,6 +130,7 @@ export function buildCatalog(rows: string[][]): TCatalog {
   const userFunctions = new Set<string>();
   const userOperators = new Set<string>();
   const userCastTypes = new Set<string>();
+  const parents = new Map<number, number[]>();
   const storedQueries = new Map<number, { text: string; materialized: boolean }>();
   for (const [kind, oidText, a, b, numText, c, refText, generatedText] of rows) {
     const oid = Number(oidText);
@@ -137,6 +144,10 @@ export function buildCatalog(rows: string[][]): TCatalog {
     }
     if (kind === "o") {
       if (b) userOperators.add(b);
+      continue;
+    }
+    if (kind === "i") {
+      parents.set(oid, [...(parents.get(oid) ?? []), Number(refText)]);
       continue;
     }
     if (kind === "k") {
@@ -242,6 +253,29 @@ export function buildCatalog(rows: string[][]): TCatalog {
     return result;
   };
 
+  // Every ancestor of each child (through multi-level and multiple inheritance), and it among each one's
+  // descendants.
+  const relatives = new Map<string, string[]>();
+  const nameOf = (oid: number) => {
+    const entry = byOid.get(oid);
+    return entry && `${entry.schema}.${entry.table}`;
+  };
+  for (const child of parents.keys()) {
+    const childName = nameOf(child);
+    const seen = new Set<number>([child]);
+    const queue = [...parents.get(child)!];
+    while (queue.length > 0) {
+      const ancestor = queue.pop()!;
+      if (seen.has(ancestor)) continue;
+      seen.add(ancestor);
+      queue.push(...(parents.get(ancestor) ?? []));
+      const ancestorName = nameOf(ancestor);
+      if (!childName || !ancestorName) continue;
+      relatives.set(childName, [...(relatives.get(childName) ?? []), ancestorName]);
+      relatives.set(ancestorName, [...(relatives.get(ancestorName) ?? []), childName]);
+    }
+  }
+
   const onlyRelation = (table: string) => {
     const oids = oidsByName.get(table) ?? oidsByName.get(table.toLowerCase());
     return oids?.length === 1 ? byOid.get(oids[0]!) : undefined;
@@ -265,6 +299,7 @@ export function buildCatalog(rows: string[][]): TCatalog {
     userFunctions,
     userOperators,
     userCastTypes,
+    relatives,
     viewSources(table) {
       const oids = (oidsByName.get(table) ?? oidsByName.get(table.toLowerCase()) ?? []).filter((oid) =>
         dependencies.has(oid),

@@ -142,8 +142,12 @@ describe("proxy with real clients", () => {
   it("refuses text it cannot parse as a syntax error (42601), and a guardrail's refusal as one of privilege (42501)", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
-    for (const values of [undefined, []]) {
-      const syntax = (await client.query("selec 1 frm customers", values).catch((e: unknown) => e)) as {
+    const extended = postgres(url(), { max: 1 });
+    for (const query of [
+      client.query("selec 1 frm customers"),
+      extended.unsafe("selec 1 frm customers", [], { prepare: true }),
+    ]) {
+      const syntax = (await Promise.resolve(query).catch((e: unknown) => e)) as {
         code?: string;
         message?: string;
       };
@@ -156,6 +160,7 @@ describe("proxy with real clients", () => {
     expect(refused.code).toBe("42501");
     expect((await client.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
     await client.end();
+    await extended.end();
   });
 
   it("blocks over the extended protocol and rolls back the pipeline like Postgres would", async () => {
