@@ -599,13 +599,11 @@ export function statementMasking(
   if (opaque.length > 0) reasons.push(`${opaque.join(", ")} runs a statement defined elsewhere`);
 
   let block: TStatementMasking["block"] = null;
-  if (s.copyTo && touchesSensitive) {
-    // Even a COPY of unmasked columns of such a relation: COPY rows carry no column origins to mask by.
-    const masked = tables.filter((t) => relationHasMasked(masking, t, info));
-    const why = reasons.length > 0 ? reasons.join("; ") : `${masked.join(", ")} has masked columns`;
+  const exported = s.copyTo ? copyExportsMasked(s.copyOut, reasons, masking, info) : [];
+  if (exported.length > 0) {
     block = {
       ruleName: "Masked columns cannot be exported with COPY",
-      message: `COPY ... TO would export masked columns unmasked (${why}); COPY cannot mask, use SELECT, which does`,
+      message: `COPY ... TO would export masked columns unmasked (${exported.join("; ")}); COPY cannot mask, use SELECT, which does`,
     };
   } else if (s.copyTo) {
     block = copyOutMasking(s, masking).block;
@@ -642,6 +640,28 @@ export function statementMasking(
     computedStrategy: strategies.length === 1 && strategies[0] !== "hash" ? strategies[0]! : "redact",
     block,
   };
+}
+
+/**
+ * Why a COPY ... TO would export masked data; empty when it would not. COPY rows carry no column origins to mask
+ * by, so what it exports must be plain from the statement: a query that reaches nothing masked (judged as a
+ * SELECT's computed columns are: `reasons`), or the columns listed for a table, none with a rule. A table
+ * without a list exports every column.
+ */
+function copyExportsMasked(
+  out: TStatementAnalysis["copyOut"],
+  reasons: readonly string[],
+  masking: TCompiledMasking,
+  info: TSchemaInfo,
+): string[] {
+  if (reasons.length > 0) return [...reasons];
+  const relation = out?.relation;
+  if (!relation) return [];
+  if (!out.columns)
+    return relationHasMasked(masking, relation, info) ? [`${relation} has masked columns`] : [];
+  return out.columns
+    .filter((column) => columnRuleFor(masking, relation, column) !== null)
+    .map((column) => `${relation}.${column}`);
 }
 
 /** COPY ... TO output the agent can run the content detectors over: text or CSV rows, in UTF-8, to the client. */

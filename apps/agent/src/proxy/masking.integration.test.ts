@@ -585,6 +585,28 @@ describe("masking through the agent", () => {
     }
   });
 
+  it("exports a masked table's unmasked columns with COPY and \\copy, exactly; never its masked ones", async () => {
+    const psql = async (target: string, sql: string) =>
+      (await run("psql", [target, "-v", "ON_ERROR_STOP=1", "-c", sql])).stdout;
+    for (const sql of [
+      "copy customers (id, full_name, balance, tags) to stdout with (format csv, header)",
+      "copy (select c.id, c.full_name, o.total from customers c join orders o on o.customer_id = c.id order by o.id) to stdout",
+      "\\copy customers (id, full_name, created_at) to stdout",
+    ]) {
+      const viaAgent = await psql(url(), sql);
+      expect(viaAgent, sql).toBe(await psql(database.url, sql));
+      expect(viaAgent, sql).toContain("Ada Lovelace");
+    }
+    for (const sql of [
+      "copy customers (id, ssn) to stdout",
+      "\\copy customers to stdout",
+      "copy (select id, full_name from customers where email like 'ada%') to stdout",
+    ]) {
+      const error = await psql(url(), sql).catch((e: { stderr: string }) => e.stderr);
+      expect(error, sql).toMatch(/COPY \.\.\. TO would export masked columns unmasked/);
+    }
+  });
+
   it("detectors mask values in untagged columns and keep JSON valid", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
