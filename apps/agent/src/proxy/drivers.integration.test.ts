@@ -3,9 +3,12 @@
 // rows in with binary COPY; psycopg 3 binds server-side, prepares after a statement's fifth run, pipelines and
 // reads DECLAREd cursors; psqlODBC (through pyodbc) wraps statements in savepoints and, as BI tools set it up,
 // reads every result through a cursor; pg8000 sends a Flush right behind its password; pgjdbc (what BI tools connect with) batches inserts before one Sync, reads with a
-// fetch size, asks DatabaseMetaData and cancels on a query timeout. What each prints must be what it prints
+// fetch size, asks DatabaseMetaData and cancels on a query timeout; pgx (Go) describes every statement, reads
+// binary, pipelines a batch, copies in binary and cancels when a context ends. What each prints must be what it prints
 // on a direct connection, but for the masked column.
 import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -99,6 +102,36 @@ describe.each(["asyncpg_client.py", "psycopg_client.py", "pyodbc_client.py", "pg
     });
   },
 );
+
+describe("pgx", () => {
+  it("reads, pipelines a batch, copies in binary and cancels as direct, the masked column masked", async () => {
+    // Built from Debian's Go and pgx v4 (golang-go, golang-github-jackc-pgx-v4-dev), in GOPATH mode.
+    const dir = await mkdtemp(path.join(os.tmpdir(), "pgx-client-"));
+    const binary = path.join(dir, "pgx_client");
+    await run("go", ["build", "-o", binary, path.join(FIXTURES, "go", "pgx_client.go")], {
+      env: {
+        ...process.env,
+        GO111MODULE: "off",
+        GOPATH: "/usr/share/gocode",
+        GOCACHE: path.join(dir, "cache"),
+      },
+    }).catch((error: Error) => {
+      throw new Error(
+        `building the pgx client failed (are golang-go and golang-github-jackc-pgx-v4-dev installed?): ${error.message}`,
+      );
+    });
+    try {
+      const viaAgent = await runClient(binary, [proxy.url()]);
+      const direct = await runClient(binary, [database.url]);
+      expect(direct).toContain("batch count 1\n");
+      expect(direct).toContain("copied 3\n");
+      expect(direct).toContain("cancelled: true true\n");
+      expectMaskedOnly(viaAgent, direct);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("pgjdbc", () => {
   it("reads, batches, fetches in steps, reads the catalog and cancels as direct, the masked column masked", async () => {
