@@ -205,11 +205,19 @@ describe("statementMasking: computed columns are masked when the statement touch
     ).toBe(true);
   });
 
-  it("uses the referenced column's strategy for computed columns", () => {
-    expect(statementMasking(one("select lower(email) from customers"), dev).computedStrategy).toBe("partial");
+  it("redacts computed columns, whatever the referenced column's strategy (NULL only when every rule says so)", () => {
+    // Partial keeps what the query puts at its end: 'XXXXXXXXX' || substr(ssn, 1, 4) would show four digits.
+    expect(
+      statementMasking(one("select 'XXXXXXXXX' || substr(ssn, 1, 4) from customers"), dev).computedStrategy,
+    ).toBe("redact");
     expect(statementMasking(one("select lower(email), api_token from customers"), dev).computedStrategy).toBe(
       "redact",
     );
+    const nulled = compileMaskingRules([{ ...rules[0]!, strategy: "null" }], {
+      identityName: "dev@demo.local",
+      groups: [],
+    });
+    expect(statementMasking(one("select lower(ssn) from customers"), nulled).computedStrategy).toBe("null");
   });
 
   it("blocks COPY out of masked tables and side channels", () => {
@@ -243,6 +251,25 @@ describe("statementMasking: computed columns are masked when the statement touch
       statementMasking(one("select set_config('x', ssn, false) from customers"), dev).block?.ruleName,
     ).toMatch(/side channels/);
     expect(statementMasking(one("select pg_notify('c', email) from customers"), dev).block).not.toBeNull();
+    // State a later statement reads: a sequence's value, an advisory lock's key (pg_locks), a large object.
+    for (const sql of [
+      "select setval('orders_id_seq', replace(ssn, '-', '')::bigint) from customers",
+      "select pg_advisory_xact_lock_shared(replace(ssn, '-', '')::bigint) from customers",
+      "select pg_try_advisory_lock(length(email), 1) from customers",
+      "select lo_create(replace(ssn, '-', '')::oid) from customers",
+      "select lowrite(lo_open(lo_create(0), 131072), convert_to(reverse(ssn), 'UTF8')) from customers",
+    ])
+      expect(statementMasking(one(sql), dev, schema).block?.ruleName, sql).toBe(
+        "Masked data cannot leave through side channels",
+      );
+    // A function that may read masked data feeds it.
+    expect(
+      statementMasking(one("select set_config('x', secret_of(1), false)"), dev, schema).block,
+    ).not.toBeNull();
+    // Nothing masked reaches it.
+    expect(
+      statementMasking(one("select setval('customers_id_seq', max(id)) from customers"), dev, schema).block,
+    ).toBeNull();
   });
 
   it("tells which statements run code the agent does not see (cursors it knows may change under them)", () => {
@@ -419,7 +446,7 @@ describe("views", () => {
 
   it("masks a view over masked columns with their strategy, and one calling unknown code wholly", () => {
     expect(viewMasking(dev, views.contacts!)).toEqual({
-      strategy: "partial",
+      strategy: "redact",
       sensitiveRefs: ["customers.email"],
       unknownFunctions: [],
     });
@@ -479,7 +506,7 @@ describe("views whose columns' origins are known", () => {
     expect(decide("select lower(email) from contacts")).toMatchObject({
       tainted: true,
       sensitiveRefs: ["contacts.email"],
-      computedStrategy: "partial",
+      computedStrategy: "redact",
     });
     expect(decide("select length(ssn_digits) from contacts").sensitiveRefs).toEqual(["contacts.ssn_digits"]);
     expect(decide("select * from contacts").tainted).toBe(true);

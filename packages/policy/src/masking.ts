@@ -190,23 +190,37 @@ const CATALOG_FUNCTIONS = new Set(
     .filter(Boolean),
 );
 
-// Functions that move data somewhere the result-masking cannot see: session settings, NOTIFY payloads,
-// large objects, other databases, files.
+// Functions that move data somewhere the result-masking cannot see, for a later statement to read: session
+// settings, NOTIFY payloads, sequences, advisory locks (pg_locks shows their keys), large objects, other
+// databases, files, WAL messages, replication origins.
 const SIDE_CHANNEL_FUNCTIONS = new Set([
   "set_config",
   "pg_notify",
   "pg_logical_emit_message",
+  "pg_create_restore_point",
   "dblink",
   "dblink_exec",
   "dblink_send_query",
+  "dblink_open",
+  "lowrite",
+  "lo_write",
+  "lo_create",
+  "lo_creat",
+  "lo_truncate",
+  "lo_truncate64",
   "lo_from_bytea",
   "lo_put",
   "lo_import",
   "lo_export",
   "pg_file_write",
-  "pg_advisory_lock",
-  "pg_try_advisory_lock",
+  "setval",
 ]);
+/** Families of such functions, by prefix: every advisory lock, every replication-origin function. */
+const SIDE_CHANNEL_PREFIXES = ["pg_advisory_", "pg_try_advisory_", "pg_replication_origin_"];
+
+function isSideChannel(name: string): boolean {
+  return SIDE_CHANNEL_FUNCTIONS.has(name) || SIDE_CHANNEL_PREFIXES.some((p) => name.startsWith(p));
+}
 
 // The planner's statistics: most common values and histogram bounds are values of the table's columns.
 const STATISTICS_RELATIONS = new Set([
@@ -379,10 +393,18 @@ export function viewMasking(
   }
   const unknownFunctions = sources.functions.filter(readsUnknownData);
   if (sensitiveRefs.length === 0 && unknownFunctions.length === 0) return null;
-  const [only] = strategies;
-  const strategy =
-    strategies.size === 1 && unknownFunctions.length === 0 && only !== "hash" ? only! : "redact";
-  return { strategy, sensitiveRefs, unknownFunctions };
+  return { strategy: computedStrategy(strategies), sensitiveRefs, unknownFunctions };
+}
+
+/**
+ * How a value computed from masked columns is masked: redacted (or NULL when every rule says NULL). A rule's
+ * partial, hash or format-preserving form applied to a computed value would show what the query chose to put
+ * where the form keeps characters (`'XXXXXXXXX' || substr(ssn, 1, 4)` keeps the first four digits under
+ * partial), and keyed forms map the statement's own constants the same way, a codebook.
+ */
+function computedStrategy(strategies: Iterable<TMaskingStrategy>): TMaskingStrategy {
+  const all = [...strategies];
+  return all.length > 0 && all.every((s) => s === "null") ? "null" : "redact";
 }
 
 /**
@@ -569,7 +591,7 @@ export function statementMasking(
   if (statistics.length > 0)
     reasons.push(`reads ${statistics.join(", ")}, which keep sample values of every column`);
   if (refs.size > 0) reasons.push(`references ${[...refs.keys()].join(", ")}`);
-  const touchesSensitive = reasons.length > 0 || tables.some((t) => relationHasMasked(masking, t, info));
+  const readsMasked = reasons.length > 0;
 
   const unknownFunctions = s.functions.filter((f) => !knownFunction(f, userFunctions));
   // An operator runs its function: one the database defines (`#%#`, or `=` for a type of its own) is unknown code.
@@ -618,8 +640,16 @@ export function statementMasking(
       message: `this statement would store ${stored.join(", ")} where masking no longer applies; store unmasked columns only, or ask for an exemption`,
     };
   }
-  const sideChannel = s.functions.map(baseName).filter((f) => SIDE_CHANNEL_FUNCTIONS.has(f));
-  if (sideChannel.length > 0 && touchesSensitive) {
+  const sideChannel = [...new Set(s.functions.map(baseName).filter(isSideChannel))];
+  // Refused where what the statement could pass on may be masked data: it reads some, or runs code that may
+  // (the side channel's own function aside).
+  const runsOtherCode =
+    unknownFunctions.some((f) => !isSideChannel(baseName(f))) ||
+    unknownOperators.length > 0 ||
+    castTypes.length > 0 ||
+    opaque.length > 0 ||
+    viewsRunCode;
+  if (sideChannel.length > 0 && (readsMasked || runsOtherCode)) {
     block = {
       ruleName: "Masked data cannot leave through side channels",
       message: `${sideChannel.join(", ")} would carry masked data outside the result; not allowed in a statement that reads masked columns`,
@@ -637,7 +667,7 @@ export function statementMasking(
       : {}),
     reasons,
     sensitiveRefs: [...refs.keys()],
-    computedStrategy: strategies.length === 1 && strategies[0] !== "hash" ? strategies[0]! : "redact",
+    computedStrategy: computedStrategy(strategies),
     block,
   };
 }

@@ -446,6 +446,72 @@ describe("masking through the agent", () => {
     await client.end();
   });
 
+  it("shows nothing a query chooses through computed masks, side channels or error text", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const outputs: string[] = [];
+    const attempt = async (sql: string) =>
+      outputs.push(
+        await client.query(sql).then(
+          (r) => `${sql} -> ${JSON.stringify(r.rows)}`,
+          (e: pg.DatabaseError) => `${sql} -> ${e.code} ${e.message} ${e.detail ?? ""} ${e.where ?? ""}`,
+        ),
+      );
+    // Partial keeps a value's last four characters: the query would choose which four.
+    await attempt(
+      "select 'XXXXXXXXX' || substr(ssn, 1, 4) as a, 'XXXXXXXXX' || substr(ssn, 5, 4) as b, substr(email, 2) as c from customers where id = 1",
+    );
+    // State a later, untainted statement reads back.
+    await attempt(
+      "select setval('orders_id_seq', replace(ssn, '-', '')::bigint) from customers where id = 1",
+    );
+    await attempt("select last_value from orders_id_seq");
+    await attempt(
+      "select pg_advisory_lock_shared(replace(ssn, '-', '')::bigint) from customers where id = 1",
+    );
+    await attempt("select objid from pg_locks where locktype = 'advisory'");
+    // Values errors show unquoted, from built-ins and from code.
+    await attempt("select chr(replace(ssn, '-', '')::int) from customers where id = 1");
+    await attempt("select make_date(replace(ssn, '-', '')::int, 1, 1) from customers where id = 1");
+    await attempt("select ('[' || translate(email, '@.', '12') || ', x]')::json from customers where id = 1");
+    await client.end();
+    // Code chooses its message and its SQLSTATE: where DO blocks need no approval (a development database).
+    const open = await startTestProxy(
+      { shop: localUpstream(database.name) },
+      { policy: { guardrails: [], maskingRules: MASKING_RULES } },
+    );
+    const coder = new pg.Client({ connectionString: open.url() });
+    await coder.connect();
+    const notices: string[] = [];
+    coder.on("notice", (n) => notices.push(`${n.message} ${n.detail ?? ""}`));
+    for (const sql of [
+      "do $$ begin raise exception using message = (select reverse(ssn) from customers where id = 1), errcode = '42000'; end $$",
+      "do $$ begin raise notice 'v=%', (select reverse(ssn) from customers where id = 1); end $$",
+    ])
+      outputs.push(
+        await coder.query(sql).then(
+          () => `${sql} -> ok`,
+          (e: pg.DatabaseError) => `${sql} -> ${e.code} ${e.message} ${e.detail ?? ""}`,
+        ),
+      );
+    await coder.end();
+    await open.close();
+    expect(outputs.at(-2)).toMatch(/-> 42000 Portcullis withheld this message/);
+    expect(notices).toEqual([expect.stringMatching(/^Portcullis withheld this message/)]);
+    const seen = [...outputs, ...notices].join("\n");
+    assertNoLeak(seen);
+    for (const raw of ["078-", "05-1", "78051120", "0211-50-870", "ada2lovelace1example2com"])
+      expect(seen, raw).not.toContain(raw);
+    expect(seen).toContain("Portcullis withheld this message");
+    // An error from a built-in that names no value keeps its text.
+    const plain = new pg.Client({ connectionString: url() });
+    await plain.connect();
+    await expect(plain.query("select ssn from customers where nope = 1")).rejects.toThrow(
+      /column "\*\*\*" does not exist|column "nope" does not exist/,
+    );
+    await plain.end();
+  });
+
   it("masks what a user-defined cast returns, as it would the function's; built-in casts stay exact", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();

@@ -286,31 +286,82 @@ export function maskNotificationFrame(frame: TFrame, masking: TSessionMasking): 
 }
 
 /**
+ * SQLSTATE classes whose messages built-ins raise before or apart from reading data: connection, feature,
+ * transaction state, statement and cursor names, authorization, dependencies, savepoints, catalog and schema
+ * names, rollbacks, syntax and access rules, resources, operator intervention, system errors. Any other class
+ * (data exceptions: `date out of range: 78051120-01-01`; program limits; RAISE's 00000 and P0001) may carry
+ * values unquoted.
+ */
+const VALUE_FREE_CLASSES = new Set([
+  "08",
+  "0A",
+  "25",
+  "26",
+  "28",
+  "2B",
+  "34",
+  "3B",
+  "3D",
+  "3F",
+  "40",
+  "42",
+  "53",
+  "57",
+  "58",
+]);
+
+/** What replaces the text of a message that could carry masked values. */
+const WITHHELD =
+  "Portcullis withheld this message: the statement reads masked data, which its text could contain";
+
+/**
  * Rewrites an ErrorResponse or NoticeResponse. Always: content detectors over its text fields, and the row
  * and key values Postgres puts in details (a constraint violation by an UPDATE shows the row's other,
  * masked, columns). For statements that touch masked data, also every quoted value ("...": a failed cast
- * of a masked column quotes it); elsewhere quotes stay, since they mostly name relations and columns.
+ * of a masked column quotes it); elsewhere quotes stay, since they mostly name relations and columns. And
+ * where column rules apply, the text of a message that could carry values unquoted is withheld (its SQLSTATE
+ * stays): from a statement that touches masked data, unless its class is value-free; from one that runs code
+ * the agent cannot follow (a DO block, a user function), whatever its class, since RAISE chooses the class.
+ * `statement` undefined: not known, judged as touching masked data.
  */
-export function maskNoticeFrame(frame: TFrame, masking: TSessionMasking, tainted: boolean): Buffer | null {
+export function maskNoticeFrame(
+  frame: TFrame,
+  masking: TSessionMasking,
+  statement: Pick<TStatementMasking, "tainted" | "runsUnknownCode"> | undefined,
+): Buffer | null {
+  const tainted = statement?.tainted ?? true;
+  const fields: [number, string][] = [];
   const r = new BodyReader(frame.raw, frame.bodyStart);
-  const parts: Buffer[] = [];
-  let changed = false;
   while (r.remaining > 0) {
     const code = r.byte();
     if (code === 0) break;
+    fields.push([code, r.cstring()]);
+  }
+  const sqlstate = fields.find(([code]) => code === 0x43 /* C */)?.[1] ?? "";
+  const withhold =
+    masking.compiled.columnRules.length > 0 &&
+    (statement?.runsUnknownCode === true || (tainted && !VALUE_FREE_CLASSES.has(sqlstate.slice(0, 2))));
+  const parts: Buffer[] = [];
+  let changed = false;
+  for (const [code, original] of fields) {
     const field = String.fromCharCode(code);
-    let value = r.cstring();
-    if (TEXT_FIELDS.has(field)) {
-      let next = masking
+    let value = original;
+    if (withhold && TEXT_FIELDS.has(field)) {
+      // The message says why; the detail, hint, context and internal query go (positions are numbers).
+      if (field === "P") value = original;
+      else if (field === "M") value = WITHHELD;
+      else {
+        changed = true;
+        continue;
+      }
+    } else if (TEXT_FIELDS.has(field)) {
+      value = masking
         .redact(value)
         .text.replace(/=\((.*?)\)( already exists| is not present| conflicts)/g, "=(***)$2")
         .replace(/(Failing row contains|contains) \(.*\)/g, "$1 (***)");
-      if (tainted) next = next.replace(/"[^"]*"/g, '"***"');
-      if (next !== value) {
-        changed = true;
-        value = next;
-      }
+      if (tainted) value = value.replace(/"[^"]*"/g, '"***"');
     }
+    if (value !== original) changed = true;
     parts.push(Buffer.from([code]), Buffer.from(`${value}\0`, "utf8"));
   }
   if (!changed) return null;

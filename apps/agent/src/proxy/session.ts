@@ -1304,7 +1304,7 @@ export class ProxySession {
       case B.Notice: {
         const masking = this.masking();
         if (!masking) return frame.raw;
-        return maskNoticeFrame(frame, masking, this.currentRun(head)?.masking.tainted ?? true) ?? frame.raw;
+        return maskNoticeFrame(frame, masking, this.currentRun(head)?.masking) ?? frame.raw;
       }
       case B.Error:
         return this.onUpstreamError(frame, head);
@@ -1342,8 +1342,9 @@ export class ProxySession {
   private onUpstreamError(frame: TFrame, head: TPending | undefined): Buffer {
     const masking = this.masking();
     // Postgres quotes values in errors ("invalid input syntax ...: \"078-05-1120\""): mask them like results.
-    const tainted = this.currentRun(head)?.masking.tainted ?? true;
-    const maskedFrame = masking ? (maskNoticeFrame(frame, masking, tainted) ?? frame.raw) : frame.raw;
+    const maskedFrame = masking
+      ? (maskNoticeFrame(frame, masking, this.currentRun(head)?.masking) ?? frame.raw)
+      : frame.raw;
     if (!head) return maskedFrame;
     const blocked = head.kind === "query" || head.kind === "parse" ? head.blocked : null;
     let out = maskedFrame;
