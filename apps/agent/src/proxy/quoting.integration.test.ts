@@ -322,3 +322,44 @@ describe("client encodings the agent would read differently", () => {
     expect(await victimExists()).toBe(true);
   });
 });
+
+describe("text that is not UTF-8", () => {
+  it("keeps LATIN1's é and è apart in dollar-quote tags, so a DROP between them is seen", async () => {
+    // In LATIN1, $é$ and $è$ are different tags: the server runs what lies between the two quoted strings.
+    // Read as UTF-8 both bytes become U+FFFD, and the agent would see one string and a comment.
+    const body = Buffer.concat([
+      Buffer.from("select $"),
+      Buffer.from([0xe9]),
+      Buffer.from("$ $"),
+      Buffer.from([0xe8]),
+      Buffer.from("$, /* $"),
+      Buffer.from([0xe9]),
+      Buffer.from("$; drop table victim; select $"),
+      Buffer.from([0xe8]),
+      Buffer.from("$ */ $"),
+      Buffer.from([0xe9]),
+      Buffer.from("$ $"),
+      Buffer.from([0xe8]),
+      Buffer.from("$"),
+    ]);
+    const session = await rawSession(proxy.port);
+    await session.exchange(queryMessage("set client_encoding to 'LATIN1'"));
+    const simple = errorsIn(
+      await session.exchange(frontend.frame("Q", Buffer.concat([body, Buffer.from([0])]))),
+    );
+    expect(simple.map((e) => e.M)).toEqual([
+      expect.stringMatching(/Portcullis blocked this statement: .*Destructive/),
+    ]);
+    const extended = errorsIn(
+      await session.exchange(
+        frontend.frame("P", Buffer.concat([Buffer.from([0]), body, Buffer.from([0, 0, 0])])),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.sync(),
+      ),
+    );
+    expect(extended.map((e) => e.M)).toEqual([expect.stringMatching(/Portcullis blocked this statement/)]);
+    session.socket.destroy();
+    expect(await victimExists()).toBe(true);
+  });
+});

@@ -219,6 +219,52 @@ describe("after authentication", () => {
     await expectHealthy();
   });
 
+  it("a Sync the server ignores during COPY FROM STDIN leaves the agent in step: what follows is governed", async () => {
+    const session = await rawSession(agent.port);
+    const copyDone = frame("c", Buffer.alloc(0));
+    session.socket.write(queryMessage("copy t from stdin"));
+    await session.until("G");
+    // The server ignores a Sync (and a Flush) in copy-in mode: no ReadyForQuery answers it.
+    session.socket.write(Buffer.concat([sync(), frame("d", Buffer.from("4\n")), copyDone]));
+    expect(errorsIn(await session.until("Z"))).toEqual([]);
+    session.socket.write(
+      Buffer.concat([parseMessage("", "select 1"), bind("", ""), execute(""), queryMessage("select 2")]),
+    );
+    expect(errorsIn(await session.until("Z"))).toEqual([]);
+    // An error while a guarded statement waits (behind a backslash): the DROP is still judged. The error comes
+    // well before its ReadyForQuery (aborting the sort removes its spilled files), so the agent acts on it alone.
+    session.socket.write(
+      Buffer.concat([
+        queryMessage(
+          "select count(1 / (g - 1500000)) from (select g from generate_series(1, 2000000) g order by g) s",
+        ),
+        queryMessage("drop table t; select 'a\\b' as x"),
+      ]),
+    );
+    const got = await session.until("Z", 2);
+    expect(errorsIn(got).map((e) => e.C)).toEqual(["22012", "42501"]);
+    // An extended-protocol COPY as libpq sends it: Sync behind the Execute (ignored), data, CopyDone, Sync.
+    session.socket.write(
+      Buffer.concat([parseMessage("", "copy t from stdin"), bind("", ""), execute(""), sync()]),
+    );
+    await session.until("G");
+    session.socket.write(Buffer.concat([frame("d", Buffer.from("5\n")), copyDone, sync()]));
+    expect(errorsIn(await session.until("Z"))).toEqual([]);
+    expect(errorsIn(await session.exchange(queryMessage("delete from t where id > 3")))).toEqual([]);
+    expect(session.closed).toBe(false);
+    session.socket.destroy();
+    await expectHealthy();
+  });
+
+  it("a statement sent in the middle of the client's own COPY data ends the session", async () => {
+    const session = await rawSession(agent.port);
+    session.socket.write(queryMessage("copy t from stdin"));
+    await session.until("G");
+    session.socket.write(queryMessage("drop table t"));
+    expectProtocolError(await session.untilClosed());
+    await expectHealthy();
+  });
+
   // Framing must be linear in the message size: an incomplete message's chunks are joined once, when it is
   // complete (joining on every chunk cost 2.5 s for 24 MiB and 40 s for 63 MiB, stalling every session).
   // 63 MiB, so the bound tells linear (under a second on a quiet machine, a few on a loaded one) from

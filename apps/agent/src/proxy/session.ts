@@ -120,7 +120,10 @@ const B = {
   Notification: 0x41,
   ParameterStatus: 0x53,
   CopyOutResponse: 0x48,
+  CopyInResponse: 0x47,
+  CopyBothResponse: 0x57,
   CopyData: 0x64,
+  ParameterDescription: 0x74,
 } as const;
 
 interface TStatementRun {
@@ -141,6 +144,11 @@ interface THold {
   sql: string;
   verdict: TVerdict;
   queue: TFrame[];
+}
+
+/** How many COPY FROM STDIN a statement has started (a query string may hold several). */
+interface TCopyWindow {
+  copyIns: number;
 }
 
 /** Masking state of the result being streamed for one statement. */
@@ -174,7 +182,14 @@ interface TCopyScan {
  */
 const UNKNOWN_COLUMN_HINT = "ssn phone token";
 
-type TPending =
+/**
+ * A request of the client's whose answers are still to come, and `copyEnds`: how many COPY ends (CopyDone,
+ * CopyFail) the client had sent before it. The server reads the client's messages between a CopyInResponse and
+ * the client's next COPY end as COPY data, ignoring a Sync there.
+ */
+type TPending = TPendingRequest & { copyEnds: number };
+
+type TPendingRequest =
   | ({
       kind: "query";
       runs: TStatementRun[];
@@ -183,7 +198,8 @@ type TPending =
       startedAt: number;
       blocked: TVerdict | null;
       failed: boolean;
-    } & TResultState)
+    } & TCopyWindow &
+      TResultState)
   | {
       kind: "parse";
       name: string;
@@ -208,7 +224,8 @@ type TPending =
       planned: boolean;
       rows: number;
       startedAt: number;
-    } & TResultState)
+    } & TCopyWindow &
+      TResultState)
   | { kind: "describe"; target: number; name: string }
   | { kind: "sync" }
   /** The agent's own look at standard_conforming_strings (see quotingBarrier): answers seen, value read. */
@@ -220,6 +237,24 @@ const QUOTING_CHECK_ANSWER_TYPES = new Set<number>([
   B.DataRow,
   B.CommandComplete,
   B.CloseComplete,
+]);
+
+/** Which queued request each answer may belong to (the head of the queue must be one of them). */
+const ANSWERED_BY = new Map<number, ReadonlySet<TPending["kind"]>>([
+  [B.DataRow, new Set(["query", "execute"])],
+  [B.CommandComplete, new Set(["query", "execute"])],
+  [B.EmptyQuery, new Set(["query", "execute"])],
+  [B.CopyInResponse, new Set(["query", "execute"])],
+  [B.CopyOutResponse, new Set(["query", "execute"])],
+  [B.PortalSuspended, new Set(["execute"])],
+  [B.ParseComplete, new Set(["parse"])],
+  [B.BindComplete, new Set(["bind"])],
+  [B.CloseComplete, new Set(["close"])],
+  [B.RowDescription, new Set(["describe", "query"])],
+  [B.NoData, new Set(["describe"])],
+  [B.ParameterDescription, new Set(["describe"])],
+  // Only replication starts COPY BOTH, and the agent refuses replication connections.
+  [B.CopyBothResponse, new Set<TPending["kind"]>()],
 ]);
 
 const freshResult = (): TResultState => ({
@@ -284,6 +319,10 @@ export class ProxySession {
   private readonly clientReader = new FrameReader(MAX_CLIENT_MESSAGE);
   private readonly upstreamReader = new FrameReader(1024 * 1024 * 1024);
   private readonly pending: TPending[] = [];
+
+  private queue(request: TPendingRequest): void {
+    this.pending.push({ ...request, copyEnds: this.copyEndsSent });
+  }
   /** Upstream is discarding extended-protocol messages until the next Sync (after an error). */
   private discardUntilSync = false;
   /**
@@ -294,6 +333,10 @@ export class ProxySession {
    * read: a portal's masking is looked up when its first answer arrives. Statements and portals the agent
    * does not know (a cursor from DECLARE, one prepared by server-side code) are masked as unknown.
    */
+  /** CopyDone and CopyFail messages the client has sent (see TPending's copyEnds). */
+  private copyEndsSent = 0;
+  /** While the server reads COPY data: the copyEnds of the messages it reads as such (see enterCopyIn). */
+  private copyIn: number | null = null;
   private readonly statements = new Map<string, TStatementRun>();
   private readonly portals = new Map<
     string,
@@ -487,7 +530,7 @@ export class ProxySession {
           return;
         }
         if (quoting === "check") {
-          this.pending.push({ kind: "quoting-check", answers: 0, value: null });
+          this.queue({ kind: "quoting-check", answers: 0, value: null });
           out.push(inlineQueryMessages(`portcullis_quoting_${randomUUID().slice(0, 8)}`, QUOTING_CHECK_SQL));
           if (!this.upstream.write(Buffer.concat(out))) this.client.pause();
           this.barrier = frames.slice(i);
@@ -580,10 +623,11 @@ export class ProxySession {
 
   /** Queues the response tracking of one simple query (or of the refusal that replaces it). */
   private trackQuery(runs: TStatementRun[], blocked: TVerdict | null): void {
-    this.pending.push({
+    this.queue({
       kind: "query",
       runs,
       index: 0,
+      copyIns: 0,
       rows: 0,
       startedAt: Date.now(),
       blocked,
@@ -629,7 +673,7 @@ export class ProxySession {
       if (hold.kind === "query") {
         this.trackQuery(runs, null);
       } else {
-        this.pending.push({
+        this.queue({
           kind: "parse",
           name: hold.name,
           sql: hold.sql,
@@ -650,7 +694,7 @@ export class ProxySession {
         this.trackQuery(runsOf(denied), denied);
         data = queryMessage(BLOCKED_SQL);
       } else {
-        this.pending.push({
+        this.queue({
           kind: "parse",
           name: hold.name,
           sql: hold.sql,
@@ -667,12 +711,19 @@ export class ProxySession {
   }
 
   /** Expects the response to an extended-protocol message, unless the backend is skipping to Sync. */
-  private track(entry: TPending): void {
-    if (!this.discardUntilSync) this.pending.push(entry);
+  private track(entry: TPendingRequest): void {
+    if (!this.discardUntilSync) this.queue(entry);
   }
 
   private handleClientFrame(frame: TFrame, decided?: TVerdict): Buffer {
     const type = frame.type;
+    if (this.copyIn === this.copyEndsSent) {
+      // The server is reading COPY data: it ignores a Sync or Flush, and would fail the COPY on (and swallow)
+      // anything else, which the agent could then not pair with its answers.
+      if (type === T.Sync || type === T.Flush) return frame.raw;
+      if (type !== T.CopyData && type !== T.CopyDone && type !== T.CopyFail && type !== T.Terminate)
+        throw new ProtocolError(`message type 0x${type.toString(16)} during COPY FROM STDIN`);
+    }
     // Extended-protocol messages open an implicit transaction that only a Sync (or a Query) closes.
     if (type === T.Sync || type === T.Query) this.unsynced = false;
     else if (
@@ -686,7 +737,7 @@ export class ProxySession {
     switch (type) {
       case T.Query: {
         const { sql } = statementOf(frame);
-        if (this.discardUntilSync) return frame.raw;
+        if (this.discardUntilSync) return this.whileDiscarding(frame, sql);
         const verdict = decided ?? this.hooks.decide(this.info, sql);
         const blocked = verdict.action !== "allow" ? verdict : null;
         if (blocked) this.recordBlocked(blocked, isoTimestamp(Date.now()));
@@ -695,14 +746,14 @@ export class ProxySession {
       }
       case T.Parse: {
         const { name, sql } = statementOf(frame);
-        if (this.discardUntilSync) return frame.raw;
+        if (this.discardUntilSync) return this.whileDiscarding(frame, sql);
         const verdict = decided ?? this.hooks.decide(this.info, sql);
         if (verdict.action !== "allow") {
           this.recordBlocked(verdict, isoTimestamp(Date.now()));
-          this.pending.push({ kind: "parse", name, sql, run: null, blocked: verdict, verdict });
+          this.queue({ kind: "parse", name, sql, run: null, blocked: verdict, verdict });
           return parseMessage(name, BLOCKED_SQL);
         }
-        this.pending.push({
+        this.queue({
           kind: "parse",
           name,
           sql,
@@ -717,7 +768,7 @@ export class ProxySession {
         const portal = reader.cstring();
         const statement = reader.cstring();
         if (!this.discardUntilSync)
-          this.pending.push({ kind: "bind", portal, statement, formats: resultFormatsOf(reader) });
+          this.queue({ kind: "bind", portal, statement, formats: resultFormatsOf(reader) });
         return frame.raw;
       }
       case T.Execute: {
@@ -725,6 +776,7 @@ export class ProxySession {
         this.track({
           kind: "execute",
           portal,
+          copyIns: 0,
           run: undefined,
           statement: null,
           judged: null,
@@ -748,14 +800,16 @@ export class ProxySession {
         return frame.raw;
       }
       case T.Sync:
-        this.pending.push({ kind: "sync" });
+        this.queue({ kind: "sync" });
         // The server stops discarding at this Sync: what the client sends after it runs, and is governed.
         this.discardUntilSync = false;
         return frame.raw;
-      case T.Flush:
-      case T.CopyData:
       case T.CopyDone:
       case T.CopyFail:
+        this.copyEndsSent += 1;
+        return frame.raw;
+      case T.Flush:
+      case T.CopyData:
         return frame.raw;
       case T.Terminate:
         this.closeReason = "client terminated the session";
@@ -778,6 +832,15 @@ export class ProxySession {
       default:
         throw new ProtocolError(`unexpected message type 0x${frame.type.toString(16)} from client`);
     }
+  }
+
+  /**
+   * A Query or Parse while the server skips to the next Sync: it is not answered, so not tracked. Should the
+   * agent be wrong about the skipping, what the policy refuses must still not run: it is dropped (the server
+   * would have dropped it), and what may run is forwarded, its answers then ending the session (lostTrack).
+   */
+  private whileDiscarding(frame: TFrame, sql: string): Buffer {
+    return this.hooks.decide(this.info, sql).action === "allow" ? frame.raw : NOTHING;
   }
 
   private protocolViolation(message: string): void {
@@ -846,7 +909,8 @@ export class ProxySession {
   private rowPassesUnchanged(): boolean {
     const head = this.pending[0];
     if (head?.kind === "quoting-check") return false;
-    if (!head || (head.kind !== "query" && head.kind !== "execute")) return true;
+    // A row nothing asked for: handleUpstreamFrame ends the session.
+    if (!head || (head.kind !== "query" && head.kind !== "execute")) return false;
     if (head.kind === "execute" && !head.planned) return false;
     if (head.nullAll || (head.plan && head.masking)) return false;
     head.rows += 1;
@@ -905,6 +969,16 @@ export class ProxySession {
     if (head?.kind === "query") return head.runs[head.index] ?? null;
     if (head?.kind === "execute") return head.run ?? null;
     return null;
+  }
+
+  /**
+   * The statement an error or notice comes from: the running one, or the one a Bind plans (planning may fold
+   * `1 / $1` into a division by zero) or a Parse reads. Null when not known.
+   */
+  private messageRun(head: TPending | undefined): TStatementRun | null {
+    if (head?.kind === "bind") return this.statements.get(head.statement) ?? null;
+    if (head?.kind === "parse") return head.run;
+    return this.currentRun(head);
   }
 
   /**
@@ -1198,12 +1272,18 @@ export class ProxySession {
     if (head?.kind === "quoting-check" && QUOTING_CHECK_ANSWER_TYPES.has(frame.type))
       return this.onQuotingCheckAnswer(frame, head);
     if (head?.kind === "execute" && head.run === undefined) this.resolveExecute(head);
+    const answers = ANSWERED_BY.get(frame.type);
+    if (answers && !(head && answers.has(head.kind))) return this.lostTrack(frame, head);
     switch (frame.type) {
       case B.DataRow:
         if (head && (head.kind === "query" || head.kind === "execute")) {
           head.rows += 1;
           return this.maskRow(frame, head);
         }
+        return frame.raw;
+      case B.CopyInResponse:
+        if (head && (head.kind === "query" || head.kind === "execute") && !this.enterCopyIn(head))
+          return this.lostTrack(frame, head);
         return frame.raw;
       case B.CommandComplete: {
         const tag = new BodyReader(frame.raw, frame.bodyStart).cstring();
@@ -1242,10 +1322,8 @@ export class ProxySession {
       case B.ParseComplete:
       case B.BindComplete:
       case B.CloseComplete:
-        if (head && head.kind !== "query" && head.kind !== "execute" && head.kind !== "sync") {
-          this.pending.shift();
-          this.confirmed(head);
-        }
+        this.pending.shift();
+        this.confirmed(head!);
         return frame.raw;
       case B.RowDescription: {
         if (head?.kind === "describe") {
@@ -1304,12 +1382,16 @@ export class ProxySession {
       case B.Notice: {
         const masking = this.masking();
         if (!masking) return frame.raw;
-        return maskNoticeFrame(frame, masking, this.currentRun(head)?.masking) ?? frame.raw;
+        return maskNoticeFrame(frame, masking, this.messageRun(head)?.masking) ?? frame.raw;
       }
       case B.Error:
+        // A COPY that fails leaves copy-in mode: what the client sends next is read as usual.
+        this.copyIn = null;
         return this.onUpstreamError(frame, head);
       case B.Ready: {
         // ReadyForQuery closes a simple query or a Sync; whatever is still queued before it got no answer.
+        if (!this.pending.some((entry) => entry.kind === "sync" || entry.kind === "query"))
+          return this.lostTrack(frame, head);
         while (this.pending.length > 0) {
           const entry = this.pending.shift()!;
           if (entry.kind === "query") {
@@ -1339,11 +1421,51 @@ export class ProxySession {
     }
   }
 
+  /**
+   * The server started a COPY FROM STDIN for `head`: until the client's next COPY end it reads the client's
+   * messages as COPY data, ignoring a Sync (libpq sends one behind an extended-protocol COPY) and failing the
+   * COPY on anything else. The Syncs the client sent in that window get no answer, so they leave the queue; any
+   * other message there would be consumed by the failing COPY, and the agent could no longer tell which answer
+   * is whose: false ends the session.
+   */
+  private enterCopyIn(head: Extract<TPending, { kind: "query" | "execute" }>): boolean {
+    const window = head.copyEnds + head.copyIns;
+    head.copyIns += 1;
+    this.copyIn = window;
+    for (let i = this.pending.length - 1; i >= 1; i--) {
+      const entry = this.pending[i]!;
+      if (entry.copyEnds !== window) continue;
+      if (entry.kind !== "sync") return false;
+      this.pending.splice(i, 1);
+    }
+    return true;
+  }
+
+  /**
+   * An answer the queue of what the client sent does not explain: the agent no longer knows which statement a
+   * result belongs to, so it could not mask or audit it. The session ends (fail closed) before it reaches the client.
+   */
+  private lostTrack(frame: TFrame, head: TPending | undefined): Buffer {
+    this.logger.warn(
+      {
+        sessionId: this.info.sessionId,
+        message: String.fromCharCode(frame.type),
+        expected: head?.kind ?? null,
+      },
+      "the database's answers no longer match what the client sent; closing session",
+    );
+    this.terminate("protocol state lost", {
+      code: "08P01",
+      message: `Portcullis ended the session: the database answered with a message (${String.fromCharCode(frame.type)}) that matches nothing the client sent${head ? ` (expected an answer to ${head.kind})` : ""}`,
+    });
+    return NOTHING;
+  }
+
   private onUpstreamError(frame: TFrame, head: TPending | undefined): Buffer {
     const masking = this.masking();
     // Postgres quotes values in errors ("invalid input syntax ...: \"078-05-1120\""): mask them like results.
     const maskedFrame = masking
-      ? (maskNoticeFrame(frame, masking, this.currentRun(head)?.masking) ?? frame.raw)
+      ? (maskNoticeFrame(frame, masking, this.messageRun(head)?.masking) ?? frame.raw)
       : frame.raw;
     if (!head) return maskedFrame;
     const blocked = head.kind === "query" || head.kind === "parse" ? head.blocked : null;

@@ -1,6 +1,7 @@
 // Postgres protocol v3 framing and the few message codecs the agent needs. pg-protocol's Parser reads only
 // backend messages and decodes rows eagerly (see STACK-FACTS.md), so the agent frames both directions itself
 // and forwards raw slices; only what a decision needs is decoded.
+import { isUtf8 } from "node:buffer";
 
 export const PROTOCOL_3_0 = 196_608;
 export const SSL_REQUEST_CODE = 80_877_103;
@@ -114,10 +115,18 @@ export class BodyReader {
     public offset: number,
   ) {}
 
+  /**
+   * A NUL-terminated string: UTF-8 when it is valid UTF-8, else one character per byte. Decoding invalid bytes
+   * as UTF-8 would turn different bytes into the same U+FFFD: in another client_encoding (LATIN1's é and è),
+   * two dollar-quote tags the server tells apart would look alike to the statement analysis, and two statement
+   * names would look like one. Byte per character keeps different bytes different and ASCII as it is, which is
+   * all the analysis needs of text in an ASCII-safe encoding.
+   */
   cstring(): string {
     const end = this.buf.indexOf(0, this.offset);
     if (end < 0) throw new ProtocolError("unterminated string in message");
-    const value = this.buf.toString("utf8", this.offset, end);
+    const bytes = this.buf.subarray(this.offset, end);
+    const value = isUtf8(bytes) ? bytes.toString("utf8") : bytes.toString("latin1");
     this.offset = end + 1;
     return value;
   }
