@@ -164,6 +164,32 @@ export const ADMIN_FUNCTIONS = new Set([
   "pg_read_binary_file",
   "pg_ls_dir",
   "pg_stat_file",
+  // Server files and directories: read, written or listed.
+  "lo_import",
+  "lo_export",
+  "pg_ls_logdir",
+  "pg_ls_waldir",
+  "pg_ls_tmpdir",
+  "pg_ls_archive_statusdir",
+  "pg_ls_logicalsnapdir",
+  "pg_ls_logicalmapdir",
+  "pg_ls_replslotdir",
+  "pg_file_write",
+  "pg_file_rename",
+  "pg_file_unlink",
+  "pg_file_sync",
+  "pg_logdir_ls",
+]);
+
+/**
+ * Built-ins that run the SQL text given as an argument (at this position): what that text does is analysed as
+ * part of the statement, and text that is not a constant counts as code run from elsewhere.
+ */
+const SQL_TEXT_ARGUMENTS = new Map<string, number>([
+  ["query_to_xml", 0],
+  ["query_to_xmlschema", 0],
+  ["query_to_xml_and_xmlschema", 0],
+  ["ts_stat", 0],
 ]);
 const TRANSACTION_NODES = new Set(["TransactionStmt"]);
 const READ_NODES = new Set(["SelectStmt"]);
@@ -199,7 +225,7 @@ function classify(
   stmt: TNode,
   functions: Set<string>,
 ): TStatementClass {
-  if (PRIVILEGE_NODES.has(command)) return "privilege";
+  if (PRIVILEGE_NODES.has(command) || [...nested].some((n) => PRIVILEGE_NODES.has(n))) return "privilege";
   // SET ROLE / SET SESSION AUTHORIZATION change whose privileges the session runs with.
   if (command === "VariableSetStmt") {
     const name = String((stmt.VariableSetStmt as TNode | undefined)?.name ?? "");
@@ -207,6 +233,15 @@ function classify(
   }
   if (TRANSACTION_NODES.has(command)) return "transaction";
   if (WRITE_NODES.has(command)) return "write";
+  // EXPLAIN ANALYZE runs its statement: CREATE TABLE AS, SELECT INTO and CREATE MATERIALIZED VIEW are schema changes.
+  if (command === "ExplainStmt") {
+    const inner = (stmt.ExplainStmt as TNode | undefined)?.query as TNode | undefined;
+    const innerCommand = inner ? Object.keys(inner)[0] : undefined;
+    if (inner && innerCommand) {
+      const innerClass = classify(innerCommand, nested, inner, functions);
+      if (innerClass === "ddl" || innerClass === "write" || innerClass === "privilege") return innerClass;
+    }
+  }
   // A write hidden inside another statement (WITH x AS (DELETE ...) SELECT, EXPLAIN ANALYZE DELETE,
   // PREPARE p AS UPDATE ...) is a write: classify by the strongest effect, not the outer keyword.
   const bareFunctions = [...functions].map((f) => f.slice(f.lastIndexOf(".") + 1).toLowerCase());
@@ -307,6 +342,44 @@ function constantString(node: unknown): string | null {
   return null;
 }
 
+const PRIVILEGE_SETTINGS = new Set(["role", "session_authorization"]);
+
+/** The statements of SQL text run by a built-in, or null when it does not parse. */
+function parseInner(text: string): TNode[] | null {
+  try {
+    const parsed = parseSync(text) as { stmts?: { stmt?: TNode }[] };
+    return (parsed.stmts ?? []).map((entry) => entry.stmt ?? {});
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a WHERE (or MERGE's join condition) limits the rows a write reaches: it must read a column (a constant
+ * condition, `not false` or `1 < 2`, holds for every row or none), not be a constant truth, and not compare a
+ * column with itself. `WHERE CURRENT OF` names one row. A condition true for every row in other ways (`id > 0`)
+ * is not caught: this guards against forgotten conditions, not against a user bent on writing everything.
+ */
+function bounds(condition: unknown): boolean {
+  if (!condition || typeof condition !== "object") return false;
+  const node = condition as TNode;
+  if (node.CurrentOfExpr) return true;
+  if (isConstantTrue(node) || isSelfComparison(node)) return false;
+  return JSON.stringify(node).includes('"ColumnRef"');
+}
+
+/** `id = id`, `t.id >= t.id`: a column compared with itself. */
+function isSelfComparison(node: TNode): boolean {
+  const expr = node.A_Expr as TNode | undefined;
+  if (!expr || expr.kind !== "AEXPR_OP") return false;
+  const column = (side: unknown) => {
+    const ref = (side as TNode | undefined)?.ColumnRef as TNode | undefined;
+    return ref ? JSON.stringify(ref.fields) : null;
+  };
+  const left = column(expr.lexpr);
+  return left !== null && left === column(expr.rexpr);
+}
+
 function isConstantTrue(node: unknown): boolean {
   if (!node || typeof node !== "object") return false;
   const n = node as TNode;
@@ -346,6 +419,10 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   let unboundedWrite = false;
   let changesQuoting = false;
   let changesEncoding = false;
+  /** Changes whose privileges apply without a privilege statement (set_config('role'), OWNER TO). */
+  let changesPrivilege = false;
+  /** Runs SQL text that is not a constant (query_to_xml of a column), or that does not parse. */
+  let runsSqlText = false;
   const storedSources: unknown[] = [];
   /**
    * Aliases hold for the whole statement, though SQL scopes them: one name bound to two relations (`t` in a
@@ -448,6 +525,17 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
             ?.map((p) => p.String?.sval ?? "")
             .join(".");
           if (name) functions.add(name);
+          const position = name
+            ? SQL_TEXT_ARGUMENTS.get(name.slice(name.lastIndexOf(".") + 1).toLowerCase())
+            : undefined;
+          if (position !== undefined) {
+            // Its SQL text runs as part of this statement: analysed with it (a DROP or pg_terminate_backend in
+            // there is one here).
+            const text = constantString((node.args as unknown[] | undefined)?.[position]);
+            const inner = text === null ? null : parseInner(text);
+            if (inner === null) runsSqlText = true;
+            else for (const innerStmt of inner) visit(innerStmt, key);
+          }
           if (name && name.slice(name.lastIndexOf(".") + 1).toLowerCase() === "set_config") {
             // A setting named by anything but a constant could be the one that matters, unless the value
             // is a constant no boolean setting accepts as off: pg_dump runs `set_config(name, 'view,
@@ -460,6 +548,15 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
               (value === null || couldMeanOff(value))
             )
               changesQuoting = true;
+            // set_config('role', ...) is SET ROLE. A setting named by anything but a constant may be role, unless
+            // the value could not name a role in practice (pg_dump sets restrict_nonsystem_relation_kind to
+            // 'view, foreign-table' by name from pg_settings).
+            if (
+              setting === null
+                ? value === null || /^[^\s,]+$/.test(value)
+                : PRIVILEGE_SETTINGS.has(setting.toLowerCase())
+            )
+              changesPrivilege = true;
             const encodingSetting = setting === null || setting.toLowerCase() === "client_encoding";
             if (encodingSetting && (value === null || isUnsafeClientEncoding(value))) changesEncoding = true;
           }
@@ -479,8 +576,11 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
         }
         if ((key === "UpdateStmt" || key === "DeleteStmt") && node.relation) {
           written.add(qualifiedName(node.relation as TNode));
-          if (!node.whereClause || isConstantTrue(node.whereClause)) unboundedWrite = true;
+          if (!bounds(node.whereClause)) unboundedWrite = true;
         }
+        // MERGE updates or deletes every target row its join condition matches.
+        if (key === "MergeStmt" && !bounds(node.joinCondition)) unboundedWrite = true;
+        if (key === "AlterTableCmd" && node.subtype === "AT_ChangeOwner") changesPrivilege = true;
         if ((key === "InsertStmt" || key === "MergeStmt") && node.relation)
           written.add(qualifiedName(node.relation as TNode));
         if (key === "CopyStmt" && node.relation && node.is_from)
@@ -522,8 +622,12 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   // DDL that names a table (ALTER TABLE, CREATE INDEX ...) writes its schema; SELECT INTO only its target.
   else if (cls === "ddl") for (const t of tables) written.add(t);
   const tablesRead = [...tables].filter((t) => !written.has(t) || cls === "read");
-  // Writing pg_settings runs set_config() for each row.
-  if ([...written].some((t) => t === "pg_settings" || t === "pg_catalog.pg_settings")) changesQuoting = true;
+  // Writing pg_settings runs set_config() for each row (role and session_authorization among them).
+  if ([...written].some((t) => t === "pg_settings" || t === "pg_catalog.pg_settings")) {
+    changesQuoting = true;
+    changesPrivilege = true;
+  }
+  if (changesPrivilege) cls = "privilege";
 
   const fingerprint = fingerprintOf(stmt);
   return {
@@ -547,9 +651,13 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       ? { copyOut: copyOutOf(stmt.CopyStmt as TNode) }
       : {}),
     runsCode:
+      runsSqlText ||
       CODE_NODES.has(command) ||
       [...nested].some((n) => CODE_NODES.has(n)) ||
-      (command === "CopyStmt" && Boolean((stmt.CopyStmt as TNode).is_program)),
+      // COPY ... PROGRAM runs a command; COPY to or from a server file reads or writes any file the server can
+      // (postgresql.auto.conf among them).
+      (command === "CopyStmt" &&
+        (Boolean((stmt.CopyStmt as TNode).is_program) || (stmt.CopyStmt as TNode).filename !== undefined)),
     changesQuoting,
     ...(changesEncoding ? { changesEncoding } : {}),
     preparedStatement: preparedStatementOf(command, (stmt[command] ?? {}) as TNode),

@@ -61,6 +61,56 @@ describe("production baseline", () => {
   });
 
   it.each([
+    "select set_config('role', 'pg_monitor', false)",
+    "select set_config('SESSION_AUTHORIZATION', 'pg_monitor', false)",
+    "select set_config(name, 'pg_monitor', false) from pg_settings where name = 'role'",
+    "update pg_settings set setting = 'pg_monitor' where name = 'role'",
+    "alter table customers owner to pg_monitor",
+    "create schema reports grant select on tables to public",
+  ])("blocks privilege changes made without a privilege statement: %s", (sql) => {
+    expect(decide(sql).action).toBe("block");
+    expect(analyzeSql(sql)).toMatchObject({ ok: true, statements: [{ class: "privilege" }] });
+  });
+
+  it.each([
+    "select query_to_xml('select pg_terminate_backend(42)', true, false, '')",
+    "select * from ts_stat('select to_tsvector(pg_catalog.pg_reload_conf()::text)')",
+    "select lo_import('/etc/hostname')",
+    "select lo_export(42, '/tmp/x')",
+    "select pg_ls_waldir()",
+  ])("blocks server administration reached through other built-ins: %s", (sql) => {
+    expect(decide(sql)).toMatchObject({ action: "block" });
+  });
+
+  it.each([
+    "delete from orders where not false",
+    "delete from orders where 't'::bool",
+    "update orders set total = 0 where 1 < 2",
+    "delete from orders where id = id",
+    "merge into orders o using (select 1) s on true when matched then delete",
+    "merge into orders o using (select 1 as x) s on 1 = 1 when matched then update set total = 0",
+    "explain analyze create table made as select 1",
+    "explain (analyze) select * into made from orders",
+    "explain analyze create materialized view made as select 1",
+    "select query_to_xml(current_setting('x'), true, false, '')",
+    "copy orders to '/tmp/orders.copy'",
+    "copy orders from '/tmp/orders.copy'",
+  ])("holds for approval: %s", (sql) => {
+    expect(decide(sql).action).toBe("require_approval");
+  });
+
+  it.each([
+    "select query_to_xml('select id from orders', true, false, '')",
+    // pg_dump's first statement.
+    "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'",
+    "delete from orders where current of c",
+    "merge into orders o using incoming s on o.id = s.id when matched then update set total = s.total",
+    "explain analyze select 1",
+  ])("still allows %s", (sql) => {
+    expect(decide(sql).action).toBe("allow");
+  });
+
+  it.each([
     "select * from customers",
     "update customers set phone = phone where id = 1",
     "begin",

@@ -163,6 +163,30 @@ describe("proxy with real clients", () => {
     await extended.end();
   });
 
+  it("refuses what the baseline refuses however it is spelled (MERGE, constant WHEREs, set_config, EXPLAIN ANALYZE, SQL text, server files)", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const before = (await client.query("select count(*)::int as n from customers")).rows[0].n as number;
+    for (const sql of [
+      "merge into customers c using (select 1) s on true when matched then delete",
+      "delete from customers where not false",
+      "update customers set balance = 0 where 1 < 2",
+      "select set_config('role', 'pg_monitor', false)",
+      "select set_config('session_authorization', 'pg_monitor', false)",
+      "explain analyze create table made_by_explain as select 1 as x",
+      "select query_to_xml('select pg_reload_conf()', true, false, '')",
+      "copy (select 1) to '/tmp/portcullis-proxy-test.copy'",
+      "select lo_import('/etc/hostname')",
+      "select pg_ls_waldir()",
+    ])
+      await expect(client.query(sql), sql).rejects.toMatchObject({ code: "42501" });
+    const after = await client.query(
+      "select count(*)::int as n, current_user = session_user as same, to_regclass('made_by_explain') is null as none from customers",
+    );
+    expect(after.rows).toEqual([{ n: before, same: true, none: true }]);
+    await client.end();
+  });
+
   it("blocks over the extended protocol and rolls back the pipeline like Postgres would", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
