@@ -511,7 +511,9 @@ function doubtfulCatalog(catalog: TCatalog): TCatalog {
       // Nor which functions are the user's (one made in the DDL may shadow a built-in): every name may be.
       userFunctions: ANY_NAME,
       userOperators: ANY_NAME,
-      userCastTypes: ANY_NAME,
+      // Not every type: a statement naming any type or relation would count as converting by a cast, and its
+      // writes be refused until the schema is read again. A cast made in the open transaction waits for that.
+      userCastTypes: catalog.userCastTypes,
       inDoubt: true,
     };
     doubtfulCatalogs.set(catalog, doubtful);

@@ -289,7 +289,8 @@ function knownFunction(name: string, userFunctions?: ReadonlySet<string>): boole
   if (schema === "information_schema") return INFORMATION_SCHEMA_FUNCTIONS.has(baseName(name));
   if (schema !== null && schema !== "pg_catalog") return false;
   const base = baseName(name);
-  if (dot < 0 && userFunctions?.has(base)) return false;
+  // A superuser may define functions in pg_catalog too: listed as "pg_catalog.name" (and by the bare name).
+  if (userFunctions?.has(dot < 0 ? base : `pg_catalog.${base}`)) return false;
   return PURE_FUNCTIONS.has(base) || CATALOG_FUNCTIONS.has(base);
 }
 
@@ -327,7 +328,10 @@ const DATA_READING_BUILTINS = new Set(
 function readsUnknownData(qualifiedName: string): boolean {
   const dot = qualifiedName.lastIndexOf(".");
   if (dot < 0 || qualifiedName.slice(0, dot) !== "pg_catalog") return true;
-  return DATA_READING_BUILTINS.has(qualifiedName.slice(dot + 1));
+  // A view over the planner's statistics reads sample values of every column (the agent lists those relations
+  // among a view's dependencies as pg_catalog names).
+  const name = qualifiedName.slice(dot + 1);
+  return DATA_READING_BUILTINS.has(name) || STATISTICS_RELATIONS.has(name);
 }
 
 /**
@@ -602,11 +606,14 @@ export function statementMasking(
   );
   // A cast runs its function where a value is converted, written or not: through a type the statement names,
   // or a relation whose row type or columns are of such a type.
-  const castTypes = userCastTypes
-    ? [...(s.types ?? []), ...tables.map((t) => splitTable(t).table)].filter(
-        (t) => userCastTypes.has(t) || userCastTypes.has(t.toLowerCase()),
-      )
-    : [];
+  // "*": a cast between built-in types, which any conversion may run.
+  const castTypes = !userCastTypes
+    ? []
+    : userCastTypes.has("*")
+      ? ["built-in types (a cast between them is defined in the database)"]
+      : [...(s.types ?? []), ...tables.map((t) => splitTable(t).table)].filter(
+          (t) => userCastTypes.has(t) || userCastTypes.has(t.toLowerCase()),
+        );
   // A view that calls a function outside pg_catalog runs it for every statement that reads the view.
   const viewsRunCode = tables.some((t) => viewSources?.(t)?.functions.some(readsUnknownData) ?? false);
   if (unknownFunctions.length > 0)

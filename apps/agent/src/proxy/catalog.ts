@@ -17,13 +17,18 @@ import { BodyReader, FrameReader, parseErrorFields, queryMessage, terminateMessa
 // 'k' the name of a type a cast with such a function converts from or to (its own types, or both when it casts
 // between built-ins), or of a domain, array or composite type (a table's row type) over one; 'i' a partition or
 // inheritance child (oid) and its parent (ref).
+/** A view's function defined in pg_catalog by a superuser (not one of Postgres's own, whose OIDs are lower). */
+const USER_DEFINED_IN_PG_CATALOG = "pg_catalog (user-defined)";
+
 const CATALOG_SQL = `with recursive cast_types(oid) as (
   select e.oid from pg_cast k join pg_proc p on p.oid = k.castfunc
   join pg_namespace pn on pn.oid = p.pronamespace
   cross join lateral (values (k.castsource), (k.casttarget)) e(oid)
   join pg_type et on et.oid = e.oid
-  where pn.nspname not in ('pg_catalog', 'information_schema')
-    and not exists (select 1 from pg_depend x where x.classid = 'pg_proc'::regclass and x.objid = p.oid and x.deptype = 'e')
+  where (pn.nspname not in ('pg_catalog', 'information_schema') or p.oid >= 16384)
+    and not exists (select 1 from pg_depend xd join pg_extension x on xd.refclassid = 'pg_extension'::regclass and x.oid = xd.refobjid
+      join pg_roles xr on xr.oid = x.extowner and xr.rolsuper
+      where xd.classid = 'pg_proc'::regclass and xd.objid = p.oid and xd.deptype = 'e')
     and (et.typnamespace <> 'pg_catalog'::regnamespace or not exists (select 1 from pg_type o
       where o.oid in (k.castsource, k.casttarget) and o.typnamespace <> 'pg_catalog'::regnamespace))
   union
@@ -39,8 +44,10 @@ join pg_type t on t.oid = a.atttypid
 where a.attnum > 0 and not a.attisdropped and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
   and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
 union all
-select 'd', r.ev_class::int8, '', coalesce(pn.nspname || '.' || p.proname, onsp.nspname || '.' || o.oprname, ''),
-  d.refobjsubid::int8, '', case when d.refclassid = 'pg_class'::regclass then d.refobjid::int8 end, ''
+select 'd', r.ev_class::int8, '',
+  coalesce(case when p.oid >= 16384 and pn.nspname = 'pg_catalog' then '${USER_DEFINED_IN_PG_CATALOG}.' || p.proname
+    else pn.nspname || '.' || p.proname end, onsp.nspname || '.' || o.oprname, 'pg_catalog.' || sr.relname, ''),
+  d.refobjsubid::int8, '', case when d.refclassid = 'pg_class'::regclass and sr.oid is null then d.refobjid::int8 end, ''
 from pg_rewrite r
 join pg_class v on v.oid = r.ev_class and v.relkind in ('v', 'm')
 join pg_namespace vn on vn.oid = v.relnamespace and vn.nspname not in ('pg_catalog', 'information_schema')
@@ -51,6 +58,9 @@ left join pg_namespace pn on pn.oid = p.pronamespace
 left join pg_operator o on d.refclassid = 'pg_operator'::regclass and o.oid = d.refobjid
   and o.oprnamespace <> 'pg_catalog'::regnamespace
 left join pg_namespace onsp on onsp.oid = o.oprnamespace
+left join pg_class sr on d.refclassid = 'pg_class'::regclass and sr.oid = d.refobjid
+  and sr.relnamespace = 'pg_catalog'::regnamespace
+  and sr.relname in ('pg_statistic', 'pg_stats', 'pg_stats_ext', 'pg_stats_ext_exprs', 'pg_statistic_ext_data')
 where d.refclassid in ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass)
 union all
 select 'q', r.ev_class::int8, v.relkind::text, r.ev_action::text, 0, '', null::int8, ''
@@ -58,21 +68,32 @@ from pg_rewrite r
 join pg_class v on v.oid = r.ev_class and v.relkind in ('v', 'm') and r.rulename = '_RETURN'
 join pg_namespace vn on vn.oid = v.relnamespace and vn.nspname not in ('pg_catalog', 'information_schema')
 union all
-select distinct 'f', 0, '', lower(p.proname), 0, '', null::int8, ''
+select distinct 'f', 0, '', f.name, 0, '', null::int8, ''
 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-where n.nspname not in ('pg_catalog', 'information_schema')
-  and not exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
+cross join lateral (values (lower(p.proname)), (case when n.nspname = 'pg_catalog' then 'pg_catalog.' || lower(p.proname) end)) f(name)
+where (n.nspname not in ('pg_catalog', 'information_schema') or p.oid >= 16384) and f.name is not null
+  and not exists (select 1 from pg_depend e join pg_extension x on e.refclassid = 'pg_extension'::regclass and x.oid = e.refobjid
+      join pg_roles xr on xr.oid = x.extowner and xr.rolsuper
+      where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e')
 union all
 select distinct 'o', 0, '', o.oprname::text, 0, '', null::int8, ''
 from pg_operator o join pg_namespace n on n.oid = o.oprnamespace
-where n.nspname not in ('pg_catalog', 'information_schema')
-  and not exists (select 1 from pg_depend e where e.classid = 'pg_operator'::regclass and e.objid = o.oid and e.deptype = 'e')
+where (n.nspname not in ('pg_catalog', 'information_schema') or o.oid >= 16384)
+  and not exists (select 1 from pg_depend e join pg_extension x on e.refclassid = 'pg_extension'::regclass and x.oid = e.refobjid
+      join pg_roles xr on xr.oid = x.extowner and xr.rolsuper
+      where e.classid = 'pg_operator'::regclass and e.objid = o.oid and e.deptype = 'e')
 union all
 select 'i', i.inhrelid::int8, '', '', 0, '', i.inhparent::int8, ''
 from pg_inherits i join pg_class c on c.oid = i.inhrelid and c.relkind in ('r', 'p', 'f')
 union all
 select distinct 'k', 0, '', t.typname::text, 0, '', null::int8, ''
 from cast_types c join pg_type t on t.oid = c.oid
+union all
+select distinct 'k', 0, '', '*', 0, '', null::int8, ''
+from pg_cast k join pg_proc p on p.oid = k.castfunc
+join pg_type s on s.oid = k.castsource and s.typnamespace = 'pg_catalog'::regnamespace
+join pg_type t on t.oid = k.casttarget and t.typnamespace = 'pg_catalog'::regnamespace
+where p.oid >= 16384 or k.oid >= 16384
 order by 1, 2, 5`;
 
 /**
