@@ -21,6 +21,12 @@ export interface TStatementAnalysis {
   /** Names of the types the statement names (casts, column definitions), without schema: a cast the database
    * defines to or from one runs its function. */
   types?: string[];
+  /**
+   * Schema changes that would move a relation's data out of its column rules' reach, which match by name:
+   * renaming or moving a relation (column null) or a column, or deriving, retyping or detaching one's data
+   * (column null: any of the relation's columns may feed it).
+   */
+  reshapes?: { relation: string; column: string | null }[];
   /** UPDATE/DELETE without WHERE, or with a WHERE that is a constant true. */
   unboundedWrite: boolean;
   /** DROP / TRUNCATE and friends: effects that cannot be undone by another statement. */
@@ -423,6 +429,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   let changesPrivilege = false;
   /** Runs SQL text that is not a constant (query_to_xml of a column), or that does not parse. */
   let runsSqlText = false;
+  const reshapes: { relation: string; column: string | null }[] = [];
   const storedSources: unknown[] = [];
   /**
    * Aliases hold for the whole statement, though SQL scopes them: one name bound to two relations (`t` in a
@@ -581,6 +588,38 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
         // MERGE updates or deletes every target row its join condition matches.
         if (key === "MergeStmt" && !bounds(node.joinCondition)) unboundedWrite = true;
         if (key === "AlterTableCmd" && node.subtype === "AT_ChangeOwner") changesPrivilege = true;
+        if (key === "RenameStmt" && node.relation) {
+          const relation = qualifiedName(node.relation as TNode);
+          if (node.renameType === "OBJECT_COLUMN")
+            reshapes.push({ relation, column: String(node.subname ?? "") });
+          else reshapes.push({ relation, column: null });
+        }
+        if (key === "AlterObjectSchemaStmt" && node.relation)
+          reshapes.push({ relation: qualifiedName(node.relation as TNode), column: null });
+        if (key === "AlterTableStmt" && node.relation) {
+          const relation = qualifiedName(node.relation as TNode);
+          for (const cmd of (node.cmds as { AlterTableCmd?: TNode }[] | undefined) ?? []) {
+            const subtype = String(cmd.AlterTableCmd?.subtype ?? "");
+            // A generated column or a USING expression copies other columns; detaching a partition or a child
+            // takes it out of its parent's rules.
+            const generated =
+              subtype === "AT_AddColumn" &&
+              JSON.stringify(cmd.AlterTableCmd?.def ?? {}).includes("CONSTR_GENERATED");
+            if (
+              generated ||
+              subtype === "AT_AlterColumnType" ||
+              subtype === "AT_SetExpression" ||
+              subtype === "AT_DetachPartition" ||
+              subtype === "AT_DetachPartitionFinalize" ||
+              subtype === "AT_DropInherit"
+            )
+              reshapes.push({ relation, column: null });
+            // Detached: the partition (or child) leaves the parent's rules too.
+            const detached = (cmd.AlterTableCmd?.def as TNode | undefined)?.PartitionCmd as TNode | undefined;
+            if (subtype === "AT_DetachPartition" && detached?.name)
+              reshapes.push({ relation: qualifiedName(detached.name as TNode), column: null });
+          }
+        }
         if ((key === "InsertStmt" || key === "MergeStmt") && node.relation)
           written.add(qualifiedName(node.relation as TNode));
         if (key === "CopyStmt" && node.relation && node.is_from)
@@ -640,6 +679,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     functions: [...functions].sort(),
     ...(operators.size > 0 ? { operators: [...operators].sort() } : {}),
     ...(types.size > 0 ? { types: [...types].sort() } : {}),
+    ...(reshapes.length > 0 ? { reshapes } : {}),
     unboundedWrite,
     destructive: DESTRUCTIVE_NODES.has(command) || [...nested].some((n) => DESTRUCTIVE_NODES.has(n)),
     fingerprint,

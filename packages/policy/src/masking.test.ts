@@ -332,6 +332,24 @@ describe("statementMasking: computed columns are masked when the statement touch
     expect(withInheritedRules(compiled, new Map([["public.a", ["public.b"]]]))).toBe(compiled);
   });
 
+  it("refuses schema changes that take masked data out of its rules' reach", () => {
+    const reshaping = (sql: string) => statementMasking(one(sql), dev, schema).block?.ruleName;
+    for (const sql of [
+      "alter table customers rename column ssn to note",
+      "alter table public.customers rename to clients",
+      "alter table customers set schema archive",
+      "alter table customers alter column full_name type text using reverse(ssn)",
+      "alter table customers add column c text generated always as (reverse(ssn)) stored",
+    ])
+      expect(reshaping(sql), sql).toBe("Masked data cannot be renamed or re-derived");
+    for (const sql of [
+      "alter table customers rename column full_name to name",
+      "alter table orders rename to purchases",
+      "alter table customers add column note text",
+    ])
+      expect(reshaping(sql), sql).toBeUndefined();
+  });
+
   it("counts a cast the database defines as unknown code, wherever a value may be converted by it", () => {
     // `create cast (int as boxed) with function box_it(int)`; wrapper has a boxed field; boxes a boxed column.
     const info = { ...schema, userCastTypes: new Set(["boxed", "wrapper", "boxes"]) };

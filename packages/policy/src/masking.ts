@@ -647,6 +647,21 @@ export function statementMasking(
       message: `this statement would store ${stored.join(", ")} where masking no longer applies; store unmasked columns only, or ask for an exemption`,
     };
   }
+  // Rules match by name: a masked column renamed, a relation moved or renamed, a column derived or retyped from
+  // others, a partition detached would read raw afterwards.
+  const reshaped = (s.reshapes ?? []).filter(({ relation, column }) =>
+    column === null
+      ? relationHasMasked(masking, relation, info)
+      : columnRuleFor(masking, relation, column) !== null,
+  );
+  if (reshaped.length > 0) {
+    block = {
+      ruleName: "Masked data cannot be renamed or re-derived",
+      message: `this schema change would move masked data out of its rules' reach (${reshaped
+        .map(({ relation, column }) => (column ? `${relation}.${column}` : relation))
+        .join(", ")}): masking rules match by name; ask an identity without masking to make it`,
+    };
+  }
   const sideChannel = [...new Set(s.functions.map(baseName).filter(isSideChannel))];
   // Refused where what the statement could pass on may be masked data: it reads some, or runs code that may
   // (the side channel's own function aside).

@@ -512,6 +512,31 @@ describe("masking through the agent", () => {
     await plain.end();
   });
 
+  it("refuses schema changes that would take masked data out of its rules' reach, which match by name", async () => {
+    // Where schema changes need no approval (a development database).
+    const open = await startTestProxy(
+      { shop: localUpstream(database.name) },
+      { policy: { guardrails: [], maskingRules: MASKING_RULES } },
+    );
+    const client = new pg.Client({ connectionString: open.url() });
+    await client.connect();
+    for (const sql of [
+      "alter table customers rename column ssn to note",
+      "alter table customers rename to clients",
+      "alter table customers set schema pg_temp",
+      "alter table customers alter column full_name type text using reverse(ssn)",
+      "alter table customers add column ssn_copy text generated always as (reverse(ssn)) stored",
+    ])
+      await expect(client.query(sql), sql).rejects.toThrow(/would move masked data out of its rules' reach/);
+    // What touches no masked column goes.
+    await client.query("alter table customers rename column full_name to name");
+    await client.query("alter table customers rename column name to full_name");
+    const { rows } = await client.query("select ssn, reverse(ssn) as r from customers where id = 1");
+    assertNoLeak(JSON.stringify(rows));
+    await client.end();
+    await open.close();
+  });
+
   it("masks what a user-defined cast returns, as it would the function's; built-in casts stay exact", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();
