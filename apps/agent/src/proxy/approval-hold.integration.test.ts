@@ -6,8 +6,16 @@ import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localUpstream, startTestProxy, type TTestProxy } from "./test-harness.ts";
+import {
+  errorsIn,
+  frontend,
+  localUpstream,
+  rawSession,
+  startTestProxy,
+  type TTestProxy,
+} from "./test-harness.ts";
 import type { TApprovalDecision } from "./types.ts";
+import { parseMessage } from "./wire.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let proxy: TTestProxy;
@@ -19,6 +27,11 @@ function decideLater(statement: string): Promise<TApprovalDecision> {
     new Promise<TApprovalDecision>((r) => setTimeout(() => r(d), ms));
   if (statement.includes("approve-me"))
     return after(400, { approved: true, decidedBy: "admin@demo.local", reason: "looks fine" });
+  // Approved the first time it is asked for, denied after.
+  if (statement.includes("approve-once"))
+    return requests.filter((r) => r === statement).length === 1
+      ? after(200, { approved: true, decidedBy: "admin@demo.local", reason: "once" })
+      : after(200, { approved: false, decidedBy: "admin@demo.local", reason: "not again" });
   if (statement.includes("deny-me"))
     return after(200, { approved: false, decidedBy: "admin@demo.local", reason: "not now" });
   return after(200, { approved: false, decidedBy: null, reason: "no decision within 0.2 s" });
@@ -31,7 +44,7 @@ beforeAll(async () => {
   const setup = new pg.Client({ connectionString: database.url });
   await setup.connect();
   await setup.query(
-    "create table items (id int primary key, v int, note text); insert into items values (1, 0, 'approve-me'), (2, 0, 'deny-me'), (3, 0, 'wait')",
+    "create table items (id int primary key, v int, note text); insert into items values (1, 0, 'approve-me'), (2, 0, 'deny-me'), (3, 0, 'wait'), (4, 0, 'approve-once')",
   );
   await setup.end();
   proxy = await startTestProxy(
@@ -251,5 +264,45 @@ describe("an approval is not an exemption", () => {
     await expect(held).rejects.toThrow(/writes are frozen/);
     expect((await client.query("select v from vault")).rows[0].v).toBeLessThan(100);
     await client.end();
+  });
+
+  it("asks again each time a prepared statement an approver let through runs again (drivers' statement caches)", async () => {
+    const sql = postgres(url(), { max: 1, onnotice: () => undefined });
+    const statement = "update items set v = v + $1 where note = 'approve-me'";
+    const asked = () => requests.filter((r) => r === statement).length;
+    const before = asked();
+    const start = await valueOf(1);
+    // postgres.js prepares the text once, under a name, and then only binds and executes it.
+    await sql.unsafe(statement, [1], { prepare: true });
+    await sql.unsafe(statement, [1], { prepare: true });
+    expect(asked() - before).toBe(2);
+    expect(await valueOf(1)).toBe(start + 2);
+    // Approved once, denied the second time: the second run is refused and changes nothing.
+    const once = "update items set v = v + $1 where note = 'approve-once'";
+    await sql.unsafe(once, [1], { prepare: true });
+    await expect(sql.unsafe(once, [1], { prepare: true })).rejects.toThrow(
+      /denied by admin@demo.local: not again/,
+    );
+    expect(await valueOf(4)).toBe(1);
+    // The session goes on.
+    expect(await sql.unsafe("select v from items where id = $1", [4], { prepare: true })).toEqual([{ v: 1 }]);
+    await sql.end();
+  });
+
+  it("lets one approval cover a batch of Binds before one Sync, as a JDBC executeBatch sends it", async () => {
+    const statement = "update items set v = v + 1 where note = 'approve-me' and id > 0";
+    const asked = () => requests.filter((r) => r === statement).length;
+    const start = await valueOf(1);
+    const session = await rawSession(proxy.port);
+    const run = frontend.bind("", "batched");
+    const batch = [run, frontend.execute(""), run, frontend.execute(""), run, frontend.execute("")];
+    await session.exchange(parseMessage("batched", statement), ...batch, frontend.sync());
+    expect(asked()).toBe(1);
+    expect(await valueOf(1)).toBe(start + 3);
+    // The next batch is another execution: asked again.
+    expect(errorsIn(await session.exchange(run, frontend.execute(""), frontend.sync()))).toEqual([]);
+    expect(asked()).toBe(2);
+    expect(await valueOf(1)).toBe(start + 4);
+    session.socket.destroy();
   });
 });

@@ -39,6 +39,7 @@ import {
 import { isoTimestamp, StatementEventJson } from "./statement-event-json.ts";
 import type { TApprovalDecision, TProxyHooks, TSessionInfo, TVerdict } from "./types.ts";
 import {
+  bindMessage,
   BodyReader,
   errorResponse,
   FrameReader,
@@ -54,6 +55,8 @@ import {
 } from "./wire.ts";
 
 export const BLOCKED_SQL = "PORTCULLIS BLOCKED STATEMENT";
+/** A statement name no client uses: a refused Bind binds it, so that the server fails the Bind in its place. */
+const REFUSED_STATEMENT = "portcullis refused statement \u0001";
 
 /**
  * Masking reads and rewrites text as UTF-8 (as does the statement analysis), so a masked session speaks UTF-8.
@@ -138,7 +141,8 @@ interface TStatementRun {
 
 /** A statement waiting for an approval, and the client messages that arrived behind it. */
 interface THold {
-  kind: "query" | "parse";
+  /** A Bind is held when it would run an approved statement again (see approvedStatements). */
+  kind: "query" | "parse" | "bind";
   frame: TFrame;
   name: string;
   sql: string;
@@ -209,7 +213,7 @@ type TPendingRequest =
       blocked: TVerdict | null;
       verdict: TVerdict | null;
     }
-  | { kind: "bind"; portal: string; statement: string; formats: number[] }
+  | { kind: "bind"; portal: string; statement: string; formats: number[]; blocked?: TVerdict }
   | { kind: "close"; target: number; name: string }
   | ({
       kind: "execute";
@@ -333,6 +337,14 @@ export class ProxySession {
    * read: a portal's masking is looked up when its first answer arrives. Statements and portals the agent
    * does not know (a cursor from DECLARE, one prepared by server-side code) are masked as unknown.
    */
+  /**
+   * Protocol-level statements an approver let through, by name, as the client sends them (ahead of the server's
+   * answers), and the batch the approval covers (syncsSent then): an approval covers one execution, which may be
+   * a batch of Binds before one Sync (a JDBC executeBatch); a Bind in a later batch asks again.
+   */
+  private readonly approvedStatements = new Map<string, { sql: string; batch: number }>();
+  /** Sync messages the client has sent. */
+  private syncsSent = 0;
   /** CopyDone and CopyFail messages the client has sent (see TPending's copyEnds). */
   private copyEndsSent = 0;
   /** While the server reads COPY data: the copyEnds of the messages it reads as such (see enterCopyIn). */
@@ -614,11 +626,30 @@ export class ProxySession {
    */
   private approvalNeeded(frame: TFrame): { verdict: TVerdict; hold: Omit<THold, "queue"> | null } | null {
     if (!this.hooks.requestApproval || this.discardUntilSync) return null;
+    if (frame.type === T.Bind) return this.rebindNeedsApproval(frame);
     if (frame.type !== T.Query && frame.type !== T.Parse) return null;
     const { name, sql } = statementOf(frame);
     const verdict = this.hooks.decide(this.info, sql);
     if (verdict.action !== "require_approval") return { verdict, hold: null };
     return { verdict, hold: { kind: frame.type === T.Query ? "query" : "parse", frame, name, sql, verdict } };
+  }
+
+  /**
+   * A Bind of a statement an approver let through, after its first: judged again, and held for a new approval
+   * when the policy still asks for one (a driver's statement cache would otherwise run an approved UPDATE with
+   * any parameters, any number of times). Null for any other Bind.
+   */
+  private rebindNeedsApproval(
+    frame: TFrame,
+  ): { verdict: TVerdict; hold: Omit<THold, "queue"> | null } | null {
+    const reader = new BodyReader(frame.raw, frame.bodyStart);
+    reader.cstring();
+    const name = reader.cstring();
+    const approved = this.approvedStatements.get(name);
+    if (!approved || approved.batch === this.syncsSent) return null;
+    const verdict = this.hooks.decide(this.info, approved.sql);
+    if (verdict.action !== "require_approval") return { verdict, hold: null };
+    return { verdict, hold: { kind: "bind", frame, name, sql: approved.sql, verdict } };
   }
 
   /** Queues the response tracking of one simple query (or of the refusal that replaces it). */
@@ -668,7 +699,21 @@ export class ProxySession {
     // The policy may have changed during the wait (a freeze): judged again, what is blocked now stays blocked.
     const current = decision.approved ? this.hooks.decide(this.info, hold.sql) : null;
     let data: Buffer;
-    if (current && current.action !== "block") {
+    if (hold.kind === "bind") {
+      const verdict: TVerdict =
+        current && current.action !== "block"
+          ? { ...current, action: "allow" }
+          : (current ?? {
+              ...hold.verdict,
+              action: "block",
+              message: `the approval was ${decision.decidedBy ? `denied by ${decision.decidedBy}` : "not given in time"}: ${decision.reason}`,
+            });
+      const approved = this.approvedStatements.get(hold.name);
+      if (approved && verdict.action === "allow") approved.batch = this.syncsSent;
+      if (verdict.action === "block")
+        this.recordBlocked(verdict, isoTimestamp(Date.now()), current ? undefined : "denied");
+      data = this.handleClientFrame(hold.frame, verdict);
+    } else if (current && current.action !== "block") {
       const runs = runsOf(current).map((run) => ({ ...run, approvedBy: decision.decidedBy }));
       if (hold.kind === "query") {
         this.trackQuery(runs, null);
@@ -681,6 +726,7 @@ export class ProxySession {
           blocked: null,
           verdict: current,
         });
+        this.approvedStatements.set(hold.name, { sql: hold.sql, batch: this.syncsSent });
       }
       data = hold.frame.raw;
     } else {
@@ -738,6 +784,8 @@ export class ProxySession {
       case T.Query: {
         const { sql } = statementOf(frame);
         if (this.discardUntilSync) return this.whileDiscarding(frame, sql);
+        // A simple query drops the unnamed statement.
+        this.approvedStatements.delete("");
         const verdict = decided ?? this.hooks.decide(this.info, sql);
         const blocked = verdict.action !== "allow" ? verdict : null;
         if (blocked) this.recordBlocked(blocked, isoTimestamp(Date.now()));
@@ -747,6 +795,8 @@ export class ProxySession {
       case T.Parse: {
         const { name, sql } = statementOf(frame);
         if (this.discardUntilSync) return this.whileDiscarding(frame, sql);
+        // A new definition under the name: what was approved under it is gone (release() sets it again).
+        this.approvedStatements.delete(name);
         const verdict = decided ?? this.hooks.decide(this.info, sql);
         if (verdict.action !== "allow") {
           this.recordBlocked(verdict, isoTimestamp(Date.now()));
@@ -767,8 +817,14 @@ export class ProxySession {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
         const portal = reader.cstring();
         const statement = reader.cstring();
-        if (!this.discardUntilSync)
-          this.queue({ kind: "bind", portal, statement, formats: resultFormatsOf(reader) });
+        if (this.discardUntilSync) return frame.raw;
+        if (decided && decided.action !== "allow") {
+          // Refused: a Bind of a statement that does not exist fails in pipeline order; its error is swapped.
+          if (decided.action === "block") this.recordBlocked(decided, isoTimestamp(Date.now()));
+          this.queue({ kind: "bind", portal, statement, formats: NO_FORMATS, blocked: decided });
+          return bindMessage(portal, REFUSED_STATEMENT);
+        }
+        this.queue({ kind: "bind", portal, statement, formats: resultFormatsOf(reader) });
         return frame.raw;
       }
       case T.Execute: {
@@ -796,10 +852,14 @@ export class ProxySession {
       }
       case T.Close: {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
-        this.track({ kind: "close", target: reader.byte(), name: reader.cstring() });
+        const target = reader.byte();
+        const name = reader.cstring();
+        if (target === 0x53 /* S */) this.approvedStatements.delete(name);
+        this.track({ kind: "close", target, name });
         return frame.raw;
       }
       case T.Sync:
+        this.syncsSent += 1;
         this.queue({ kind: "sync" });
         // The server stops discarding at this Sync: what the client sends after it runs, and is governed.
         this.discardUntilSync = false;
@@ -1468,7 +1528,8 @@ export class ProxySession {
       ? (maskNoticeFrame(frame, masking, this.messageRun(head)?.masking) ?? frame.raw)
       : frame.raw;
     if (!head) return maskedFrame;
-    const blocked = head.kind === "query" || head.kind === "parse" ? head.blocked : null;
+    const blocked =
+      head.kind === "query" || head.kind === "parse" || head.kind === "bind" ? (head.blocked ?? null) : null;
     let out = maskedFrame;
     if (blocked) {
       out = errorResponse({

@@ -270,6 +270,11 @@ export function parseMessage(name: string, sql: string, paramTypes: number[] = [
   return message("P", Buffer.concat([cstr(name), cstr(sql), types]));
 }
 
+/** A Bind of `statement` to `portal` without parameters or result formats: a refused Bind's rewrite. */
+export function bindMessage(portal: string, statement: string): Buffer {
+  return message("B", Buffer.concat([cstr(portal), cstr(statement), Buffer.alloc(6)]));
+}
+
 /**
  * An extended-protocol query the agent runs itself, in the middle of a client's batch: Parse, Bind and Execute
  * on a statement and portal of its own name (so the client's unnamed ones are untouched), both closed again,
