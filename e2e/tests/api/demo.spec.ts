@@ -202,7 +202,7 @@ for (const mode of ["embedded", "postgres"] as const) {
         email: "a***@example.com",
         ssn: "***-**-1120",
         credit_card: "**** **** **** 1111",
-        e: "a***@example.com",
+        e: "********",
       });
       await sql.end();
     });

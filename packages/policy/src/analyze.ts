@@ -191,11 +191,25 @@ export const ADMIN_FUNCTIONS = new Set([
  * Built-ins that run the SQL text given as an argument (at this position): what that text does is analysed as
  * part of the statement, and text that is not a constant counts as code run from elsewhere.
  */
-const SQL_TEXT_ARGUMENTS = new Map<string, number>([
-  ["query_to_xml", 0],
-  ["query_to_xmlschema", 0],
-  ["query_to_xml_and_xmlschema", 0],
-  ["ts_stat", 0],
+const SQL_TEXT_ARGUMENTS = new Map<string, (argumentCount: number) => number[]>([
+  ["query_to_xml", () => [0]],
+  ["query_to_xmlschema", () => [0]],
+  ["query_to_xml_and_xmlschema", () => [0]],
+  ["ts_stat", () => [0]],
+  // ts_rewrite(query, 'select target, substitute ...'); the three-argument form takes no SQL.
+  ["ts_rewrite", (n) => (n === 2 ? [1] : [])],
+  // tablefunc's crosstab(source sql) and crosstab(source sql, category sql).
+  ["crosstab", (n) => (n === 1 ? [0] : [0, 1])],
+]);
+
+/** Functions that build SQL from their arguments and run it (tablefunc, xml2, dblink): code run from elsewhere. */
+const SQL_BUILDING_FUNCTIONS = new Set([
+  "connectby",
+  "xpath_table",
+  "dblink",
+  "dblink_exec",
+  "dblink_open",
+  "dblink_send_query",
 ]);
 const TRANSACTION_NODES = new Set(["TransactionStmt"]);
 const READ_NODES = new Set(["SelectStmt"]);
@@ -349,6 +363,13 @@ function constantString(node: unknown): string | null {
 }
 
 const PRIVILEGE_SETTINGS = new Set(["role", "session_authorization"]);
+
+/** A relation of pg_catalog: named there, or by a bare name with the reserved pg_ prefix. */
+function isSystemCatalog(name: string): boolean {
+  const dot = name.lastIndexOf(".");
+  const schema = dot < 0 ? null : name.slice(0, dot).toLowerCase();
+  return schema === "pg_catalog" || (schema === null && name.toLowerCase().startsWith("pg_"));
+}
 
 /** The statements of SQL text run by a built-in, or null when it does not parse. */
 function parseInner(text: string): TNode[] | null {
@@ -532,17 +553,17 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
             ?.map((p) => p.String?.sval ?? "")
             .join(".");
           if (name) functions.add(name);
-          const position = name
-            ? SQL_TEXT_ARGUMENTS.get(name.slice(name.lastIndexOf(".") + 1).toLowerCase())
-            : undefined;
-          if (position !== undefined) {
-            // Its SQL text runs as part of this statement: analysed with it (a DROP or pg_terminate_backend in
-            // there is one here).
-            const text = constantString((node.args as unknown[] | undefined)?.[position]);
+          const bare = name ? name.slice(name.lastIndexOf(".") + 1).toLowerCase() : "";
+          const args = (node.args as unknown[] | undefined) ?? [];
+          // Its SQL text runs as part of this statement: analysed with it (a DROP or pg_terminate_backend in
+          // there is one here).
+          for (const position of SQL_TEXT_ARGUMENTS.get(bare)?.(args.length) ?? []) {
+            const text = constantString(args[position]);
             const inner = text === null ? null : parseInner(text);
             if (inner === null) runsSqlText = true;
             else for (const innerStmt of inner) visit(innerStmt, key);
           }
+          if (SQL_BUILDING_FUNCTIONS.has(bare)) runsSqlText = true;
           if (name && name.slice(name.lastIndexOf(".") + 1).toLowerCase() === "set_config") {
             // A setting named by anything but a constant could be the one that matters, unless the value
             // is a constant no boolean setting accepts as off: pg_dump runs `set_config(name, 'view,
@@ -585,6 +606,11 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
           written.add(qualifiedName(node.relation as TNode));
           if (!bounds(node.whereClause)) unboundedWrite = true;
         }
+        // INSERT ... SELECT ... ON CONFLICT DO UPDATE updates every existing row the query's rows collide with.
+        const conflict = (key === "InsertStmt" ? node.onConflictClause : undefined) as TNode | undefined;
+        const source = (node.selectStmt as TNode | undefined)?.SelectStmt as TNode | undefined;
+        if (conflict?.action === "ONCONFLICT_UPDATE" && !bounds(conflict.whereClause) && source?.fromClause)
+          unboundedWrite = true;
         // MERGE updates or deletes every target row its join condition matches.
         if (key === "MergeStmt" && !bounds(node.joinCondition)) unboundedWrite = true;
         if (key === "AlterTableCmd" && node.subtype === "AT_ChangeOwner") changesPrivilege = true;
@@ -666,6 +692,9 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     changesQuoting = true;
     changesPrivilege = true;
   }
+  // Writing a system catalog (pg_class, pg_attribute, pg_authid ...) changes schema and privileges behind every
+  // statement that would: treated as the strongest of them.
+  if (cls === "write" && [...written].some(isSystemCatalog)) changesPrivilege = true;
   if (changesPrivilege) cls = "privilege";
 
   const fingerprint = fingerprintOf(stmt);

@@ -78,6 +78,10 @@ describe("production baseline", () => {
     "select lo_import('/etc/hostname')",
     "select lo_export(42, '/tmp/x')",
     "select pg_ls_waldir()",
+    "select ts_rewrite('a'::tsquery, 'select ''a''::tsquery, ''b''::tsquery where pg_terminate_backend(42)')",
+    "select * from crosstab('select 1::text, 1::text, pg_terminate_backend(42)::text') as t(a text, b text)",
+    "update pg_class set relname = 'renamed' where relname = 'victim'",
+    "update pg_attribute set attname = 'tok' where attname = 'api_token'",
   ])("blocks server administration reached through other built-ins: %s", (sql) => {
     expect(decide(sql)).toMatchObject({ action: "block" });
   });
@@ -95,6 +99,8 @@ describe("production baseline", () => {
     "select query_to_xml(current_setting('x'), true, false, '')",
     "copy orders to '/tmp/orders.copy'",
     "copy orders from '/tmp/orders.copy'",
+    "select * from connectby('tree', 'id', 'parent', '1', 0) as t(id text, parent text, level int)",
+    "insert into orders select id, 0 from orders on conflict (id) do update set total = excluded.total",
   ])("holds for approval: %s", (sql) => {
     expect(decide(sql).action).toBe("require_approval");
   });
@@ -106,6 +112,8 @@ describe("production baseline", () => {
     "delete from orders where current of c",
     "merge into orders o using incoming s on o.id = s.id when matched then update set total = s.total",
     "explain analyze select 1",
+    "select ts_rewrite('a & b'::tsquery, 'a'::tsquery, 'c'::tsquery)",
+    "insert into orders values (1, 2) on conflict (id) do update set total = excluded.total",
   ])("still allows %s", (sql) => {
     expect(decide(sql).action).toBe("allow");
   });

@@ -214,7 +214,20 @@ const SIDE_CHANNEL_FUNCTIONS = new Set([
   "lo_export",
   "pg_file_write",
   "setval",
+  // How many times a statement calls nextval is data (currval shows it after); setseed fixes what random() gives.
+  "nextval",
+  "setseed",
 ]);
+/** Statements that define foreign data: a foreign table may be this database's masked table under another name. */
+const FOREIGN_DATA_COMMANDS = new Set([
+  "CreateForeignTableStmt",
+  "ImportForeignSchemaStmt",
+  "CreateForeignServerStmt",
+  "AlterForeignServerStmt",
+  "CreateUserMappingStmt",
+  "AlterUserMappingStmt",
+]);
+
 /** Families of such functions, by prefix: every advisory lock, every replication-origin function. */
 const SIDE_CHANNEL_PREFIXES = ["pg_advisory_", "pg_try_advisory_", "pg_replication_origin_"];
 
@@ -654,6 +667,14 @@ export function statementMasking(
       ? relationHasMasked(masking, relation, info)
       : columnRuleFor(masking, relation, column) !== null,
   );
+  // A foreign table (postgres_fdw looping back to this database) reads a masked table under another name.
+  const foreign = [s.command, ...s.nestedCommands].filter((c) => FOREIGN_DATA_COMMANDS.has(c));
+  if (foreign.length > 0) {
+    block = {
+      ruleName: "Masked data cannot be renamed or re-derived",
+      message: `${foreign.join(", ")} could read masked tables under other names, where masking rules (which match by name) do not apply; ask an identity without masking to make it`,
+    };
+  }
   if (reshaped.length > 0) {
     block = {
       ruleName: "Masked data cannot be renamed or re-derived",

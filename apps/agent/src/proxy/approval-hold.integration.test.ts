@@ -15,7 +15,7 @@ import {
   type TTestProxy,
 } from "./test-harness.ts";
 import type { TApprovalDecision } from "./types.ts";
-import { parseMessage } from "./wire.ts";
+import { parseMessage, queryMessage } from "./wire.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let proxy: TTestProxy;
@@ -303,6 +303,27 @@ describe("an approval is not an exemption", () => {
     expect(errorsIn(await session.exchange(run, frontend.execute(""), frontend.sync()))).toEqual([]);
     expect(asked()).toBe(2);
     expect(await valueOf(1)).toBe(start + 4);
+    session.socket.destroy();
+  });
+
+  it("a statement approved while the server skips to Sync after an error is skipped too, and the session goes on", async () => {
+    const session = await rawSession(proxy.port);
+    session.socket.write(
+      Buffer.concat([
+        parseMessage("", "select 1/0"),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.frame("H", Buffer.alloc(0)),
+        queryMessage("update items set v = v + 100 where note = 'approve-me'"),
+        frontend.sync(),
+      ]),
+    );
+    const start = await valueOf(1);
+    await session.until("Z", 1, 5_000);
+    const next = await session.exchange(queryMessage("select 2 as two"));
+    expect(errorsIn(next)).toEqual([]);
+    expect(session.closed).toBe(false);
+    expect(await valueOf(1)).toBe(start);
     session.socket.destroy();
   });
 });

@@ -295,3 +295,55 @@ describe("COPY rows through the content detectors", () => {
     expect(stdout.toString()).toBe("5\n");
   });
 });
+
+describe("answers the agent could pair with the wrong statement", () => {
+  const leaks = (bytes: Buffer) => {
+    const text = bytes.toString("latin1");
+    return text.includes(ADA.ssn) || text.includes(REVERSED_SSN);
+  };
+
+  it("a COPY that fails right after CopyInResponse leaves no Sync unaccounted for: the session ends before a row", async () => {
+    // FREEZE on a table not made in this transaction fails after CopyInResponse, before the server reads the
+    // Sync behind the Execute (so it answers that Sync); the CopyDone behind it is a COPY end of its own.
+    const setup = new pg.Client({ connectionString: database.url });
+    await setup.connect();
+    await setup.query("create table if not exists frozen (id int)");
+    await setup.end();
+    const session = await rawSession(proxy.port);
+    session.socket.write(
+      Buffer.concat([
+        parseMessage("", "copy frozen from stdin with (freeze)"),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.sync(),
+        frontend.frame("c", Buffer.alloc(0)),
+        frontend.sync(),
+        queryMessage("select reverse(ssn) as r, ssn from customers"),
+        queryMessage("select 1 as one from pg_sleep(0.3)"),
+      ]),
+    );
+    const answer = await session.untilClosed(4_000);
+    expect(leaks(answer.bytes)).toBe(false);
+  });
+
+  it("a FunctionCall the server skips after an error queues nothing: later results stay masked", async () => {
+    const session = await rawSession(proxy.port);
+    const functionCall = Buffer.alloc(10);
+    functionCall.writeInt32BE(1299, 0);
+    session.socket.write(
+      Buffer.concat([
+        parseMessage("", "selec"),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.frame("H", Buffer.alloc(0)),
+      ]),
+    );
+    await session.until("E");
+    await session.exchange(frontend.frame("F", functionCall), frontend.sync());
+    await session.exchange(queryMessage("select 1/0"));
+    const rows = await session.exchange(queryMessage("select reverse(ssn) as r, ssn from customers"));
+    expect(leaks(rows)).toBe(false);
+    expect(backendMessages(rows).filter((m) => m.type === "D")).toHaveLength(2);
+    session.socket.destroy();
+  });
+});

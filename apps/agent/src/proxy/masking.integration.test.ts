@@ -474,6 +474,20 @@ describe("masking through the agent", () => {
     await attempt("select chr(replace(ssn, '-', '')::int) from customers where id = 1");
     await attempt("select make_date(replace(ssn, '-', '')::int, 1, 1) from customers where id = 1");
     await attempt("select ('[' || translate(email, '@.', '12') || ', x]')::json from customers where id = 1");
+    // Name lookups at run time echo their input, quoted or not (and a quote in it shifts any quote matching).
+    await attempt(
+      "select (translate(ssn, '0123456789-', 'abcdefghijk') || '.a.b.c')::regclass from customers where id = 1",
+    );
+    await attempt(
+      "select ('x\"' || translate(ssn, '0123456789-', 'abcdefghijk'))::regclass from customers where id = 1",
+    );
+    await attempt(
+      "select current_setting('x\"' || translate(ssn, '0123456789-', 'abcdefghijk')) from customers where id = 1",
+    );
+    // How many times nextval runs is data too (currval tells).
+    await attempt(
+      "select count(nextval('orders_id_seq')) from customers c cross join generate_series(1, substr(replace(c.ssn, '-', ''), 1, 3)::int) g where c.id = 1",
+    );
     await client.end();
     // Code chooses its message and its SQLSTATE: where DO blocks need no approval (a development database).
     const open = await startTestProxy(
@@ -500,7 +514,7 @@ describe("masking through the agent", () => {
     expect(notices).toEqual([expect.stringMatching(/^Portcullis withheld this message/)]);
     const seen = [...outputs, ...notices].join("\n");
     assertNoLeak(seen);
-    for (const raw of ["078-", "05-1", "78051120", "0211-50-870", "ada2lovelace1example2com"])
+    for (const raw of ["078-", "05-1", "78051120", "0211-50-870", "ada2lovelace1example2com", "ahikafkbbca"])
       expect(seen, raw).not.toContain(raw);
     expect(seen).toContain("Portcullis withheld this message");
     // An error from a built-in that names no value keeps its text.

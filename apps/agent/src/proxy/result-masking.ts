@@ -286,29 +286,17 @@ export function maskNotificationFrame(frame: TFrame, masking: TSessionMasking): 
 }
 
 /**
- * SQLSTATE classes whose messages built-ins raise before or apart from reading data: connection, feature,
- * transaction state, statement and cursor names, authorization, dependencies, savepoints, catalog and schema
- * names, rollbacks, syntax and access rules, resources, operator intervention, system errors. Any other class
- * (data exceptions: `date out of range: 78051120-01-01`; program limits; RAISE's 00000 and P0001) may carry
- * values unquoted.
+ * SQLSTATE classes whose messages have fixed texts: connection, transaction state, resources, operator
+ * intervention (cancel, timeouts, shutdown), and serialization failures.
  */
-const VALUE_FREE_CLASSES = new Set([
-  "08",
-  "0A",
-  "25",
-  "26",
-  "28",
-  "2B",
-  "34",
-  "3B",
-  "3D",
-  "3F",
-  "40",
-  "42",
-  "53",
-  "57",
-  "58",
-]);
+const FIXED_TEXT_CLASSES = new Set(["08", "25", "53", "57"]);
+const FIXED_TEXT_CODES = new Set(["40001"]);
+/**
+ * Classes of errors the parser and analyser raise about the statement's own text (syntax, unknown names, access
+ * rules, feature support), which carry a position in it. The same classes raised at run time echo their input
+ * (`'x' || ssn)::regclass` says which relation does not exist), so without a position they count as data.
+ */
+const STATEMENT_TEXT_CLASSES = new Set(["0A", "26", "2B", "34", "3D", "3F", "42"]);
 
 /** What replaces the text of a message that could carry masked values. */
 const WITHHELD =
@@ -320,7 +308,8 @@ const WITHHELD =
  * masked, columns). For statements that touch masked data, also every quoted value ("...": a failed cast
  * of a masked column quotes it); elsewhere quotes stay, since they mostly name relations and columns. And
  * where column rules apply, the text of a message that could carry values unquoted is withheld (its SQLSTATE
- * stays): from a statement that touches masked data, unless its class is value-free; from one that runs code
+ * stays): from a statement that touches masked data, unless its text is fixed or is about the statement's own
+ * text (positioned, in a parser's class); from one that runs code
  * the agent cannot follow (a DO block, a user function), whatever its class, since RAISE chooses the class.
  * `statement` undefined: not known, judged as touching masked data.
  */
@@ -338,9 +327,15 @@ export function maskNoticeFrame(
     fields.push([code, r.cstring()]);
   }
   const sqlstate = fields.find(([code]) => code === 0x43 /* C */)?.[1] ?? "";
+  const positioned = fields.some(([code]) => code === 0x50 /* P */);
+  const errorClass = sqlstate.slice(0, 2);
+  const valueFree =
+    FIXED_TEXT_CLASSES.has(errorClass) ||
+    FIXED_TEXT_CODES.has(sqlstate) ||
+    (positioned && STATEMENT_TEXT_CLASSES.has(errorClass));
   const withhold =
     masking.compiled.columnRules.length > 0 &&
-    (statement?.runsUnknownCode === true || (tainted && !VALUE_FREE_CLASSES.has(sqlstate.slice(0, 2))));
+    (statement?.runsUnknownCode === true || (tainted && !valueFree));
   const parts: Buffer[] = [];
   let changed = false;
   for (const [code, original] of fields) {

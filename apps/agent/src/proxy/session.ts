@@ -202,6 +202,8 @@ type TPendingRequest =
       startedAt: number;
       blocked: TVerdict | null;
       failed: boolean;
+      /** Whether any answer of its own arrived (a simple query always gets one before its ReadyForQuery). */
+      answered: boolean;
     } & TCopyWindow &
       TResultState)
   | {
@@ -659,6 +661,7 @@ export class ProxySession {
       runs,
       index: 0,
       copyIns: 0,
+      answered: false,
       rows: 0,
       startedAt: Date.now(),
       blocked,
@@ -699,7 +702,11 @@ export class ProxySession {
     // The policy may have changed during the wait (a freeze): judged again, what is blocked now stays blocked.
     const current = decision.approved ? this.hooks.decide(this.info, hold.sql) : null;
     let data: Buffer;
-    if (hold.kind === "bind") {
+    if (this.discardUntilSync) {
+      // An error ahead of it in the batch arrived while it waited: the server skips it, so it neither runs nor
+      // gets an answer (what queued behind it is judged as it comes).
+      data = NOTHING;
+    } else if (hold.kind === "bind") {
       const verdict: TVerdict =
         current && current.action !== "block"
           ? { ...current, action: "allow" }
@@ -875,6 +882,8 @@ export class ProxySession {
         this.closeReason = "client terminated the session";
         return frame.raw;
       case T.FunctionCall: {
+        // The server skips it (to the next Sync): nothing to refuse, and no answer to expect.
+        if (this.discardUntilSync) return NOTHING;
         // The legacy fast-path call runs any function by OID, out of reach of statement analysis: refuse it.
         const verdict: TVerdict = {
           action: "block",
@@ -1039,6 +1048,19 @@ export class ProxySession {
     if (head?.kind === "bind") return this.statements.get(head.statement) ?? null;
     if (head?.kind === "parse") return head.run;
     return this.currentRun(head);
+  }
+
+  /**
+   * The masking an error or notice is judged by: its statement's; none for a Bind, Describe or Close of a name the
+   * session has no statement for (the server's answer names what the client sent, having read no data); unknown
+   * (undefined) otherwise.
+   */
+  private messageMasking(head: TPending | undefined): TStatementMasking | undefined {
+    const run = this.messageRun(head);
+    if (run) return run.masking;
+    return head?.kind === "bind" || head?.kind === "describe" || head?.kind === "close"
+      ? UNTAINTED
+      : undefined;
   }
 
   /**
@@ -1334,6 +1356,7 @@ export class ProxySession {
     if (head?.kind === "execute" && head.run === undefined) this.resolveExecute(head);
     const answers = ANSWERED_BY.get(frame.type);
     if (answers && !(head && answers.has(head.kind))) return this.lostTrack(frame, head);
+    if (head?.kind === "query" && (answers || frame.type === B.Error)) head.answered = true;
     switch (frame.type) {
       case B.DataRow:
         if (head && (head.kind === "query" || head.kind === "execute")) {
@@ -1442,7 +1465,7 @@ export class ProxySession {
       case B.Notice: {
         const masking = this.masking();
         if (!masking) return frame.raw;
-        return maskNoticeFrame(frame, masking, this.messageRun(head)?.masking) ?? frame.raw;
+        return maskNoticeFrame(frame, masking, this.messageMasking(head)) ?? frame.raw;
       }
       case B.Error:
         // A COPY that fails leaves copy-in mode: what the client sends next is read as usual.
@@ -1452,6 +1475,9 @@ export class ProxySession {
         // ReadyForQuery closes a simple query or a Sync; whatever is still queued before it got no answer.
         if (!this.pending.some((entry) => entry.kind === "sync" || entry.kind === "query"))
           return this.lostTrack(frame, head);
+        // A simple query gets an answer of its own (a result, an error, an empty-query answer) before this one.
+        const next = this.pending.find((entry) => entry.kind === "sync" || entry.kind === "query");
+        if (next?.kind === "query" && !next.answered) return this.lostTrack(frame, next);
         while (this.pending.length > 0) {
           const entry = this.pending.shift()!;
           if (entry.kind === "query") {
@@ -1525,7 +1551,7 @@ export class ProxySession {
     const masking = this.masking();
     // Postgres quotes values in errors ("invalid input syntax ...: \"078-05-1120\""): mask them like results.
     const maskedFrame = masking
-      ? (maskNoticeFrame(frame, masking, this.messageRun(head)?.masking) ?? frame.raw)
+      ? (maskNoticeFrame(frame, masking, this.messageMasking(head)) ?? frame.raw)
       : frame.raw;
     if (!head) return maskedFrame;
     const blocked =
