@@ -719,7 +719,7 @@ export class ProxySession {
       if (approved && verdict.action === "allow") approved.batch = this.syncsSent;
       if (verdict.action === "block")
         this.recordBlocked(verdict, isoTimestamp(Date.now()), current ? undefined : "denied");
-      data = this.handleClientFrame(hold.frame, verdict);
+      data = this.handleClientFrame(hold.frame, verdict, true);
     } else if (current && current.action !== "block") {
       const runs = runsOf(current).map((run) => ({ ...run, approvedBy: decision.decidedBy }));
       if (hold.kind === "query") {
@@ -768,7 +768,8 @@ export class ProxySession {
     if (!this.discardUntilSync) this.queue(entry);
   }
 
-  private handleClientFrame(frame: TFrame, decided?: TVerdict): Buffer {
+  /** `recorded`: a refusal in `decided` is already in the audit (a denied approval). */
+  private handleClientFrame(frame: TFrame, decided?: TVerdict, recorded = false): Buffer {
     const type = frame.type;
     if (this.copyIn === this.copyEndsSent) {
       // The server is reading COPY data: it ignores a Sync or Flush, and would fail the COPY on (and swallow)
@@ -827,7 +828,7 @@ export class ProxySession {
         if (this.discardUntilSync) return frame.raw;
         if (decided && decided.action !== "allow") {
           // Refused: a Bind of a statement that does not exist fails in pipeline order; its error is swapped.
-          if (decided.action === "block") this.recordBlocked(decided, isoTimestamp(Date.now()));
+          if (decided.action === "block" && !recorded) this.recordBlocked(decided, isoTimestamp(Date.now()));
           this.queue({ kind: "bind", portal, statement, formats: NO_FORMATS, blocked: decided });
           return bindMessage(portal, REFUSED_STATEMENT);
         }
