@@ -564,7 +564,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
             else for (const innerStmt of inner) visit(innerStmt, key);
           }
           if (SQL_BUILDING_FUNCTIONS.has(bare)) runsSqlText = true;
-          if (name && name.slice(name.lastIndexOf(".") + 1).toLowerCase() === "set_config") {
+          if (bare === "set_config") {
             // A setting named by anything but a constant could be the one that matters, unless the value
             // is a constant no boolean setting accepts as off: pg_dump runs `set_config(name, 'view,
             // foreign-table', false) FROM pg_settings WHERE name = '...'` before anything else.

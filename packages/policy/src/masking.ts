@@ -629,6 +629,13 @@ export function statementMasking(
         );
   // A view that calls a function outside pg_catalog runs it for every statement that reads the view.
   const viewsRunCode = tables.some((t) => viewSources?.(t)?.functions.some(readsUnknownData) ?? false);
+  /** Whether the statement runs code the analysis cannot follow, counting these of its functions. */
+  const runsCodeWith = (functions: readonly string[]) =>
+    functions.length > 0 ||
+    unknownOperators.length > 0 ||
+    castTypes.length > 0 ||
+    runsCodeElsewhere(s) ||
+    viewsRunCode;
   if (unknownFunctions.length > 0)
     reasons.push(`calls ${unknownFunctions.join(", ")}, whose data flow is not known`);
   if (unknownOperators.length > 0)
@@ -686,12 +693,7 @@ export function statementMasking(
   const sideChannel = [...new Set(s.functions.map(baseName).filter(isSideChannel))];
   // Refused where what the statement could pass on may be masked data: it reads some, or runs code that may
   // (the side channel's own function aside).
-  const runsOtherCode =
-    unknownFunctions.some((f) => !isSideChannel(baseName(f))) ||
-    unknownOperators.length > 0 ||
-    castTypes.length > 0 ||
-    opaque.length > 0 ||
-    viewsRunCode;
+  const runsOtherCode = runsCodeWith(unknownFunctions.filter((f) => !isSideChannel(baseName(f))));
   if (sideChannel.length > 0 && (readsMasked || runsOtherCode)) {
     block = {
       ruleName: "Masked data cannot leave through side channels",
@@ -701,13 +703,7 @@ export function statementMasking(
   const strategies = [...new Set(refs.values())];
   return {
     tainted: reasons.length > 0,
-    ...(unknownFunctions.length > 0 ||
-    unknownOperators.length > 0 ||
-    castTypes.length > 0 ||
-    runsCodeElsewhere(s) ||
-    viewsRunCode
-      ? { runsUnknownCode: true }
-      : {}),
+    ...(runsCodeWith(unknownFunctions) ? { runsUnknownCode: true } : {}),
     reasons,
     sensitiveRefs: [...refs.keys()],
     computedStrategy: computedStrategy(strategies),
