@@ -302,9 +302,11 @@ describe("answers the agent could pair with the wrong statement", () => {
     return text.includes(ADA.ssn) || text.includes(REVERSED_SSN);
   };
 
-  it("a COPY that fails right after CopyInResponse leaves no Sync unaccounted for: the session ends before a row", async () => {
-    // FREEZE on a table not made in this transaction fails after CopyInResponse, before the server reads the
-    // Sync behind the Execute (so it answers that Sync); the CopyDone behind it is a COPY end of its own.
+  it("a COPY that fails right after CopyInResponse gets its error, and the session goes on in step", async () => {
+    // FREEZE on a table not made in this transaction fails after CopyInResponse, before the server reads
+    // anything more: it would answer the Sync behind the Execute (pg8000 and libpq send one there), which the
+    // agent therefore holds until the COPY's first answer and drops once the COPY started. The client's Sync
+    // after its CopyDone ends the failed batch, as it ends a COPY that succeeds.
     const setup = new pg.Client({ connectionString: database.url });
     await setup.connect();
     await setup.query("create table if not exists frozen (id int)");
@@ -322,8 +324,83 @@ describe("answers the agent could pair with the wrong statement", () => {
         queryMessage("select 1 as one from pg_sleep(0.3)"),
       ]),
     );
-    const answer = await session.untilClosed(4_000);
-    expect(leaks(answer.bytes)).toBe(false);
+    const answer = await session.until("Z", 3, 4_000);
+    expect(session.closed).toBe(false);
+    expect(leaks(answer)).toBe(false);
+    const messages = backendMessages(answer);
+    expect(messages.map((m) => m.type).join("")).toBe("12GEZTDDCZTDCZ");
+    expect(messages[3]!.body.toString("latin1")).toContain("C55000");
+    // A Sync sent between COPY data and CopyDone is ignored by the server in copy-in mode; the COPY goes on.
+    const copied = await session.exchange(
+      parseMessage("", "copy frozen from stdin"),
+      frontend.bind("", ""),
+      frontend.execute(""),
+      frontend.sync(),
+      frontend.frame("d", Buffer.from("7\n")),
+      frontend.sync(),
+      frontend.frame("d", Buffer.from("8\n")),
+      frontend.frame("c", Buffer.alloc(0)),
+      frontend.sync(),
+    );
+    expect(
+      backendMessages(copied)
+        .map((m) => m.type)
+        .join(""),
+    ).toBe("12GCZ");
+    expect(copied.toString("latin1")).toContain("COPY 2");
+    const rows = await session.exchange(queryMessage("select reverse(ssn) as r, ssn from customers"));
+    expect(leaks(rows)).toBe(false);
+    expect(backendMessages(rows).filter((m) => m.type === "D")).toHaveLength(2);
+    session.socket.destroy();
+  });
+
+  it("what follows a COPY FROM waits until the COPY started: a Sync among failing COPY data runs nothing unjudged", async () => {
+    // The server fails the COPY on its first row and skips to the next Sync it reads. Had the Sync behind that
+    // row gone upstream, the server would end the failed batch there and run the DELETE behind it, after the agent
+    // had counted the DELETE as skipped: a statement run with no audit event. Held until the COPY started, that
+    // Sync is not sent; the server skips the DELETE's batch with the failed COPY's.
+    const setup = new pg.Client({ connectionString: database.url });
+    await setup.connect();
+    await setup.query("create table if not exists sink (id int); create table if not exists kept (id int)");
+    await setup.query("delete from kept; insert into kept select generate_series(1, 10)");
+    await setup.end();
+    const session = await rawSession(proxy.port);
+    const before = proxy.events.length;
+    session.socket.write(
+      Buffer.concat([
+        parseMessage("", "copy sink from stdin"),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.frame("d", Buffer.from("not-a-number\n")),
+        frontend.sync(),
+        frontend.frame("c", Buffer.alloc(0)),
+        parseMessage("", "delete from kept where id <= 5"),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.sync(),
+      ]),
+    );
+    const answer = await session.until("Z");
+    expect(
+      backendMessages(answer)
+        .map((m) => m.type)
+        .join(""),
+    ).toBe("12GEZ");
+    const after = await session.exchange(queryMessage("select count(*) from kept"));
+    expect(
+      backendMessages(after)
+        .map((m) => m.type)
+        .join(""),
+    ).toBe("TDCZ");
+    expect(session.closed).toBe(false);
+    const check = new pg.Client({ connectionString: database.url });
+    await check.connect();
+    expect((await check.query("select count(*)::int as n from kept")).rows[0]).toEqual({ n: 10 });
+    await check.end();
+    const events = proxy.events.slice(before);
+    expect(events.some((e) => e.statement?.includes("delete from kept"))).toBe(false);
+    expect(events.filter((e) => e.statement === "copy sink from stdin")).toHaveLength(1);
+    session.socket.destroy();
   });
 
   it("a FunctionCall the server skips after an error queues nothing: later results stay masked", async () => {

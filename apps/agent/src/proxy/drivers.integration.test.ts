@@ -48,6 +48,7 @@ beforeAll(async () => {
         ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid, g % 2 = 0, g / 3.0, '\\x00ff'::bytea
       from generate_series(1, 8) g;
     create table imports (id int primary key, name text);
+    create view imports_view as select * from imports;
   `);
   await setup.end();
   proxy = await startTestProxy(

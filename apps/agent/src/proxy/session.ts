@@ -153,6 +153,8 @@ interface THold {
 /** How many COPY FROM STDIN a statement has started (a query string may hold several). */
 interface TCopyWindow {
   copyIns: number;
+  /** It is (or its portal was bound, as the client sent it, to) a COPY ... FROM: see copyInBarrier. */
+  mayCopyIn: boolean;
 }
 
 /** Masking state of the result being streamed for one statement. */
@@ -280,6 +282,13 @@ function runsOf(verdict: TVerdict): TStatementRun[] {
   }));
 }
 
+type TCopyCapable = Extract<TPending, { kind: "query" | "execute" }>;
+
+/** COPY ... FROM (STDIN, or a file or program, which the guardrails judge). */
+function copiesIn(analysis: TStatementAnalysis): boolean {
+  return analysis.command === "CopyStmt" && !analysis.copyTo;
+}
+
 function hasHighByte(bytes: Buffer, from: number): boolean {
   for (let i = from; i < bytes.length; i++) if (bytes[i]! >= 0x80) return true;
   return false;
@@ -327,7 +336,9 @@ export class ProxySession {
   private readonly pending: TPending[] = [];
 
   private queue(request: TPendingRequest): void {
-    this.pending.push({ ...request, copyEnds: this.copyEndsSent });
+    const entry: TPending = { ...request, copyEnds: this.copyEndsSent };
+    this.pending.push(entry);
+    if ((entry.kind === "execute" || entry.kind === "query") && entry.mayCopyIn) this.copyInAhead = entry;
   }
   /** Upstream is discarding extended-protocol messages until the next Sync (after an error). */
   private discardUntilSync = false;
@@ -402,6 +413,10 @@ export class ProxySession {
    * whose meaning depends on standard_conforming_strings, which an earlier statement could have changed.
    */
   private barrier: TFrame[] | null = null;
+  /** The statement `barrier` waits for (see copyInBarrier), or null for a quoting barrier. */
+  private copyBarrier: TCopyCapable | null = null;
+  /** The last statement queued that may start a COPY FROM STDIN (see copyInBarrier). */
+  private copyInAhead: TCopyCapable | null = null;
   /**
    * The last RowDescription and the last result plan: a client that runs the same statement again (every
    * Describe of pgbench or an ORM) gets the same columns back, and the plan is reused instead of remade.
@@ -536,6 +551,14 @@ export class ProxySession {
     try {
       for (let i = 0; i < frames.length; i++) {
         const frame = frames[i]!;
+        const copy = this.copyInAhead && this.copyInBarrier();
+        if (copy) {
+          if (out.length > 0 && !this.upstream.write(Buffer.concat(out))) this.client.pause();
+          this.barrier = frames.slice(i);
+          this.copyBarrier = copy;
+          this.client.pause();
+          return;
+        }
         const quoting = this.quotingBarrier(frame);
         if (quoting === "wait") {
           if (out.length > 0 && !this.upstream.write(Buffer.concat(out))) this.client.pause();
@@ -609,16 +632,65 @@ export class ProxySession {
   }
 
   /**
+   * What the client sends behind a statement that may start a COPY FROM STDIN waits for that statement's first
+   * answers. Once the server has started the COPY it reads what follows as COPY data: it ignores a Sync there,
+   * and fails the COPY on anything else, swallowing it. But a COPY that fails before reading anything (into a
+   * view, a statement trigger raising) leaves the server reading messages as usual: it answers a Sync (libpq and
+   * pg8000 send one right behind the Execute) and runs what follows. The agent could not tell which happened
+   * from what comes back, so it sends nothing on until the COPY started (releaseBarrier then drops the Syncs
+   * before the client's COPY end: the client's Sync after its CopyDone ends the batch either way) or the
+   * statement has left the queue. Statements that cannot copy in never wait.
+   */
+  private copyInBarrier(): TCopyCapable | null {
+    const entry = this.copyInAhead;
+    if (!entry || entry.copyIns > 0 || !this.pending.includes(entry)) {
+      this.copyInAhead = null;
+      return null;
+    }
+    return entry;
+  }
+
+  /** Whether the last Bind of `portal` the client sent (or the server confirmed) is of a COPY ... FROM. */
+  private portalMayCopyIn(portal: string): boolean {
+    let statement: string | undefined;
+    for (let i = this.pending.length - 1; i >= 0 && statement === undefined; i--) {
+      const entry = this.pending[i]!;
+      if (entry.kind === "bind" && entry.portal === portal && !entry.blocked) statement = entry.statement;
+    }
+    statement ??= this.portals.get(portal)?.statement;
+    if (statement === undefined) return false;
+    let run: TStatementRun | null | undefined;
+    for (let i = this.pending.length - 1; i >= 0 && run === undefined; i--) {
+      const entry = this.pending[i]!;
+      if (entry.kind === "parse" && entry.name === statement) run = entry.run;
+    }
+    if (run === undefined) run = this.statements.get(statement);
+    return run ? copiesIn(run.analysis) : false;
+  }
+
+  /**
    * Sends on what waited behind a quoting-sensitive statement once every earlier batch has finished, or the
-   * server has said the setting is still on (or failed the batch, which then skips to Sync anyway).
+   * server has said the setting is still on (or failed the batch, which then skips to Sync anyway); behind a
+   * COPY FROM, once the COPY started or its statement is done (see copyInBarrier).
    */
   private releaseBarrier(): void {
-    const waiting = this.barrier;
+    let waiting = this.barrier;
     if (!waiting || this.closed) return;
-    if (this.pending.some((p) => p.kind === "sync" || p.kind === "query" || p.kind === "quoting-check"))
+    const copy = this.copyBarrier;
+    if (
+      copy
+        ? copy.copyIns === 0 && this.pending.includes(copy)
+        : this.pending.some((p) => p.kind === "sync" || p.kind === "query" || p.kind === "quoting-check")
+    )
       return;
     this.barrier = null;
-    this.processClientFrames(waiting);
+    this.copyBarrier = null;
+    if (copy && copy.copyIns > 0) {
+      // The COPY started (and may have failed since): Syncs before the client's COPY end are not sent.
+      const end = waiting.findIndex((f) => f.type === T.CopyDone || f.type === T.CopyFail);
+      waiting = waiting.filter((f, i) => f.type !== T.Sync || (end >= 0 && i > end));
+    }
+    if (waiting.length > 0) this.processClientFrames(waiting);
     if (!this.held && !this.barrier && !this.closed) this.client.resume();
   }
 
@@ -661,6 +733,7 @@ export class ProxySession {
       runs,
       index: 0,
       copyIns: 0,
+      mayCopyIn: !blocked && runs.some((run) => copiesIn(run.analysis)),
       answered: false,
       rows: 0,
       startedAt: Date.now(),
@@ -772,9 +845,12 @@ export class ProxySession {
   private handleClientFrame(frame: TFrame, decided?: TVerdict, recorded = false): Buffer {
     const type = frame.type;
     if (this.copyIn === this.copyEndsSent) {
-      // The server is reading COPY data: it ignores a Sync or Flush, and would fail the COPY on (and swallow)
-      // anything else, which the agent could then not pair with its answers.
-      if (type === T.Sync || type === T.Flush) return frame.raw;
+      // The server is reading COPY data: it ignores a Flush or a Sync, and would fail the COPY on (and swallow)
+      // anything else, which the agent could then not pair with its answers. A Sync is not sent at all: should
+      // the COPY have failed already, the server would answer it, and the agent could not tell (the client's
+      // Sync after its CopyDone ends the failed COPY's batch).
+      if (type === T.Flush) return frame.raw;
+      if (type === T.Sync) return NOTHING;
       if (type !== T.CopyData && type !== T.CopyDone && type !== T.CopyFail && type !== T.Terminate)
         throw new ProtocolError(`message type 0x${type.toString(16)} during COPY FROM STDIN`);
     }
@@ -841,6 +917,7 @@ export class ProxySession {
           kind: "execute",
           portal,
           copyIns: 0,
+          mayCopyIn: this.portalMayCopyIn(portal),
           run: undefined,
           statement: null,
           judged: null,
