@@ -32,35 +32,130 @@ export const ZAuditEventType = z.enum([
   "grant",
 ]);
 
+/** The longest value of each text field of an audit event, and the most entries of each list (ZAuditEvent). */
+export const AUDIT_EVENT_LIMITS = {
+  actorName: 320,
+  actorKind: 32,
+  connectionName: 200,
+  environment: 100,
+  clientAddr: 100,
+  applicationName: 200,
+  statement: 1_000_000,
+  fingerprint: 64,
+  statementClass: 32,
+  ruleId: 100,
+  ruleName: 200,
+  message: 10_000,
+  error: 10_000,
+  /** Each entry of tables, columns and maskedColumns. */
+  name: 300,
+  tables: 1000,
+  columns: 5000,
+  maskedColumns: 5000,
+} as const;
+
+const L = AUDIT_EVENT_LIMITS;
+
 /** One audit event as produced by an agent (or the control plane). The id makes redelivery idempotent. */
 export const ZAuditEvent = z.object({
   id: z.uuid(),
   type: ZAuditEventType,
   occurredAt: z.iso.datetime({ offset: true }),
   actorId: z.uuid().nullable(),
-  actorName: z.string().max(320),
-  actorKind: z.string().max(32),
+  actorName: z.string().max(L.actorName),
+  actorKind: z.string().max(L.actorKind),
   connectionId: z.uuid().nullable(),
-  connectionName: z.string().max(200).nullable(),
-  environment: z.string().max(100).nullable(),
+  connectionName: z.string().max(L.connectionName).nullable(),
+  environment: z.string().max(L.environment).nullable(),
   sessionId: z.uuid().nullable(),
-  clientAddr: z.string().max(100).nullable(),
-  applicationName: z.string().max(200).nullable(),
-  statement: z.string().max(1_000_000).nullable(),
-  fingerprint: z.string().max(64).nullable(),
-  statementClass: z.string().max(32).nullable(),
+  clientAddr: z.string().max(L.clientAddr).nullable(),
+  applicationName: z.string().max(L.applicationName).nullable(),
+  statement: z.string().max(L.statement).nullable(),
+  fingerprint: z.string().max(L.fingerprint).nullable(),
+  statementClass: z.string().max(L.statementClass).nullable(),
   decision: ZDecision,
-  ruleId: z.string().max(100).nullable(),
-  ruleName: z.string().max(200).nullable(),
-  message: z.string().max(10_000).nullable(),
-  tables: z.array(z.string().max(300)).max(1000),
-  columns: z.array(z.string().max(300)).max(5000),
-  maskedColumns: z.array(z.string().max(300)).max(5000),
+  ruleId: z.string().max(L.ruleId).nullable(),
+  ruleName: z.string().max(L.ruleName).nullable(),
+  message: z.string().max(L.message).nullable(),
+  tables: z.array(z.string().max(L.name)).max(L.tables),
+  columns: z.array(z.string().max(L.name)).max(L.columns),
+  maskedColumns: z.array(z.string().max(L.name)).max(L.maskedColumns),
   rowCount: z.number().int().nonnegative().nullable(),
   durationMs: z.number().nonnegative().nullable(),
-  error: z.string().max(10_000).nullable(),
+  error: z.string().max(L.error).nullable(),
 });
 export type TAuditEvent = z.infer<typeof ZAuditEvent>;
+
+/**
+ * `value` as an audit event can carry it: at most `max` UTF-16 units, cut between characters, with no NUL and no
+ * lone surrogate (Postgres stores neither, and one such event would fail its whole batch). Values a client
+ * chooses (application_name, a user name, a quoted identifier, a RAISE message) reach events: an event that
+ * did not fit its schema would be refused by the control plane and lost.
+ */
+export function fitAuditText(value: string, max: number): string {
+  let out = value;
+  if (out.length > max) {
+    const cut = max > 0 && isHighSurrogate(out.charCodeAt(max - 1)) ? max - 1 : max;
+    out = out.slice(0, cut);
+  }
+  if (out.includes("\0")) out = out.replaceAll("\0", "\uFFFD");
+  return LONE_SURROGATE.test(out) ? out.replace(LONE_SURROGATE_ALL, "\uFFFD") : out;
+}
+
+// String.prototype.toWellFormed without the ES2024 library (Node 20 has it, the shared tsconfig's lib does not).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, "g");
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+const TEXT_FIELDS = [
+  "actorName",
+  "actorKind",
+  "connectionName",
+  "environment",
+  "clientAddr",
+  "applicationName",
+  "statement",
+  "fingerprint",
+  "statementClass",
+  "ruleId",
+  "ruleName",
+  "message",
+  "error",
+] as const;
+
+const LIST_FIELDS = ["tables", "columns", "maskedColumns"] as const;
+
+/** The event with every text and list fitted to ZAuditEvent (see fitAuditText); the same object when it fits. */
+export function conformAuditEvent(event: TAuditEvent): TAuditEvent {
+  let out = event;
+  for (const field of TEXT_FIELDS) {
+    const value = event[field];
+    if (value === null) continue;
+    const fitted = fitAuditText(value, L[field]);
+    if (fitted !== value) out = { ...out, [field]: fitted };
+  }
+  for (const field of LIST_FIELDS) {
+    const list = event[field];
+    const fitted = fitAuditNames(list, L[field]);
+    if (fitted !== list) out = { ...out, [field]: fitted };
+  }
+  return out;
+}
+
+/** A list of names fitted to an audit event (see fitAuditText); the same array when it fits. */
+export function fitAuditNames(names: readonly string[], max: number): string[] {
+  let changed = names.length > max;
+  const kept = changed ? names.slice(0, max) : names;
+  const fitted = kept.map((name) => {
+    const f = fitAuditText(name, L.name);
+    if (f !== name) changed = true;
+    return f;
+  });
+  return changed ? fitted : (names as string[]);
+}
 
 export const ZGuardrailAction = z.enum(["allow", "block", "require_approval"]);
 

@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { promisify } from "node:util";
-import type { TAuditEvent, TPolicySnapshot } from "@portcullis/agent-protocol";
+import { type TAuditEvent, type TPolicySnapshot, ZAuditEvent } from "@portcullis/agent-protocol";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import { initParser, PRODUCTION_BASELINE } from "@portcullis/policy";
 import pg from "pg";
@@ -258,6 +258,44 @@ describe("proxy with real clients", () => {
     );
     expect((await client.query("select 1 as x")).rows).toEqual([{ x: 1 }]);
     await client.end();
+  });
+
+  it("fits what a client shapes into its audit events: application_name, a statement cut inside a character, long names and errors", async () => {
+    // An event that did not fit the control plane's schema would be refused and lost; a lone surrogate (half
+    // an emoji) would make Postgres refuse the batch it is stored in.
+    const client = new pg.Client({
+      connectionString: url(),
+      application_name: `${"x".repeat(250)}\u{1F600}`,
+    });
+    await client.connect();
+    const tail = `tail ${randomUUID()}`;
+    // The emoji straddles the 70,000th character, where the kept start of a long statement ends.
+    const long = `select '${"a".repeat(70_000 - 8 - 1)}\u{1F600}${"a".repeat(40_000)}' as long -- ${tail}`;
+    expect((await client.query(long)).rowCount).toBe(1);
+    const table = "t".repeat(400); // the parser keeps 63 characters of a name, as Postgres does
+    await expect(client.query(`select id from "${table}"`)).rejects.toThrow(/does not exist/);
+    await expect(client.query(`select repeat('r', 20000)::int`)).rejects.toThrow(/invalid input syntax/);
+    await client.end();
+    const statement = events.find((e) => e.statement?.endsWith(tail));
+    expect(statement).toBeDefined();
+    const session = events.filter((e) => e.sessionId === statement!.sessionId);
+    for (const event of session) {
+      expect(ZAuditEvent.safeParse(event).error).toBeUndefined();
+      for (const text of [event.statement, event.error, event.applicationName, ...event.tables])
+        expect(text ?? "").not.toMatch(
+          /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/,
+        );
+    }
+    expect(statement!.applicationName).toBe("x".repeat(200));
+    expect(statement!.statement!.length).toBeLessThanOrEqual(100_000);
+    expect(statement!.statement).toContain(
+      `the statement has ${long.length} characters, SHA-256 of its UTF-8 ${createHash("sha256").update(long).digest("hex")}`,
+    );
+    expect(statement!.statement!.startsWith(long.slice(0, 69_999))).toBe(true);
+    expect(session.find((e) => e.statement?.startsWith("select id from"))?.tables).toEqual(["t".repeat(63)]);
+    expect(session.find((e) => e.statement?.startsWith("select repeat"))?.error?.length).toBeLessThanOrEqual(
+      10_000,
+    );
   });
 
   it("puts a statement cut short by the database ending the session before the session's end", async () => {

@@ -3,7 +3,12 @@
 import { randomInt, randomUUID, timingSafeEqual } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
-import type { TAuditEvent } from "@portcullis/agent-protocol";
+import {
+  AUDIT_EVENT_LIMITS,
+  conformAuditEvent,
+  fitAuditText,
+  type TAuditEvent,
+} from "@portcullis/agent-protocol";
 import type { Logger } from "pino";
 import { encodingAllowed, encodingRefusal, ProxySession, QUOTING_REFUSAL } from "./session.ts";
 import { startupSettings } from "./startup-settings.ts";
@@ -136,33 +141,34 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
     info: TSessionInfo,
     type: "session_start" | "session_end",
     message: string | null,
-  ): TAuditEvent => ({
-    id: randomUUID(),
-    type,
-    occurredAt: new Date().toISOString(),
-    actorId: info.identityId,
-    actorName: info.identityName,
-    actorKind: info.identityKind,
-    connectionId: info.connectionId,
-    connectionName: info.connectionName,
-    environment: info.environment,
-    sessionId: info.sessionId,
-    clientAddr: info.clientAddr,
-    applicationName: info.applicationName,
-    statement: null,
-    fingerprint: null,
-    statementClass: null,
-    decision: "allowed",
-    ruleId: null,
-    ruleName: null,
-    message,
-    tables: [],
-    columns: [],
-    maskedColumns: [],
-    rowCount: null,
-    durationMs: null,
-    error: null,
-  });
+  ): TAuditEvent =>
+    conformAuditEvent({
+      id: randomUUID(),
+      type,
+      occurredAt: new Date().toISOString(),
+      actorId: info.identityId,
+      actorName: info.identityName,
+      actorKind: info.identityKind,
+      connectionId: info.connectionId,
+      connectionName: info.connectionName,
+      environment: info.environment,
+      sessionId: info.sessionId,
+      clientAddr: info.clientAddr,
+      applicationName: info.applicationName,
+      statement: null,
+      fingerprint: null,
+      statementClass: null,
+      decision: "allowed",
+      ruleId: null,
+      ruleName: null,
+      message,
+      tables: [],
+      columns: [],
+      maskedColumns: [],
+      rowCount: null,
+      durationMs: null,
+      error: null,
+    });
 
   const handle = (raw: net.Socket) => {
     raw.setNoDelay(true);
@@ -341,35 +347,41 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
     const authenticateAndConnect = async (password: string) => {
       const user = params.get("user") ?? "";
       const database = params.get("database") ?? user;
-      const applicationName = params.get("application_name") ?? "";
+      // The client chooses it (Postgres keeps 63 bytes of it): fitted to the audit event, which would be refused.
+      const applicationName = fitAuditText(
+        params.get("application_name") ?? "",
+        AUDIT_EVENT_LIMITS.applicationName,
+      );
       const outcome = hooks.authenticate({ user, database, password, clientAddr });
       if (!outcome.ok) {
         logger.info({ user, database, clientAddr, reason: outcome.message }, "client authentication refused");
-        hooks.record({
-          ...sessionEvent(
-            {
-              identityId: "",
-              identityName: user,
-              identityKind: "human",
-              groups: [],
-              sessionId: "",
-              connectionId: "",
-              connectionName: database,
-              environment: "",
-              clientAddr,
-              applicationName,
-            },
-            "session_start",
-            outcome.message,
-          ),
-          type: "auth_failure",
-          actorId: null,
-          actorKind: "unknown",
-          connectionId: null,
-          environment: null,
-          sessionId: null,
-          decision: "denied",
-        });
+        hooks.record(
+          conformAuditEvent({
+            ...sessionEvent(
+              {
+                identityId: "",
+                identityName: user,
+                identityKind: "human",
+                groups: [],
+                sessionId: "",
+                connectionId: "",
+                connectionName: database,
+                environment: "",
+                clientAddr,
+                applicationName,
+              },
+              "session_start",
+              outcome.message,
+            ),
+            type: "auth_failure",
+            actorId: null,
+            actorKind: "unknown",
+            connectionId: null,
+            environment: null,
+            sessionId: null,
+            decision: "denied",
+          }),
+        );
         return fail(outcome.code, outcome.message);
       }
       // Session settings pass on; `-c role=...`, `session_authorization` and anything that would change who

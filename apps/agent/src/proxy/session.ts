@@ -6,9 +6,15 @@
 // exactly the right place in the response stream, discards the rest of the pipeline until Sync and rolls
 // back the implicit transaction, just as if it had refused the statement itself; the agent swaps that
 // error for its own message naming the rule.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type net from "node:net";
-import type { TAuditEvent, TDecision } from "@portcullis/agent-protocol";
+import {
+  AUDIT_EVENT_LIMITS,
+  fitAuditNames,
+  fitAuditText,
+  type TAuditEvent,
+  type TDecision,
+} from "@portcullis/agent-protocol";
 import {
   isSqlAsciiEncodingName,
   isUnsafeClientEncoding,
@@ -327,6 +333,21 @@ const UNKNOWN_STATEMENT: TStatementMasking = {
 };
 
 const MAX_STATEMENT_IN_EVENT = 100_000;
+
+/**
+ * A statement's text as its audit event carries it: whole up to MAX_STATEMENT_IN_EVENT characters; a longer one
+ * keeps its start and its end (where a long padding comment could otherwise hide what decides its effect)
+ * around a note of what was left out, with the whole text's length and SHA-256, cut between characters.
+ */
+export function statementForEvent(text: string): string {
+  if (text.length <= MAX_STATEMENT_IN_EVENT) return text;
+  const digest = createHash("sha256").update(text).digest("hex");
+  const head = fitAuditText(text, 70_000);
+  let tail = text.slice(text.length - 29_000);
+  if (/^[\uDC00-\uDFFF]/.test(tail)) tail = tail.slice(1);
+  const note = `\n/* Portcullis: ${text.length - head.length - tail.length} characters left out here; the statement has ${text.length} characters, SHA-256 of its UTF-8 ${digest} */\n`;
+  return head + note + tail;
+}
 /** Longest a session waits for preparation before serving anyway (masking then errs on the strict side). */
 const PREPARE_TIMEOUT_MS = 3_000;
 
@@ -1785,20 +1806,22 @@ export class ProxySession {
       sessionId: this.info.sessionId,
       clientAddr: this.info.clientAddr,
       applicationName: this.info.applicationName,
-      statement: e.text === null ? null : e.text.slice(0, MAX_STATEMENT_IN_EVENT),
+      statement: e.text === null ? null : statementForEvent(e.text),
       fingerprint: a?.fingerprint || null,
       statementClass: a?.class ?? null,
       decision: e.decision,
       // Every decision names its rule, the default one included ("Default: allow").
-      ruleId: e.verdict.ruleId,
-      ruleName: e.verdict.ruleName,
-      message: e.message,
+      // Texts of the policy's and the database's (a RAISE message, a quoted identifier) fitted to the event.
+      ruleId: e.verdict.ruleId === null ? null : fitAuditText(e.verdict.ruleId, AUDIT_EVENT_LIMITS.ruleId),
+      ruleName:
+        e.verdict.ruleName === null ? null : fitAuditText(e.verdict.ruleName, AUDIT_EVENT_LIMITS.ruleName),
+      message: e.message === null ? null : fitAuditText(e.message, AUDIT_EVENT_LIMITS.message),
       tables: a ? touched(a).tables : [],
       columns: a ? touched(a).columns : [],
-      maskedColumns: e.maskedColumns ?? [],
+      maskedColumns: e.maskedColumns ? fitAuditNames(e.maskedColumns, AUDIT_EVENT_LIMITS.maskedColumns) : [],
       rowCount: e.rows,
       durationMs: e.durationMs,
-      error: e.error,
+      error: e.error === null ? null : fitAuditText(e.error, AUDIT_EVENT_LIMITS.error),
     };
     this.hooks.record(event, this.eventJson.write(event));
   }
@@ -1814,8 +1837,10 @@ function touched(a: TStatementAnalysis): { tables: string[]; columns: string[] }
   if (!entry) {
     // Frozen: events share these arrays, and their JSON is cached by identity (statement-event-json.ts).
     entry = {
-      tables: Object.freeze([...new Set([...a.tablesRead, ...a.tablesWritten])]) as string[],
-      columns: Object.freeze(resolvedColumns(a)) as string[],
+      tables: Object.freeze(
+        fitAuditNames([...new Set([...a.tablesRead, ...a.tablesWritten])], AUDIT_EVENT_LIMITS.tables),
+      ) as string[],
+      columns: Object.freeze(fitAuditNames(resolvedColumns(a), AUDIT_EVENT_LIMITS.columns)) as string[],
     };
     touchedCache.set(a.columnRefs, entry);
   }

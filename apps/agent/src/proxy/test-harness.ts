@@ -6,7 +6,12 @@ import { createHash, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import type { TAuditEvent, TConnectionPolicy, TPolicySnapshot } from "@portcullis/agent-protocol";
+import {
+  type TAuditEvent,
+  type TConnectionPolicy,
+  type TPolicySnapshot,
+  ZAuditEvent,
+} from "@portcullis/agent-protocol";
 import { initParser, PRODUCTION_BASELINE } from "@portcullis/policy";
 import { pino } from "pino";
 import { generate } from "selfsigned";
@@ -116,6 +121,7 @@ export async function startTestProxy(
   const governor = new Governor();
   governor.update(testSnapshot(upstreams, options.policy));
   const events: TAuditEvent[] = [];
+  const invalid: string[] = [];
   const { policy: _policy, hooks, ...serverOptions } = options;
   const server = await startProxyServer({
     host: "127.0.0.1",
@@ -126,7 +132,14 @@ export async function startTestProxy(
       authenticate: (r) => governor.authenticate(r),
       decide: (s, sql) => governor.decide(s, sql),
       // What the agent spools and ships is the JSON, when the session built it: check that, not the object.
-      record: (e, json) => events.push(json === undefined ? e : (JSON.parse(json) as TAuditEvent)),
+      record: (e, json) => {
+        const event = json === undefined ? e : (JSON.parse(json) as TAuditEvent);
+        events.push(event);
+        // The control plane refuses an event that does not fit its schema: that event would be lost.
+        const checked = ZAuditEvent.safeParse(event);
+        if (!checked.success)
+          invalid.push(`${event.type} ${event.statement?.slice(0, 80)}: ${checked.error.message}`);
+      },
       masking: (s) => governor.sessionMasking(s),
       prepareSession: (s) => governor.prepareSession(s),
       schemaChanged: (s) => governor.schemaChanged(s),
@@ -141,7 +154,12 @@ export async function startTestProxy(
     events,
     url: (o) => clientUrl(server.port, o),
     updatePolicy: (policy) => governor.update(testSnapshot(upstreams, policy)),
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+      // Every test file closes its proxy: an event the control plane would refuse fails it.
+      if (invalid.length > 0)
+        throw new Error(`audit events the control plane would refuse:\n${invalid.join("\n")}`);
+    },
   };
 }
 
