@@ -404,6 +404,17 @@ describe("proxy with real clients", () => {
     await expect.poll(stillRunning, { timeout: 3_000 }).toBe(0);
     await direct.end();
     await client.end().catch(() => undefined);
+    // What the statement came to is in the audit, before the session's end.
+    const ofSession = () =>
+      events
+        .filter((e) => e.applicationName === application)
+        .map((e) => [e.type, e.error?.slice(0, 5) ?? null]);
+    await expect.poll(ofSession).toContainEqual(["session_end", null]);
+    expect(ofSession()).toEqual([
+      ["session_start", null],
+      ["statement", "57014"],
+      ["session_end", null],
+    ]);
   });
 
   it("closes a client that sends garbage without disturbing other sessions", async () => {

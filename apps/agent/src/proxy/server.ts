@@ -50,6 +50,11 @@ export interface TProxyServerOptions {
   handshakeTimeoutMs?: number;
   /** Closes sessions idle for this long (0 = never). */
   idleTimeoutMs?: number;
+  /**
+   * How long statements a gone client left running may go on before the agent cancels them (default 10 s);
+   * their outcome is recorded either way.
+   */
+  goneClientGraceMs?: number;
 }
 
 export interface TProxyServer {
@@ -131,7 +136,8 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       sendUpstreamCancel(target.upstream, target.upstreamKey).catch((e: Error) =>
         logger.warn({ err: e.message }, "cancelling an ended session's statement failed"),
       );
-    s.terminate(reason, fatal);
+    // What the statement did before the cancel reached it is read and recorded before the session ends.
+    s.terminate(reason, fatal, true);
   };
   /** Raw sockets of clients still in their handshake: not sessions yet, ended as such when the agent stops. */
   const handshaking = new Set<net.Socket>();
@@ -468,17 +474,34 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       ];
       socket.write(Buffer.concat(hello));
 
-      const session = new ProxySession(socket, upstream.socket, info, hooks, logger, (s) => {
-        sessions.delete(s);
-        cancelTargets.delete(processId);
-        if (closing && sessions.size === 0) for (const resolve of drainedWaiters.splice(0)) resolve();
-        hooks.record(sessionEvent(info, "session_end", s.endReason));
-        hooks.sessionsChanged?.();
-        logger.info(
-          { sessionId: info.sessionId, identity: info.identityName, reason: s.endReason },
-          "session closed",
-        );
-      });
+      const session = new ProxySession(
+        socket,
+        upstream.socket,
+        info,
+        hooks,
+        logger,
+        (s) => {
+          sessions.delete(s);
+          cancelTargets.delete(processId);
+          if (closing && sessions.size === 0) for (const resolve of drainedWaiters.splice(0)) resolve();
+          hooks.record(sessionEvent(info, "session_end", s.endReason));
+          hooks.sessionsChanged?.();
+          logger.info(
+            { sessionId: info.sessionId, identity: info.identityName, reason: s.endReason },
+            "session closed",
+          );
+        },
+        {
+          graceMs: options.goneClientGraceMs ?? 10_000,
+          cancel: () => {
+            const target = cancelOf.get(session);
+            if (target)
+              sendUpstreamCancel(target.upstream, target.upstreamKey).catch((e: Error) =>
+                logger.warn({ err: e.message }, "cancelling a gone client's statement failed"),
+              );
+          },
+        },
+      );
       sessions.add(session);
       const cancelTarget = cancelTargets.get(processId);
       if (cancelTarget) cancelOf.set(session, cancelTarget);

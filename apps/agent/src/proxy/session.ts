@@ -46,8 +46,10 @@ import { isoTimestamp, StatementEventJson } from "./statement-event-json.ts";
 import type { TApprovalDecision, TProxyHooks, TSessionInfo, TVerdict } from "./types.ts";
 import {
   bindMessage,
+  copyFailMessage,
   BodyReader,
   errorResponse,
+  flushMessage,
   FrameReader,
   inlineQueryMessages,
   noticeResponse,
@@ -333,6 +335,8 @@ const UNKNOWN_STATEMENT: TStatementMasking = {
 };
 
 const MAX_STATEMENT_IN_EVENT = 100_000;
+/** How long the agent waits for a gone client's statements once it has cancelled them (see close). */
+const DRAIN_LIMIT_MS = 5_000;
 
 /**
  * A statement's text as its audit event carries it: whole up to MAX_STATEMENT_IN_EVENT characters; a longer one
@@ -413,6 +417,9 @@ export class ProxySession {
     { fields: TFieldDescription[]; judged: TStatementRun | null }
   >();
   private closed = false;
+  /** Closed, but reading the answers to statements under way (see close). */
+  private draining = false;
+  private readonly drainTimers: NodeJS.Timeout[] = [];
   private closeReason = "client disconnected";
   /**
    * The status byte of the last ReadyForQuery the client got (I, T or E), or 0 once the client has sent
@@ -462,6 +469,8 @@ export class ProxySession {
     private readonly hooks: TProxyHooks,
     private readonly logger: Logger,
     private readonly onClose: (session: ProxySession) => void,
+    /** For a gone client's statements (see close): how to cancel them (a CancelRequest), and after how long. */
+    private readonly drain?: { cancel: () => void; graceMs: number },
   ) {}
 
   /** `parameters`: what the server reported at startup (ParameterStatus), for the session's client encoding. */
@@ -486,9 +495,9 @@ export class ProxySession {
     if (initialClient && !preparing) this.client.resume();
     this.upstream.on("data", (chunk: Buffer) => this.onUpstreamData(chunk));
     for (const chunk of initialUpstream) this.onUpstreamData(chunk);
-    this.client.on("close", () => this.close("client disconnected"));
+    this.client.on("close", () => this.close("client disconnected", true));
     this.upstream.on("close", () => this.close("database closed the connection"));
-    this.client.on("error", (e) => this.close(`client error: ${e.message}`));
+    this.client.on("error", (e) => this.close(`client error: ${e.message}`, true));
     this.upstream.on("error", (e) => this.close(`database error: ${e.message}`));
     // Backpressure: a slow reader pauses the other side instead of growing our buffers.
     this.client.on("drain", () => this.upstream.resume());
@@ -522,26 +531,88 @@ export class ProxySession {
     return this.pending.length === 0 && !this.unsynced && this.held === null && this.barrier === null;
   }
 
-  /** Ends the session, e.g. when its credential is revoked. */
-  terminate(reason: string, fatal?: { code: string; message: string }): void {
-    if (fatal && !this.client.destroyed)
+  /**
+   * Ends the session, e.g. when its credential is revoked. `drain`: statements under way are answered (and
+   * audited) before the database connection closes; the caller has asked the database to cancel them.
+   */
+  terminate(reason: string, fatal?: { code: string; message: string }, drain = false): void {
+    if (fatal && !this.closed && !this.client.destroyed)
       this.client.write(errorResponse({ severity: "FATAL", code: fatal.code, message: fatal.message }));
-    this.close(reason);
+    this.close(reason, drain);
   }
 
-  private close(reason: string): void {
-    if (this.closed) return;
+  /**
+   * `drain`: the client is gone (or being ended) while statements it sent are under way. The database goes on
+   * running them (outside a transaction, an UPDATE commits) until it next writes to a client it finds gone, so
+   * the agent keeps reading their answers to record what they did, discarding what would have gone to the
+   * client; past the drain's grace it cancels them, DRAIN_LIMIT_MS later it stops waiting. Without a drain,
+   * or at its limit, statements still without an answer are recorded with an unknown outcome.
+   */
+  private close(reason: string, drain = false): void {
+    if (this.closed) {
+      // The database closed, or answered wrongly, while the session drained (the client's end closing is
+      // expected then).
+      if (this.draining && !drain) this.finishDrain();
+      return;
+    }
     this.closed = true;
     if (this.ddlInTransaction) void this.hooks.schemaSettled?.(this.info);
     // After a Terminate the database closing its end is expected: keep the client's reason.
     if (this.closeReason !== "client terminated the session") this.closeReason = reason;
     this.client.end();
+    setTimeout(() => this.client.destroy(), 1000).unref();
+    if (drain && this.statementsInFlight() && !this.upstream.destroyed) {
+      this.draining = true;
+      this.upstream.resume();
+      // An extended-protocol batch without its Sync: the server keeps its answers until asked for them. A Flush
+      // asks, and leaves the implicit transaction open (a Sync would commit it), so that ending the connection
+      // rolls it back, as it does for a client that goes away directly.
+      if (this.unsynced) this.upstream.write(flushMessage());
+      // A COPY FROM STDIN would wait for the rest of its data: it fails, as it does when its client goes away.
+      if (this.copyIn === this.copyEndsSent) this.upstream.write(copyFailMessage("the client went away"));
+      const graceMs = this.drain?.graceMs ?? 0;
+      this.drainTimers.push(
+        setTimeout(() => this.drain?.cancel(), graceMs).unref(),
+        setTimeout(() => this.finishDrain(), graceMs + DRAIN_LIMIT_MS).unref(),
+      );
+      return;
+    }
+    this.finish();
+  }
+
+  private finishDrain(): void {
+    if (!this.draining) return;
+    this.draining = false;
+    for (const timer of this.drainTimers) clearTimeout(timer);
+    this.finish();
+  }
+
+  private finish(): void {
+    this.recordUnanswered();
     this.upstream.end();
-    setTimeout(() => {
-      this.client.destroy();
-      this.upstream.destroy();
-    }, 1000).unref();
+    setTimeout(() => this.upstream.destroy(), 1000).unref();
     this.onClose(this);
+  }
+
+  /** Statements sent upstream whose outcome the database has not reported yet. */
+  private statementsInFlight(): boolean {
+    return this.pending.some(
+      (entry) => (entry.kind === "query" && !entry.blocked && !entry.failed) || entry.kind === "execute",
+    );
+  }
+
+  /** Each statement still without an answer as the session ends: it may have run, so it is recorded. */
+  private recordUnanswered(): void {
+    const error = `outcome unknown: the session ended (${this.closeReason}) before the database answered`;
+    for (const entry of this.pending.splice(0)) {
+      if (entry.kind === "query" && !entry.blocked && !entry.failed) {
+        for (const run of entry.runs.slice(entry.index))
+          this.recordRun(run, entry.startedAt, null, error, entry.masked);
+      } else if (entry.kind === "execute") {
+        const run = entry.run !== undefined ? entry.run : this.runOfPortalAsSent(entry.portal);
+        if (run) this.recordRun(run, entry.startedAt, null, error, entry.masked);
+      }
+    }
   }
 
   get endReason(): string {
@@ -607,6 +678,9 @@ export class ProxySession {
       }
     } catch (error) {
       if (error instanceof ProtocolError) {
+        // What came before the offending message was judged and is expected: it goes, and is answered (and
+        // audited) while the session drains.
+        if (out.length > 0) this.upstream.write(Buffer.concat(out));
         this.protocolViolation(error.message);
         return;
       }
@@ -673,20 +747,26 @@ export class ProxySession {
 
   /** Whether the last Bind of `portal` the client sent (or the server confirmed) is of a COPY ... FROM. */
   private portalMayCopyIn(portal: string): boolean {
+    const run = this.runOfPortalAsSent(portal);
+    return run ? copiesIn(run.analysis) : false;
+  }
+
+  /** The statement of the last Bind of `portal` the client sent (or the server confirmed), when known. */
+  private runOfPortalAsSent(portal: string): TStatementRun | null {
     let statement: string | undefined;
     for (let i = this.pending.length - 1; i >= 0 && statement === undefined; i--) {
       const entry = this.pending[i]!;
       if (entry.kind === "bind" && entry.portal === portal && !entry.blocked) statement = entry.statement;
     }
     statement ??= this.portals.get(portal)?.statement;
-    if (statement === undefined) return false;
+    if (statement === undefined) return null;
     let run: TStatementRun | null | undefined;
     for (let i = this.pending.length - 1; i >= 0 && run === undefined; i--) {
       const entry = this.pending[i]!;
       if (entry.kind === "parse" && entry.name === statement) run = entry.run;
     }
     if (run === undefined) run = this.statements.get(statement);
-    return run ? copiesIn(run.analysis) : false;
+    return run ?? null;
   }
 
   /**
@@ -1020,7 +1100,7 @@ export class ProxySession {
       this.client.write(
         errorResponse({ severity: "FATAL", code: "08P01", message: `protocol violation: ${message}` }),
       );
-    this.close(`protocol violation: ${message}`);
+    this.close(`protocol violation: ${message}`, true);
   }
 
   // ---- upstream -> client ----------------------------------------------------------------------------
@@ -1049,7 +1129,8 @@ export class ProxySession {
         const frame: TFrame = { type, raw: data.subarray(offset, end), bodyStart: 5 };
         if (type === B.ParameterStatus && !this.quotingStillStandard(frame)) return;
         const replacement = this.handleUpstreamFrame(frame);
-        if (this.closed) return; // the session ended on this message: nothing after it goes to the client
+        // The session ended on this message: nothing after it goes to the client (a drain reads on).
+        if (this.closed && !this.draining) return;
         if (replacement !== frame.raw) {
           if (offset > unchanged) out.push(data.subarray(unchanged, offset));
           out.push(replacement);
@@ -1061,6 +1142,10 @@ export class ProxySession {
     } catch (error) {
       this.logger.error({ sessionId: this.info.sessionId, err: error }, "invalid data from the database");
       this.close("invalid data from the database");
+      return;
+    }
+    if (this.draining) {
+      if (!this.statementsInFlight()) this.finishDrain();
       return;
     }
     if (offset > unchanged) out.push(data.subarray(unchanged, offset));

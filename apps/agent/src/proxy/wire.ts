@@ -275,6 +275,12 @@ export function bindMessage(portal: string, statement: string): Buffer {
   return message("B", Buffer.concat([cstr(portal), cstr(statement), Buffer.alloc(6)]));
 }
 
+/** Flush: the server sends what it has answered so far, without ending the batch. */
+export const flushMessage = () => message("H", Buffer.alloc(0));
+
+/** CopyFail: the server fails the COPY FROM STDIN it is reading data for. */
+export const copyFailMessage = (reason: string) => message("f", cstr(reason));
+
 /**
  * An extended-protocol query the agent runs itself, in the middle of a client's batch: Parse, Bind and Execute
  * on a statement and portal of its own name (so the client's unnamed ones are untouched), both closed again,
