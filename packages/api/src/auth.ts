@@ -56,3 +56,26 @@ export function requireRoles(caller: TCaller | null, roles: readonly TRole[]): T
   }
   return caller;
 }
+
+/**
+ * The connections a caller is confined to: an API token's scope, or undefined when nothing restricts it.
+ * Lists filter to these; an id outside them is as unknown to the caller as one that does not exist.
+ */
+export function connectionScopeOf(caller: TCaller): string[] | undefined {
+  return caller.connectionIds.length > 0 ? caller.connectionIds : undefined;
+}
+
+/** Whether a caller's scope covers this connection (always, for a caller without a scope). */
+export function coversConnection(caller: TCaller, connectionId: string): boolean {
+  return caller.connectionIds.length === 0 || caller.connectionIds.includes(connectionId);
+}
+
+/**
+ * For work that reaches beyond any set of connections (agents, new connections, identities, global rules):
+ * a token scoped to connections may not do it. `what` says why, e.g. "Enrolling an agent hands it every
+ * connection it serves".
+ */
+export function requireUnscoped(caller: TCaller, what: string): void {
+  if (caller.connectionIds.length > 0)
+    throw new AppError("FORBIDDEN", `${what}: it needs a token not scoped to connections`);
+}

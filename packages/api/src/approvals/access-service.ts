@@ -9,7 +9,7 @@ import {
   type TAccessRequestRow,
   type TDb,
 } from "@portcullis/db";
-import type { TCaller } from "../auth.ts";
+import { connectionScopeOf, coversConnection, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
@@ -55,25 +55,29 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
 export const accessRequestService = {
   async create(db: TDb, caller: TCaller, rawInput: unknown): Promise<TAccessRequestDto> {
     const input = parseInput(ZCreateAccessRequestInput, rawInput);
-    if (caller.connectionIds.length > 0 && !caller.connectionIds.includes(input.connectionId))
+    if (!coversConnection(caller, input.connectionId))
       throw new AppError("FORBIDDEN", "This API token is scoped to other connections");
     const row = await mapErrors(() => createAccessRequest(db, caller.identity, input));
     return parseOutput(ZAccessRequestDto, toDto(row), "Access request");
   },
-  async list(db: TDb, rawInput: unknown) {
+  /** A token scoped to connections sees only their requests. */
+  async list(db: TDb, caller: TCaller, rawInput: unknown) {
     const input = parseInput(ZAccessRequestListInput, rawInput);
-    return parseOutput(
-      ZAccessRequestList,
-      { items: (await listAccessRequests(db, input)).map(toDto) },
-      "Access requests",
-    );
+    const rows = await listAccessRequests(db, { ...input, connectionIds: connectionScopeOf(caller) });
+    return parseOutput(ZAccessRequestList, { items: rows.map(toDto) }, "Access requests");
   },
+  /** A token scoped to connections decides only their requests: others are not found. */
   async decide(db: TDb, caller: TCaller, rawInput: unknown, approve: boolean): Promise<TAccessRequestDto> {
     const input = parseInput(ZDecideInput, rawInput);
     if (!approve && input.reason === "")
       throw new AppError("BAD_REQUEST", "A denial needs a reason for the requester");
     const row = await mapErrors(() =>
-      decideAccessRequest(db, caller.identity, { id: input.id, approve, reason: input.reason }),
+      decideAccessRequest(db, caller.identity, {
+        id: input.id,
+        approve,
+        reason: input.reason,
+        connectionIds: connectionScopeOf(caller),
+      }),
     );
     return parseOutput(ZAccessRequestDto, toDto(row), "Access request");
   },

@@ -10,12 +10,16 @@ const ZQuery = z.record(z.string(), z.string());
 
 export const approvalsRest = {
   async list(db: TDb, request: Request) {
-    requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
+    const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
       "approver",
       "admin",
       "auditor",
     ]);
-    return approvalService.list(db, ZQuery.parse(searchParamsToObject(new URL(request.url).searchParams)));
+    return approvalService.list(
+      db,
+      caller,
+      ZQuery.parse(searchParamsToObject(new URL(request.url).searchParams)),
+    );
   },
   async decide(db: TDb, request: Request, id: string, approve: boolean) {
     const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
@@ -30,13 +34,14 @@ export const approvalsRest = {
     return accessRequestService.create(db, caller, await readJsonObject(request, { optional: true }));
   },
   async listAccessRequests(db: TDb, request: Request) {
-    requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
+    const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
       "approver",
       "admin",
       "auditor",
     ]);
     return accessRequestService.list(
       db,
+      caller,
       ZQuery.parse(searchParamsToObject(new URL(request.url).searchParams)),
     );
   },

@@ -21,11 +21,11 @@ export const approvalsRouter = createTRPCRouter({
   list: approvalReader
     .input(ZApprovalListInput)
     .output(ZApprovalList)
-    .query(({ ctx, input }) => approvalService.list(ctx.db, input)),
+    .query(({ ctx, input }) => approvalService.list(ctx.db, ctx.caller, input)),
   get: approvalReader
     .input(ZApprovalRef)
     .output(ZApprovalDto)
-    .query(({ ctx, input }) => approvalService.get(ctx.db, input)),
+    .query(({ ctx, input }) => approvalService.get(ctx.db, ctx.caller, input)),
   approve: approver
     .input(ZDecideInput)
     .output(ZApprovalDto)
@@ -42,7 +42,7 @@ export const approvalsRouter = createTRPCRouter({
   accessRequests: approvalReader
     .input(ZAccessRequestListInput)
     .output(ZAccessRequestList)
-    .query(({ ctx, input }) => accessRequestService.list(ctx.db, input)),
+    .query(({ ctx, input }) => accessRequestService.list(ctx.db, ctx.caller, input)),
   approveAccess: approver
     .input(ZDecideInput)
     .output(ZAccessRequestDto)

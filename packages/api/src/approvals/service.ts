@@ -11,7 +11,7 @@ import {
 } from "@portcullis/db";
 import { agentGateway } from "../agent-link/registry.ts";
 import { notifier } from "../notifications/notifier.ts";
-import type { TCaller } from "../auth.ts";
+import { connectionScopeOf, coversConnection, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
@@ -56,7 +56,13 @@ async function decide(db: TDb, caller: TCaller, rawInput: unknown, approve: bool
     throw new AppError("BAD_REQUEST", "A denial needs a reason for the requester");
   let result;
   try {
-    result = await decideApproval(db, caller.identity, { id: input.id, approve, reason: input.reason });
+    // A token scoped to connections decides only their approvals: others are not found.
+    result = await decideApproval(db, caller.identity, {
+      id: input.id,
+      approve,
+      reason: input.reason,
+      connectionIds: connectionScopeOf(caller),
+    });
   } catch (error) {
     if (error instanceof NotFoundError) throw new AppError("NOT_FOUND", error.message);
     if (error instanceof ApprovalConflictError) throw new AppError("CONFLICT", error.message);
@@ -82,15 +88,18 @@ async function decide(db: TDb, caller: TCaller, rawInput: unknown, approve: bool
 }
 
 export const approvalService = {
-  async list(db: TDb, rawInput: unknown) {
+  /** A token scoped to connections sees only their approvals. */
+  async list(db: TDb, caller: TCaller, rawInput: unknown) {
     const input = parseInput(ZApprovalListInput, rawInput);
-    const rows = await listApprovals(db, input);
+    const rows = await listApprovals(db, { ...input, connectionIds: connectionScopeOf(caller) });
     return parseOutput(ZApprovalList, { items: rows.map(toApprovalDto) }, "Approvals");
   },
-  async get(db: TDb, rawInput: unknown): Promise<TApprovalDto> {
+  async get(db: TDb, caller: TCaller, rawInput: unknown): Promise<TApprovalDto> {
     const input = parseInput(ZApprovalRef, rawInput);
     const row = await getApproval(db, input.id);
-    if (!row) throw new AppError("NOT_FOUND", `No approval ${input.id}`);
+    // Out of a scoped token's connections: the same answer as an id that does not exist.
+    if (!row || !coversConnection(caller, row.connection.id))
+      throw new AppError("NOT_FOUND", `No approval ${input.id}`);
     return parseOutput(ZApprovalDto, toApprovalDto(row), "Approval");
   },
   approve: (db: TDb, caller: TCaller, rawInput: unknown) => decide(db, caller, rawInput, true),

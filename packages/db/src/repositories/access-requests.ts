@@ -68,27 +68,35 @@ export async function createAccessRequest(
 
 export async function listAccessRequests(
   db: TDb,
-  filter: { status?: "pending" | "approved" | "denied"; limit: number },
+  /** `connectionIds`: only requests for these connections (a scoped caller's); absent: all. */
+  filter: { status?: "pending" | "approved" | "denied"; limit: number; connectionIds?: string[] },
 ): Promise<TAccessRequestRow[]> {
   return db.accessRequest.findMany({
-    where: filter.status ? { status: filter.status } : {},
+    where: {
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(filter.connectionIds ? { connectionId: { in: filter.connectionIds } } : {}),
+    },
     orderBy: { createdAt: "desc" },
     take: filter.limit,
     select: requestSelect,
   });
 }
 
-/** Approving creates the grant, from now for the requested duration; the requester cannot decide. */
+/**
+ * Approving creates the grant, from now for the requested duration; the requester cannot decide. With
+ * `connectionIds` (a scoped caller), a request for another connection is not found, like an unknown id.
+ */
 export async function decideAccessRequest(
   db: TDb,
   actor: TAdminActor,
-  input: { id: string; approve: boolean; reason: string },
+  input: { id: string; approve: boolean; reason: string; connectionIds?: string[] },
   now = new Date(),
 ): Promise<TAccessRequestRow> {
   return db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT 1 FROM access_requests WHERE id = ${input.id}::uuid FOR UPDATE`;
     const current = await tx.accessRequest.findUnique({ where: { id: input.id }, select: requestSelect });
-    if (!current) throw new NotFoundError(`access request ${input.id}`);
+    if (!current || (input.connectionIds && !input.connectionIds.includes(current.connection.id)))
+      throw new NotFoundError(`access request ${input.id}`);
     if (current.status !== "pending")
       throw new ApprovalConflictError(`This request is already ${current.status}`);
     if (current.requester.id === actor.id)

@@ -89,10 +89,11 @@ export async function createApproval(
 
 export async function listApprovals(
   db: TDb,
-  filter: { status?: TApprovalStatus; limit: number },
+  /** `connectionIds`: only approvals on these connections (a scoped caller's); absent: all. */
+  filter: { status?: TApprovalStatus; limit: number; connectionIds?: string[] },
   now = new Date(),
 ): Promise<TApprovalRow[]> {
-  const where: Prisma.ApprovalWhereInput =
+  const byStatus: Prisma.ApprovalWhereInput =
     filter.status === "pending"
       ? { status: "pending", expiresAt: { gt: now } }
       : filter.status === "expired"
@@ -100,6 +101,9 @@ export async function listApprovals(
         : filter.status
           ? { status: filter.status }
           : {};
+  const where: Prisma.ApprovalWhereInput = filter.connectionIds
+    ? { AND: [byStatus, { connectionId: { in: filter.connectionIds } }] }
+    : byStatus;
   const rows = await db.approval.findMany({
     where,
     orderBy: { createdAt: "desc" },
@@ -117,19 +121,21 @@ export async function getApproval(db: TDb, id: string, now = new Date()): Promis
 /**
  * Records one approver's decision. Returns the approval and whether it is now decided (the agent must be
  * told). Refuses the requester's own decision, a second decision by the same approver, and decisions on
- * requests that are no longer pending.
+ * requests that are no longer pending. With `connectionIds` (a scoped caller), an approval on another
+ * connection is not found, exactly like one that does not exist.
  */
 export async function decideApproval(
   db: TDb,
   actor: TAdminActor & { groups: string[] },
-  input: { id: string; approve: boolean; reason: string },
+  input: { id: string; approve: boolean; reason: string; connectionIds?: string[] },
   now = new Date(),
 ): Promise<{ approval: TApprovalRow; decided: boolean }> {
   return db.$transaction(async (tx) => {
     // Serializes concurrent decisions on one approval.
     await tx.$executeRaw`SELECT 1 FROM approvals WHERE id = ${input.id}::uuid FOR UPDATE`;
     const current = await tx.approval.findUnique({ where: { id: input.id }, select: approvalSelect });
-    if (!current) throw new NotFoundError(`approval ${input.id}`);
+    if (!current || (input.connectionIds && !input.connectionIds.includes(current.connection.id)))
+      throw new NotFoundError(`approval ${input.id}`);
     const state = effective(current, now);
     if (state.status !== "pending")
       throw new ApprovalConflictError(`This request is already ${state.status}`);
