@@ -217,7 +217,7 @@ export function openApiDocument(serverUrl: string): TJson {
           },
         },
         post: {
-          summary: "Create a service or AI-agent identity (admin)",
+          summary: "Create a service or AI-agent identity (admin, token not scoped to connections)",
           requestBody: { required: true, content: json("CreateIdentity") },
           responses: {
             "201": { description: "Created", content: json("Identity") },
@@ -251,7 +251,8 @@ export function openApiDocument(serverUrl: string): TJson {
       },
       "/api/v1/tokens/{id}/revoke": {
         post: {
-          summary: "Revoke an API token (admin): the API refuses it at once, agents within seconds",
+          summary:
+            "Revoke an API token (admin, token not scoped to connections): the API refuses it at once, agents within seconds",
           parameters: [idParameter("token")],
           responses: { "200": { description: "Revoked", content: json("ApiToken") }, ...errors },
         },
@@ -261,7 +262,7 @@ export function openApiDocument(serverUrl: string): TJson {
           summary: "Connections (admin, approver or auditor)",
           responses: {
             "200": {
-              description: "All connections",
+              description: "All connections (a token scoped to connections: those)",
               content: {
                 "application/json": {
                   schema: {

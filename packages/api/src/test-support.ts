@@ -3,6 +3,7 @@
 import type { TDb } from "@portcullis/db";
 import { seedDemo } from "@portcullis/db/seed-demo";
 import { TRPCError } from "@trpc/server";
+import { resolveCaller, type TCaller } from "./auth.ts";
 import { appRouter } from "./root.ts";
 import { createCallerFactory } from "./trpc.ts";
 
@@ -41,6 +42,16 @@ export function apiCaller(db: TDb, token: string, secretKey?: Buffer) {
     session: null,
     secretKey,
   });
+}
+
+/** The caller a bearer token resolves to, for calling services directly. */
+export async function callerOf(db: TDb, token: string): Promise<TCaller> {
+  const caller = await resolveCaller(db, {
+    headers: new Headers({ authorization: `Bearer ${token}` }),
+    session: null,
+  });
+  if (!caller) throw new Error("no caller");
+  return caller;
 }
 
 /** The tRPC error a call is refused with (code and message, as a client sees them); throws if it succeeds. */

@@ -7,7 +7,7 @@ import {
   type TAgentSummary,
   type TDb,
 } from "@portcullis/db";
-import type { TCaller } from "../auth.ts";
+import { requireUnscoped, type TCaller } from "../auth.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import { ZAgentList, ZIssuedEnrollment, ZIssueEnrollmentInput, type TAgentDto } from "./schemas.ts";
 
@@ -40,6 +40,10 @@ export const agentService = {
 
   async issueEnrollment(db: TDb, caller: TCaller, rawInput: unknown) {
     const input = parseInput(ZIssueEnrollmentInput, rawInput);
+    requireUnscoped(
+      caller,
+      "An enrollment token (re)enrolls an agent and hands it every connection it serves, with their database passwords",
+    );
     const issued = await issueEnrollmentToken(db, input.name, input.expiresInMinutes * 60_000);
     await appendAuditEvents(db, [
       controlPlaneEvent({

@@ -9,7 +9,7 @@ import {
   type TAuditStreamSummary,
   type TDb,
 } from "@portcullis/db";
-import type { TCaller } from "../auth.ts";
+import { requireUnscoped as requireUnscopedCaller, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import { streamHostAllowed } from "./hosts.ts";
@@ -49,11 +49,7 @@ export function toAuditStreamDto(row: TAuditStreamSummary): TAuditStreamDto {
 
 /** A stream carries every connection's events: a token scoped to some may neither see nor change streams. */
 function requireUnscoped(caller: TCaller): void {
-  if (caller.connectionIds.length > 0)
-    throw new AppError(
-      "FORBIDDEN",
-      "Audit streams carry every connection's events: they need a token not scoped to connections",
-    );
+  requireUnscopedCaller(caller, "Audit streams carry every connection's events");
 }
 
 async function streamDto(db: TDb, id: string): Promise<TAuditStreamDto> {

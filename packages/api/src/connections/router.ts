@@ -17,7 +17,7 @@ export const connectionsRouter = createTRPCRouter({
   probe: adminProcedure
     .input(ZProbeConnectionInput)
     .output(ZProbeConnectionResult)
-    .mutation(({ input }) => connectionService.probe(input)),
+    .mutation(({ ctx, input }) => connectionService.probe(ctx.caller, input)),
   // Anyone with a grant: their own connections and short-lived credentials for them.
   mine: protectedProcedure
     .output(ZMyConnections)
@@ -29,7 +29,7 @@ export const connectionsRouter = createTRPCRouter({
   // What anyone signed in may ask just-in-time access to: names and environments only.
   requestable: protectedProcedure
     .output(ZConnectionList)
-    .query(({ ctx }) => policyRulesService.listConnections(ctx.db)),
+    .query(({ ctx }) => policyRulesService.listConnections(ctx.db, ctx.caller)),
   create: adminProcedure
     .input(ZCreateConnectionInput)
     .output(ZCreatedConnection)

@@ -12,7 +12,7 @@ import {
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import { agentGateway } from "../agent-link/registry.ts";
 import { AGENT_OFFLINE_AFTER_MS } from "../agents/service.ts";
-import type { TCaller } from "../auth.ts";
+import { requireUnscoped, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
@@ -45,8 +45,9 @@ async function onlineAgentAddresses(db: TDb, agentIds: string[]): Promise<Map<st
 }
 
 export const connectionService = {
-  async probe(rawInput: unknown): Promise<TProbeConnectionResult> {
+  async probe(caller: TCaller, rawInput: unknown): Promise<TProbeConnectionResult> {
     const input = parseInput(ZProbeConnectionInput, rawInput);
+    requireUnscoped(caller, "Probing a database through an agent is part of onboarding a new connection");
     const gateway = agentGateway();
     if (!gateway) throw new AppError("INTERNAL", "The agent gateway is not running in this process");
     const { agentId, scan, tlsCa, ...upstream } = input;
@@ -75,6 +76,7 @@ export const connectionService = {
 
   async create(db: TDb, caller: TCaller, secretKey: Buffer | undefined, rawInput: unknown) {
     const input = parseInput(ZCreateConnectionInput, rawInput);
+    requireUnscoped(caller, "A new connection is outside every scope a token has");
     if (!secretKey) throw new AppError("INTERNAL", "No secret key to encrypt the database password with");
     try {
       const created = await createConnection(

@@ -32,8 +32,8 @@ export const identitiesRest = {
     return identityService.revokeToken(db, caller, { tokenId });
   },
   async connections(db: TDb, request: Request) {
-    await automationCaller(db, request, ["admin", "auditor", "approver"]);
-    return { items: await policyRulesService.listConnections(db) };
+    const caller = await automationCaller(db, request, ["admin", "auditor", "approver"]);
+    return { items: await policyRulesService.listConnections(db, caller) };
   },
   async revokeGrant(db: TDb, request: Request, grantId: string) {
     const caller = await automationCaller(db, request, ["admin"]);

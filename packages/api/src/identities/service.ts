@@ -13,7 +13,7 @@ import {
   type TDb,
   type TIdentitySummary,
 } from "@portcullis/db";
-import type { TCaller } from "../auth.ts";
+import { requireUnscoped, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { mapDbErrors } from "../lib/db-errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
@@ -76,6 +76,7 @@ export const identityService = {
 
   async create(db: TDb, caller: TCaller, rawInput: unknown): Promise<TIdentityDto> {
     const input = parseInput(ZCreateIdentityInput, rawInput);
+    requireUnscoped(caller, "A new identity is not confined to any connection");
     const row = await mapDbErrors(() => createIdentity(db, caller.identity, input));
     return parseOutput(ZIdentityDto, toIdentityDto(row), "Identity");
   },
@@ -83,11 +84,7 @@ export const identityService = {
   /** Deactivation shuts an identity out of every connection: a token scoped to some cannot do it. */
   async setActive(db: TDb, caller: TCaller, rawInput: unknown): Promise<TIdentityDto> {
     const input = parseInput(ZSetIdentityActiveInput, rawInput);
-    if (caller.connectionIds.length > 0)
-      throw new AppError(
-        "FORBIDDEN",
-        "Deactivating an identity shuts it out of every connection: it needs a token not scoped to connections",
-      );
+    requireUnscoped(caller, "Deactivating an identity shuts it out of every connection");
     const row = await mapDbErrors(() => setIdentityActive(db, caller.identity, input));
     return parseOutput(ZIdentityDto, toIdentityDto(row), "Identity");
   },
@@ -117,8 +114,13 @@ export const identityService = {
     return parseOutput(ZCreatedApiToken, { ...toApiTokenDto(row), token }, "API token");
   },
 
+  /**
+   * Revoking a token ends its holder's access (and sessions) on every connection its grants reach, not only
+   * those of a scoped caller: it needs an unscoped token.
+   */
   async revokeToken(db: TDb, caller: TCaller, rawInput: unknown): Promise<TApiTokenDto> {
     const input = parseInput(ZTokenRef, rawInput);
+    requireUnscoped(caller, "Revoking a token shuts its holder out of connections beyond this token's");
     const row = await mapDbErrors(() => revokeApiToken(db, caller.identity, input.tokenId));
     return parseOutput(ZApiTokenDto, toApiTokenDto(row), "API token");
   },

@@ -22,30 +22,30 @@ const policyReader = roleProcedure("admin", "approver", "auditor");
 export const policyRouter = createTRPCRouter({
   preview: policyReader
     .input(ZPolicyPreviewInput)
-    .query(({ ctx, input }) => policyService.preview(ctx.db, input)),
+    .query(({ ctx, input }) => policyService.preview(ctx.db, ctx.caller, input)),
   simulate: policyReader
     .input(ZAccessSimulationInput)
     .output(ZAccessSimulation)
-    .query(({ ctx, input }) => accessSimulationService.simulate(ctx.db, ctx.secretKey, input)),
+    .query(({ ctx, input }) => accessSimulationService.simulate(ctx.db, ctx.caller, ctx.secretKey, input)),
   connections: policyReader
     .output(ZConnectionList)
-    .query(({ ctx }) => policyRulesService.listConnections(ctx.db)),
+    .query(({ ctx }) => policyRulesService.listConnections(ctx.db, ctx.caller)),
   rules: policyReader
     .input(ZConnectionRulesInput)
     .output(ZConnectionRules)
-    .query(({ ctx, input }) => policyRulesService.connectionRules(ctx.db, input)),
+    .query(({ ctx, input }) => policyRulesService.connectionRules(ctx.db, ctx.caller, input)),
   saveGuardrail: adminProcedure
     .input(ZSaveGuardrailInput)
     .output(ZGuardrailDto)
-    .mutation(({ ctx, input }) => policyRulesService.saveGuardrail(ctx.db, ctx.caller.identity, input)),
+    .mutation(({ ctx, input }) => policyRulesService.saveGuardrail(ctx.db, ctx.caller, input)),
   deleteGuardrail: adminProcedure
     .input(ZDeleteRuleInput)
-    .mutation(({ ctx, input }) => policyRulesService.deleteGuardrail(ctx.db, ctx.caller.identity, input)),
+    .mutation(({ ctx, input }) => policyRulesService.deleteGuardrail(ctx.db, ctx.caller, input)),
   saveMaskingRule: adminProcedure
     .input(ZSaveMaskingRuleInput)
     .output(ZMaskingRuleDto)
-    .mutation(({ ctx, input }) => policyRulesService.saveMaskingRule(ctx.db, ctx.caller.identity, input)),
+    .mutation(({ ctx, input }) => policyRulesService.saveMaskingRule(ctx.db, ctx.caller, input)),
   deleteMaskingRule: adminProcedure
     .input(ZDeleteRuleInput)
-    .mutation(({ ctx, input }) => policyRulesService.deleteMaskingRule(ctx.db, ctx.caller.identity, input)),
+    .mutation(({ ctx, input }) => policyRulesService.deleteMaskingRule(ctx.db, ctx.caller, input)),
 });

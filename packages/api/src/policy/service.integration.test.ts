@@ -3,11 +3,13 @@ import { createDb, type TDb } from "@portcullis/db";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seedApiTestStore } from "../test-support.ts";
+import type { TCaller } from "../auth.ts";
+import { callerOf, seedApiTestStore, TEST_TOKENS } from "../test-support.ts";
 import { policyService } from "./service.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
+let admin: TCaller;
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -18,6 +20,7 @@ beforeAll(async () => {
       { name: "Mask SSNs", columnPattern: "customers.ssn", detector: null, strategy: "partial" },
     ],
   });
+  admin = await callerOf(db, TEST_TOKENS.admin);
 });
 
 afterAll(async () => {
@@ -27,7 +30,7 @@ afterAll(async () => {
 
 describe("policy preview", () => {
   it("names the rule that blocks a statement", async () => {
-    const preview = await policyService.preview(db, {
+    const preview = await policyService.preview(db, admin, {
       connection: "demo",
       sql: "select 1; DROP TABLE customers",
     });
@@ -41,7 +44,7 @@ describe("policy preview", () => {
   });
 
   it("explains masking of derived values and refusals", async () => {
-    const derived = await policyService.preview(db, {
+    const derived = await policyService.preview(db, admin, {
       connection: "demo",
       sql: "select lower(ssn) from customers",
     });
@@ -49,14 +52,19 @@ describe("policy preview", () => {
       computedColumnsMasked: true,
       sensitiveColumns: ["customers.ssn"],
     });
-    const copy = await policyService.preview(db, { connection: "demo", sql: "copy customers to stdout" });
+    const copy = await policyService.preview(db, admin, {
+      connection: "demo",
+      sql: "copy customers to stdout",
+    });
     expect(copy.decision.action).toBe("block");
   });
 
   it("evaluates draft rules before they are saved", async () => {
     const sql = "select email from customers";
-    expect((await policyService.preview(db, { connection: "demo", sql })).decision.action).toBe("allow");
-    const withDraft = await policyService.preview(db, {
+    expect((await policyService.preview(db, admin, { connection: "demo", sql })).decision.action).toBe(
+      "allow",
+    );
+    const withDraft = await policyService.preview(db, admin, {
       connection: "demo",
       sql,
       draftGuardrails: [
@@ -77,13 +85,15 @@ describe("policy preview", () => {
   });
 
   it("reports unparseable text and unknown connections clearly", async () => {
-    const bad = await policyService.preview(db, { connection: "demo", sql: "selec 1" });
+    const bad = await policyService.preview(db, admin, { connection: "demo", sql: "selec 1" });
     expect(bad.parseError).toMatch(/syntax error/);
     expect(bad.decision.action).toBe("block");
-    await expect(policyService.preview(db, { connection: "nope", sql: "select 1" })).rejects.toMatchObject({
+    await expect(
+      policyService.preview(db, admin, { connection: "nope", sql: "select 1" }),
+    ).rejects.toMatchObject({
       code: "NOT_FOUND",
     });
-    await expect(policyService.preview(db, { connection: "demo", sql: "" })).rejects.toMatchObject({
+    await expect(policyService.preview(db, admin, { connection: "demo", sql: "" })).rejects.toMatchObject({
       code: "BAD_REQUEST",
     });
   });

@@ -9,6 +9,7 @@ import {
   initParser,
   statementMasking,
 } from "@portcullis/policy";
+import { coversConnection, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import { ZPolicyPreview, ZPolicyPreviewInput, type TPolicyPreview } from "./schemas.ts";
@@ -16,13 +17,15 @@ import { ZPolicyPreview, ZPolicyPreviewInput, type TPolicyPreview } from "./sche
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const policyService = {
-  async preview(db: TDb, rawInput: unknown): Promise<TPolicyPreview> {
+  async preview(db: TDb, caller: TCaller, rawInput: unknown): Promise<TPolicyPreview> {
     const input = parseInput(ZPolicyPreviewInput, rawInput);
     const connection = await getConnectionRules(
       db,
       UUID.test(input.connection) ? { id: input.connection } : { name: input.connection },
     );
-    if (!connection) throw new AppError("NOT_FOUND", `No connection named ${input.connection}`);
+    // Another connection's rules are as unknown to a scoped token as a connection that does not exist.
+    if (!connection || !coversConnection(caller, connection.id))
+      throw new AppError("NOT_FOUND", `No connection named ${input.connection}`);
     await initParser();
     const ctx = {
       environment: connection.environment,

@@ -9,6 +9,7 @@ import {
   evaluateGuardrails,
   initParser,
 } from "@portcullis/policy";
+import { coversConnection, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import { ZAccessSimulation, ZAccessSimulationInput, type TAccessSimulation } from "./schemas.ts";
@@ -21,9 +22,17 @@ const DEFAULT_STATEMENTS = [
 ];
 
 export const accessSimulationService = {
-  async simulate(db: TDb, secretKey: Buffer | undefined, rawInput: unknown): Promise<TAccessSimulation> {
+  async simulate(
+    db: TDb,
+    caller: TCaller,
+    secretKey: Buffer | undefined,
+    rawInput: unknown,
+  ): Promise<TAccessSimulation> {
     const input = parseInput(ZAccessSimulationInput, rawInput);
-    const agent = await findConnectionAgent(db, input.connectionId);
+    // Who reaches another connection is as unknown to a scoped token as a connection that does not exist.
+    const agent = coversConnection(caller, input.connectionId)
+      ? await findConnectionAgent(db, input.connectionId)
+      : null;
     if (!agent) throw new AppError("NOT_FOUND", `No connection ${input.connectionId}`);
     if (!secretKey) throw new AppError("INTERNAL", "No secret key to build the policy snapshot with");
     const snapshot = await buildPolicySnapshot(db, agent.agentId, { secretKey });

@@ -121,16 +121,25 @@ export async function listConnectionRules(
   return { connection, guardrails: guardrails.map(asGuardrail), maskingRules };
 }
 
+/**
+ * Called, inside the change's transaction, with the scope of the rule as stored (when it exists) and as it
+ * will be: throws to refuse the change (a caller whose token does not reach that scope).
+ */
+export type TMayChangeRule = (scope: { connectionId: string | null; environment: string | null }) => void;
+
 export async function saveGuardrail(
   db: TDb,
   actor: TAdminActor,
   input: { id?: string; scope: TRuleScope; fields: TGuardrailFields },
+  mayChange: TMayChangeRule = () => undefined,
 ): Promise<TGuardrailRow> {
   return db.$transaction(async (tx) => {
     const before = input.id
       ? await tx.guardrail.findUnique({ where: { id: input.id }, select: guardrailSelect })
       : null;
     if (input.id && !before) throw new RuleNotFoundError("guardrail", input.id);
+    if (before) mayChange(before);
+    mayChange(scopeColumns(input.scope));
     const data = {
       ...scopeColumns(input.scope),
       ...input.fields,
@@ -151,10 +160,16 @@ export async function saveGuardrail(
   });
 }
 
-export async function deleteGuardrail(db: TDb, actor: TAdminActor, id: string): Promise<void> {
+export async function deleteGuardrail(
+  db: TDb,
+  actor: TAdminActor,
+  id: string,
+  mayChange: TMayChangeRule = () => undefined,
+): Promise<void> {
   await db.$transaction(async (tx) => {
     const before = await tx.guardrail.findUnique({ where: { id }, select: guardrailSelect });
     if (!before) throw new RuleNotFoundError("guardrail", id);
+    mayChange(before);
     await tx.guardrail.delete({ where: { id } });
     await recordChange(tx, actor, {
       kind: "guardrail",
@@ -171,12 +186,15 @@ export async function saveMaskingRule(
   db: TDb,
   actor: TAdminActor,
   input: { id?: string; scope: TRuleScope; fields: TMaskingRuleFields },
+  mayChange: TMayChangeRule = () => undefined,
 ): Promise<TMaskingRuleRow> {
   return db.$transaction(async (tx) => {
     const before = input.id
       ? await tx.maskingRule.findUnique({ where: { id: input.id }, select: maskingRuleSelect })
       : null;
     if (input.id && !before) throw new RuleNotFoundError("masking rule", input.id);
+    if (before) mayChange(before);
+    mayChange(scopeColumns(input.scope));
     const data = { ...scopeColumns(input.scope), ...input.fields };
     const after = before
       ? await tx.maskingRule.update({ where: { id: before.id }, data, select: maskingRuleSelect })
@@ -193,10 +211,16 @@ export async function saveMaskingRule(
   });
 }
 
-export async function deleteMaskingRule(db: TDb, actor: TAdminActor, id: string): Promise<void> {
+export async function deleteMaskingRule(
+  db: TDb,
+  actor: TAdminActor,
+  id: string,
+  mayChange: TMayChangeRule = () => undefined,
+): Promise<void> {
   await db.$transaction(async (tx) => {
     const before = await tx.maskingRule.findUnique({ where: { id }, select: maskingRuleSelect });
     if (!before) throw new RuleNotFoundError("masking rule", id);
+    mayChange(before);
     await tx.maskingRule.delete({ where: { id } });
     await recordChange(tx, actor, {
       kind: "masking rule",
