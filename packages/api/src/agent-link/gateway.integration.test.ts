@@ -28,6 +28,7 @@ import {
   decideApproval,
   encryptSecret,
   issueEnrollmentToken,
+  listLiveSessions,
   publishSignal,
   verifyAuditChain,
   type TDb,
@@ -422,6 +423,101 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     for (let i = 0; i < 12; i++) ws.send(`not json ${i}`);
     const [code] = (await closed) as [number];
     expect(code).toBe(4002);
+  });
+
+  it("stores only the event types agents record, about the connections this agent serves; rejects the rest by id", async () => {
+    const other = await issueEnrollmentToken(db, "edge-agent-other");
+    const elsewhere = await db.connection.create({
+      data: {
+        name: "elsewhere",
+        environment: "production",
+        agentId: other.agent.id,
+        host: "127.0.0.1",
+        port: 5432,
+        database: "x",
+        username: "app",
+      },
+    });
+    const { credential } = JSON.parse(await readFile(join(workDir, "credential.json"), "utf8"));
+    const { ws, messages } = await rawClient(credential);
+    const own = wireAuditEvent("SELECT 'own'", { connectionId });
+    const failedLogin = wireAuditEvent("", { type: "auth_failure", connectionId: null, statement: null });
+    const forgedAdminChange = wireAuditEvent("DROP TABLE customers", {
+      type: "admin_change",
+      actorName: "admin@demo.local",
+      decision: "approved",
+      message: "revoked all grants (forged)",
+    });
+    const forgedApproval = wireAuditEvent("DELETE FROM orders", { type: "approval", connectionId });
+    const foreign = wireAuditEvent("SELECT 'not mine'", {
+      connectionId: elsewhere.id,
+      connectionName: "elsewhere",
+    });
+    ws.send(
+      encodeMessage({
+        v: PROTOCOL_VERSION,
+        type: "events",
+        events: [own, forgedAdminChange, failedLogin, foreign, forgedApproval],
+      }),
+    );
+    await waitFor(
+      "ack and reject",
+      () => messages.some((m) => m.type === "events.ack") && messages.some((m) => m.type === "events.reject"),
+    );
+    expect(messages.find((m) => m.type === "events.ack")).toMatchObject({ ids: [own.id, failedLogin.id] });
+    expect(messages.find((m) => m.type === "events.reject")).toMatchObject({
+      ids: [forgedAdminChange.id, foreign.id, forgedApproval.id],
+    });
+    const stored = await storedIdCounts(
+      [own, failedLogin, forgedAdminChange, foreign, forgedApproval].map((e) => e.id),
+    );
+    expect([...stored.keys()].sort()).toEqual([own.id, failedLogin.id].sort());
+    sentIds.push(own.id, failedLogin.id);
+
+    // A connection given to this agent after the link opened is served at once.
+    const added = await db.connection.create({
+      data: {
+        name: "added",
+        environment: "staging",
+        agentId,
+        host: "h",
+        port: 5432,
+        database: "x",
+        username: "u",
+      },
+    });
+    const onAdded = wireAuditEvent("SELECT 'added'", { connectionId: added.id, connectionName: "added" });
+    ws.send(encodeMessage({ v: PROTOCOL_VERSION, type: "events", events: [onAdded] }));
+    await waitFor("ack", () => messages.some((m) => m.type === "events.ack" && m.ids.includes(onAdded.id)));
+    sentIds.push(onAdded.id);
+
+    // Live sessions an agent reports for a connection it does not serve are not believed.
+    const session = (id: string, name: string) => ({
+      sessionId: randomUUID(),
+      identityName: "dev@demo.local",
+      identityKind: "human",
+      connectionId: id,
+      connectionName: name,
+      environment: "production",
+      clientAddr: "127.0.0.1",
+      applicationName: "psql",
+      startedAt: new Date().toISOString(),
+    });
+    const mine = session(connectionId, "demo");
+    const notMine = session(elsewhere.id, "elsewhere");
+    ws.send(
+      encodeMessage({
+        v: PROTOCOL_VERSION,
+        type: "heartbeat",
+        activeSessions: 2,
+        spooled: 0,
+        sessions: [mine, notMine],
+      }),
+    );
+    await waitFor("heartbeat recorded", async () => (await listLiveSessions(db)).length > 0);
+    expect((await listLiveSessions(db)).map((s) => s.sessionId)).toEqual([mine.sessionId]);
+    ws.close();
+    await db.connection.delete({ where: { id: elsewhere.id } });
   });
 
   it("keeps one live link per agent: a newer link replaces the older", async () => {

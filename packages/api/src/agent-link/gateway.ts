@@ -24,6 +24,7 @@ import {
   findConnectionAgent,
   buildPolicySnapshot,
   getPolicyRevision,
+  listAgentConnectionIds,
   recordAgentHeartbeat,
   type TDb,
 } from "@portcullis/db";
@@ -38,7 +39,7 @@ import {
   type TReplicaRelayOptions,
 } from "./replica-relay.ts";
 import { SerialQueue } from "./serial-queue.ts";
-import { salvageEventsFrame, toNewAuditEvent } from "./wire-events.ts";
+import { salvageEventsFrame, screenAgentEvents, toNewAuditEvent } from "./wire-events.ts";
 
 export interface TAgentGatewayOptions {
   db: TDb;
@@ -97,6 +98,8 @@ const INVALID_FRAME_WINDOW_MS = 60_000;
 const MAX_PENDING_AUTH = 64;
 /** Per link: event frames accepted but not yet stored. Past it, reading from the socket pauses (TCP backpressure). */
 const MAX_EVENT_FRAMES_IN_PROGRESS = 8;
+/** How long a link trusts its list of the connections its agent serves (a connection moved away: this late). */
+const SERVED_CONNECTIONS_TTL_MS = 30_000;
 
 interface TLink {
   ws: WebSocket;
@@ -116,6 +119,8 @@ interface TLink {
   policyPush: Promise<void>;
   /** The last snapshot could not be built: the next poll tries again even without a revision change. */
   policyStale: boolean;
+  /** The connections the agent serves, as last read (see servedConnections). */
+  served?: { ids: ReadonlySet<string>; at: number };
   log: Logger;
 }
 
@@ -372,6 +377,28 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     link.eventFramesInProgress += 1;
     if (link.eventFramesInProgress >= MAX_EVENT_FRAMES_IN_PROGRESS) link.ws.pause();
     try {
+      // Only event types agents record, and only about connections this agent serves.
+      const screened = screenAgentEvents(
+        events,
+        await servedConnections(
+          link,
+          events.map((e) => e.connectionId),
+        ),
+      );
+      if (screened.rejectedIds.length > 0) {
+        link.log.warn(
+          { rejected: screened.rejectedIds, reason: screened.reason },
+          "rejected audit events the agent may not record",
+        );
+        send(link, {
+          v: PROTOCOL_VERSION,
+          type: "events.reject",
+          ids: screened.rejectedIds,
+          reason: screened.reason,
+        });
+      }
+      events = screened.accepted;
+      if (events.length === 0) return;
       const rows = events.map((e) => toNewAuditEvent(e, link.agentId));
       const result = await appendQueue.run(() => appendAuditEvents(db, rows));
       link.log.info(
@@ -391,6 +418,24 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       link.eventFramesInProgress -= 1;
       if (link.ws.isPaused && link.eventFramesInProgress < MAX_EVENT_FRAMES_IN_PROGRESS) link.ws.resume();
     }
+  }
+
+  /**
+   * The connections the link's agent serves, read again when older than SERVED_CONNECTIONS_TTL_MS or when
+   * one of `named` is not among them (a connection created since): a new connection's events are never
+   * refused for a stale list, and one moved to another agent is refused within the TTL.
+   */
+  async function servedConnections(link: TLink, named: (string | null)[]): Promise<ReadonlySet<string>> {
+    const cached = link.served;
+    if (
+      cached &&
+      Date.now() - cached.at < SERVED_CONNECTIONS_TTL_MS &&
+      named.every((id) => id === null || cached.ids.has(id))
+    )
+      return cached.ids;
+    const ids = new Set(await listAgentConnectionIds(db, link.agentId));
+    link.served = { ids, at: Date.now() };
+    return ids;
   }
 
   function invalidFrame(link: TLink, error: string): void {

@@ -45,6 +45,42 @@ export function salvageEventsFrame(raw: string): TSalvagedEvents | null {
 }
 
 /**
+ * The event types an agent records (apps/agent: statements, its sessions, failed logins). The others
+ * (admin_change, approval, grant) are the control plane's own record: an agent may not write them.
+ */
+export const AGENT_EVENT_TYPES: ReadonlySet<TAuditEvent["type"]> = new Set([
+  "statement",
+  "session_start",
+  "session_end",
+  "auth_failure",
+]);
+
+/**
+ * Sorts an agent's events into those it may store and those it may not: a type only the control plane
+ * records, or a connection the agent does not serve (null is fine: a failed login names none). The refused
+ * are rejected by id, so they neither land in the audit trail nor block the agent's spool.
+ */
+export function screenAgentEvents(
+  events: TAuditEvent[],
+  servedConnectionIds: ReadonlySet<string>,
+): { accepted: TAuditEvent[]; rejectedIds: string[]; reason: string } {
+  const accepted: TAuditEvent[] = [];
+  const rejectedIds: string[] = [];
+  const reasons = new Set<string>();
+  for (const event of events) {
+    if (!AGENT_EVENT_TYPES.has(event.type)) reasons.add(`an agent may not record ${event.type} events`);
+    else if (event.connectionId !== null && !servedConnectionIds.has(event.connectionId))
+      reasons.add(`this agent does not serve connection ${event.connectionId}`);
+    else {
+      accepted.push(event);
+      continue;
+    }
+    rejectedIds.push(event.id);
+  }
+  return { accepted, rejectedIds, reason: [...reasons].slice(0, 5).join("; ").slice(0, 1000) };
+}
+
+/**
  * audit_events.row_count is a Postgres integer: a larger count (a bulk COPY) would fail the whole batch's
  * insert, and the agent would resend it forever. It is stored at the maximum, and exactly in `details`.
  */

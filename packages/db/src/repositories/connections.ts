@@ -118,6 +118,12 @@ export async function createConnection(
   });
 }
 
+/** The connections an agent serves: the only ones its audit events and live sessions may name. */
+export async function listAgentConnectionIds(db: TDb, agentId: string): Promise<string[]> {
+  const rows = await db.connection.findMany({ where: { agentId }, select: { id: true } });
+  return rows.map((r) => r.id);
+}
+
 /** The agent that serves a connection, for building that agent's snapshot. */
 export async function findConnectionAgent(
   db: TDb,

@@ -41,7 +41,8 @@ export interface TLiveSessionRow {
 }
 
 /**
- * Live sessions, newest first; only those on `connectionIds` when given (a scoped caller). Sessions an admin
+ * Live sessions, newest first, each on a connection its agent serves; only those on `connectionIds` when
+ * given (a scoped caller). Sessions an admin
  * ended are left out at once (the agent's next heartbeat would drop them anyway), unless `includeEnded`.
  */
 export async function listLiveSessions(
@@ -57,6 +58,8 @@ export async function listLiveSessions(
       "sessionId" uuid, "identityName" text, "identityKind" text, "connectionId" text, "connectionName" text,
       environment text, "clientAddr" text, "applicationName" text, "startedAt" timestamptz)
     WHERE a.last_heartbeat_at > now() - make_interval(secs => ${AGENT_ONLINE_WITHIN_S})
+      -- An agent reports sessions of the connections it serves; others it names are not believed.
+      AND EXISTS (SELECT 1 FROM connections c WHERE c.id::text = s."connectionId" AND c.agent_id = a.id)
       AND (${filter.includeEnded ?? false}
            OR NOT EXISTS (SELECT 1 FROM session_terminations t WHERE t.session_id = s."sessionId"))
       AND (${filter.sessionId ?? null}::uuid IS NULL OR s."sessionId" = ${filter.sessionId ?? null}::uuid)
