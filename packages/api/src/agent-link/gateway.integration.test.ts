@@ -520,6 +520,49 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     await db.connection.delete({ where: { id: elsewhere.id } });
   });
 
+  it("stores text Postgres cannot hold (half an emoji, NUL) as U+FFFD, so one such event does not jam the spool", async () => {
+    const issued = await issueEnrollmentToken(db, "edge-agent-emoji");
+    const dir = await mkdtemp(join(workDir, "emoji-"));
+    const spool = await AuditSpool.open(join(dir, "spool"));
+    const link = new ControlPlaneLink(
+      linkOptions(spool, {
+        enrollmentToken: issued.token,
+        credentialFile: join(dir, "credential.json"),
+        policyCacheFile: join(dir, "policy-cache.json"),
+      }),
+    );
+    link.start();
+    try {
+      await waitFor("link", () => link.connected);
+      // What the proxy does with a long statement: .slice(0, 100_000) on UTF-16 units, here inside an emoji.
+      const cut = `SELECT 1 -- ${"x".repeat(100_000 - 13)}😀 tail`.slice(0, 100_000);
+      const halfEmoji = wireAuditEvent(cut);
+      const nul = wireAuditEvent("SELECT 'a\u0000b'", { applicationName: "app\u0000" });
+      const after = Array.from({ length: 5 }, (_, i) => wireAuditEvent(`SELECT ${i} /* after */`));
+      const all = [halfEmoji, nul, ...after];
+      for (const event of all) spool.append(event);
+      await waitFor(
+        "every event stored",
+        async () => (await storedIdCounts(all.map((e) => e.id))).size === all.length,
+      );
+      await waitFor("spool drained", () => spool.size === 0);
+      const stored = await db.auditEvent.findMany({
+        where: { id: { in: [halfEmoji.id, nul.id] } },
+        select: { id: true, statement: true, applicationName: true },
+      });
+      const byId = new Map(stored.map((r) => [r.id, r]));
+      expect(byId.get(halfEmoji.id)?.statement).toBe(`${cut.slice(0, -1)}\uFFFD`);
+      expect(byId.get(nul.id)).toMatchObject({
+        statement: "SELECT 'a\uFFFDb'",
+        applicationName: "app\uFFFD",
+      });
+      expect((await verifyAuditChain(db)).ok).toBe(true);
+    } finally {
+      await link.stop();
+      await spool.close();
+    }
+  }, 30_000);
+
   it("keeps one live link per agent: a newer link replaces the older", async () => {
     const { credential } = JSON.parse(await readFile(join(workDir, "credential.json"), "utf8"));
     const first = await rawClient(credential);

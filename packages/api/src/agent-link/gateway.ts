@@ -17,7 +17,7 @@ import {
   type TUpstreamTargetSpec,
 } from "@portcullis/agent-protocol";
 import {
-  appendAuditEvents,
+  appendAuditEventsOrRefuse,
   approvalRequirement,
   authenticateAgentBearer,
   createApproval,
@@ -400,11 +400,21 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       events = screened.accepted;
       if (events.length === 0) return;
       const rows = events.map((e) => toNewAuditEvent(e, link.agentId));
-      const result = await appendQueue.run(() => appendAuditEvents(db, rows));
+      const result = await appendQueue.run(() => appendAuditEventsOrRefuse(db, rows));
       link.log.info(
         { inserted: result.inserted.length, duplicates: result.duplicates.length },
         "audit events stored, ack sent",
       );
+      if (result.refused.length > 0) {
+        // Dropped by the agent: the store will never take them, and they must not block its spool.
+        link.log.error({ rejected: result.refused }, "the audit store refused events; rejected them");
+        send(link, {
+          v: PROTOCOL_VERSION,
+          type: "events.reject",
+          ids: result.refused,
+          reason: "the audit store refused a value of the event",
+        });
+      }
       send(link, {
         v: PROTOCOL_VERSION,
         type: "events.ack",

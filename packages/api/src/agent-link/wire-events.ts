@@ -86,8 +86,33 @@ export function screenAgentEvents(
  */
 export const MAX_STORED_ROW_COUNT = 2_147_483_647;
 
+/** A UTF-16 surrogate not part of a pair (in a `u` regex, a pair is one code point and does not match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const LONE_SURROGATES = /[\uD800-\uDFFF]/gu;
+
 /**
- * Wire event -> audit row. The agent id comes from the authenticated link, never from the event.
+ * Text Postgres can store: a lone surrogate (a statement cut inside an emoji) or a NUL character makes it
+ * refuse the whole batch's insert, so both become U+FFFD. Done before hashing, so the stored row is the
+ * hashed one. Strings that need nothing (nearly all) are returned as they are, after one scan each.
+ */
+export function storableText(text: string): string {
+  const nul = text.includes("\u0000");
+  if (!nul && !LONE_SURROGATE.test(text)) return text;
+  const paired = text.replace(LONE_SURROGATES, "\uFFFD");
+  return nul ? paired.replaceAll("\u0000", "\uFFFD") : paired;
+}
+
+function storableOrNull(text: string | null): string | null {
+  return text === null ? null : storableText(text);
+}
+
+function storableList(texts: string[]): string[] {
+  return texts.length === 0 ? texts : texts.map(storableText);
+}
+
+/**
+ * Wire event -> audit row. The agent id comes from the authenticated link, never from the event. Text is
+ * made storable (storableText): one event of an agent must not be able to keep its others out of the store.
  * Field by field rather than a spread: a wide object made by spreading has no fast shape, and reading it
  * while hashing and serialising cost more than building it this way (measured over parsed frames).
  */
@@ -97,28 +122,28 @@ export function toNewAuditEvent(event: TAuditEvent, agentId: string): TNewAuditE
     occurredAt: new Date(event.occurredAt),
     type: event.type,
     actorId: event.actorId,
-    actorName: event.actorName,
-    actorKind: event.actorKind,
+    actorName: storableText(event.actorName),
+    actorKind: storableText(event.actorKind),
     connectionId: event.connectionId,
-    connectionName: event.connectionName,
-    environment: event.environment,
+    connectionName: storableOrNull(event.connectionName),
+    environment: storableOrNull(event.environment),
     agentId,
     sessionId: event.sessionId,
-    clientAddr: event.clientAddr,
-    applicationName: event.applicationName,
-    statement: event.statement,
-    fingerprint: event.fingerprint,
-    statementClass: event.statementClass,
+    clientAddr: storableOrNull(event.clientAddr),
+    applicationName: storableOrNull(event.applicationName),
+    statement: storableOrNull(event.statement),
+    fingerprint: storableOrNull(event.fingerprint),
+    statementClass: storableOrNull(event.statementClass),
     decision: event.decision,
-    ruleId: event.ruleId,
-    ruleName: event.ruleName,
-    message: event.message,
-    tables: event.tables,
-    columns: event.columns,
-    maskedColumns: event.maskedColumns,
+    ruleId: storableOrNull(event.ruleId),
+    ruleName: storableOrNull(event.ruleName),
+    message: storableOrNull(event.message),
+    tables: storableList(event.tables),
+    columns: storableList(event.columns),
+    maskedColumns: storableList(event.maskedColumns),
     rowCount: event.rowCount === null ? null : Math.min(event.rowCount, MAX_STORED_ROW_COUNT),
     durationMs: event.durationMs,
-    error: event.error,
+    error: storableOrNull(event.error),
     details:
       event.rowCount !== null && event.rowCount > MAX_STORED_ROW_COUNT ? { rowCount: event.rowCount } : null,
   };

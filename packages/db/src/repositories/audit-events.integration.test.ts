@@ -5,6 +5,7 @@ import { createTestDatabase, newAuditEvent } from "../test-support.ts";
 import {
   appendAuditEvents,
   appendAuditEventsIn,
+  appendAuditEventsOrRefuse,
   auditEventSelect,
   listAuditEvents,
   verifyAuditChain,
@@ -146,5 +147,37 @@ describe("audit events", () => {
     ]);
     await other.$disconnect();
     await fresh.drop();
+  });
+});
+
+// Last: the other tests count the events stored (and break the chain on purpose).
+describe("audit events from outside the control plane", () => {
+  it("stores a batch Postgres refuses one value of event by event, refusing only that event", async () => {
+    // Postgres refuses NUL and a lone surrogate in text: either fails a batch's insert whole.
+    const before = make("SELECT 'before'");
+    const nul = make("SELECT 'a\u0000b'");
+    const halfEmoji = make(`SELECT '${"😀".slice(0, 1)}'`);
+    const after = make("SELECT 'after'");
+    const batch = [before, nul, halfEmoji, after];
+    await expect(appendAuditEvents(db, batch)).rejects.toThrow();
+    const result = await appendAuditEventsOrRefuse(db, batch);
+    expect(result).toEqual({
+      inserted: [before.id, after.id],
+      duplicates: [],
+      refused: [nul.id, halfEmoji.id],
+    });
+    expect(await db.auditEvent.count({ where: { id: { in: batch.map((e) => e.id) } } })).toBe(2);
+    // Redelivered, the stored ones are duplicates and the others refused again; a good batch is one insert.
+    expect(await appendAuditEventsOrRefuse(db, batch)).toEqual({
+      inserted: [],
+      duplicates: [before.id, after.id],
+      refused: [nul.id, halfEmoji.id],
+    });
+    const next = make("SELECT 'next'");
+    expect(await appendAuditEventsOrRefuse(db, [next])).toEqual({
+      inserted: [next.id],
+      duplicates: [],
+      refused: [],
+    });
   });
 });

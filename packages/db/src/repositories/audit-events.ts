@@ -165,6 +165,42 @@ export async function appendAuditEvents(db: TDb, events: TNewAuditEvent[]): Prom
   }
 }
 
+/** SQLSTATE class 22 (data exception): Postgres refused a value (text it cannot store, out of range, ...). */
+function isDataException(error: unknown): boolean {
+  const e = error as { code?: unknown; meta?: { code?: unknown } } | null;
+  const code = typeof e?.code === "string" && /^\d/.test(e.code) ? e.code : e?.meta?.code;
+  return typeof code === "string" && code.startsWith("22");
+}
+
+/**
+ * appendAuditEvents for events from outside the control plane (an agent's batch). When Postgres refuses a
+ * value in the batch, the whole insert fails: the events are then stored one at a time and those it refuses
+ * are returned in `refused`, so one event nobody can store does not keep the others out (the agent would
+ * resend the same batch forever). Any other failure (the store being down) is thrown as before.
+ */
+export async function appendAuditEventsOrRefuse(
+  db: TDb,
+  events: TNewAuditEvent[],
+): Promise<TAppendResult & { refused: string[] }> {
+  try {
+    return { ...(await appendAuditEvents(db, events)), refused: [] };
+  } catch (error) {
+    if (!isDataException(error)) throw error;
+  }
+  const result: TAppendResult & { refused: string[] } = { inserted: [], duplicates: [], refused: [] };
+  for (const event of events) {
+    try {
+      const one = await appendAuditEvents(db, [event]);
+      result.inserted.push(...one.inserted);
+      result.duplicates.push(...one.duplicates);
+    } catch (error) {
+      if (!isDataException(error)) throw error;
+      result.refused.push(event.id);
+    }
+  }
+  return result;
+}
+
 /** appendAuditEvents inside the caller's transaction: a change and its audit record commit together. */
 export async function appendAuditEventsIn(
   tx: Prisma.TransactionClient,
