@@ -1,6 +1,7 @@
 import { wireAuditEvent } from "@portcullis/agent/src/link/test-events.ts";
 import { describe, expect, it } from "vitest";
-import { MAX_STORED_ROW_COUNT, storableText, toNewAuditEvent } from "./wire-events.ts";
+import { storableText } from "../lib/text.ts";
+import { MAX_STORED_ROW_COUNT, toNewAuditEvent } from "./wire-events.ts";
 
 const AGENT_ID = "00000000-0000-4000-8000-0000000000a1";
 

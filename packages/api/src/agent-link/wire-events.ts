@@ -3,6 +3,7 @@
 // agent's spool (it would resend the same batch forever).
 import { PROTOCOL_VERSION, ZAuditEvent, type TAuditEvent } from "@portcullis/agent-protocol";
 import type { TNewAuditEvent } from "@portcullis/db";
+import { storableText } from "../lib/text.ts";
 
 export const MAX_EVENTS_PER_FRAME = 500;
 
@@ -85,22 +86,6 @@ export function screenAgentEvents(
  * insert, and the agent would resend it forever. It is stored at the maximum, and exactly in `details`.
  */
 export const MAX_STORED_ROW_COUNT = 2_147_483_647;
-
-/** A UTF-16 surrogate not part of a pair (in a `u` regex, a pair is one code point and does not match). */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-const LONE_SURROGATES = /[\uD800-\uDFFF]/gu;
-
-/**
- * Text Postgres can store: a lone surrogate (a statement cut inside an emoji) or a NUL character makes it
- * refuse the whole batch's insert, so both become U+FFFD. Done before hashing, so the stored row is the
- * hashed one. Strings that need nothing (nearly all) are returned as they are, after one scan each.
- */
-export function storableText(text: string): string {
-  const nul = text.includes("\u0000");
-  if (!nul && !LONE_SURROGATE.test(text)) return text;
-  const paired = text.replace(LONE_SURROGATES, "\uFFFD");
-  return nul ? paired.replaceAll("\u0000", "\uFFFD") : paired;
-}
 
 function storableOrNull(text: string | null): string | null {
   return text === null ? null : storableText(text);

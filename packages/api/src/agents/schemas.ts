@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ZText } from "../lib/text.ts";
 
 export const ZAgentDto = z.object({
   id: z.string(),
@@ -18,9 +19,7 @@ export const ZAgentList = z.array(ZAgentDto);
 export const ZIssueEnrollmentInput = z
   .object({
     /** An existing agent (re-enrollment, e.g. a replaced host) or a new one. */
-    name: z
-      .string()
-      .trim()
+    name: ZText.trim()
       .min(1)
       .max(63)
       .regex(/^[a-z0-9][a-z0-9._-]*$/, "lower-case letters, digits, '.', '_' and '-'"),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ZText } from "../lib/text.ts";
 
 export const ZApprovalStatus = z.enum(["pending", "approved", "denied", "expired", "cancelled"]);
 
@@ -45,7 +46,7 @@ export const ZDecideInput = z
   .object({
     id: z.uuid(),
     /** Shown to the requester (a denial's reason reaches their client's error message). */
-    reason: z.string().trim().max(1000).default(""),
+    reason: ZText.trim().max(1000).default(""),
   })
   .strict();
 
@@ -60,7 +61,7 @@ export const ZCreateAccessRequestInput = z
       .int()
       .min(5)
       .max(7 * 24 * 3600),
-    reason: z.string().trim().min(3).max(1000),
+    reason: ZText.trim().min(3).max(1000),
   })
   .strict();
 

@@ -1,12 +1,11 @@
 import { z } from "zod";
+import { ZText } from "../lib/text.ts";
 
 export const ZAuditStreamFormat = z.enum(["jsonl", "ocsf"]);
 
 export const ZCreateAuditStreamInput = z.object({
   // Sent as the X-Portcullis-Stream header: ASCII only.
-  name: z
-    .string()
-    .trim()
+  name: ZText.trim()
     .min(1)
     .max(60)
     .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, "letters, digits, spaces, '.', '_' and '-'"),
@@ -19,13 +18,11 @@ export const ZCreateAuditStreamInput = z.object({
     }),
   format: ZAuditStreamFormat,
   /** Only events of these environments; empty for all. */
-  environments: z.array(z.string().trim().min(1).max(50)).max(20).default([]),
+  environments: z.array(ZText.trim().min(1).max(50)).max(20).default([]),
   /** Receivers check `X-Portcullis-Signature` with it, as for approval webhooks. */
-  signingSecret: z.string().min(16).max(200).optional(),
+  signingSecret: ZText.min(16).max(200).optional(),
   /** Sent as the Authorization header (e.g. `Splunk <token>`, `Bearer <token>`). Printable ASCII only. */
-  authorization: z
-    .string()
-    .max(2000)
+  authorization: ZText.max(2000)
     .regex(/^[\x20-\x7e]+$/, "must be printable ASCII on one line")
     .optional(),
   startFrom: z.enum(["now", "beginning"]).default("now"),

@@ -1,7 +1,8 @@
 import { ZDecision, ZIdentityKind } from "@portcullis/agent-protocol";
 import { z } from "zod";
+import { ZText } from "../lib/text.ts";
 
-const optionalText = (max: number) => z.string().trim().min(1).max(max).optional();
+const optionalText = (max: number) => ZText.trim().min(1).max(max).optional();
 
 const optionalInstant = z.iso
   .datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z" })
@@ -44,7 +45,7 @@ export const AUDIT_PAGE_MAX = 500;
 // Coerced because the REST edge hands over query-string values.
 const limit = z.coerce.number().int().min(1).max(AUDIT_PAGE_MAX).default(AUDIT_PAGE_DEFAULT);
 /** Opaque, from a previous page's nextCursor. */
-const cursor = z.string().min(1).max(200).nullish();
+const cursor = ZText.min(1).max(200).nullish();
 
 export const ZAuditEventListInput = z.object({ filter: ZAuditEventFilter.default({}), limit, cursor });
 export type TAuditEventListInput = z.input<typeof ZAuditEventListInput>;
@@ -55,7 +56,7 @@ export const ZAuditEventQuery = ZAuditEventFilterShape.extend({ limit, cursor })
 /** What clients see of an audit event: JSON-safe (ISO times, seq as a string), no storage internals. */
 export const ZAuditEventDto = z.object({
   id: z.string(),
-  seq: z.string().regex(/^\d+$/),
+  seq: ZText.regex(/^\d+$/),
   occurredAt: z.iso.datetime(),
   type: z.string(),
   actorId: z.string().nullable(),

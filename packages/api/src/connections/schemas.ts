@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { MAX_CA_BUNDLE_CHARS } from "@portcullis/agent-protocol";
 import { z } from "zod";
+import { ZText } from "../lib/text.ts";
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -8,9 +9,7 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
  * One or more PEM certificates, each of which must parse. A private key pasted by mistake is refused
  * outright: the field is stored and shown as public data.
  */
-const ZCaBundle = z
-  .string()
-  .trim()
+const ZCaBundle = ZText.trim()
   .max(MAX_CA_BUNDLE_CHARS)
   .superRefine((pem, ctx) => {
     if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
@@ -39,12 +38,12 @@ const ZCaBundle = z
 
 const ZTarget = {
   agentId: z.uuid(),
-  host: z.string().trim().min(1).max(255),
+  host: ZText.trim().min(1).max(255),
   port: z.number().int().min(1).max(65_535),
-  database: z.string().trim().min(1).max(63),
-  username: z.string().trim().min(1).max(63),
+  database: ZText.trim().min(1).max(63),
+  username: ZText.trim().min(1).max(63),
   /** Sent to the agent that will use it; stored encrypted; never sent back to a browser. */
-  password: z.string().max(1000).nullable(),
+  password: ZText.max(1000).nullable(),
   tlsMode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("disable"),
   /** The CA that signs the database's certificate, for verify-ca / verify-full; null: the agent's system store. */
   tlsCa: ZCaBundle.nullable().default(null),
@@ -89,23 +88,18 @@ export const ZCreateConnectionInput = z
   .object({
     ...ZTarget,
     /** What clients pass as the database name. */
-    name: z
-      .string()
-      .trim()
+    name: ZText.trim()
       .min(1)
       .max(63)
       .regex(/^[a-z0-9][a-z0-9_-]*$/, "lower-case letters, digits, '_' and '-'"),
-    environment: z.string().trim().min(1).max(50),
+    environment: ZText.trim().min(1).max(50),
     /** Start from the production baseline guardrails (recommended for production and staging). */
     applyBaseline: z.boolean(),
     maskingRules: z
       .array(
         z.object({
-          name: z.string().trim().min(1).max(200),
-          columnPattern: z
-            .string()
-            .trim()
-            .regex(/^([\w$*]+\.){1,2}[\w$*]+$/),
+          name: ZText.trim().min(1).max(200),
+          columnPattern: ZText.trim().regex(/^([\w$*]+\.){1,2}[\w$*]+$/),
           strategy: z.enum(["redact", "partial", "hash", "null", "format_preserving"]),
         }),
       )
@@ -113,7 +107,7 @@ export const ZCreateConnectionInput = z
       .default([]),
     grantIdentityIds: z.array(z.uuid()).max(500).default([]),
     /** Groups whose members may connect, as the identity provider names them. */
-    grantGroups: z.array(z.string().trim().min(1).max(200)).max(50).default([]),
+    grantGroups: z.array(ZText.trim().min(1).max(200)).max(50).default([]),
   })
   .strict()
   .superRefine(caNeedsVerification);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ZText } from "../lib/text.ts";
 
 const ZRole = z.enum(["admin", "approver", "member", "auditor"]);
 
@@ -26,14 +27,12 @@ export const ZSetIdentityActiveInput = z.object({
 /** People arrive by signing in; services and AI agents are created for the tokens they connect with. */
 export const ZCreateIdentityInput = z
   .object({
-    name: z
-      .string()
-      .trim()
+    name: ZText.trim()
       .min(1)
       .max(63)
       // It is the Postgres user name clients pass: keep it to what every driver puts in a URL unescaped.
       .regex(/^[a-z0-9][a-z0-9._@-]*$/, "lower-case letters, digits, '.', '_', '@' and '-'"),
-    displayName: z.string().trim().min(1).max(200),
+    displayName: ZText.trim().min(1).max(200),
     kind: z.enum(["service", "ai_agent"]),
     roles: z.array(ZRole).max(4).default(["member"]),
   })
@@ -58,7 +57,7 @@ export const ZIdentityRef = z.object({ identityId: z.uuid() }).strict();
 export const ZCreateApiTokenInput = z
   .object({
     identityId: z.uuid(),
-    name: z.string().trim().min(1).max(100),
+    name: ZText.trim().min(1).max(100),
     /** Connections the token may reach; empty: every connection the identity is granted. */
     connectionIds: z.array(z.uuid()).max(100).default([]),
     /** Every token expires: 90 days unless asked otherwise, at most a year. */
@@ -82,9 +81,9 @@ export const ZGrantInput = z
     /** The identity granted; or give `group`. */
     identityId: z.uuid().optional(),
     /** Every member of this group (as the identity provider names it, e.g. an OIDC groups claim value). */
-    group: z.string().trim().min(1).max(200).optional(),
+    group: ZText.trim().min(1).max(200).optional(),
     connectionId: z.uuid(),
-    reason: z.string().trim().max(500).default(""),
+    reason: ZText.trim().max(500).default(""),
     expiresAt: z.iso.datetime({ offset: true }).nullable().default(null),
   })
   .strict()

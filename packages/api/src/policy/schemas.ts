@@ -1,22 +1,23 @@
 import { z } from "zod";
+import { ZText } from "../lib/text.ts";
 
 export const ZPolicyPreviewInput = z
   .object({
     /** Connection name or id. */
-    connection: z.string().min(1).max(200),
-    sql: z.string().min(1).max(100_000),
+    connection: ZText.min(1).max(200),
+    sql: ZText.min(1).max(100_000),
     /** Who would run it: masking exemptions and identity rules depend on it. */
-    identityName: z.string().max(320).default("preview@portcullis.local"),
+    identityName: ZText.max(320).default("preview@portcullis.local"),
     identityKind: z.enum(["human", "service", "ai_agent"]).default("human"),
-    groups: z.array(z.string().max(200)).max(100).default([]),
+    groups: z.array(ZText.max(200)).max(100).default([]),
     /** Rules being edited and not saved yet, evaluated together with the connection's stored ones. */
     draftGuardrails: z
       .array(
         z.object({
-          name: z.string().min(1).max(200),
+          name: ZText.min(1).max(200),
           priority: z.number().int(),
           action: z.enum(["allow", "block", "require_approval"]),
-          message: z.string().max(1000),
+          message: ZText.max(1000),
           match: z.record(z.string(), z.unknown()),
         }),
       )
@@ -25,9 +26,9 @@ export const ZPolicyPreviewInput = z
     draftMaskingRules: z
       .array(
         z.object({
-          name: z.string().min(1).max(200),
-          columnPattern: z.string().max(300).nullable(),
-          detector: z.string().max(50).nullable(),
+          name: ZText.min(1).max(200),
+          columnPattern: ZText.max(300).nullable(),
+          detector: ZText.max(50).nullable(),
           strategy: z.enum(["redact", "partial", "hash", "null", "format_preserving"]),
           exemptIdentities: z.array(z.string()).default([]),
           exemptGroups: z.array(z.string()).default([]),
@@ -77,24 +78,24 @@ export type TPolicyPreview = z.infer<typeof ZPolicyPreview>;
 
 const ZGuardrailActionInput = z.enum(["allow", "block", "require_approval"]);
 const ZMaskingStrategy = z.enum(["redact", "partial", "hash", "null", "format_preserving"]);
-const ZNameList = z.array(z.string().trim().min(1).max(320)).max(200);
+const ZNameList = z.array(ZText.trim().min(1).max(320)).max(200);
 
 export const ZConnectionRulesInput = z.object({ connectionId: z.uuid() }).strict();
 
 /** Where a saved rule applies: one connection, or every connection of an environment (null: of all). */
 export const ZRuleScopeInput = z.union([
   z.object({ connectionId: z.uuid() }).strict(),
-  z.object({ environment: z.string().trim().min(1).max(100).nullable() }).strict(),
+  z.object({ environment: ZText.trim().min(1).max(100).nullable() }).strict(),
 ]);
 
 export const ZGuardrailFields = z
   .object({
-    name: z.string().trim().min(1).max(200),
-    description: z.string().max(2000).default(""),
+    name: ZText.trim().min(1).max(200),
+    description: ZText.max(2000).default(""),
     priority: z.number().int().min(0).max(1_000_000),
     enabled: z.boolean().default(true),
     action: ZGuardrailActionInput,
-    message: z.string().trim().min(1).max(1000),
+    message: ZText.trim().min(1).max(1000),
     /** Validated against the policy engine's match schema by the service. */
     match: z.record(z.string(), z.unknown()),
     /**
@@ -103,20 +104,18 @@ export const ZGuardrailFields = z
      */
     requiredApprovals: z.number().int().min(1).max(5).optional(),
     /** require_approval only: approvers must be in this group (null: any approver). Absent as above. */
-    approverGroup: z.string().trim().min(1).max(200).nullable().optional(),
+    approverGroup: ZText.trim().min(1).max(200).nullable().optional(),
   })
   .strict();
 
 export const ZMaskingRuleFields = z
   .object({
-    name: z.string().trim().min(1).max(200),
+    name: ZText.trim().min(1).max(200),
     /** `table.column` or `schema.table.column`; `*` matches any table or schema. */
-    columnPattern: z
-      .string()
-      .trim()
+    columnPattern: ZText.trim()
       .regex(/^([\w$*]+\.){1,2}[\w$*]+$/, "use table.column or schema.table.column (* matches any)")
       .nullable(),
-    detector: z.string().trim().min(1).max(50).nullable(),
+    detector: ZText.trim().min(1).max(50).nullable(),
     strategy: ZMaskingStrategy,
     exemptIdentities: ZNameList.default([]),
     exemptGroups: ZNameList.default([]),
@@ -191,7 +190,7 @@ export const ZAccessSimulationInput = z
   .object({
     connectionId: z.uuid(),
     /** Risky statements to check; by default a destructive, an unbounded and a privilege statement. */
-    statements: z.array(z.string().trim().min(1).max(10_000)).min(1).max(10).optional(),
+    statements: z.array(ZText.trim().min(1).max(10_000)).min(1).max(10).optional(),
   })
   .strict();
 

@@ -1,12 +1,13 @@
 // Domain inputs and outputs of SCIM provisioning. The SCIM edge (rest.ts) turns protocol resources into these.
 import { z } from "zod";
+import { ZText } from "../lib/text.ts";
 
-const ZName = z.string().trim().min(1).max(320);
-const ZExternalId = z.string().max(500).nullable();
+const ZName = ZText.trim().min(1).max(320);
+const ZExternalId = ZText.max(500).nullable();
 
 export const ZScimUserInput = z.object({
   userName: ZName,
-  displayName: z.string().trim().min(1).max(200),
+  displayName: ZText.trim().min(1).max(200),
   externalId: ZExternalId,
   /** Absent: unchanged (a new person is active). */
   active: z.boolean().optional(),
@@ -15,7 +16,7 @@ export type TScimUserInput = z.infer<typeof ZScimUserInput>;
 
 export const ZScimGroupInput = z.object({
   // Group names are matched exactly, as the groups claim and grants name them.
-  displayName: z.string().trim().min(1).max(200),
+  displayName: ZText.trim().min(1).max(200),
   externalId: ZExternalId,
   memberIds: z.array(z.string()).max(50_000),
   membersBasis: z.array(z.string()).max(50_000).optional(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ZText } from "../lib/text.ts";
 
 export const ZLiveSessionDto = z.object({
   sessionId: z.uuid(),
@@ -15,5 +16,5 @@ export const ZLiveSessionList = z.array(ZLiveSessionDto);
 export const ZEndSessionInput = z.object({
   sessionId: z.uuid().transform((id) => id.toLowerCase()),
   /** Why, for the timeline (optional). */
-  reason: z.string().trim().max(500).default(""),
+  reason: ZText.trim().max(500).default(""),
 });

@@ -275,9 +275,18 @@ export function encodeAuditCursor(row: { occurredAt: Date; seq: bigint }): strin
   return Buffer.from(`${row.occurredAt.toISOString()}|${row.seq.toString()}`).toString("base64url");
 }
 
+/** audit_events.seq is a Postgres bigint. */
+const MAX_SEQ = 9_223_372_036_854_775_807n;
+
+/**
+ * Null for anything encodeAuditCursor cannot have made, including values Postgres would refuse (a seq beyond
+ * bigint, a time outside toISOString's four-digit years): a bad cursor is the client's mistake, not a query
+ * that fails.
+ */
 export function decodeAuditCursor(cursor: string): { occurredAt: Date; seq: bigint } | null {
-  const [time, seq] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  if (!time || !seq || !/^\d+$/.test(seq)) return null;
+  const [time, seq, ...rest] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  if (!time || !seq || rest.length > 0 || !/^\d{1,19}$/.test(seq) || BigInt(seq) > MAX_SEQ) return null;
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(time)) return null;
   const occurredAt = new Date(time);
   return Number.isNaN(occurredAt.getTime()) ? null : { occurredAt, seq: BigInt(seq) };
 }
