@@ -86,11 +86,26 @@ export const ZAuditEvent = z.object({
 });
 export type TAuditEvent = z.infer<typeof ZAuditEvent>;
 
+/** A UTF-16 surrogate not part of a pair (in a `u` regex a pair is one code point and does not match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const LONE_SURROGATES = /[\uD800-\uDFFF]/gu;
+
+/** Whether Postgres can store the text: it refuses NUL and unpaired surrogates (a string cut inside an emoji). */
+export function isStorableText(text: string): boolean {
+  return !text.includes("\0") && !LONE_SURROGATE.test(text);
+}
+
+/** The text with NUL and lone surrogates replaced by U+FFFD; the same string when there are none. */
+export function storableText(text: string): string {
+  if (isStorableText(text)) return text;
+  return text.replace(LONE_SURROGATES, "\uFFFD").replaceAll("\0", "\uFFFD");
+}
+
 /**
- * `value` as an audit event can carry it: at most `max` UTF-16 units, cut between characters, with no NUL and no
- * lone surrogate (Postgres stores neither, and one such event would fail its whole batch). Values a client
- * chooses (application_name, a user name, a quoted identifier, a RAISE message) reach events: an event that
- * did not fit its schema would be refused by the control plane and lost.
+ * `value` as an audit event can carry it: at most `max` UTF-16 units, cut between characters, and storable
+ * (storableText: one event Postgres refuses would fail its whole batch). Values a client chooses
+ * (application_name, a user name, a RAISE message) reach events: an event that did not fit its schema would be
+ * refused by the control plane and lost.
  */
 export function fitAuditText(value: string, max: number): string {
   let out = value;
@@ -98,13 +113,8 @@ export function fitAuditText(value: string, max: number): string {
     const cut = max > 0 && isHighSurrogate(out.charCodeAt(max - 1)) ? max - 1 : max;
     out = out.slice(0, cut);
   }
-  if (out.includes("\0")) out = out.replaceAll("\0", "\uFFFD");
-  return LONE_SURROGATE.test(out) ? out.replace(LONE_SURROGATE_ALL, "\uFFFD") : out;
+  return storableText(out);
 }
-
-// String.prototype.toWellFormed without the ES2024 library (Node 20 has it, the shared tsconfig's lib does not).
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, "g");
 
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
