@@ -12,6 +12,7 @@ import { ControlPlaneLink } from "./link/control-plane-link.ts";
 import { SchemaCatalogs } from "./proxy/catalog.ts";
 import { startProxyServer } from "./proxy/server.ts";
 import { AuditSpool } from "./spool/audit-spool.ts";
+import { withAuditRoom } from "./spool/audit-room.ts";
 
 export const AGENT_VERSION = "0.1.0";
 /** How often open sessions are re-checked against expiring grants and tokens. */
@@ -62,21 +63,8 @@ async function main(): Promise<void> {
     idleTimeoutMs: env.PORTCULLIS_IDLE_TIMEOUT_MS || undefined,
     hooks: {
       authenticate: (request) => governor.authenticate(request),
-      decide: (session, sql) => {
-        // Audit fails closed: with no room left to record what runs, nothing runs.
-        if (spool.bytes >= SPOOL_MAX_BYTES * 0.9) {
-          return {
-            action: "block",
-            ruleId: "builtin-audit-spool-full",
-            ruleName: "Audit spool full",
-            message: "the agent cannot record more audit events until the control plane is reachable again",
-            statements: [],
-            offendingIndex: -1,
-            masking: [],
-          };
-        }
-        return governor.decide(session, sql);
-      },
+      // Audit fails closed: what the spool has no room to record does not run.
+      decide: (session, sql) => withAuditRoom(governor.decide(session, sql), spool.bytes, SPOOL_MAX_BYTES),
       masking: (session) => governor.sessionMasking(session),
       prepareSession: (session) => governor.prepareSession(session),
       requestApproval: (session, request) => {
@@ -110,6 +98,12 @@ async function main(): Promise<void> {
           spool.append(event, json);
         } catch (error) {
           logger.error({ err: error, eventId: event.id }, "audit event could not be spooled");
+          // Its statement ran unrecorded (withAuditRoom's estimate fell short): its session goes no further.
+          if (event.sessionId !== null)
+            proxy.terminateSessions(
+              (info) => info.sessionId === event.sessionId,
+              "terminating connection: the Portcullis agent could not record an audit event",
+            );
         }
       },
     },

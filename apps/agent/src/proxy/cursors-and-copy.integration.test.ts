@@ -403,6 +403,24 @@ describe("answers the agent could pair with the wrong statement", () => {
     session.socket.destroy();
   });
 
+  it("a FunctionCall is refused, and its refusal recorded", async () => {
+    const session = await rawSession(proxy.port);
+    const before = proxy.events.length;
+    const functionCall = Buffer.alloc(10);
+    functionCall.writeInt32BE(1299, 0); // now()
+    const answer = await session.exchange(frontend.frame("F", functionCall));
+    expect(
+      backendMessages(answer)
+        .map((m) => m.type)
+        .join(""),
+    ).toBe("EZ");
+    expect(answer.toString("latin1")).toContain("FunctionCall message is not allowed");
+    expect(proxy.events.slice(before)).toMatchObject([
+      { type: "statement", decision: "blocked", ruleId: "builtin-function-call", statement: null },
+    ]);
+    session.socket.destroy();
+  });
+
   it("a FunctionCall the server skips after an error queues nothing: later results stay masked", async () => {
     const session = await rawSession(proxy.port);
     const functionCall = Buffer.alloc(10);

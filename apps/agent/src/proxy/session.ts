@@ -1074,6 +1074,7 @@ export class ProxySession {
           offendingIndex: -1,
           masking: [],
         };
+        this.recordBlocked(verdict, isoTimestamp(Date.now()));
         this.trackQuery([], verdict);
         return queryMessage(BLOCKED_SQL);
       }
