@@ -289,6 +289,25 @@ describe("an approval is not an exemption", () => {
     await sql.end();
   });
 
+  it("asks again each time an SQL EXECUTE runs a PREPARE an approver let through", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    client.on("notice", () => undefined);
+    await client.connect();
+    // The policy judges `EXECUTE` alone as harmless: it is judged by the UPDATE it runs.
+    await client.query(`prepare "approve-once-p" as update items set v = v + 1 where note = 'wait'`);
+    const start = await valueOf(3);
+    const execute = `execute "approve-once-p"`;
+    await client.query(execute);
+    await expect(client.query(execute)).rejects.toThrow(/denied by admin@demo.local: not again/);
+    expect(await valueOf(3)).toBe(start + 1);
+    expect(requests.filter((r) => r === execute)).toHaveLength(2);
+    expect(proxy.events.filter((e) => e.statement === execute).map((e) => e.decision)).toEqual([
+      "approved",
+      "denied",
+    ]);
+    await client.end();
+  });
+
   it("lets one approval cover a batch of Binds before one Sync, as a JDBC executeBatch sends it", async () => {
     const statement = "update items set v = v + 1 where note = 'approve-me' and id > 0";
     const asked = () => requests.filter((r) => r === statement).length;

@@ -804,9 +804,37 @@ export class ProxySession {
     if (frame.type === T.Bind) return this.rebindNeedsApproval(frame);
     if (frame.type !== T.Query && frame.type !== T.Parse) return null;
     const { name, sql } = statementOf(frame);
-    const verdict = this.hooks.decide(this.info, sql);
+    const verdict = this.decide(sql);
     if (verdict.action !== "require_approval") return { verdict, hold: null };
     return { verdict, hold: { kind: frame.type === T.Query ? "query" : "parse", frame, name, sql, verdict } };
+  }
+
+  /**
+   * The policy's verdict on a client's statement text, where an SQL EXECUTE is judged by what it runs as well:
+   * the policy sees `EXECUTE d(1)` alone, so a `PREPARE d AS UPDATE ...` approved once would run again and
+   * again without asking (a protocol-level Bind of it asks again, see rebindNeedsApproval). An EXECUTE of a
+   * statement the session prepared takes that statement's verdict when it is stricter.
+   */
+  private decide(sql: string): TVerdict {
+    const verdict = this.hooks.decide(this.info, sql);
+    if (verdict.action === "block") return verdict;
+    for (let i = 0; i < verdict.statements.length; i++) {
+      const prepared = verdict.statements[i]!.preparedStatement;
+      if (prepared?.op !== "execute" || prepared.name === null) continue;
+      const text = this.statements.get(prepared.name)?.analysis.text;
+      if (text === undefined) continue;
+      const executed = this.hooks.decide(this.info, text);
+      if (executed.action === "allow" || executed.action === verdict.action) continue;
+      return {
+        ...verdict,
+        action: executed.action,
+        ruleId: executed.ruleId,
+        ruleName: executed.ruleName,
+        message: `${executed.message} (EXECUTE ${prepared.name} runs: ${text.slice(0, 500)})`,
+        offendingIndex: i,
+      };
+    }
+    return verdict;
   }
 
   /**
@@ -874,7 +902,7 @@ export class ProxySession {
   /** Sends the held statement on (approved) or refuses it in pipeline order (denied), then what queued behind it. */
   private release(hold: THold, decision: TApprovalDecision): void {
     // The policy may have changed during the wait (a freeze): judged again, what is blocked now stays blocked.
-    const current = decision.approved ? this.hooks.decide(this.info, hold.sql) : null;
+    const current = decision.approved ? this.decide(hold.sql) : null;
     let data: Buffer;
     if (this.discardUntilSync) {
       // An error ahead of it in the batch arrived while it waited: the server skips it, so it neither runs nor
@@ -971,7 +999,7 @@ export class ProxySession {
         if (this.discardUntilSync) return this.whileDiscarding(frame, sql);
         // A simple query drops the unnamed statement.
         this.approvedStatements.delete("");
-        const verdict = decided ?? this.hooks.decide(this.info, sql);
+        const verdict = decided ?? this.decide(sql);
         const blocked = verdict.action !== "allow" ? verdict : null;
         if (blocked) this.recordBlocked(blocked, isoTimestamp(Date.now()));
         this.trackQuery(runsOf(verdict), blocked);
@@ -982,7 +1010,7 @@ export class ProxySession {
         if (this.discardUntilSync) return this.whileDiscarding(frame, sql);
         // A new definition under the name: what was approved under it is gone (release() sets it again).
         this.approvedStatements.delete(name);
-        const verdict = decided ?? this.hooks.decide(this.info, sql);
+        const verdict = decided ?? this.decide(sql);
         if (verdict.action !== "allow") {
           this.recordBlocked(verdict, isoTimestamp(Date.now()));
           this.queue({ kind: "parse", name, sql, run: null, blocked: verdict, verdict });
