@@ -100,6 +100,25 @@ afterAll(async () => {
 });
 
 describe("FETCH and EXECUTE portals", () => {
+  it("rows read by Executing a cursor declared in SQL are on record, masked", async () => {
+    const session = await rawSession(proxy.port);
+    await session.exchange(queryMessage("begin; declare sqlc cursor for select ssn from customers"));
+    const before = proxy.events.length;
+    // Postgres runs a cursor declared in SQL as a portal of its name: the agent never saw it bound.
+    const read = await session.exchange(executeAtMost("sqlc", 0), frontend.sync());
+    expect(backendMessages(read).filter((m) => m.type === "D")).toHaveLength(2);
+    expect(read.toString("latin1")).not.toContain(ADA.ssn);
+    expect(proxy.events.slice(before)).toMatchObject([
+      {
+        type: "statement",
+        statement: expect.stringContaining('Execute of portal "sqlc"'),
+        ruleId: "builtin-unknown-portal",
+        rowCount: 2,
+      },
+    ]);
+    session.socket.destroy();
+  });
+
   it("a portal's later Executes return what its first one read, masked as that was", async () => {
     const cases: [string, string, string][] = [
       [

@@ -334,6 +334,17 @@ const UNKNOWN_STATEMENT: TStatementMasking = {
   reasons: ["a statement or portal the agent did not see prepared"],
 };
 
+/** What an Execute of a portal the agent did not see bound is recorded under (see recordExecute). */
+const UNKNOWN_PORTAL_VERDICT: TVerdict = {
+  action: "allow",
+  ruleId: "builtin-unknown-portal",
+  ruleName: "Portal not bound through Portcullis",
+  message: "an Execute of a portal whose statement was judged when it was opened",
+  statements: [],
+  offendingIndex: -1,
+  masking: [],
+};
+
 const MAX_STATEMENT_IN_EVENT = 100_000;
 /** How long the agent waits for a gone client's statements once it has cancelled them (see close). */
 const DRAIN_LIMIT_MS = 5_000;
@@ -609,8 +620,8 @@ export class ProxySession {
         for (const run of entry.runs.slice(entry.index))
           this.recordRun(run, entry.startedAt, null, error, entry.masked);
       } else if (entry.kind === "execute") {
-        const run = entry.run !== undefined ? entry.run : this.runOfPortalAsSent(entry.portal);
-        if (run) this.recordRun(run, entry.startedAt, null, error, entry.masked);
+        if (entry.run === undefined) entry.run = this.runOfPortalAsSent(entry.portal);
+        this.recordExecute(entry, null, error);
       }
     }
   }
@@ -1598,10 +1609,8 @@ export class ProxySession {
         } else if (head?.kind === "execute") {
           this.pending.shift();
           this.cursorsAfter(head.run, true);
-          if (head.run) {
-            this.preparedStatementChanged(head.run);
-            this.recordRun(head.run, head.startedAt, rows ?? head.rows, null, head.masked);
-          }
+          if (head.run) this.preparedStatementChanged(head.run);
+          this.recordExecute(head, rows ?? head.rows, null);
         }
         return frame.raw;
       }
@@ -1612,7 +1621,7 @@ export class ProxySession {
         if (head?.kind === "execute") {
           this.pending.shift();
           this.cursorsAfter(head.run, false);
-          if (head.run) this.recordRun(head.run, head.startedAt, head.rows, null, head.masked);
+          this.recordExecute(head, head.rows, null);
         }
         return frame.raw;
       case B.ParseComplete:
@@ -1794,7 +1803,7 @@ export class ProxySession {
         if (run) this.recordRun(run, head.startedAt, null, message, head.masked);
       } else if (head.kind === "execute") {
         this.cursorsAfter(head.run, false);
-        if (head.run) this.recordRun(head.run, head.startedAt, null, message, head.masked);
+        this.recordExecute(head, null, message);
       } else if (head.kind === "parse" && head.verdict) {
         const run = runsOf(head.verdict)[0];
         if (run) this.recordRun(run, Date.now(), null, message, new Set());
@@ -1859,6 +1868,34 @@ export class ProxySession {
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, PREPARE_TIMEOUT_MS).unref());
     void Promise.race([work.catch(() => undefined), timeout]).then(() => {
       if (!this.closed && !this.held && !this.barrier) this.client.resume();
+    });
+  }
+
+  /**
+   * An Execute's event: of the statement its portal was bound to, or, for a portal the agent did not see bound
+   * (a cursor declared in SQL, one a function opened), of the Execute itself, so rows read through it are on
+   * record too.
+   */
+  private recordExecute(
+    head: Extract<TPending, { kind: "execute" }>,
+    rows: number | null,
+    error: string | null,
+  ): void {
+    if (head.run) {
+      this.recordRun(head.run, head.startedAt, rows, error, head.masked);
+      return;
+    }
+    this.emit({
+      text: `-- Execute of portal "${head.portal}", which was not bound through Portcullis (a cursor declared in SQL, or one a function opened)`,
+      analysis: null,
+      decision: error ? "error" : head.masked.size > 0 ? "masked" : "allowed",
+      verdict: UNKNOWN_PORTAL_VERDICT,
+      occurredAt: isoTimestamp(head.startedAt),
+      rows,
+      durationMs: Math.max(0, Date.now() - head.startedAt),
+      error,
+      message: null,
+      maskedColumns: [...head.masked],
     });
   }
 
