@@ -20,6 +20,7 @@ let prodId: string;
 /** "sandbox": the only connection the scoped token covers. */
 let sandboxId: string;
 let scopedToken: string;
+let scopedIdentityId: string;
 
 const scoped = () => apiCaller(db, scopedToken, secretKey);
 const admin = () => apiCaller(db, TEST_TOKENS.admin, secretKey);
@@ -61,6 +62,7 @@ beforeAll(async () => {
     data: { name: "scoped-admin@example.com", displayName: "Scoped", kind: "human", roles: ["admin"] },
     select: { id: true, name: true },
   });
+  scopedIdentityId = identity.id;
   scopedToken = (
     await createApiToken(
       db,
@@ -137,6 +139,56 @@ describe("an admin token scoped to connections", () => {
     );
     expect(rest.status).toBe(403);
     expect((await db.apiToken.findUniqueOrThrow({ where: { id: token.id } })).revokedAt).toBeNull();
+  });
+
+  it("issues tokens only to its own identity, within its scope", async () => {
+    // Another identity's token would act under that name inside the scope: as an unscoped admin and
+    // approver, or as a member of the group a guardrail wants approvals from.
+    const adminIdentity = await db.identity.findUniqueOrThrow({ where: { name: "admin@demo.local" } });
+    const approver = await db.identity.create({
+      data: { name: "dba@example.com", displayName: "DBA", kind: "human", roles: ["approver"] },
+      select: { id: true },
+    });
+    const tokensBefore = await db.apiToken.count();
+    for (const identityId of [adminIdentity.id, approver.id])
+      expect(
+        await forbidden(
+          scoped().identities.createToken({ identityId, name: "borrowed", connectionIds: [sandboxId] }),
+        ),
+      ).toMatch(/only to its own identity/);
+    const rest = await handleRest(() =>
+      identitiesRest.createToken(
+        db,
+        new Request("http://x", {
+          method: "POST",
+          headers: { authorization: `Bearer ${scopedToken}`, "content-type": "application/json" },
+          body: JSON.stringify({ name: "borrowed", connectionIds: [sandboxId] }),
+        }),
+        adminIdentity.id,
+      ),
+    );
+    expect(rest.status).toBe(403);
+    expect(await db.apiToken.count()).toBe(tokensBefore);
+
+    // Its own identity it may: within its scope, however the id is spelled, and never beyond it.
+    const own = await scoped().identities.createToken({
+      identityId: scopedIdentityId.toUpperCase(),
+      name: "own",
+      connectionIds: [sandboxId],
+    });
+    expect(own).toMatchObject({ identityId: scopedIdentityId, connectionIds: [sandboxId] });
+    await forbidden(scoped().identities.createToken({ identityId: scopedIdentityId, name: "wider" }));
+    await forbidden(
+      scoped().identities.createToken({
+        identityId: scopedIdentityId,
+        name: "other",
+        connectionIds: [prodId],
+      }),
+    );
+    // An unscoped admin issues tokens to anyone.
+    expect((await admin().identities.createToken({ identityId: approver.id, name: "dba" })).identityId).toBe(
+      approver.id,
+    );
   });
 
   it("edits rules of its connections only", async () => {

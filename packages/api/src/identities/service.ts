@@ -13,7 +13,7 @@ import {
   type TDb,
   type TIdentitySummary,
 } from "@portcullis/db";
-import { requireUnscoped, type TCaller } from "../auth.ts";
+import { connectionScopeOf, requireUnscoped, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { mapDbErrors } from "../lib/db-errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
@@ -100,8 +100,18 @@ export const identityService = {
     );
   },
 
+  /**
+   * A token scoped to connections issues tokens only to its own identity (within its scope): a token of
+   * another identity would let its holder act under that name inside the scope, e.g. as the approver group
+   * a guardrail asks for, or to decide its own identity's requests as someone else.
+   */
   async createToken(db: TDb, caller: TCaller, rawInput: unknown) {
     const input = parseInput(ZCreateApiTokenInput, rawInput);
+    if (connectionScopeOf(caller) && !isSelf(caller, input.identityId))
+      throw new AppError(
+        "FORBIDDEN",
+        "A token scoped to connections issues tokens only to its own identity: another identity's token needs a token not scoped to connections",
+      );
     requireInScope(caller, input.connectionIds);
     const { token, row } = await mapDbErrors(() =>
       createApiToken(db, caller.identity, {
@@ -167,6 +177,11 @@ export const identityService = {
     return { revoked: true };
   },
 };
+
+/** Ids are stored in lower case; input may spell a uuid in upper case. */
+function isSelf(caller: TCaller, identityId: string): boolean {
+  return caller.identity.id.toLowerCase() === identityId.toLowerCase();
+}
 
 function requireSelfOrAdmin(caller: TCaller, identityId: string): void {
   if (caller.identity.id !== identityId && !caller.identity.roles.includes("admin"))
