@@ -201,7 +201,7 @@ export function openApiDocument(serverUrl: string): TJson {
           summary: "Identities (admin or auditor)",
           responses: {
             "200": {
-              description: "All identities",
+              description: "All identities (a token scoped to connections: its own)",
               content: {
                 "application/json": {
                   schema: {

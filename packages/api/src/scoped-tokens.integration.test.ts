@@ -191,6 +191,76 @@ describe("an admin token scoped to connections", () => {
     );
   });
 
+  it("reads only its own identity and tokens, the agents of its connections and its own connections", async () => {
+    const adminIdentity = await db.identity.findUniqueOrThrow({ where: { name: "admin@demo.local" } });
+    const otherAgent = await db.agent.create({ data: { name: "other-agent" }, select: { id: true } });
+    await db.connection.create({
+      data: {
+        name: "elsewhere",
+        environment: "production",
+        agentId: otherAgent.id,
+        host: "127.0.0.1",
+        port: 5432,
+        database: "x",
+        username: "postgres",
+      },
+    });
+    // A sibling token of its own identity that reaches beyond the scope (and names prod).
+    const wide = await admin().identities.createToken({ identityId: scopedIdentityId, name: "wide" });
+    const narrow = await admin().identities.createToken({
+      identityId: scopedIdentityId,
+      name: "narrow",
+      connectionIds: [sandboxId],
+    });
+    await admin().identities.createToken({
+      identityId: scopedIdentityId,
+      name: "prod",
+      connectionIds: [prodId],
+    });
+    for (const connectionId of [prodId, sandboxId])
+      await admin().identities.grant({ identityId: scopedIdentityId, connectionId });
+
+    // Identities: only its own, over tRPC and REST.
+    expect((await scoped().identities.list()).map((i) => i.id)).toEqual([scopedIdentityId]);
+    const rest = await handleRest(() =>
+      identitiesRest.list(
+        db,
+        new Request("http://x/api/v1/identities", { headers: { authorization: `Bearer ${scopedToken}` } }),
+      ),
+    );
+    expect(((await rest.json()) as { items: { id: string }[] }).items.map((i) => i.id)).toEqual([
+      scopedIdentityId,
+    ]);
+    expect((await admin().identities.list()).length).toBeGreaterThan(2);
+
+    // Tokens: not another identity's; of its own, those confined to its scope.
+    await forbidden(scoped().identities.tokens({ identityId: adminIdentity.id }));
+    const own = await scoped().identities.tokens({ identityId: scopedIdentityId });
+    expect(own.map((t) => t.id)).toContain(narrow.id);
+    expect(
+      own.every((t) => t.connectionIds.length > 0 && t.connectionIds.every((c) => c === sandboxId)),
+    ).toBe(true);
+    expect((await admin().identities.tokens({ identityId: scopedIdentityId })).map((t) => t.id)).toContain(
+      wide.id,
+    );
+
+    // Agents: those serving its connections, with only those connections.
+    expect(
+      (await scoped().agents.list()).map((a) => ({ id: a.id, connections: a.connections.map((c) => c.id) })),
+    ).toEqual([{ id: agentId, connections: [sandboxId] }]);
+    const all = await admin().agents.list();
+    expect(all.map((a) => a.id).sort()).toEqual([agentId, otherAgent.id].sort());
+    expect(
+      all
+        .find((a) => a.id === agentId)!
+        .connections.map((c) => c.id)
+        .sort(),
+    ).toEqual([prodId, sandboxId].sort());
+
+    // Its own connections: those it reaches through this token.
+    expect((await scoped().connections.mine()).map((c) => c.id)).toEqual([sandboxId]);
+  });
+
   it("edits rules of its connections only", async () => {
     const prodRule = await admin().policy.saveMaskingRule(masking({ connectionId: prodId }));
     const globalRule = await admin().policy.saveGuardrail({

@@ -5,7 +5,7 @@ import { agentService } from "./service.ts";
 export const agentsRouter = createTRPCRouter({
   list: roleProcedure("admin", "auditor")
     .output(ZAgentList)
-    .query(({ ctx }) => agentService.list(ctx.db)),
+    .query(({ ctx }) => agentService.list(ctx.db, ctx.caller)),
   issueEnrollment: adminProcedure
     .input(ZIssueEnrollmentInput)
     .output(ZIssuedEnrollment)

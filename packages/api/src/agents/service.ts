@@ -7,7 +7,7 @@ import {
   type TAgentSummary,
   type TDb,
 } from "@portcullis/db";
-import { requireUnscoped, type TCaller } from "../auth.ts";
+import { connectionScopeOf, requireUnscoped, type TCaller } from "../auth.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import { ZAgentList, ZIssuedEnrollment, ZIssueEnrollmentInput, type TAgentDto } from "./schemas.ts";
 
@@ -30,10 +30,18 @@ export function toAgentDto(row: TAgentSummary, now = Date.now()): TAgentDto {
 }
 
 export const agentService = {
-  async list(db: TDb): Promise<TAgentDto[]> {
+  /**
+   * A token scoped to connections sees the agents serving them, each with only those of its connections:
+   * other connections are as unknown to it as ones that do not exist.
+   */
+  async list(db: TDb, caller: TCaller): Promise<TAgentDto[]> {
+    const scope = connectionScopeOf(caller);
+    const agents = (await listAgents(db))
+      .map((a) => (scope ? { ...a, connections: a.connections.filter((c) => scope.includes(c.id)) } : a))
+      .filter((a) => !scope || a.connections.length > 0);
     return parseOutput(
       ZAgentList,
-      (await listAgents(db)).map((a) => toAgentDto(a)),
+      agents.map((a) => toAgentDto(a)),
       "Agents",
     );
   },

@@ -12,7 +12,7 @@ import {
 import { PRODUCTION_BASELINE } from "@portcullis/policy";
 import { agentGateway } from "../agent-link/registry.ts";
 import { AGENT_OFFLINE_AFTER_MS } from "../agents/service.ts";
-import { requireUnscoped, type TCaller } from "../auth.ts";
+import { coversConnection, requireUnscoped, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import {
@@ -98,9 +98,11 @@ export const connectionService = {
     }
   },
 
-  /** The connections the caller may reach now. */
+  /** The connections the caller may reach now (with a token scoped to connections: through it, so of those). */
   async mine(db: TDb, caller: TCaller) {
-    const rows = await listGrantedConnections(db, caller.identity.id);
+    const rows = (await listGrantedConnections(db, caller.identity.id)).filter((r) =>
+      coversConnection(caller, r.id),
+    );
     const online = await onlineAgentAddresses(
       db,
       rows.map((r) => r.agentId),

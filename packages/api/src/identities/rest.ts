@@ -12,8 +12,8 @@ async function automationCaller(db: TDb, request: Request, roles: TRole[]): Prom
 
 export const identitiesRest = {
   async list(db: TDb, request: Request) {
-    await automationCaller(db, request, ["admin", "auditor"]);
-    return { items: await identityService.list(db) };
+    const caller = await automationCaller(db, request, ["admin", "auditor"]);
+    return { items: await identityService.list(db, caller) };
   },
   async create(db: TDb, request: Request) {
     const caller = await automationCaller(db, request, ["admin"]);

@@ -19,7 +19,7 @@ import { identityService } from "./service.ts";
 export const identitiesRouter = createTRPCRouter({
   list: roleProcedure("admin", "auditor")
     .output(ZIdentityList)
-    .query(({ ctx }) => identityService.list(ctx.db)),
+    .query(({ ctx }) => identityService.list(ctx.db, ctx.caller)),
   create: adminProcedure
     .input(ZCreateIdentityInput)
     .output(ZIdentityDto)

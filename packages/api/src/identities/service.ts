@@ -70,8 +70,13 @@ function requireInScope(caller: TCaller, connectionIds: string[]): void {
 }
 
 export const identityService = {
-  async list(db: TDb): Promise<TIdentityDto[]> {
-    return parseOutput(ZIdentityList, (await listIdentities(db)).map(toIdentityDto), "Identities");
+  /**
+   * The directory spans every connection: a token scoped to connections sees only its own identity (which it
+   * issues tokens to); who reaches its connections is in `activeGrants`.
+   */
+  async list(db: TDb, caller: TCaller): Promise<TIdentityDto[]> {
+    const rows = (await listIdentities(db)).filter((i) => !connectionScopeOf(caller) || isSelf(caller, i.id));
+    return parseOutput(ZIdentityList, rows.map(toIdentityDto), "Identities");
   },
 
   async create(db: TDb, caller: TCaller, rawInput: unknown): Promise<TIdentityDto> {
@@ -92,7 +97,13 @@ export const identityService = {
   async tokens(db: TDb, caller: TCaller, rawInput: unknown): Promise<TApiTokenDto[]> {
     const input = parseInput(ZIdentityRef, rawInput);
     requireSelfOrAdmin(caller, input.identityId);
-    const rows = await listApiTokens(db, input.identityId);
+    const scope = connectionScopeOf(caller);
+    if (scope && !isSelf(caller, input.identityId))
+      throw new AppError("FORBIDDEN", "A token scoped to connections sees only its own identity's tokens");
+    // Of those, only tokens confined to its scope: the others reach (and name) connections beyond it.
+    const rows = (await listApiTokens(db, input.identityId)).filter(
+      (r) => !scope || (r.connectionIds.length > 0 && r.connectionIds.every((id) => scope.includes(id))),
+    );
     return parseOutput(
       ZApiTokenDto.array(),
       rows.map((r) => toApiTokenDto(r)),
