@@ -491,7 +491,7 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     await waitFor("ack", () => messages.some((m) => m.type === "events.ack" && m.ids.includes(onAdded.id)));
     sentIds.push(onAdded.id);
 
-    // Live sessions an agent reports for a connection it does not serve are not believed.
+    // Live sessions an agent reports for a connection it does not serve are not believed, nor stored.
     const session = (id: string, name: string) => ({
       sessionId: randomUUID(),
       identityName: "dev@demo.local",
@@ -516,6 +516,13 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     );
     await waitFor("heartbeat recorded", async () => (await listLiveSessions(db)).length > 0);
     expect((await listLiveSessions(db)).map((s) => s.sessionId)).toEqual([mine.sessionId]);
+    const agentRow = await db.agent.findUniqueOrThrow({
+      where: { id: agentId },
+      select: { liveSessions: true },
+    });
+    expect((agentRow.liveSessions as { sessionId: string }[]).map((s) => s.sessionId)).toEqual([
+      mine.sessionId,
+    ]);
     ws.close();
     await db.connection.delete({ where: { id: elsewhere.id } });
   });

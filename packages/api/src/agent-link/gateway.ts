@@ -121,6 +121,8 @@ interface TLink {
   policyStale: boolean;
   /** The connections the agent serves, as last read (see servedConnections). */
   served?: { ids: ReadonlySet<string>; at: number };
+  /** Heartbeats are stored one after the other, so an older list of live sessions never overwrites a newer. */
+  heartbeats: Promise<void>;
   log: Logger;
 }
 
@@ -213,6 +215,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       eventFramesInProgress: 0,
       policyPush: Promise.resolve(),
       policyStale: false,
+      heartbeats: Promise.resolve(),
       log,
     };
     links.set(agent.id, link);
@@ -345,13 +348,34 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
   }
 
   function heartbeat(link: TLink, liveSessions?: TLiveSession[]): void {
-    recordAgentHeartbeat(db, link.agentId, {
-      version: link.agentVersion,
-      hostname: link.hostname,
-      address: link.address,
-      ...(link.startedAt ? { startedAt: link.startedAt } : {}),
-      ...(liveSessions ? { liveSessions } : {}),
-    }).catch((err: unknown) => link.log.warn({ err }, "could not record agent heartbeat"));
+    link.heartbeats = link.heartbeats.then(async () => {
+      try {
+        // Only sessions on connections this agent serves are stored: others it names are not believed.
+        let sessions = liveSessions;
+        if (sessions) {
+          const served = await servedConnections(
+            link,
+            sessions.map((s) => s.connectionId),
+          );
+          const reported = sessions.length;
+          sessions = sessions.filter((s) => served.has(s.connectionId));
+          if (sessions.length < reported)
+            link.log.warn(
+              { ignored: reported - sessions.length },
+              "ignored live sessions on connections the agent does not serve",
+            );
+        }
+        await recordAgentHeartbeat(db, link.agentId, {
+          version: link.agentVersion,
+          hostname: link.hostname,
+          address: link.address,
+          ...(link.startedAt ? { startedAt: link.startedAt } : {}),
+          ...(sessions ? { liveSessions: sessions } : {}),
+        });
+      } catch (err) {
+        link.log.warn({ err }, "could not record agent heartbeat");
+      }
+    });
   }
 
   async function storeEvents(
@@ -613,7 +637,7 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       if (pollTimer) clearTimeout(pollTimer);
       clearInterval(pingTimer);
       const sockets = [...wss.clients];
-      const pushes = [...links.values()].map((l) => l.policyPush);
+      const pushes = [...links.values()].flatMap((l) => [l.policyPush, l.heartbeats]);
       for (const link of [...links.values()]) closeLink(link, LINK_CLOSE.shuttingDown);
       await Promise.all(
         sockets.map(
