@@ -15,6 +15,8 @@ export interface TCaller {
   via: "session" | "api_token";
   /** Connections an API token is scoped to; empty means no extra restriction. */
   connectionIds: string[];
+  /** When the calling API token expires (null: never); absent for a session. */
+  tokenExpiresAt?: Date | null;
 }
 
 /** The part of a next-auth session the API needs. Kept structural so this package does not depend on next-auth. */
@@ -40,7 +42,12 @@ export async function resolveCaller(
   if (token) {
     const result = await authenticateApiToken(db, token);
     if (!result) throw new AppError("UNAUTHORIZED", "Invalid, expired or revoked API token");
-    return { identity: result.identity, via: "api_token", connectionIds: result.connectionIds };
+    return {
+      identity: result.identity,
+      via: "api_token",
+      connectionIds: result.connectionIds,
+      tokenExpiresAt: result.expiresAt,
+    };
   }
   const userId = input.session?.user?.id;
   if (!userId) return null;

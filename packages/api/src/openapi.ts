@@ -229,7 +229,7 @@ export function openApiDocument(serverUrl: string): TJson {
       "/api/v1/identities/{id}/tokens": {
         post: {
           summary:
-            "Issue an API token to an identity (admin; a token scoped to connections: to its own identity, within its scope); the secret is only in this response",
+            "Issue an API token to an identity (admin; a token scoped to connections: to its own identity, within its scope and lifetime); the secret is only in this response",
           parameters: [idParameter("identity")],
           requestBody: { required: true, content: json("CreateApiToken") },
           responses: { "201": { description: "Issued", content: json("CreatedApiToken") }, ...errors },

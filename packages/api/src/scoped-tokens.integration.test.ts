@@ -185,6 +185,33 @@ describe("an admin token scoped to connections", () => {
         connectionIds: [prodId],
       }),
     );
+    // Nor one that outlives the token issuing it.
+    const { token: shortLived } = await createApiToken(
+      db,
+      { id: scopedIdentityId, name: "scoped-admin@example.com", kind: "human" },
+      {
+        identityId: scopedIdentityId,
+        name: "short-lived",
+        connectionIds: [sandboxId],
+        expiresAt: new Date(Date.now() + 3600_000),
+      },
+    );
+    const short = apiCaller(db, shortLived, secretKey);
+    expect(
+      await forbidden(
+        short.identities.createToken({
+          identityId: scopedIdentityId,
+          name: "successor",
+          connectionIds: [sandboxId],
+        }),
+      ),
+    ).toMatch(/expire no later than itself/);
+    await short.identities.createToken({
+      identityId: scopedIdentityId,
+      name: "shorter",
+      connectionIds: [sandboxId],
+      expiresInHours: 0.5,
+    });
     // An unscoped admin issues tokens to anyone.
     expect((await admin().identities.createToken({ identityId: approver.id, name: "dba" })).identityId).toBe(
       approver.id,

@@ -114,7 +114,8 @@ export const identityService = {
   /**
    * A token scoped to connections issues tokens only to its own identity (within its scope): a token of
    * another identity would let its holder act under that name inside the scope, e.g. as the approver group
-   * a guardrail asks for, or to decide its own identity's requests as someone else.
+   * a guardrail asks for, or to decide its own identity's requests as someone else. Nor may the new token
+   * outlive the one issuing it: a short-lived token would otherwise mint itself a long-lived successor.
    */
   async createToken(db: TDb, caller: TCaller, rawInput: unknown) {
     const input = parseInput(ZCreateApiTokenInput, rawInput);
@@ -124,12 +125,19 @@ export const identityService = {
         "A token scoped to connections issues tokens only to its own identity: another identity's token needs a token not scoped to connections",
       );
     requireInScope(caller, input.connectionIds);
+    const expiresAt = new Date(Date.now() + input.expiresInHours * 3600_000);
+    const latest = connectionScopeOf(caller) ? caller.tokenExpiresAt : null;
+    if (latest && expiresAt > latest)
+      throw new AppError(
+        "FORBIDDEN",
+        `A token scoped to connections issues tokens that expire no later than itself (${latest.toISOString()}): ask for fewer expiresInHours`,
+      );
     const { token, row } = await mapDbErrors(() =>
       createApiToken(db, caller.identity, {
         identityId: input.identityId,
         name: input.name,
         connectionIds: input.connectionIds,
-        expiresAt: new Date(Date.now() + input.expiresInHours * 3600_000),
+        expiresAt,
       }),
     );
     return parseOutput(ZCreatedApiToken, { ...toApiTokenDto(row), token }, "API token");

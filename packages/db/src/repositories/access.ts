@@ -49,7 +49,12 @@ export async function authenticateApiToken(
   db: TDb,
   token: string,
   now = new Date(),
-): Promise<{ identity: TAuthenticatedIdentity; tokenId: string; connectionIds: string[] } | null> {
+): Promise<{
+  identity: TAuthenticatedIdentity;
+  tokenId: string;
+  connectionIds: string[];
+  expiresAt: Date | null;
+} | null> {
   const row = await db.apiToken.findUnique({
     where: { tokenHash: hashToken(token) },
     select: {
@@ -64,7 +69,12 @@ export async function authenticateApiToken(
     return null;
   // Best effort: a failed bookkeeping write must not fail the request.
   await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: now } }).catch(() => undefined);
-  return { identity: toAuthenticated(row.identity), tokenId: row.id, connectionIds: row.connectionIds };
+  return {
+    identity: toAuthenticated(row.identity),
+    tokenId: row.id,
+    connectionIds: row.connectionIds,
+    expiresAt: row.expiresAt,
+  };
 }
 
 /** Dashboard login with a password (the demo's credentials provider). */
