@@ -12,7 +12,7 @@ import { ControlPlaneLink } from "./link/control-plane-link.ts";
 import { SchemaCatalogs } from "./proxy/catalog.ts";
 import { startProxyServer } from "./proxy/server.ts";
 import { AuditSpool } from "./spool/audit-spool.ts";
-import { withAuditRoom } from "./spool/audit-room.ts";
+import { spoolHasRoom } from "./proxy/audit-room.ts";
 
 export const AGENT_VERSION = "0.1.0";
 /** How often open sessions are re-checked against expiring grants and tokens. */
@@ -63,8 +63,9 @@ async function main(): Promise<void> {
     idleTimeoutMs: env.PORTCULLIS_IDLE_TIMEOUT_MS || undefined,
     hooks: {
       authenticate: (request) => governor.authenticate(request),
+      decide: (session, sql) => governor.decide(session, sql),
       // Audit fails closed: what the spool has no room to record does not run.
-      decide: (session, sql) => withAuditRoom(governor.decide(session, sql), spool.bytes, SPOOL_MAX_BYTES),
+      auditRoom: (bytes) => spoolHasRoom(bytes, spool.bytes, SPOOL_MAX_BYTES),
       masking: (session) => governor.sessionMasking(session),
       prepareSession: (session) => governor.prepareSession(session),
       requestApproval: (session, request) => {

@@ -54,6 +54,8 @@ export interface TStatementAnalysis {
   /** PREPARE, EXECUTE or DEALLOCATE and the prepared statement it names (null: all of them, as DEALLOCATE ALL
    * and DISCARD ALL drop every one). The agent follows a session's prepared statements with it. */
   preparedStatement: { op: "prepare" | "execute" | "deallocate"; name: string | null } | null;
+  /** Prepared statements the statement runs (EXECUTE, alone or inside EXPLAIN ANALYZE or CREATE TABLE AS). */
+  executes?: string[];
   /** DECLARE, FETCH (or MOVE) or CLOSE and the cursor it names (null: all of them, as CLOSE ALL and DISCARD ALL
    * close every one). The agent masks a FETCH like the query its cursor was declared for. */
   cursor?: { op: "declare" | "fetch" | "close"; name: string | null };
@@ -439,6 +441,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
   const functions = new Set<string>();
   const operators = new Set<string>();
   const types = new Set<string>();
+  const executes = new Set<string>();
   const cteNames = new Set<string>();
   const columnRefs = new Map<string, { qualifier: string | null; column: string }>();
   const starRefs = new Set<string | null>();
@@ -493,6 +496,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
       if (/^[A-Z]/.test(key) && child && typeof child === "object") {
         nested.add(key);
         const node = child as TNode;
+        if (key === "ExecuteStmt" && typeof node.name === "string") executes.add(node.name);
         // (A WITH clause feeds the values too: `with x as (select ssn ...) insert ... select * from x`.)
         if (key === "InsertStmt") storedSources.push(node.selectStmt, node.withClause, node.onConflictClause);
         // UPDATE ... FROM: its relations feed the SET values (their column aliases too).
@@ -730,6 +734,7 @@ function analyzeStatement(text: string, stmt: TNode): TStatementAnalysis {
     changesQuoting,
     ...(changesEncoding ? { changesEncoding } : {}),
     preparedStatement: preparedStatementOf(command, (stmt[command] ?? {}) as TNode),
+    ...(executes.size > 0 ? { executes: [...executes] } : {}),
     ...cursorOf(command, (stmt[command] ?? {}) as TNode),
     ...transactionOf(command, (stmt[command] ?? {}) as TNode),
     stored: storedSources.length > 0 ? collectStored(storedSources, cteNames) : null,

@@ -308,6 +308,22 @@ describe("an approval is not an exemption", () => {
     await client.end();
   });
 
+  it("judges an EXECUTE pipelined right behind its PREPARE, and one inside EXPLAIN ANALYZE, by what it runs", async () => {
+    const session = await rawSession(proxy.port);
+    const prepare = `prepare "approve-me-q" as update items set v = v + 1 where note = 'wait'`;
+    const execute = `execute "approve-me-q"`;
+    const explained = `explain analyze execute "approve-me-q"`;
+    const start = await valueOf(3);
+    // The PREPARE is held; the EXECUTEs behind it are judged while it is still on its way to the server.
+    session.socket.write(
+      Buffer.concat([queryMessage(prepare), queryMessage(execute), queryMessage(explained)]),
+    );
+    expect(errorsIn(await session.until("Z", 3, 5_000))).toEqual([]);
+    expect(requests).toEqual(expect.arrayContaining([prepare, execute, explained]));
+    expect(await valueOf(3)).toBe(start + 2);
+    session.socket.destroy();
+  });
+
   it("lets one approval cover a batch of Binds before one Sync, as a JDBC executeBatch sends it", async () => {
     const statement = "update items set v = v + 1 where note = 'approve-me' and id > 0";
     const asked = () => requests.filter((r) => r === statement).length;

@@ -2,11 +2,22 @@
 // runs on what it has read (outside a transaction an UPDATE commits) until it next writes to a client it finds
 // gone, so the agent reads their answers to the end, records what they did, and only then closes the session;
 // statements still running after a grace are cancelled, and their cancellation recorded.
+import net from "node:net";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { frontend, localUpstream, rawSession, startTestProxy, type TTestProxy } from "./test-harness.ts";
-import { queryMessage } from "./wire.ts";
+import {
+  backendMessages,
+  frontend,
+  localUpstream,
+  rawSession,
+  startTestProxy,
+  TEST_CONNECTION,
+  TEST_IDENTITY,
+  TEST_TOKEN,
+  type TTestProxy,
+} from "./test-harness.ts";
+import { passwordMessage, queryMessage, startupMessage } from "./wire.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let direct: pg.Client;
@@ -90,6 +101,47 @@ describe("a client that goes away while its statements run", () => {
       error: expect.stringContaining("the client went away"),
     });
     expect((await direct.query("select count(*)::int as n from items")).rows[0]).toEqual({ n: 10 });
+  });
+
+  it("a COPY that starts after its client went away fails at once", async () => {
+    const session = await rawSession(proxy.port);
+    session.socket.write(
+      Buffer.concat([queryMessage("select pg_sleep(0.3)"), queryMessage("copy items from stdin")]),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const gone = Date.now();
+    session.socket.destroy();
+    const events = await sessionEvents("copy items from stdin");
+    // Well before the grace (1 s here) ends in a cancel, which a COPY waiting for data does not act on.
+    expect(Date.now() - gone).toBeLessThan(900);
+    expect(events.find((e) => e.statement === "copy items from stdin")).toMatchObject({
+      decision: "error",
+      error: expect.stringContaining("the client went away"),
+    });
+  });
+
+  it("an ended session runs nothing more of what its client sends, even a client that ignores the FATAL", async () => {
+    // Half open: the client goes on writing after the agent has closed its side.
+    const socket = net.connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
+    socket.on("error", () => undefined);
+    let received = Buffer.alloc(0);
+    socket.on("data", (d: Buffer) => (received = Buffer.concat([received, d])));
+    await new Promise<void>((r) => socket.once("connect", () => r()));
+    socket.write(startupMessage({ user: TEST_IDENTITY, database: TEST_CONNECTION }));
+    await expect.poll(() => received.length).toBeGreaterThanOrEqual(9);
+    socket.write(passwordMessage(TEST_TOKEN));
+    await expect.poll(() => backendMessages(received).some((m) => m.type === "Z")).toBe(true);
+    socket.write(queryMessage("select pg_sleep(0.5)"));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(
+      proxy.server.terminateSessions(() => true, "terminating connection: your access was revoked"),
+    ).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    socket.write(queryMessage("update items set v = 42 where id = 4"));
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await valueOf(4)).toBe(0);
+    expect(proxy.events.some((e) => e.statement === "update items set v = 42 where id = 4")).toBe(false);
+    socket.destroy();
   });
 
   it("past the grace the statement is cancelled, and its cancellation (and what never ran) recorded", async () => {

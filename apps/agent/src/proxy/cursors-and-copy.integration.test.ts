@@ -422,6 +422,51 @@ describe("answers the agent could pair with the wrong statement", () => {
     session.socket.destroy();
   });
 
+  it("a portal bound to a COPY waits as a COPY, whatever its statement's name stands for by its Execute", async () => {
+    // The portal runs the COPY it was bound to, though the unnamed statement was parsed again before its
+    // Execute: judged by the name, it would send the batches behind it without waiting, and a Sync among the
+    // COPY's data would shift every later answer onto the next statement (a masked SELECT's rows unmasked).
+    const setup = new pg.Client({ connectionString: database.url });
+    await setup.connect();
+    await setup.query("create table if not exists sink (id int)");
+    await setup.end();
+    const session = await rawSession(proxy.port);
+    const before = proxy.events.length;
+    session.socket.write(
+      Buffer.concat([
+        parseMessage("", "copy sink from stdin"),
+        frontend.bind("p", ""),
+        parseMessage("", "select 1"),
+        frontend.execute("p"),
+        frontend.frame("d", Buffer.from("not-a-number\n")),
+        frontend.sync(),
+        frontend.frame("c", Buffer.alloc(0)),
+        parseMessage("", "select ssn from customers"),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.sync(),
+        parseMessage("", "select pg_sleep(0.3)::text"),
+        frontend.bind("", ""),
+        frontend.execute(""),
+        frontend.sync(),
+      ]),
+    );
+    const answer = await session.until("Z", 2, 4_000);
+    expect(session.closed).toBe(false);
+    expect(leaks(answer)).toBe(false);
+    // The failed COPY's batch took the SELECT with it (the server skips to the Sync the client sent after
+    // its CopyDone); the last batch ran, and is on record as such.
+    expect(
+      backendMessages(answer)
+        .map((m) => m.type)
+        .join(""),
+    ).toBe("121GEZ12DCZ");
+    const events = proxy.events.slice(before);
+    expect(events.map((e) => e.statement)).toEqual(["copy sink from stdin", "select pg_sleep(0.3)::text"]);
+    expect(events[0]!.decision).toBe("error");
+    session.socket.destroy();
+  });
+
   it("a FunctionCall is refused, and its refusal recorded", async () => {
     const session = await rawSession(proxy.port);
     const before = proxy.events.length;

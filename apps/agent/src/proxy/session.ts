@@ -28,6 +28,7 @@ import {
   type TStatementMasking,
 } from "@portcullis/policy";
 import type { Logger } from "pino";
+import { auditBytesFor, auditBytesOfStatement, SPOOL_FULL_VERDICT } from "./audit-room.ts";
 import { CopyRowError, scanCopyRow } from "./copy-scan.ts";
 import {
   isScannedType,
@@ -225,7 +226,15 @@ type TPendingRequest =
       blocked: TVerdict | null;
       verdict: TVerdict | null;
     }
-  | { kind: "bind"; portal: string; statement: string; formats: number[]; blocked?: TVerdict }
+  | {
+      kind: "bind";
+      portal: string;
+      statement: string;
+      formats: number[];
+      blocked?: TVerdict;
+      /** What the statement stood for when the client sent this Bind (see runOfPortalAsSent). */
+      sent?: TStatementRun | null;
+    }
   | { kind: "close"; target: number; name: string }
   | ({
       kind: "execute";
@@ -428,6 +437,8 @@ export class ProxySession {
     { fields: TFieldDescription[]; judged: TStatementRun | null }
   >();
   private closed = false;
+  /** A refusal for want of room in the audit spool is on record since a statement last fitted (recordBlocked). */
+  private spoolFullRecorded = false;
   /** Closed, but reading the answers to statements under way (see close). */
   private draining = false;
   private readonly drainTimers: NodeJS.Timeout[] = [];
@@ -570,6 +581,7 @@ export class ProxySession {
     if (this.ddlInTransaction) void this.hooks.schemaSettled?.(this.info);
     // After a Terminate the database closing its end is expected: keep the client's reason.
     if (this.closeReason !== "client terminated the session") this.closeReason = reason;
+    this.client.pause();
     this.client.end();
     setTimeout(() => this.client.destroy(), 1000).unref();
     if (drain && this.statementsInFlight() && !this.upstream.destroyed) {
@@ -633,6 +645,8 @@ export class ProxySession {
   // ---- client -> upstream ----------------------------------------------------------------------------
 
   private onClientData(chunk: Buffer): void {
+    // Ended (a drain may still read the database's answers): nothing more of the client's runs.
+    if (this.closed) return;
     this.readyStatus = 0;
     let frames: TFrame[];
     try {
@@ -649,6 +663,7 @@ export class ProxySession {
   }
 
   private processClientFrames(frames: TFrame[]): void {
+    if (this.closed) return;
     const out: Buffer[] = [];
     let rewritten = false;
     try {
@@ -762,22 +777,25 @@ export class ProxySession {
     return run ? copiesIn(run.analysis) : false;
   }
 
-  /** The statement of the last Bind of `portal` the client sent (or the server confirmed), when known. */
+  /**
+   * What `portal` runs as the client has sent its messages so far: the statement its last Bind was of, as that
+   * statement stood when the Bind was sent (a later Parse may reuse the name), or the portal the server has.
+   */
   private runOfPortalAsSent(portal: string): TStatementRun | null {
-    let statement: string | undefined;
-    for (let i = this.pending.length - 1; i >= 0 && statement === undefined; i--) {
+    for (let i = this.pending.length - 1; i >= 0; i--) {
       const entry = this.pending[i]!;
-      if (entry.kind === "bind" && entry.portal === portal && !entry.blocked) statement = entry.statement;
+      if (entry.kind === "bind" && entry.portal === portal && !entry.blocked) return entry.sent ?? null;
     }
-    statement ??= this.portals.get(portal)?.statement;
-    if (statement === undefined) return null;
-    let run: TStatementRun | null | undefined;
-    for (let i = this.pending.length - 1; i >= 0 && run === undefined; i--) {
+    return this.portals.get(portal)?.run ?? null;
+  }
+
+  /** What statement `name` stands for as the client has sent its messages so far (a Parse not yet answered). */
+  private runOfStatementAsSent(name: string): TStatementRun | null {
+    for (let i = this.pending.length - 1; i >= 0; i--) {
       const entry = this.pending[i]!;
-      if (entry.kind === "parse" && entry.name === statement) run = entry.run;
+      if (entry.kind === "parse" && entry.name === name) return entry.run;
     }
-    if (run === undefined) run = this.statements.get(statement);
-    return run ?? null;
+    return this.statements.get(name) ?? null;
   }
 
   /**
@@ -821,31 +839,77 @@ export class ProxySession {
   }
 
   /**
-   * The policy's verdict on a client's statement text, where an SQL EXECUTE is judged by what it runs as well:
-   * the policy sees `EXECUTE d(1)` alone, so a `PREPARE d AS UPDATE ...` approved once would run again and
-   * again without asking (a protocol-level Bind of it asks again, see rebindNeedsApproval). An EXECUTE of a
-   * statement the session prepared takes that statement's verdict when it is stricter.
+   * The policy's verdict on a client's statement text, where an SQL EXECUTE (alone, or inside EXPLAIN ANALYZE or
+   * CREATE TABLE AS) is judged by what it runs as well: the policy sees `EXECUTE d(1)` alone, so a
+   * `PREPARE d AS UPDATE ...` approved once would run again and again without asking (a protocol-level Bind of
+   * it asks again, see rebindNeedsApproval). An EXECUTE of a statement the session prepared (as the client has
+   * sent it so far: a PREPARE may still be on its way) takes that statement's verdict when it is stricter.
    */
   private decide(sql: string): TVerdict {
-    const verdict = this.hooks.decide(this.info, sql);
+    const verdict = this.judgeExecutes(this.hooks.decide(this.info, sql));
+    return this.hasAuditRoom(auditBytesFor(verdict)) ? verdict : SPOOL_FULL_VERDICT;
+  }
+
+  /** Whether the spool can take `bytes` more of events beyond those of this session's statements under way. */
+  private hasAuditRoom(bytes: number): boolean {
+    if (!this.hooks.auditRoom) return true;
+    for (const entry of this.pending) {
+      if (entry.kind === "execute") bytes += auditBytesOfStatement(entry.run?.analysis.text.length ?? 0);
+      else if (entry.kind === "query" && !entry.blocked)
+        for (let r = entry.index; r < entry.runs.length; r++)
+          bytes += auditBytesOfStatement(entry.runs[r]!.analysis.text.length);
+    }
+    const room = this.hooks.auditRoom(bytes);
+    if (room) this.spoolFullRecorded = false;
+    return room;
+  }
+
+  private judgeExecutes(verdict: TVerdict): TVerdict {
     if (verdict.action === "block") return verdict;
     for (let i = 0; i < verdict.statements.length; i++) {
-      const prepared = verdict.statements[i]!.preparedStatement;
-      if (prepared?.op !== "execute" || prepared.name === null) continue;
-      const text = this.statements.get(prepared.name)?.analysis.text;
-      if (text === undefined) continue;
-      const executed = this.hooks.decide(this.info, text);
-      if (executed.action === "allow" || executed.action === verdict.action) continue;
-      return {
-        ...verdict,
-        action: executed.action,
-        ruleId: executed.ruleId,
-        ruleName: executed.ruleName,
-        message: `${executed.message} (EXECUTE ${prepared.name} runs: ${text.slice(0, 500)})`,
-        offendingIndex: i,
-      };
+      const statement = verdict.statements[i]!;
+      for (const name of statement.executes ?? []) {
+        // Rows copied into a new table leave the column rules behind, which match by name.
+        if (statement.command === "CreateTableAsStmt" && this.masking())
+          return {
+            ...verdict,
+            action: "block",
+            ruleId: "builtin-masking",
+            ruleName: "Masked data stays masked",
+            message:
+              "CREATE TABLE AS EXECUTE is not allowed for an identity with masking rules: the new table would hold what the prepared statement reads, out of the rules' reach; use CREATE TABLE AS SELECT",
+            offendingIndex: i,
+          };
+        const text = this.preparedTextAsSent(name);
+        if (text === null) continue;
+        const executed = this.hooks.decide(this.info, text);
+        if (executed.action === "allow" || executed.action === verdict.action) continue;
+        return {
+          ...verdict,
+          action: executed.action,
+          ruleId: executed.ruleId,
+          ruleName: executed.ruleName,
+          message: `${executed.message} (EXECUTE ${name} runs: ${text.slice(0, 500)})`,
+          offendingIndex: i,
+        };
+      }
     }
     return verdict;
+  }
+
+  /** The text of prepared statement `name` as the client has sent its messages so far (null: none known). */
+  private preparedTextAsSent(name: string): string | null {
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const entry = this.pending[i]!;
+      if (entry.kind === "parse" && entry.name === name) return entry.blocked ? null : entry.sql;
+      if (entry.kind !== "query" || entry.blocked) continue;
+      for (let r = entry.runs.length - 1; r >= entry.index; r--) {
+        const prepared = entry.runs[r]!.analysis.preparedStatement;
+        if (prepared?.op === "prepare" && prepared.name === name) return entry.runs[r]!.analysis.text;
+        if (prepared?.op === "deallocate" && (prepared.name === null || prepared.name === name)) return null;
+      }
+    }
+    return this.statements.get(name)?.analysis.text ?? null;
   }
 
   /**
@@ -1048,7 +1112,14 @@ export class ProxySession {
           this.queue({ kind: "bind", portal, statement, formats: NO_FORMATS, blocked: decided });
           return bindMessage(portal, REFUSED_STATEMENT);
         }
-        this.queue({ kind: "bind", portal, statement, formats: resultFormatsOf(reader) });
+        const sent = this.runOfStatementAsSent(statement);
+        // Each Execute of the portal makes an event: refused here when the spool has no room for it.
+        if (!this.hasAuditRoom(auditBytesOfStatement(sent?.analysis.text.length ?? 0))) {
+          this.recordBlocked(SPOOL_FULL_VERDICT, isoTimestamp(Date.now()));
+          this.queue({ kind: "bind", portal, statement, formats: NO_FORMATS, blocked: SPOOL_FULL_VERDICT });
+          return bindMessage(portal, REFUSED_STATEMENT);
+        }
+        this.queue({ kind: "bind", portal, statement, formats: resultFormatsOf(reader), sent });
         return frame.raw;
       }
       case T.Execute: {
@@ -1591,6 +1662,8 @@ export class ProxySession {
       case B.CopyInResponse:
         if (head && (head.kind === "query" || head.kind === "execute") && !this.enterCopyIn(head))
           return this.lostTrack(frame, head);
+        // A COPY that started after its client went away gets no data: it fails at once.
+        if (this.draining) this.upstream.write(copyFailMessage("the client went away"));
         return frame.raw;
       case B.CommandComplete: {
         const tag = new BodyReader(frame.raw, frame.bodyStart).cstring();
@@ -1737,6 +1810,8 @@ export class ProxySession {
    * is whose: false ends the session.
    */
   private enterCopyIn(head: Extract<TPending, { kind: "query" | "execute" }>): boolean {
+    // A COPY the agent did not expect: what the client sent behind it went upstream without waiting for it.
+    if (!head.mayCopyIn && this.pending.length > 1) return false;
     const window = head.copyEnds + head.copyIns;
     head.copyIns += 1;
     this.copyIn = window;
@@ -1825,6 +1900,11 @@ export class ProxySession {
   // ---- audit ----------------------------------------------------------------------------------------
 
   private recordBlocked(verdict: TVerdict, occurredAt: string, decision: TDecision = "blocked"): void {
+    // Refusals for want of room would fill what room is left: one is recorded until a statement fits again.
+    if (verdict === SPOOL_FULL_VERDICT) {
+      if (this.spoolFullRecorded) return;
+      this.spoolFullRecorded = true;
+    }
     if (verdict.statements.length === 0) {
       this.emit({
         text: null,

@@ -68,6 +68,11 @@ export interface TProxyHooks {
   decide(session: TSessionInfo, sql: string): TVerdict;
   /** An audit event; `json`, when given, is `JSON.stringify(event)` already built (statement events). */
   record(event: TAuditEvent, json?: string): void;
+  /**
+   * Whether the audit spool can take `bytes` more of events than it holds: a statement whose event it could not
+   * take is refused before it runs (spool/audit-room.ts). Without it, there is no limit.
+   */
+  auditRoom?(bytes: number): boolean;
   /** Masking in force for this session now (null: nothing to mask). Asked per result, so policy changes apply at once. */
   masking?(session: TSessionInfo): TSessionMasking | null;
   /**
