@@ -425,7 +425,7 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     expect(code).toBe(4002);
   });
 
-  it("stores only the event types agents record, about the connections this agent serves; rejects the rest by id", async () => {
+  it("stores only the event types agents record (rejecting the rest by id), and none in a timeline of a connection the agent does not serve", async () => {
     const other = await issueEnrollmentToken(db, "edge-agent-other");
     const elsewhere = await db.connection.create({
       data: {
@@ -464,15 +464,29 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
       "ack and reject",
       () => messages.some((m) => m.type === "events.ack") && messages.some((m) => m.type === "events.reject"),
     );
-    expect(messages.find((m) => m.type === "events.ack")).toMatchObject({ ids: [own.id, failedLogin.id] });
+    expect(messages.find((m) => m.type === "events.ack")).toMatchObject({
+      ids: [own.id, failedLogin.id, foreign.id],
+    });
     expect(messages.find((m) => m.type === "events.reject")).toMatchObject({
-      ids: [forgedAdminChange.id, foreign.id, forgedApproval.id],
+      ids: [forgedAdminChange.id, forgedApproval.id],
     });
     const stored = await storedIdCounts(
       [own, failedLogin, forgedAdminChange, foreign, forgedApproval].map((e) => e.id),
     );
-    expect([...stored.keys()].sort()).toEqual([own.id, failedLogin.id].sort());
-    sentIds.push(own.id, failedLogin.id);
+    expect([...stored.keys()].sort()).toEqual([own.id, failedLogin.id, foreign.id].sort());
+    // Kept (it may be one the agent recorded before its connection moved), but in no connection's timeline.
+    expect(
+      await db.auditEvent.findUnique({
+        where: { id: foreign.id },
+        select: { connectionId: true, connectionName: true, environment: true, message: true },
+      }),
+    ).toEqual({
+      connectionId: null,
+      connectionName: null,
+      environment: null,
+      message: expect.stringContaining(`does not serve connection ${elsewhere.id} (elsewhere, production)`),
+    });
+    sentIds.push(own.id, failedLogin.id, foreign.id);
 
     // A connection given to this agent after the link opened is served at once.
     const added = await db.connection.create({

@@ -57,9 +57,12 @@ export const AGENT_EVENT_TYPES: ReadonlySet<TAuditEvent["type"]> = new Set([
 ]);
 
 /**
- * Sorts an agent's events into those it may store and those it may not: a type only the control plane
- * records, or a connection the agent does not serve (null is fine: a failed login names none). The refused
- * are rejected by id, so they neither land in the audit trail nor block the agent's spool.
+ * Sorts an agent's events into those it may store and those it may not. A type only the control plane records
+ * is refused (rejected by id, so it neither lands in the audit trail nor blocks the agent's spool). An event
+ * about a connection the agent does not serve is kept, as what it is, but detached from that connection (no
+ * connection id, name or environment; the claim stays in its message): a connection moved to another agent,
+ * or deleted, while the agent's events waited in its spool must not lose them, and an agent must not write
+ * into another connection's timeline.
  */
 export function screenAgentEvents(
   events: TAuditEvent[],
@@ -69,14 +72,19 @@ export function screenAgentEvents(
   const rejectedIds: string[] = [];
   const reasons = new Set<string>();
   for (const event of events) {
-    if (!AGENT_EVENT_TYPES.has(event.type)) reasons.add(`an agent may not record ${event.type} events`);
-    else if (event.connectionId !== null && !servedConnectionIds.has(event.connectionId))
-      reasons.add(`this agent does not serve connection ${event.connectionId}`);
-    else {
-      accepted.push(event);
-      continue;
-    }
-    rejectedIds.push(event.id);
+    if (!AGENT_EVENT_TYPES.has(event.type)) {
+      reasons.add(`an agent may not record ${event.type} events`);
+      rejectedIds.push(event.id);
+    } else if (event.connectionId !== null && !servedConnectionIds.has(event.connectionId)) {
+      const claim = `recorded by an agent that does not serve connection ${event.connectionId} (${event.connectionName ?? "?"}, ${event.environment ?? "?"})`;
+      accepted.push({
+        ...event,
+        connectionId: null,
+        connectionName: null,
+        environment: null,
+        message: (event.message ? `${claim}: ${event.message}` : claim).slice(0, 10_000),
+      });
+    } else accepted.push(event);
   }
   return { accepted, rejectedIds, reason: [...reasons].slice(0, 5).join("; ").slice(0, 1000) };
 }
