@@ -324,6 +324,44 @@ describe("an approval is not an exemption", () => {
     session.socket.destroy();
   });
 
+  it("judges an EXECUTE by every statement its name may stand for: prepared later, refused again, deallocated by a skipped statement", async () => {
+    const session = await rawSession(proxy.port);
+    const asked = (statement: string) => requests.filter((r) => r === statement).length;
+    // A protocol-level statement that EXECUTEs a name prepared (and approved) only later: judged at each Bind.
+    await session.exchange(parseMessage("runs_later", `execute "approve-me-later"`), frontend.sync());
+    await session.exchange(
+      queryMessage(`prepare "approve-me-later" as update items set v = v + 1 where note = 'approve-me'`),
+    );
+    const start = await valueOf(1);
+    for (let i = 0; i < 2; i++)
+      expect(
+        errorsIn(
+          await session.exchange(frontend.bind("", "runs_later"), frontend.execute(""), frontend.sync()),
+        ),
+      ).toEqual([]);
+    expect(asked(`execute "approve-me-later"`)).toBe(2);
+    expect(await valueOf(1)).toBe(start + 2);
+    // A Parse of the name the server will refuse (the name is taken), pipelined: the EXECUTE is judged by both.
+    await session.exchange(
+      queryMessage("prepare taken as update items set v = v + 1 where note = 'approve-me'"),
+    );
+    session.socket.write(
+      Buffer.concat([parseMessage("taken", "select 1"), frontend.sync(), queryMessage("execute taken")]),
+    );
+    await session.until("Z", 2, 5_000);
+    expect(asked("execute taken")).toBe(1);
+    // A DEALLOCATE the error before it skips: the EXECUTE behind it is judged by the statement still there.
+    await session.exchange(
+      queryMessage("prepare kept as update items set v = v + 1 where note = 'approve-me'"),
+    );
+    session.socket.write(
+      Buffer.concat([queryMessage("select 1/0; deallocate kept"), queryMessage("execute kept")]),
+    );
+    await session.until("Z", 2, 5_000);
+    expect(asked("execute kept")).toBe(1);
+    session.socket.destroy();
+  });
+
   it("lets one approval cover a batch of Binds before one Sync, as a JDBC executeBatch sends it", async () => {
     const statement = "update items set v = v + 1 where note = 'approve-me' and id > 0";
     const asked = () => requests.filter((r) => r === statement).length;

@@ -14,7 +14,14 @@ import { Governor } from "../governor.ts";
 import { AuditSpool } from "../spool/audit-spool.ts";
 import { spoolHasRoom } from "./audit-room.ts";
 import { startProxyServer, type TProxyServer } from "./server.ts";
-import { clientUrl, frontend, localUpstream, rawSession, testSnapshot } from "./test-harness.ts";
+import {
+  backendMessages,
+  clientUrl,
+  frontend,
+  localUpstream,
+  rawSession,
+  testSnapshot,
+} from "./test-harness.ts";
 import { parseMessage, queryMessage } from "./wire.ts";
 
 const SPOOL_MAX_BYTES = 200_000;
@@ -106,6 +113,26 @@ describe("room in the audit spool", () => {
     const { ran, recorded } = await ranAndRecorded("update items set v = v + 1");
     expect(ran).toBeLessThan(1000);
     expect(recorded).toBe(ran);
+    session.socket.destroy();
+  });
+
+  it("a portal run in steps asks for room at each Execute: every step that ran is recorded", async () => {
+    const session = await rawSession(proxy.port);
+    const sql = `select g /* ${"x".repeat(20_000)} */ from generate_series(1, 200) g`;
+    const step = frontend.frame("E", Buffer.from([0, 0, 0, 0, 1])); // the unnamed portal, one row
+    const answer = await session.exchange(
+      parseMessage("", sql),
+      frontend.bind("", ""),
+      ...Array.from({ length: 50 }, () => step),
+      frontend.sync(),
+    );
+    const rows = backendMessages(answer).filter((m) => m.type === "D").length;
+    expect(rows).toBeGreaterThan(0);
+    expect(rows).toBeLessThan(50);
+    expect(answer.toString("latin1")).toContain("audit spool has no room");
+    expect(
+      spool.pending().filter((e) => e.statement?.startsWith("select g") && e.decision !== "blocked"),
+    ).toHaveLength(rows);
     session.socket.destroy();
   });
 

@@ -50,6 +50,7 @@ import {
   copyFailMessage,
   BodyReader,
   errorResponse,
+  executeMessage,
   flushMessage,
   FrameReader,
   inlineQueryMessages,
@@ -249,6 +250,10 @@ type TPendingRequest =
       planned: boolean;
       rows: number;
       startedAt: number;
+      /** Refused for want of room in the audit spool: an Execute of a portal that does not exist went instead. */
+      blocked?: TVerdict;
+      /** The most its event may take in the spool (see hasAuditRoom). */
+      auditBytes: number;
     } & TCopyWindow &
       TResultState)
   | { kind: "describe"; target: number; name: string }
@@ -771,12 +776,6 @@ export class ProxySession {
     return entry;
   }
 
-  /** Whether the last Bind of `portal` the client sent (or the server confirmed) is of a COPY ... FROM. */
-  private portalMayCopyIn(portal: string): boolean {
-    const run = this.runOfPortalAsSent(portal);
-    return run ? copiesIn(run.analysis) : false;
-  }
-
   /**
    * What `portal` runs as the client has sent its messages so far: the statement its last Bind was of, as that
    * statement stood when the Bind was sent (a later Parse may reuse the name), or the portal the server has.
@@ -829,8 +828,13 @@ export class ProxySession {
    * says require_approval. (The verdict is passed on, so the statement is decided once.)
    */
   private approvalNeeded(frame: TFrame): { verdict: TVerdict; hold: Omit<THold, "queue"> | null } | null {
-    if (!this.hooks.requestApproval || this.discardUntilSync) return null;
-    if (frame.type === T.Bind) return this.rebindNeedsApproval(frame);
+    if (this.discardUntilSync) return null;
+    if (frame.type === T.Bind) {
+      const judged = this.rebindNeedsApproval(frame);
+      // Without approvals, what needs one is refused (handleClientFrame refuses a Bind judged other than allow).
+      return judged && !this.hooks.requestApproval ? { verdict: judged.verdict, hold: null } : judged;
+    }
+    if (!this.hooks.requestApproval) return null;
     if (frame.type !== T.Query && frame.type !== T.Parse) return null;
     const { name, sql } = statementOf(frame);
     const verdict = this.decide(sql);
@@ -854,7 +858,7 @@ export class ProxySession {
   private hasAuditRoom(bytes: number): boolean {
     if (!this.hooks.auditRoom) return true;
     for (const entry of this.pending) {
-      if (entry.kind === "execute") bytes += auditBytesOfStatement(entry.run?.analysis.text.length ?? 0);
+      if (entry.kind === "execute" && !entry.blocked) bytes += entry.auditBytes;
       else if (entry.kind === "query" && !entry.blocked)
         for (let r = entry.index; r < entry.runs.length; r++)
           bytes += auditBytesOfStatement(entry.runs[r]!.analysis.text.length);
@@ -880,36 +884,51 @@ export class ProxySession {
               "CREATE TABLE AS EXECUTE is not allowed for an identity with masking rules: the new table would hold what the prepared statement reads, out of the rules' reach; use CREATE TABLE AS SELECT",
             offendingIndex: i,
           };
-        const text = this.preparedTextAsSent(name);
-        if (text === null) continue;
-        const executed = this.hooks.decide(this.info, text);
-        if (executed.action === "allow" || executed.action === verdict.action) continue;
-        return {
-          ...verdict,
-          action: executed.action,
-          ruleId: executed.ruleId,
-          ruleName: executed.ruleName,
-          message: `${executed.message} (EXECUTE ${name} runs: ${text.slice(0, 500)})`,
-          offendingIndex: i,
-        };
+        for (const text of this.preparedTextsOf(name)) {
+          const executed = this.hooks.decide(this.info, text);
+          if (executed.action === "allow" || executed.action === verdict.action) continue;
+          return {
+            ...verdict,
+            action: executed.action,
+            ruleId: executed.ruleId,
+            ruleName: executed.ruleName,
+            message: `${executed.message} (EXECUTE ${name} runs: ${text.slice(0, 500)})`,
+            offendingIndex: i,
+          };
+        }
       }
     }
     return verdict;
   }
 
-  /** The text of prepared statement `name` as the client has sent its messages so far (null: none known). */
-  private preparedTextAsSent(name: string): string | null {
+  /**
+   * What prepared statement `name` may stand for when an EXECUTE of it runs: the server's, and the last one the
+   * client sent that the server has not answered yet (a PREPARE or Parse the server may still refuse, or a
+   * DEALLOCATE an error may skip): an EXECUTE is judged by each.
+   */
+  private preparedTextsOf(name: string): string[] {
+    const texts: string[] = [];
+    const known = this.statements.get(name)?.analysis.text;
+    if (known !== undefined) texts.push(known);
     for (let i = this.pending.length - 1; i >= 0; i--) {
       const entry = this.pending[i]!;
-      if (entry.kind === "parse" && entry.name === name) return entry.blocked ? null : entry.sql;
+      if (entry.kind === "parse" && entry.name === name) {
+        if (!entry.blocked) texts.push(entry.sql);
+        break;
+      }
       if (entry.kind !== "query" || entry.blocked) continue;
-      for (let r = entry.runs.length - 1; r >= entry.index; r--) {
-        const prepared = entry.runs[r]!.analysis.preparedStatement;
-        if (prepared?.op === "prepare" && prepared.name === name) return entry.runs[r]!.analysis.text;
-        if (prepared?.op === "deallocate" && (prepared.name === null || prepared.name === name)) return null;
+      const prepared = entry.runs
+        .slice(entry.index)
+        .findLast(
+          (run) =>
+            run.analysis.preparedStatement?.op === "prepare" && run.analysis.preparedStatement.name === name,
+        );
+      if (prepared) {
+        texts.push(prepared.analysis.text);
+        break;
       }
     }
-    return this.statements.get(name)?.analysis.text ?? null;
+    return texts;
   }
 
   /**
@@ -924,10 +943,19 @@ export class ProxySession {
     reader.cstring();
     const name = reader.cstring();
     const approved = this.approvedStatements.get(name);
-    if (!approved || approved.batch === this.syncsSent) return null;
-    const verdict = this.hooks.decide(this.info, approved.sql);
+    let sql: string;
+    if (approved) {
+      if (approved.batch === this.syncsSent) return null;
+      sql = approved.sql;
+    } else {
+      // A statement that EXECUTEs a prepared one is judged at each Bind: what the name runs may have changed.
+      const run = this.runOfStatementAsSent(name);
+      if (!run?.analysis.executes) return null;
+      sql = run.analysis.text;
+    }
+    const verdict = this.decide(sql);
     if (verdict.action !== "require_approval") return { verdict, hold: null };
-    return { verdict, hold: { kind: "bind", frame, name, sql: approved.sql, verdict } };
+    return { verdict, hold: { kind: "bind", frame, name, sql, verdict } };
   }
 
   /** Queues the response tracking of one simple query (or of the refusal that replaces it). */
@@ -1124,12 +1152,20 @@ export class ProxySession {
       }
       case T.Execute: {
         const portal = new BodyReader(frame.raw, frame.bodyStart).cstring();
-        this.track({
+        if (this.discardUntilSync) return frame.raw;
+        const sent = this.runOfPortalAsSent(portal);
+        const auditBytes = auditBytesOfStatement(sent?.analysis.text.length ?? 0);
+        // Each Execute makes an event (a portal may be run in steps): refused when the spool has no room for it.
+        const blocked = this.hasAuditRoom(auditBytes) ? undefined : SPOOL_FULL_VERDICT;
+        if (blocked) this.recordBlocked(blocked, isoTimestamp(Date.now()));
+        this.queue({
           kind: "execute",
           portal,
+          blocked,
+          auditBytes,
           copyIns: 0,
-          mayCopyIn: this.portalMayCopyIn(portal),
-          run: undefined,
+          mayCopyIn: !blocked && sent !== null && copiesIn(sent.analysis),
+          run: blocked ? null : undefined,
           statement: null,
           judged: null,
           formats: NO_FORMATS,
@@ -1138,7 +1174,7 @@ export class ProxySession {
           startedAt: Date.now(),
           ...freshResult(),
         });
-        return frame.raw;
+        return blocked ? executeMessage(REFUSED_STATEMENT) : frame.raw;
       }
       case T.Describe: {
         const reader = new BodyReader(frame.raw, frame.bodyStart);
@@ -1852,7 +1888,9 @@ export class ProxySession {
       : frame.raw;
     if (!head) return maskedFrame;
     const blocked =
-      head.kind === "query" || head.kind === "parse" || head.kind === "bind" ? (head.blocked ?? null) : null;
+      head.kind === "query" || head.kind === "parse" || head.kind === "bind" || head.kind === "execute"
+        ? (head.blocked ?? null)
+        : null;
     let out = maskedFrame;
     if (blocked) {
       out = errorResponse({

@@ -275,6 +275,9 @@ export function bindMessage(portal: string, statement: string): Buffer {
   return message("B", Buffer.concat([cstr(portal), cstr(statement), Buffer.alloc(6)]));
 }
 
+/** An Execute of `portal`, all rows: a refused Execute's rewrite (of a portal that does not exist). */
+export const executeMessage = (portal: string) => message("E", Buffer.concat([cstr(portal), int32(0)]));
+
 /** Flush: the server sends what it has answered so far, without ending the batch. */
 export const flushMessage = () => message("H", Buffer.alloc(0));
 

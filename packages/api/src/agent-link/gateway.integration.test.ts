@@ -452,12 +452,24 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
     const foreign = wireAuditEvent("SELECT 'not mine'", {
       connectionId: elsewhere.id,
       connectionName: "elsewhere",
+      sessionId: randomUUID(),
+    });
+    // Naming no connection id, or its own connection, but another connection's name: the store's word wins.
+    const plantedByName = wireAuditEvent("DROP TABLE customers", {
+      connectionId: null,
+      connectionName: "elsewhere",
+      environment: "production",
+    });
+    const mislabelled = wireAuditEvent("SELECT 'own, mislabelled'", {
+      connectionId,
+      connectionName: "elsewhere",
+      environment: "development",
     });
     ws.send(
       encodeMessage({
         v: PROTOCOL_VERSION,
         type: "events",
-        events: [own, forgedAdminChange, failedLogin, foreign, forgedApproval],
+        events: [own, forgedAdminChange, failedLogin, foreign, forgedApproval, plantedByName, mislabelled],
       }),
     );
     await waitFor(
@@ -465,15 +477,36 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
       () => messages.some((m) => m.type === "events.ack") && messages.some((m) => m.type === "events.reject"),
     );
     expect(messages.find((m) => m.type === "events.ack")).toMatchObject({
-      ids: [own.id, failedLogin.id, foreign.id],
+      ids: [own.id, failedLogin.id, foreign.id, plantedByName.id, mislabelled.id],
     });
     expect(messages.find((m) => m.type === "events.reject")).toMatchObject({
       ids: [forgedAdminChange.id, forgedApproval.id],
     });
     const stored = await storedIdCounts(
-      [own, failedLogin, forgedAdminChange, foreign, forgedApproval].map((e) => e.id),
+      [own, failedLogin, forgedAdminChange, foreign, forgedApproval, plantedByName, mislabelled].map(
+        (e) => e.id,
+      ),
     );
-    expect([...stored.keys()].sort()).toEqual([own.id, failedLogin.id, foreign.id].sort());
+    expect([...stored.keys()].sort()).toEqual(
+      [own.id, failedLogin.id, foreign.id, plantedByName.id, mislabelled.id].sort(),
+    );
+    const where = (id: string) =>
+      db.auditEvent.findUnique({
+        where: { id },
+        select: { connectionId: true, connectionName: true, environment: true, sessionId: true },
+      });
+    expect(await where(plantedByName.id)).toMatchObject({ connectionName: null, environment: null });
+    const demo = await db.connection.findUniqueOrThrow({
+      where: { id: connectionId },
+      select: { name: true, environment: true },
+    });
+    expect(await where(mislabelled.id)).toMatchObject({
+      connectionId,
+      connectionName: demo.name,
+      environment: demo.environment,
+    });
+    expect(demo.environment).not.toBe("development");
+    expect(await where(foreign.id)).toMatchObject({ sessionId: null });
     // Kept (it may be one the agent recorded before its connection moved), but in no connection's timeline.
     expect(
       await db.auditEvent.findUnique({
@@ -486,7 +519,7 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
       environment: null,
       message: expect.stringContaining(`does not serve connection ${elsewhere.id} (elsewhere, production)`),
     });
-    sentIds.push(own.id, failedLogin.id, foreign.id);
+    sentIds.push(own.id, failedLogin.id, foreign.id, plantedByName.id, mislabelled.id);
 
     // A connection given to this agent after the link opened is served at once.
     const added = await db.connection.create({

@@ -24,7 +24,7 @@ import {
   findConnectionAgent,
   buildPolicySnapshot,
   getPolicyRevision,
-  listAgentConnectionIds,
+  listAgentConnections,
   recordAgentHeartbeat,
   type TDb,
 } from "@portcullis/db";
@@ -39,7 +39,12 @@ import {
   type TReplicaRelayOptions,
 } from "./replica-relay.ts";
 import { SerialQueue } from "./serial-queue.ts";
-import { salvageEventsFrame, screenAgentEvents, toNewAuditEvent } from "./wire-events.ts";
+import {
+  salvageEventsFrame,
+  screenAgentEvents,
+  toNewAuditEvent,
+  type TServedConnections,
+} from "./wire-events.ts";
 
 export interface TAgentGatewayOptions {
   db: TDb;
@@ -120,7 +125,7 @@ interface TLink {
   /** The last snapshot could not be built: the next poll tries again even without a revision change. */
   policyStale: boolean;
   /** The connections the agent serves, as last read (see servedConnections). */
-  served?: { ids: ReadonlySet<string>; at: number };
+  served?: { connections: TServedConnections; at: number };
   /** Heartbeats are stored one after the other, so an older list of live sessions never overwrites a newer. */
   heartbeats: Promise<void>;
   log: Logger;
@@ -459,17 +464,19 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
    * one of `named` is not among them (a connection created since): a new connection's events are never
    * refused for a stale list, and one moved to another agent is refused within the TTL.
    */
-  async function servedConnections(link: TLink, named: (string | null)[]): Promise<ReadonlySet<string>> {
+  async function servedConnections(link: TLink, named: (string | null)[]): Promise<TServedConnections> {
     const cached = link.served;
     if (
       cached &&
       Date.now() - cached.at < SERVED_CONNECTIONS_TTL_MS &&
-      named.every((id) => id === null || cached.ids.has(id))
+      named.every((id) => id === null || cached.connections.has(id))
     )
-      return cached.ids;
-    const ids = new Set(await listAgentConnectionIds(db, link.agentId));
-    link.served = { ids, at: Date.now() };
-    return ids;
+      return cached.connections;
+    const connections: TServedConnections = new Map(
+      (await listAgentConnections(db, link.agentId)).map((c) => [c.id, c]),
+    );
+    link.served = { connections, at: Date.now() };
+    return connections;
   }
 
   function invalidFrame(link: TLink, error: string): void {

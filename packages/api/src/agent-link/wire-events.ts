@@ -56,37 +56,61 @@ export const AGENT_EVENT_TYPES: ReadonlySet<TAuditEvent["type"]> = new Set([
   "auth_failure",
 ]);
 
+/** The connections an agent serves, by id, as the store has them. */
+export type TServedConnections = ReadonlyMap<string, { name: string; environment: string }>;
+
 /**
- * Sorts an agent's events into those it may store and those it may not. A type only the control plane records
- * is refused (rejected by id, so it neither lands in the audit trail nor blocks the agent's spool). An event
- * about a connection the agent does not serve is kept, as what it is, but detached from that connection (no
- * connection id, name or environment; the claim stays in its message): a connection moved to another agent,
- * or deleted, while the agent's events waited in its spool must not lose them, and an agent must not write
- * into another connection's timeline.
+ * Sorts an agent's events into those it may store and those it may not, and makes what they say of where they
+ * happened the store's word, not the agent's. A type only the control plane records is refused (rejected by id,
+ * so it neither lands in the audit trail nor blocks the agent's spool). An event on a connection the agent
+ * serves carries that connection's name and environment. An event about a connection the agent does not
+ * serve is kept, as what it is, but detached from it (no connection, environment or session; the claim stays
+ * in its message): a connection moved to another agent, or deleted, while the agent's events waited in its
+ * spool must not lose them, and an agent must not write into another connection's or session's timeline. An
+ * event naming no connection (a failed login) keeps a connection name only if the agent serves one so named.
  */
 export function screenAgentEvents(
   events: TAuditEvent[],
-  servedConnectionIds: ReadonlySet<string>,
+  served: TServedConnections,
 ): { accepted: TAuditEvent[]; rejectedIds: string[]; reason: string } {
   const accepted: TAuditEvent[] = [];
   const rejectedIds: string[] = [];
   const reasons = new Set<string>();
+  const servedNames = new Set([...served.values()].map((c) => c.name));
   for (const event of events) {
     if (!AGENT_EVENT_TYPES.has(event.type)) {
       reasons.add(`an agent may not record ${event.type} events`);
       rejectedIds.push(event.id);
-    } else if (event.connectionId !== null && !servedConnectionIds.has(event.connectionId)) {
-      const claim = `recorded by an agent that does not serve connection ${event.connectionId} (${event.connectionName ?? "?"}, ${event.environment ?? "?"})`;
-      accepted.push({
-        ...event,
-        connectionId: null,
-        connectionName: null,
-        environment: null,
-        message: (event.message ? `${claim}: ${event.message}` : claim).slice(0, 10_000),
-      });
-    } else accepted.push(event);
+      continue;
+    }
+    const connection = event.connectionId === null ? undefined : served.get(event.connectionId);
+    if (connection) {
+      accepted.push({ ...event, connectionName: connection.name, environment: connection.environment });
+    } else if (event.connectionId !== null) {
+      accepted.push(
+        detached(
+          event,
+          `recorded by an agent that does not serve connection ${event.connectionId} (${event.connectionName ?? "?"}, ${event.environment ?? "?"})`,
+        ),
+      );
+    } else if (event.connectionName !== null && !servedNames.has(event.connectionName)) {
+      accepted.push(
+        detached(event, `for a connection named ${event.connectionName}, which this agent does not serve`),
+      );
+    } else accepted.push({ ...event, environment: null, sessionId: null });
   }
   return { accepted, rejectedIds, reason: [...reasons].slice(0, 5).join("; ").slice(0, 1000) };
+}
+
+function detached(event: TAuditEvent, claim: string): TAuditEvent {
+  return {
+    ...event,
+    connectionId: null,
+    connectionName: null,
+    environment: null,
+    sessionId: null,
+    message: (event.message ? `${claim}: ${event.message}` : claim).slice(0, 10_000),
+  };
 }
 
 /**

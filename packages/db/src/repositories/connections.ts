@@ -119,9 +119,11 @@ export async function createConnection(
 }
 
 /** The connections an agent serves: the only ones its audit events and live sessions may name. */
-export async function listAgentConnectionIds(db: TDb, agentId: string): Promise<string[]> {
-  const rows = await db.connection.findMany({ where: { agentId }, select: { id: true } });
-  return rows.map((r) => r.id);
+export async function listAgentConnections(
+  db: TDb,
+  agentId: string,
+): Promise<{ id: string; name: string; environment: string }[]> {
+  return db.connection.findMany({ where: { agentId }, select: { id: true, name: true, environment: true } });
 }
 
 /** The agent that serves a connection, for building that agent's snapshot. */
