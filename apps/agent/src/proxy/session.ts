@@ -348,6 +348,9 @@ const UNKNOWN_STATEMENT: TStatementMasking = {
   reasons: ["a statement or portal the agent did not see prepared"],
 };
 
+/** How strict a verdict is: an EXECUTE takes the stricter of its own and its statement's (see judgeExecutes). */
+const STRICTNESS: Record<TVerdict["action"], number> = { allow: 0, require_approval: 1, block: 2 };
+
 /** What an Execute of a portal the agent did not see bound is recorded under (see recordExecute). */
 const UNKNOWN_PORTAL_VERDICT: TVerdict = {
   action: "allow",
@@ -636,7 +639,7 @@ export class ProxySession {
       if (entry.kind === "query" && !entry.blocked && !entry.failed) {
         for (const run of entry.runs.slice(entry.index))
           this.recordRun(run, entry.startedAt, null, error, entry.masked);
-      } else if (entry.kind === "execute") {
+      } else if (entry.kind === "execute" && !entry.blocked) {
         if (entry.run === undefined) entry.run = this.runOfPortalAsSent(entry.portal);
         this.recordExecute(entry, null, error);
       }
@@ -846,8 +849,8 @@ export class ProxySession {
    * The policy's verdict on a client's statement text, where an SQL EXECUTE (alone, or inside EXPLAIN ANALYZE or
    * CREATE TABLE AS) is judged by what it runs as well: the policy sees `EXECUTE d(1)` alone, so a
    * `PREPARE d AS UPDATE ...` approved once would run again and again without asking (a protocol-level Bind of
-   * it asks again, see rebindNeedsApproval). An EXECUTE of a statement the session prepared (as the client has
-   * sent it so far: a PREPARE may still be on its way) takes that statement's verdict when it is stricter.
+   * it asks again, see rebindNeedsApproval). An EXECUTE takes the strictest verdict of the statements its name
+   * may stand for (preparedTextsOf) when that is stricter than its own.
    */
   private decide(sql: string): TVerdict {
     const verdict = this.judgeExecutes(this.hooks.decide(this.info, sql));
@@ -884,18 +887,21 @@ export class ProxySession {
               "CREATE TABLE AS EXECUTE is not allowed for an identity with masking rules: the new table would hold what the prepared statement reads, out of the rules' reach; use CREATE TABLE AS SELECT",
             offendingIndex: i,
           };
+        let strictest: { verdict: TVerdict; text: string } | null = null;
         for (const text of this.preparedTextsOf(name)) {
           const executed = this.hooks.decide(this.info, text);
-          if (executed.action === "allow" || executed.action === verdict.action) continue;
+          if (STRICTNESS[executed.action] > STRICTNESS[strictest?.verdict.action ?? verdict.action])
+            strictest = { verdict: executed, text };
+        }
+        if (strictest)
           return {
             ...verdict,
-            action: executed.action,
-            ruleId: executed.ruleId,
-            ruleName: executed.ruleName,
-            message: `${executed.message} (EXECUTE ${name} runs: ${text.slice(0, 500)})`,
+            action: strictest.verdict.action,
+            ruleId: strictest.verdict.ruleId,
+            ruleName: strictest.verdict.ruleName,
+            message: `${strictest.verdict.message} (EXECUTE ${name} runs: ${strictest.text.slice(0, 500)})`,
             offendingIndex: i,
           };
-        }
       }
     }
     return verdict;
