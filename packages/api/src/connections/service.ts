@@ -128,7 +128,7 @@ export const connectionService = {
       (c) => c.id === input.connectionId,
     );
     if (!mine) throw new AppError("FORBIDDEN", "You have no access to this connection");
-    if (caller.connectionIds.length > 0 && !caller.connectionIds.includes(mine.id))
+    if (!coversConnection(caller, mine.id))
       throw new AppError("FORBIDDEN", "This API token is scoped to other connections");
     const address = (await onlineAgentAddresses(db, [mine.agentId])).get(mine.agentId);
     if (!address) throw new AppError("CONFLICT", "The agent serving this connection is offline");

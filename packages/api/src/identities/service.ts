@@ -13,7 +13,7 @@ import {
   type TDb,
   type TIdentitySummary,
 } from "@portcullis/db";
-import { connectionScopeOf, requireUnscoped, type TCaller } from "../auth.ts";
+import { connectionScopeOf, coversConnection, requireUnscoped, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { mapDbErrors } from "../lib/db-errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
@@ -171,9 +171,7 @@ export const identityService = {
   /** Who may reach which connection now, directly or through a group. */
   async activeGrants(db: TDb, caller: TCaller): Promise<TActiveGrantDto[]> {
     // A token scoped to connections sees only their grants.
-    const grants = (await listActiveGrants(db)).filter(
-      (g) => caller.connectionIds.length === 0 || caller.connectionIds.includes(g.connection.id),
-    );
+    const grants = (await listActiveGrants(db)).filter((g) => coversConnection(caller, g.connection.id));
     return parseOutput(
       ZActiveGrantList,
       grants.map((g) => ({

@@ -16,7 +16,7 @@ import {
   type TScimUserRow,
 } from "@portcullis/db";
 import { z } from "zod";
-import type { TCaller } from "../auth.ts";
+import { requireUnscoped, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { mapDbErrors } from "../lib/db-errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
@@ -36,11 +36,7 @@ import {
 function requireProvisioner(caller: TCaller): void {
   if (!caller.identity.roles.includes("admin"))
     throw new AppError("FORBIDDEN", "SCIM provisioning needs an admin's API token");
-  if (caller.connectionIds.length > 0)
-    throw new AppError(
-      "FORBIDDEN",
-      "SCIM provisioning changes access to every connection: it needs a token not scoped to connections",
-    );
+  requireUnscoped(caller, "SCIM provisioning changes access to every connection");
 }
 
 const isUuid = (id: string) => z.uuid().safeParse(id).success;

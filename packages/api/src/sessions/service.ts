@@ -1,6 +1,6 @@
 // Live client sessions (admins and auditors see them; admins end them). Transport-free; failures are AppErrors.
 import { endSession, listLiveSessions, NotFoundError, type TDb, type TLiveSessionRow } from "@portcullis/db";
-import type { TCaller } from "../auth.ts";
+import { connectionScopeOf, type TCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { parseInput, parseOutput } from "../lib/validate.ts";
 import { ZEndSessionInput, ZLiveSessionDto, ZLiveSessionList, type TLiveSessionDto } from "./schemas.ts";
@@ -18,17 +18,16 @@ function toLiveSessionDto(row: TLiveSessionRow): TLiveSessionDto {
 }
 
 /** A token scoped to connections sees and ends only their sessions. */
-const scopeOf = (caller: TCaller) => (caller.connectionIds.length > 0 ? caller.connectionIds : undefined);
 
 export const sessionService = {
   async listLive(db: TDb, caller: TCaller): Promise<TLiveSessionDto[]> {
-    const rows = await listLiveSessions(db, { connectionIds: scopeOf(caller) });
+    const rows = await listLiveSessions(db, { connectionIds: connectionScopeOf(caller) });
     return parseOutput(ZLiveSessionList, rows.map(toLiveSessionDto), "Live sessions");
   },
 
   async end(db: TDb, caller: TCaller, rawInput: unknown): Promise<TLiveSessionDto> {
     const input = parseInput(ZEndSessionInput, rawInput);
-    const scope = scopeOf(caller);
+    const scope = connectionScopeOf(caller);
     try {
       // A session on a connection the token does not cover is as unknown to it as one that does not exist.
       const row = await endSession(db, caller.identity, input, (session) => {
