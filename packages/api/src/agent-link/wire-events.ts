@@ -1,9 +1,13 @@
 // Turning `events` frames into rows for the audit store. A frame with some invalid events is not dropped
 // whole: the valid ones are stored and the invalid ones rejected by id, so one bad event cannot block an
 // agent's spool (it would resend the same batch forever).
-import { PROTOCOL_VERSION, ZAuditEvent, type TAuditEvent } from "@portcullis/agent-protocol";
+import {
+  conformAuditEvent,
+  PROTOCOL_VERSION,
+  ZAuditEvent,
+  type TAuditEvent,
+} from "@portcullis/agent-protocol";
 import type { TNewAuditEvent } from "@portcullis/db";
-import { storableText } from "../lib/text.ts";
 
 export const MAX_EVENTS_PER_FRAME = 500;
 
@@ -109,7 +113,8 @@ function detached(event: TAuditEvent, claim: string): TAuditEvent {
     connectionName: null,
     environment: null,
     sessionId: null,
-    message: (event.message ? `${claim}: ${event.message}` : claim).slice(0, 10_000),
+    // Fitted to the schema's length with the rest when stored (toNewAuditEvent).
+    message: event.message ? `${claim}: ${event.message}` : claim,
   };
 }
 
@@ -119,48 +124,42 @@ function detached(event: TAuditEvent, claim: string): TAuditEvent {
  */
 export const MAX_STORED_ROW_COUNT = 2_147_483_647;
 
-function storableOrNull(text: string | null): string | null {
-  return text === null ? null : storableText(text);
-}
-
-function storableList(texts: string[]): string[] {
-  return texts.length === 0 ? texts : texts.map(storableText);
-}
-
 /**
  * Wire event -> audit row. The agent id comes from the authenticated link, never from the event. Text is
- * made storable (storableText): one event of an agent must not be able to keep its others out of the store.
+ * fitted to the schema and made storable (conformAuditEvent): one event of an agent must not be able to keep
+ * its others out of the store.
  * Field by field rather than a spread: a wide object made by spreading has no fast shape, and reading it
  * while hashing and serialising cost more than building it this way (measured over parsed frames).
  */
-export function toNewAuditEvent(event: TAuditEvent, agentId: string): TNewAuditEvent {
+export function toNewAuditEvent(wire: TAuditEvent, agentId: string): TNewAuditEvent {
+  const event = conformAuditEvent(wire);
   return {
     id: event.id,
     occurredAt: new Date(event.occurredAt),
     type: event.type,
     actorId: event.actorId,
-    actorName: storableText(event.actorName),
-    actorKind: storableText(event.actorKind),
+    actorName: event.actorName,
+    actorKind: event.actorKind,
     connectionId: event.connectionId,
-    connectionName: storableOrNull(event.connectionName),
-    environment: storableOrNull(event.environment),
+    connectionName: event.connectionName,
+    environment: event.environment,
     agentId,
     sessionId: event.sessionId,
-    clientAddr: storableOrNull(event.clientAddr),
-    applicationName: storableOrNull(event.applicationName),
-    statement: storableOrNull(event.statement),
-    fingerprint: storableOrNull(event.fingerprint),
-    statementClass: storableOrNull(event.statementClass),
+    clientAddr: event.clientAddr,
+    applicationName: event.applicationName,
+    statement: event.statement,
+    fingerprint: event.fingerprint,
+    statementClass: event.statementClass,
     decision: event.decision,
-    ruleId: storableOrNull(event.ruleId),
-    ruleName: storableOrNull(event.ruleName),
-    message: storableOrNull(event.message),
-    tables: storableList(event.tables),
-    columns: storableList(event.columns),
-    maskedColumns: storableList(event.maskedColumns),
+    ruleId: event.ruleId,
+    ruleName: event.ruleName,
+    message: event.message,
+    tables: event.tables,
+    columns: event.columns,
+    maskedColumns: event.maskedColumns,
     rowCount: event.rowCount === null ? null : Math.min(event.rowCount, MAX_STORED_ROW_COUNT),
     durationMs: event.durationMs,
-    error: storableOrNull(event.error),
+    error: event.error,
     details:
       event.rowCount !== null && event.rowCount > MAX_STORED_ROW_COUNT ? { rowCount: event.rowCount } : null,
   };
