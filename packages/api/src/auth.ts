@@ -17,6 +17,8 @@ export interface TCaller {
   connectionIds: string[];
   /** When the calling API token expires (null: never); absent for a session. */
   tokenExpiresAt?: Date | null;
+  /** The calling API token's id; absent for a session. */
+  tokenId?: string;
 }
 
 /** The part of a next-auth session the API needs. Kept structural so this package does not depend on next-auth. */
@@ -47,6 +49,7 @@ export async function resolveCaller(
       via: "api_token",
       connectionIds: result.connectionIds,
       tokenExpiresAt: result.expiresAt,
+      tokenId: result.tokenId,
     };
   }
   const userId = input.session?.user?.id;

@@ -90,6 +90,67 @@ describe("identities and API tokens", () => {
     expect(await credentialsOf()).toHaveLength(0);
   });
 
+  it("revokes, with a token, every token issued with it, down the line", async () => {
+    // A leaked admin token's holder mints a successor for the admin and one for a service, and the
+    // successor mints another: revoking the leaked token must leave none of them working.
+    const adminIdentity = (await admin().identities.list()).find((i) => i.name === "admin@demo.local")!;
+    const bot = await admin().identities.create({
+      name: "minted-bot",
+      displayName: "Minted",
+      kind: "service",
+      roles: ["member"],
+    });
+    const leaked = await admin().identities.createToken({ identityId: adminIdentity.id, name: "leaked" });
+    const successor = await callerWith(leaked.token).identities.createToken({
+      identityId: adminIdentity.id,
+      name: "successor",
+    });
+    const forBot = await callerWith(leaked.token).identities.createToken({ identityId: bot.id, name: "bot" });
+    const grandchild = await callerWith(successor.token).identities.createToken({
+      identityId: bot.id,
+      name: "grandchild",
+    });
+    const bystander = await admin().identities.createToken({ identityId: bot.id, name: "bystander" });
+    expect(successor.issuedByTokenId).toBe(leaked.id);
+    expect(grandchild.issuedByTokenId).toBe(successor.id);
+    expect(bystander.issuedByTokenId).not.toBe(leaked.id);
+
+    await admin().identities.revokeToken({ tokenId: leaked.id });
+    for (const token of [leaked, successor, forBot, grandchild])
+      expect({ name: token.name, works: await authenticates(token.token) }).toEqual({
+        name: token.name,
+        works: false,
+      });
+    expect(await authenticates(bystander.token)).toBe(true);
+    const botTokens = await admin().identities.tokens({ identityId: bot.id });
+    expect(botTokens.find((t) => t.id === grandchild.id)?.status).toBe("revoked");
+    const [event] = (await listAuditEvents(db, { text: '"leaked"' }, { limit: 1 })).items;
+    expect(event?.message).toMatch(/revoked API token "leaked" .* and 3 API tokens issued with it$/);
+  });
+
+  it("revokes what a deactivated identity's tokens issued to others", async () => {
+    const ops = await admin().identities.create({
+      name: "ops-minter",
+      displayName: "Ops",
+      kind: "service",
+      roles: ["admin"],
+    });
+    const bot = await admin().identities.create({
+      name: "minted-bot-2",
+      displayName: "Minted",
+      kind: "service",
+      roles: ["member"],
+    });
+    const opsToken = await admin().identities.createToken({ identityId: ops.id, name: "ops" });
+    const forBot = await callerWith(opsToken.token).identities.createToken({
+      identityId: bot.id,
+      name: "bot",
+    });
+    await admin().identities.setActive({ identityId: ops.id, active: false });
+    expect(await authenticates(opsToken.token)).toBe(false);
+    expect(await authenticates(forBot.token)).toBe(false);
+  });
+
   it("refuses an expired token", async () => {
     const dev = (await admin().identities.list()).find((i) => i.name === "dev@demo.local")!;
     const created = await admin().identities.createToken({

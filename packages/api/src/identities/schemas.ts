@@ -49,6 +49,8 @@ export const ZApiTokenDto = z.object({
   lastUsedAt: z.string().nullable(),
   createdAt: z.string(),
   status: z.enum(["active", "expired", "revoked"]),
+  /** The API token it was issued with (null: from a dashboard session); revoking that one revokes this. */
+  issuedByTokenId: z.string().nullable(),
 });
 export type TApiTokenDto = z.infer<typeof ZApiTokenDto>;
 

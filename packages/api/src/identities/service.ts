@@ -52,6 +52,7 @@ export function toApiTokenDto(row: TApiTokenRow, now = new Date()): TApiTokenDto
     lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
     createdAt: row.createdAt.toISOString(),
     status: row.revokedAt ? "revoked" : row.expiresAt && row.expiresAt <= now ? "expired" : "active",
+    issuedByTokenId: row.issuedByTokenId,
   };
 }
 
@@ -138,6 +139,7 @@ export const identityService = {
         name: input.name,
         connectionIds: input.connectionIds,
         expiresAt,
+        issuedByTokenId: caller.tokenId ?? null,
       }),
     );
     return parseOutput(ZCreatedApiToken, { ...toApiTokenDto(row), token }, "API token");
@@ -145,7 +147,7 @@ export const identityService = {
 
   /**
    * Revoking a token ends its holder's access (and sessions) on every connection its grants reach, not only
-   * those of a scoped caller: it needs an unscoped token.
+   * those of a scoped caller: it needs an unscoped token. The tokens it issued are revoked with it.
    */
   async revokeToken(db: TDb, caller: TCaller, rawInput: unknown): Promise<TApiTokenDto> {
     const input = parseInput(ZTokenRef, rawInput);

@@ -42,6 +42,7 @@ const tokenSelect = {
   revokedAt: true,
   lastUsedAt: true,
   createdAt: true,
+  issuedByTokenId: true,
 } as const;
 
 export type TApiTokenRow = Prisma.ApiTokenGetPayload<{ select: typeof tokenSelect }>;
@@ -184,22 +185,18 @@ export async function setIdentityActive(
         },
       });
       const revoked = input.active
-        ? 0
-        : (
-            await tx.apiToken.updateMany({
-              where: { identityId: input.identityId, revokedAt: null },
-              data: { revokedAt: now },
-            })
-          ).count;
+        ? { own: 0, issued: [] }
+        : await revokeIdentityTokens(tx, input.identityId, now);
       const kind = KIND_LABEL[before.kind];
       await recordIdentityChange(tx, actor, {
         message: input.active
           ? `reactivated ${kind} identity "${before.name}"`
-          : `deactivated ${kind} identity "${before.name}" (${revoked} API token${revoked === 1 ? "" : "s"} revoked)`,
+          : `deactivated ${kind} identity "${before.name}" (${plural(revoked.own, "API token")} revoked${issuedNote(revoked.issued, "them")})`,
         details: {
           identity: { id: input.identityId, name: before.name },
           active: input.active,
-          tokensRevoked: revoked,
+          tokensRevoked: revoked.own,
+          ...(revoked.issued.length > 0 ? { issuedTokensRevoked: revoked.issued } : {}),
         },
       });
     }
@@ -217,7 +214,14 @@ export async function listApiTokens(db: TDb, identityId: string): Promise<TApiTo
 export async function createApiToken(
   db: TDb,
   actor: TAdminActor,
-  input: { identityId: string; name: string; connectionIds: string[]; expiresAt: Date | null },
+  input: {
+    identityId: string;
+    name: string;
+    connectionIds: string[];
+    expiresAt: Date | null;
+    /** The API token the request came with (null: a dashboard session): revoking it revokes this one. */
+    issuedByTokenId?: string | null;
+  },
 ): Promise<{ token: string; row: TApiTokenRow }> {
   const token = generateToken("pcat");
   return db.$transaction(async (tx) => {
@@ -239,20 +243,31 @@ export async function createApiToken(
         prefix: tokenDisplayPrefix(token),
         connectionIds: input.connectionIds,
         expiresAt: input.expiresAt,
+        issuedByTokenId: input.issuedByTokenId ?? null,
       },
       select: tokenSelect,
     });
     await recordIdentityChange(tx, actor, {
       message: `issued API token "${input.name}" (${row.prefix}…) to ${identity.name}`,
       details: {
-        token: { id: row.id, prefix: row.prefix, connectionIds: row.connectionIds, expiresAt: row.expiresAt },
+        token: {
+          id: row.id,
+          prefix: row.prefix,
+          connectionIds: row.connectionIds,
+          expiresAt: row.expiresAt,
+          issuedByTokenId: row.issuedByTokenId,
+        },
       },
     });
     return { token, row };
   });
 }
 
-/** Revokes a token: the API refuses it at once, agents within a second (their open sessions end). */
+/**
+ * Revokes a token and every token issued with it (and with those, down the line): the API refuses them at
+ * once, agents within a second (their open sessions end). Whoever held a leaked token keeps nothing it
+ * minted. Revoking a revoked token again revokes what it issued that is still active.
+ */
 export async function revokeApiToken(db: TDb, actor: TAdminActor, tokenId: string): Promise<TApiTokenRow> {
   return db.$transaction(async (tx) => {
     const before = await tx.apiToken.findUnique({
@@ -260,21 +275,81 @@ export async function revokeApiToken(db: TDb, actor: TAdminActor, tokenId: strin
       select: { ...tokenSelect, identity: { select: { name: true } } },
     });
     if (!before) throw new NotFoundError(`API token ${tokenId}`);
-    if (before.revokedAt) {
-      const { identity: _identity, ...row } = before;
-      return row;
-    }
-    const row = await tx.apiToken.update({
-      where: { id: tokenId },
-      data: { revokedAt: new Date() },
-      select: tokenSelect,
-    });
+    const { identity, ...unchanged } = before;
+    const now = new Date();
+    const row = before.revokedAt
+      ? unchanged
+      : await tx.apiToken.update({ where: { id: tokenId }, data: { revokedAt: now }, select: tokenSelect });
+    const issued = await revokeIssuedBy(tx, [tokenId], now);
+    if (before.revokedAt && issued.length === 0) return row;
+    const named = `API token "${row.name}" (${row.prefix}…) of ${identity.name}`;
     await recordIdentityChange(tx, actor, {
-      message: `revoked API token "${row.name}" (${row.prefix}…) of ${before.identity.name}`,
-      details: { token: { id: row.id, prefix: row.prefix } },
+      message: before.revokedAt
+        ? `revoked ${plural(issued.length, "API token")} issued with the revoked ${named}`
+        : `revoked ${named}${issuedNote(issued)}`,
+      details: {
+        token: { id: row.id, prefix: row.prefix },
+        ...(issued.length > 0 ? { issuedTokensRevoked: issued } : {}),
+      },
     });
     return row;
   });
+}
+
+interface TRevokedToken {
+  id: string;
+  prefix: string;
+  identityId: string;
+}
+
+/** Revokes, in one statement, the active tokens issued by the given ones or by tokens they issued. */
+async function revokeIssuedBy(
+  tx: Prisma.TransactionClient,
+  issuerIds: string[],
+  now: Date,
+): Promise<TRevokedToken[]> {
+  if (issuerIds.length === 0) return [];
+  // UNION (not UNION ALL) visits each token once; a revoked token's descendants are still walked, since
+  // they may have been minted before it was revoked.
+  return tx.$queryRaw<TRevokedToken[]>`
+    WITH RECURSIVE issued AS (
+      SELECT id FROM api_tokens WHERE issued_by_token_id = ANY(${issuerIds}::uuid[])
+      UNION
+      SELECT t.id FROM api_tokens t JOIN issued i ON t.issued_by_token_id = i.id
+    )
+    UPDATE api_tokens SET revoked_at = ${now}
+    WHERE id IN (SELECT id FROM issued) AND revoked_at IS NULL
+    RETURNING id::text AS "id", prefix, identity_id::text AS "identityId"`;
+}
+
+/**
+ * Revokes an identity's active API tokens and whatever any of its tokens ever issued (for itself or, when
+ * it is an admin, for other identities): deactivating a compromised identity leaves its holder nothing.
+ */
+export async function revokeIdentityTokens(
+  tx: Prisma.TransactionClient,
+  identityId: string,
+  now: Date,
+): Promise<{ own: number; issued: TRevokedToken[] }> {
+  const own = await tx.apiToken.updateMany({
+    where: { identityId, revokedAt: null },
+    data: { revokedAt: now },
+  });
+  const all = await tx.apiToken.findMany({ where: { identityId }, select: { id: true } });
+  const issued = await revokeIssuedBy(
+    tx,
+    all.map((t) => t.id),
+    now,
+  );
+  return { own: own.count, issued };
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function issuedNote(issued: TRevokedToken[], issuers: "it" | "them" = "it"): string {
+  return issued.length > 0 ? ` and ${plural(issued.length, "API token")} issued with ${issuers}` : "";
 }
 
 /**

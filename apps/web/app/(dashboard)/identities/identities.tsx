@@ -267,6 +267,7 @@ function Tokens({ identity, canEdit }: { identity: TIdentity; canEdit: boolean }
                   {token.connectionIds.length > 0
                     ? ` · ${token.connectionIds.length} connection(s)`
                     : " · all granted connections"}
+                  {token.issuedByTokenId ? " · issued with an API token" : ""}
                 </p>
               </div>
               <Badge tone={STATUS_TONE[token.status]}>{token.status}</Badge>
@@ -278,7 +279,11 @@ function Tokens({ identity, canEdit }: { identity: TIdentity; canEdit: boolean }
                   disabled={revoke.isPending}
                   aria-label={`Revoke ${token.name}`}
                   onClick={() => {
-                    if (window.confirm(`Revoke "${token.name}"? Sessions using it end within seconds.`))
+                    if (
+                      window.confirm(
+                        `Revoke "${token.name}"? Tokens issued with it are revoked too; sessions using them end within seconds.`,
+                      )
+                    )
                       revoke.mutate({ tokenId: token.id });
                   }}
                 >
