@@ -88,7 +88,11 @@ async function main(): Promise<void> {
           },
           env.PORTCULLIS_APPROVAL_TIMEOUT_S * 1000,
         );
-        return { link: approvalLink(approvalId), decision };
+        return {
+          link: approvalLink(approvalId),
+          decision,
+          withdraw: (reason) => link.withdrawApproval(approvalId, reason),
+        };
       },
       schemaChanged: (session) => governor.schemaChanged(session),
       schemaSettled: (session) => governor.schemaSettled(session),

@@ -22,7 +22,9 @@ interface TApproval {
 function psqlInBackground(
   url: string,
   sql: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> & { cancel(): void } {
+): Promise<{ code: number | null; stdout: string; stderr: string }> & {
+  cancel(signal?: NodeJS.Signals): void;
+} {
   const child = spawn("psql", [url, "-X", "-v", "ON_ERROR_STOP=1", "-c", sql]);
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     let stdout = "";
@@ -31,7 +33,9 @@ function psqlInBackground(
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
-  return Object.assign(done, { cancel: () => void child.kill("SIGTERM") });
+  return Object.assign(done, {
+    cancel: (signal: NodeJS.Signals = "SIGTERM") => void child.kill(signal),
+  });
 }
 
 async function pendingFor(request: APIRequestContext, d: TDemo, statement: string): Promise<TApproval> {
@@ -104,6 +108,42 @@ test("a held write runs once approved, and is refused with the decider's reason 
       })
     ).status(),
   ).toBe(409);
+});
+
+test("a held statement its requester gives up on is withdrawn: Ctrl-C refuses it, closing psql too", async ({
+  request,
+}) => {
+  const d = demo("postgres");
+  const admin = { Authorization: `Bearer ${d.adminToken}` };
+  const cancelled = async (id: string) => {
+    const response = await request.get(`${d.dashboardUrl}/api/v1/approvals?status=cancelled`, {
+      headers: admin,
+    });
+    return ((await response.json()) as { items: TApproval[] }).items.some((i) => i.id === id);
+  };
+
+  // Ctrl-C at the psql prompt sends a CancelRequest: the statement is refused as cancelled, never runs later.
+  const interrupted = "update customers set city = city where id = 5";
+  const waiting = psqlInBackground(d.developerUrl, interrupted);
+  const first = await pendingFor(request, d, interrupted);
+  waiting.cancel("SIGINT");
+  const result = await waiting;
+  expect(result.code).not.toBe(0);
+  expect(result.stderr).toContain("canceling statement due to user request");
+  await expect.poll(() => cancelled(first.id), { timeout: 10_000 }).toBe(true);
+  const late = await request.post(`${d.dashboardUrl}/api/v1/approvals/${first.id}/approve`, {
+    headers: admin,
+    data: { reason: "too late" },
+  });
+  expect(late.status()).toBe(409);
+
+  // psql closed outright: the agent notices the client is gone and withdraws the request.
+  const abandoned = "update customers set city = city where id = 6";
+  const closing = psqlInBackground(d.developerUrl, abandoned);
+  const second = await pendingFor(request, d, abandoned);
+  closing.cancel("SIGKILL");
+  await closing;
+  await expect.poll(() => cancelled(second.id), { timeout: 10_000 }).toBe(true);
 });
 
 test("nobody approves their own statement, and a member cannot approve at all", async ({ request }) => {

@@ -358,6 +358,13 @@ export const ZAgentMessage = z.discriminatedUnion("type", [
     message: z.string().max(2000),
     expiresAt: z.iso.datetime({ offset: true }),
   }),
+  /** The held statement's session ended before a decision: the request is withdrawn, nothing would run. */
+  z.object({
+    ...base,
+    type: z.literal("approval.withdraw"),
+    approvalId: z.uuid(),
+    reason: z.string().max(500),
+  }),
 ]);
 export type TAgentMessage = z.infer<typeof ZAgentMessage>;
 

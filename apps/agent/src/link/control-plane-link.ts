@@ -8,6 +8,7 @@ import { hostname as osHostname } from "node:os";
 import {
   AGENT_LINK_PATH,
   encodeMessage,
+  fitAuditText,
   parseControlMessage,
   PROTOCOL_VERSION,
   ZPolicySnapshot,
@@ -233,6 +234,24 @@ export class ControlPlaneLink extends EventEmitter<TControlPlaneLinkEvents> {
       timer.unref();
       this.approvals.set(request.approvalId, { resolve, timer });
       this.sendMessage({ v: PROTOCOL_VERSION, type: "approval.request", ...request, expiresAt });
+    });
+  }
+
+  /**
+   * The session holding an approval's statement ended before a decision: the control plane marks the request
+   * withdrawn, so approvers are not left deciding on something that can no longer run. A decision arriving
+   * later finds nothing waiting.
+   */
+  withdrawApproval(approvalId: string, reason: string): void {
+    const pending = this.approvals.get(approvalId);
+    if (!pending) return;
+    this.approvals.delete(approvalId);
+    clearTimeout(pending.timer);
+    this.sendMessage({
+      v: PROTOCOL_VERSION,
+      type: "approval.withdraw",
+      approvalId,
+      reason: fitAuditText(reason, 500),
     });
   }
 

@@ -2,6 +2,7 @@
 // other sessions carry on; approved, it runs and the client gets its result; denied or timed out, the
 // client gets an error naming the decider and nothing ran. The decision source here is a test hook; the
 // control plane's approvals plug into the same hook.
+import type { Socket } from "node:net";
 import { createTestDatabase } from "@portcullis/db/test-support";
 import pg from "pg";
 import postgres from "postgres";
@@ -20,6 +21,8 @@ import { parseMessage, queryMessage } from "./wire.ts";
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let proxy: TTestProxy;
 const requests: string[] = [];
+/** Statements whose request was withdrawn, with the reason. */
+const withdrawn: string[] = [];
 
 /** Decides by a marker in the statement, after a delay, like a person would. */
 function decideLater(statement: string): Promise<TApprovalDecision> {
@@ -32,6 +35,9 @@ function decideLater(statement: string): Promise<TApprovalDecision> {
     return requests.filter((r) => r === statement).length === 1
       ? after(200, { approved: true, decidedBy: "admin@demo.local", reason: "once" })
       : after(200, { approved: false, decidedBy: "admin@demo.local", reason: "not again" });
+  // Nobody decides while the test looks (its client goes away first).
+  if (statement.includes("walk-away"))
+    return after(20_000, { approved: false, decidedBy: null, reason: "no decision within 20 s" });
   if (statement.includes("deny-me"))
     return after(200, { approved: false, decidedBy: "admin@demo.local", reason: "not now" });
   return after(200, { approved: false, decidedBy: null, reason: "no decision within 0.2 s" });
@@ -68,6 +74,7 @@ beforeAll(async () => {
           return {
             link: `http://127.0.0.1:3000/approvals/${requests.length}`,
             decision: decideLater(request.statement),
+            withdraw: (reason) => withdrawn.push(`${request.statement} (${reason})`),
           };
         },
       },
@@ -139,6 +146,45 @@ describe("statements held for approval", () => {
     );
     expect(await valueOf(3)).toBe(0);
     await client.end();
+  });
+
+  it("withdraws the request of a held statement whose client goes away, and nothing runs", async () => {
+    // Approvers are not left deciding on a statement nobody waits for: whether the client closes its
+    // socket outright or sends Terminate behind the held statement.
+    for (const [note, leave] of [
+      ["walk-away-destroy", (socket: Socket) => socket.destroy()],
+      ["walk-away-terminate", (socket: Socket) => socket.end(Buffer.from([0x58, 0, 0, 0, 4]))],
+    ] as const) {
+      const session = await rawSession(proxy.port);
+      session.socket.write(queryMessage(`update items set v = 9 where id = 3 and note <> '${note}'`));
+      await session.until("N");
+      leave(session.socket);
+      await expect.poll(() => withdrawn.filter((w) => w.includes(note)), { timeout: 3000 }).toHaveLength(1);
+    }
+    expect(withdrawn.join("\n")).toMatch(/walk-away-destroy.*\(client/);
+    expect(await valueOf(3)).toBe(0);
+  });
+
+  it("refuses a held statement its client cancels (57014), withdraws its request, and the session goes on", async () => {
+    const sql = postgres(url(), { max: 1, onnotice: () => undefined });
+    const query = sql.unsafe("update items set v = 7 where id = 3 and note <> 'walk-away-cancel'");
+    const outcome = query.then(
+      () => "ran",
+      (error: { code?: string; message: string }) => `${error.code}: ${error.message}`,
+    );
+    await expect.poll(() => requests.some((r) => r.includes("walk-away-cancel"))).toBe(true);
+    query.cancel();
+    expect(await outcome).toBe("57014: canceling statement due to user request");
+    expect(withdrawn.filter((w) => w.includes("walk-away-cancel"))).toEqual([
+      "update items set v = 7 where id = 3 and note <> 'walk-away-cancel' (the client cancelled it)",
+    ]);
+    expect(await sql`select 1 as ok`).toEqual([{ ok: 1 }]);
+    expect(await valueOf(3)).toBe(0);
+    expect(proxy.events.find((e) => e.statement?.includes("walk-away-cancel"))).toMatchObject({
+      decision: "denied",
+      message: "cancelled by the client while it waited for an approval",
+    });
+    await sql.end();
   });
 
   it("holds an extended-protocol statement with the pipeline behind it, in order", async () => {

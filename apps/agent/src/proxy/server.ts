@@ -93,6 +93,8 @@ interface TCancelTarget {
   secretKey: number;
   upstream: TUpstreamTarget;
   upstreamKey: { processId: number; secretKey: number };
+  /** The session the key was issued to: a statement it holds for an approval is cancelled there. */
+  session?: ProxySession;
 }
 
 /**
@@ -298,6 +300,9 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
         a.writeInt32BE(secretKey);
         b.writeInt32BE(target?.secretKey ?? 0);
         if (target && timingSafeEqual(a, b)) {
+          // A statement held for an approval never reached the database: the agent refuses it itself. The
+          // database is asked too, for what runs ahead of it in the pipeline.
+          target.session?.cancelHeld();
           sendUpstreamCancel(target.upstream, target.upstreamKey).catch((e: Error) =>
             logger.warn({ err: e.message }, "cancel request to the database failed"),
           );
@@ -504,7 +509,10 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       );
       sessions.add(session);
       const cancelTarget = cancelTargets.get(processId);
-      if (cancelTarget) cancelOf.set(session, cancelTarget);
+      if (cancelTarget) {
+        cancelOf.set(session, cancelTarget);
+        cancelTarget.session = session;
+      }
       hooks.record(sessionEvent(info, "session_start", null));
       hooks.sessionsChanged?.();
       logger.info(

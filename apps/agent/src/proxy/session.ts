@@ -158,7 +158,17 @@ interface THold {
   sql: string;
   verdict: TVerdict;
   queue: TFrame[];
+  /** Withdraws the approval request (the session ended, or the client cancelled, before a decision). */
+  withdraw?: (reason: string) => void;
+  /** Bytes of client messages queued behind it: past HOLD_QUEUE_BYTES the client socket is paused. */
+  queuedBytes: number;
 }
+
+/**
+ * A refusal the client should see with its own SQLSTATE rather than a guardrail's: a held statement the
+ * client cancelled gets 57014, as a cancelled statement does from Postgres.
+ */
+type TRefusal = TVerdict & { sqlState?: string };
 
 /** How many COPY FROM STDIN a statement has started (a query string may hold several). */
 interface TCopyWindow {
@@ -365,6 +375,12 @@ const UNKNOWN_PORTAL_VERDICT: TVerdict = {
 const MAX_STATEMENT_IN_EVENT = 100_000;
 /** How long the agent waits for a gone client's statements once it has cancelled them (see close). */
 const DRAIN_LIMIT_MS = 5_000;
+/**
+ * While a statement waits for an approval the session keeps reading its client, so a client that goes away
+ * or cancels is noticed (and the request withdrawn); what it sends behind the statement waits, up to this
+ * much before the socket is paused.
+ */
+const HOLD_QUEUE_BYTES = 1 << 20;
 
 /**
  * A statement's text as its audit event carries it: whole up to MAX_STATEMENT_IN_EVENT characters; a longer one
@@ -589,6 +605,8 @@ export class ProxySession {
     if (this.ddlInTransaction) void this.hooks.schemaSettled?.(this.info);
     // After a Terminate the database closing its end is expected: keep the client's reason.
     if (this.closeReason !== "client terminated the session") this.closeReason = reason;
+    // Approvers are no longer asked about a statement nobody waits for (it was never sent).
+    this.held?.withdraw?.(this.closeReason);
     this.client.pause();
     this.client.end();
     setTimeout(() => this.client.destroy(), 1000).unref();
@@ -664,8 +682,7 @@ export class ProxySession {
       return;
     }
     if (frames.length === 0) return;
-    // Behind a held statement, messages wait their turn (the socket is paused, so few arrive).
-    if (this.held) this.held.queue.push(...frames);
+    if (this.held) this.holdBehind(this.held, frames, chunk.length);
     else if (this.barrier) this.barrier.push(...frames);
     else this.processClientFrames(frames);
   }
@@ -703,7 +720,7 @@ export class ProxySession {
         const checked = this.approvalNeeded(frame);
         if (checked?.hold) {
           if (out.length > 0 && !this.upstream.write(Buffer.concat(out))) this.client.pause();
-          this.startHold({ ...checked.hold, queue: frames.slice(i + 1) });
+          this.startHold({ ...checked.hold, queue: frames.slice(i + 1), queuedBytes: 0 });
           return;
         }
         const replacement = this.handleClientFrame(frame, checked?.verdict);
@@ -830,7 +847,9 @@ export class ProxySession {
    * For a Query or Parse, when the agent can ask for approvals: the verdict, and the hold to start when it
    * says require_approval. (The verdict is passed on, so the statement is decided once.)
    */
-  private approvalNeeded(frame: TFrame): { verdict: TVerdict; hold: Omit<THold, "queue"> | null } | null {
+  private approvalNeeded(
+    frame: TFrame,
+  ): { verdict: TVerdict; hold: Omit<THold, "queue" | "queuedBytes"> | null } | null {
     if (this.discardUntilSync) return null;
     if (frame.type === T.Bind) {
       const judged = this.rebindNeedsApproval(frame);
@@ -944,7 +963,7 @@ export class ProxySession {
    */
   private rebindNeedsApproval(
     frame: TFrame,
-  ): { verdict: TVerdict; hold: Omit<THold, "queue"> | null } | null {
+  ): { verdict: TVerdict; hold: Omit<THold, "queue" | "queuedBytes"> | null } | null {
     const reader = new BodyReader(frame.raw, frame.bodyStart);
     reader.cstring();
     const name = reader.cstring();
@@ -983,8 +1002,8 @@ export class ProxySession {
 
   private startHold(hold: THold): void {
     this.held = hold;
-    this.client.pause();
     const request = this.hooks.requestApproval!(this.info, { statement: hold.sql, verdict: hold.verdict });
+    hold.withdraw = request.withdraw;
     this.client.write(
       noticeResponse({
         severity: "NOTICE",
@@ -1008,8 +1027,41 @@ export class ProxySession {
       });
   }
 
-  /** Sends the held statement on (approved) or refuses it in pipeline order (denied), then what queued behind it. */
-  private release(hold: THold, decision: TApprovalDecision): void {
+  /**
+   * Client messages behind a held statement wait their turn. A Terminate among them means nobody waits for the
+   * decision any more: the session ends (the request is withdrawn, what queued behind it never runs).
+   */
+  private holdBehind(hold: THold, frames: TFrame[], bytes: number): void {
+    if (frames.some((frame) => frame.type === T.Terminate)) {
+      this.closeReason = "client terminated the session";
+      this.close(this.closeReason, true);
+      return;
+    }
+    hold.queue.push(...frames);
+    hold.queuedBytes += bytes;
+    if (hold.queuedBytes > HOLD_QUEUE_BYTES) this.client.pause();
+  }
+
+  /**
+   * A CancelRequest for this session: a statement waiting for an approval is refused at once (57014, as
+   * Postgres answers a cancelled statement) and its request withdrawn, rather than running later for a
+   * client that gave up on it. Returns whether a held statement was cancelled.
+   */
+  cancelHeld(): boolean {
+    const hold = this.held;
+    if (!hold || this.closed) return false;
+    this.held = null;
+    hold.withdraw?.("the client cancelled it");
+    this.release(hold, { approved: false, decidedBy: null, reason: "the client cancelled it" }, true);
+    if (!this.held && !this.barrier) this.client.resume();
+    return true;
+  }
+
+  /**
+   * Sends the held statement on (approved) or refuses it in pipeline order (denied), then what queued behind it.
+   * `cancelled`: the client cancelled it while it waited.
+   */
+  private release(hold: THold, decision: TApprovalDecision, cancelled = false): void {
     // The policy may have changed during the wait (a freeze): judged again, what is blocked now stays blocked.
     const current = decision.approved ? this.decide(hold.sql) : null;
     let data: Buffer;
@@ -1021,11 +1073,7 @@ export class ProxySession {
       const verdict: TVerdict =
         current && current.action !== "block"
           ? { ...current, action: "allow" }
-          : (current ?? {
-              ...hold.verdict,
-              action: "block",
-              message: `the approval was ${decision.decidedBy ? `denied by ${decision.decidedBy}` : "not given in time"}: ${decision.reason}`,
-            });
+          : (current ?? refusalOf(hold, decision, cancelled));
       const approved = this.approvedStatements.get(hold.name);
       if (approved && verdict.action === "allow") approved.batch = this.syncsSent;
       if (verdict.action === "block")
@@ -1048,11 +1096,7 @@ export class ProxySession {
       }
       data = hold.frame.raw;
     } else {
-      const denied: TVerdict = current ?? {
-        ...hold.verdict,
-        action: "block",
-        message: `the approval was ${decision.decidedBy ? `denied by ${decision.decidedBy}` : "not given in time"}: ${decision.reason}`,
-      };
+      const denied: TVerdict = current ?? refusalOf(hold, decision, cancelled);
       this.recordBlocked(denied, isoTimestamp(Date.now()), current ? undefined : "denied");
       if (hold.kind === "query") {
         this.trackQuery(runsOf(denied), denied);
@@ -1898,7 +1942,15 @@ export class ProxySession {
         ? (head.blocked ?? null)
         : null;
     let out = maskedFrame;
-    if (blocked) {
+    const sqlState = (blocked as TRefusal | null)?.sqlState;
+    if (blocked && sqlState === CANCELLED_SQLSTATE) {
+      out = errorResponse({
+        severity: "ERROR",
+        code: CANCELLED_SQLSTATE,
+        message: "canceling statement due to user request",
+        detail: `Portcullis: it was waiting for an approval (${blocked.ruleName ?? "policy"}); the request is withdrawn and the statement did not run.`,
+      });
+    } else if (blocked) {
       out = errorResponse({
         severity: "ERROR",
         // Text the parser rejects is refused as Postgres would refuse it: a syntax error, not a privilege one.
@@ -2106,6 +2158,20 @@ export class ProxySession {
  * Tables and resolved columns of an analysis, computed once per analysis rather than per event. Keyed by
  * its columnRefs array, which copies of a cached analysis (same statement, other text) share.
  */
+const CANCELLED_SQLSTATE = "57014";
+
+/** What a held statement is refused with when its approval is denied, times out or the client cancels it. */
+function refusalOf(hold: THold, decision: TApprovalDecision, cancelled: boolean): TRefusal {
+  return {
+    ...hold.verdict,
+    action: "block",
+    message: cancelled
+      ? `cancelled by the client while it waited for an approval`
+      : `the approval was ${decision.decidedBy ? `denied by ${decision.decidedBy}` : "not given in time"}: ${decision.reason}`,
+    ...(cancelled ? { sqlState: CANCELLED_SQLSTATE } : {}),
+  };
+}
+
 const touchedCache = new WeakMap<object, { tables: string[]; columns: string[] }>();
 function touched(a: TStatementAnalysis): { tables: string[]; columns: string[] } {
   let entry = touchedCache.get(a.columnRefs);

@@ -78,12 +78,13 @@ export interface TProxyHooks {
   /**
    * A statement needs an approval: ask for one. The session holds the statement (and everything the client
    * sends after it) until `decision` settles; other sessions are not affected. Absent, such statements are
-   * refused with the rule's message. A rejected promise counts as a denial (fail closed).
+   * refused with the rule's message. A rejected promise counts as a denial (fail closed). `withdraw` is
+   * called when the session ends before `decision` settles: nothing is waiting for the decision any more.
    */
   requestApproval?(
     session: TSessionInfo,
     request: { statement: string; verdict: TVerdict },
-  ): { link: string | null; decision: Promise<TApprovalDecision> };
+  ): { link: string | null; decision: Promise<TApprovalDecision>; withdraw?(reason: string): void };
   /** Work to finish before the session's first statement (reading the schema catalog for masking). */
   prepareSession?(session: TSessionInfo): Promise<void>;
   /**

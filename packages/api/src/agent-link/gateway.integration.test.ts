@@ -24,6 +24,7 @@ import {
 } from "@portcullis/agent-protocol";
 import {
   bumpPolicyRevision,
+  createApproval,
   createDb,
   decideApproval,
   encryptSecret,
@@ -571,6 +572,107 @@ describe("agent link (gateway + ControlPlaneLink + AuditSpool)", () => {
       mine.sessionId,
     ]);
     ws.close();
+    await db.connection.delete({ where: { id: elsewhere.id } });
+  });
+
+  it("withdraws a held statement's request when its session ends, and only the serving agent may", async () => {
+    const other = await issueEnrollmentToken(db, "edge-agent-withdraw");
+    const elsewhere = await db.connection.create({
+      data: {
+        name: "elsewhere-withdraw",
+        environment: "production",
+        agentId: other.agent.id,
+        host: "127.0.0.1",
+        port: 5432,
+        database: "x",
+        username: "app",
+      },
+    });
+    const requester = await db.identity.create({
+      data: { name: "withdrawn@example.com", displayName: "Gone", kind: "human", roles: ["member"] },
+    });
+    const approver = { id: randomUUID(), name: "approver@example.com", kind: "human" as const, groups: [] };
+    const held = (statement: string) => ({
+      sessionId: randomUUID(),
+      identityId: requester.id,
+      statement,
+      statementClass: "write",
+      tables: ["public.orders"],
+      ruleId: null,
+      ruleName: "Writes need a review",
+      message: "needs approval",
+    });
+    // Another agent's pending request: this agent cannot withdraw it.
+    const foreignId = randomUUID();
+    await createApproval(db, {
+      ...held("DELETE FROM elsewhere"),
+      id: foreignId,
+      requesterId: requester.id,
+      connectionId: elsewhere.id,
+      analysis: { statementClass: "write", tables: [], ruleName: null, message: "needs approval" },
+      risk: "high",
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+
+    // Sent by hand (the real link only withdraws what it asked for): the request of a connection this agent
+    // does not serve stays pending; its own is withdrawn.
+    const ownId = randomUUID();
+    await createApproval(db, {
+      ...held("DELETE FROM own"),
+      id: ownId,
+      requesterId: requester.id,
+      connectionId,
+      analysis: { statementClass: "write", tables: [], ruleName: null, message: "needs approval" },
+      risk: "high",
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    const { credential } = JSON.parse(await readFile(join(workDir, "credential.json"), "utf8"));
+    const raw = await rawClient(credential);
+    for (const id of [foreignId, ownId])
+      raw.ws.send(
+        encodeMessage({ v: PROTOCOL_VERSION, type: "approval.withdraw", approvalId: id, reason: "gone" }),
+      );
+    await waitFor(
+      "own request withdrawn",
+      async () => (await db.approval.findUnique({ where: { id: ownId } }))?.status === "cancelled",
+    );
+    expect((await db.approval.findUniqueOrThrow({ where: { id: foreignId } })).status).toBe("pending");
+    raw.ws.close();
+
+    const spool = await AuditSpool.open(join(workDir, "withdraw-spool"));
+    const link = new ControlPlaneLink(linkOptions(spool));
+    link.start();
+    await waitFor("connected", () => link.connected);
+    const approvalId = randomUUID();
+    let settled = false;
+    void link
+      .requestApproval({ approvalId, connectionId, ...held("DELETE FROM orders WHERE id = 7") }, 10_000)
+      .then(() => (settled = true));
+    await waitFor(
+      "approval recorded",
+      async () => (await db.approval.count({ where: { id: approvalId } })) === 1,
+    );
+    link.withdrawApproval(approvalId, "client went away");
+    await waitFor(
+      "approval withdrawn",
+      async () => (await db.approval.findUnique({ where: { id: approvalId } }))?.status === "cancelled",
+    );
+    const events = await db.auditEvent.findMany({
+      where: { type: "approval", statement: "DELETE FROM orders WHERE id = 7" },
+      orderBy: { seq: "asc" },
+      select: { decision: true, message: true },
+    });
+    expect(events.map((e) => e.decision)).toEqual(["pending_approval", "denied"]);
+    expect(events[1]?.message).toBe(
+      "withdrawn before a decision: the session ended (client went away); the statement did not run",
+    );
+    // Nobody can approve it any more, and nothing waits for a decision on the agent's side.
+    await expect(
+      decideApproval(db, approver, { id: approvalId, approve: true, reason: "too late" }),
+    ).rejects.toThrow(/already cancelled/);
+    expect(settled).toBe(false);
+    await link.stop();
+    await db.approval.deleteMany({ where: { id: { in: [foreignId, ownId] } } });
     await db.connection.delete({ where: { id: elsewhere.id } });
   });
 

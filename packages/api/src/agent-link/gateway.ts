@@ -8,6 +8,7 @@ import {
   encodeMessage,
   parseAgentMessage,
   PROTOCOL_VERSION,
+  storableText,
   ZPolicySnapshot,
   type TAgentMessage,
   type TAuditEvent,
@@ -26,6 +27,7 @@ import {
   getPolicyRevision,
   listAgentConnections,
   recordAgentHeartbeat,
+  withdrawApproval,
   type TDb,
 } from "@portcullis/db";
 import type { Logger } from "pino";
@@ -294,6 +296,9 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
       case "approval.request":
         void createApprovalRequest(link, message);
         return;
+      case "approval.withdraw":
+        void withdrawApprovalRequest(link, message);
+        return;
       case "probe.result": {
         const pending = probes.get(message.requestId);
         // Only the agent that was asked may answer.
@@ -349,6 +354,28 @@ export function attachAgentGateway(server: Server, options: TAgentGatewayOptions
     } catch (err) {
       link.log.error({ err, approvalId: message.approvalId }, "could not record an approval request");
       deny("the control plane could not record the request");
+    }
+  }
+
+  async function withdrawApprovalRequest(
+    link: TLink,
+    message: Extract<TAgentMessage, { type: "approval.withdraw" }>,
+  ): Promise<void> {
+    try {
+      const reason = storableText(message.reason);
+      const withdrawn = await withdrawApproval(db, { id: message.approvalId, agentId: link.agentId, reason });
+      link.log.info(
+        { approvalId: message.approvalId, withdrawn: withdrawn !== null },
+        "approval request withdrawn by the agent",
+      );
+      if (withdrawn)
+        void notifier()?.approvalDecided(
+          toApprovalDto(withdrawn),
+          "the agent",
+          `the session ended (${reason})`,
+        );
+    } catch (err) {
+      link.log.error({ err, approvalId: message.approvalId }, "could not withdraw an approval request");
     }
   }
 

@@ -91,6 +91,13 @@ describe("notifier", () => {
     );
     expect(received).toHaveLength(1);
     expect(JSON.parse(received[0]!.body).text).toContain("Denied by admin@demo.local");
+    // A request withdrawn by the agent (its client cancelled or went away) is not reported as denied.
+    await notifier.approvalDecided(
+      { ...approval, status: "cancelled" },
+      "the agent",
+      "the session ended (client disconnected)",
+    );
+    expect(JSON.parse(received[1]!.body).text).toContain("Withdrawn by the agent");
   });
 
   it("names the approvers a request needs when it takes more than one approval from anyone", () => {

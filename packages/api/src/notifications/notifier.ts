@@ -78,7 +78,8 @@ export function slackDecisionMessage(
   reason: string,
   link: string,
 ) {
-  const verb = approval.status === "approved" ? "Approved" : "Denied";
+  const verb =
+    approval.status === "approved" ? "Approved" : approval.status === "cancelled" ? "Withdrawn" : "Denied";
   return {
     text: `${verb} by ${decidedBy}: ${approval.statement.slice(0, 200)}`,
     blocks: [

@@ -179,6 +179,40 @@ export async function decideApproval(
   });
 }
 
+/**
+ * The agent holding the statement says its session ended before a decision: a pending request is cancelled
+ * (approvers no longer see it as waiting, and cannot decide it). Only the agent serving the request's
+ * connection may withdraw it; anything else, or a request already decided or expired, is left as it is.
+ * Returns the withdrawn request, or null when nothing was withdrawn.
+ */
+export async function withdrawApproval(
+  db: TDb,
+  input: { id: string; agentId: string; reason: string },
+  now = new Date(),
+): Promise<TApprovalRow | null> {
+  return db.$transaction(async (tx) => {
+    // The same lock as decideApproval: a decision and a withdrawal apply one after the other.
+    await tx.$executeRaw`SELECT 1 FROM approvals WHERE id = ${input.id}::uuid FOR UPDATE`;
+    const current = await tx.approval.findUnique({ where: { id: input.id }, select: approvalSelect });
+    if (!current || current.connection.agentId !== input.agentId) return null;
+    if (effective(current, now).status !== "pending") return null;
+    const approval = await tx.approval.update({
+      where: { id: input.id },
+      data: { status: "cancelled", decidedAt: now },
+      select: approvalSelect,
+    });
+    await appendAuditEventsIn(tx, [
+      approvalEvent(
+        approval,
+        "denied",
+        null,
+        `withdrawn before a decision: the session ended (${input.reason}); the statement did not run`,
+      ),
+    ]);
+    return approval;
+  });
+}
+
 function approvalEvent(
   row: TApprovalRow,
   decision: "pending_approval" | "approved" | "denied",
