@@ -4,20 +4,12 @@ import { Alert, Card } from "@portcullis/ui";
 import { getSession, ssoDisplayName } from "../../auth.ts";
 import { env } from "../../env.ts";
 import { Logo } from "../logo.tsx";
+import { safeCallbackUrl } from "./callback-url.ts";
 import { LoginForm } from "./login-form.tsx";
 import { signInErrorMessage } from "./sign-in-errors.ts";
 import { SsoButton } from "./sso-button.tsx";
 
 export const metadata: Metadata = { title: "Sign in" };
-
-/** Only same-site paths: a crafted ?callbackUrl=https://evil.example must not turn sign-in into a redirector. */
-function safeCallbackUrl(value: string | string[] | undefined): string {
-  let url = Array.isArray(value) ? value[0] : value;
-  // After a failed single sign-on, next-auth sends the callback back as an absolute URL of this dashboard.
-  const origin = new URL(env.PUBLIC_URL).origin;
-  if (url?.startsWith(`${origin}/`)) url = url.slice(origin.length);
-  return url && url.startsWith("/") && !url.startsWith("//") && !url.startsWith("/\\") ? url : "/timeline";
-}
 
 export default async function LoginPage({
   searchParams,
@@ -25,7 +17,7 @@ export default async function LoginPage({
   searchParams: Promise<Record<string, string | string[] | undefined>>;
 }) {
   const params = await searchParams;
-  const callbackUrl = safeCallbackUrl(params.callbackUrl);
+  const callbackUrl = safeCallbackUrl(params.callbackUrl, env.PUBLIC_URL);
   if (await getSession()) redirect(callbackUrl);
   const error = signInErrorMessage(params.error);
   const sso = ssoDisplayName();
