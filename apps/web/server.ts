@@ -19,16 +19,13 @@ import { migrate } from "@portcullis/db/migrator";
 import next from "next";
 import { env } from "./env.ts";
 import { getDb } from "./lib/db.ts";
+import { bodyLimitFor, limitRequestBody, pathnameOf, securityHeaders } from "./lib/http-guards.ts";
 import { logger } from "./lib/logger.ts";
 
 const SHUTDOWN_GRACE_MS = 5000;
 /** The Next.js app's directory: this file's, or its parent when running as the bundle in dist/. */
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const APP_DIR = path.basename(HERE) === "dist" ? path.dirname(HERE) : HERE;
-
-function pathnameOf(req: IncomingMessage): string {
-  return new URL(req.url ?? "/", "http://localhost").pathname;
-}
 
 async function main() {
   const dev = process.argv.includes("--dev");
@@ -59,7 +56,16 @@ async function main() {
   const handle = app.getRequestHandler();
   await app.prepare();
 
+  const headers = securityHeaders(dev);
   const server = createServer((req, res) => {
+    for (const [name, value] of headers) res.setHeader(name, value);
+    const pathname = pathnameOf(req);
+    if (pathname === null) {
+      res.writeHead(400, { "content-type": "application/json", connection: "close" });
+      res.end(JSON.stringify({ error: { code: "BAD_REQUEST", message: "Unparseable request target" } }));
+      return;
+    }
+    if (!limitRequestBody(req, res, bodyLimitFor(pathname))) return;
     handle(req, res).catch((err: unknown) => {
       logger.error({ err, url: req.url }, "request failed");
       if (!res.headersSent) res.statusCode = 500;
@@ -67,7 +73,10 @@ async function main() {
     });
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathnameOf(req) === AGENT_LINK_PATH) return; // the gateway's own listener takes it
+    const pathname = pathnameOf(req);
+    // An upgrade nobody takes would hold its socket (and a file descriptor) forever: it is closed.
+    if (pathname === null) return void socket.destroy();
+    if (pathname === AGENT_LINK_PATH) return; // the gateway's own listener takes it
     // Next only upgrades for HMR (dev); in production it would leave any other upgrade hanging.
     if (dev && nextUpgrades.listenerCount("upgrade") > 0) nextUpgrades.emit("upgrade", req, socket, head);
     else socket.destroy();

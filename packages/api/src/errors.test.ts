@@ -9,6 +9,7 @@ describe("AppError mapping", () => {
     ["FORBIDDEN", 403],
     ["NOT_FOUND", 404],
     ["CONFLICT", 409],
+    ["PAYLOAD_TOO_LARGE", 413],
     ["INTERNAL", 500],
   ] as const)("%s is HTTP %i", (code, status) => {
     expect(httpStatusOf(code)).toBe(status);
@@ -21,6 +22,7 @@ describe("AppError mapping", () => {
       "UNAUTHORIZED",
       "BAD_REQUEST",
       "CONFLICT",
+      "PAYLOAD_TOO_LARGE",
       "INTERNAL_SERVER_ERROR",
     ]);
   });

@@ -5,6 +5,7 @@ export const APP_ERROR_CODES = [
   "UNAUTHORIZED",
   "BAD_REQUEST",
   "CONFLICT",
+  "PAYLOAD_TOO_LARGE",
   "INTERNAL",
 ] as const;
 
@@ -32,6 +33,7 @@ const HTTP_STATUS: Record<TAppErrorCode, number> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
   INTERNAL: 500,
 };
 

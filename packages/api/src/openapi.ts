@@ -1,6 +1,7 @@
 // The public API v1 described as OpenAPI 3.1, generated from the same zod schemas the REST edge validates
 // with (zod's own JSON Schema output), so the document cannot drift from what the server accepts.
 import { z } from "zod";
+import { APP_ERROR_CODES } from "./errors.ts";
 import {
   ZAuditChainVerification,
   ZAuditEventDto,
@@ -41,7 +42,7 @@ const schema = (s: z.ZodType, io: "input" | "output" = "output"): TJson => {
 
 const ZRestError = z.object({
   error: z.object({
-    code: z.enum(["NOT_FOUND", "FORBIDDEN", "UNAUTHORIZED", "BAD_REQUEST", "CONFLICT", "INTERNAL"]),
+    code: z.enum(APP_ERROR_CODES),
     message: z.string(),
   }),
 });
@@ -54,6 +55,7 @@ const errors = {
     description: "The token's identity lacks the role, or the token's scope excludes it",
     content: json("Error"),
   },
+  "413": { description: "The request body is over 1 MB", content: json("Error") },
 };
 const idParameter = (what: string) => ({
   name: "id",

@@ -1,5 +1,6 @@
 // The REST edge (public API v1): JSON in and out, AppError codes mapped to HTTP statuses, one error shape.
 import { AppError, httpStatusOf, type TAppErrorCode } from "./errors.ts";
+import { readBodyText } from "./lib/request-body.ts";
 
 export interface TRestErrorBody {
   error: { code: TAppErrorCode; message: string };
@@ -47,7 +48,7 @@ export async function readJsonObject(
   request: Request,
   options: { optional?: boolean } = {},
 ): Promise<Record<string, unknown>> {
-  const text = await request.text();
+  const text = await readBodyText(request);
   if (options.optional && text.trim() === "") return {};
   let body: unknown;
   try {

@@ -6,6 +6,7 @@ import type { TDb } from "@portcullis/db";
 import SCIMMY from "scimmy";
 import { requireRoles, resolveCaller, type TCaller } from "../auth.ts";
 import { AppError, httpStatusOf } from "../errors.ts";
+import { readBodyText } from "../lib/request-body.ts";
 import { scimService } from "./service.ts";
 import type { TScimGroupDto, TScimUserDto, TScimUserInput } from "./schemas.ts";
 
@@ -283,8 +284,17 @@ function scimErrorResponse(error: TScimError): Response {
   );
 }
 
+/** A SCIM group PATCH may list thousands of members: 4 MB, as the web server allows under /scim. */
+const MAX_SCIM_BODY_BYTES = 4 * 1024 * 1024;
+
 async function readBody(request: Request): Promise<unknown> {
-  const text = await request.text();
+  let text: string;
+  try {
+    text = await readBodyText(request, MAX_SCIM_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof AppError) throw scimError(413, error.message);
+    throw error;
+  }
   if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text);
