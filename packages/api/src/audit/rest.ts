@@ -4,6 +4,7 @@ import { z } from "zod";
 import { requireRoles, resolveCaller } from "../auth.ts";
 import { AppError } from "../errors.ts";
 import { searchParamsToObject } from "../rest.ts";
+import { csvCell } from "./csv-cell.ts";
 import { ZAuditEventQuery, type TAuditChainVerification, type TAuditEventPage } from "./schemas.ts";
 import { auditService } from "./service.ts";
 
@@ -54,14 +55,6 @@ const CSV_COLUMNS = [
   "seq",
   "hash",
 ] as const;
-
-/** One CSV cell: quoted when needed, arrays joined with ";", and formula-looking text defused for spreadsheets. */
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  let text = Array.isArray(value) ? value.join(";") : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
 
 /**
  * GET /api/v1/audit-events/export?format=csv|jsonl plus the list's filters: every matching event, newest
