@@ -8,15 +8,17 @@ test("tampering with a stored audit event is detected by GET /api/v1/audit-event
   request,
 }) => {
   const d = demo("postgres");
-  const verify = async () => {
-    const response = await request.get(`${d.dashboardUrl}/api/v1/audit-events/verify`, {
+  const verify = async (anchors: string[] = []) => {
+    const query = anchors.map((a) => `anchor=${encodeURIComponent(a)}`).join("&");
+    const response = await request.get(`${d.dashboardUrl}/api/v1/audit-events/verify?${query}`, {
       headers: { Authorization: `Bearer ${d.adminToken}` },
     });
     expect(response.status()).toBe(200);
     return (await response.json()) as {
       ok: boolean;
       checked: number;
-      firstBroken: { seq: string; id: string } | null;
+      firstBroken: { seq: string; id: string; reason: string } | null;
+      head: { seq: string; hash: string } | null;
     };
   };
   const marker = `select 'chain-e2e-${Date.now()}'`;
@@ -47,6 +49,21 @@ test("tampering with a stored audit event is detected by GET /api/v1/audit-event
 
     await store.query("update audit_events set statement = $2 where id = $1", [row!.id, marker]);
     expect((await verify()).ok).toBe(true);
+
+    // The head it reports, kept elsewhere, is an anchor for later verifications: the chain must still hold
+    // that event with that hash (what cutting off the newest events, or re-hashing, would break).
+    const { head } = before;
+    expect(head?.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(await verify([`${head!.seq}:${head!.hash}`])).toMatchObject({ ok: true });
+    const rewritten = await verify([`${head!.seq}:${"0".repeat(64)}`]);
+    expect(rewritten).toMatchObject({ ok: false, firstBroken: { seq: head!.seq } });
+    expect(rewritten.firstBroken?.reason).toMatch(/rewritten since/);
+    const beyond = await verify([`${BigInt(head!.seq) + 10_000_000n}:${head!.hash}`]);
+    expect(beyond.firstBroken?.reason).toMatch(/no longer in the chain/);
+    const malformed = await request.get(`${d.dashboardUrl}/api/v1/audit-events/verify?anchor=12:zz`, {
+      headers: { Authorization: `Bearer ${d.adminToken}` },
+    });
+    expect(malformed.status()).toBe(400);
   } finally {
     await store.end();
   }

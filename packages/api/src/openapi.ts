@@ -130,6 +130,18 @@ export function openApiDocument(serverUrl: string): TJson {
       "/api/v1/audit-events/verify": {
         get: {
           summary: "Recompute the audit hash chain and report the first broken link (auditor or admin)",
+          parameters: [
+            {
+              name: "anchor",
+              in: "query",
+              required: false,
+              description:
+                "A head an earlier verification reported, as <seq>:<hash>; repeatable. The chain must still hold each with its hash, so events cut off or re-hashed since are reported.",
+              schema: { type: "array", items: { type: "string", pattern: "^\\d{1,19}:[0-9a-f]{64}$" } },
+              style: "form",
+              explode: true,
+            },
+          ],
           responses: {
             "200": { description: "The verification", content: json("ChainVerification") },
             ...errors,

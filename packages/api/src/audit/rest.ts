@@ -20,13 +20,20 @@ export async function listAuditEventsRest(db: TDb, request: Request): Promise<TA
   return auditService.list(db, { filter, limit, cursor }, caller);
 }
 
-/** GET /api/v1/audit-events/verify: recomputes the hash chain and reports the first broken link. */
+/**
+ * GET /api/v1/audit-events/verify[?anchor=<seq>:<hash>...]: recomputes the hash chain and reports the first
+ * broken link, and the head to keep as an anchor for the next verification.
+ */
 export async function verifyAuditChainRest(db: TDb, request: Request): Promise<TAuditChainVerification> {
   const caller = requireRoles(await resolveCaller(db, { headers: request.headers, session: null }), [
     "auditor",
     "admin",
   ]);
-  return auditService.verifyChain(db, caller);
+  const anchors = new URL(request.url).searchParams.getAll("anchor").map((anchor) => {
+    const [seq = "", hash = ""] = anchor.split(":");
+    return { seq, hash };
+  });
+  return auditService.verifyChain(db, caller, { anchors });
 }
 
 const EXPORT_MAX_EVENTS = 100_000;

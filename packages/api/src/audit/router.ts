@@ -1,5 +1,11 @@
 import { createTRPCRouter, roleProcedure } from "../trpc.ts";
-import { ZAuditActivity, ZAuditActivityInput, ZAuditEventListInput } from "./schemas.ts";
+import {
+  ZAuditActivity,
+  ZAuditActivityInput,
+  ZAuditChainVerification,
+  ZAuditChainVerifyInput,
+  ZAuditEventListInput,
+} from "./schemas.ts";
 import { auditService } from "./service.ts";
 
 // The audit trail is evidence: readable by auditors and admins only.
@@ -13,5 +19,8 @@ export const auditRouter = createTRPCRouter({
     .input(ZAuditActivityInput)
     .output(ZAuditActivity)
     .query(({ ctx, input }) => auditService.activity(ctx.db, input, ctx.caller)),
-  verifyChain: auditReader.query(({ ctx }) => auditService.verifyChain(ctx.db, ctx.caller)),
+  verifyChain: auditReader
+    .input(ZAuditChainVerifyInput.optional())
+    .output(ZAuditChainVerification)
+    .query(({ ctx, input }) => auditService.verifyChain(ctx.db, ctx.caller, input ?? {})),
 });

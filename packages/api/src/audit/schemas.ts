@@ -94,10 +94,27 @@ export const ZAuditEventPage = z.object({
 });
 export type TAuditEventPage = z.infer<typeof ZAuditEventPage>;
 
+/** An event's position and hash: the head a verification reported, kept outside the store. */
+export const ZChainAnchor = z.object({
+  seq: z.string().regex(/^\d{1,19}$/, "seq is the event's sequence number"),
+  hash: z.string().regex(/^[0-9a-f]{64}$/, "hash is 64 lowercase hex digits"),
+});
+export type TChainAnchor = z.infer<typeof ZChainAnchor>;
+
+export const ZAuditChainVerifyInput = z
+  .object({
+    /** Heads reported by earlier verifications: each must still be in the chain, with its hash. */
+    anchors: z.array(ZChainAnchor).max(100).default([]),
+  })
+  .strict();
+export type TAuditChainVerifyInput = z.input<typeof ZAuditChainVerifyInput>;
+
 export const ZAuditChainVerification = z.object({
   ok: z.boolean(),
   checked: z.number().int(),
   firstBroken: z.object({ seq: z.string(), id: z.string(), reason: z.string() }).nullable(),
+  /** The newest event checked; pass it back as an anchor later to detect events cut off since. */
+  head: ZChainAnchor.nullable(),
 });
 export type TAuditChainVerification = z.infer<typeof ZAuditChainVerification>;
 

@@ -15,6 +15,7 @@ import {
   ZAuditActivity,
   ZAuditActivityInput,
   ZAuditChainVerification,
+  ZAuditChainVerifyInput,
   ZAuditEventListInput,
   ZAuditEventPage,
   type TAuditActivityDto,
@@ -141,17 +142,23 @@ export const auditService = {
     );
   },
 
-  /** Recomputes the hash chain over the whole store. */
+  /** Recomputes the hash chain over the whole store, holding it to the anchors given (earlier heads). */
   async verifyChain(
     db: TDb,
     scope: { connectionIds: string[] } = { connectionIds: [] },
+    rawInput: unknown = {},
   ): Promise<TAuditChainVerification> {
+    const input = parseInput(ZAuditChainVerifyInput, rawInput);
     // The chain spans every connection: a token scoped to some cannot vouch for (or see) the rest.
     if (scope.connectionIds.length > 0)
       throw new AppError(
         "FORBIDDEN",
         "Verifying the whole audit chain needs a token not scoped to connections",
       );
-    return parseOutput(ZAuditChainVerification, await verifyAuditChain(db), "Audit data");
+    return parseOutput(
+      ZAuditChainVerification,
+      await verifyAuditChain(db, { anchors: input.anchors }),
+      "Audit data",
+    );
   },
 };

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chainHash } from "../audit-chain.ts";
 import { createDb, type TDb } from "../client.ts";
 import { createTestDatabase, newAuditEvent } from "../test-support.ts";
 import {
@@ -43,7 +44,7 @@ describe("audit events", () => {
         appendAuditEvents(db, [make(`select ${100 + i}`), make(`select ${200 + i}`)]),
       ),
     );
-    const result = await verifyAuditChain(db, 7);
+    const result = await verifyAuditChain(db, { pageSize: 7 });
     expect(result).toMatchObject({ ok: true, checked: 23 });
   });
 
@@ -105,6 +106,48 @@ describe("audit events", () => {
     const result = await verifyAuditChain(other);
     expect(result.ok).toBe(false);
     expect(result.firstBroken?.reason).toMatch(/removed or reordered/);
+    await client.end();
+    await other.$disconnect();
+    await fresh.drop();
+  });
+
+  it("detects, against an anchor kept from an earlier verification, newest events cut off or a chain re-hashed", async () => {
+    const fresh = await createTestDatabase();
+    const other = createDb(fresh.url, { poolMax: 1 });
+    const client = new pg.Client({ connectionString: fresh.url });
+    await client.connect();
+    await appendAuditEvents(other, [make("a"), make("b"), make("c")]);
+    const { head } = await verifyAuditChain(other);
+    await appendAuditEvents(other, [make("d")]);
+    expect(await verifyAuditChain(other, { anchors: [head!] })).toMatchObject({ ok: true, checked: 4 });
+
+    // Someone with write access rewrites "b" and re-hashes everything after it: the chain alone holds.
+    const rows = await other.auditEvent.findMany({ orderBy: { seq: "asc" } });
+    let prevHash = rows[0]!.hash;
+    for (const row of rows.slice(1)) {
+      const changed = { ...row, statement: row.statement === "b" ? "b, innocent" : row.statement, prevHash };
+      const hash = chainHash(prevHash, changed);
+      await client.query("update audit_events set statement = $1, prev_hash = $2, hash = $3 where id = $4", [
+        changed.statement,
+        prevHash,
+        hash,
+        row.id,
+      ]);
+      prevHash = hash;
+    }
+    expect(await verifyAuditChain(other)).toMatchObject({ ok: true });
+    expect(await verifyAuditChain(other, { anchors: [head!] })).toMatchObject({
+      ok: false,
+      firstBroken: { seq: head!.seq, reason: expect.stringMatching(/rewritten since/) },
+    });
+
+    // Or cuts off the newest events: the chain alone holds, the anchor does not.
+    await client.query("delete from audit_events where seq >= $1", [head!.seq]);
+    expect(await verifyAuditChain(other)).toMatchObject({ ok: true, checked: 2 });
+    expect(await verifyAuditChain(other, { anchors: [head!] })).toMatchObject({
+      ok: false,
+      firstBroken: { seq: head!.seq, reason: expect.stringMatching(/no longer in the chain/) },
+    });
     await client.end();
     await other.$disconnect();
     await fresh.drop();

@@ -340,25 +340,45 @@ export interface TChainVerification {
   ok: boolean;
   checked: number;
   firstBroken: { seq: string; id: string; reason: string } | null;
+  /** The newest event checked: keep it outside the store and pass it back as an anchor later. */
+  head: TChainAnchor | null;
 }
 
-/** Recomputes the chain in seq order, in pages, and reports the first link that does not hold. */
-export async function verifyAuditChain(db: TDb, pageSize = 5000): Promise<TChainVerification> {
+/** An event's position and hash, as an earlier verification reported the head. */
+export interface TChainAnchor {
+  seq: string;
+  hash: string;
+}
+
+/**
+ * Recomputes the chain in seq order, in pages, and reports the first link that does not hold. The chain alone
+ * cannot tell that its newest events were cut off (or that it was rewritten and re-hashed) by someone who can
+ * write the store; `anchors` (heads reported earlier and kept elsewhere) can: each must still be in the chain
+ * with the hash it had.
+ */
+export async function verifyAuditChain(
+  db: TDb,
+  options: { pageSize?: number; anchors?: readonly TChainAnchor[] } = {},
+): Promise<TChainVerification> {
+  const pageSize = options.pageSize ?? 5000;
+  const anchors = new Map((options.anchors ?? []).map((a) => [a.seq, a.hash]));
   let prevHash = GENESIS_HASH;
   let afterSeq = -1n;
   let checked = 0;
+  let head: TChainAnchor | null = null;
   for (;;) {
     const rows = await db.auditEvent.findMany({
       where: { seq: { gt: afterSeq } },
       orderBy: { seq: "asc" },
       take: pageSize,
     });
-    if (rows.length === 0) return { ok: true, checked, firstBroken: null };
+    if (rows.length === 0) break;
     for (const row of rows) {
       const broken = (reason: string): TChainVerification => ({
         ok: false,
         checked,
         firstBroken: { seq: row.seq.toString(), id: row.id, reason },
+        head,
       });
       if (row.prevHash !== prevHash)
         return broken(
@@ -366,9 +386,32 @@ export async function verifyAuditChain(db: TDb, pageSize = 5000): Promise<TChain
         );
       if (chainHash(prevHash, row) !== row.hash)
         return broken("content does not match its hash (the event was modified)");
+      const anchored = anchors.get(row.seq.toString());
+      if (anchored !== undefined) {
+        if (anchored !== row.hash)
+          return broken("its hash is not the one the anchor recorded (the chain was rewritten since)");
+        anchors.delete(row.seq.toString());
+      }
       prevHash = row.hash;
       afterSeq = row.seq;
       checked += 1;
+      head = { seq: row.seq.toString(), hash: row.hash };
     }
   }
+  // An anchored event the chain no longer holds: the events from it on were cut off (or it was removed and
+  // the chain re-hashed around it).
+  const missing = [...anchors.keys()].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))[0];
+  if (missing !== undefined)
+    return {
+      ok: false,
+      checked,
+      firstBroken: {
+        seq: missing,
+        id: "",
+        reason:
+          "the anchored event is no longer in the chain (events were cut off or removed since the anchor)",
+      },
+      head,
+    };
+  return { ok: true, checked, firstBroken: null, head };
 }

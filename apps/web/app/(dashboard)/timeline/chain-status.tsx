@@ -21,6 +21,13 @@ export function ChainStatus() {
           broken at event #{check.data.firstBroken.seq} ({check.data.firstBroken.reason})
         </Badge>
       ) : null}
+      {check.data?.head ? (
+        // Kept outside the store, the head is an anchor: GET /api/v1/audit-events/verify?anchor=<seq>:<hash>
+        // later reports events cut off or re-hashed since.
+        <span className="font-mono text-xs text-slate-500" title="Keep this head to verify against later">
+          head #{check.data.head.seq}:{check.data.head.hash}
+        </span>
+      ) : null}
     </div>
   );
 }
