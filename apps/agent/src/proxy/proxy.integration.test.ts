@@ -212,6 +212,35 @@ describe("proxy with real clients", () => {
     await client.end();
   });
 
+  it("says in the COMMIT's event when the server rolled the transaction back instead", async () => {
+    const client = new pg.Client({ connectionString: url() });
+    await client.connect();
+    const before = events.length;
+    await client.query("begin");
+    await client.query("insert into orders (customer_id, total) values (3, 7)");
+    await expect(client.query("select * from no_such_table")).rejects.toThrow(/does not exist/);
+    // Over the simple protocol, and (as JDBC and others send it) over the extended one.
+    expect((await client.query("commit")).command).toBe("ROLLBACK");
+    await client.query("begin");
+    await expect(client.query("select 1/0")).rejects.toThrow(/division by zero/);
+    expect((await client.query({ text: "commit", name: "commit-extended" })).command).toBe("ROLLBACK");
+    await client.query("begin");
+    await client.query("insert into orders (customer_id, total) values (3, 8)");
+    await client.query("commit");
+    const commits = events
+      .slice(before)
+      .filter((e) => e.statement?.toLowerCase() === "commit")
+      .map((e) => e.message ?? "");
+    expect(commits).toHaveLength(3);
+    expect(commits[0]).toMatch(
+      /^the transaction was rolled back: the server answered this COMMIT with ROLLBACK/,
+    );
+    expect(commits[1]).toMatch(/^the transaction was rolled back/);
+    expect(commits[2]).toBe("");
+    await client.query("delete from orders where customer_id = 3");
+    await client.end();
+  });
+
   it("supports multi-statement simple queries with one event per statement", async () => {
     const client = new pg.Client({ connectionString: url() });
     await client.connect();

@@ -1759,7 +1759,7 @@ export class ProxySession {
           this.cursorsAfter(run, true);
           if (run) {
             this.preparedStatementChanged(run);
-            this.recordRun(run, head.startedAt, rows ?? head.rows, null, head.masked);
+            this.recordRun(run, head.startedAt, rows ?? head.rows, null, head.masked, outcomeNote(run, tag));
           }
           head.index += 1;
           head.rows = 0;
@@ -1769,7 +1769,7 @@ export class ProxySession {
           this.pending.shift();
           this.cursorsAfter(head.run, true);
           if (head.run) this.preparedStatementChanged(head.run);
-          this.recordExecute(head, rows ?? head.rows, null);
+          this.recordExecute(head, rows ?? head.rows, null, head.run ? outcomeNote(head.run, tag) : null);
         }
         return frame.raw;
       }
@@ -2056,9 +2056,10 @@ export class ProxySession {
     head: Extract<TPending, { kind: "execute" }>,
     rows: number | null,
     error: string | null,
+    note: string | null = null,
   ): void {
     if (head.run) {
-      this.recordRun(head.run, head.startedAt, rows, error, head.masked);
+      this.recordRun(head.run, head.startedAt, rows, error, head.masked, note);
       return;
     }
     this.emit({
@@ -2081,6 +2082,8 @@ export class ProxySession {
     rows: number | null,
     error: string | null,
     masked: Set<string>,
+    /** What the event should say of the outcome besides (a COMMIT the server answered with ROLLBACK). */
+    note: string | null = null,
   ): void {
     // A DO block may change the schema too (with EXECUTE): counted as DDL. (A function that does is not seen.)
     if (!error && (run.analysis.class === "ddl" || run.analysis.command === "DoStmt")) {
@@ -2102,7 +2105,10 @@ export class ProxySession {
       rows,
       durationMs: Math.max(0, Date.now() - startedAt),
       error,
-      message: run.approvedBy !== undefined ? `approved by ${run.approvedBy ?? "unknown"}` : null,
+      message:
+        [run.approvedBy !== undefined ? `approved by ${run.approvedBy ?? "unknown"}` : null, note]
+          .filter((part) => part !== null)
+          .join("; ") || null,
       maskedColumns: [...masked],
     });
   }
@@ -2159,6 +2165,16 @@ export class ProxySession {
  * its columnRefs array, which copies of a cached analysis (same statement, other text) share.
  */
 const CANCELLED_SQLSTATE = "57014";
+
+/**
+ * A COMMIT of a transaction that had failed is answered "ROLLBACK": its event says so, so that the timeline
+ * does not read as if the transaction's statements took effect.
+ */
+function outcomeNote(run: TStatementRun, tag: string): string | null {
+  return run.analysis.transaction === "commit" && tag === "ROLLBACK"
+    ? "the transaction was rolled back: the server answered this COMMIT with ROLLBACK (a statement in it had failed), so none of its statements took effect"
+    : null;
+}
 
 /** What a held statement is refused with when its approval is denied, times out or the client cancels it. */
 function refusalOf(hold: THold, decision: TApprovalDecision, cancelled: boolean): TRefusal {
