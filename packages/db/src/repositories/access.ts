@@ -77,7 +77,14 @@ export async function authenticateApiToken(
   };
 }
 
-/** Dashboard login with a password (the demo's credentials provider). */
+/**
+ * Verified in place of a missing hash, with the same scrypt parameters as hashPassword: answering at once for an
+ * unknown, disabled or password-less account would tell an attacker which accounts exist and have a password.
+ * Its password is random and discarded, so nothing verifies against it.
+ */
+const DUMMY_PASSWORD_HASH = "scrypt$pYoBaYWliG+M7EQ3vcXgCA==$7os1i5twBPuHgVyUC7aDPeI4BAVlhsekT953h8JK3iE=";
+
+/** Dashboard login with a password (the demo's credentials provider). Costs one scrypt whatever the outcome. */
 export async function authenticatePassword(
   db: TDb,
   name: string,
@@ -87,8 +94,9 @@ export async function authenticatePassword(
     where: { name },
     select: { ...identitySelect, passwordHash: true },
   });
-  if (!row || row.disabledAt || !row.passwordHash) return null;
-  return (await verifyPassword(password, row.passwordHash)) ? toAuthenticated(row) : null;
+  const verified = await verifyPassword(password, row?.passwordHash ?? DUMMY_PASSWORD_HASH);
+  if (!row || row.disabledAt || !row.passwordHash || !verified) return null;
+  return toAuthenticated(row);
 }
 
 export async function findIdentityById(db: TDb, id: string): Promise<TAuthenticatedIdentity | null> {
