@@ -12,10 +12,22 @@ import { env } from "./env.ts";
 import { getDb } from "./lib/db.ts";
 import { logger } from "./lib/logger.ts";
 import { mergeClaims, personFromClaims } from "./lib/oidc-mapping.ts";
+import { clientAddressOf, createPasswordSignIn } from "./lib/password-sign-in.ts";
 
 const ZCredentials = z.object({
   email: z.string().trim().min(1).max(320),
   password: z.string().min(1).max(1024),
+});
+
+// One per process (see lib/attempt-limiter.ts): replicas each count their own attempts.
+const passwordSignIn = createPasswordSignIn({
+  async authenticate(name: string, password: string) {
+    const identity = await authenticatePassword(getDb(), name, password);
+    // Only people sign in to the dashboard; services and AI agents use API tokens.
+    return identity?.kind === "human" ? identity : null;
+  },
+  onLimited: ({ name, address }) =>
+    logger.warn({ name, address }, "password sign-in refused: too many attempts"),
 });
 
 const credentialsProvider = CredentialsProvider({
@@ -25,12 +37,15 @@ const credentialsProvider = CredentialsProvider({
     email: { label: "Email", type: "email" },
     password: { label: "Password", type: "password" },
   },
-  async authorize(raw) {
+  async authorize(raw, req) {
     const parsed = ZCredentials.safeParse(raw);
     if (!parsed.success) return null;
-    const identity = await authenticatePassword(getDb(), parsed.data.email, parsed.data.password);
-    // Only people sign in to the dashboard; services and AI agents use API tokens.
-    if (!identity || identity.kind !== "human") return null;
+    const identity = await passwordSignIn(
+      parsed.data.email,
+      parsed.data.password,
+      clientAddressOf(req.headers),
+    );
+    if (!identity) return null;
     return { id: identity.id, name: identity.displayName, email: identity.name, roles: identity.roles };
   },
 });
