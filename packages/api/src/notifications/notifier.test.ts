@@ -2,7 +2,14 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TApprovalDto } from "../approvals/schemas.ts";
-import { createNotifier, slackRequestMessage, webhookSignature } from "./notifier.ts";
+import {
+  createNotifier,
+  escapeMrkdwn,
+  mrkdwnCodeBlock,
+  slackDecisionMessage,
+  slackRequestMessage,
+  webhookSignature,
+} from "./notifier.ts";
 
 interface TReceived {
   path: string;
@@ -110,6 +117,64 @@ describe("notifier", () => {
       "*Approvers*\n2 from dba",
     );
     expect(fieldsOf({ ...approval, requiredApprovals: 3 })).toContain("*Approvers*\n3 approvers");
+  });
+
+  it("escapes every user-controlled value, so none can add links or mentions", () => {
+    const evil = "x <!channel> <https://evil.example|click> & co";
+    const hostile: TApprovalDto = {
+      ...approval,
+      statement: "select 1 -- ```\n<!channel> <https://evil.example|approve here>\n```",
+      ruleName: evil,
+      requiredGroup: evil,
+      requester: { name: evil, displayName: evil, kind: "human" },
+      connection: { id: "c", name: evil, environment: evil },
+    };
+    // The message's fallback text and its mrkdwn objects (plain_text is not parsed for links and mentions).
+    const mrkdwnOf = (message: { text: string; blocks: unknown[] }) => {
+      const texts = [message.text];
+      JSON.stringify(message.blocks, (_key, value: unknown) => {
+        const object = value as { type?: unknown; text?: unknown; verbatim?: unknown } | null;
+        if (object?.type === "mrkdwn" && typeof object.text === "string") {
+          texts.push(object.text);
+          // Verbatim: Slack does not turn a bare @channel or #channel in the values into a live one.
+          expect(object.verbatim).toBe(true);
+        }
+        return value;
+      });
+      return texts.join("\n");
+    };
+    const request = mrkdwnOf(slackRequestMessage(hostile, "https://p.example/approvals/1"));
+    const decision = mrkdwnOf(
+      slackDecisionMessage({ ...hostile, status: "denied" }, evil, evil, "https://p.example/approvals/1"),
+    );
+    for (const text of [request, decision]) {
+      expect(text).not.toContain("<!channel>");
+      expect(text).not.toContain("<https://evil");
+      expect(text).toContain("&lt;!channel&gt;");
+      expect(text).toContain("&amp; co");
+    }
+    // Every `<` left is ours: the decision message's link to the approval page.
+    expect(decision.match(/</g)).toHaveLength(1);
+    expect(decision).toContain("<https://p.example/approvals/1|");
+    // The statement stays in one code block: the only ``` are its fences.
+    const block = (slackRequestMessage(hostile, "https://x").blocks[2] as { text: { text: string } }).text
+      .text;
+    expect(block.match(/```/g)).toHaveLength(2);
+    expect(block.startsWith("```select 1 --")).toBe(true);
+    expect(block.endsWith("```")).toBe(true);
+    expect(block.replaceAll("\u200b", "")).toBe(`\`\`\`${escapeMrkdwn(hostile.statement)}\`\`\``);
+  });
+
+  it("keeps a long or backtick-heavy statement's block within Slack's 3000 characters", () => {
+    for (const statement of ["&".repeat(5000), "`".repeat(5000), "😀".repeat(5000)]) {
+      const block = mrkdwnCodeBlock(statement, 3000);
+      expect(block.length).toBeLessThanOrEqual(3000);
+      expect(block.match(/```/g)).toHaveLength(2);
+      expect(block.endsWith("…```")).toBe(true);
+      expect(block).not.toMatch(/&(?!amp;)/); // no entity cut in half
+      expect(block).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/); // nor a surrogate pair
+    }
+    expect(mrkdwnCodeBlock("select 1", 3000)).toBe("```select 1```");
   });
 
   it("never throws when a receiver is down", async () => {

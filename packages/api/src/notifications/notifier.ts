@@ -27,16 +27,53 @@ export function webhookSignature(secret: string, timestamp: number, body: string
   return createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
 }
 
+/**
+ * Text for Slack mrkdwn, which reads `<...>` as links and mentions (`<!channel>`, `<@U123>`): names, reasons and
+ * statements come from users and agents, so &, < and > become entities, as Slack asks.
+ */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** A mrkdwn text object whose values are escaped already; verbatim: no bare `@channel` or `#name` turned live. */
+function mrkdwn(text: string) {
+  return { type: "mrkdwn", text, verbatim: true } as const;
+}
+
+const ZWSP = "\u200b";
+
+/**
+ * A statement as a mrkdwn code block that it cannot close: a zero-width space on each side of every backtick
+ * leaves no ``` inside (nor next to the fences). Escaped, and cut to at most `max` characters of block text.
+ */
+export function mrkdwnCodeBlock(statement: string, max: number): string {
+  const fence = "```";
+  const room = max - 2 * fence.length - 1; // the ellipsis of a cut statement
+  let body = "";
+  for (const ch of statement) {
+    const piece = ch === "`" ? `${ZWSP}\`${ZWSP}` : escapeMrkdwn(ch);
+    // Cut by whole characters, so no entity or surrogate pair is split.
+    if (body.length + piece.length > room) return `${fence}${body}…${fence}`;
+    body += piece;
+  }
+  return `${fence}${body}${fence}`;
+}
+
 /** "2 from dba", "1 from dba", "2 approvers". */
 function approversNeeded(approval: TApprovalDto): string {
-  if (approval.requiredGroup) return `${approval.requiredApprovals} from ${approval.requiredGroup}`;
+  if (approval.requiredGroup)
+    return `${approval.requiredApprovals} from ${escapeMrkdwn(approval.requiredGroup)}`;
   return `${approval.requiredApprovals} approvers`;
 }
 
 export function slackRequestMessage(approval: TApprovalDto, link: string) {
-  const who = `${approval.requester.displayName} (${approval.requester.name}, ${KIND[approval.requester.kind]})`;
+  const who = escapeMrkdwn(
+    `${approval.requester.displayName} (${approval.requester.name}, ${KIND[approval.requester.kind]})`,
+  );
+  const connection = escapeMrkdwn(approval.connection.name);
+  const environment = escapeMrkdwn(approval.connection.environment);
   return {
-    text: `Approval needed: ${who} on ${approval.connection.name} (${approval.connection.environment})`,
+    text: `Approval needed: ${who} on ${connection} (${environment})`,
     blocks: [
       {
         type: "header",
@@ -45,18 +82,18 @@ export function slackRequestMessage(approval: TApprovalDto, link: string) {
       {
         type: "section",
         fields: [
-          { type: "mrkdwn", text: `*Requested by*\n${who}` },
-          { type: "mrkdwn", text: `*Environment*\n${approval.connection.environment}` },
-          { type: "mrkdwn", text: `*Risk*\n${approval.risk} (${approval.statementClass})` },
-          { type: "mrkdwn", text: `*Rule*\n${approval.ruleName ?? "—"}` },
+          mrkdwn(`*Requested by*\n${who}`),
+          mrkdwn(`*Environment*\n${environment}`),
+          mrkdwn(`*Risk*\n${approval.risk} (${approval.statementClass})`),
+          mrkdwn(`*Rule*\n${escapeMrkdwn(approval.ruleName ?? "—")}`),
           // Only when it takes more than one approval from anyone: who should pick it up.
           ...(approval.requiredApprovals > 1 || approval.requiredGroup
-            ? [{ type: "mrkdwn", text: `*Approvers*\n${approversNeeded(approval)}` }]
+            ? [mrkdwn(`*Approvers*\n${approversNeeded(approval)}`)]
             : []),
         ],
       },
       // Slack limits a text block to 3000 characters.
-      { type: "section", text: { type: "mrkdwn", text: `\`\`\`${approval.statement.slice(0, 2900)}\`\`\`` } },
+      { type: "section", text: mrkdwn(mrkdwnCodeBlock(approval.statement, 3000)) },
       {
         type: "actions",
         elements: [
@@ -80,15 +117,14 @@ export function slackDecisionMessage(
 ) {
   const verb =
     approval.status === "approved" ? "Approved" : approval.status === "cancelled" ? "Withdrawn" : "Denied";
+  const by = escapeMrkdwn(decidedBy);
+  const label = escapeMrkdwn(`${approval.connection.name}: ${approval.requester.name}`);
   return {
-    text: `${verb} by ${decidedBy}: ${approval.statement.slice(0, 200)}`,
+    text: `${verb} by ${by}: ${escapeMrkdwn([...approval.statement].slice(0, 200).join(""))}`,
     blocks: [
       {
         type: "section",
-        text: {
-          type: "mrkdwn",
-          text: `*${verb}* by ${decidedBy}${reason ? `: ${reason}` : ""}\n<${link}|${approval.connection.name}: ${approval.requester.name}>`,
-        },
+        text: mrkdwn(`*${verb}* by ${by}${reason ? `: ${escapeMrkdwn(reason)}` : ""}\n<${link}|${label}>`),
       },
     ],
   };
