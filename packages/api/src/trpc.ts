@@ -29,10 +29,19 @@ export function createTRPCContext(opts: TCreateContextOptions): TCreateContextOp
 
 export type TTRPCContext = ReturnType<typeof createTRPCContext>;
 
+/** What clients see of an error the API did not expect; the REST edge says the same. */
+const INTERNAL_MESSAGE = "Internal server error";
+
 const t = initTRPC.context<TTRPCContext>().create({
   transformer: superjson,
   errorFormatter({ shape, error }) {
     const cause = error.cause;
+    // An unexpected error's message ("Invalid time value", a driver's text) is for the server's log (the route's
+    // onError), not the client, as on the REST edge; an AppError's message was written for the client.
+    if (error.code === "INTERNAL_SERVER_ERROR" && !(cause instanceof AppError)) {
+      const { stack: _stack, ...data } = shape.data;
+      return { ...shape, message: INTERNAL_MESSAGE, data: { ...data, zodError: null } };
+    }
     return {
       ...shape,
       data: { ...shape.data, zodError: cause instanceof ZodError ? z.flattenError(cause) : null },
