@@ -25,6 +25,9 @@ describe("ZAuditEventFilter", () => {
     [{ decision: "maybe" }, "decision"],
     [{ actorKind: "robot" }, "actorKind"],
     [{ from: "yesterday" }, "from"],
+    // Year 10000 and year -1 in UTC: Postgres and JavaScript do not read them back alike.
+    [{ to: "9999-12-31T23:59:59-14:00" }, "to"],
+    [{ from: "0000-01-01T00:00:00+14:00" }, "from"],
     [{ from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z" }, "from"],
     [{ actr: "dev@demo.local" }, ""],
   ])("rejects %j", (filter, path) => {

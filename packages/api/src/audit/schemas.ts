@@ -1,12 +1,11 @@
 import { ZDecision, ZIdentityKind } from "@portcullis/agent-protocol";
 import { z } from "zod";
+import { ZInstant } from "../lib/instant.ts";
 import { ZText } from "../lib/text.ts";
 
 const optionalText = (max: number) => ZText.trim().min(1).max(max).optional();
 
-const optionalInstant = z.iso
-  .datetime({ offset: true, message: "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z" })
-  .optional();
+const optionalInstant = ZInstant().optional();
 
 // Strict: a misspelt filter must fail loudly, not silently return everything.
 const ZAuditEventFilterShape = z.strictObject({

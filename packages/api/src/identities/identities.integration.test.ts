@@ -244,6 +244,43 @@ describe("identities and API tokens", () => {
     expect(await authenticates(token.token)).toBe(false);
   });
 
+  it("takes a grant's end only within sane bounds, so the grant list always reads back", async () => {
+    const bot = await admin().identities.create({ name: "dated-bot", displayName: "Dated", kind: "service" });
+    const grantOver = (expiresAt: unknown) =>
+      identitiesRest.grant(
+        db,
+        new Request("http://x/api/v1/grants", {
+          method: "POST",
+          headers: { authorization: "Bearer pcat_admin", "content-type": "application/json" },
+          body: JSON.stringify({ identityId: bot.id, connectionId: demoConnectionId, expiresAt }),
+        }),
+      );
+    const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+    // Year 10000 in UTC: Postgres stored it, and it read back as an Invalid Date that broke every grant list.
+    for (const expiresAt of [
+      "9999-12-31T23:59:59-14:00",
+      "9998-06-01T00:00:00Z",
+      inDays(366 * 11),
+      "0000-01-01T00:00:00+14:00",
+      inDays(-1),
+    ])
+      expect(await codeOf(grantOver(expiresAt)), expiresAt).toBe("BAD_REQUEST");
+    await expect(grantOver("9999-12-31T23:59:59-14:00")).rejects.toThrow(/within 10 years/);
+    await expect(grantOver(inDays(-1))).rejects.toThrow(/in the future/);
+    // Within bounds (and with an offset), or without an end, it is taken.
+    const later = new Date(Date.now() + 9 * 366 * 86_400_000);
+    const offset = `${later.toISOString().slice(0, 19)}+02:00`;
+    await grantOver(offset);
+    await grantOver(null);
+    const mine = (await admin().identities.grants()).filter(
+      (g) => g.grantee.type === "identity" && g.grantee.id === bot.id,
+    );
+    expect(mine.map((g) => g.expiresAt).sort()).toEqual(
+      [new Date(Date.parse(offset)).toISOString(), null].sort(),
+    );
+    for (const g of mine) await admin().identities.revokeGrant({ grantId: g.id });
+  });
+
   it("deactivates an identity at once, for the API and the agents, and reactivates it without its old tokens", async () => {
     const bot = await admin().identities.create({
       name: "rogue-bot",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ZInstant } from "../lib/instant.ts";
 import { ZText } from "../lib/text.ts";
 
 const ZRole = z.enum(["admin", "approver", "member", "auditor"]);
@@ -78,6 +79,9 @@ export const ZCreatedApiToken = ZApiTokenDto.extend({
 
 export const ZTokenRef = z.object({ tokenId: z.uuid() }).strict();
 
+/** A grant that should outlive this is one without an end. */
+export const GRANT_MAX_YEARS = 10;
+
 export const ZGrantInput = z
   .object({
     /** The identity granted; or give `group`. */
@@ -86,7 +90,16 @@ export const ZGrantInput = z
     group: ZText.trim().min(1).max(200).optional(),
     connectionId: z.uuid(),
     reason: ZText.trim().max(500).default(""),
-    expiresAt: z.iso.datetime({ offset: true }).nullable().default(null),
+    /** Null: until revoked. Otherwise in the future, and within GRANT_MAX_YEARS. */
+    expiresAt: ZInstant(
+      { at: () => Date.now(), message: "must be in the future (or null for no end)" },
+      {
+        at: () => Date.now() + GRANT_MAX_YEARS * 366 * 86_400_000,
+        message: `must be within ${GRANT_MAX_YEARS} years (or null for no end)`,
+      },
+    )
+      .nullable()
+      .default(null),
   })
   .strict()
   .refine((input) => (input.identityId === undefined) !== (input.group === undefined), {
