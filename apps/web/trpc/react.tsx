@@ -1,6 +1,7 @@
 "use client";
 
 import type { AppRouter } from "@portcullis/api";
+import { TRPC_MAX_BATCH_SIZE } from "@portcullis/api/trpc-limits";
 import { QueryClientProvider, type QueryClient } from "@tanstack/react-query";
 import { createTRPCClient, httpBatchStreamLink, loggerLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
@@ -27,6 +28,8 @@ export function TRPCReactProvider({ children }: { children: ReactNode }) {
         httpBatchStreamLink({
           transformer: SuperJSON,
           url: "/api/trpc",
+          // The server refuses bigger batches; the link splits its calls to fit.
+          maxItems: TRPC_MAX_BATCH_SIZE,
           headers: () => ({ "x-trpc-source": "nextjs-react" }),
         }),
       ],

@@ -4,6 +4,7 @@ import type { AppRouter } from "./root.ts";
 
 export { appRouter, type AppRouter } from "./root.ts";
 export { createTRPCContext, createCallerFactory, type TCreateContextOptions } from "./trpc.ts";
+export { handleTrpcRequest, TRPC_ENDPOINT } from "./trpc-http.ts";
 export { AppError, httpStatusOf, isAppError, type TAppErrorCode } from "./errors.ts";
 export { resolveCaller, requireRoles, type TCaller, type TRole, type TSessionLike } from "./auth.ts";
 export { handleRest, jsonResponse, restErrorResponse, type TRestErrorBody } from "./rest.ts";
