@@ -22,6 +22,9 @@ export const env = createEnv({
     // Replicas on one store signal each other (approval decisions) over LISTEN/NOTIFY, on a connection of
     // its own. The embedded store sets off: its single session cannot also listen.
     PORTCULLIS_REPLICA_SIGNALS: z.enum(["on", "off"]).default("on"),
+    // Behind a reverse proxy that appends the client's address to X-Forwarded-For: on. Off (directly
+    // reachable), the header is replaced with the connection's own address, so a client cannot choose it.
+    PORTCULLIS_TRUST_PROXY: z.enum(["on", "off"]).default("off"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     // Approval notifications: a Slack incoming webhook, and/or a generic JSON webhook signed with the secret.
     SLACK_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -67,6 +70,7 @@ export const env = createEnv({
     PUBLIC_URL: process.env.PUBLIC_URL,
     DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX,
     PORTCULLIS_REPLICA_SIGNALS: process.env.PORTCULLIS_REPLICA_SIGNALS,
+    PORTCULLIS_TRUST_PROXY: process.env.PORTCULLIS_TRUST_PROXY,
     LOG_LEVEL: process.env.LOG_LEVEL,
     SLACK_WEBHOOK_URL: process.env.SLACK_WEBHOOK_URL,
     PORTCULLIS_WEBHOOK_URL: process.env.PORTCULLIS_WEBHOOK_URL,

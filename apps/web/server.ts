@@ -57,8 +57,11 @@ async function main() {
   await app.prepare();
 
   const headers = securityHeaders(dev);
+  const trustProxy = env.PORTCULLIS_TRUST_PROXY === "on";
   const server = createServer((req, res) => {
     for (const [name, value] of headers) res.setHeader(name, value);
+    // Sign-in limits count per client address: without a proxy in front, the client does not get to name it.
+    if (!trustProxy) req.headers["x-forwarded-for"] = req.socket.remoteAddress ?? "";
     const pathname = pathnameOf(req);
     if (pathname === null) {
       res.writeHead(400, { "content-type": "application/json", connection: "close" });
