@@ -46,7 +46,8 @@ const valueOf = async (id: number) =>
 
 /** The session's events, once its session_end is in. */
 async function sessionEvents(statement: string) {
-  const session = () => proxy.events.find((e) => e.statement === statement)?.sessionId;
+  // The newest session that ran it: tests before may have run the same statement.
+  const session = () => proxy.events.findLast((e) => e.statement === statement)?.sessionId;
   await expect
     .poll(() => proxy.events.some((e) => e.sessionId === session() && e.type === "session_end"), {
       timeout: 10_000,
@@ -104,17 +105,18 @@ describe("a client that goes away while its statements run", () => {
   });
 
   it("a COPY that starts after its client went away fails at once", async () => {
+    // Its own text: the test before ran "copy items from stdin", and this one must wait for its own session.
     const session = await rawSession(proxy.port);
     session.socket.write(
-      Buffer.concat([queryMessage("select pg_sleep(0.3)"), queryMessage("copy items from stdin")]),
+      Buffer.concat([queryMessage("select pg_sleep(0.3)"), queryMessage("copy items (id, v) from stdin")]),
     );
     await new Promise((r) => setTimeout(r, 100));
     const gone = Date.now();
     session.socket.destroy();
-    const events = await sessionEvents("copy items from stdin");
+    const events = await sessionEvents("copy items (id, v) from stdin");
     // Well before the grace (1 s here) ends in a cancel, which a COPY waiting for data does not act on.
     expect(Date.now() - gone).toBeLessThan(900);
-    expect(events.find((e) => e.statement === "copy items from stdin")).toMatchObject({
+    expect(events.find((e) => e.statement === "copy items (id, v) from stdin")).toMatchObject({
       decision: "error",
       error: expect.stringContaining("the client went away"),
     });

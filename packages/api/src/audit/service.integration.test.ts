@@ -105,6 +105,19 @@ describe("auditService against Postgres", () => {
   });
 
   it("verifies the hash chain it was seeded with", async () => {
-    expect(await auditService.verifyChain(db)).toEqual({ ok: true, checked: 14, firstBroken: null });
+    const verified = await auditService.verifyChain(db);
+    expect(verified).toEqual({
+      ok: true,
+      checked: 14,
+      firstBroken: null,
+      head: { seq: expect.stringMatching(/^\d+$/), hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+    // Its head, given back as an anchor, holds; a malformed anchor is a clear 400.
+    expect(await auditService.verifyChain(db, undefined, { anchors: [verified.head!] })).toMatchObject({
+      ok: true,
+    });
+    await expect(
+      auditService.verifyChain(db, undefined, { anchors: [{ seq: "x", hash: "y" }] }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
   });
 });

@@ -128,7 +128,8 @@ describe("identities and API tokens", () => {
     expect(event?.message).toMatch(/revoked API token "leaked" .* and 3 API tokens issued with it$/);
   });
 
-  it("revokes what a deactivated identity's tokens issued to others", async () => {
+  it("keeps, when an identity is deactivated, the tokens its tokens issued to services; revoking its token again revokes them", async () => {
+    // Offboarding a person must not stop the services they set up; an incident revokes the token itself.
     const ops = await admin().identities.create({
       name: "ops-minter",
       displayName: "Ops",
@@ -148,7 +149,11 @@ describe("identities and API tokens", () => {
     });
     await admin().identities.setActive({ identityId: ops.id, active: false });
     expect(await authenticates(opsToken.token)).toBe(false);
+    expect(await authenticates(forBot.token)).toBe(true);
+    await admin().identities.revokeToken({ tokenId: opsToken.id });
     expect(await authenticates(forBot.token)).toBe(false);
+    const [event] = (await listAuditEvents(db, { text: '"ops"' }, { limit: 1 })).items;
+    expect(event?.message).toMatch(/^revoked 1 API token issued with the revoked API token "ops"/);
   });
 
   it("refuses an expired token", async () => {

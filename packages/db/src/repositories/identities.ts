@@ -184,19 +184,25 @@ export async function setIdentityActive(
           deactivatedByAdmin: !input.active,
         },
       });
+      // Only its own tokens: tokens it issued to services stay (offboarding a person must not stop the
+      // services they set up); revoking one of its tokens, even a revoked one, revokes what that one issued.
       const revoked = input.active
-        ? { own: 0, issued: [] }
-        : await revokeIdentityTokens(tx, input.identityId, now);
+        ? 0
+        : (
+            await tx.apiToken.updateMany({
+              where: { identityId: input.identityId, revokedAt: null },
+              data: { revokedAt: now },
+            })
+          ).count;
       const kind = KIND_LABEL[before.kind];
       await recordIdentityChange(tx, actor, {
         message: input.active
           ? `reactivated ${kind} identity "${before.name}"`
-          : `deactivated ${kind} identity "${before.name}" (${plural(revoked.own, "API token")} revoked${issuedNote(revoked.issued, "them")})`,
+          : `deactivated ${kind} identity "${before.name}" (${plural(revoked, "API token")} revoked)`,
         details: {
           identity: { id: input.identityId, name: before.name },
           active: input.active,
-          tokensRevoked: revoked.own,
-          ...(revoked.issued.length > 0 ? { issuedTokensRevoked: revoked.issued } : {}),
+          tokensRevoked: revoked,
         },
       });
     }
@@ -322,34 +328,12 @@ async function revokeIssuedBy(
     RETURNING id::text AS "id", prefix, identity_id::text AS "identityId"`;
 }
 
-/**
- * Revokes an identity's active API tokens and whatever any of its tokens ever issued (for itself or, when
- * it is an admin, for other identities): deactivating a compromised identity leaves its holder nothing.
- */
-export async function revokeIdentityTokens(
-  tx: Prisma.TransactionClient,
-  identityId: string,
-  now: Date,
-): Promise<{ own: number; issued: TRevokedToken[] }> {
-  const own = await tx.apiToken.updateMany({
-    where: { identityId, revokedAt: null },
-    data: { revokedAt: now },
-  });
-  const all = await tx.apiToken.findMany({ where: { identityId }, select: { id: true } });
-  const issued = await revokeIssuedBy(
-    tx,
-    all.map((t) => t.id),
-    now,
-  );
-  return { own: own.count, issued };
-}
-
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
-function issuedNote(issued: TRevokedToken[], issuers: "it" | "them" = "it"): string {
-  return issued.length > 0 ? ` and ${plural(issued.length, "API token")} issued with ${issuers}` : "";
+function issuedNote(issued: TRevokedToken[]): string {
+  return issued.length > 0 ? ` and ${plural(issued.length, "API token")} issued with it` : "";
 }
 
 /**

@@ -11,7 +11,6 @@ import {
   lockIdentity,
   NotFoundError,
   recordIdentityChange,
-  revokeIdentityTokens,
 } from "./identities.ts";
 import type { TAdminActor } from "./policy-rules.ts";
 
@@ -252,18 +251,17 @@ async function assertUserNameFree(tx: Prisma.TransactionClient, name: string, ex
  * bring old tokens back) and, when they are deleted, their group memberships and direct grants go too.
  */
 async function cutAccess(tx: Prisma.TransactionClient, identityId: string, now: Date, deleted: boolean) {
-  const tokens = await revokeIdentityTokens(tx, identityId, now);
-  const revoked = {
-    tokensRevoked: tokens.own,
-    ...(tokens.issued.length > 0 ? { issuedTokensRevoked: tokens.issued } : {}),
-  };
-  if (!deleted) return revoked;
+  const tokens = await tx.apiToken.updateMany({
+    where: { identityId, revokedAt: null },
+    data: { revokedAt: now },
+  });
+  if (!deleted) return { tokensRevoked: tokens.count };
   const memberships = await tx.groupMember.deleteMany({ where: { identityId } });
   const grants = await tx.grant.updateMany({
     where: { identityId, revokedAt: null },
     data: { revokedAt: now },
   });
-  return { ...revoked, groupsLeft: memberships.count, grantsRevoked: grants.count };
+  return { tokensRevoked: tokens.count, groupsLeft: memberships.count, grantsRevoked: grants.count };
 }
 
 /**
