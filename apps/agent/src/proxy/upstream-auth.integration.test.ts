@@ -64,6 +64,7 @@ beforeAll(async () => {
       "local all postgres trust",
       "host all postgres 127.0.0.1/32 trust",
       "hostssl all tls_user 127.0.0.1/32 scram-sha-256",
+      "hostssl all tls_user 127.0.0.2/32 scram-sha-256",
       "hostnossl all tls_user 127.0.0.1/32 reject",
       "host all scram_user 127.0.0.1/32 scram-sha-256",
       "host all md5_user 127.0.0.1/32 md5",
@@ -80,7 +81,7 @@ beforeAll(async () => {
     "-t",
     "20",
     "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c ssl=on -c log_connections=on -c fsync=off`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1,127.0.0.2 -c ssl=on -c log_connections=on -c fsync=off`,
     "start",
   ]);
   const admin = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" });
@@ -179,6 +180,27 @@ describe.skipIf(!available)("upstream authentication against a private PostgreSQ
       (e: { stderr: string }) => e,
     );
     expect((error as { stderr: string }).stderr).toMatch(/pg_hba.conf rejects connection .*no encryption/);
+  });
+
+  it("verify-full checks an IP address against the certificate's IP names, not against localhost", async () => {
+    // The database's certificate names localhost and 127.0.0.1, not 127.0.0.2, where the database listens too.
+    const strict = await startTestProxy({
+      "other-ip": upstream("tls_user", { host: "127.0.0.2", tlsMode: "verify-full", ca: certificate.cert }),
+      "other-ip-ca": upstream("tls_user", { host: "127.0.0.2", tlsMode: "verify-ca", ca: certificate.cert }),
+    });
+    try {
+      const error = await run("psql", [strict.url({ connection: "other-ip" }), "-c", "select 1"]).catch(
+        (e: { stderr: string }) => e,
+      );
+      expect((error as { stderr: string }).stderr).toMatch(/TLS to the database failed: .*127\.0\.0\.2/);
+      // verify-ca checks the chain only, as libpq does.
+      const ca = new pg.Client({ connectionString: strict.url({ connection: "other-ip-ca" }) });
+      await ca.connect();
+      expect((await ca.query("select 1 as ok")).rows).toEqual([{ ok: 1 }]);
+      await ca.end();
+    } finally {
+      await strict.close();
+    }
   });
 
   it("verify-full refuses a database whose certificate is not signed by the configured CA", async () => {

@@ -100,8 +100,12 @@ async function startTls(socket: net.Socket, target: TUpstreamTarget): Promise<ne
       ...(target.ca ? { ca: target.ca } : {}),
       rejectUnauthorized: verify,
       servername: net.isIP(target.host) ? undefined : target.host,
-      // verify-ca checks the chain but not the host name, as libpq does.
-      ...(target.tlsMode === "verify-ca" ? { checkServerIdentity: () => undefined } : {}),
+      // verify-ca checks the chain but not the host name, as libpq does. verify-full names the host itself:
+      // without a servername (an IP address) Node would check the certificate against "localhost".
+      checkServerIdentity:
+        target.tlsMode === "verify-ca"
+          ? () => undefined
+          : (_servername: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(target.host, cert),
     });
     secure.once("secureConnect", () => resolve(secure));
     secure.once("error", (e) => reject(new UpstreamError(`TLS to the database failed: ${e.message}`)));
