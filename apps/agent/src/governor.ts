@@ -266,7 +266,8 @@ export class Governor {
     const refused: TAuthOutcome = {
       ok: false,
       code: "28P01",
-      message: `password authentication failed for user "${request.user}": the token is invalid or expired, or the identity has no access to "${request.database}"`,
+      // The names are the client's, up to the startup packet's 10 KB: clipped, as no real name is that long.
+      message: `password authentication failed for user "${clip(request.user)}": the token is invalid or expired, or the identity has no access to "${clip(request.database)}"`,
     };
     if (!this.hasPolicy)
       return {
@@ -542,4 +543,9 @@ function unparsed(sql: string): TStatementAnalysis {
     preparedStatement: null,
     stored: null,
   };
+}
+
+/** A client-chosen name as refusals quote it: identities and connections have no longer names. */
+function clip(name: string): string {
+  return name.length > 320 ? `${[...name.slice(0, 320)].slice(0, -1).join("")}…` : name;
 }

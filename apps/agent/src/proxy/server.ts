@@ -10,6 +10,7 @@ import {
   type TAuditEvent,
 } from "@portcullis/agent-protocol";
 import type { Logger } from "pino";
+import { AuthFailureLog } from "./auth-failures.ts";
 import { encodingAllowed, encodingRefusal, ProxySession, QUOTING_REFUSAL } from "./session.ts";
 import { startupSettings } from "./startup-settings.ts";
 import type { TProxyHooks, TSessionInfo } from "./types.ts";
@@ -55,6 +56,11 @@ export interface TProxyServerOptions {
    * their outcome is recorded either way.
    */
   goneClientGraceMs?: number;
+  /**
+   * Failed logins recorded one by one per client address and window (default 20 per 60 s); the rest of a
+   * window's are recorded as one summary event (auth-failures.ts).
+   */
+  authFailures?: { perWindow: number; windowMs: number };
 }
 
 export interface TProxyServer {
@@ -177,6 +183,52 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       durationMs: null,
       error: null,
     });
+
+  /** The audit event of a refused login (its names are the client's: fitted like every event). */
+  const authFailureEvent = (
+    who: { user: string; database: string; clientAddr: string; applicationName: string },
+    message: string,
+  ): TAuditEvent =>
+    conformAuditEvent({
+      ...sessionEvent(
+        {
+          identityId: "",
+          identityName: who.user,
+          identityKind: "human",
+          groups: [],
+          sessionId: "",
+          connectionId: "",
+          connectionName: who.database,
+          environment: "",
+          clientAddr: who.clientAddr,
+          applicationName: who.applicationName,
+        },
+        "session_start",
+        message,
+      ),
+      type: "auth_failure",
+      actorId: null,
+      actorKind: "unknown",
+      connectionId: null,
+      environment: null,
+      sessionId: null,
+      decision: "denied",
+    });
+
+  const authFailureWindow = options.authFailures ?? { perWindow: 20, windowMs: 60_000 };
+  const authFailures = new AuthFailureLog({
+    ...authFailureWindow,
+    maxAddresses: 10_000,
+    summarise: ({ clientAddr, suppressed, windowMs }) =>
+      hooks.record(
+        authFailureEvent(
+          { user: "", database: "", clientAddr, applicationName: "" },
+          `${suppressed} more failed login${suppressed === 1 ? "" : "s"} from ${clientAddr} within ${Math.round(windowMs / 1000)} s, not recorded one by one (after the first ${authFailureWindow.perWindow})`,
+        ),
+      ),
+  });
+  const authFailureSweep = setInterval(() => authFailures.flush(), authFailureWindow.windowMs);
+  authFailureSweep.unref();
 
   const handle = (raw: net.Socket) => {
     raw.setNoDelay(true);
@@ -366,33 +418,8 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
       const outcome = hooks.authenticate({ user, database, password, clientAddr });
       if (!outcome.ok) {
         logger.info({ user, database, clientAddr, reason: outcome.message }, "client authentication refused");
-        hooks.record(
-          conformAuditEvent({
-            ...sessionEvent(
-              {
-                identityId: "",
-                identityName: user,
-                identityKind: "human",
-                groups: [],
-                sessionId: "",
-                connectionId: "",
-                connectionName: database,
-                environment: "",
-                clientAddr,
-                applicationName,
-              },
-              "session_start",
-              outcome.message,
-            ),
-            type: "auth_failure",
-            actorId: null,
-            actorKind: "unknown",
-            connectionId: null,
-            environment: null,
-            sessionId: null,
-            decision: "denied",
-          }),
-        );
+        if (authFailures.admit(clientAddr))
+          hooks.record(authFailureEvent({ user, database, clientAddr, applicationName }, outcome.message));
         return fail(outcome.code, outcome.message);
       }
       // Session settings pass on; `-c role=...`, `session_authorization` and anything that would change who
@@ -587,6 +614,8 @@ export async function startProxyServer(options: TProxyServerOptions): Promise<TP
           "sessions still busy after the shutdown grace; ending them",
         );
       for (const s of sessions) endNow(s, SHUTDOWN_REASON, SHUTDOWN_FATAL);
+      clearInterval(authFailureSweep);
+      authFailures.flush(true);
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const raw of handshaking) raw.destroy();
       await stopped;
