@@ -38,10 +38,25 @@ export interface TAuditStreamSummary {
   pending: number;
 }
 
-/** Where a stream sends, for the timeline and the API: a collector URL may carry a key in its query. */
+/**
+ * Where a stream sends, for the timeline and the API (auditors read both): a collector URL may carry a key in
+ * its query, its user info, or a path segment (Sumo Logic's HTTP sources are /receiver/v1/http/<token>). The
+ * origin stays, and path segments that look like words (api, v2, services, collector, event, _doc); others
+ * are shown as "…".
+ */
 export function redactedStreamUrl(url: string): string {
   const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}`;
+  const path = parsed.pathname
+    .split("/")
+    .map((segment) => (looksLikeWord(segment) ? segment : "…"))
+    .join("/");
+  return `${parsed.origin}${path}`;
+}
+
+function looksLikeWord(segment: string): boolean {
+  if (segment.length > 24 || !/^[A-Za-z0-9._-]*$/.test(segment)) return false;
+  // Long mixes of letters and digits read as keys; short ones (v1, api2, ndjson) as words.
+  return segment.length <= 12 || !(/[0-9]/.test(segment) && /[A-Za-z]/.test(segment));
 }
 
 /** An admin's change to a stream, recorded in the same transaction: an exfiltration path leaves no gap. */
