@@ -2105,10 +2105,11 @@ export class ProxySession {
       rows,
       durationMs: Math.max(0, Date.now() - startedAt),
       error,
+      // (No array per statement: this is the hot path.)
       message:
-        [run.approvedBy !== undefined ? `approved by ${run.approvedBy ?? "unknown"}` : null, note]
-          .filter((part) => part !== null)
-          .join("; ") || null,
+        run.approvedBy !== undefined
+          ? `approved by ${run.approvedBy ?? "unknown"}${note === null ? "" : `; ${note}`}`
+          : note,
       maskedColumns: [...masked],
     });
   }
