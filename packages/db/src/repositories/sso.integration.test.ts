@@ -159,6 +159,42 @@ describe("upsertSsoIdentity", () => {
     expect(await groupsOf("lin@corp.example")).toEqual(["eng"]);
   });
 
+  it("matches the email exactly, reading _ and % as themselves rather than as wildcards", async () => {
+    const jadoe = await db.identity.create({
+      data: { name: "jadoe@corp.example", displayName: "J. A. Doe", kind: "human", roles: ["admin"] },
+      select: { id: true },
+    });
+    // A new subject whose email differs only where ILIKE would take a wildcard gets its own identity.
+    const jDoe = await upsertSsoIdentity(
+      db,
+      signIn({ email: "j_doe@corp.example", subject: "sub-j_doe", roles: ["member"] }),
+    );
+    expect(jDoe).toMatchObject({ name: "j_doe@corp.example", roles: ["member"] });
+    expect(jDoe?.id).not.toBe(jadoe.id);
+    const percent = await upsertSsoIdentity(
+      db,
+      signIn({ email: "%@corp.example", subject: "sub-percent", roles: ["member"] }),
+    );
+    expect(percent).toMatchObject({ name: "%@corp.example", roles: ["member"] });
+    expect(percent?.id).not.toBe(jadoe.id);
+    const untouched = await db.identity.findUniqueOrThrow({
+      where: { id: jadoe.id },
+      select: { roles: true },
+    });
+    expect(untouched.roles).toEqual(["admin"]);
+
+    // A name with a literal _ is still found in another case.
+    const kept = await db.identity.create({
+      data: { name: "Ka_Ren@Corp.example", displayName: "Karen", kind: "human", roles: ["member"] },
+      select: { id: true },
+    });
+    const karen = await upsertSsoIdentity(
+      db,
+      signIn({ email: "ka_ren@corp.example", subject: "sub-karen", roles: ["member"] }),
+    );
+    expect(karen?.id).toBe(kept.id);
+  });
+
   it("keeps the audit chain valid", async () => {
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true });
   });

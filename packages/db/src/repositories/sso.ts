@@ -6,6 +6,7 @@ import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { findIdentityById, type TAuthenticatedIdentity } from "./access.ts";
 import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
+import { named, nameInAnyCase } from "./names.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 
 type TRole = TAuthenticatedIdentity["roles"][number];
@@ -35,15 +36,15 @@ const ssoIdentitySelect = {
 type TSsoIdentityRow = Prisma.IdentityGetPayload<{ select: typeof ssoIdentitySelect }>;
 
 async function findByEmail(tx: Prisma.TransactionClient, name: string): Promise<TSsoIdentityRow | null> {
-  // Exact first; an identity an admin created as "Ada@Corp.example" is still Ada.
-  return (
-    (await tx.identity.findUnique({ where: { name }, select: ssoIdentitySelect })) ??
-    (await tx.identity.findFirst({
-      where: { name: { equals: name, mode: "insensitive" } },
-      orderBy: { createdAt: "asc" },
-      select: ssoIdentitySelect,
-    }))
-  );
+  // Exact first; an identity an admin created as "Ada@Corp.example" is still Ada (the oldest, if several).
+  const exact = await tx.identity.findUnique({ where: { name }, select: ssoIdentitySelect });
+  if (exact) return exact;
+  const candidates = await tx.identity.findMany({
+    where: { name: nameInAnyCase(name) },
+    orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+    select: ssoIdentitySelect,
+  });
+  return named(candidates, name)[0] ?? null;
 }
 
 const sameSet = (a: readonly string[], b: readonly string[]) =>
