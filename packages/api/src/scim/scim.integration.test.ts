@@ -708,4 +708,41 @@ describe("SCIM provisioning", () => {
       ),
     ).rejects.toThrow(/deleted at the identity provider/);
   });
+
+  it("matches userName and displayName exactly in any case, reading _ and % as themselves", async () => {
+    const users = async (userName: string) =>
+      (await scim("GET", `Users?${filter(`userName eq "${userName}"`)}`)).body.Resources ?? [];
+    const jadoe = await provision("jadoe@corp.example");
+    expect(await users("j_doe@corp.example")).toEqual([]);
+    expect(await users("%@corp.example")).toEqual([]);
+    expect((await users("JaDoe@Corp.Example")).map((u) => u.id)).toEqual([jadoe]);
+
+    // A deleted jadoe is not brought back as j_doe (with jadoe's history), nor does jadoe block the name.
+    expect((await scim("DELETE", `Users/${jadoe}`)).status).toBe(204);
+    const jDoe = await provision("j_doe@corp.example");
+    expect(jDoe).not.toBe(jadoe);
+    expect((await users("J_Doe@corp.example")).map((u) => u.id)).toEqual([jDoe]);
+    const ja = await provision("ja%e@corp.example");
+    expect((await users("ja%e@corp.example")).map((u) => u.id)).toEqual([ja]);
+
+    const groups = async (displayName: string) =>
+      (await scim("GET", `Groups?${filter(`displayName eq "${displayName}"`)}`)).body.Resources ?? [];
+    const created = await scim("POST", "Groups", { schemas: [GROUP_SCHEMA], displayName: "db-admins" });
+    expect(created.status).toBe(201);
+    const dbAdmins = created.body.id!;
+    expect(await groups("db_admins")).toEqual([]);
+    expect(await groups("%")).toEqual([]);
+    expect((await groups("DB-Admins")).map((g) => g.id)).toEqual([dbAdmins]);
+    const underscore = await scim("POST", "Groups", { schemas: [GROUP_SCHEMA], displayName: "db_admins" });
+    expect(underscore.status).toBe(201);
+    expect((await groups("DB_ADMINS")).map((g) => g.id)).toEqual([underscore.body.id]);
+    // Renaming to a name another group matches only as a LIKE pattern is not a conflict.
+    const renamed = await scim("PUT", `Groups/${underscore.body.id}`, {
+      schemas: [GROUP_SCHEMA],
+      displayName: "db%admins",
+      members: [],
+    });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.displayName).toBe("db%admins");
+  });
 });

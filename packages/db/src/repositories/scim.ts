@@ -12,6 +12,7 @@ import {
   NotFoundError,
   recordIdentityChange,
 } from "./identities.ts";
+import { named, nameInAnyCase, sameName } from "./names.ts";
 import type { TAdminActor } from "./policy-rules.ts";
 
 export class ScimMemberError extends Error {
@@ -147,9 +148,7 @@ function scimUserFilter(filter: { id?: string; userName?: string; externalId?: s
   return {
     ...scimUserWhere,
     ...(filter.id !== undefined ? { id: filter.id } : {}),
-    ...(filter.userName !== undefined
-      ? { name: { equals: normalisedUserName(filter.userName), mode: "insensitive" as const } }
-      : {}),
+    ...(filter.userName !== undefined ? { name: nameInAnyCase(normalisedUserName(filter.userName)) } : {}),
     ...(filter.externalId !== undefined ? { externalId: filter.externalId } : {}),
   } satisfies Prisma.IdentityWhereInput;
 }
@@ -158,9 +157,7 @@ function scimGroupFilter(filter: { id?: string; displayName?: string; externalId
   return {
     ...(filter.id !== undefined ? { id: filter.id } : {}),
     // displayName is not case-exact (RFC 7643), so a provider's "DBA" finds and links "dba".
-    ...(filter.displayName !== undefined
-      ? { name: { equals: filter.displayName, mode: "insensitive" as const } }
-      : {}),
+    ...(filter.displayName !== undefined ? { name: nameInAnyCase(filter.displayName) } : {}),
     ...(filter.externalId !== undefined ? { externalId: filter.externalId } : {}),
   } satisfies Prisma.GroupWhereInput;
 }
@@ -175,7 +172,8 @@ export async function listScimUsers(
     orderBy: listOrder,
     select: scimUserSelect,
   });
-  return rows.map(toUser);
+  const userName = filter.userName;
+  return (userName === undefined ? rows : named(rows, normalisedUserName(userName))).map(toUser);
 }
 
 /**
@@ -211,7 +209,8 @@ export async function listScimGroups(
     orderBy: listOrder,
     select: scimGroupSelect,
   });
-  return rows.map(toGroup);
+  const displayName = filter.displayName;
+  return (displayName === undefined ? rows : named(rows, displayName)).map(toGroup);
 }
 
 /** As pageScimUsers, for groups. */
@@ -239,11 +238,12 @@ function record(
 }
 
 async function assertUserNameFree(tx: Prisma.TransactionClient, name: string, exceptId?: string) {
-  const other = await tx.identity.findFirst({
-    where: { name: { equals: name, mode: "insensitive" }, ...(exceptId ? { id: { not: exceptId } } : {}) },
-    select: { id: true },
+  const others = await tx.identity.findMany({
+    where: { name: nameInAnyCase(name), ...(exceptId ? { id: { not: exceptId } } : {}) },
+    select: { name: true },
   });
-  if (other) throw new IdentityConflictError(`An identity named ${name} already exists`);
+  if (named(others, name).length > 0)
+    throw new IdentityConflictError(`An identity named ${name} already exists`);
 }
 
 /**
@@ -277,10 +277,14 @@ export async function createScimUser(
   const name = normalisedUserName(input.userName);
   const active = input.active ?? true;
   const work = db.$transaction(async (tx) => {
-    const deleted = await tx.identity.findFirst({
-      where: { name: { equals: name, mode: "insensitive" }, kind: "human", scimDeletedAt: { not: null } },
-      select: { id: true, deactivatedByAdmin: true },
-    });
+    const deleted = named(
+      await tx.identity.findMany({
+        where: { name: nameInAnyCase(name), kind: "human", scimDeletedAt: { not: null } },
+        orderBy: listOrder,
+        select: { id: true, name: true, deactivatedByAdmin: true },
+      }),
+      name,
+    )[0];
     if (!deleted) await assertUserNameFree(tx, name);
     // An admin's lockout outlives the provider deleting and re-creating the person.
     const heldByAdmin = deleted?.deactivatedByAdmin ?? false;
@@ -474,10 +478,14 @@ export async function createScimGroup(
   const memberIds = [...new Set(input.memberIds)];
   const work = db.$transaction(async (tx) => {
     // Grants and rules name groups exactly; a second group differing only in case would split them.
-    const existing = await tx.group.findFirst({
-      where: { name: { equals: input.displayName, mode: "insensitive" } },
-      select: { name: true },
-    });
+    const [existing] = named(
+      await tx.group.findMany({
+        where: { name: nameInAnyCase(input.displayName) },
+        orderBy: listOrder,
+        select: { name: true },
+      }),
+      input.displayName,
+    );
     if (existing) throw new IdentityConflictError(`A group named ${existing.name} already exists`);
     await assertMembers(tx, memberIds);
     const group = await tx.group.create({
@@ -518,13 +526,16 @@ export async function updateScimGroup(
     refuseRoleGroup(before);
     // A provider that spells the name in another case (it found the group case-insensitively) does not
     // rename it: grants, rules and sign-in's groups claim name it exactly.
-    const displayName =
-      input.displayName.toLowerCase() === before.name.toLowerCase() ? before.name : input.displayName;
+    const displayName = sameName(input.displayName, before.name) ? before.name : input.displayName;
     if (displayName !== before.name) {
-      const other = await tx.group.findFirst({
-        where: { name: { equals: displayName, mode: "insensitive" }, id: { not: id } },
-        select: { name: true },
-      });
+      const [other] = named(
+        await tx.group.findMany({
+          where: { name: nameInAnyCase(displayName), id: { not: id } },
+          orderBy: listOrder,
+          select: { name: true },
+        }),
+        displayName,
+      );
       if (other) throw new IdentityConflictError(`A group named ${other.name} already exists`);
     }
     let wanted = memberIds;
