@@ -123,13 +123,13 @@ export async function lockIdentity(tx: Prisma.TransactionClient, identityId: str
 }
 
 /**
- * Refuses to shut out the last active admin (roles of its own or from a group). The lock makes two admins
- * deactivating each other at the same moment take turns, so the second sees the first's change.
+ * Whether an active admin other than this identity remains (roles of its own or from a group). The lock makes
+ * two admins stepping down at the same moment take turns, so the second sees the first's change.
  */
-export async function assertAnotherAdminRemains(
+export async function anotherAdminRemains(
   tx: Prisma.TransactionClient,
   identityId: string,
-): Promise<void> {
+): Promise<boolean> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('portcullis:active-admins'))`;
   const others = await tx.identity.count({
     where: {
@@ -138,7 +138,15 @@ export async function assertAnotherAdminRemains(
       OR: [{ roles: { has: "admin" } }, { memberships: { some: { group: { roles: { has: "admin" } } } } }],
     },
   });
-  if (others === 0)
+  return others > 0;
+}
+
+/** Refuses to shut out the last active admin. */
+export async function assertAnotherAdminRemains(
+  tx: Prisma.TransactionClient,
+  identityId: string,
+): Promise<void> {
+  if (!(await anotherAdminRemains(tx, identityId)))
     throw new IdentityConflictError("This is the last active admin: make someone else an admin first");
 }
 

@@ -101,7 +101,10 @@ describe("upsertSsoIdentity", () => {
       "single sign-on updated ada@corp.example: roles approver → admin; joined dba, portcullis-admins; left eng, portcullis-approvers",
     );
 
-    // Removed from every mapped group: back to member, and out of all groups.
+    // Removed from every mapped group: back to member, and out of all groups (another admin remains).
+    await db.identity.create({
+      data: { name: "root@corp.example", displayName: "Root", kind: "human", roles: ["admin"] },
+    });
     const demoted = await upsertSsoIdentity(db, signIn({ groups: [], roles: ["member"] }));
     expect(demoted).toMatchObject({ roles: ["member"], groups: [] });
   });
@@ -193,6 +196,59 @@ describe("upsertSsoIdentity", () => {
       signIn({ email: "ka_ren@corp.example", subject: "sub-karen", roles: ["member"] }),
     );
     expect(karen?.id).toBe(kept.id);
+  });
+
+  it("keeps the last active admin an admin, and says why, however the provider's groups change", async () => {
+    // A world where no one else is an active admin.
+    await db.identity.updateMany({ where: { disabledAt: null }, data: { disabledAt: new Date() } });
+    const only = signIn({ email: "only@corp.example", subject: "sub-only" });
+    await upsertSsoIdentity(db, { ...only, groups: ["portcullis-admins"], roles: ["admin"] });
+
+    const kept = await upsertSsoIdentity(db, { ...only, groups: [], roles: ["member"] });
+    expect(kept).toMatchObject({ groups: [] });
+    expect(kept?.roles.sort()).toEqual(["admin", "member"]);
+    const event = (await ssoEvents()).at(-1)!;
+    expect(event.message).toBe(
+      "single sign-on updated only@corp.example: roles admin → admin, member; left portcullis-admins; kept the admin role the provider's groups no longer give: this is the last active admin",
+    );
+    expect(event.details).toMatchObject({
+      after: { roles: ["member", "admin"], groups: [] },
+      keptAdmin: { reason: "last active admin", providerRoles: ["member"] },
+    });
+    // Signing in again changes nothing more, and records nothing more.
+    const events = (await ssoEvents()).length;
+    expect((await upsertSsoIdentity(db, { ...only, roles: ["member"] }))?.roles.sort()).toEqual([
+      "admin",
+      "member",
+    ]);
+    expect(await ssoEvents()).toHaveLength(events);
+
+    // Once someone else is an admin, the provider's word holds.
+    await upsertSsoIdentity(
+      db,
+      signIn({ email: "second@corp.example", subject: "sub-second", roles: ["admin"] }),
+    );
+    expect(await upsertSsoIdentity(db, { ...only, roles: ["member"] })).toMatchObject({ roles: ["member"] });
+
+    // An admin by a Portcullis group's roles counts too, and is kept when leaving that group would end it.
+    await db.group.create({ data: { name: "pc-root", roles: ["admin"] } });
+    await upsertSsoIdentity(db, { ...only, groups: ["pc-root"], roles: ["member"] });
+    await upsertSsoIdentity(
+      db,
+      signIn({ email: "second@corp.example", subject: "sub-second", roles: ["member"] }),
+    );
+    expect(
+      (
+        await db.identity.findUniqueOrThrow({
+          where: { name: "second@corp.example" },
+          select: { roles: true },
+        })
+      ).roles,
+    ).toEqual(["member"]);
+    const leftGroup = await upsertSsoIdentity(db, { ...only, groups: [], roles: ["member"] });
+    expect(leftGroup).toMatchObject({ groups: [] });
+    expect(leftGroup?.roles.sort()).toEqual(["admin", "member"]);
+    expect((await ssoEvents()).at(-1)?.message).toMatch(/left pc-root; kept the admin role/);
   });
 
   it("keeps the audit chain valid", async () => {

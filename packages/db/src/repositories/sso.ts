@@ -6,6 +6,7 @@ import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { findIdentityById, type TAuthenticatedIdentity } from "./access.ts";
 import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
+import { anotherAdminRemains } from "./identities.ts";
 import { named, nameInAnyCase } from "./names.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 
@@ -19,7 +20,10 @@ export interface TSsoSignIn {
   email: string;
   displayName: string;
   groups: string[];
-  /** Exactly the roles the provider's groups map to; other roles the identity held are removed. */
+  /**
+   * Exactly the roles the provider's groups map to; other roles the identity held are removed, except that the
+   * last active admin keeps its admin role.
+   */
   roles: TRole[];
 }
 
@@ -30,7 +34,7 @@ const ssoIdentitySelect = {
   kind: true,
   roles: true,
   disabledAt: true,
-  memberships: { select: { group: { select: { id: true, name: true, scimManaged: true } } } },
+  memberships: { select: { group: { select: { id: true, name: true, scimManaged: true, roles: true } } } },
 } as const;
 
 type TSsoIdentityRow = Prisma.IdentityGetPayload<{ select: typeof ssoIdentitySelect }>;
@@ -47,6 +51,25 @@ async function findByEmail(tx: Prisma.TransactionClient, name: string): Promise<
   return named(candidates, name)[0] ?? null;
 }
 
+const isAdmin = (row: TSsoIdentityRow) =>
+  row.roles.includes("admin") || row.memberships.some((m) => m.group.roles.includes("admin"));
+
+/** Whether the identity is still an admin with these roles and these groups (beside its SCIM-managed ones). */
+async function adminAfterSync(
+  tx: Prisma.TransactionClient,
+  row: TSsoIdentityRow,
+  roles: readonly TRole[],
+  ssoGroups: string[],
+): Promise<boolean> {
+  if (roles.includes("admin")) return true;
+  if (row.memberships.some((m) => m.group.scimManaged && m.group.roles.includes("admin"))) return true;
+  if (ssoGroups.length === 0) return false;
+  const adminGroups = await tx.group.count({
+    where: { name: { in: ssoGroups }, scimManaged: false, roles: { has: "admin" } },
+  });
+  return adminGroups > 0;
+}
+
 const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && new Set([...a, ...b]).size === new Set(a).size;
 
@@ -56,7 +79,7 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
  */
 export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAuthenticatedIdentity | null> {
   const name = input.email.trim().toLowerCase();
-  const roles = [...new Set(input.roles)];
+  const mappedRoles = [...new Set(input.roles)];
   const groups = [...new Set(input.groups)];
   const id = await db.$transaction(async (tx) => {
     let row = await findByEmail(tx, name);
@@ -64,7 +87,7 @@ export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAu
     if (!row) {
       // ON CONFLICT DO NOTHING: a concurrent first sign-in of the same person must not fail this one.
       const inserted = await tx.identity.createMany({
-        data: [{ name, displayName: input.displayName, kind: "human", roles }],
+        data: [{ name, displayName: input.displayName, kind: "human", roles: mappedRoles }],
         skipDuplicates: true,
       });
       created = inserted.count === 1;
@@ -87,6 +110,13 @@ export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAu
     );
     const ssoGroups = groups.filter((g) => !scimGroups.has(g));
     const beforeGroups = row.memberships.filter((m) => !m.group.scimManaged).map((m) => m.group.name);
+    // Signing in must not leave Portcullis with no admin (as deactivating or deleting over SCIM must not):
+    // the last active admin keeps its admin role, and the change event says why.
+    const keptAdmin =
+      isAdmin(row) &&
+      !(await adminAfterSync(tx, row, mappedRoles, ssoGroups)) &&
+      !(await anotherAdminRemains(tx, row.id));
+    const roles = keptAdmin ? [...mappedRoles, "admin" as const] : mappedRoles;
     const rolesChanged = !sameSet(row.roles, roles);
     const groupsChanged = !sameSet(beforeGroups, ssoGroups);
     if (rolesChanged || row.displayName !== input.displayName)
@@ -112,6 +142,7 @@ export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAu
         created,
         before: { roles: row.roles, groups: beforeGroups },
         after: { roles, groups: ssoGroups },
+        keptAdmin,
       });
     return row.id;
   });
@@ -127,6 +158,7 @@ async function recordSsoChange(
     created: boolean;
     before: { roles: string[]; groups: string[] };
     after: { roles: string[]; groups: string[] };
+    keptAdmin: boolean;
   },
 ): Promise<void> {
   const revision = await bumpPolicyRevision(tx);
@@ -139,6 +171,9 @@ async function recordSsoChange(
       : `roles ${list(change.before.roles)} → ${list(change.after.roles)}`,
     joined.length > 0 ? `joined ${list(joined)}` : null,
     left.length > 0 ? `left ${list(left)}` : null,
+    change.keptAdmin
+      ? "kept the admin role the provider's groups no longer give: this is the last active admin"
+      : null,
   ].filter((part): part is string => part !== null);
   const message = change.created
     ? `single sign-on created ${identity.name} with roles ${list(change.after.roles)} and groups ${list(change.after.groups)}`
@@ -155,6 +190,9 @@ async function recordSsoChange(
         created: change.created,
         before: change.created ? null : change.before,
         after: change.after,
+        ...(change.keptAdmin
+          ? { keptAdmin: { reason: "last active admin", providerRoles: input.roles } }
+          : {}),
         revision,
       },
     }),
