@@ -108,6 +108,20 @@ describe("person from claims", () => {
     expect(personFromClaims({ sub: "s", email: "a@b.example", email_verified: true }, options).ok).toBe(true);
   });
 
+  it("reads every string spelling of false as unverified, in any case", () => {
+    for (const verified of ["FALSE", "False", "0", "no", "NO", " false "])
+      expect(personFromClaims({ sub: "s", email: "a@b.example", email_verified: verified }, options)).toEqual(
+        {
+          ok: false,
+          reason: "unverified_email",
+        },
+      );
+    for (const verified of ["true", "TRUE", "1"])
+      expect(personFromClaims({ sub: "s", email: "a@b.example", email_verified: verified }, options).ok).toBe(
+        true,
+      );
+  });
+
   it("prefers signed ID token claims over userinfo", () => {
     expect(mergeClaims({ sub: "s", email: "id@x" }, { sub: "s", email: "ui@x", groups: ["g"] })).toEqual({
       sub: "s",

@@ -96,6 +96,16 @@ const ZSsoClaims = z.object({
   preferred_username: z.string().optional(),
 });
 
+/** String forms of false as providers and their admins spell them ("FALSE", "0", "no"); absent is verified. */
+const UNVERIFIED_STRINGS = new Set(["false", "0", "no"]);
+
+function isUnverified(verified: boolean | string | undefined): boolean {
+  return (
+    verified === false ||
+    (typeof verified === "string" && UNVERIFIED_STRINGS.has(verified.trim().toLowerCase()))
+  );
+}
+
 export type TSsoPerson =
   | {
       ok: true;
@@ -119,8 +129,7 @@ export function personFromClaims(
   if (!parsed.success) return { ok: false, reason: "invalid_claims" };
   const email = parsed.data.email?.trim().toLowerCase() ?? "";
   if (!z.email().safeParse(email).success) return { ok: false, reason: "missing_email" };
-  const verified = parsed.data.email_verified;
-  if (verified === false || verified === "false") return { ok: false, reason: "unverified_email" };
+  if (isUnverified(parsed.data.email_verified)) return { ok: false, reason: "unverified_email" };
   const groups = groupsFromClaims(claims, options.groupsClaim);
   const displayName = (parsed.data.name ?? parsed.data.preferred_username ?? "").trim() || email;
   return {
