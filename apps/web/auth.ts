@@ -1,7 +1,7 @@
 // Dashboard sign-in (next-auth v4, JWT sessions): email and password, and single sign-on through any OpenID
 // Connect provider when OIDC_* is set. Every provider resolves to a Portcullis identity id.
 import { createHash } from "node:crypto";
-import { authenticatePassword, upsertSsoIdentity } from "@portcullis/db";
+import { authenticatePassword, SsoSubjectMismatchError, upsertSsoIdentity } from "@portcullis/db";
 import type { AuthOptions, Session, User } from "next-auth";
 import { getServerSession } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
@@ -54,7 +54,7 @@ const credentialsProvider = CredentialsProvider({
 export const OIDC_PROVIDER_ID = "oidc";
 
 /** Why a provider's sign-in was refused; the login page explains each (see login/sign-in-errors.ts). */
-export type TSsoRefusal = "AccessDenied" | "SsoEmailMissing" | "SsoUnavailable";
+export type TSsoRefusal = "AccessDenied" | "SsoEmailMissing" | "SsoSubjectMismatch" | "SsoUnavailable";
 
 function refused(subject: string, refusal: TSsoRefusal): User {
   // profile() must return a user; this one never becomes a session (the signIn callback turns it away).
@@ -111,6 +111,11 @@ function oidcProvider(config: {
         }
         return { id: identity.id, name: identity.displayName, email: identity.name, roles: identity.roles };
       } catch (error) {
+        // Recorded in the audit timeline already; the person is told to ask an admin, not to retry.
+        if (error instanceof SsoSubjectMismatchError) {
+          logger.warn({ issuer, subject, email: person.email }, error.message);
+          return refused(subject, "SsoSubjectMismatch");
+        }
         // next-auth would swallow a throw here and show no reason at all.
         logger.error({ err: error, issuer, subject }, "single sign-on failed to store the identity");
         return refused(subject, "SsoUnavailable");

@@ -7,6 +7,7 @@ describe("sign-in error messages", () => {
     expect(signInErrorMessage("Callback")).toMatch(/cancelled or refused/);
     expect(signInErrorMessage("AccessDenied")).toMatch(/may not sign in/);
     expect(signInErrorMessage(["SsoEmailMissing", "x"])).toMatch(/verified email/);
+    expect(signInErrorMessage("SsoSubjectMismatch")).toMatch(/linked to another account/);
   });
 
   it("never echoes an unknown code, and says nothing without one", () => {

@@ -13,6 +13,8 @@ const MESSAGES: Record<string, string> = {
     "This account may not sign in to Portcullis (it is disabled, or not a person's account). Ask a Portcullis admin.",
   SsoEmailMissing:
     "The identity provider did not send a verified email address, so Portcullis cannot tell who you are.",
+  SsoSubjectMismatch:
+    "Your email belongs to a Portcullis account linked to another account at the identity provider. Ask a Portcullis admin.",
   SsoUnavailable: "Signed in at the identity provider, but Portcullis could not record it. Try again.",
   SessionRequired: "Sign in to continue.",
   CredentialsSignin: "Invalid email or password.",

@@ -13,7 +13,7 @@ export type TNewAuditEvent = TChainedFields;
  * decided and why; the statement-level fields stay empty unless given.
  */
 export function controlPlaneEvent(e: {
-  type: "admin_change" | "approval" | "grant";
+  type: "admin_change" | "approval" | "grant" | "auth_failure";
   actor: { id: string | null; name: string; kind: string };
   decision: string;
   message: string;

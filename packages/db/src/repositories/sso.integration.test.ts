@@ -1,9 +1,14 @@
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type TDb } from "../client.ts";
-import { createTestDatabase } from "../test-support.ts";
-import { verifyAuditChain } from "./audit-events.ts";
+import { listMigrations, migrate, MIGRATIONS_DIR } from "../migrator.ts";
+import { createTestDatabase, newAuditEvent } from "../test-support.ts";
+import { appendAuditEvents, verifyAuditChain } from "./audit-events.ts";
 import { getPolicyRevision } from "./policy.ts";
-import { upsertSsoIdentity, type TSsoSignIn } from "./sso.ts";
+import { SsoSubjectMismatchError, upsertSsoIdentity, type TSsoSignIn } from "./sso.ts";
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: TDb;
@@ -251,7 +256,120 @@ describe("upsertSsoIdentity", () => {
     expect((await ssoEvents()).at(-1)?.message).toMatch(/left pc-root; kept the admin role/);
   });
 
+  it("binds an identity to the subject that first links it, and refuses another subject of that issuer", async () => {
+    await db.identity.create({
+      data: { name: "pat@corp.example", displayName: "Pat", kind: "human", roles: ["approver"] },
+    });
+    const pat = signIn({ email: "pat@corp.example", subject: "sub-pat", roles: ["approver"] });
+    const linked = await upsertSsoIdentity(db, pat);
+    expect(linked).toMatchObject({ name: "pat@corp.example", roles: ["approver"] });
+    expect((await ssoEvents()).at(-1)).toMatchObject({
+      message: `single sign-on updated pat@corp.example: bound to subject sub-pat at ${ISSUER}`,
+      details: { sso: { issuer: ISSUER, subject: "sub-pat" }, boundFrom: null },
+    });
+
+    // Another account at the same provider asserting Pat's email: refused, recorded, nothing changed.
+    const before = await db.identity.findUniqueOrThrow({
+      where: { name: "pat@corp.example" },
+      select: { roles: true, displayName: true, ssoIssuer: true, ssoSubject: true },
+    });
+    await expect(
+      upsertSsoIdentity(db, { ...pat, subject: "sub-mallory", displayName: "M", roles: ["admin"] }),
+    ).rejects.toThrow(SsoSubjectMismatchError);
+    expect(
+      await db.identity.findUniqueOrThrow({
+        where: { name: "pat@corp.example" },
+        select: { roles: true, displayName: true, ssoIssuer: true, ssoSubject: true },
+      }),
+    ).toEqual(before);
+    expect(before).toMatchObject({ ssoIssuer: ISSUER, ssoSubject: "sub-pat" });
+    const refusal = await db.auditEvent.findFirstOrThrow({
+      where: { type: "auth_failure", applicationName: "sso" },
+      orderBy: { seq: "desc" },
+      select: { actorName: true, decision: true, message: true, details: true },
+    });
+    expect(refusal).toMatchObject({
+      actorName: "pat@corp.example",
+      decision: "denied",
+      message:
+        "single sign-on refused for pat@corp.example: the provider asserted its email for subject sub-mallory, but it is bound to subject sub-pat",
+      details: {
+        sso: { issuer: ISSUER, subject: "sub-mallory" },
+        bound: { issuer: ISSUER, subject: "sub-pat" },
+      },
+    });
+
+    // Pat still signs in; a replaced provider (another issuer) binds afresh, and says what it replaced.
+    expect(await upsertSsoIdentity(db, pat)).toMatchObject({ id: linked?.id });
+    await upsertSsoIdentity(db, { ...pat, issuer: "https://new-idp.corp.example", subject: "new-pat" });
+    expect((await ssoEvents()).at(-1)?.message).toBe(
+      `single sign-on updated pat@corp.example: bound to subject new-pat at https://new-idp.corp.example (was sub-pat at ${ISSUER})`,
+    );
+  });
+
+  it("lets only one of two subjects racing to link an unbound identity have it", async () => {
+    await db.identity.create({
+      data: { name: "quinn@corp.example", displayName: "Quinn", kind: "human", roles: ["member"] },
+    });
+    const results = await Promise.allSettled(
+      ["sub-quinn-1", "sub-quinn-2"].map((subject) =>
+        upsertSsoIdentity(db, signIn({ email: "quinn@corp.example", subject, roles: ["member"] })),
+      ),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const row = await db.identity.findUniqueOrThrow({
+      where: { name: "quinn@corp.example" },
+      select: { ssoSubject: true },
+    });
+    const winner = results.findIndex((r) => r.status === "fulfilled");
+    expect(row.ssoSubject).toBe(`sub-quinn-${winner + 1}`);
+  });
+
   it("keeps the audit chain valid", async () => {
     expect(await verifyAuditChain(db)).toMatchObject({ ok: true });
+  });
+});
+
+describe("the migration binding identities that signed in before it", () => {
+  it("binds each to the subject of its first recorded sign-in change", async () => {
+    const database = await createTestDatabase({ migrate: false });
+    const before = await mkdtemp(path.join(tmpdir(), "pc-migrations-"));
+    const db = createDb(database.url, { poolMax: 2 });
+    try {
+      // The store as it was just before the migration, with an identity that signed in twice.
+      for (const m of await listMigrations())
+        if (m.name < "20261203000000_identity_sso_subject")
+          await cp(path.join(MIGRATIONS_DIR, m.name), path.join(before, m.name), { recursive: true });
+      await migrate(database.url, before);
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO identities (id, name, display_name, kind, roles, updated_at)
+         VALUES (gen_random_uuid(), 'old@corp.example', 'Old', 'human', '{member}', now()) RETURNING id`,
+      );
+      await client.end();
+      const id = rows[0]!.id;
+      const ssoEvent = (subject: string) =>
+        newAuditEvent({
+          type: "admin_change",
+          actorId: id,
+          actorName: "old@corp.example",
+          applicationName: "sso",
+          details: { sso: { issuer: ISSUER, subject } },
+        });
+      await appendAuditEvents(db, [ssoEvent("sub-first"), ssoEvent("sub-later")]);
+
+      await migrate(database.url);
+      expect(
+        await db.identity.findUniqueOrThrow({ where: { id }, select: { ssoIssuer: true, ssoSubject: true } }),
+      ).toEqual({ ssoIssuer: ISSUER, ssoSubject: "sub-first" });
+      await expect(
+        upsertSsoIdentity(db, signIn({ email: "old@corp.example", subject: "sub-other" })),
+      ).rejects.toThrow(SsoSubjectMismatchError);
+    } finally {
+      await db.$disconnect();
+      await rm(before, { recursive: true, force: true });
+      await database.drop();
+    }
   });
 });

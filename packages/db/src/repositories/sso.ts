@@ -6,11 +6,22 @@ import type { TDb } from "../client.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { findIdentityById, type TAuthenticatedIdentity } from "./access.ts";
 import { appendAuditEventsIn, controlPlaneEvent } from "./audit-events.ts";
-import { anotherAdminRemains } from "./identities.ts";
+import { anotherAdminRemains, lockIdentity } from "./identities.ts";
 import { named, nameInAnyCase } from "./names.ts";
 import { bumpPolicyRevision } from "./policy.ts";
 
 type TRole = TAuthenticatedIdentity["roles"][number];
+
+/**
+ * A sign-in asserted an identity's email for another subject than the one of the same issuer that first
+ * linked it (a reassigned address, or a provider account that took on someone's email): refused and audited.
+ */
+export class SsoSubjectMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SsoSubjectMismatchError";
+  }
+}
 
 export interface TSsoSignIn {
   /** The provider's issuer URL and its stable id for the person (`iss`, `sub`). */
@@ -34,6 +45,8 @@ const ssoIdentitySelect = {
   kind: true,
   roles: true,
   disabledAt: true,
+  ssoIssuer: true,
+  ssoSubject: true,
   memberships: { select: { group: { select: { id: true, name: true, scimManaged: true, roles: true } } } },
 } as const;
 
@@ -76,25 +89,50 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
 /**
  * Finds or creates the person's identity and syncs its roles and groups. Returns null (sign-in refused) for a
  * disabled identity, and for a service or AI-agent identity of that name: those never use the dashboard.
+ * The first sign-in to link an identity binds it to the provider's issuer and subject; a later one for another
+ * subject of that issuer throws SsoSubjectMismatchError, after recording the refusal.
  */
 export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAuthenticatedIdentity | null> {
   const name = input.email.trim().toLowerCase();
   const mappedRoles = [...new Set(input.roles)];
   const groups = [...new Set(input.groups)];
-  const id = await db.$transaction(async (tx) => {
-    let row = await findByEmail(tx, name);
+  const outcome = await db.$transaction(async (tx) => {
+    const found = await findByEmail(tx, name);
     let created = false;
-    if (!row) {
+    if (!found) {
       // ON CONFLICT DO NOTHING: a concurrent first sign-in of the same person must not fail this one.
       const inserted = await tx.identity.createMany({
-        data: [{ name, displayName: input.displayName, kind: "human", roles: mappedRoles }],
+        data: [
+          {
+            name,
+            displayName: input.displayName,
+            kind: "human",
+            roles: mappedRoles,
+            ssoIssuer: input.issuer,
+            ssoSubject: input.subject,
+          },
+        ],
         skipDuplicates: true,
       });
       created = inserted.count === 1;
-      row = await tx.identity.findUnique({ where: { name }, select: ssoIdentitySelect });
-      if (!row) throw new Error(`identity ${name} vanished while signing in`);
     }
-    if (row.disabledAt || row.kind !== "human") return null;
+    // One sign-in at a time per identity, read after the lock: two subjects racing to link an unbound
+    // identity must not both succeed.
+    const where = found ? { id: found.id } : { name };
+    const id = (await tx.identity.findUnique({ where, select: { id: true } }))?.id;
+    if (id) await lockIdentity(tx, id);
+    const row = id ? await tx.identity.findUnique({ where: { id }, select: ssoIdentitySelect }) : null;
+    if (!row) throw new Error(`identity ${name} vanished while signing in`);
+    if (row.disabledAt || row.kind !== "human") return { refused: null };
+
+    const bound = row.ssoIssuer !== null && row.ssoSubject !== null;
+    if (bound && row.ssoIssuer === input.issuer && row.ssoSubject !== input.subject) {
+      const message = `single sign-on refused for ${row.name}: the provider asserted its email for subject ${input.subject}, but it is bound to subject ${row.ssoSubject}`;
+      await recordSubjectMismatch(tx, row, input, message);
+      return { refused: message };
+    }
+    // The first link binds; a new issuer (the provider was replaced) binds afresh.
+    const binds = !bound || row.ssoIssuer !== input.issuer;
 
     // Groups the provider manages over SCIM take their members from SCIM alone: a token issued before a
     // removal (or a claim that leaves groups out) must not put the person back, nor take them out.
@@ -119,8 +157,11 @@ export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAu
     const roles = keptAdmin ? [...mappedRoles, "admin" as const] : mappedRoles;
     const rolesChanged = !sameSet(row.roles, roles);
     const groupsChanged = !sameSet(beforeGroups, ssoGroups);
-    if (rolesChanged || row.displayName !== input.displayName)
-      await tx.identity.update({ where: { id: row.id }, data: { roles, displayName: input.displayName } });
+    if (rolesChanged || binds || row.displayName !== input.displayName)
+      await tx.identity.update({
+        where: { id: row.id },
+        data: { roles, displayName: input.displayName, ssoIssuer: input.issuer, ssoSubject: input.subject },
+      });
     if (groupsChanged) {
       if (ssoGroups.length > 0)
         await tx.group.createMany({ data: ssoGroups.map((g) => ({ name: g })), skipDuplicates: true });
@@ -137,17 +178,24 @@ export async function upsertSsoIdentity(db: TDb, input: TSsoSignIn): Promise<TAu
         skipDuplicates: true,
       });
     }
-    if (created || rolesChanged || groupsChanged)
+    if (created || rolesChanged || groupsChanged || binds)
       await recordSsoChange(tx, row, input, {
         created,
         before: { roles: row.roles, groups: beforeGroups },
         after: { roles, groups: ssoGroups },
         keptAdmin,
+        boundFrom:
+          created || !binds ? undefined : bound ? { issuer: row.ssoIssuer, subject: row.ssoSubject } : null,
       });
-    return row.id;
+    return { id: row.id };
   });
+  // Thrown only now: the refusal's audit event is committed with the transaction.
+  if ("refused" in outcome) {
+    if (outcome.refused) throw new SsoSubjectMismatchError(outcome.refused);
+    return null;
+  }
   // Effective roles include those of Portcullis-side group settings, read the same way every request does.
-  return id ? findIdentityById(db, id) : null;
+  return findIdentityById(db, outcome.id);
 }
 
 async function recordSsoChange(
@@ -159,6 +207,8 @@ async function recordSsoChange(
     before: { roles: string[]; groups: string[] };
     after: { roles: string[]; groups: string[] };
     keptAdmin: boolean;
+    /** Set when this sign-in bound an existing identity: the binding it replaced (null: none). */
+    boundFrom?: { issuer: string | null; subject: string | null } | null;
   },
 ): Promise<void> {
   const revision = await bumpPolicyRevision(tx);
@@ -171,6 +221,10 @@ async function recordSsoChange(
       : `roles ${list(change.before.roles)} → ${list(change.after.roles)}`,
     joined.length > 0 ? `joined ${list(joined)}` : null,
     left.length > 0 ? `left ${list(left)}` : null,
+    change.boundFrom === null ? `bound to subject ${input.subject} at ${input.issuer}` : null,
+    change.boundFrom
+      ? `bound to subject ${input.subject} at ${input.issuer} (was ${change.boundFrom.subject ?? "none"} at ${change.boundFrom.issuer ?? "none"})`
+      : null,
     change.keptAdmin
       ? "kept the admin role the provider's groups no longer give: this is the last active admin"
       : null,
@@ -190,10 +244,34 @@ async function recordSsoChange(
         created: change.created,
         before: change.created ? null : change.before,
         after: change.after,
+        ...(change.boundFrom !== undefined ? { boundFrom: change.boundFrom } : {}),
         ...(change.keptAdmin
           ? { keptAdmin: { reason: "last active admin", providerRoles: input.roles } }
           : {}),
         revision,
+      },
+    }),
+  ]);
+}
+
+async function recordSubjectMismatch(
+  tx: Prisma.TransactionClient,
+  identity: { id: string; name: string; ssoIssuer: string | null; ssoSubject: string | null },
+  input: TSsoSignIn,
+  message: string,
+): Promise<void> {
+  await appendAuditEventsIn(tx, [
+    controlPlaneEvent({
+      type: "auth_failure",
+      // The identity did not act: someone else's provider account asserted its email.
+      actor: { id: null, name: identity.name, kind: "human" },
+      decision: "denied",
+      message,
+      applicationName: "sso",
+      details: {
+        sso: { issuer: input.issuer, subject: input.subject },
+        identity: { id: identity.id, name: identity.name },
+        bound: { issuer: identity.ssoIssuer, subject: identity.ssoSubject },
       },
     }),
   ]);
