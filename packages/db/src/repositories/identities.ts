@@ -294,7 +294,7 @@ export async function revokeApiToken(db: TDb, actor: TAdminActor, tokenId: strin
     const row = before.revokedAt
       ? unchanged
       : await tx.apiToken.update({ where: { id: tokenId }, data: { revokedAt: now }, select: tokenSelect });
-    const issued = await revokeIssuedBy(tx, [tokenId], now);
+    const issued = await revokeIssuedBy(tx, tokenId, now);
     if (before.revokedAt && issued.length === 0) return row;
     const named = `API token "${row.name}" (${row.prefix}…) of ${identity.name}`;
     await recordIdentityChange(tx, actor, {
@@ -316,18 +316,17 @@ interface TRevokedToken {
   identityId: string;
 }
 
-/** Revokes, in one statement, the active tokens issued by the given ones or by tokens they issued. */
+/** Revokes, in one statement, the active tokens issued with `issuerId` or with tokens it issued. */
 async function revokeIssuedBy(
   tx: Prisma.TransactionClient,
-  issuerIds: string[],
+  issuerId: string,
   now: Date,
 ): Promise<TRevokedToken[]> {
-  if (issuerIds.length === 0) return [];
   // UNION (not UNION ALL) visits each token once; a revoked token's descendants are still walked, since
   // they may have been minted before it was revoked.
   return tx.$queryRaw<TRevokedToken[]>`
     WITH RECURSIVE issued AS (
-      SELECT id FROM api_tokens WHERE issued_by_token_id = ANY(${issuerIds}::uuid[])
+      SELECT id FROM api_tokens WHERE issued_by_token_id = ${issuerId}::uuid
       UNION
       SELECT t.id FROM api_tokens t JOIN issued i ON t.issued_by_token_id = i.id
     )
